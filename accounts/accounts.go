@@ -1,0 +1,420 @@
+// Package accounts owns staff users, their roles, passwords and API tokens,
+// and the access policy (which role may do what).
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// User is a staff member.
+type User struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+
+	ID                 int64     `bun:"id,pk,autoincrement" json:"id"`
+	Email              string    `bun:"email" json:"email"`
+	Name               string    `bun:"name" json:"name"`
+	Role               Role      `bun:"role" json:"role"`
+	PasswordHash       string    `bun:"password_hash" json:"-"`
+	MustChangePassword bool      `bun:"must_change_password" json:"must_change_password"`
+	Active             bool      `bun:"active" json:"active"`
+	CreatedAt          time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt          time.Time `bun:"updated_at" json:"updated_at"`
+}
+
+// Token is an API token. Only its SHA-256 hash is stored.
+type Token struct {
+	bun.BaseModel `bun:"table:api_tokens,alias:t"`
+
+	ID         int64      `bun:"id,pk,autoincrement" json:"id"`
+	UserID     int64      `bun:"user_id" json:"user_id"`
+	Name       string     `bun:"name" json:"name"`
+	Hash       string     `bun:"token_hash" json:"-"`
+	CreatedAt  time.Time  `bun:"created_at" json:"created_at"`
+	LastUsedAt *time.Time `bun:"last_used_at" json:"last_used_at"`
+	RevokedAt  *time.Time `bun:"revoked_at" json:"revoked_at"`
+}
+
+// tokenPrefix makes DeviceBank tokens recognisable in a leaked file or a
+// secret scanner. 32 random bytes follow: 256 bits.
+const tokenPrefix = "dbk_"
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 12
+
+// Service manages users and tokens.
+type Service struct {
+	DB  bun.IDB
+	Now func() time.Time
+	// HashParams are the argon2id parameters for new password hashes.
+	HashParams *argon2id.Params
+}
+
+// NewService returns a Service using the recommended argon2id parameters.
+func NewService(db bun.IDB) *Service {
+	return &Service{DB: db, Now: time.Now, HashParams: argon2id.DefaultParams}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// NewUser is the input for creating a staff member.
+type NewUser struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Password string `json:"password"`
+	// MustChangePassword forces a new password at first sign-in.
+	MustChangePassword bool `json:"must_change_password"`
+}
+
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func validEmail(e string) bool {
+	a, err := mail.ParseAddress(e)
+	return err == nil && a.Address == e
+}
+
+// CreateUser adds a staff member. actor is nil when the system or the CLI does it.
+func (s *Service) CreateUser(ctx context.Context, actor *Actor, in NewUser) (*User, error) {
+	in.Email = normalizeEmail(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	var bad apperr.Fields
+	bad.Check(!validEmail(in.Email), "email", "must be an email address")
+	bad.Check(in.Name == "", "name", "is required")
+	bad.Check(!in.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
+	bad.Check(len(in.Password) < MinPasswordLength, "password", "must be at least 12 characters")
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := argon2id.CreateHash(in.Password, s.HashParams)
+	if err != nil {
+		return nil, apperr.Wrap(err, "hash password")
+	}
+	now := s.now()
+	u := &User{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash,
+		MustChangePassword: in.MustChangePassword, Active: true, CreatedAt: now, UpdatedAt: now}
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(u).Exec(ctx); err != nil {
+			if storage.UniqueOn(err, "email") {
+				return &apperr.Error{Code: apperr.Conflict, Message: "a user with this email already exists",
+					Fields: map[string]string{"email": "is already in use"}}
+			}
+			return storage.Err(err, "user")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "user.created",
+			SubjectType: "user", SubjectID: u.ID}, map[string]any{"email": u.Email, "name": u.Name, "role": u.Role})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// EnsureFirstAdmin creates an admin with a random one-time password when the
+// database has no users at all. It returns the password when it created one.
+func (s *Service) EnsureFirstAdmin(ctx context.Context, email string) (created *User, password string, err error) {
+	n, err := s.DB.NewSelect().Model((*User)(nil)).Count(ctx)
+	if err != nil {
+		return nil, "", storage.Err(err, "users")
+	}
+	if n > 0 {
+		return nil, "", nil
+	}
+	password = RandomPassword()
+	u, err := s.CreateUser(ctx, nil, NewUser{Email: email, Name: "Administrator", Role: Admin,
+		Password: password, MustChangePassword: true})
+	if apperr.Is(err, apperr.Conflict) {
+		return nil, "", nil // another instance created it first
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return u, password, nil
+}
+
+// RandomPassword returns a random 20-character password.
+func RandomPassword() string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// UserByEmail finds a user.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) {
+	u := new(User)
+	err := s.DB.NewSelect().Model(u).Where("email = ?", normalizeEmail(email)).Scan(ctx)
+	if err != nil {
+		return nil, storage.Err(err, "user")
+	}
+	return u, nil
+}
+
+// User finds a user by id.
+func (s *Service) User(ctx context.Context, id int64) (*User, error) {
+	u := new(User)
+	if err := s.DB.NewSelect().Model(u).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "user")
+	}
+	return u, nil
+}
+
+// ListUsers returns staff members, by name.
+func (s *Service) ListUsers(ctx context.Context, page storage.Page) ([]User, int, error) {
+	users := []User{}
+	total, err := page.Apply(s.DB.NewSelect().Model(&users).OrderExpr("name, id")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "users")
+	}
+	return users, int(total), nil
+}
+
+// UserPatch changes a user; nil fields stay as they are.
+type UserPatch struct {
+	Name   *string `json:"name"`
+	Role   *Role   `json:"role"`
+	Active *bool   `json:"active"`
+}
+
+// UpdateUser changes a user's name, role or active flag. Deactivating a
+// user, or changing their role, revokes their tokens.
+func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p UserPatch) (*User, error) {
+	var bad apperr.Fields
+	if p.Name != nil {
+		*p.Name = strings.TrimSpace(*p.Name)
+		bad.Check(*p.Name == "", "name", "must not be empty")
+	}
+	if p.Role != nil {
+		bad.Check(!p.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
+	}
+	if actor != nil && actor.ID == id {
+		bad.Check(p.Active != nil && !*p.Active, "active", "you cannot deactivate yourself")
+		bad.Check(p.Role != nil && *p.Role != actor.Role, "role", "you cannot change your own role")
+	}
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	var u User
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := tx.NewSelect().Model(&u).Where("id = ?", id).Scan(ctx); err != nil {
+			return storage.Err(err, "user")
+		}
+		before := map[string]any{"name": u.Name, "role": u.Role, "active": u.Active}
+		if p.Name != nil {
+			u.Name = *p.Name
+		}
+		if p.Role != nil {
+			u.Role = *p.Role
+		}
+		if p.Active != nil {
+			u.Active = *p.Active
+		}
+		changes := audit.Diff(before, map[string]any{"name": u.Name, "role": u.Role, "active": u.Active})
+		if len(changes) == 0 {
+			return nil
+		}
+		u.UpdatedAt = s.now()
+		if _, err := tx.NewUpdate().Model(&u).Column("name", "role", "active", "updated_at").WherePK().Exec(ctx); err != nil {
+			return storage.Err(err, "user")
+		}
+		if _, ok := changes["role"]; ok || !u.Active {
+			if _, err := tx.NewUpdate().Model((*Token)(nil)).Set("revoked_at = ?", u.UpdatedAt).
+				Where("user_id = ? AND revoked_at IS NULL", u.ID).Exec(ctx); err != nil {
+				return storage.Err(err, "tokens")
+			}
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: u.UpdatedAt, ActorID: actor.IDPtr(),
+			Action: "user.updated", SubjectType: "user", SubjectID: u.ID}, changes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// hashToken is how tokens are stored: SHA-256 is enough for 256 random bits.
+func hashToken(plain string) string {
+	sum := sha256.Sum256([]byte(plain))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateToken issues a new API token for user userID and returns it in the
+// clear; it cannot be read back later.
+func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, name string) (string, *Token, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "api"
+	}
+	if len(name) > 100 {
+		return "", nil, (apperr.Fields{"name": "must be at most 100 characters"}).Err()
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, apperr.Wrap(err, "random token")
+	}
+	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	t := &Token{UserID: userID, Name: name, Hash: hashToken(plain), CreatedAt: s.now()}
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var u User
+		if err := tx.NewSelect().Model(&u).Where("id = ?", userID).Scan(ctx); err != nil {
+			return storage.Err(err, "user")
+		}
+		if !u.Active {
+			return apperr.New(apperr.Conflict, "user %s is deactivated", u.Email)
+		}
+		if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
+			return storage.Err(err, "token")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: t.CreatedAt, ActorID: actor.IDPtr(),
+			Action: "token.created", SubjectType: "user", SubjectID: userID}, map[string]any{"token_id": t.ID, "name": name})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return plain, t, nil
+}
+
+// Authenticate returns the actor that owns a bearer token, or Unauthorized.
+func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error) {
+	unauthorized := apperr.New(apperr.Unauthorized, "the token is missing, unknown or revoked")
+	if !strings.HasPrefix(plain, tokenPrefix) || len(plain) > 200 {
+		return nil, unauthorized
+	}
+	var row struct {
+		TokenID  int64      `bun:"token_id"`
+		UserID   int64      `bun:"user_id"`
+		Name     string     `bun:"name"`
+		Role     Role       `bun:"role"`
+		LastUsed *time.Time `bun:"last_used_at"`
+	}
+	err := s.DB.NewSelect().
+		ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.last_used_at").
+		TableExpr("api_tokens AS t").
+		Join("JOIN users AS u ON u.id = t.user_id").
+		Where("t.token_hash = ?", hashToken(plain)).
+		Where("t.revoked_at IS NULL").
+		Where("u.active").
+		Scan(ctx, &row)
+	if err != nil {
+		if apperr.Is(storage.Err(err, "token"), apperr.NotFound) {
+			return nil, unauthorized
+		}
+		return nil, storage.Err(err, "token")
+	}
+	// Record use at most once a minute, so reads do not all become writes.
+	now := s.now()
+	if row.LastUsed == nil || now.Sub(*row.LastUsed) > time.Minute {
+		s.DB.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", row.TokenID).Exec(ctx)
+	}
+	return &Actor{ID: row.UserID, Name: row.Name, Role: row.Role}, nil
+}
+
+// ListTokens returns a user's tokens, newest first (without their secrets).
+func (s *Service) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
+	tokens := []Token{}
+	err := s.DB.NewSelect().Model(&tokens).Where("user_id = ?", userID).OrderExpr("id DESC").Scan(ctx)
+	return tokens, storage.Err(err, "tokens")
+}
+
+// RevokeToken revokes one of the actor's own tokens (an admin may revoke anyone's).
+func (s *Service) RevokeToken(ctx context.Context, actor *Actor, tokenID int64) error {
+	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var t Token
+		q := tx.NewSelect().Model(&t).Where("id = ?", tokenID)
+		if !actor.Can(ManageUsers) {
+			q.Where("user_id = ?", actor.ID)
+		}
+		if err := q.Scan(ctx); err != nil {
+			return storage.Err(err, "token")
+		}
+		if t.RevokedAt != nil {
+			return nil
+		}
+		now := s.now()
+		if _, err := tx.NewUpdate().Model(&t).Set("revoked_at = ?", now).WherePK().Exec(ctx); err != nil {
+			return storage.Err(err, "token")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "token.revoked",
+			SubjectType: "user", SubjectID: t.UserID}, map[string]any{"token_id": t.ID})
+	})
+}
+
+// SignIn is the input for exchanging a password for a token.
+type SignIn struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
+	TokenName   string `json:"token_name"`
+}
+
+// SignIn checks a password and returns a new token. A user whose password
+// was one-time (the first admin, or one reset by an admin) must give a
+// new_password, which replaces it.
+func (s *Service) SignIn(ctx context.Context, in SignIn) (string, *Token, error) {
+	wrong := apperr.New(apperr.Unauthorized, "the email or password is wrong")
+	u, err := s.UserByEmail(ctx, in.Email)
+	if apperr.Is(err, apperr.NotFound) {
+		// Spend the same time as a real check, so timing does not reveal who exists.
+		argon2id.ComparePasswordAndHash(in.Password, dummyHash())
+		return "", nil, wrong
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	ok, err := argon2id.ComparePasswordAndHash(in.Password, u.PasswordHash)
+	if err != nil || !ok || !u.Active {
+		return "", nil, wrong
+	}
+	if u.MustChangePassword || in.NewPassword != "" {
+		if err := s.SetPassword(ctx, u.ID, in.NewPassword); err != nil {
+			if ae, ok := err.(*apperr.Error); ok && ae.Fields["password"] != "" {
+				return "", nil, (apperr.Fields{"new_password": "this password is one-time: choose a new one of at least 12 characters"}).Err()
+			}
+			return "", nil, err
+		}
+	}
+	return s.CreateToken(ctx, &Actor{ID: u.ID, Name: u.Name, Role: u.Role}, u.ID, in.TokenName)
+}
+
+// dummyHash is hashed on first use, not at start, to keep start-up quick.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := argon2id.CreateHash("not a real password", argon2id.DefaultParams)
+	return h
+})
+
+// SetPassword replaces a user's password and clears the one-time flag.
+func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
+	if len(password) < MinPasswordLength {
+		return (apperr.Fields{"password": "must be at least 12 characters"}).Err()
+	}
+	hash, err := argon2id.CreateHash(password, s.HashParams)
+	if err != nil {
+		return apperr.Wrap(err, "hash password")
+	}
+	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		now := s.now()
+		res, err := tx.NewUpdate().Model((*User)(nil)).Set("password_hash = ?", hash).
+			Set("must_change_password = ?", false).Set("updated_at = ?", now).Where("id = ?", userID).Exec(ctx)
+		if err != nil {
+			return storage.Err(err, "user")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.NotFound, "user not found")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: &userID, Action: "user.password_changed",
+			SubjectType: "user", SubjectID: userID}, nil)
+	})
+}

@@ -1,0 +1,78 @@
+package accounts
+
+// Role is what a staff member does in the agency. It decides what they may do.
+type Role string
+
+const (
+	Admin        Role = "admin"
+	Coordinator  Role = "coordinator"
+	SocialWorker Role = "social_worker"
+	Funder       Role = "funder"
+)
+
+// Roles lists every role, for validation and documentation.
+var Roles = []Role{Admin, Coordinator, SocialWorker, Funder}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, k := range Roles {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Permission is one thing a role may do. Which rows a permission reaches
+// (a social worker's own clients, say) is decided by the domain package that
+// owns the rows; the policy here decides which routes a role may use at all.
+type Permission string
+
+const (
+	ManageUsers   Permission = "users:manage"   // create, edit, deactivate staff
+	ReadDevices   Permission = "devices:read"   // see the pool and what is available
+	ManageDevices Permission = "devices:manage" // take in, edit, inspect devices; data plans; device history
+	ReadLoans     Permission = "loans:read"     // loans (a social worker: their clients' only)
+	ManageLoans   Permission = "loans:manage"   // issue, renew, return, lose, recover
+	ReadClients   Permission = "clients:read"   // client records (scoped by role)
+	WriteClients  Permission = "clients:write"  // record and edit clients (scoped by role)
+)
+
+var policy = map[Role]map[Permission]bool{
+	Admin:        set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients),
+	Coordinator:  set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients),
+	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients),
+	// Funders see aggregates only; the reports that give them those come later.
+	Funder: set(),
+}
+
+func set(ps ...Permission) map[Permission]bool {
+	m := make(map[Permission]bool, len(ps))
+	for _, p := range ps {
+		m[p] = true
+	}
+	return m
+}
+
+// Can reports whether role r holds permission p.
+func (r Role) Can(p Permission) bool { return policy[r][p] }
+
+// Actor is the authenticated staff member making a request.
+type Actor struct {
+	ID   int64
+	Name string
+	Role Role
+}
+
+// Can reports whether the actor holds permission p.
+func (a *Actor) Can(p Permission) bool { return a != nil && a.Role.Can(p) }
+
+// IDPtr returns the actor's ID for audit records; nil for the system
+// (the CLI, start-up), which has no user row.
+func (a *Actor) IDPtr() *int64 {
+	if a == nil || a.ID == 0 {
+		return nil
+	}
+	id := a.ID
+	return &id
+}

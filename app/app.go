@@ -1,0 +1,49 @@
+// Package app wires the domain services to one database, so that the
+// server, the CLI and the tests all build them the same way.
+package app
+
+import (
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/idempotency"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// Services is every domain service, sharing one database and one clock.
+type Services struct {
+	DB          *storage.DB
+	Accounts    *accounts.Service
+	Clients     *clients.Service
+	Inventory   *inventory.Service
+	Idempotency *idempotency.Store
+}
+
+// Options adjust the services; the zero value is the production setup.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Location is the agency's time zone; nil means UTC.
+	Location *time.Location
+}
+
+// New builds the services on db.
+func New(db *storage.DB, opts Options) *Services {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	loc := opts.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	acc := accounts.NewService(db)
+	acc.Now = now
+	cl := &clients.Service{DB: db, Now: now}
+	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
+	cl.Borrowers = inv
+	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv,
+		Idempotency: &idempotency.Store{DB: db, Now: now}}
+}

@@ -1,0 +1,102 @@
+// Package audit is the append-only record of every state change: who did
+// what to which record, when, and what changed. Events are written in the
+// same transaction as the change they describe, so one never exists without
+// the other.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/storage"
+)
+
+// Event is one recorded change (or, for client records, one read).
+type Event struct {
+	bun.BaseModel `bun:"table:audit_events,alias:ev"`
+
+	ID          int64     `bun:"id,pk,autoincrement" json:"id"`
+	OccurredAt  time.Time `bun:"occurred_at" json:"occurred_at"`
+	ActorID     *int64    `bun:"actor_id" json:"actor_id"`
+	ActorName   string    `bun:"actor_name,scanonly" json:"actor_name"`
+	Action      string    `bun:"action" json:"action"`
+	SubjectType string    `bun:"subject_type" json:"subject_type"`
+	SubjectID   int64     `bun:"subject_id" json:"subject_id"`
+	// Related records, so that the history of a device or of a client
+	// includes the loans that touched it.
+	ClientID *int64 `bun:"client_id" json:"client_id,omitempty"`
+	DeviceID *int64 `bun:"device_id" json:"device_id,omitempty"`
+	LoanID   *int64 `bun:"loan_id" json:"loan_id,omitempty"`
+	// Changes is a JSON object: for an edit {"field": {"from": x, "to": y}},
+	// for a creation or a transition the values that were set.
+	Changes json.RawMessage `bun:"changes,type:text" json:"changes"`
+}
+
+// Change describes one field that changed.
+type Change struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// Record writes ev inside tx. changes is marshalled to JSON; nil means {}.
+func Record(ctx context.Context, tx bun.IDB, ev Event, changes any) error {
+	if changes == nil {
+		ev.Changes = json.RawMessage("{}")
+	} else {
+		b, err := json.Marshal(changes)
+		if err != nil {
+			return err
+		}
+		ev.Changes = b
+	}
+	ev.OccurredAt = ev.OccurredAt.UTC()
+	if _, err := tx.NewInsert().Model(&ev).Exec(ctx); err != nil {
+		return storage.Err(err, "audit event")
+	}
+	return nil
+}
+
+// Filter selects the history of one device or one client.
+type Filter struct {
+	DeviceID int64
+	ClientID int64
+}
+
+// List returns the events matching f, oldest first, with the actor's name.
+func List(ctx context.Context, db bun.IDB, f Filter, page storage.Page) ([]Event, int, error) {
+	events := []Event{}
+	q := db.NewSelect().Model(&events).
+		ColumnExpr("ev.*").
+		ColumnExpr("COALESCE(u.name, 'system') AS actor_name").
+		Join("LEFT JOIN users AS u ON u.id = ev.actor_id").
+		OrderExpr("ev.id ASC")
+	if f.DeviceID != 0 {
+		q.Where("ev.device_id = ?", f.DeviceID)
+	}
+	if f.ClientID != 0 {
+		q.Where("ev.client_id = ?", f.ClientID)
+	}
+	total, err := page.Apply(q).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "history")
+	}
+	return events, int(total), nil
+}
+
+// Diff returns the fields whose values differ between before and after, as
+// {"field": {"from", "to"}}. Keys are the API's field names.
+func Diff(before, after map[string]any) map[string]Change {
+	out := map[string]Change{}
+	for k, a := range after {
+		b := before[k]
+		bj, _ := json.Marshal(b)
+		aj, _ := json.Marshal(a)
+		if string(bj) != string(aj) {
+			out[k] = Change{From: b, To: a}
+		}
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+// Package calendar holds Date, a day on the calendar with no time or zone,
+// for the dates people pick (due dates, plan start and end).
+package calendar
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+const layout = "2006-01-02"
+
+// Date is a calendar day. The zero value means "no date".
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// Parse reads a date written as YYYY-MM-DD.
+func Parse(s string) (Date, error) {
+	t, err := time.Parse(layout, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("must be a date written YYYY-MM-DD")
+	}
+	return Of(t), nil
+}
+
+// Of returns the day t falls on, in t's own location.
+func Of(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
+
+// Today is the day it is now in loc.
+func Today(now time.Time, loc *time.Location) Date { return Of(now.In(loc)) }
+
+// IsZero reports whether d is the zero date.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Time is midnight UTC at the start of d.
+func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
+
+// AddDays returns d moved by n days.
+func (d Date) AddDays(n int) Date { return Of(d.Time().AddDate(0, 0, n)) }
+
+// Before reports whether d is earlier than o.
+func (d Date) Before(o Date) bool { return d.Time().Before(o.Time()) }
+
+// After reports whether d is later than o.
+func (d Date) After(o Date) bool { return d.Time().After(o.Time()) }
+
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Time().Format(layout)
+}
+
+// MarshalJSON writes "YYYY-MM-DD", or null for the zero date.
+func (d Date) MarshalJSON() ([]byte, error) {
+	if d.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(d.String())
+}
+
+// UnmarshalJSON reads "YYYY-MM-DD" or null.
+func (d *Date) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = Date{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("must be a date written YYYY-MM-DD")
+	}
+	p, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	*d = p
+	return nil
+}
+
+// Value stores the date as YYYY-MM-DD text (a DATE column in PostgreSQL).
+func (d Date) Value() (driver.Value, error) {
+	if d.IsZero() {
+		return nil, nil
+	}
+	return d.String(), nil
+}
+
+// Scan reads a date from either database.
+func (d *Date) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d = Date{}
+		return nil
+	case time.Time:
+		*d = Of(v.UTC())
+		return nil
+	case string:
+		return d.scanText(v)
+	case []byte:
+		return d.scanText(string(v))
+	}
+	return fmt.Errorf("calendar: cannot scan %T into Date", src)
+}
+
+func (d *Date) scanText(s string) error {
+	if len(s) > len(layout) {
+		s = s[:len(layout)]
+	}
+	p, err := Parse(s)
+	if err != nil {
+		return fmt.Errorf("calendar: bad stored date %q", s)
+	}
+	*d = p
+	return nil
+}

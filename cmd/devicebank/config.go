@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/devicebank/devicebank/storage"
+)
+
+// config is what every subcommand shares. Each setting comes from a flag,
+// else its environment variable, else the default; secrets may also be read
+// from a file named by NAME_FILE.
+type config struct {
+	DatabaseURL string
+	Timezone    string
+	LogLevel    string
+	LogFormat   string
+}
+
+// env returns the value of name, or of the file named by name_FILE, or def.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	if path := os.Getenv(name + "_FILE"); path != "" {
+		if b, err := os.ReadFile(path); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return def
+}
+
+func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: devicebank %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", storage.DefaultURL),
+		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
+	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", "UTC"),
+		"the agency's time zone, which decides when a loan is overdue (env DEVICEBANK_TIMEZONE)")
+	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("DEVICEBANK_LOG_FORMAT", "text"), "text or json (env DEVICEBANK_LOG_FORMAT)")
+}
+
+func (c *config) location() (*time.Location, error) {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("--timezone %q is not a known time zone (try America/Chicago)", c.Timezone)
+	}
+	return loc, nil
+}
+
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json")
+}

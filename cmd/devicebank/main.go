@@ -1,0 +1,321 @@
+// Command devicebank runs the DeviceBank service and its administrative
+// tasks. Run "devicebank help" for the subcommands, and "devicebank
+// SUBCOMMAND --help" for each one's flags.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `DeviceBank lends phones, tablets, laptops, hotspots and data plans.
+
+Usage: devicebank COMMAND [flags]
+
+Commands:
+  serve            run the HTTP service (applies migrations first)
+  migrate          apply database migrations and exit
+  users add        add a staff member
+  users list       list staff members
+  tokens create    create an API token for a staff member
+  tokens revoke    revoke an API token
+
+Run "devicebank COMMAND --help" for a command's flags.
+`
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "users" || cmd == "tokens") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	commands := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
+		"serve":         serve,
+		"migrate":       migrate,
+		"users add":     usersAdd,
+		"users list":    usersList,
+		"tokens create": tokensCreate,
+		"tokens revoke": tokensRevoke,
+	}
+	fn, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "devicebank: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err := fn(ctx, rest, stdin, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		fmt.Fprintf(stderr, "devicebank %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// errUsage reports bad flags (already explained by the flag package).
+var errUsage = errors.New("usage")
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// open connects to the configured database and, unless told not to,
+// brings its schema up to date.
+func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
+	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if _, err := migrations.Apply(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("serve", "Run the DeviceBank HTTP service. On an empty database it creates the first admin\nand prints their email and a one-time password.", stderr)
+	cfg.register(fs)
+	addr := fs.String("addr", env("DEVICEBANK_ADDR", ":8080"), "address to listen on (env DEVICEBANK_ADDR)")
+	noMigrate := fs.Bool("no-migrate", env("DEVICEBANK_NO_MIGRATE", "") == "true", "do not apply migrations at start (env DEVICEBANK_NO_MIGRATE=true)")
+	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	loc, err := cfg.location()
+	if err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, !*noMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc := app.New(db, app.Options{Location: loc})
+
+	admin, password, err := svc.Accounts.EnsureFirstAdmin(ctx, *adminEmail)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	if admin != nil {
+		fmt.Fprintf(stdout, "Created the first admin.\n  email:             %s\n  one-time password: %s\n"+
+			"Sign in with POST /api/v1/auth/token {\"email\", \"password\", \"new_password\"} to choose a new password and get a token.\n",
+			admin.Email, password)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	server := web.New(svc, web.Config{Logger: log})
+	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine)
+	fmt.Fprintf(stdout, "DeviceBank is listening on %s (database: %s)\n", ln.Addr().String(), db.Engine)
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.App().Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return server.App().ShutdownWithContext(shutdownCtx)
+	}
+}
+
+func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("migrate", "Apply the database migrations that have not been applied yet.", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := migrations.Apply(ctx, db)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "The database is up to date.")
+	}
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	return nil
+}
+
+func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("users add", "Add a staff member. Without --password-stdin a one-time password is generated\nand printed; it must be changed at first sign-in.", stderr)
+	cfg.register(fs)
+	email := fs.String("email", "", "the staff member's email (required)")
+	name := fs.String("name", "", "their full name (required)")
+	role := fs.String("role", "", "admin, coordinator, social_worker or funder (required)")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	in := accounts.NewUser{Email: *email, Name: *name, Role: accounts.Role(*role)}
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password: %w", err)
+		}
+		in.Password = strings.TrimRight(line, "\r\n")
+	} else {
+		in.Password = accounts.RandomPassword()
+		in.MustChangePassword = true
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := app.New(db, app.Options{}).Accounts.CreateUser(ctx, nil, in)
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "Added %s <%s> as %s (id %d).\n", u.Name, u.Email, u.Role, u.ID)
+	if !*fromStdin {
+		fmt.Fprintf(stdout, "One-time password: %s\n", in.Password)
+	}
+	return nil
+}
+
+func usersList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("users list", "List staff members.", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	users, _, err := app.New(db, app.Options{}).Accounts.ListUsers(ctx, storage.Page{Limit: storage.MaxPageLimit})
+	if err != nil {
+		return describe(err)
+	}
+	for _, u := range users {
+		state := "active"
+		if !u.Active {
+			state = "deactivated"
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, state, u.Name)
+	}
+	return nil
+}
+
+func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("tokens create", "Create an API token for a staff member. The token is printed alone on the\nlast line; it is stored hashed and cannot be shown again.", stderr)
+	cfg.register(fs)
+	email := fs.String("email", "", "the staff member's email (required)")
+	name := fs.String("name", "cli", "a label for the token, such as the machine it is for")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	acc := app.New(db, app.Options{}).Accounts
+	u, err := acc.UserByEmail(ctx, *email)
+	if err != nil {
+		return describe(err)
+	}
+	token, t, err := acc.CreateToken(ctx, nil, u.ID, *name)
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "Token %d (%s) for %s <%s>, role %s:\n%s\n", t.ID, t.Name, u.Name, u.Email, u.Role, token)
+	return nil
+}
+
+func tokensRevoke(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("tokens revoke", "Revoke an API token by its id.", stderr)
+	cfg.register(fs)
+	id := fs.Int64("id", 0, "the token's id (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id <= 0 {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// The CLI acts with the machine's authority, as an admin would.
+	system := &accounts.Actor{Role: accounts.Admin}
+	if err := app.New(db, app.Options{}).Accounts.RevokeToken(ctx, system, *id); err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "Token %d is revoked.\n", *id)
+	return nil
+}

@@ -1,0 +1,220 @@
+package inventory
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// DataPlan is a mobile data line the agency pays for and lends with a device.
+type DataPlan struct {
+	bun.BaseModel `bun:"table:data_plans,alias:dp"`
+
+	ID               int64         `bun:"id,pk,autoincrement" json:"id"`
+	Carrier          string        `bun:"carrier" json:"carrier"`
+	LineNumber       string        `bun:"line_number" json:"line_number"`
+	ICCID            string        `bun:"iccid" json:"iccid"`
+	MonthlyCostCents int64         `bun:"monthly_cost_cents" json:"monthly_cost_cents"`
+	DataCapMB        *int          `bun:"data_cap_mb" json:"data_cap_mb"` // nil: unlimited
+	StartsOn         calendar.Date `bun:"starts_on,type:date" json:"starts_on"`
+	EndsOn           calendar.Date `bun:"ends_on,type:date,nullzero" json:"ends_on"`
+	Notes            string        `bun:"notes" json:"notes"`
+	CreatedAt        time.Time     `bun:"created_at" json:"created_at"`
+	UpdatedAt        time.Time     `bun:"updated_at" json:"updated_at"`
+	// OnLoan is true while the plan is on an open loan.
+	OnLoan bool `bun:"on_loan,scanonly" json:"on_loan"`
+}
+
+// DataPlanInput is a data plan as entered; for an update, nil fields stay.
+type DataPlanInput struct {
+	Carrier          *string        `json:"carrier"`
+	LineNumber       *string        `json:"line_number"`
+	ICCID            *string        `json:"iccid"`
+	MonthlyCostCents *int64         `json:"monthly_cost_cents"`
+	DataCapMB        **int          `json:"data_cap_mb"`
+	StartsOn         *calendar.Date `json:"starts_on"`
+	EndsOn           *calendar.Date `json:"ends_on"`
+	Notes            *string        `json:"notes"`
+}
+
+func (in DataPlanInput) apply(p *DataPlan) error {
+	for dst, src := range map[*string]*string{&p.Carrier: in.Carrier, &p.LineNumber: in.LineNumber, &p.ICCID: in.ICCID, &p.Notes: in.Notes} {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	if in.MonthlyCostCents != nil {
+		p.MonthlyCostCents = *in.MonthlyCostCents
+	}
+	if in.DataCapMB != nil {
+		p.DataCapMB = *in.DataCapMB
+	}
+	if in.StartsOn != nil {
+		p.StartsOn = *in.StartsOn
+	}
+	if in.EndsOn != nil {
+		p.EndsOn = *in.EndsOn
+	}
+	var bad apperr.Fields
+	bad.Check(p.Carrier == "", "carrier", "is required")
+	bad.Check(len(p.Carrier) > 100, "carrier", "must be at most 100 characters")
+	bad.Check(p.LineNumber == "" && p.ICCID == "", "line_number", "give the line number or the SIM's ICCID")
+	bad.Check(p.LineNumber != "" && !digitsBetween(strings.Map(dropPhonePunct, p.LineNumber), 7, 15), "line_number", "must be a phone number of 7 to 15 digits")
+	bad.Check(p.ICCID != "" && !digitsBetween(p.ICCID, 18, 22), "iccid", "must be 18 to 22 digits")
+	bad.Check(p.MonthlyCostCents < 0, "monthly_cost_cents", "must not be negative")
+	bad.Check(p.DataCapMB != nil && *p.DataCapMB <= 0, "data_cap_mb", "must be more than 0, or null for unlimited")
+	bad.Check(p.StartsOn.IsZero(), "starts_on", "is required")
+	bad.Check(!p.EndsOn.IsZero() && !p.StartsOn.IsZero() && p.EndsOn.Before(p.StartsOn), "ends_on", "must not be before starts_on")
+	return bad.Err()
+}
+
+func dropPhonePunct(r rune) rune {
+	if strings.ContainsRune("+-() .", r) {
+		return -1
+	}
+	return r
+}
+
+func digitsBetween(s string, lo, hi int) bool {
+	if len(s) < lo || len(s) > hi {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *DataPlan) fields() map[string]any {
+	return map[string]any{"carrier": p.Carrier, "line_number": p.LineNumber, "iccid": p.ICCID,
+		"monthly_cost_cents": p.MonthlyCostCents, "data_cap_mb": p.DataCapMB,
+		"starts_on": p.StartsOn, "ends_on": p.EndsOn, "notes": p.Notes}
+}
+
+func planEvent(actor *accounts.Actor, at time.Time, action string, p *DataPlan) audit.Event {
+	return audit.Event{OccurredAt: at, ActorID: actor.IDPtr(), Action: action, SubjectType: "data_plan", SubjectID: p.ID}
+}
+
+func planConflict(err error) error {
+	for _, col := range []string{"iccid", "line_number"} {
+		if storage.UniqueOn(err, col) {
+			return &apperr.Error{Code: apperr.Conflict, Message: "another data plan has this " + col,
+				Fields: map[string]string{col: "is already used by another data plan"}}
+		}
+	}
+	return storage.Err(err, "data plan")
+}
+
+// CreateDataPlan adds a data plan to the pool.
+func (s *Service) CreateDataPlan(ctx context.Context, actor *accounts.Actor, in DataPlanInput) (*DataPlan, error) {
+	p := &DataPlan{}
+	if err := in.apply(p); err != nil {
+		return nil, err
+	}
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		p.CreatedAt = s.now()
+		p.UpdatedAt = p.CreatedAt
+		if _, err := tx.NewInsert().Model(p).Exec(ctx); err != nil {
+			return planConflict(err)
+		}
+		return audit.Record(ctx, tx, planEvent(actor, p.CreatedAt, "data_plan.created", p), p.fields())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// UpdateDataPlan changes a data plan.
+func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id int64, in DataPlanInput) (*DataPlan, error) {
+	var p *DataPlan
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if p, err = s.loadDataPlan(ctx, tx, id); err != nil {
+			return err
+		}
+		before := p.fields()
+		if err := in.apply(p); err != nil {
+			return err
+		}
+		changes := audit.Diff(before, p.fields())
+		if len(changes) == 0 {
+			return nil
+		}
+		p.UpdatedAt = s.now()
+		if _, err := tx.NewUpdate().Model(p).ExcludeColumn("id", "created_at", "on_loan").WherePK().Exec(ctx); err != nil {
+			return planConflict(err)
+		}
+		return audit.Record(ctx, tx, planEvent(actor, p.UpdatedAt, "data_plan.updated", p), changes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// planSelect selects data plans with their on_loan flag.
+func planSelect(db bun.IDB, model any) *bun.SelectQuery {
+	return db.NewSelect().Model(model).ColumnExpr("dp.*").
+		ColumnExpr("EXISTS (SELECT 1 FROM loans AS l WHERE l.data_plan_id = dp.id AND l.status = 'open') AS on_loan")
+}
+
+func (s *Service) loadDataPlan(ctx context.Context, db bun.IDB, id int64) (*DataPlan, error) {
+	p := new(DataPlan)
+	if err := planSelect(db, p).Where("dp.id = ?", id).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "data plan")
+	}
+	return p, nil
+}
+
+// DataPlan returns one data plan.
+func (s *Service) DataPlan(ctx context.Context, id int64) (*DataPlan, error) {
+	return s.loadDataPlan(ctx, s.DB, id)
+}
+
+// DataPlanFilter narrows a list of data plans.
+type DataPlanFilter struct {
+	// Free, when set, keeps only plans that are (true) or are not (false)
+	// free to lend today: started, not ended, not on an open loan.
+	Free *bool
+	// Q matches part of the carrier, line number or ICCID.
+	Q string
+}
+
+// ListDataPlans returns data plans matching f.
+func (s *Service) ListDataPlans(ctx context.Context, f DataPlanFilter, page storage.Page) ([]DataPlan, int, error) {
+	out := []DataPlan{}
+	q := planSelect(s.DB, &out)
+	if f.Free != nil {
+		today := s.today()
+		cond := "(dp.starts_on <= ? AND (dp.ends_on IS NULL OR dp.ends_on >= ?) AND NOT EXISTS (SELECT 1 FROM loans AS l WHERE l.data_plan_id = dp.id AND l.status = 'open'))"
+		if !*f.Free {
+			cond = "NOT " + cond
+		}
+		q.Where(cond, today, today)
+	}
+	if f.Q != "" {
+		like := "%" + strings.ToLower(storage.EscapeLike(strings.TrimSpace(f.Q))) + "%"
+		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for _, col := range []string{"dp.carrier", "dp.line_number", "dp.iccid"} {
+				q.WhereOr("LOWER("+col+") LIKE ? ESCAPE '\\'", like)
+			}
+			return q
+		})
+	}
+	total, err := page.Apply(q.OrderExpr("dp.id")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "data plans")
+	}
+	return out, int(total), nil
+}

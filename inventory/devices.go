@@ -1,0 +1,503 @@
+// Package inventory owns the loanable pool: devices and their accessories,
+// data plans, and loans with their lifecycle.
+//
+// A device moves through these statuses:
+//
+//	available --issue--> on_loan --return--> inspection --inspect(ready, wiped)--> available
+//	                        |                     |--inspect(repair)--> repair --inspect--> ...
+//	                        |                     '--inspect(retire)--> retired
+//	                        '--lost--> lost --recovered--> inspection
+//
+// Every transition is a conditional update inside a transaction that also
+// writes the loan change and the audit event, so concurrent requests cannot
+// both win: a device is on at most one open loan, guarded by a partial
+// unique index as well.
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// Kind is what sort of device it is.
+type Kind string
+
+// Kinds lists the device kinds.
+var Kinds = []Kind{"phone", "tablet", "laptop", "hotspot", "other"}
+
+// Status is where a device is in its lifecycle.
+type Status string
+
+const (
+	Available  Status = "available"
+	OnLoan     Status = "on_loan"
+	Inspection Status = "inspection"
+	Repair     Status = "repair"
+	Lost       Status = "lost"
+	Retired    Status = "retired"
+)
+
+// Statuses lists the device statuses.
+var Statuses = []Status{Available, OnLoan, Inspection, Repair, Lost, Retired}
+
+// Conditions lists the physical conditions a device can be in.
+var Conditions = []string{"new", "good", "fair", "poor", "damaged"}
+
+func oneOf[T ~string](v T, options []T) bool {
+	for _, o := range options {
+		if v == o {
+			return true
+		}
+	}
+	return false
+}
+
+func list[T ~string](options []T) string {
+	s := make([]string, len(options))
+	for i, o := range options {
+		s[i] = string(o)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Device is one loanable item.
+type Device struct {
+	bun.BaseModel `bun:"table:devices,alias:d"`
+
+	ID                int64       `bun:"id,pk,autoincrement" json:"id"`
+	Kind              Kind        `bun:"kind" json:"kind"`
+	Make              string      `bun:"make" json:"make"`
+	Model             string      `bun:"model" json:"model"`
+	Serial            string      `bun:"serial" json:"serial"`
+	IMEI              string      `bun:"imei" json:"imei"`
+	AssetTag          string      `bun:"asset_tag" json:"asset_tag"`
+	Status            Status      `bun:"status" json:"status"`
+	Condition         string      `bun:"condition" json:"condition"`
+	FundingSource     string      `bun:"funding_source" json:"funding_source"`
+	PurchaseCostCents int64       `bun:"purchase_cost_cents" json:"purchase_cost_cents"`
+	Notes             string      `bun:"notes" json:"notes"`
+	LastWipedAt       *time.Time  `bun:"last_wiped_at" json:"last_wiped_at"`
+	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
+	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
+	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+}
+
+// Accessory is something that goes out with a device (a charger, a case).
+type Accessory struct {
+	bun.BaseModel `bun:"table:device_accessories,alias:acc"`
+
+	ID                   int64  `bun:"id,pk,autoincrement" json:"-"`
+	DeviceID             int64  `bun:"device_id" json:"-"`
+	Position             int    `bun:"position" json:"-"`
+	Name                 string `bun:"name" json:"name"`
+	ReplacementCostCents int64  `bun:"replacement_cost_cents" json:"replacement_cost_cents"`
+}
+
+// Service manages the pool and loans.
+type Service struct {
+	DB  bun.IDB
+	Now func() time.Time
+	// Location is the agency's time zone: it decides what "today" is for
+	// due dates and overdue loans.
+	Location *time.Location
+	Clients  Caseloads
+}
+
+// Caseloads is what this package needs to know about clients.
+type Caseloads interface {
+	// CaseloadIDs selects the ids of a social worker's clients.
+	CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery
+	// Exists reports whether a client exists.
+	Exists(ctx context.Context, db bun.IDB, id int64) (bool, error)
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+func (s *Service) today() calendar.Date {
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return calendar.Today(s.Now(), loc)
+}
+
+// DeviceInput is a device as entered; for an update, nil fields stay as
+// they are. Status is not editable: it changes only through the lifecycle.
+type DeviceInput struct {
+	Kind              *Kind        `json:"kind"`
+	Make              *string      `json:"make"`
+	Model             *string      `json:"model"`
+	Serial            *string      `json:"serial"`
+	IMEI              *string      `json:"imei"`
+	AssetTag          *string      `json:"asset_tag"`
+	Condition         *string      `json:"condition"`
+	FundingSource     *string      `json:"funding_source"`
+	PurchaseCostCents *int64       `json:"purchase_cost_cents"`
+	Notes             *string      `json:"notes"`
+	Accessories       *[]Accessory `json:"accessories"`
+}
+
+func (in DeviceInput) apply(d *Device) error {
+	str := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	if in.Kind != nil {
+		d.Kind = *in.Kind
+	}
+	str(&d.Make, in.Make)
+	str(&d.Model, in.Model)
+	str(&d.Serial, in.Serial)
+	str(&d.IMEI, in.IMEI)
+	str(&d.AssetTag, in.AssetTag)
+	str(&d.Condition, in.Condition)
+	str(&d.FundingSource, in.FundingSource)
+	str(&d.Notes, in.Notes)
+	if in.PurchaseCostCents != nil {
+		d.PurchaseCostCents = *in.PurchaseCostCents
+	}
+	if in.Accessories != nil {
+		d.Accessories = *in.Accessories
+	}
+	if d.Condition == "" {
+		d.Condition = "good"
+	}
+
+	var bad apperr.Fields
+	bad.Check(!oneOf(d.Kind, Kinds), "kind", "must be one of "+list(Kinds))
+	bad.Check(d.Make == "", "make", "is required")
+	bad.Check(len(d.Make) > 100, "make", "must be at most 100 characters")
+	bad.Check(d.Model == "", "model", "is required")
+	bad.Check(len(d.Model) > 100, "model", "must be at most 100 characters")
+	bad.Check(len(d.Serial) > 100, "serial", "must be at most 100 characters")
+	bad.Check(d.IMEI != "" && !validIMEI(d.IMEI), "imei", "must be 15 digits with a valid check digit")
+	bad.Check(len(d.AssetTag) > 50, "asset_tag", "must be at most 50 characters")
+	bad.Check(!oneOf(d.Condition, Conditions), "condition", "must be one of "+list(Conditions))
+	bad.Check(len(d.FundingSource) > 200, "funding_source", "must be at most 200 characters")
+	bad.Check(d.PurchaseCostCents < 0, "purchase_cost_cents", "must not be negative")
+	bad.Check(len(d.Accessories) > 50, "accessories", "at most 50 accessories")
+	for i := range d.Accessories {
+		a := &d.Accessories[i]
+		a.Name = strings.TrimSpace(a.Name)
+		a.Position = i
+		bad.Check(a.Name == "", fmt.Sprintf("accessories[%d].name", i), "is required")
+		bad.Check(a.ReplacementCostCents < 0, fmt.Sprintf("accessories[%d].replacement_cost_cents", i), "must not be negative")
+	}
+	return bad.Err()
+}
+
+// validIMEI checks an IMEI's 15 digits and its Luhn check digit.
+func validIMEI(s string) bool {
+	if len(s) != 15 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 15; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n := int(c - '0')
+		if i%2 == 1 {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+	}
+	return sum%10 == 0
+}
+
+func (d *Device) fields() map[string]any {
+	return map[string]any{
+		"kind": d.Kind, "make": d.Make, "model": d.Model, "serial": d.Serial, "imei": d.IMEI,
+		"asset_tag": d.AssetTag, "condition": d.Condition, "funding_source": d.FundingSource,
+		"purchase_cost_cents": d.PurchaseCostCents, "notes": d.Notes, "accessories": d.Accessories,
+	}
+}
+
+func deviceEvent(actor *accounts.Actor, at time.Time, action string, d *Device) audit.Event {
+	return audit.Event{OccurredAt: at, ActorID: actor.IDPtr(), Action: action,
+		SubjectType: "device", SubjectID: d.ID, DeviceID: &d.ID}
+}
+
+// deviceConflict turns a unique violation on a device into a field error.
+func deviceConflict(err error) error {
+	for _, col := range []string{"asset_tag", "imei", "serial"} {
+		if storage.UniqueOn(err, col) {
+			return &apperr.Error{Code: apperr.Conflict, Message: "another device has this " + col,
+				Fields: map[string]string{col: "is already used by another device"}}
+		}
+	}
+	return storage.Err(err, "device")
+}
+
+// nextAssetTag takes the next number from the asset-tag counter, in tx.
+func nextAssetTag(ctx context.Context, tx bun.Tx) (string, error) {
+	var n int64
+	err := tx.NewRaw("UPDATE counters SET value = value + 1 WHERE name = 'asset_tag' RETURNING value").Scan(ctx, &n)
+	if err != nil {
+		return "", storage.Err(err, "asset tag counter")
+	}
+	return fmt.Sprintf("DB-%06d", n), nil
+}
+
+// CreateDevice takes a device into the pool, available. Without an asset
+// tag, the next free DB-NNNNNN tag is given.
+func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in DeviceInput) (*Device, error) {
+	d := &Device{Status: Available}
+	if err := in.apply(d); err != nil {
+		return nil, err
+	}
+	generate := d.AssetTag == ""
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		d.CreatedAt = s.now()
+		d.UpdatedAt = d.CreatedAt
+		// A generated tag may collide with one a coordinator typed in by
+		// hand; then the next number is tried, in a savepoint-free way: the
+		// check runs before the insert.
+		for generate {
+			tag, err := nextAssetTag(ctx, tx)
+			if err != nil {
+				return err
+			}
+			taken, err := tx.NewSelect().Model((*Device)(nil)).Where("asset_tag = ?", tag).Exists(ctx)
+			if err != nil {
+				return storage.Err(err, "device")
+			}
+			if !taken {
+				d.AssetTag = tag
+				break
+			}
+		}
+		if _, err := tx.NewInsert().Model(d).ExcludeColumn("last_wiped_at").Exec(ctx); err != nil {
+			return deviceConflict(err)
+		}
+		if err := s.saveAccessories(ctx, tx, d); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) error {
+	if _, err := tx.NewDelete().Model((*Accessory)(nil)).Where("device_id = ?", d.ID).Exec(ctx); err != nil {
+		return storage.Err(err, "accessories")
+	}
+	if d.Accessories == nil {
+		d.Accessories = []Accessory{}
+	}
+	for i := range d.Accessories {
+		d.Accessories[i].DeviceID = d.ID
+		d.Accessories[i].ID = 0
+	}
+	if len(d.Accessories) == 0 {
+		return nil
+	}
+	_, err := tx.NewInsert().Model(&d.Accessories).Exec(ctx)
+	return storage.Err(err, "accessories")
+}
+
+func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64) (*Device, error) {
+	d := new(Device)
+	err := db.NewSelect().Model(d).Where("d.id = ?", id).
+		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") }).
+		Scan(ctx)
+	if err != nil {
+		return nil, storage.Err(err, "device")
+	}
+	return d, nil
+}
+
+// Device returns one device with its accessories.
+func (s *Service) Device(ctx context.Context, id int64) (*Device, error) {
+	return s.loadDevice(ctx, s.DB, id)
+}
+
+// UpdateDevice changes a device's description. Its status is left alone.
+func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id int64, in DeviceInput) (*Device, error) {
+	var d *Device
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if d, err = s.loadDevice(ctx, tx, id); err != nil {
+			return err
+		}
+		before := d.fields()
+		if in.AssetTag != nil && strings.TrimSpace(*in.AssetTag) == "" {
+			return (apperr.Fields{"asset_tag": "must not be empty"}).Err()
+		}
+		if err := in.apply(d); err != nil {
+			return err
+		}
+		changes := audit.Diff(before, d.fields())
+		if len(changes) == 0 {
+			return nil
+		}
+		d.UpdatedAt = s.now()
+		if _, err := tx.NewUpdate().Model(d).
+			Column("kind", "make", "model", "serial", "imei", "asset_tag", "condition",
+				"funding_source", "purchase_cost_cents", "notes", "updated_at").
+			WherePK().Exec(ctx); err != nil {
+			return deviceConflict(err)
+		}
+		if in.Accessories != nil {
+			if err := s.saveAccessories(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, deviceEvent(actor, d.UpdatedAt, "device.updated", d), changes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeviceFilter narrows a list of devices.
+type DeviceFilter struct {
+	Status Status
+	Kind   Kind
+	// Q matches part of the asset tag, serial, make or model, ignoring case.
+	Q string
+}
+
+// ParseDeviceFilter checks filter values given as text.
+func ParseDeviceFilter(status, kind, q string) (DeviceFilter, error) {
+	f := DeviceFilter{Status: Status(status), Kind: Kind(kind), Q: strings.TrimSpace(q)}
+	var bad apperr.Fields
+	bad.Check(status != "" && !oneOf(f.Status, Statuses), "status", "must be one of "+list(Statuses))
+	bad.Check(kind != "" && !oneOf(f.Kind, Kinds), "kind", "must be one of "+list(Kinds))
+	return f, bad.Err()
+}
+
+// ListDevices returns devices matching f, by asset tag.
+func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.Page) ([]Device, int, error) {
+	out := []Device{}
+	q := s.DB.NewSelect().Model(&out).
+		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
+	if f.Status != "" {
+		q.Where("d.status = ?", f.Status)
+	}
+	if f.Kind != "" {
+		q.Where("d.kind = ?", f.Kind)
+	}
+	if f.Q != "" {
+		like := "%" + strings.ToLower(storage.EscapeLike(f.Q)) + "%"
+		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for _, col := range []string{"d.asset_tag", "d.serial", "d.make", "d.model", "d.imei"} {
+				q.WhereOr("LOWER("+col+") LIKE ? ESCAPE '\\'", like)
+			}
+			return q
+		})
+	}
+	total, err := page.Apply(q.OrderExpr("d.asset_tag")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "devices")
+	}
+	return out, int(total), nil
+}
+
+// Outcome is what an inspection decides.
+type Outcome string
+
+const (
+	Ready       Outcome = "ready"
+	NeedsRepair Outcome = "repair"
+	Retire      Outcome = "retire"
+)
+
+// InspectionInput is the result of inspecting a device.
+type InspectionInput struct {
+	// Wiped confirms the device's data was erased. Required, and must be
+	// true for the device to go back into the pool.
+	Wiped     *bool   `json:"wiped"`
+	Outcome   Outcome `json:"outcome"`
+	Condition string  `json:"condition"`
+	Notes     string  `json:"notes"`
+}
+
+var inspectable = []Status{Inspection, Repair, Available}
+
+// InspectDevice records an inspection of a device that is in inspection, in
+// repair, or available (pulled from the pool for a check), and moves it on.
+func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id int64, in InspectionInput) (*Device, error) {
+	var bad apperr.Fields
+	bad.Check(in.Wiped == nil, "wiped", "is required: confirm whether the device's data was wiped")
+	bad.Check(!oneOf(in.Outcome, []Outcome{Ready, NeedsRepair, Retire}), "outcome", "must be one of ready, repair, retire")
+	bad.Check(in.Outcome == Ready && in.Wiped != nil && !*in.Wiped, "wiped", "must be true: a device goes back into the pool only after its data is wiped")
+	bad.Check(in.Condition != "" && !oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	next := map[Outcome]Status{Ready: Available, NeedsRepair: Repair, Retire: Retired}[in.Outcome]
+	var d *Device
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if d, err = s.loadDevice(ctx, tx, id); err != nil {
+			return err
+		}
+		if !oneOf(d.Status, inspectable) {
+			return apperr.New(apperr.Conflict, "device %s is %s; only a device in inspection, in repair or available can be inspected", d.AssetTag, d.Status)
+		}
+		now := s.now()
+		from := d.Status
+		q := tx.NewUpdate().Model(d).Set("status = ?", next).Set("updated_at = ?", now).
+			WherePK().Where("status = ?", from)
+		if *in.Wiped {
+			q.Set("last_wiped_at = ?", now)
+			d.LastWipedAt = &now
+		}
+		if in.Condition != "" {
+			q.Set("condition = ?", in.Condition)
+			d.Condition = in.Condition
+		}
+		if err := transition(ctx, q, "device", d.AssetTag); err != nil {
+			return err
+		}
+		d.Status, d.UpdatedAt = next, now
+		return audit.Record(ctx, tx, deviceEvent(actor, now, "device.inspected", d), map[string]any{
+			"status": audit.Change{From: from, To: next}, "wiped": *in.Wiped, "outcome": in.Outcome,
+			"condition": d.Condition, "notes": strings.TrimSpace(in.Notes)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// transition runs a conditional update and reports a Conflict when it
+// changed nothing: another request moved the record first.
+func transition(ctx context.Context, q *bun.UpdateQuery, what, name string) error {
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return storage.Err(err, what)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.Conflict, "%s %s was changed by someone else at the same moment; reload and try again", what, name)
+	}
+	return nil
+}
+
+// DeviceHistory returns every recorded event about a device, loans included.
+func (s *Service) DeviceHistory(ctx context.Context, id int64, page storage.Page) ([]audit.Event, int, error) {
+	if _, err := s.loadDevice(ctx, s.DB, id); err != nil {
+		return nil, 0, err
+	}
+	return audit.List(ctx, s.DB, audit.Filter{DeviceID: id}, page)
+}

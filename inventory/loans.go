@@ -1,0 +1,419 @@
+package inventory
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// LoanStatus is where a loan is. "overdue" is not stored: it is an open
+// loan whose due date has passed in the agency's time zone.
+type LoanStatus string
+
+const (
+	LoanOpen     LoanStatus = "open"
+	LoanReturned LoanStatus = "returned"
+	LoanLost     LoanStatus = "lost"
+	// LoanOverdue is a filter only.
+	LoanOverdue LoanStatus = "overdue"
+)
+
+// MaxLoanDays is how far ahead a due date may be set.
+const MaxLoanDays = 3 * 366
+
+// Loan is a device (and perhaps a data plan) lent to a client.
+type Loan struct {
+	bun.BaseModel `bun:"table:loans,alias:l"`
+
+	ID                 int64         `bun:"id,pk,autoincrement" json:"id"`
+	ClientID           int64         `bun:"client_id" json:"client_id"`
+	DeviceID           int64         `bun:"device_id" json:"device_id"`
+	DataPlanID         *int64        `bun:"data_plan_id" json:"data_plan_id"`
+	Status             LoanStatus    `bun:"status" json:"status"`
+	DueOn              calendar.Date `bun:"due_on,type:date" json:"due_on"`
+	Renewals           int           `bun:"renewals" json:"renewals"`
+	Notes              string        `bun:"notes" json:"notes"`
+	IssuedAt           time.Time     `bun:"issued_at" json:"issued_at"`
+	IssuedBy           int64         `bun:"issued_by" json:"issued_by"`
+	ReturnedAt         *time.Time    `bun:"returned_at" json:"returned_at"`
+	ReturnCondition    string        `bun:"return_condition" json:"return_condition"`
+	ReturnNotes        string        `bun:"return_notes" json:"return_notes"`
+	LostAt             *time.Time    `bun:"lost_at" json:"lost_at"`
+	LostNotes          string        `bun:"lost_notes" json:"lost_notes"`
+	RecoveredAt        *time.Time    `bun:"recovered_at" json:"recovered_at"`
+	RecoveredCondition string        `bun:"recovered_condition" json:"recovered_condition"`
+	UpdatedAt          time.Time     `bun:"updated_at" json:"updated_at"`
+	// Overdue is computed: open and past its due date.
+	Overdue bool `bun:"-" json:"overdue"`
+}
+
+func (s *Service) finish(loans ...*Loan) {
+	today := s.today()
+	for _, l := range loans {
+		l.Overdue = l.Status == LoanOpen && l.DueOn.Before(today)
+	}
+}
+
+func loanEvent(actor *accounts.Actor, at time.Time, action string, l *Loan) audit.Event {
+	return audit.Event{OccurredAt: at, ActorID: actor.IDPtr(), Action: action, SubjectType: "loan",
+		SubjectID: l.ID, LoanID: &l.ID, ClientID: &l.ClientID, DeviceID: &l.DeviceID}
+}
+
+// BorrowerIDs selects the ids of clients who have had a loan (for client visibility).
+func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("loans").Column("client_id")
+}
+
+// IssueInput is a request to lend a device.
+type IssueInput struct {
+	ClientID   int64         `json:"client_id"`
+	DeviceID   int64         `json:"device_id"`
+	DataPlanID *int64        `json:"data_plan_id"`
+	DueOn      calendar.Date `json:"due_on"`
+	Notes      string        `json:"notes"`
+}
+
+func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
+	today := s.today()
+	switch {
+	case due.IsZero():
+		bad.Add("due_on", "is required")
+	case !due.After(today):
+		bad.Add("due_on", "must be after today ("+today.String()+")")
+	case due.After(today.AddDays(MaxLoanDays)):
+		bad.Add("due_on", "must be within three years")
+	}
+}
+
+// IssueLoan lends an available device to a client. Of any number of
+// concurrent attempts on one device exactly one succeeds; the others get a
+// Conflict.
+func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in IssueInput) (*Loan, error) {
+	var bad apperr.Fields
+	bad.Check(in.ClientID <= 0, "client_id", "is required")
+	bad.Check(in.DeviceID <= 0, "device_id", "is required")
+	bad.Check(in.DataPlanID != nil && *in.DataPlanID <= 0, "data_plan_id", "must be a data plan id")
+	s.checkDueDate(&bad, in.DueOn)
+	bad.Check(len(in.Notes) > 2000, "notes", "must be at most 2000 characters")
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	var loan *Loan
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		// References first, all reported together.
+		var bad apperr.Fields
+		ok, err := s.Clients.Exists(ctx, tx, in.ClientID)
+		if err != nil {
+			return err
+		}
+		bad.Check(!ok, "client_id", "no client has this id")
+		device, err := s.loadDevice(ctx, tx, in.DeviceID)
+		if apperr.Is(err, apperr.NotFound) {
+			bad.Add("device_id", "no device has this id")
+		} else if err != nil {
+			return err
+		}
+		var plan *DataPlan
+		if in.DataPlanID != nil {
+			plan, err = s.loadDataPlan(ctx, tx, *in.DataPlanID)
+			if apperr.Is(err, apperr.NotFound) {
+				bad.Add("data_plan_id", "no data plan has this id")
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := bad.Err(); err != nil {
+			return err
+		}
+		// Then state.
+		if device.Status != Available {
+			return apperr.New(apperr.Conflict, "device %s is %s, not available", device.AssetTag, device.Status)
+		}
+		if plan != nil {
+			today := s.today()
+			switch {
+			case plan.OnLoan:
+				return apperr.New(apperr.Conflict, "data plan %d is already on an open loan", plan.ID)
+			case today.Before(plan.StartsOn):
+				return apperr.New(apperr.Conflict, "data plan %d starts on %s", plan.ID, plan.StartsOn)
+			case !plan.EndsOn.IsZero() && plan.EndsOn.Before(today):
+				return apperr.New(apperr.Conflict, "data plan %d ended on %s", plan.ID, plan.EndsOn)
+			}
+		}
+		now := s.now()
+		// The conditional update is what makes concurrent issues safe: on
+		// PostgreSQL a second transaction waits for the row lock, then finds
+		// the status changed and updates nothing; on SQLite the transaction
+		// already holds the write lock.
+		if err := transition(ctx, tx.NewUpdate().Model(device).Set("status = ?", OnLoan).Set("updated_at = ?", now).
+			WherePK().Where("status = ?", Available), "device", device.AssetTag); err != nil {
+			return err
+		}
+		loan = &Loan{ClientID: in.ClientID, DeviceID: in.DeviceID, DataPlanID: in.DataPlanID, Status: LoanOpen,
+			DueOn: in.DueOn, Notes: strings.TrimSpace(in.Notes), IssuedAt: now, IssuedBy: actor.ID, UpdatedAt: now}
+		if _, err := tx.NewInsert().Model(loan).Exec(ctx); err != nil {
+			switch {
+			case storage.UniqueOn(err, "device_id"):
+				return apperr.New(apperr.Conflict, "device %s is already on an open loan", device.AssetTag)
+			case storage.UniqueOn(err, "data_plan_id"):
+				return apperr.New(apperr.Conflict, "data plan %d is already on an open loan", *in.DataPlanID)
+			}
+			return storage.Err(err, "loan")
+		}
+		return audit.Record(ctx, tx, loanEvent(actor, now, "loan.issued", loan), map[string]any{
+			"client_id": loan.ClientID, "device_id": loan.DeviceID, "asset_tag": device.AssetTag,
+			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.finish(loan)
+	return loan, nil
+}
+
+// scope restricts a loan query to what the actor may see: a social worker
+// sees only their own clients' loans.
+func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
+	if actor.Can(accounts.ManageLoans) {
+		return q
+	}
+	if actor.Can(accounts.ReadLoans) && actor.Role == accounts.SocialWorker {
+		return q.Where("l.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
+	}
+	return q.Where("1 = 0")
+}
+
+func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (*Loan, error) {
+	l := new(Loan)
+	if err := s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "loan")
+	}
+	return l, nil
+}
+
+// Loan returns one loan the actor may see.
+func (s *Service) Loan(ctx context.Context, actor *accounts.Actor, id int64) (*Loan, error) {
+	l, err := s.loadLoan(ctx, s.DB, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	s.finish(l)
+	return l, nil
+}
+
+// LoanFilter narrows a list of loans.
+type LoanFilter struct {
+	ClientID int64
+	DeviceID int64
+	Status   LoanStatus
+}
+
+// LoanStatuses are the values the status filter takes.
+var LoanStatuses = []LoanStatus{LoanOpen, LoanOverdue, LoanReturned, LoanLost}
+
+// ListLoans returns the loans the actor may see that match f, newest first.
+func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFilter, page storage.Page) ([]Loan, int, error) {
+	if f.Status != "" && !oneOf(f.Status, LoanStatuses) {
+		return nil, 0, (apperr.Fields{"status": "must be one of " + list(LoanStatuses)}).Err()
+	}
+	out := []Loan{}
+	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
+	if f.ClientID != 0 {
+		q.Where("l.client_id = ?", f.ClientID)
+	}
+	if f.DeviceID != 0 {
+		q.Where("l.device_id = ?", f.DeviceID)
+	}
+	switch f.Status {
+	case LoanOverdue:
+		q.Where("l.status = ? AND l.due_on < ?", LoanOpen, s.today())
+	case "":
+	default:
+		q.Where("l.status = ?", f.Status)
+	}
+	total, err := page.Apply(q.OrderExpr("l.issued_at DESC, l.id DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "loans")
+	}
+	for i := range out {
+		s.finish(&out[i])
+	}
+	return out, int(total), nil
+}
+
+// change runs one loan transition: it loads the loan, checks it with
+// allowed, applies the conditional loan update and the device update that
+// goes with it, and records the event, all in one transaction.
+func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, action string,
+	allowed func(l *Loan) error,
+	update func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any),
+) (*Loan, error) {
+	var loan *Loan
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		l, err := s.loadLoan(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		if err := allowed(l); err != nil {
+			return err
+		}
+		now := s.now()
+		prev := l.Status
+		q := tx.NewUpdate().Model(l).Set("updated_at = ?", now).WherePK().Where("status = ?", prev)
+		move, details := update(l, q, now)
+		if err := transition(ctx, q, "loan", "#"+itoa(l.ID)); err != nil {
+			return err
+		}
+		l.UpdatedAt = now
+		if move.From != move.To {
+			dq := tx.NewUpdate().Table("devices").Set("status = ?", move.To).Set("updated_at = ?", now).
+				Where("id = ? AND status = ?", l.DeviceID, move.From)
+			if move.Condition != "" {
+				dq.Set("condition = ?", move.Condition)
+			}
+			if err := transition(ctx, dq, "device", "#"+itoa(l.DeviceID)); err != nil {
+				return err
+			}
+			details["device_status"] = audit.Change{From: move.From, To: move.To}
+		}
+		if prev != l.Status {
+			details["status"] = audit.Change{From: prev, To: l.Status}
+		}
+		loan = l
+		return audit.Record(ctx, tx, loanEvent(actor, now, action, l), details)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.finish(loan)
+	return loan, nil
+}
+
+// deviceMove is what a loan transition does to its device: a status change
+// (none when From equals To) and, when known, its condition.
+type deviceMove struct {
+	From, To  Status
+	Condition string
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func mustBeOpen(l *Loan) error {
+	if l.Status != LoanOpen {
+		return apperr.New(apperr.Conflict, "loan %d is %s, not open", l.ID, l.Status)
+	}
+	return nil
+}
+
+// ReturnInput records a device coming back.
+type ReturnInput struct {
+	Condition string `json:"condition"`
+	Notes     string `json:"notes"`
+}
+
+// ReturnLoan closes an open loan; the device goes to inspection and its data
+// plan is free again.
+func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int64, in ReturnInput) (*Loan, error) {
+	in.Condition, in.Notes = strings.TrimSpace(in.Condition), strings.TrimSpace(in.Notes)
+	var bad apperr.Fields
+	bad.Check(!oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
+	bad.Check(len(in.Notes) > 2000, "notes", "must be at most 2000 characters")
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, actor, id, "loan.returned", mustBeOpen,
+		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+			l.Status, l.ReturnedAt, l.ReturnCondition, l.ReturnNotes = LoanReturned, &now, in.Condition, in.Notes
+			q.Set("status = ?", l.Status).Set("returned_at = ?", now).Set("return_condition = ?", in.Condition).
+				Set("return_notes = ?", in.Notes)
+			return deviceMove{OnLoan, Inspection, in.Condition}, map[string]any{"condition": in.Condition, "notes": in.Notes}
+		})
+}
+
+// RenewInput moves a loan's due date.
+type RenewInput struct {
+	DueOn calendar.Date `json:"due_on"`
+}
+
+// RenewLoan gives an open loan a later due date.
+func (s *Service) RenewLoan(ctx context.Context, actor *accounts.Actor, id int64, in RenewInput) (*Loan, error) {
+	var bad apperr.Fields
+	s.checkDueDate(&bad, in.DueOn)
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, actor, id, "loan.renewed",
+		func(l *Loan) error {
+			if err := mustBeOpen(l); err != nil {
+				return err
+			}
+			if !in.DueOn.After(l.DueOn) {
+				return (apperr.Fields{"due_on": "must be after the current due date (" + l.DueOn.String() + ")"}).Err()
+			}
+			return nil
+		},
+		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+			details := map[string]any{"due_on": audit.Change{From: l.DueOn, To: in.DueOn}}
+			l.DueOn = in.DueOn
+			l.Renewals++
+			q.Set("due_on = ?", l.DueOn).Set("renewals = ?", l.Renewals)
+			return deviceMove{From: OnLoan, To: OnLoan}, details
+		})
+}
+
+// LostInput records a device reported lost.
+type LostInput struct {
+	Notes string `json:"notes"`
+}
+
+// MarkLost closes an open loan as lost; the device is marked lost.
+func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64, in LostInput) (*Loan, error) {
+	in.Notes = strings.TrimSpace(in.Notes)
+	if len(in.Notes) > 2000 {
+		return nil, (apperr.Fields{"notes": "must be at most 2000 characters"}).Err()
+	}
+	return s.change(ctx, actor, id, "loan.lost", mustBeOpen,
+		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+			l.Status, l.LostAt, l.LostNotes = LoanLost, &now, in.Notes
+			q.Set("status = ?", l.Status).Set("lost_at = ?", now).Set("lost_notes = ?", in.Notes)
+			return deviceMove{From: OnLoan, To: Lost}, map[string]any{"notes": in.Notes}
+		})
+}
+
+// RecoveredInput records a lost device found again.
+type RecoveredInput struct {
+	Condition string `json:"condition"`
+}
+
+// RecordRecovered notes that a lost loan's device came back; the device
+// goes to inspection. The loan stays lost, with the recovery recorded.
+func (s *Service) RecordRecovered(ctx context.Context, actor *accounts.Actor, id int64, in RecoveredInput) (*Loan, error) {
+	in.Condition = strings.TrimSpace(in.Condition)
+	if !oneOf(in.Condition, Conditions) {
+		return nil, (apperr.Fields{"condition": "must be one of " + list(Conditions)}).Err()
+	}
+	return s.change(ctx, actor, id, "loan.recovered",
+		func(l *Loan) error {
+			if l.Status != LoanLost {
+				return apperr.New(apperr.Conflict, "loan %d is %s; only a lost loan's device can be recovered", l.ID, l.Status)
+			}
+			if l.RecoveredAt != nil {
+				return apperr.New(apperr.Conflict, "loan %d's device was already recovered", l.ID)
+			}
+			return nil
+		},
+		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+			l.RecoveredAt, l.RecoveredCondition = &now, in.Condition
+			q.Set("recovered_at = ?", now).Set("recovered_condition = ?", in.Condition).Where("recovered_at IS NULL")
+			return deviceMove{Lost, Inspection, in.Condition}, map[string]any{"condition": in.Condition}
+		})
+}

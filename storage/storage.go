@@ -1,0 +1,179 @@
+// Package storage opens the database (SQLite or PostgreSQL, through bun) and
+// holds the few helpers every domain package shares: transactions, and the
+// translation of driver errors into apperr codes so that handlers never see
+// a driver error.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/devicebank/devicebank/apperr"
+)
+
+// Dialect names the database in use.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DefaultURL is the embedded default: a SQLite file in the working directory.
+const DefaultURL = "sqlite:devicebank.db"
+
+// DB is a bun database and the dialect it speaks.
+type DB struct {
+	*bun.DB
+	Engine Dialect
+}
+
+// Option adjusts how Open connects.
+type Option func(*openConfig)
+
+type openConfig struct{ pgParams map[string]any }
+
+// WithPostgresParams passes run-time parameters (such as search_path) to
+// every PostgreSQL connection. SQLite ignores it.
+func WithPostgresParams(params map[string]any) Option {
+	return func(c *openConfig) { c.pgParams = params }
+}
+
+// Open connects to the database named by rawURL:
+//
+//	postgres://user@host:5432/db?sslmode=disable   PostgreSQL through pgdriver
+//	sqlite:PATH or file:PATH                        SQLite (modernc.org/sqlite)
+//
+// SQLite is opened in WAL mode with foreign keys on, a busy timeout, and
+// write transactions that take the write lock when they begin (BEGIN
+// IMMEDIATE), so that two writers never deadlock upgrading a read lock.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
+	var cfg openConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		pgOpts := []pgdriver.Option{pgdriver.WithDSN(rawURL)}
+		if cfg.pgParams != nil {
+			pgOpts = append(pgOpts, pgdriver.WithConnParams(cfg.pgParams))
+		}
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgOpts...))
+		db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Engine: Postgres}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+		}
+		return db, nil
+	case strings.HasPrefix(rawURL, "sqlite:"), strings.HasPrefix(rawURL, "file:"):
+		path := rawURL[strings.Index(rawURL, ":")+1:]
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if path == "" {
+			return nil, fmt.Errorf("database URL %q names no file", rawURL)
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		q := url.Values{}
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(15000)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite: %w", err)
+		}
+		db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Engine: SQLite}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+		}
+		return db, nil
+	}
+	return nil, fmt.Errorf("database URL must start with postgres://, sqlite: or file: (got %q)", redact(rawURL))
+}
+
+// redact hides a password in a URL before it is shown.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil. On SQLite
+// the transaction holds the write lock from its first statement.
+func InTx(ctx context.Context, db bun.IDB, fn func(tx bun.Tx) error) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+}
+
+// Err translates a database error into an apperr: no rows becomes NotFound
+// (naming what), a unique or foreign-key violation becomes Conflict, and
+// anything else is Internal.
+func Err(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	if IsUniqueViolation(err) {
+		return &apperr.Error{Code: apperr.Conflict, Message: what + " already exists", Err: err}
+	}
+	return apperr.Wrap(err, "database error")
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		return pgErr.Field('C') == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// UniqueOn reports whether err violates a unique index over column. Index
+// names in PostgreSQL contain their column names, and SQLite names the column
+// in its message ("UNIQUE constraint failed: devices.asset_tag").
+func UniqueOn(err error, column string) bool {
+	if !IsUniqueViolation(err) {
+		return false
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		return strings.Contains(pgErr.Field('n'), column)
+	}
+	return strings.Contains(err.Error(), "."+column)
+}
+
+// EscapeLike escapes the LIKE wildcards in s, for use with ESCAPE '\'.
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -1,0 +1,126 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/devicebank/devicebank/apperr"
+)
+
+// decode reads the JSON object in the request body into dst (a pointer to
+// a struct). Malformed JSON is a 400; unknown fields and values of the wrong
+// type are a 422 naming every such field at once.
+func decode(c *fiber.Ctx, dst any) error {
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
+		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return apperr.New(apperr.Malformed, "the request body is not valid JSON (at byte %d)", syn.Offset)
+		}
+		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
+	if err := strictUnmarshal(body, dst); err == nil {
+		return nil
+	}
+	// Something is wrong with one or more fields: try each alone to name
+	// them all, with what each one should be.
+	var bad apperr.Fields
+	typ := reflect.TypeOf(dst).Elem()
+	for name, raw := range fields {
+		one, _ := json.Marshal(map[string]json.RawMessage{name: raw})
+		if err := strictUnmarshal(one, reflect.New(typ).Interface()); err != nil {
+			bad.Add(fieldName(name, err), problem(err))
+		}
+	}
+	if len(bad) == 0 {
+		return apperr.New(apperr.Malformed, "the request body could not be read")
+	}
+	return bad.Err()
+}
+
+func strictUnmarshal(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
+}
+
+func fieldName(top string, err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field
+	}
+	return top
+}
+
+func problem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "must be " + describe(te.Type)
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field") {
+		return "is not a known field"
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+func describe(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return fmt.Sprintf("a %s", t.Kind())
+}
+
+// pathID reads a positive integer id from the route; anything else is "not found".
+func pathID(c *fiber.Ctx, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	return id, nil
+}
+
+// queryIDs reads optional positive integer ids from the query string.
+func queryIDs(c *fiber.Ctx, names ...string) (map[string]int64, error) {
+	out := map[string]int64{}
+	var bad apperr.Fields
+	for _, n := range names {
+		v := c.Query(n)
+		if v == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			bad.Add(n, "must be a positive whole number")
+			continue
+		}
+		out[n] = id
+	}
+	return out, bad.Err()
+}

@@ -1,0 +1,138 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/devicebank/devicebank/apperr"
+)
+
+var statusOf = map[apperr.Code]int{
+	apperr.Malformed:    fiber.StatusBadRequest,
+	apperr.Unauthorized: fiber.StatusUnauthorized,
+	apperr.Forbidden:    fiber.StatusForbidden,
+	apperr.NotFound:     fiber.StatusNotFound,
+	apperr.Conflict:     fiber.StatusConflict,
+	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
+	apperr.Invalid:      fiber.StatusUnprocessableEntity,
+	apperr.RateLimited:  fiber.StatusTooManyRequests,
+	apperr.Internal:     fiber.StatusInternalServerError,
+}
+
+// codeOfStatus classifies Fiber's own errors (no route, body too large).
+func codeOfStatus(status int) apperr.Code {
+	switch status {
+	case fiber.StatusBadRequest:
+		return apperr.Malformed
+	case fiber.StatusUnauthorized:
+		return apperr.Unauthorized
+	case fiber.StatusForbidden:
+		return apperr.Forbidden
+	case fiber.StatusNotFound:
+		return apperr.NotFound
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusRequestEntityTooLarge:
+		return apperr.TooLarge
+	case fiber.StatusTooManyRequests:
+		return apperr.RateLimited
+	}
+	if status >= 500 {
+		return apperr.Internal
+	}
+	return apperr.Invalid
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    apperr.Code       `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// handleError is the one place errors become responses: JSON for the API,
+// a small HTML page for a browser elsewhere. Only internal errors are logged
+// with their detail, and never with request bodies.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var (
+		status int
+		detail errorDetail
+		fe     *fiber.Error
+		ae     *apperr.Error
+	)
+	switch {
+	case errors.As(err, &ae):
+		status = statusOf[ae.Code]
+		if status == 0 {
+			status = fiber.StatusInternalServerError
+		}
+		detail = errorDetail{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}
+	case errors.As(err, &fe):
+		status = fe.Code
+		detail = errorDetail{Code: codeOfStatus(fe.Code), Message: fe.Message}
+		if fe.Code == fiber.StatusRequestEntityTooLarge {
+			detail.Message = "the request body is larger than the limit"
+		}
+	default:
+		status = fiber.StatusInternalServerError
+		detail = errorDetail{Code: apperr.Internal}
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "method", c.Method(),
+			"route", routePattern(c), "error", err.Error())
+		detail.Message = "something went wrong on our side; the error was logged (request " + requestID(c) + ")"
+		detail.Fields = nil
+	}
+	if status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="devicebank"`)
+	}
+	c.Status(status)
+	if !strings.HasPrefix(c.Path(), "/api/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+		c.Type("html")
+		return errorPage.Execute(c.Response().BodyWriter(), map[string]any{"Status": status, "Detail": detail})
+	}
+	return c.JSON(errorBody{detail})
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Status}} · DeviceBank</title></head>
+<body><h1>{{.Status}}</h1><p>{{.Detail.Message}}</p><p><a href="/">DeviceBank</a></p></body></html>
+`))
+
+// logRequests logs one line per request: no query string and no body, since
+// either may carry client details.
+func (s *Server) logRequests(c *fiber.Ctx) error {
+	err := c.Next()
+	if err != nil {
+		if herr := s.handleError(c, err); herr != nil {
+			return herr
+		}
+	}
+	s.log.LogAttrs(c.UserContext(), levelFor(c.Response().StatusCode()), "request",
+		slog.String("request_id", requestID(c)), slog.String("method", c.Method()),
+		slog.String("route", routePattern(c)), slog.Int("status", c.Response().StatusCode()))
+	return nil
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// routePattern is the matched route ("/api/v1/clients/:id"), not the path,
+// so logs never carry ids or search text.
+func routePattern(c *fiber.Ctx) string {
+	if r := c.Route(); r != nil && r.Path != "" && r.Path != "/" {
+		return r.Path
+	}
+	return "(unmatched)"
+}

@@ -1,0 +1,187 @@
+// Package web is DeviceBank's HTTP face: the Fiber app, its middleware, the
+// JSON API under /api/v1 and the OpenAPI document that describes it.
+// Handlers decode input, call a domain service and encode the result; the
+// rules live in the domain packages.
+package web
+
+import (
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/app"
+)
+
+// DefaultBodyLimit is the largest request body accepted.
+const DefaultBodyLimit = 1 << 20
+
+// Config tunes the server; the zero value is fine for production.
+type Config struct {
+	Logger    *slog.Logger
+	BodyLimit int
+	// SignInPerMinute limits password sign-ins per client address; 0 means 10.
+	SignInPerMinute int
+}
+
+// Server is the HTTP application.
+type Server struct {
+	app *fiber.App
+	svc *app.Services
+	log *slog.Logger
+}
+
+// Route is one API route and the permission it requires. An empty
+// permission means any signed-in user; Public means no sign-in at all.
+type Route struct {
+	Method     string
+	Path       string
+	Permission accounts.Permission
+	handler    fiber.Handler
+}
+
+// Public marks routes that need no token.
+const Public accounts.Permission = "public"
+
+// New builds the server on the given services.
+func New(svc *app.Services, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.SignInPerMinute == 0 {
+		cfg.SignInPerMinute = 10
+	}
+	s := &Server{svc: svc, log: cfg.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "DeviceBank",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.app.Use(s.assignRequestID, s.logRequests, recover.New())
+	s.app.Get("/", s.home)
+	s.app.Get("/healthz", s.health)
+
+	signInLimit := limiter.New(limiter.Config{
+		Max:        cfg.SignInPerMinute,
+		Expiration: time.Minute,
+		LimitReached: func(c *fiber.Ctx) error {
+			return apperr.New(apperr.RateLimited, "too many sign-in attempts; wait a minute and try again")
+		},
+	})
+	for _, r := range s.Routes() {
+		handlers := []fiber.Handler{}
+		switch r.Permission {
+		case Public:
+		default:
+			handlers = append(handlers, s.authenticate, require(r.Permission))
+		}
+		if r.Path == "/api/v1/auth/token" {
+			handlers = append(handlers, signInLimit)
+		}
+		if r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch {
+			handlers = append(handlers, s.idempotent)
+		}
+		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
+	}
+	return s
+}
+
+// App returns the Fiber app, to listen or to test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Routes is the API: every route, its permission and its handler. The
+// OpenAPI document and the role tests are checked against this list.
+func (s *Server) Routes() []Route {
+	const v1 = "/api/v1"
+	inv := s.svc.Inventory
+	return []Route{
+		{"GET", v1 + "/openapi.json", Public, s.openAPI},
+		{"POST", v1 + "/auth/token", Public, s.signIn},
+		{"GET", v1 + "/me", "", s.me},
+		{"GET", v1 + "/tokens", "", s.listTokens},
+		{"POST", v1 + "/tokens", "", s.createToken},
+		{"DELETE", v1 + "/tokens/:id", "", s.revokeToken},
+
+		{"GET", v1 + "/users", accounts.ManageUsers, s.listUsers},
+		{"POST", v1 + "/users", accounts.ManageUsers, s.createUser},
+		{"GET", v1 + "/users/:id", accounts.ManageUsers, s.getUser},
+		{"PATCH", v1 + "/users/:id", accounts.ManageUsers, s.updateUser},
+
+		{"GET", v1 + "/devices", accounts.ReadDevices, s.listDevices},
+		{"POST", v1 + "/devices", accounts.ManageDevices, s.createDevice},
+		{"GET", v1 + "/devices/:id", accounts.ReadDevices, s.getDevice},
+		{"PATCH", v1 + "/devices/:id", accounts.ManageDevices, s.updateDevice},
+		{"POST", v1 + "/devices/:id/inspection", accounts.ManageDevices, s.inspectDevice},
+		{"GET", v1 + "/devices/:id/history", accounts.ManageDevices, s.deviceHistory},
+
+		{"GET", v1 + "/data-plans", accounts.ManageDevices, s.listDataPlans},
+		{"POST", v1 + "/data-plans", accounts.ManageDevices, s.createDataPlan},
+		{"GET", v1 + "/data-plans/:id", accounts.ManageDevices, s.getDataPlan},
+		{"PATCH", v1 + "/data-plans/:id", accounts.ManageDevices, s.updateDataPlan},
+
+		{"GET", v1 + "/clients", accounts.ReadClients, s.listClients},
+		{"POST", v1 + "/clients", accounts.WriteClients, s.createClient},
+		{"GET", v1 + "/clients/:id", accounts.ReadClients, s.getClient},
+		{"PATCH", v1 + "/clients/:id", accounts.WriteClients, s.updateClient},
+		{"GET", v1 + "/clients/:id/history", accounts.ReadClients, s.clientHistory},
+
+		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
+		{"POST", v1 + "/loans", accounts.ManageLoans, s.issueLoan},
+		{"GET", v1 + "/loans/:id", accounts.ReadLoans, s.getLoan},
+		{"POST", v1 + "/loans/:id/return", accounts.ManageLoans, loanAction(inv.ReturnLoan)},
+		{"POST", v1 + "/loans/:id/renew", accounts.ManageLoans, loanAction(inv.RenewLoan)},
+		{"POST", v1 + "/loans/:id/lost", accounts.ManageLoans, loanAction(inv.MarkLost)},
+		{"POST", v1 + "/loans/:id/recovered", accounts.ManageLoans, loanAction(inv.RecordRecovered)},
+	}
+}
+
+func (s *Server) assignRequestID(c *fiber.Ctx) error {
+	b := make([]byte, 8)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	c.Locals("request_id", id)
+	c.Set("X-Request-Id", id)
+	return c.Next()
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals("request_id").(string)
+	return id
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+func (s *Server) openAPI(c *fiber.Ctx) error {
+	c.Type("json")
+	return c.Send(openAPIDoc)
+}
+
+func (s *Server) health(c *fiber.Ctx) error {
+	status, code := "ok", fiber.StatusOK
+	if err := s.svc.DB.PingContext(c.UserContext()); err != nil {
+		status, code = "database unreachable", fiber.StatusServiceUnavailable
+	}
+	return c.Status(code).JSON(fiber.Map{"status": status, "database": s.svc.DB.Engine})
+}
+
+func (s *Server) home(c *fiber.Ctx) error {
+	c.Type("html")
+	return c.SendString(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DeviceBank</title></head>
+<body><h1>DeviceBank</h1><p>The device-lending service is running.</p>
+<p>The API is described at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>`)
+}
