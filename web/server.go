@@ -16,8 +16,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/devicebank/devicebank/accounts"
-	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/apperr"
 )
 
 // DefaultBodyLimit is the largest request body accepted.

@@ -1,0 +1,208 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+	"github.com/devicebank/devicebank/web"
+)
+
+// testNow is the moment tests stand on unless they move the clock.
+var testNow = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+
+// clock is a settable clock shared by the services under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// env is a running DeviceBank server on a fresh database, reached over real HTTP.
+type env struct {
+	t     *testing.T
+	db    *storage.DB
+	svc   *app.Services
+	clock *clock
+	base  string
+	httpc *http.Client
+	seq   atomic.Int64
+}
+
+// eachEnv runs fn against a server on every reachable database.
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		fn(t, newEnv(t, db))
+	})
+}
+
+func newEnv(t *testing.T, db *storage.DB) *env {
+	t.Helper()
+	clk := &clock{t: testNow}
+	svc := app.New(db, app.Options{Now: clk.Now})
+	// Cheap hashes keep tests quick; production uses argon2id's defaults.
+	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	srv := web.New(svc, web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SignInPerMinute: 1000})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App().Listener(ln)
+	t.Cleanup(func() { srv.App().ShutdownWithTimeout(5 * time.Second) })
+	return &env{t: t, db: db, svc: svc, clock: clk, base: "http://" + ln.Addr().String(),
+		httpc: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// user creates a staff member with role and returns their id and a token.
+func (e *env) user(role accounts.Role) (int64, string) {
+	e.t.Helper()
+	n := e.seq.Add(1)
+	u, err := e.svc.Accounts.CreateUser(context.Background(), nil, accounts.NewUser{
+		Email: fmt.Sprintf("%s%d@agency.test", role, n), Name: fmt.Sprintf("%s %d", role, n),
+		Role: role, Password: "correct horse battery"})
+	if err != nil {
+		e.t.Fatalf("create %s: %v", role, err)
+	}
+	token, _, err := e.svc.Accounts.CreateToken(context.Background(), nil, u.ID, "test")
+	if err != nil {
+		e.t.Fatalf("token: %v", err)
+	}
+	return u.ID, token
+}
+
+// response is an HTTP answer with its body read.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a map.
+func (r *response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+// ID is the numeric "id" of a JSON object response.
+func (r *response) ID(t testing.TB) int64 {
+	t.Helper()
+	id, ok := r.JSON(t)["id"].(float64)
+	if !ok {
+		t.Fatalf("response has no id: %s", r.Body)
+	}
+	return int64(id)
+}
+
+// ErrorCode is error.code of an error response.
+func (r *response) ErrorCode(t testing.TB) string {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// ErrorFields is error.fields of an error response.
+func (r *response) ErrorFields(t testing.TB) map[string]any {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	f, _ := e["fields"].(map[string]any)
+	return f
+}
+
+// do sends a request. body may be nil, a string (sent as is) or a value
+// (sent as JSON). headers come in name, value pairs.
+func (e *env) do(token, method, path string, body any, headers ...string) *response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.httpc.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return &response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// must sends a request and fails the test unless it answers want.
+func (e *env) must(want int, token, method, path string, body any, headers ...string) *response {
+	e.t.Helper()
+	r := e.do(token, method, path, body, headers...)
+	if r.Status != want {
+		e.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// device takes a device into the pool and returns its id.
+func (e *env) device(coordinator string, kind string) int64 {
+	e.t.Helper()
+	n := e.seq.Add(1)
+	return e.must(201, coordinator, "POST", "/api/v1/devices", map[string]any{
+		"kind": kind, "make": "Acme", "model": "One", "serial": fmt.Sprintf("SN-%d", n)}).ID(e.t)
+}
+
+// client records a client for the social worker and returns its id.
+func (e *env) client(worker string) int64 {
+	e.t.Helper()
+	n := e.seq.Add(1)
+	return e.must(201, worker, "POST", "/api/v1/clients", map[string]any{
+		"case_number": fmt.Sprintf("CASE-%d", n), "first_name": "Ana", "last_name": fmt.Sprintf("Client%d", n),
+		"phone": "+1 555 010 0000", "preferred_channel": "sms", "household_size": 3}).ID(e.t)
+}
+
+// loan issues a device to a client, due in a month, and returns the loan id.
+func (e *env) loan(coordinator string, clientID, deviceID int64) int64 {
+	e.t.Helper()
+	return e.must(201, coordinator, "POST", "/api/v1/loans", map[string]any{
+		"client_id": clientID, "device_id": deviceID, "due_on": "2026-04-10"}).ID(e.t)
+}
+
+func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }
