@@ -41,17 +41,6 @@ type DB struct {
 	Engine Dialect
 }
 
-// Option adjusts how Open connects.
-type Option func(*openConfig)
-
-type openConfig struct{ pgParams map[string]any }
-
-// WithPostgresParams passes run-time parameters (such as search_path) to
-// every PostgreSQL connection. SQLite ignores it.
-func WithPostgresParams(params map[string]any) Option {
-	return func(c *openConfig) { c.pgParams = params }
-}
-
 // Open connects to the database named by rawURL:
 //
 //	postgres://user@host:5432/db?sslmode=disable   PostgreSQL through pgdriver
@@ -60,18 +49,12 @@ func WithPostgresParams(params map[string]any) Option {
 // SQLite is opened in WAL mode with foreign keys on, a busy timeout, and
 // write transactions that take the write lock when they begin (BEGIN
 // IMMEDIATE), so that two writers never deadlock upgrading a read lock.
-func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
-	var cfg openConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+func Open(ctx context.Context, rawURL string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		pgOpts := []pgdriver.Option{pgdriver.WithDSN(rawURL)}
-		if cfg.pgParams != nil {
-			pgOpts = append(pgOpts, pgdriver.WithConnParams(cfg.pgParams))
-		}
-		sqldb := sql.OpenDB(pgdriver.NewConnector(pgOpts...))
+		// Parameters pgdriver does not know (search_path, say) are passed
+		// to the server as run-time parameters.
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(rawURL)))
 		db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Engine: Postgres}
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()

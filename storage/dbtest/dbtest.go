@@ -1,6 +1,6 @@
 // Package dbtest gives tests a fresh, migrated database of every kind that
 // can be reached: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
-// Under CI=true a missing or unreachable PostgreSQL fails the test instead of
+// Under CI=true a missing TEST_DATABASE_URL fails the test instead of
 // skipping it, so CI cannot pass on SQLite alone.
 package dbtest
 
@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,61 +38,64 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 	}
 }
 
-// Open returns a new migrated database of the given engine, removed when the
-// test ends. For PostgreSQL it is a fresh schema in TEST_DATABASE_URL's
-// database, so tests can run in parallel without seeing each other's rows.
+// Open returns a new migrated database of the given engine, closed and
+// removed when the test ends.
 func Open(t testing.TB, engine storage.Dialect) *storage.DB {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		db  *storage.DB
-		err error
-	)
-	switch engine {
-	case storage.SQLite:
-		db, err = storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
-		if err != nil {
-			t.Fatalf("open SQLite: %v", err)
-		}
-	case storage.Postgres:
-		url := URL(t, engine)
-		schema := "test_" + randomHex(8)
-		admin, err := storage.Open(ctx, url)
-		if err != nil {
-			t.Fatalf("connect to PostgreSQL (TEST_DATABASE_URL): %v", err)
-		}
-		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			admin.Close()
-		})
-		db, err = storage.Open(ctx, url, storage.WithPostgresParams(map[string]any{"search_path": schema}))
-		if err != nil {
-			t.Fatalf("connect to PostgreSQL schema: %v", err)
-		}
-	default:
-		t.Fatalf("unknown engine %q", engine)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.Apply(ctx, db); err != nil {
+	db := OpenURL(t, FreshURL(t, engine))
+	if _, err := migrations.Apply(context.Background(), db); err != nil {
 		t.Fatalf("migrate %s: %v", engine, err)
 	}
 	return db
 }
 
-// URL returns a database URL for engine that a separate process can use: a
-// new SQLite file, or TEST_DATABASE_URL (shared; callers clean up by schema).
-func URL(t testing.TB, engine storage.Dialect) string {
+// OpenURL opens rawURL, closing it when the test ends.
+func OpenURL(t testing.TB, rawURL string) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), rawURL)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// FreshURL returns the URL of a new, empty database that another process can
+// open too: a new SQLite file, or for PostgreSQL a new schema in
+// TEST_DATABASE_URL's database (named by search_path in the URL), dropped
+// when the test ends. Tests can then run in parallel without seeing each
+// other's rows.
+func FreshURL(t testing.TB, engine storage.Dialect) string {
+	t.Helper()
 	if engine == storage.SQLite {
 		return "sqlite:" + filepath.Join(t.TempDir(), "devicebank.db")
 	}
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
 		t.Fatal("TEST_DATABASE_URL is not set")
 	}
-	return url
+	ctx := context.Background()
+	admin, err := storage.Open(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL (TEST_DATABASE_URL): %v", err)
+	}
+	schema := "test_" + randomHex(8)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func randomHex(n int) string {

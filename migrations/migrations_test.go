@@ -1,0 +1,152 @@
+package migrations_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+)
+
+// schema returns each table's columns, sorted, as the database reports them.
+func schema(t *testing.T, db *storage.DB) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	var rows []struct {
+		Table  string `bun:"table_name"`
+		Column string `bun:"column_name"`
+	}
+	var err error
+	switch db.Engine {
+	case storage.SQLite:
+		err = db.NewRaw(`SELECT m.name AS table_name, p.name AS column_name
+			FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
+			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`).Scan(ctx, &rows)
+	case storage.Postgres:
+		err = db.NewRaw(`SELECT table_name, column_name FROM information_schema.columns
+			WHERE table_schema = current_schema()`).Scan(ctx, &rows)
+	}
+	if err != nil {
+		t.Fatalf("read %s schema: %v", db.Engine, err)
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.Table] = append(out[r.Table], r.Column)
+	}
+	for _, cols := range out {
+		sort.Strings(cols)
+	}
+	return out
+}
+
+func TestBothDialectsHaveTheSameTablesAndColumns(t *testing.T) {
+	engines := dbtest.Engines(t)
+	if len(engines) < 2 {
+		t.Skip("set TEST_DATABASE_URL to compare with PostgreSQL")
+	}
+	lite := schema(t, dbtest.Open(t, storage.SQLite))
+	pg := schema(t, dbtest.Open(t, storage.Postgres))
+	if len(lite) < 10 {
+		t.Fatalf("only %d tables after migrating SQLite: %v", len(lite), lite)
+	}
+	if !reflect.DeepEqual(lite, pg) {
+		for table := range merge(lite, pg) {
+			if !reflect.DeepEqual(lite[table], pg[table]) {
+				t.Errorf("table %s:\n  sqlite:   %v\n  postgres: %v", table, lite[table], pg[table])
+			}
+		}
+	}
+}
+
+func merge(a, b map[string][]string) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+func TestBothDialectsHaveTheSameMigrations(t *testing.T) {
+	lite, err := migrations.List(storage.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := migrations.List(storage.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ms []migrations.Migration) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return out
+	}
+	if len(lite) == 0 || !reflect.DeepEqual(names(lite), names(pg)) {
+		t.Fatalf("migrations differ:\n  sqlite:   %v\n  postgres: %v", names(lite), names(pg))
+	}
+}
+
+func TestApplyTwiceIsANoOp(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		applied, err := migrations.Apply(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("second Apply applied %v", applied)
+		}
+	})
+}
+
+// Several instances starting at once on one empty database: all succeed,
+// each migration is applied exactly once.
+func TestConcurrentApply(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			url := dbtest.FreshURL(t, engine)
+			const instances = 4
+			dbs := make([]*storage.DB, instances)
+			for i := range dbs {
+				dbs[i] = dbtest.OpenURL(t, url)
+			}
+			applied := make([][]string, instances)
+			errs := make([]error, instances)
+			var wg sync.WaitGroup
+			for i := range dbs {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					applied[i], errs[i] = migrations.Apply(context.Background(), dbs[i])
+				}(i)
+			}
+			wg.Wait()
+			all, _ := migrations.List(engine)
+			count := 0
+			for i := range dbs {
+				if errs[i] != nil {
+					t.Errorf("instance %d: %v", i, errs[i])
+				}
+				count += len(applied[i])
+			}
+			if count != len(all) {
+				t.Fatalf("migrations applied %d times in all, want %d (once each): %v", count, len(all), fmt.Sprint(applied))
+			}
+			var recorded int
+			if err := dbs[0].NewRaw("SELECT COUNT(*) FROM schema_migrations").Scan(context.Background(), &recorded); err != nil {
+				t.Fatal(err)
+			}
+			if recorded != len(all) {
+				t.Fatalf("schema_migrations has %d rows, want %d", recorded, len(all))
+			}
+		})
+	}
+}
