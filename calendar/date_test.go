@@ -1,0 +1,74 @@
+package calendar
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestParseAndFormat(t *testing.T) {
+	for _, bad := range []string{"", "2026-13-01", "2026-02-30", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted a bad date", bad)
+		}
+	}
+	d, err := Parse("2028-02-29")
+	if err != nil || d.String() != "2028-02-29" {
+		t.Fatalf("leap day: %v %v", d, err)
+	}
+	if got := d.AddDays(1).String(); got != "2028-03-01" {
+		t.Fatalf("AddDays across month end: %s", got)
+	}
+}
+
+func TestTodayUsesTheAgencyZone(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Skip("no time zone data")
+	}
+	// 03:00 UTC on 10 March is still 9 March in Chicago.
+	now := time.Date(2026, 3, 10, 3, 0, 0, 0, time.UTC)
+	if got := Today(now, chicago).String(); got != "2026-03-09" {
+		t.Fatalf("Today in Chicago = %s, want 2026-03-09", got)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var v struct {
+		D Date `json:"d"`
+	}
+	if err := json.Unmarshal([]byte(`{"d":"2026-04-10"}`), &v); err != nil || v.D.String() != "2026-04-10" {
+		t.Fatalf("unmarshal: %v %v", v.D, err)
+	}
+	if err := json.Unmarshal([]byte(`{"d":"April 10"}`), &v); err == nil {
+		t.Fatal("unmarshal accepted a bad date")
+	}
+	if err := json.Unmarshal([]byte(`{"d":null}`), &v); err != nil || !v.D.IsZero() {
+		t.Fatalf("null: %v %v", v.D, err)
+	}
+	b, _ := json.Marshal(v)
+	if string(b) != `{"d":null}` {
+		t.Fatalf("zero date marshals as %s", b)
+	}
+}
+
+// Scan must read what either database driver hands back.
+func TestScan(t *testing.T) {
+	for _, src := range []any{"2026-04-10", []byte("2026-04-10"), "2026-04-10 00:00:00+00:00",
+		time.Date(2026, 4, 10, 0, 0, 0, 0, time.UTC)} {
+		var d Date
+		if err := d.Scan(src); err != nil || d.String() != "2026-04-10" {
+			t.Errorf("Scan(%#v) = %v, %v", src, d, err)
+		}
+	}
+	var d Date
+	if err := d.Scan(nil); err != nil || !d.IsZero() {
+		t.Errorf("Scan(nil) = %v, %v", d, err)
+	}
+	if err := d.Scan(42); err == nil {
+		t.Error("Scan accepted an int")
+	}
+	if v, _ := (Date{}).Value(); v != nil {
+		t.Errorf("zero date stores as %v, want NULL", v)
+	}
+}
