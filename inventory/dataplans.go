@@ -152,7 +152,7 @@ func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id 
 			return nil
 		}
 		p.UpdatedAt = s.now()
-		if _, err := tx.NewUpdate().Model(p).ExcludeColumn("id", "created_at", "on_loan").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(p).ExcludeColumn("id", "created_at").WherePK().Exec(ctx); err != nil {
 			return planConflict(err)
 		}
 		return audit.Record(ctx, tx, planEvent(actor, p.UpdatedAt, "data_plan.updated", p), changes)

@@ -92,7 +92,9 @@ func New(svc *app.Services, cfg Config) *Server {
 		if r.Path == "/api/v1/auth/token" {
 			handlers = append(handlers, signInLimit)
 		}
-		if r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch {
+		// Keys are scoped to the signed-in user, so only signed-in routes
+		// take them; sign-in itself is safe to repeat.
+		if r.Permission != Public && (r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch) {
 			handlers = append(handlers, s.idempotent)
 		}
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)

@@ -1,0 +1,793 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/web"
+)
+
+// The authorization matrix: every route of Server.Routes() against every
+// role, no token and a revoked token. A route missing from the matrix fails
+// the test, so a new route cannot ship without its row.
+
+// outcome is the class of answer a cell of the matrix expects.
+type outcome int
+
+const (
+	// allow: the request reaches its handler and succeeds (2xx).
+	allow outcome = iota
+	// clash: the role may do this and the request is valid, but the state
+	// of the record refuses it (409 "conflict"). No cell needs it today,
+	// because every cell gets fresh fixtures; a row that cannot have them
+	// must say so with clash rather than loosen allow.
+	clash
+	// deny: the role may not use the route: exactly 403 "forbidden".
+	deny
+	// unauth: no usable credentials: 401 "unauthorized" with a
+	// WWW-Authenticate challenge.
+	unauth
+)
+
+func (o outcome) String() string {
+	return [...]string{"2xx", "409 conflict", "403 forbidden", "401 unauthorized"}[o]
+}
+
+// The matrix's columns, in the order of a row.
+var matrixColumns = [...]string{"admin", "coordinator", "social_worker", "funder", "no token", "revoked token"}
+
+// row is the expected outcome per column, in matrixColumns order.
+type row [len(matrixColumns)]outcome
+
+// caller is who sends the request of one cell.
+type caller struct {
+	column string
+	id     int64 // the user; 0 for no token and the revoked token
+	token  string
+}
+
+// request is one cell's request, built on fresh fixtures.
+type request struct {
+	path string
+	body any
+	// unchanged, when set, is run after a refused request (403 or 401) and
+	// describes anything the refused request changed, or returns "".
+	unchanged func() string
+}
+
+// routeCase is one row of the matrix.
+type routeCase struct {
+	method, path string // exactly as in Server.Routes()
+	want         row
+	// prepare builds the fixtures for one cell and the request c sends.
+	prepare func(f *roleFixtures, c caller) request
+}
+
+const v1 = "/api/v1"
+
+// Short names for the rows below.
+var (
+	everyone   = row{allow, allow, allow, allow, allow, allow}   // public
+	signedIn   = row{allow, allow, allow, allow, unauth, unauth} // any role
+	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage
+	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read
+	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage
+	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write
+)
+
+var matrix = []routeCase{
+	{"GET", v1 + "/openapi.json", everyone, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/openapi.json"}
+	}},
+	{"POST", v1 + "/auth/token", everyone, func(f *roleFixtures, c caller) request {
+		// A password sign-in needs no token: whoever sends it (with or
+		// without a header) signs in as themselves, or as worker A.
+		who := c.id
+		if who == 0 {
+			who = f.workerAID
+		}
+		return request{path: v1 + "/auth/token", body: map[string]any{
+			"email": f.email(who), "password": testPassword, "token_name": "matrix"}}
+	}},
+	{"GET", v1 + "/me", signedIn, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/me"}
+	}},
+	{"GET", v1 + "/tokens", signedIn, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/tokens"}
+	}},
+	{"POST", v1 + "/tokens", signedIn, func(f *roleFixtures, c caller) request {
+		// The revoked token is the admin's: it must not mint a new one.
+		before := f.tokenCount(f.adminID)
+		return request{path: v1 + "/tokens", body: map[string]any{"name": "matrix"},
+			unchanged: func() string {
+				if n := f.tokenCount(f.adminID); n != before {
+					return fmt.Sprintf("the admin now has %d tokens, had %d", n, before)
+				}
+				return ""
+			}}
+	}},
+	{"DELETE", v1 + "/tokens/:id", signedIn, func(f *roleFixtures, c caller) request {
+		// Each role revokes a fresh token of its own.
+		owner := c.id
+		if owner == 0 {
+			owner = f.adminID
+		}
+		plain, id := f.token(owner)
+		return request{path: path(v1+"/tokens/%d", id), unchanged: func() string {
+			if r := f.e.do(plain, "GET", v1+"/me", nil); r.Status != 200 {
+				return fmt.Sprintf("the token was revoked anyway (GET /me with it: %d)", r.Status)
+			}
+			return ""
+		}}
+	}},
+
+	{"GET", v1 + "/users", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/users"}
+	}},
+	{"POST", v1 + "/users", adminOnly, func(f *roleFixtures, c caller) request {
+		email := fmt.Sprintf("matrix%d@agency.test", f.e.seq.Add(1))
+		return request{path: v1 + "/users", body: map[string]any{"email": email, "name": "New Worker",
+			"role": "social_worker", "password": testPassword},
+			unchanged: func() string {
+				if _, err := f.e.svc.Accounts.UserByEmail(context.Background(), email); !apperr.Is(err, apperr.NotFound) {
+					return fmt.Sprintf("user %s exists (err %v)", email, err)
+				}
+				return ""
+			}}
+	}},
+	{"GET", v1 + "/users/:id", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/users/%d", f.workerBID)}
+	}},
+	{"PATCH", v1 + "/users/:id", adminOnly, func(f *roleFixtures, c caller) request {
+		id, _ := f.e.user(accounts.SocialWorker)
+		before := f.userName(id)
+		return request{path: path(v1+"/users/%d", id), body: map[string]any{"name": "Renamed"},
+			unchanged: func() string {
+				if got := f.userName(id); got != before {
+					return fmt.Sprintf("user name is %q, was %q", got, before)
+				}
+				return ""
+			}}
+	}},
+
+	{"GET", v1 + "/devices", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/devices"}
+	}},
+	{"POST", v1 + "/devices", managers, func(f *roleFixtures, c caller) request {
+		before := f.total(v1 + "/devices")
+		return request{path: v1 + "/devices", body: map[string]any{"kind": "tablet", "make": "Acme", "model": "Two",
+			"serial": fmt.Sprintf("MX-%d", f.e.seq.Add(1))},
+			unchanged: func() string { return f.sameTotal(v1+"/devices", before) }}
+	}},
+	{"GET", v1 + "/devices/:id", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/devices/%d", f.device())}
+	}},
+	{"PATCH", v1 + "/devices/:id", managers, func(f *roleFixtures, c caller) request {
+		d := path(v1+"/devices/%d", f.device())
+		return request{path: d, body: map[string]any{"model": "Renamed"},
+			unchanged: func() string { return f.field(d, "model", "One") }}
+	}},
+	{"POST", v1 + "/devices/:id/inspection", managers, func(f *roleFixtures, c caller) request {
+		d := f.deviceInInspection()
+		return request{path: path(v1+"/devices/%d/inspection", d), body: map[string]any{"wiped": true, "outcome": "ready"},
+			unchanged: func() string { return f.field(path(v1+"/devices/%d", d), "status", "inspection") }}
+	}},
+	{"GET", v1 + "/devices/:id/history", managers, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/devices/%d/history", f.device())}
+	}},
+
+	{"GET", v1 + "/data-plans", managers, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/data-plans"}
+	}},
+	{"POST", v1 + "/data-plans", managers, func(f *roleFixtures, c caller) request {
+		before := f.total(v1 + "/data-plans")
+		return request{path: v1 + "/data-plans", body: f.planBody(),
+			unchanged: func() string { return f.sameTotal(v1+"/data-plans", before) }}
+	}},
+	{"GET", v1 + "/data-plans/:id", managers, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/data-plans/%d", f.plan())}
+	}},
+	{"PATCH", v1 + "/data-plans/:id", managers, func(f *roleFixtures, c caller) request {
+		p := path(v1+"/data-plans/%d", f.plan())
+		return request{path: p, body: map[string]any{"carrier": "Visible"},
+			unchanged: func() string { return f.field(p, "carrier", "Mint") }}
+	}},
+
+	// The client rows use a client of worker A (the social_worker column)
+	// who has had a loan, so that every role that may see any client sees
+	// this one: the cells test the role, the row-level test below the rows.
+	{"GET", v1 + "/clients", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/clients"}
+	}},
+	{"POST", v1 + "/clients", caseWriter, func(f *roleFixtures, c caller) request {
+		before := f.total(v1 + "/clients")
+		n := f.e.seq.Add(1)
+		// An admin must name the caseworker; worker A may name themselves.
+		return request{path: v1 + "/clients", body: map[string]any{"case_number": fmt.Sprintf("MX-%d", n),
+			"first_name": "Bo", "last_name": "Matrix", "preferred_channel": "none", "household_size": 1,
+			"caseworker_id": f.workerAID},
+			unchanged: func() string { return f.sameTotal(v1+"/clients", before) }}
+	}},
+	{"GET", v1 + "/clients/:id", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/clients/%d", f.borrower())}
+	}},
+	{"PATCH", v1 + "/clients/:id", caseWriter, func(f *roleFixtures, c caller) request {
+		id := f.borrower()
+		before := f.clientField(id, "last_name")
+		return request{path: path(v1+"/clients/%d", id), body: map[string]any{"last_name": "Changed"},
+			unchanged: func() string {
+				if got := f.clientField(id, "last_name"); got != before {
+					return fmt.Sprintf("client last_name is %v, was %v", got, before)
+				}
+				return ""
+			}}
+	}},
+	{"GET", v1 + "/clients/:id/history", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/clients/%d/history", f.borrower())}
+	}},
+
+	{"GET", v1 + "/loans", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/loans"}
+	}},
+	{"POST", v1 + "/loans", managers, func(f *roleFixtures, c caller) request {
+		client, device := f.client(), f.device()
+		return request{path: v1 + "/loans", body: map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"},
+			unchanged: func() string {
+				if s := f.field(path(v1+"/devices/%d", device), "status", "available"); s != "" {
+					return s
+				}
+				return f.sameTotal(path(v1+"/loans?device_id=%d", device), 0)
+			}}
+	}},
+	{"GET", v1 + "/loans/:id", staffRead, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		return request{path: path(v1+"/loans/%d", loan)}
+	}},
+	{"POST", v1 + "/loans/:id/return", managers, func(f *roleFixtures, c caller) request {
+		loan, device := f.openLoan()
+		return request{path: path(v1+"/loans/%d/return", loan), body: map[string]any{"condition": "good"},
+			unchanged: f.stillOpen(loan, device)}
+	}},
+	{"POST", v1 + "/loans/:id/renew", managers, func(f *roleFixtures, c caller) request {
+		loan, device := f.openLoan()
+		return request{path: path(v1+"/loans/%d/renew", loan), body: map[string]any{"due_on": "2026-05-10"},
+			unchanged: f.stillOpen(loan, device)}
+	}},
+	{"POST", v1 + "/loans/:id/lost", managers, func(f *roleFixtures, c caller) request {
+		loan, device := f.openLoan()
+		return request{path: path(v1+"/loans/%d/lost", loan), body: map[string]any{"notes": "left on a bus"},
+			unchanged: f.stillOpen(loan, device)}
+	}},
+	{"POST", v1 + "/loans/:id/recovered", managers, func(f *roleFixtures, c caller) request {
+		loan, device := f.lostLoan()
+		return request{path: path(v1+"/loans/%d/recovered", loan), body: map[string]any{"condition": "good"},
+			unchanged: func() string {
+				if s := f.field(path(v1+"/loans/%d", loan), "recovered_at", nil); s != "" {
+					return s
+				}
+				return f.field(path(v1+"/devices/%d", device), "status", "lost")
+			}}
+	}},
+}
+
+func TestRoleMatrix(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		checkMatrixCoversRoutes(t, web.New(e.svc, web.Config{}).Routes())
+		f := newRoleFixtures(t, e)
+		callers := f.callers()
+		for _, rc := range matrix {
+			for i, c := range callers {
+				want := rc.want[i]
+				req := rc.prepare(f, c)
+				label := fmt.Sprintf("%s %s as %s", rc.method, req.path, c.column)
+				r := e.do(c.token, rc.method, req.path, req.body)
+				if msg := classify(r, want); msg != "" {
+					t.Errorf("%s (route %s): %s", label, rc.path, msg)
+					continue
+				}
+				if (want == deny || want == unauth) && req.unchanged != nil {
+					if msg := req.unchanged(); msg != "" {
+						t.Errorf("%s was refused but changed something: %s", label, msg)
+					}
+				}
+			}
+		}
+	})
+}
+
+// checkMatrixCoversRoutes fails unless the matrix has exactly one row for
+// each route of the server, and no row for a route it does not have.
+func checkMatrixCoversRoutes(t *testing.T, routes []web.Route) {
+	t.Helper()
+	inMatrix := map[string]int{}
+	for _, rc := range matrix {
+		inMatrix[rc.method+" "+rc.path]++
+	}
+	served := map[string]bool{}
+	var missing []string
+	for _, r := range routes {
+		k := r.Method + " " + r.Path
+		served[k] = true
+		if inMatrix[k] == 0 {
+			missing = append(missing, fmt.Sprintf("%s (permission %q)", k, r.Permission))
+		}
+	}
+	var stale, twice []string
+	for k, n := range inMatrix {
+		if !served[k] {
+			stale = append(stale, k)
+		}
+		if n > 1 {
+			twice = append(twice, k)
+		}
+	}
+	sort.Strings(stale)
+	sort.Strings(twice)
+	if len(missing) > 0 {
+		t.Errorf("routes not in the role matrix (add a row to matrix in roles_test.go for each):\n  %s", strings.Join(missing, "\n  "))
+	}
+	if len(stale) > 0 {
+		t.Errorf("matrix rows for routes the server does not have:\n  %s", strings.Join(stale, "\n  "))
+	}
+	if len(twice) > 0 {
+		t.Errorf("routes with more than one matrix row: %v", twice)
+	}
+}
+
+// classify checks r against want and describes a mismatch, or returns "".
+func classify(r *response, want outcome) string {
+	code := errorCode(r)
+	var good bool
+	switch want {
+	case allow:
+		good = r.Status >= 200 && r.Status <= 299
+	case clash:
+		good = r.Status == 409 && code == "conflict"
+	case deny:
+		good = r.Status == 403 && code == "forbidden"
+	case unauth:
+		good = r.Status == 401 && code == "unauthorized"
+	}
+	if !good {
+		return fmt.Sprintf("want %s, got %d %s", want, r.Status, trim(r.Body))
+	}
+	if want == unauth && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		return fmt.Sprintf("401 without a Bearer WWW-Authenticate challenge (header %q)", r.Header.Get("WWW-Authenticate"))
+	}
+	return ""
+}
+
+// errorCode is error.code of a JSON error body, or "".
+func errorCode(r *response) string {
+	var m struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.Body, &m) != nil {
+		return ""
+	}
+	return m.Error.Code
+}
+
+func trim(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
+
+// The row-level rules: which records a role that may use a route reaches.
+func TestRoleRowLevelVisibility(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		f := newRoleFixtures(t, e)
+		a, b, co, ad := f.workerA, f.workerB, f.coord, f.admin
+
+		never := f.client() // worker A's client who has never had a loan
+		lent := f.client()  // worker A's client with a loan
+		loan := e.loan(co, lent, f.device())
+		bClient := e.client(b)
+		bLoan := e.loan(co, bClient, f.device())
+
+		// Worker A sees their own: the 404s below are about ownership.
+		for _, p := range []string{path(v1+"/clients/%d", never), path(v1+"/clients/%d/history", lent), path(v1+"/loans/%d", loan)} {
+			e.must(200, a, "GET", p, nil)
+		}
+		if got := listIDs(t, e.must(200, a, "GET", path(v1+"/loans?client_id=%d", lent), nil)); fmt.Sprint(got) != fmt.Sprint([]int64{loan}) {
+			t.Errorf("worker A's loans of their client: %v, want [%d]", got, loan)
+		}
+
+		// Worker B cannot reach A's clients or loans by id.
+		for _, id := range []int64{never, lent} {
+			wantNotFound(t, e.do(b, "GET", path(v1+"/clients/%d", id), nil), "worker B GET A's client")
+			wantNotFound(t, e.do(b, "GET", path(v1+"/clients/%d/history", id), nil), "worker B GET A's client history")
+			wantNotFound(t, e.do(b, "PATCH", path(v1+"/clients/%d", id), map[string]any{"last_name": "Stolen"}), "worker B PATCH A's client")
+			if got := f.clientField(id, "last_name"); got == "Stolen" {
+				t.Errorf("worker B's refused PATCH changed A's client %d", id)
+			}
+		}
+		wantNotFound(t, e.do(b, "GET", path(v1+"/loans/%d", loan), nil), "worker B GET A's client's loan")
+
+		// ...nor through lists and filters.
+		clientsB := listIDs(t, e.must(200, b, "GET", v1+"/clients", nil))
+		if has(clientsB, never) || has(clientsB, lent) || !has(clientsB, bClient) {
+			t.Errorf("worker B's clients: %v; want %d and neither of A's %d, %d", clientsB, bClient, never, lent)
+		}
+		loansB := listIDs(t, e.must(200, b, "GET", v1+"/loans", nil))
+		if has(loansB, loan) || !has(loansB, bLoan) {
+			t.Errorf("worker B's loans: %v; want %d and not A's %d", loansB, bLoan, loan)
+		}
+		for _, q := range []string{path("/loans?client_id=%d", lent), path("/loans?device_id=%d", f.loanDevice(loan)),
+			path("/clients?caseworker_id=%d", f.workerAID), "/clients?q=" + f.clientField(lent, "case_number").(string)} {
+			r := e.must(200, b, "GET", v1+q, nil)
+			if ids := listIDs(t, r); len(ids) != 0 || r.JSON(t)["total"].(float64) != 0 {
+				t.Errorf("worker B GET %s: %s, want no items", q, r.Body)
+			}
+		}
+
+		// A social worker cannot move a client into another caseload, nor
+		// record one there: only an admin assigns caseworkers.
+		r := e.do(a, "PATCH", path(v1+"/clients/%d", lent), map[string]any{"caseworker_id": f.workerBID})
+		if r.Status != 422 || r.ErrorFields(t)["caseworker_id"] == nil {
+			t.Errorf("worker A hands their client to worker B: %d %s, want 422 on caseworker_id", r.Status, r.Body)
+		}
+		if got := f.clientField(lent, "caseworker_id"); got != float64(f.workerAID) {
+			t.Errorf("after a refused reassignment the client's caseworker is %v", got)
+		}
+		bClients := f.total(path(v1+"/clients?caseworker_id=%d", f.workerBID))
+		r = e.do(a, "POST", v1+"/clients", map[string]any{"case_number": "PLANTED-1", "first_name": "Cy", "last_name": "Planted",
+			"preferred_channel": "none", "household_size": 1, "caseworker_id": f.workerBID})
+		if r.Status != 422 || r.ErrorFields(t)["caseworker_id"] == nil {
+			t.Errorf("worker A records a client for worker B: %d %s, want 422 on caseworker_id", r.Status, r.Body)
+		}
+		if msg := f.sameTotal(path(v1+"/clients?caseworker_id=%d", f.workerBID), bClients); msg != "" {
+			t.Errorf("after a refused create for another worker: %s", msg)
+		}
+
+		// A coordinator sees the clients the program has lent to, no others.
+		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d", never), nil), "coordinator GET a client never lent to")
+		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d/history", never), nil), "coordinator GET history of a client never lent to")
+		if ids := listIDs(t, e.must(200, co, "GET", v1+"/clients", nil)); has(ids, never) || !has(ids, lent) {
+			t.Errorf("coordinator's clients: %v; want %d, not %d", ids, lent, never)
+		}
+		e.must(200, co, "GET", path(v1+"/clients/%d", lent), nil)
+		// ...and may not edit any client, seen or not.
+		for _, id := range []int64{lent, never} {
+			before := f.clientField(id, "last_name")
+			wantForbidden(t, e.do(co, "PATCH", path(v1+"/clients/%d", id), map[string]any{"last_name": "Changed"}), "coordinator PATCH a client")
+			if got := f.clientField(id, "last_name"); got != before {
+				t.Errorf("coordinator's refused PATCH changed client %d: last_name %v, was %v", id, got, before)
+			}
+		}
+		// Once lent to, the client is visible to the coordinator.
+		e.loan(co, never, f.device())
+		e.must(200, co, "GET", path(v1+"/clients/%d", never), nil)
+		e.must(200, co, "GET", path(v1+"/clients/%d/history", never), nil)
+		if ids := listIDs(t, e.must(200, co, "GET", v1+"/clients", nil)); !has(ids, never) {
+			t.Errorf("coordinator's clients after a loan to %d: %v", never, ids)
+		}
+
+		// An admin sees everyone's.
+		for _, p := range []string{path(v1+"/clients/%d", never), path(v1+"/clients/%d", bClient), path(v1+"/loans/%d", loan), path(v1+"/loans/%d", bLoan)} {
+			e.must(200, ad, "GET", p, nil)
+		}
+
+		// A funder is refused every client, device, loan and data-plan
+		// route, on real records, and nothing changes.
+		funder := caller{column: "funder", id: f.funderID, token: f.funder}
+		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
+			fam := strings.SplitN(strings.TrimPrefix(rt.Path, v1+"/"), "/", 2)[0]
+			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" {
+				continue
+			}
+			rc := matrixRow(rt.Method, rt.Path)
+			if rc == nil {
+				t.Errorf("%s %s: no matrix row to build the request from", rt.Method, rt.Path)
+				continue
+			}
+			req := rc.prepare(f, funder)
+			r := e.do(f.funder, rt.Method, req.path, req.body)
+			wantForbidden(t, r, "funder "+rt.Method+" "+req.path)
+			if req.unchanged != nil {
+				if msg := req.unchanged(); msg != "" {
+					t.Errorf("funder %s %s was refused but changed something: %s", rt.Method, req.path, msg)
+				}
+			}
+		}
+
+		// A social worker cannot issue, return, inspect or take in devices,
+		// and the refusal leaves everything as it was.
+		device := f.device()
+		wantForbidden(t, e.do(a, "POST", v1+"/loans", map[string]any{"client_id": lent, "device_id": device, "due_on": "2026-04-10"}), "worker A issue a loan")
+		if msg := f.field(path(v1+"/devices/%d", device), "status", "available"); msg != "" {
+			t.Errorf("after a refused issue: %s", msg)
+		}
+		if msg := f.sameTotal(path(v1+"/loans?device_id=%d", device), 0); msg != "" {
+			t.Errorf("after a refused issue: %s", msg)
+		}
+		wantForbidden(t, e.do(a, "POST", path(v1+"/loans/%d/return", loan), map[string]any{"condition": "good"}), "worker A return their client's loan")
+		if msg := f.stillOpen(loan, f.loanDevice(loan))(); msg != "" {
+			t.Errorf("after a refused return: %s", msg)
+		}
+		inInspection := f.deviceInInspection()
+		wantForbidden(t, e.do(a, "POST", path(v1+"/devices/%d/inspection", inInspection), map[string]any{"wiped": true, "outcome": "ready"}), "worker A inspect a device")
+		if msg := f.field(path(v1+"/devices/%d", inInspection), "status", "inspection"); msg != "" {
+			t.Errorf("after a refused inspection: %s", msg)
+		}
+		devices := f.total(v1 + "/devices")
+		wantForbidden(t, e.do(a, "POST", v1+"/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "One", "serial": "SW-1"}), "worker A take in a device")
+		if msg := f.sameTotal(v1+"/devices", devices); msg != "" {
+			t.Errorf("after a refused take-in: %s", msg)
+		}
+
+		// Only an admin uses /users, whatever the id (their own included).
+		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
+			if !strings.HasPrefix(rt.Path, v1+"/users") {
+				continue
+			}
+			for _, c := range f.callers()[1:4] {
+				p := strings.Replace(rt.Path, ":id", fmt.Sprint(c.id), 1)
+				var body any
+				if rt.Method == "POST" || rt.Method == "PATCH" {
+					body = map[string]any{"name": "Self Promoted", "role": "admin"}
+				}
+				wantForbidden(t, e.do(c.token, rt.Method, p, body), c.column+" "+rt.Method+" "+p)
+			}
+		}
+		for _, c := range f.callers()[1:4] {
+			if u, _ := e.svc.Accounts.User(context.Background(), c.id); u.Role == accounts.Admin || u.Name == "Self Promoted" {
+				t.Errorf("a refused /users request changed %s: %+v", c.column, u)
+			}
+		}
+		e.must(200, ad, "GET", v1+"/users", nil)
+
+		// A non-admin revokes only their own tokens: another's is not found.
+		aPlain, aToken := f.token(f.workerAID)
+		adminPlain, adminToken := f.token(f.adminID)
+		wantNotFound(t, e.do(b, "DELETE", path(v1+"/tokens/%d", aToken), nil), "worker B revoke worker A's token")
+		wantNotFound(t, e.do(co, "DELETE", path(v1+"/tokens/%d", adminToken), nil), "coordinator revoke the admin's token")
+		e.must(200, aPlain, "GET", v1+"/me", nil)
+		e.must(200, adminPlain, "GET", v1+"/me", nil)
+		if ids := listIDs(t, e.must(200, b, "GET", v1+"/tokens", nil)); has(ids, aToken) || has(ids, adminToken) {
+			t.Errorf("worker B's token list shows other users' tokens: %v", ids)
+		}
+		// An admin may revoke anyone's; the token then stops working.
+		e.must(204, ad, "DELETE", path(v1+"/tokens/%d", aToken), nil)
+		wantUnauthorized(t, e.do(aPlain, "GET", v1+"/me", nil), "a token the admin revoked")
+
+		// Deactivating a user ends their tokens too.
+		e.must(200, ad, "PATCH", path(v1+"/users/%d", f.workerBID), map[string]any{"active": false})
+		wantUnauthorized(t, e.do(b, "GET", v1+"/clients", nil), "a deactivated worker's token")
+	})
+}
+
+func matrixRow(method, p string) *routeCase {
+	for i := range matrix {
+		if matrix[i].method == method && matrix[i].path == p {
+			return &matrix[i]
+		}
+	}
+	return nil
+}
+
+func wantNotFound(t *testing.T, r *response, what string) {
+	t.Helper()
+	if r.Status != 404 || errorCode(r) != "not_found" {
+		t.Errorf("%s: %d %s, want 404 not_found", what, r.Status, trim(r.Body))
+	}
+}
+
+func wantForbidden(t *testing.T, r *response, what string) {
+	t.Helper()
+	if msg := classify(r, deny); msg != "" {
+		t.Errorf("%s: %s", what, msg)
+	}
+}
+
+func wantUnauthorized(t *testing.T, r *response, what string) {
+	t.Helper()
+	if msg := classify(r, unauth); msg != "" {
+		t.Errorf("%s: %s", what, msg)
+	}
+}
+
+// listIDs is the ids of a list response's items.
+func listIDs(t *testing.T, r *response) []int64 {
+	t.Helper()
+	items, ok := r.JSON(t)["items"].([]any)
+	if !ok {
+		t.Fatalf("not a list: %s", r.Body)
+	}
+	ids := make([]int64, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, int64(it.(map[string]any)["id"].(float64)))
+	}
+	return ids
+}
+
+func has(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// testPassword is the password env.user gives every user.
+const testPassword = "correct horse battery"
+
+// roleFixtures is one user of each role (two social workers), a revoked
+// token, and makers of fresh records. Records are made by the coordinator
+// and worker A; reads for checks are made as the admin, who sees all.
+type roleFixtures struct {
+	t *testing.T
+	e *env
+
+	adminID, coordID, workerAID, workerBID, funderID int64
+	admin, coord, workerA, workerB, funder           string
+	// revoked is a token of the admin's, revoked through the API.
+	revoked string
+}
+
+func newRoleFixtures(t *testing.T, e *env) *roleFixtures {
+	t.Helper()
+	f := &roleFixtures{t: t, e: e}
+	f.adminID, f.admin = e.user(accounts.Admin)
+	f.coordID, f.coord = e.user(accounts.Coordinator)
+	f.workerAID, f.workerA = e.user(accounts.SocialWorker)
+	f.workerBID, f.workerB = e.user(accounts.SocialWorker)
+	f.funderID, f.funder = e.user(accounts.Funder)
+	var id int64
+	f.revoked, id = f.token(f.adminID)
+	e.must(200, f.revoked, "GET", v1+"/me", nil)
+	e.must(204, f.admin, "DELETE", path(v1+"/tokens/%d", id), nil)
+	return f
+}
+
+// callers are the matrix's columns: worker A is the social worker.
+func (f *roleFixtures) callers() []caller {
+	c := matrixColumns
+	return []caller{
+		{c[0], f.adminID, f.admin},
+		{c[1], f.coordID, f.coord},
+		{c[2], f.workerAID, f.workerA},
+		{c[3], f.funderID, f.funder},
+		{c[4], 0, ""},
+		{c[5], 0, f.revoked},
+	}
+}
+
+// token gives user a new token and returns it and its id.
+func (f *roleFixtures) token(user int64) (string, int64) {
+	f.t.Helper()
+	plain, tok, err := f.e.svc.Accounts.CreateToken(context.Background(), nil, user, "fixture")
+	if err != nil {
+		f.t.Fatalf("token: %v", err)
+	}
+	return plain, tok.ID
+}
+
+func (f *roleFixtures) tokenCount(user int64) int {
+	f.t.Helper()
+	tokens, err := f.e.svc.Accounts.ListTokens(context.Background(), user)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return len(tokens)
+}
+
+func (f *roleFixtures) email(user int64) string {
+	f.t.Helper()
+	u, err := f.e.svc.Accounts.User(context.Background(), user)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u.Email
+}
+
+func (f *roleFixtures) userName(user int64) string {
+	f.t.Helper()
+	u, err := f.e.svc.Accounts.User(context.Background(), user)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u.Name
+}
+
+func (f *roleFixtures) device() int64 { return f.e.device(f.coord, "phone") }
+
+// client is a new client of worker A's, never lent to.
+func (f *roleFixtures) client() int64 { return f.e.client(f.workerA) }
+
+// borrower is a new client of worker A's with an open loan.
+func (f *roleFixtures) borrower() int64 {
+	c := f.client()
+	f.e.loan(f.coord, c, f.device())
+	return c
+}
+
+// openLoan is a new open loan to a new client of worker A's.
+func (f *roleFixtures) openLoan() (loan, device int64) {
+	device = f.device()
+	return f.e.loan(f.coord, f.client(), device), device
+}
+
+func (f *roleFixtures) lostLoan() (loan, device int64) {
+	loan, device = f.openLoan()
+	f.e.must(200, f.coord, "POST", path(v1+"/loans/%d/lost", loan), map[string]any{"notes": "lost"})
+	return loan, device
+}
+
+// deviceInInspection is a device just back from a loan.
+func (f *roleFixtures) deviceInInspection() int64 {
+	loan, device := f.openLoan()
+	f.e.must(200, f.coord, "POST", path(v1+"/loans/%d/return", loan), map[string]any{"condition": "good"})
+	return device
+}
+
+func (f *roleFixtures) loanDevice(loan int64) int64 {
+	return int64(f.get(path(v1+"/loans/%d", loan))["device_id"].(float64))
+}
+
+func (f *roleFixtures) planBody() map[string]any {
+	return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 312 %07d", f.e.seq.Add(1)),
+		"monthly_cost_cents": 1500, "starts_on": "2026-01-01", "ends_on": "2026-12-31"}
+}
+
+func (f *roleFixtures) plan() int64 {
+	return f.e.must(201, f.coord, "POST", v1+"/data-plans", f.planBody()).ID(f.t)
+}
+
+// get reads a record as the admin.
+func (f *roleFixtures) get(p string) map[string]any {
+	f.t.Helper()
+	return f.e.must(200, f.admin, "GET", p, nil).JSON(f.t)
+}
+
+// clientField reads a client's field as their caseworker, worker A.
+func (f *roleFixtures) clientField(id int64, name string) any {
+	f.t.Helper()
+	return f.e.must(200, f.workerA, "GET", path(v1+"/clients/%d", id), nil).JSON(f.t)[name]
+}
+
+// field describes how the record at p differs from want in name, or "".
+func (f *roleFixtures) field(p, name string, want any) string {
+	f.t.Helper()
+	if got := f.get(p)[name]; got != want {
+		return fmt.Sprintf("%s %s is %v, want %v", p, name, got, want)
+	}
+	return ""
+}
+
+// total is the total of a list, as the admin sees it.
+func (f *roleFixtures) total(p string) int {
+	f.t.Helper()
+	return int(f.get(p)["total"].(float64))
+}
+
+func (f *roleFixtures) sameTotal(p string, want int) string {
+	f.t.Helper()
+	if got := f.total(p); got != want {
+		return fmt.Sprintf("%s has %d items, want %d", p, got, want)
+	}
+	return ""
+}
+
+// stillOpen checks that a loan is open, as issued, with its device out.
+func (f *roleFixtures) stillOpen(loan, device int64) func() string {
+	return func() string {
+		l := f.get(path(v1+"/loans/%d", loan))
+		if l["status"] != "open" || l["due_on"] != "2026-04-10" || l["renewals"].(float64) != 0 {
+			return fmt.Sprintf("loan %d is %v, due %v, renewed %v times; want open, due 2026-04-10, never renewed",
+				loan, l["status"], l["due_on"], l["renewals"])
+		}
+		return f.field(path(v1+"/devices/%d", device), "status", "on_loan")
+	}
+}
