@@ -258,8 +258,10 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	if name == "" {
 		name = "api"
 	}
-	if len(name) > 100 {
-		return "", nil, (apperr.Fields{"name": "must be at most 100 characters"}).Err()
+	var bad apperr.Fields
+	bad.MaxLength("name", name, 100)
+	if err := bad.Err(); err != nil {
+		return "", nil, err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
@@ -323,10 +325,13 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 }
 
 // ListTokens returns a user's tokens, newest first (without their secrets).
-func (s *Service) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
+func (s *Service) ListTokens(ctx context.Context, userID int64, page storage.Page) ([]Token, int, error) {
 	tokens := []Token{}
-	err := s.DB.NewSelect().Model(&tokens).Where("user_id = ?", userID).OrderExpr("id DESC").Scan(ctx)
-	return tokens, storage.Err(err, "tokens")
+	total, err := page.Apply(s.DB.NewSelect().Model(&tokens).Where("user_id = ?", userID).OrderExpr("id DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "tokens")
+	}
+	return tokens, int(total), nil
 }
 
 // RevokeToken revokes one of the actor's own tokens (an admin may revoke anyone's).
@@ -365,6 +370,12 @@ type SignIn struct {
 // new_password, which replaces it.
 func (s *Service) SignIn(ctx context.Context, in SignIn) (string, *Token, error) {
 	wrong := apperr.New(apperr.Unauthorized, "the email or password is wrong")
+	// Check the token's name before anything changes.
+	var bad apperr.Fields
+	bad.MaxLength("token_name", in.TokenName, 100)
+	if err := bad.Err(); err != nil {
+		return "", nil, err
+	}
 	u, err := s.UserByEmail(ctx, in.Email)
 	if apperr.Is(err, apperr.NotFound) {
 		// Spend the same time as a real check, so timing does not reveal who exists.

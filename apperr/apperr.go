@@ -12,6 +12,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Code classifies an error. The values are part of the API contract.
@@ -141,4 +142,12 @@ func Join(errs ...error) error {
 		}
 	}
 	return bad.Err()
+}
+
+// MaxLength records a problem with field when value has more than n
+// characters (letters, not bytes: "Ordoñez" is 7).
+func (f *Fields) MaxLength(field, value string, n int) {
+	if utf8.RuneCountInString(value) > n {
+		f.Add(field, fmt.Sprintf("must be at most %d characters", n))
+	}
 }

@@ -125,11 +125,11 @@ func (in Input) apply(c *Client) error {
 
 	var bad apperr.Fields
 	bad.Check(c.CaseNumber == "", "case_number", "is required")
-	bad.Check(len(c.CaseNumber) > 50, "case_number", "must be at most 50 characters")
+	bad.MaxLength("case_number", c.CaseNumber, 50)
 	bad.Check(c.FirstName == "", "first_name", "is required")
-	bad.Check(len(c.FirstName) > 100, "first_name", "must be at most 100 characters")
+	bad.MaxLength("first_name", c.FirstName, 100)
 	bad.Check(c.LastName == "", "last_name", "is required")
-	bad.Check(len(c.LastName) > 100, "last_name", "must be at most 100 characters")
+	bad.MaxLength("last_name", c.LastName, 100)
 	bad.Check(c.Phone != "" && !validPhone(c.Phone), "phone", "must be a phone number of 7 to 15 digits (+, spaces, dashes and brackets allowed)")
 	if c.Email != "" {
 		a, err := mail.ParseAddress(c.Email)
@@ -153,7 +153,7 @@ func (in Input) apply(c *Client) error {
 		bad.Add("preferred_channel", "must be one of sms, email, none")
 	}
 	bad.Check(c.HouseholdSize < 1 || c.HouseholdSize > 50, "household_size", "must be a whole number from 1 to 50")
-	bad.Check(len(c.PostalCode) > 20, "postal_code", "must be at most 20 characters")
+	bad.MaxLength("postal_code", c.PostalCode, 20)
 	return bad.Err()
 }
 

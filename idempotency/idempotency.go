@@ -35,6 +35,7 @@ type record struct {
 	RequestHash  string    `bun:"request_hash"`
 	StatusCode   int       `bun:"status_code"`
 	ResponseBody string    `bun:"response_body"`
+	Location     string    `bun:"location"`
 	CreatedAt    time.Time `bun:"created_at"`
 }
 
@@ -60,10 +61,11 @@ func (r Request) hash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Response is a stored answer.
+// Response is a stored answer: its status, body, and Location header.
 type Response struct {
 	StatusCode int
 	Body       []byte
+	Location   string
 }
 
 // Begin claims the key for r. It returns (nil, nil) when r is new and must
@@ -100,13 +102,14 @@ func (s *Store) Begin(ctx context.Context, r Request) (*Response, error) {
 	if prev.StatusCode == 0 {
 		return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry shortly")
 	}
-	return &Response{StatusCode: prev.StatusCode, Body: []byte(prev.ResponseBody)}, nil
+	return &Response{StatusCode: prev.StatusCode, Body: []byte(prev.ResponseBody), Location: prev.Location}, nil
 }
 
 // Finish stores the answer to r so that resends replay it.
 func (s *Store) Finish(ctx context.Context, r Request, resp Response) error {
 	_, err := s.DB.NewUpdate().Model((*record)(nil)).
 		Set("status_code = ?", resp.StatusCode).Set("response_body = ?", string(resp.Body)).
+		Set("location = ?", resp.Location).
 		Where("user_id = ? AND key = ?", r.UserID, r.Key).Exec(ctx)
 	return storage.Err(err, "idempotency key")
 }
@@ -117,6 +120,9 @@ func (s *Store) Abandon(ctx context.Context, r Request) error {
 	_, err := s.DB.NewDelete().Model((*record)(nil)).Where("user_id = ? AND key = ? AND status_code = 0", r.UserID, r.Key).Exec(ctx)
 	return storage.Err(err, "idempotency key")
 }
+
+// Retention is how long a key is remembered. A resend after that acts again.
+const Retention = 24 * time.Hour
 
 // Purge deletes keys older than age, and returns how many.
 func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -33,16 +34,18 @@ type DataPlan struct {
 	OnLoan bool `bun:"on_loan,scanonly" json:"on_loan"`
 }
 
-// DataPlanInput is a data plan as entered; for an update, nil fields stay.
+// DataPlanInput is a data plan as entered; for an update, fields not given
+// stay as they are. data_cap_mb and ends_on may be given as null: no cap,
+// no end date.
 type DataPlanInput struct {
-	Carrier          *string        `json:"carrier"`
-	LineNumber       *string        `json:"line_number"`
-	ICCID            *string        `json:"iccid"`
-	MonthlyCostCents *int64         `json:"monthly_cost_cents"`
-	DataCapMB        **int          `json:"data_cap_mb"`
-	StartsOn         *calendar.Date `json:"starts_on"`
-	EndsOn           *calendar.Date `json:"ends_on"`
-	Notes            *string        `json:"notes"`
+	Carrier          *string                       `json:"carrier"`
+	LineNumber       *string                       `json:"line_number"`
+	ICCID            *string                       `json:"iccid"`
+	MonthlyCostCents *int64                        `json:"monthly_cost_cents"`
+	DataCapMB        optional.Field[int]           `json:"data_cap_mb"`
+	StartsOn         *calendar.Date                `json:"starts_on"`
+	EndsOn           optional.Field[calendar.Date] `json:"ends_on"`
+	Notes            *string                       `json:"notes"`
 }
 
 func (in DataPlanInput) apply(p *DataPlan) error {
@@ -54,18 +57,21 @@ func (in DataPlanInput) apply(p *DataPlan) error {
 	if in.MonthlyCostCents != nil {
 		p.MonthlyCostCents = *in.MonthlyCostCents
 	}
-	if in.DataCapMB != nil {
-		p.DataCapMB = *in.DataCapMB
+	if in.DataCapMB.Set {
+		p.DataCapMB = nil
+		if !in.DataCapMB.Null {
+			p.DataCapMB = &in.DataCapMB.Value
+		}
 	}
 	if in.StartsOn != nil {
 		p.StartsOn = *in.StartsOn
 	}
-	if in.EndsOn != nil {
-		p.EndsOn = *in.EndsOn
+	if in.EndsOn.Set {
+		p.EndsOn = in.EndsOn.Value // the zero date when null
 	}
 	var bad apperr.Fields
 	bad.Check(p.Carrier == "", "carrier", "is required")
-	bad.Check(len(p.Carrier) > 100, "carrier", "must be at most 100 characters")
+	bad.MaxLength("carrier", p.Carrier, 100)
 	bad.Check(p.LineNumber == "" && p.ICCID == "", "line_number", "give the line number or the SIM's ICCID")
 	bad.Check(p.LineNumber != "" && !digitsBetween(strings.Map(dropPhonePunct, p.LineNumber), 7, 15), "line_number", "must be a phone number of 7 to 15 digits")
 	bad.Check(p.ICCID != "" && !digitsBetween(p.ICCID, 18, 22), "iccid", "must be 18 to 22 digits")

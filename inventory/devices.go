@@ -177,14 +177,14 @@ func (in DeviceInput) apply(d *Device) error {
 	var bad apperr.Fields
 	bad.Check(!oneOf(d.Kind, Kinds), "kind", "must be one of "+list(Kinds))
 	bad.Check(d.Make == "", "make", "is required")
-	bad.Check(len(d.Make) > 100, "make", "must be at most 100 characters")
+	bad.MaxLength("make", d.Make, 100)
 	bad.Check(d.Model == "", "model", "is required")
-	bad.Check(len(d.Model) > 100, "model", "must be at most 100 characters")
-	bad.Check(len(d.Serial) > 100, "serial", "must be at most 100 characters")
+	bad.MaxLength("model", d.Model, 100)
+	bad.MaxLength("serial", d.Serial, 100)
 	bad.Check(d.IMEI != "" && !validIMEI(d.IMEI), "imei", "must be 15 digits with a valid check digit")
-	bad.Check(len(d.AssetTag) > 50, "asset_tag", "must be at most 50 characters")
+	bad.MaxLength("asset_tag", d.AssetTag, 50)
 	bad.Check(!oneOf(d.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.Check(len(d.FundingSource) > 200, "funding_source", "must be at most 200 characters")
+	bad.MaxLength("funding_source", d.FundingSource, 200)
 	bad.Check(d.PurchaseCostCents < 0, "purchase_cost_cents", "must not be negative")
 	bad.Check(len(d.Accessories) > 50, "accessories", "at most 50 accessories")
 	for i := range d.Accessories {
@@ -322,7 +322,15 @@ func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64) (*Device
 	if err != nil {
 		return nil, storage.Err(err, "device")
 	}
+	d.normalize()
 	return d, nil
+}
+
+// normalize makes "no accessories" an empty list, never null.
+func (d *Device) normalize() {
+	if d.Accessories == nil {
+		d.Accessories = []Accessory{}
+	}
 }
 
 // Device returns one device with its accessories.
@@ -339,10 +347,9 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 			return err
 		}
 		before := d.fields()
-		if in.AssetTag != nil && strings.TrimSpace(*in.AssetTag) == "" {
-			return (apperr.Fields{"asset_tag": "must not be empty"}).Err()
-		}
-		if err := in.apply(d); err != nil {
+		var tagErr apperr.Fields
+		tagErr.Check(in.AssetTag != nil && strings.TrimSpace(*in.AssetTag) == "", "asset_tag", "must not be empty")
+		if err := apperr.Join(tagErr.Err(), in.apply(d)); err != nil {
 			return err
 		}
 		changes := audit.Diff(before, d.fields())
@@ -373,7 +380,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 type DeviceFilter struct {
 	Status Status
 	Kind   Kind
-	// Q matches part of the asset tag, serial, make or model, ignoring case.
+	// Q matches part of the asset tag, serial, make, model or IMEI, ignoring case.
 	Q string
 }
 
@@ -410,6 +417,9 @@ func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.
 	if err != nil {
 		return nil, 0, storage.Err(err, "devices")
 	}
+	for i := range out {
+		out[i].normalize()
+	}
 	return out, int(total), nil
 }
 
@@ -442,6 +452,7 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 	bad.Check(!oneOf(in.Outcome, []Outcome{Ready, NeedsRepair, Retire}), "outcome", "must be one of ready, repair, retire")
 	bad.Check(in.Outcome == Ready && in.Wiped != nil && !*in.Wiped, "wiped", "must be true: a device goes back into the pool only after its data is wiped")
 	bad.Check(in.Condition != "" && !oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
+	bad.MaxLength("notes", in.Notes, 2000)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 	bad.Check(in.DeviceID <= 0, "device_id", "is required")
 	bad.Check(in.DataPlanID != nil && *in.DataPlanID <= 0, "data_plan_id", "must be a data plan id")
 	s.checkDueDate(&bad, in.DueOn)
-	bad.Check(len(in.Notes) > 2000, "notes", "must be at most 2000 characters")
+	bad.MaxLength("notes", in.Notes, 2000)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -220,10 +220,18 @@ type LoanFilter struct {
 // LoanStatuses are the values the status filter takes.
 var LoanStatuses = []LoanStatus{LoanOpen, LoanOverdue, LoanReturned, LoanLost}
 
+// ParseLoanStatus checks a status filter given as text; empty means any.
+func ParseLoanStatus(s string) (LoanStatus, error) {
+	if s != "" && !oneOf(LoanStatus(s), LoanStatuses) {
+		return "", (apperr.Fields{"status": "must be one of " + list(LoanStatuses)}).Err()
+	}
+	return LoanStatus(s), nil
+}
+
 // ListLoans returns the loans the actor may see that match f, newest first.
 func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFilter, page storage.Page) ([]Loan, int, error) {
-	if f.Status != "" && !oneOf(f.Status, LoanStatuses) {
-		return nil, 0, (apperr.Fields{"status": "must be one of " + list(LoanStatuses)}).Err()
+	if _, err := ParseLoanStatus(string(f.Status)); err != nil {
+		return nil, 0, err
 	}
 	out := []Loan{}
 	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
@@ -326,7 +334,7 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 	in.Condition, in.Notes = strings.TrimSpace(in.Condition), strings.TrimSpace(in.Notes)
 	var bad apperr.Fields
 	bad.Check(!oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.Check(len(in.Notes) > 2000, "notes", "must be at most 2000 characters")
+	bad.MaxLength("notes", in.Notes, 2000)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -378,8 +386,10 @@ type LostInput struct {
 // MarkLost closes an open loan as lost; the device is marked lost.
 func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64, in LostInput) (*Loan, error) {
 	in.Notes = strings.TrimSpace(in.Notes)
-	if len(in.Notes) > 2000 {
-		return nil, (apperr.Fields{"notes": "must be at most 2000 characters"}).Err()
+	var bad apperr.Fields
+	bad.MaxLength("notes", in.Notes, 2000)
+	if err := bad.Err(); err != nil {
+		return nil, err
 	}
 	return s.change(ctx, actor, id, "loan.lost", mustBeOpen,
 		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {

@@ -58,6 +58,9 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	}
 	if prev != nil {
 		c.Set("Idempotent-Replayed", "true")
+		if prev.Location != "" {
+			c.Location(prev.Location)
+		}
 		c.Type("json")
 		return c.Status(prev.StatusCode).Send(prev.Body)
 	}
@@ -73,7 +76,8 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 		}
 		return nil
 	}
-	if err := s.svc.Idempotency.Finish(ctx, req, idempotency.Response{StatusCode: resp.StatusCode(), Body: resp.Body()}); err != nil {
+	if err := s.svc.Idempotency.Finish(ctx, req, idempotency.Response{StatusCode: resp.StatusCode(), Body: resp.Body(),
+		Location: string(resp.Header.Peek(fiber.HeaderLocation))}); err != nil {
 		s.log.Error("store idempotent response", "request_id", requestID(c), "error", err.Error())
 	}
 	return nil
@@ -118,11 +122,15 @@ func (s *Server) me(c *fiber.Ctx) error {
 }
 
 func (s *Server) listTokens(c *fiber.Ctx) error {
-	tokens, err := s.svc.Accounts.ListTokens(c.UserContext(), actor(c).ID)
+	p, err := page(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"items": tokens})
+	tokens, total, err := s.svc.Accounts.ListTokens(c.UserContext(), actor(c).ID, p)
+	if err != nil {
+		return err
+	}
+	return sendList(c, tokens, total, p)
 }
 
 func (s *Server) createToken(c *fiber.Ctx) error {

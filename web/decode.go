@@ -30,6 +30,9 @@ func decode(c *fiber.Ctx, dst any) error {
 		}
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
 	}
+	if fields == nil { // the body was null
+		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
 	if err := strictUnmarshal(body, dst); err == nil {
 		return nil
 	}

@@ -158,10 +158,11 @@ func (s *Server) updateDataPlan(c *fiber.Ctx) error {
 func (s *Server) listLoans(c *fiber.Ctx) error {
 	p, perr := page(c)
 	ids, ierr := queryIDs(c, "client_id", "device_id")
-	if err := apperr.Join(perr, ierr); err != nil {
+	status, serr := inventory.ParseLoanStatus(c.Query("status"))
+	if err := apperr.Join(perr, ierr, serr); err != nil {
 		return err
 	}
-	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: inventory.LoanStatus(c.Query("status"))}
+	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: status}
 	loans, total, err := s.svc.Inventory.ListLoans(c.UserContext(), actor(c), f, p)
 	if err != nil {
 		return err

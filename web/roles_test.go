@@ -10,6 +10,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/web"
 )
 
@@ -676,11 +677,11 @@ func (f *roleFixtures) token(user int64) (string, int64) {
 
 func (f *roleFixtures) tokenCount(user int64) int {
 	f.t.Helper()
-	tokens, err := f.e.svc.Accounts.ListTokens(context.Background(), user)
+	_, total, err := f.e.svc.Accounts.ListTokens(context.Background(), user, storage.Page{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return len(tokens)
+	return total
 }
 
 func (f *roleFixtures) email(user int64) string {

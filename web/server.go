@@ -29,6 +29,9 @@ type Config struct {
 	BodyLimit int
 	// SignInPerMinute limits password sign-ins per client address; 0 means 10.
 	SignInPerMinute int
+	// TrustedProxies are the addresses (or CIDR ranges) of reverse proxies
+	// whose X-Forwarded-For header names the real client. Empty: none.
+	TrustedProxies []string
 }
 
 // Server is the HTTP application.
@@ -70,6 +73,12 @@ func New(svc *app.Services, cfg Config) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// Behind a load balancer, take the client address from
+		// X-Forwarded-For, but only when a trusted proxy sent it.
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		EnableIPValidation:      true,
 	})
 	s.app.Use(s.assignRequestID, s.logRequests, recover.New())
 	s.app.Get("/", s.home)
@@ -100,6 +109,13 @@ func New(svc *app.Services, cfg Config) *Server {
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
 	}
 	return s
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // App returns the Fiber app, to listen or to test.

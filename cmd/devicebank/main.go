@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/web"
@@ -124,6 +126,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	cfg.register(fs)
 	addr := fs.String("addr", env("DEVICEBANK_ADDR", ":8080"), "address to listen on (env DEVICEBANK_ADDR)")
 	noMigrate := fs.Bool("no-migrate", env("DEVICEBANK_NO_MIGRATE", "") == "true", "do not apply migrations at start (env DEVICEBANK_NO_MIGRATE=true)")
+	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -157,7 +160,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	server := web.New(svc, web.Config{Logger: log})
+	server := web.New(svc, web.Config{Logger: log, TrustedProxies: splitList(*proxies)})
+	go purgeIdempotencyKeys(ctx, svc, log)
 	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine)
 	fmt.Fprintf(stdout, "DeviceBank is listening on %s (database: %s)\n", ln.Addr().String(), db.Engine)
 
@@ -172,6 +176,35 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		defer cancel()
 		return server.App().ShutdownWithContext(shutdownCtx)
 	}
+}
+
+// purgeIdempotencyKeys forgets Idempotency-Keys older than their retention,
+// hourly, until ctx ends. Several instances may do it at once harmlessly.
+func purgeIdempotencyKeys(ctx context.Context, svc *app.Services, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := svc.Idempotency.Purge(ctx, idempotency.Retention); err != nil && ctx.Err() == nil {
+			log.Warn("purge idempotency keys", "error", err.Error())
+		} else if n > 0 {
+			log.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

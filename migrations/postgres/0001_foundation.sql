@@ -144,6 +144,7 @@ CREATE TABLE idempotency_keys (
     request_hash  TEXT        NOT NULL,
     status_code   INTEGER     NOT NULL DEFAULT 0,
     response_body TEXT        NOT NULL DEFAULT '',
+    location      TEXT        NOT NULL DEFAULT '',
     created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE UNIQUE INDEX idempotency_keys_user_id_key_key ON idempotency_keys (user_id, key);

@@ -1,0 +1,1870 @@
+package web_test
+
+// These tests keep openapi.json, the API description the server serves, in
+// step with the code: every route and only routes, the roles that may use
+// each, the fields and enums of the domain types, and real answers of a
+// running server checked against the schemas the document gives for them.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/idempotency"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/optional"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+	"github.com/devicebank/devicebank/web"
+)
+
+// openAPIFile is the document the server embeds (go:embed in server.go).
+const openAPIFile = "openapi.json"
+
+// apiDoc is the parsed document. Numbers are kept as json.Number so that
+// integers can be told from other numbers.
+type apiDoc struct {
+	raw  []byte
+	root map[string]any
+}
+
+func loadOpenAPIDoc(t testing.TB) *apiDoc {
+	t.Helper()
+	raw, err := os.ReadFile(openAPIFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := decodeDocJSON(raw)
+	if err != nil {
+		t.Fatalf("%s is not valid JSON: %v", openAPIFile, err)
+	}
+	root, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s is not a JSON object", openAPIFile)
+	}
+	return &apiDoc{raw: raw, root: root}
+}
+
+// decodeDocJSON decodes exactly one JSON value, keeping numbers as json.Number.
+func decodeDocJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more data after the JSON value")
+	}
+	return v, nil
+}
+
+// lookup resolves a local JSON pointer such as "#/components/schemas/Device".
+func (d *apiDoc) lookup(ref string) (any, bool) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, false
+	}
+	var cur any = d.root
+	for _, part := range strings.Split(ref[2:], "/") {
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// deref follows $ref until it reaches an object that is not a reference.
+func (d *apiDoc) deref(t testing.TB, v any) map[string]any {
+	t.Helper()
+	for range 20 {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("expected an object in %s, got %T", openAPIFile, v)
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		if v, ok = d.lookup(ref); !ok {
+			t.Fatalf("$ref %q does not resolve", ref)
+		}
+	}
+	t.Fatalf("$ref chain too long in %s", openAPIFile)
+	return nil
+}
+
+func (d *apiDoc) schema(t testing.TB, name string) map[string]any {
+	t.Helper()
+	v, ok := d.lookup("#/components/schemas/" + name)
+	if !ok {
+		t.Fatalf("%s has no schema %s", openAPIFile, name)
+	}
+	return d.deref(t, v)
+}
+
+// docOperation is one method of one path in the document.
+type docOperation struct {
+	method string // upper case, as Fiber spells it
+	path   string
+	item   map[string]any
+	op     map[string]any
+}
+
+func (o docOperation) key() string { return o.method + " " + o.path }
+
+var docOperationKeys = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// docPathItemKeys are the other keys a path item may have. Anything else (a
+// misspelt method, say) is an error rather than something silently ignored.
+var docPathItemKeys = []string{"parameters", "summary", "description", "servers"}
+
+func (d *apiDoc) operations(t testing.TB) []docOperation {
+	t.Helper()
+	paths, ok := d.root["paths"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no paths object", openAPIFile)
+	}
+	var ops []docOperation
+	for p, v := range paths {
+		item, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("path %s is not an object", p)
+		}
+		for k, ov := range item {
+			if slices.Contains(docOperationKeys, k) {
+				op, ok := ov.(map[string]any)
+				if !ok {
+					t.Fatalf("%s %s is not an object", k, p)
+				}
+				ops = append(ops, docOperation{method: strings.ToUpper(k), path: p, item: item, op: op})
+			} else if !slices.Contains(docPathItemKeys, k) {
+				t.Errorf("path %s has an unknown key %q (a misspelt method?)", p, k)
+			}
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].key() < ops[j].key() })
+	return ops
+}
+
+// params returns an operation's parameters, path-level ones included, by
+// "in:name" (for example "query:limit", "header:Idempotency-Key").
+func (d *apiDoc) params(t testing.TB, o docOperation) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, src := range []map[string]any{o.item, o.op} {
+		list, _ := src["parameters"].([]any)
+		for _, pv := range list {
+			p := d.deref(t, pv)
+			name, _ := p["name"].(string)
+			in, _ := p["in"].(string)
+			out[in+":"+name] = p
+		}
+	}
+	return out
+}
+
+// requestSchema is the JSON schema of an operation's request body, or nil.
+func (d *apiDoc) requestSchema(t testing.TB, o docOperation) any {
+	t.Helper()
+	rb, ok := o.op["requestBody"]
+	if !ok {
+		return nil
+	}
+	content, _ := d.deref(t, rb)["content"].(map[string]any)
+	media, _ := content["application/json"].(map[string]any)
+	return media["schema"]
+}
+
+// openAPIPath turns Fiber's "/loans/:id/return" into "/loans/{id}/return".
+func openAPIPath(fiberPath string) string {
+	parts := strings.Split(fiberPath, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, ":") {
+			parts[i] = "{" + strings.TrimSuffix(p[1:], "?") + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+var docPathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// docRoleSentence is how an operation's description must end: who may use it,
+// worked out from the route's permission and the policy in accounts.
+func docRoleSentence(p accounts.Permission) string {
+	switch p {
+	case web.Public:
+		return "Who may use this: anyone; no token is needed."
+	case "":
+		return "Who may use this: any signed-in staff member, whatever their role."
+	}
+	var roles []string
+	for _, r := range accounts.Roles {
+		if r.Can(p) {
+			roles = append(roles, string(r))
+		}
+	}
+	if len(roles) == 0 {
+		return "Who may use this: no role at present."
+	}
+	return "Who may use this: " + strings.Join(roles, ", ") + "."
+}
+
+func openAPITestLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newOpenAPITestServer builds a server on a fresh SQLite database, not listening.
+func newOpenAPITestServer(t *testing.T) *web.Server {
+	t.Helper()
+	db := dbtest.Open(t, storage.SQLite)
+	return web.New(app.New(db, app.Options{}), web.Config{Logger: openAPITestLogger()})
+}
+
+func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	version, _ := doc.root["openapi"].(string)
+	if !regexp.MustCompile(`^3\.1\.\d+$`).MatchString(version) {
+		t.Errorf("openapi = %q, want 3.1.x", version)
+	}
+	info, _ := doc.root["info"].(map[string]any)
+	for _, k := range []string{"title", "version", "description"} {
+		if s, _ := info[k].(string); strings.TrimSpace(s) == "" {
+			t.Errorf("info.%s is missing or empty", k)
+		}
+	}
+	// encoding/json keeps the last of two equal keys without a word, so a
+	// path pasted twice would hide an operation from every other test.
+	var dups []string
+	dec := json.NewDecoder(bytes.NewReader(doc.raw))
+	if err := docDuplicateKeys(dec, "", &dups); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range dups {
+		t.Errorf("key %s appears twice in its object", k)
+	}
+	if len(doc.operations(t)) == 0 {
+		t.Error("the document has no operations")
+	}
+}
+
+func docDuplicateKeys(dec *json.Decoder, at string, out *[]string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k := kt.(string)
+			if seen[k] {
+				*out = append(*out, at+"/"+k)
+			}
+			seen[k] = true
+			if err := docDuplicateKeys(dec, at+"/"+k, out); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := docDuplicateKeys(dec, at+"/"+strconv.Itoa(i), out); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	}
+	return nil
+}
+
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	srv := newOpenAPITestServer(t)
+
+	ops := map[string]docOperation{}
+	for _, o := range doc.operations(t) {
+		ops[o.key()] = o
+	}
+	routes := map[string]web.Route{}
+	for _, r := range srv.Routes() {
+		key := r.Method + " " + openAPIPath(r.Path)
+		if _, dup := routes[key]; dup {
+			t.Errorf("Routes() lists %s twice", key)
+		}
+		routes[key] = r
+		o, ok := ops[key]
+		if !ok {
+			t.Errorf("route %s (Fiber path %s) is not in %s", key, r.Path, openAPIFile)
+			continue
+		}
+		checkOperation(t, doc, o, r.Permission)
+	}
+	for key, o := range ops {
+		if o.path == "/healthz" {
+			if o.method != "GET" {
+				t.Errorf("%s: /healthz answers GET only", key)
+			}
+			checkOperation(t, doc, o, web.Public)
+			continue
+		}
+		if _, ok := routes[key]; !ok {
+			t.Errorf("%s documents %s, which is not a route in Server.Routes()", openAPIFile, key)
+		}
+	}
+
+	ids := map[string]string{}
+	for key, o := range ops {
+		id, _ := o.op["operationId"].(string)
+		if prev, dup := ids[id]; dup {
+			t.Errorf("operationId %q is used by both %s and %s", id, prev, key)
+		}
+		ids[id] = key
+	}
+
+	sec, _ := doc.root["security"].([]any)
+	if len(sec) != 1 || !docHasKey(sec[0], "bearerAuth") {
+		t.Errorf("the document's default security must be [{\"bearerAuth\": []}], got %v", doc.root["security"])
+	}
+	scheme, _ := doc.lookup("#/components/securitySchemes/bearerAuth")
+	if m, _ := scheme.(map[string]any); m["type"] != "http" || m["scheme"] != "bearer" {
+		t.Errorf("components.securitySchemes.bearerAuth must be an http bearer scheme, got %v", scheme)
+	}
+}
+
+func docHasKey(v any, k string) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	_, ok = m[k]
+	return ok
+}
+
+// checkOperation checks one documented operation against what the server
+// does for a route with permission perm.
+func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Permission) {
+	t.Helper()
+	key := o.key()
+	for _, k := range []string{"operationId", "summary", "description"} {
+		if s, _ := o.op[k].(string); strings.TrimSpace(s) == "" {
+			t.Errorf("%s: %s is missing", key, k)
+		}
+	}
+	definedTags := map[string]bool{}
+	for _, tv := range doc.root["tags"].([]any) {
+		definedTags[tv.(map[string]any)["name"].(string)] = true
+	}
+	tags, _ := o.op["tags"].([]any)
+	if len(tags) == 0 {
+		t.Errorf("%s: no tag", key)
+	}
+	for _, tg := range tags {
+		if !definedTags[tg.(string)] {
+			t.Errorf("%s: tag %q is not in the document's tags", key, tg)
+		}
+	}
+
+	// Who may use it.
+	desc, _ := o.op["description"].(string)
+	want := docRoleSentence(perm)
+	if !strings.HasSuffix(strings.TrimSpace(desc), want) {
+		t.Errorf("%s: the description must end with %q (from the route's permission %q)", key, want, perm)
+	}
+	if n := strings.Count(desc, "Who may use this"); n != 1 {
+		t.Errorf("%s: the description says who may use it %d times", key, n)
+	}
+	secv, hasSec := o.op["security"]
+	sec, _ := secv.([]any)
+	public := perm == web.Public
+	switch {
+	case public && (!hasSec || len(sec) != 0):
+		t.Errorf("%s needs no token, so it must say \"security\": []", key)
+	case !public && hasSec && (len(sec) == 0 || !docHasKey(sec[0], "bearerAuth")):
+		t.Errorf("%s needs a token, but its security is %v", key, secv)
+	}
+
+	responses, _ := o.op["responses"].(map[string]any)
+	if len(responses) == 0 {
+		t.Fatalf("%s: no responses", key)
+	}
+	need := func(status, why string) {
+		t.Helper()
+		if _, ok := responses[status]; !ok {
+			t.Errorf("%s: response %s is not documented (%s)", key, status, why)
+		}
+	}
+	if !public {
+		need("401", "it needs a token")
+	}
+	if !public && perm != "" {
+		need("403", "it needs permission "+string(perm))
+	}
+
+	// Path parameters: exactly those in the path, all required.
+	params := doc.params(t, o)
+	inPath := map[string]bool{}
+	for _, m := range docPathParam.FindAllStringSubmatch(o.path, -1) {
+		inPath[m[1]] = true
+		p, ok := params["path:"+m[1]]
+		if !ok {
+			t.Errorf("%s: path parameter {%s} is not declared", key, m[1])
+			continue
+		}
+		if p["required"] != true {
+			t.Errorf("%s: path parameter {%s} must be required", key, m[1])
+		}
+	}
+	for k := range params {
+		if name, ok := strings.CutPrefix(k, "path:"); ok && !inPath[name] {
+			t.Errorf("%s declares path parameter %s, which is not in the path", key, name)
+		}
+	}
+	if inPath["id"] {
+		need("404", "a record named by id may not exist")
+	}
+
+	// Bodies: every POST and PATCH handler decodes a JSON object, strictly.
+	takesBody := o.method == "POST" || o.method == "PATCH"
+	if schema := doc.requestSchema(t, o); schema == nil {
+		if takesBody {
+			t.Errorf("%s: no application/json request body documented", key)
+		}
+	} else {
+		if !takesBody {
+			t.Errorf("%s documents a request body, but the handler reads none", key)
+		}
+		if rb := doc.deref(t, o.op["requestBody"]); rb["required"] != true {
+			t.Errorf("%s: the request body must be required (an empty body is a 400)", key)
+		}
+		if s := doc.deref(t, schema); s["type"] != "object" || s["additionalProperties"] != false {
+			t.Errorf("%s: the request body must be an object with additionalProperties false (unknown fields are a 422)", key)
+		}
+	}
+	if takesBody {
+		need("400", "a body that is not a JSON object")
+		need("413", "a body over the limit")
+		need("422", "invalid fields")
+	}
+
+	// Idempotency-Key: the server honours it on POST and PATCH for a
+	// signed-in user (keys belong to the user).
+	_, hasKeyParam := params["header:"+idempotency.Header]
+	idem := takesBody && !public
+	if idem != hasKeyParam {
+		t.Errorf("%s: Idempotency-Key header documented = %v, want %v", key, hasKeyParam, idem)
+	}
+	if idem {
+		need("409", "the same Idempotency-Key still being processed")
+		need("422", "an Idempotency-Key reused with another request")
+	}
+
+	for status, rv := range responses {
+		if status != "default" && !regexp.MustCompile(`^[1-5][0-9][0-9]$`).MatchString(status) {
+			t.Errorf("%s: response key %q is not an HTTP status", key, status)
+			continue
+		}
+		r := doc.deref(t, rv)
+		if s, _ := r["description"].(string); s == "" {
+			t.Errorf("%s %s: response has no description", key, status)
+		}
+		content, hasContent := r["content"].(map[string]any)
+		switch {
+		case status == "204" && hasContent:
+			t.Errorf("%s 204: a 204 answer has no body", key)
+		case status != "204" && !docHasKey(content, "application/json"):
+			t.Errorf("%s %s: the answer is JSON, but no application/json content is documented", key, status)
+		}
+		if strings.HasPrefix(status, "2") && idem {
+			if h, _ := r["headers"].(map[string]any); !docHasKey(h, "Idempotent-Replayed") {
+				t.Errorf("%s %s: a replayed answer carries Idempotent-Replayed, which is not documented", key, status)
+			}
+		}
+		if strings.HasPrefix(status, "2") && hasContent {
+			if s := doc.deref(t, content["application/json"].(map[string]any)["schema"]); docIsPage(s) {
+				need("422", "a bad limit or offset")
+				for _, q := range []string{"query:limit", "query:offset"} {
+					if _, ok := params[q]; !ok {
+						t.Errorf("%s answers a page, so it must take %s", key, q)
+					}
+				}
+			}
+		}
+	}
+}
+
+// docIsPage reports whether a schema is a list wrapper with items and paging.
+func docIsPage(s map[string]any) bool {
+	props, _ := s["properties"].(map[string]any)
+	for _, k := range []string{"items", "total", "limit", "offset"} {
+		if _, ok := props[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func TestOpenAPIRoutesAreTheRegisteredRoutes(t *testing.T) {
+	srv := newOpenAPITestServer(t)
+	doc := loadOpenAPIDoc(t)
+	const api = "/api/v1"
+	inAPI := func(p string) bool { return p == api || strings.HasPrefix(p, api+"/") }
+
+	want := map[string]int{}
+	for _, r := range srv.Routes() {
+		if !inAPI(r.Path) {
+			t.Errorf("route %s %s in Routes() is not under %s", r.Method, r.Path, api)
+		}
+		want[r.Method+" "+r.Path]++
+	}
+	got := map[string]int{}
+	other := map[string]bool{}
+	for _, r := range srv.App().GetRoutes(true) {
+		if r.Method == http.MethodHead || r.Method == "USE" {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		if inAPI(r.Path) {
+			got[key]++
+		} else {
+			other[key] = true
+		}
+	}
+	for key, n := range got {
+		if want[key] != n {
+			t.Errorf("Fiber has %s registered %d times, Routes() lists it %d times", key, n, want[key])
+		}
+	}
+	for key := range want {
+		if got[key] == 0 {
+			t.Errorf("Routes() lists %s, but Fiber has no such route", key)
+		}
+	}
+
+	// Outside the API there is the HTML home page, and what the document
+	// describes (the health check).
+	documented := map[string]bool{}
+	for _, o := range doc.operations(t) {
+		if !inAPI(o.path) {
+			documented[o.key()] = true
+		}
+	}
+	for key := range other {
+		if key != "GET /" && !documented[key] {
+			t.Errorf("Fiber serves %s, which %s does not describe", key, openAPIFile)
+		}
+	}
+	for key := range documented {
+		if !other[key] {
+			t.Errorf("%s describes %s, which the server does not serve", openAPIFile, key)
+		}
+	}
+}
+
+func TestOpenAPIServedDocument(t *testing.T) {
+	want, err := os.ReadFile(openAPIFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, dbtest.Open(t, storage.SQLite))
+	r := e.do("", "GET", "/api/v1/openapi.json", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /api/v1/openapi.json without a token: status %d, want 200\n%s", r.Status, r.Body)
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", r.Header.Get("Content-Type"))
+	}
+	if !bytes.Equal(r.Body, want) {
+		t.Errorf("the served document (%d bytes) differs from %s (%d bytes)", len(r.Body), openAPIFile, len(want))
+	}
+}
+
+func TestOpenAPIRefsResolve(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	used := map[string]bool{}
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"]; ok {
+				s, _ := ref.(string)
+				if !strings.HasPrefix(s, "#/components/") {
+					t.Errorf("%s: $ref %v does not point into #/components", at, ref)
+				} else if _, ok := doc.lookup(s); !ok {
+					t.Errorf("%s: $ref %s does not resolve", at, s)
+				}
+				used[s] = true
+			}
+			for k, c := range x {
+				walk(c, at+"/"+k)
+			}
+		case []any:
+			for i, c := range x {
+				walk(c, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(doc.root, "#")
+
+	// A component that nothing uses is usually left over from a change.
+	components, _ := doc.root["components"].(map[string]any)
+	for _, kind := range []string{"schemas", "parameters", "headers", "responses"} {
+		m, _ := components[kind].(map[string]any)
+		for name := range m {
+			if ref := "#/components/" + kind + "/" + name; !used[ref] {
+				t.Errorf("%s is never used", ref)
+			}
+		}
+	}
+}
+
+// TestOpenAPISchemasMatchGoTypes compares each schema's fields with the
+// JSON fields of the Go type it describes.
+func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	cases := []struct {
+		schema string
+		value  any
+		// output types are what the server sends: every field not marked
+		// omitempty is always there, and a pointer may be null.
+		output bool
+	}{
+		{"Device", inventory.Device{}, true},
+		{"DeviceInput", inventory.DeviceInput{}, false},
+		{"Accessory", inventory.Accessory{}, false},
+		{"Inspection", inventory.InspectionInput{}, false},
+		{"DataPlan", inventory.DataPlan{}, true},
+		{"DataPlanInput", inventory.DataPlanInput{}, false},
+		{"Loan", inventory.Loan{}, true},
+		{"IssueLoan", inventory.IssueInput{}, false},
+		{"ReturnLoan", inventory.ReturnInput{}, false},
+		{"RenewLoan", inventory.RenewInput{}, false},
+		{"LostLoan", inventory.LostInput{}, false},
+		{"RecoveredLoan", inventory.RecoveredInput{}, false},
+		{"Client", clients.Client{}, true},
+		{"ClientInput", clients.Input{}, false},
+		{"User", accounts.User{}, true},
+		{"NewUser", accounts.NewUser{}, false},
+		{"UserPatch", accounts.UserPatch{}, false},
+		{"Token", accounts.Token{}, true},
+		{"SignIn", accounts.SignIn{}, false},
+		{"AuditEvent", audit.Event{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.schema, func(t *testing.T) {
+			s := doc.schema(t, c.schema)
+			props, _ := s["properties"].(map[string]any)
+			required := map[string]bool{}
+			for _, r := range docList(s["required"]) {
+				required[r.(string)] = true
+			}
+			fields := goJSONFields(reflect.TypeOf(c.value))
+			seen := map[string]bool{}
+			for _, f := range fields {
+				seen[f.name] = true
+				ps, ok := props[f.name]
+				if !ok {
+					t.Errorf("field %q of %T is not in the schema", f.name, c.value)
+					continue
+				}
+				goType, nullable := goJSONType(f.typ)
+				types := doc.schemaTypes(t, ps)
+				if goType != "" && !types[goType] {
+					t.Errorf("%s: the Go field is a JSON %s, the schema says %v", f.name, goType, docKeys(types))
+				}
+				if types["null"] && !nullable {
+					t.Errorf("%s: the schema allows null, but the Go field can never be null", f.name)
+				}
+				// A pointer is null whenever it is nil; whether a slice or a
+				// date can be null depends on the code, which the answers
+				// checked in TestOpenAPIResponsesMatchDocument show.
+				if c.output && f.typ.Kind() == reflect.Pointer && !f.omitempty && !types["null"] {
+					t.Errorf("%s: the field can be null (a %s), but the schema does not allow null", f.name, f.typ)
+				}
+				if c.output && required[f.name] == f.omitempty {
+					t.Errorf("%s: required = %v, but the field is always sent = %v", f.name, required[f.name], !f.omitempty)
+				}
+			}
+			for name := range props {
+				if !seen[name] {
+					t.Errorf("the schema has %q, which %T does not have", name, c.value)
+				}
+			}
+			for name := range required {
+				if _, ok := props[name]; !ok {
+					t.Errorf("%q is required but not a property", name)
+				}
+			}
+		})
+	}
+}
+
+type goJSONField struct {
+	name      string
+	typ       reflect.Type
+	omitempty bool
+}
+
+// goJSONFields lists the fields encoding/json reads and writes for struct t.
+func goJSONFields(t reflect.Type) []goJSONField {
+	var out []goJSONField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, goJSONFields(ft)...)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, goJSONField{name: name, typ: f.Type, omitempty: slices.Contains(strings.Split(opts, ","), "omitempty")})
+	}
+	return out
+}
+
+// goJSONType is the JSON type a Go type is written as ("" for any), and
+// whether it can be written as null.
+func goJSONType(t reflect.Type) (string, bool) {
+	nullable := false
+	for t.Kind() == reflect.Pointer {
+		t, nullable = t.Elem(), true
+	}
+	// optional.Field[T] is written as T, or null.
+	if t.PkgPath() == reflect.TypeOf(optional.Field[int]{}).PkgPath() && strings.HasPrefix(t.Name(), "Field[") {
+		inner, _ := goJSONType(t.Field(2).Type)
+		return inner, true
+	}
+	switch t {
+	case reflect.TypeOf(time.Time{}):
+		return "string", nullable
+	case reflect.TypeOf(calendar.Date{}):
+		return "string", true // the zero date is written as null
+	case reflect.TypeOf(json.RawMessage{}):
+		return "", nullable
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string", nullable
+	case reflect.Bool:
+		return "boolean", nullable
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer", nullable
+	case reflect.Float32, reflect.Float64:
+		return "number", nullable
+	case reflect.Slice:
+		return "array", true // a nil slice is written as null
+	case reflect.Array:
+		return "array", nullable
+	case reflect.Map:
+		return "object", true
+	case reflect.Struct:
+		return "object", nullable
+	}
+	return "", nullable
+}
+
+// schemaTypes is the set of JSON types a schema allows, through $ref and anyOf.
+func (d *apiDoc) schemaTypes(t testing.TB, schema any) map[string]bool {
+	t.Helper()
+	s := d.deref(t, schema)
+	out := map[string]bool{}
+	switch ty := s["type"].(type) {
+	case string:
+		out[ty] = true
+	case []any:
+		for _, x := range ty {
+			out[x.(string)] = true
+		}
+	}
+	if c, ok := s["const"]; ok {
+		out[docJSONKind(c)] = true
+	}
+	for _, alt := range docList(s["anyOf"]) {
+		for k := range d.schemaTypes(t, alt) {
+			out[k] = true
+		}
+	}
+	if out["integer"] {
+		out["number"] = true
+	}
+	return out
+}
+
+func docList(v any) []any { s, _ := v.([]any); return s }
+
+func docKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	strs := func(vs ...any) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, reflect.ValueOf(v).String())
+		}
+		return out
+	}
+	each := func(slice any) []string {
+		v := reflect.ValueOf(slice)
+		var out []string
+		for i := 0; i < v.Len(); i++ {
+			out = append(out, v.Index(i).String())
+		}
+		return out
+	}
+	enums := map[string][]string{
+		"DeviceKind":        each(inventory.Kinds),
+		"DeviceStatus":      each(inventory.Statuses),
+		"Condition":         each(inventory.Conditions),
+		"InspectionOutcome": strs(inventory.Ready, inventory.NeedsRepair, inventory.Retire),
+		"LoanStatus":        strs(inventory.LoanOpen, inventory.LoanReturned, inventory.LoanLost),
+		"LoanStatusFilter":  each(inventory.LoanStatuses),
+		"PreferredChannel":  strs(clients.SMS, clients.Email, clients.None),
+		"Role":              each(accounts.Roles),
+		// Every apperr code, and the one the server makes of Fiber's 405.
+		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
+			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
+	}
+	for name, want := range enums {
+		var got []string
+		for _, v := range docList(doc.schema(t, name)["enum"]) {
+			got = append(got, v.(string))
+		}
+		sort.Strings(got)
+		want = slices.Clone(want)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("schema %s: enum %v, the code has %v", name, got, want)
+		}
+	}
+	db, _ := doc.lookup("#/components/schemas/Health/properties/database/enum")
+	if got := fmt.Sprint(db); got != fmt.Sprint([]any{string(storage.SQLite), string(storage.Postgres)}) {
+		t.Errorf("Health.database enum %v, want sqlite and postgres", got)
+	}
+
+	number := func(ref string) int64 {
+		t.Helper()
+		v, ok := doc.lookup(ref)
+		n, isNum := v.(json.Number)
+		i, err := n.Int64()
+		if !ok || !isNum || err != nil {
+			t.Fatalf("%s is not a whole number: %v", ref, v)
+		}
+		return i
+	}
+	checks := []struct {
+		ref  string
+		want int64
+	}{
+		{"#/components/parameters/Limit/schema/minimum", 1},
+		{"#/components/parameters/Limit/schema/maximum", storage.MaxPageLimit},
+		{"#/components/parameters/Limit/schema/default", storage.DefaultPageLimit},
+		{"#/components/parameters/Offset/schema/minimum", 0},
+		{"#/components/parameters/IdempotencyKey/schema/maxLength", idempotency.MaxKeyLength},
+		{"#/components/schemas/NewUser/properties/password/minLength", accounts.MinPasswordLength},
+	}
+	for _, c := range checks {
+		if got := number(c.ref); got != c.want {
+			t.Errorf("%s = %d, the code has %d", c.ref, got, c.want)
+		}
+	}
+	if name, _ := doc.lookup("#/components/parameters/IdempotencyKey/name"); name != idempotency.Header {
+		t.Errorf("the Idempotency-Key parameter is named %v, the server reads %q", name, idempotency.Header)
+	}
+}
+
+func TestOpenAPIExamplesMatchSchemas(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	n := 0
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for i, ex := range docList(m["examples"]) {
+			n++
+			for _, e := range doc.validate(m, ex, fmt.Sprintf("%s/examples/%d", at, i)) {
+				t.Error(e)
+			}
+		}
+		for k, c := range m {
+			if k == "examples" {
+				continue
+			}
+			if list, ok := c.([]any); ok {
+				for i, x := range list {
+					walk(x, fmt.Sprintf("%s/%s/%d", at, k, i))
+				}
+				continue
+			}
+			walk(c, at+"/"+k)
+		}
+	}
+	walk(doc.root["components"].(map[string]any)["schemas"], "#/components/schemas")
+	params := doc.root["components"].(map[string]any)["parameters"].(map[string]any)
+	for name, pv := range params {
+		p := pv.(map[string]any)
+		if ex, ok := p["example"]; ok {
+			n++
+			for _, e := range doc.validate(p["schema"], ex, "#/components/parameters/"+name+"/example") {
+				t.Error(e)
+			}
+		}
+		if def, ok := p["schema"].(map[string]any)["default"]; ok {
+			for _, e := range doc.validate(p["schema"], def, "#/components/parameters/"+name+"/schema/default") {
+				t.Error(e)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no examples found to check")
+	}
+}
+
+// The validator: enough of JSON Schema for this document. A keyword it does
+// not know is reported, so the document cannot use a rule no test checks.
+// An object schema that lists properties is taken as closed: the document
+// is meant to name every field the server sends.
+var docSchemaKeywords = map[string]bool{
+	"$ref": true, "type": true, "enum": true, "const": true, "anyOf": true, "properties": true,
+	"required": true, "additionalProperties": true, "items": true, "maxItems": true, "minLength": true,
+	"maxLength": true, "pattern": true, "format": true, "minimum": true, "maximum": true,
+	"description": true, "examples": true, "default": true,
+}
+
+func (d *apiDoc) validate(schema, v any, at string) []string {
+	s, ok := schema.(map[string]any)
+	if !ok {
+		return []string{at + ": the schema is not an object"}
+	}
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, at+": "+fmt.Sprintf(format, args...)) }
+	for k := range s {
+		if !docSchemaKeywords[k] {
+			fail("the test's validator does not know the schema keyword %q", k)
+		}
+	}
+	if ref, ok := s["$ref"].(string); ok {
+		target, ok := d.lookup(ref)
+		if !ok {
+			fail("$ref %s does not resolve", ref)
+			return errs
+		}
+		errs = append(errs, d.validate(target, v, at)...)
+	}
+	if ty, ok := s["type"]; ok {
+		var allowed []string
+		switch x := ty.(type) {
+		case string:
+			allowed = []string{x}
+		case []any:
+			for _, a := range x {
+				allowed = append(allowed, a.(string))
+			}
+		}
+		kind := docJSONKind(v)
+		if !slices.Contains(allowed, kind) && !(kind == "integer" && slices.Contains(allowed, "number")) {
+			fail("%s is a JSON %s, want %v", docShow(v), kind, allowed)
+			return errs
+		}
+	}
+	if e, ok := s["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return reflect.DeepEqual(x, v) }) {
+		fail("%s is not one of %v", docShow(v), e)
+	}
+	if c, ok := s["const"]; ok && !reflect.DeepEqual(c, v) {
+		fail("%s is not %s", docShow(v), docShow(c))
+	}
+	if alts, ok := s["anyOf"].([]any); ok {
+		match := false
+		var why []string
+		for _, alt := range alts {
+			e := d.validate(alt, v, at)
+			if len(e) == 0 {
+				match = true
+				break
+			}
+			why = append(why, e...)
+		}
+		if !match {
+			fail("%s matches none of anyOf: %s", docShow(v), strings.Join(why, "; "))
+		}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		props, hasProps := s["properties"].(map[string]any)
+		for _, r := range docList(s["required"]) {
+			if _, ok := x[r.(string)]; !ok {
+				fail("required field %q is missing", r)
+			}
+		}
+		for k, val := range x {
+			if ps, ok := props[k]; ok {
+				errs = append(errs, d.validate(ps, val, at+"."+k)...)
+				continue
+			}
+			switch ap := s["additionalProperties"].(type) {
+			case bool:
+				if !ap {
+					fail("field %q is not in the schema", k)
+				}
+			case map[string]any:
+				errs = append(errs, d.validate(ap, val, at+"."+k)...)
+			default:
+				if hasProps {
+					fail("field %q is not in the schema", k)
+				}
+			}
+		}
+	case []any:
+		if max, ok := docIntOf(s["maxItems"]); ok && int64(len(x)) > max {
+			fail("%d items, at most %d allowed", len(x), max)
+		}
+		if items, ok := s["items"]; ok {
+			for i, item := range x {
+				errs = append(errs, d.validate(items, item, fmt.Sprintf("%s[%d]", at, i))...)
+			}
+		}
+	case string:
+		n := int64(utf8.RuneCountInString(x))
+		if min, ok := docIntOf(s["minLength"]); ok && n < min {
+			fail("%q is shorter than %d", x, min)
+		}
+		if max, ok := docIntOf(s["maxLength"]); ok && n > max {
+			fail("%q is longer than %d", x, max)
+		}
+		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(x) {
+			fail("%q does not match %s", x, p)
+		}
+		switch s["format"] {
+		case "date":
+			if _, err := time.Parse(time.DateOnly, x); err != nil {
+				fail("%q is not a YYYY-MM-DD date", x)
+			}
+		case "date-time":
+			if tm, err := time.Parse(time.RFC3339Nano, x); err != nil || !strings.HasSuffix(x, "Z") || tm.Location() != time.UTC {
+				fail("%q is not an RFC 3339 time in UTC", x)
+			}
+		case "email":
+			if !strings.Contains(x, "@") {
+				fail("%q is not an email address", x)
+			}
+		}
+	case json.Number:
+		f, _ := x.Float64()
+		if min, ok := docIntOf(s["minimum"]); ok && f < float64(min) {
+			fail("%s is less than %d", x, min)
+		}
+		if max, ok := docIntOf(s["maximum"]); ok && f > float64(max) {
+			fail("%s is more than %d", x, max)
+		}
+		if s["format"] == "int64" {
+			if _, err := x.Int64(); err != nil {
+				fail("%s is not a 64-bit whole number", x)
+			}
+		}
+	}
+	return errs
+}
+
+func docJSONKind(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case json.Number:
+		if _, err := x.Int64(); err == nil {
+			return "integer"
+		}
+		return "number"
+	case float64:
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func docIntOf(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
+
+func docShow(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 80 {
+		return string(b[:80]) + "…"
+	}
+	return string(b)
+}
+
+// docChecker sends requests to a running server and checks each answer
+// against the document: its status is listed for the operation, its body
+// matches the schema given for that status, and the headers that matter
+// are documented. It also checks what the test sends against the document,
+// and records what was covered.
+type docChecker struct {
+	t        *testing.T
+	e        *env
+	doc      *apiDoc
+	ops      []docOperation
+	ok       map[string]bool            // operations that answered 2xx
+	params   map[string]map[string]bool // query parameters used, by operation, on a 2xx
+	statuses map[int]bool
+}
+
+func newDocChecker(t *testing.T, e *env, doc *apiDoc) *docChecker {
+	return &docChecker{t: t, e: e, doc: doc, ops: doc.operations(t), ok: map[string]bool{},
+		params: map[string]map[string]bool{}, statuses: map[int]bool{}}
+}
+
+// find is the documented operation that serves method and path.
+func (c *docChecker) find(method, path string) (docOperation, bool) {
+	segs := strings.Split(path, "/")
+	best, bestLiterals := docOperation{}, -1
+	for _, o := range c.ops {
+		tmpl := strings.Split(o.path, "/")
+		if o.method != method || len(tmpl) != len(segs) {
+			continue
+		}
+		literals, match := 0, true
+		for i, p := range tmpl {
+			switch {
+			case strings.HasPrefix(p, "{") && segs[i] != "":
+			case p == segs[i]:
+				literals++
+			default:
+				match = false
+			}
+		}
+		if match && literals > bestLiterals {
+			best, bestLiterals = o, literals
+		}
+	}
+	return best, bestLiterals >= 0
+}
+
+// call sends a request that keeps to the document and expects status want.
+func (c *docChecker) call(want int, token, method, target string, body any, headers ...string) map[string]any {
+	c.t.Helper()
+	return c.send(true, want, token, method, target, body, headers...).object()
+}
+
+// bad sends a request that breaks the document's rules on purpose, to see
+// the error; what it sends is not checked, what comes back is.
+func (c *docChecker) bad(want int, token, method, target string, body any, headers ...string) map[string]any {
+	c.t.Helper()
+	return c.send(false, want, token, method, target, body, headers...).object()
+}
+
+type docAnswer struct {
+	*response
+	value any
+}
+
+func (r docAnswer) object() map[string]any {
+	m, _ := r.value.(map[string]any)
+	return m
+}
+
+func (c *docChecker) send(conform bool, want int, token, method, target string, body any, headers ...string) docAnswer {
+	t := c.t
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := c.find(method, u.Path)
+	if !ok {
+		t.Fatalf("%s %s matches no operation in %s", method, u.Path, openAPIFile)
+	}
+	key := o.key()
+	params := c.doc.params(t, o)
+	for name, vals := range u.Query() {
+		p, ok := params["query:"+name]
+		if !ok {
+			t.Errorf("%s: query parameter %q is not documented", key, name)
+			continue
+		}
+		if conform {
+			for _, v := range vals {
+				for _, e := range c.doc.validate(p["schema"], c.fromText(p["schema"], v), key+" ?"+name) {
+					t.Error(e)
+				}
+			}
+		}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if _, ok := params["header:"+headers[i]]; !ok {
+			t.Errorf("%s: request header %s is not documented", key, headers[i])
+		}
+	}
+	if body != nil && conform {
+		schema := c.doc.requestSchema(t, o)
+		if schema == nil {
+			t.Fatalf("%s: the test sends a body, but the document has no request body", key)
+		}
+		var b []byte
+		if s, ok := body.(string); ok {
+			b = []byte(s)
+		} else if b, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+		v, err := decodeDocJSON(b)
+		if err != nil {
+			t.Fatalf("%s: the test's body is not JSON: %v", key, err)
+		}
+		for _, e := range c.doc.validate(schema, v, key+" request") {
+			t.Errorf("the request breaks the document (use bad() if that is meant): %s", e)
+		}
+	}
+
+	r := c.e.do(token, method, target, body, headers...)
+	if r.Status != want {
+		t.Fatalf("%s %s: status %d, want %d\n%s", method, target, r.Status, want, r.Body)
+	}
+	c.statuses[r.Status] = true
+	if r.Status/100 == 2 {
+		c.ok[key] = true
+		if c.params[key] == nil {
+			c.params[key] = map[string]bool{}
+		}
+		for name := range u.Query() {
+			c.params[key][name] = true
+		}
+	}
+
+	responses, _ := o.op["responses"].(map[string]any)
+	rv, ok := responses[strconv.Itoa(r.Status)]
+	if !ok {
+		t.Errorf("%s answered %d, which the document does not list for it", key, r.Status)
+		return docAnswer{response: r}
+	}
+	resp := c.doc.deref(t, rv)
+	documented, _ := resp["headers"].(map[string]any)
+	for _, h := range []string{"Location", "Idempotent-Replayed", "WWW-Authenticate", "Retry-After"} {
+		val := r.Header.Get(h)
+		if val == "" {
+			continue
+		}
+		hd, ok := documented[h]
+		if !ok {
+			t.Errorf("%s %d: the answer has a %s header, which the document does not list", key, r.Status, h)
+			continue
+		}
+		schema := c.doc.deref(t, hd)["schema"]
+		for _, e := range c.doc.validate(schema, c.fromText(schema, val), fmt.Sprintf("%s %d header %s", key, r.Status, h)) {
+			t.Error(e)
+		}
+	}
+	content, _ := resp["content"].(map[string]any)
+	if content == nil {
+		if len(r.Body) != 0 {
+			t.Errorf("%s %d: the document gives no body, but the answer has one: %s", key, r.Status, r.Body)
+		}
+		return docAnswer{response: r}
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	media, ok := content[mt].(map[string]any)
+	if !ok {
+		t.Errorf("%s %d: content type %q is not documented", key, r.Status, r.Header.Get("Content-Type"))
+		return docAnswer{response: r}
+	}
+	v, err := decodeDocJSON(r.Body)
+	if err != nil {
+		t.Errorf("%s %d: the body is not JSON: %v\n%s", key, r.Status, err, r.Body)
+		return docAnswer{response: r}
+	}
+	for _, e := range c.doc.validate(media["schema"], v, fmt.Sprintf("%s %d", key, r.Status)) {
+		t.Errorf("the answer differs from the document: %s\n%s", e, r.Body)
+	}
+	return docAnswer{response: r, value: v}
+}
+
+// fromText reads a query parameter or header value as the JSON value its
+// schema describes, so that it can be validated.
+func (c *docChecker) fromText(schema any, s string) any {
+	types := c.doc.schemaTypes(c.t, schema)
+	switch {
+	case types["integer"] || types["number"]:
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return json.Number(s)
+		}
+	case types["boolean"]:
+		if s == "true" || s == "false" {
+			return s == "true"
+		}
+	}
+	return s
+}
+
+// covered fails the test for each operation that never answered 2xx, each
+// documented query parameter never used, and each common error never seen,
+// so that the scenario keeps up with the document.
+func (c *docChecker) covered(statuses ...int) {
+	t := c.t
+	t.Helper()
+	for _, o := range c.ops {
+		key := o.key()
+		if !c.ok[key] {
+			t.Errorf("the scenario never got a successful answer from %s, so its documented answer is unchecked", key)
+			continue
+		}
+		for p := range c.doc.params(t, o) {
+			if name, ok := strings.CutPrefix(p, "query:"); ok && !c.params[key][name] {
+				t.Errorf("the scenario never used query parameter %s of %s", name, key)
+			}
+		}
+	}
+	for _, s := range statuses {
+		if !c.statuses[s] {
+			t.Errorf("the scenario never saw a %d answer", s)
+		}
+	}
+}
+
+func docInt(v any) int64 {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return i
+}
+
+func docPageItems(m map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, it := range docList(m["items"]) {
+		out = append(out, it.(map[string]any))
+	}
+	return out
+}
+
+// TestOpenAPIResponsesMatchDocument walks every route of a running server,
+// with the roles that may and may not use it, and checks each answer
+// against the document.
+func TestOpenAPIResponsesMatchDocument(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	eachEnv(t, func(t *testing.T, e *env) {
+		c := newDocChecker(t, e, doc)
+		adminID, admin := e.user(accounts.Admin)
+		_, co := e.user(accounts.Coordinator)
+		swID, sw := e.user(accounts.SocialWorker)
+		_, funder := e.user(accounts.Funder)
+		const password = "correct horse battery" // what e.user gives everyone
+
+		// The service.
+		c.call(200, "", "GET", "/healthz", nil)
+		c.call(200, "", "GET", "/api/v1/openapi.json", nil)
+
+		// Sign-in and tokens.
+		me := c.call(200, sw, "GET", "/api/v1/me", nil)
+		if docInt(me["id"]) != swID || me["role"] != "social_worker" {
+			t.Errorf("GET /me: %v", me)
+		}
+		c.call(200, funder, "GET", "/api/v1/me", nil)
+		c.call(401, "", "GET", "/api/v1/me", nil)
+		signedIn := c.call(201, "", "POST", "/api/v1/auth/token", map[string]any{
+			"email": me["email"], "password": password, "token_name": "openapi test"})
+		c.call(200, signedIn["token"].(string), "GET", "/api/v1/me", nil)
+		c.call(401, "", "POST", "/api/v1/auth/token", map[string]any{"email": me["email"], "password": "not the password"})
+		c.bad(400, "", "POST", "/api/v1/auth/token", "not JSON")
+		c.bad(422, "", "POST", "/api/v1/auth/token", map[string]any{"email": me["email"], "password": password, "remember_me": true})
+
+		tokens := c.call(200, sw, "GET", "/api/v1/tokens", nil)
+		if len(docPageItems(tokens)) != 2 {
+			t.Errorf("GET /tokens: want the 2 tokens of the social worker, got %v", tokens)
+		}
+		if page := c.call(200, sw, "GET", "/api/v1/tokens?limit=1&offset=1", nil); len(docPageItems(page)) != 1 || fmt.Sprint(page["total"]) != "2" {
+			t.Errorf("GET /tokens?limit=1&offset=1: %v", page)
+		}
+		spare := c.call(201, sw, "POST", "/api/v1/tokens", map[string]any{"name": "spare"})
+		spareID := docInt(spare["id"])
+		c.call(201, funder, "POST", "/api/v1/tokens", map[string]any{})
+		c.call(404, co, "DELETE", path("/api/v1/tokens/%d", spareID), nil)
+		c.call(204, sw, "DELETE", path("/api/v1/tokens/%d", spareID), nil)
+		c.call(401, spare["token"].(string), "GET", "/api/v1/me", nil)
+		c.call(204, admin, "DELETE", path("/api/v1/tokens/%d", spareID), nil) // an admin may revoke anyone's
+
+		// Staff.
+		c.call(401, "", "GET", "/api/v1/users", nil)
+		c.call(403, co, "GET", "/api/v1/users", nil)
+		users := c.call(200, admin, "GET", "/api/v1/users?limit=2&offset=1", nil)
+		if len(docPageItems(users)) != 2 || docInt(users["total"]) != 4 || docInt(users["limit"]) != 2 || docInt(users["offset"]) != 1 {
+			t.Errorf("GET /users?limit=2&offset=1: %v", users)
+		}
+		c.bad(422, admin, "GET", "/api/v1/users?limit=501", nil)
+		newUser := map[string]any{"email": "Sam.Lee@Agency.test", "name": "Sam Lee", "role": "social_worker",
+			"password": "a long first passphrase", "must_change_password": true}
+		sam := c.call(201, admin, "POST", "/api/v1/users", newUser)
+		if sam["email"] != "sam.lee@agency.test" || sam["must_change_password"] != true {
+			t.Errorf("new user: %v", sam)
+		}
+		c.call(409, admin, "POST", "/api/v1/users", newUser)
+		c.call(403, sw, "POST", "/api/v1/users", newUser)
+		c.call(200, admin, "GET", path("/api/v1/users/%d", docInt(sam["id"])), nil)
+		c.call(404, admin, "GET", "/api/v1/users/999999", nil)
+		c.call(200, admin, "PATCH", path("/api/v1/users/%d", docInt(sam["id"])), map[string]any{"name": "Sam Lee-Ortiz"})
+		c.call(422, admin, "PATCH", path("/api/v1/users/%d", adminID), map[string]any{"active": false})
+		// A one-time password needs a new one.
+		c.call(422, "", "POST", "/api/v1/auth/token", map[string]any{"email": "sam.lee@agency.test", "password": "a long first passphrase"})
+		c.call(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "sam.lee@agency.test",
+			"password": "a long first passphrase", "new_password": "sam's own passphrase"})
+
+		// Devices.
+		hotspot := map[string]any{"kind": "hotspot", "make": "Franklin", "model": "T10", "serial": "F10X2231",
+			"imei": "356938035643809", "condition": "new", "funding_source": "City digital-equity grant",
+			"purchase_cost_cents": 9900, "notes": "blue case",
+			"accessories": []any{map[string]any{"name": "USB-C charger", "replacement_cost_cents": 1500}}}
+		dev := c.call(201, co, "POST", "/api/v1/devices", hotspot, "Idempotency-Key", "take-in-hotspot")
+		devID := docInt(dev["id"])
+		if dev["status"] != "available" || !strings.HasPrefix(dev["asset_tag"].(string), "DB-") {
+			t.Errorf("new device: %v", dev)
+		}
+		again := c.call(201, co, "POST", "/api/v1/devices", hotspot, "Idempotency-Key", "take-in-hotspot")
+		if docInt(again["id"]) != devID {
+			t.Errorf("a replayed take-in made another device: %v", again)
+		}
+		c.call(422, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Two"},
+			"Idempotency-Key", "take-in-hotspot")
+		c.bad(422, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "A", "model": "B"},
+			"Idempotency-Key", "has spaces")
+		c.call(409, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Two",
+			"imei": "356938035643809"})
+		c.call(403, sw, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Two"})
+		c.bad(422, co, "POST", "/api/v1/devices", map[string]any{"kind": "toaster", "make": "A", "model": "B", "colour": "red"})
+		phone := c.call(201, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Two"})
+		phoneID := docInt(phone["id"])
+		list := c.call(200, sw, "GET", "/api/v1/devices?status=available&kind=hotspot&q=franklin&limit=10&offset=0", nil)
+		if got := docPageItems(list); len(got) != 1 || docInt(got[0]["id"]) != devID {
+			t.Errorf("filtered device list: %v", list)
+		}
+		c.bad(422, co, "GET", "/api/v1/devices?status=missing", nil)
+		c.call(403, funder, "GET", "/api/v1/devices", nil)
+		c.call(200, sw, "GET", path("/api/v1/devices/%d", devID), nil)
+		c.call(200, sw, "GET", path("/api/v1/devices/%d", phoneID), nil) // no accessories
+		c.call(200, sw, "GET", "/api/v1/devices?kind=phone", nil)
+		c.call(404, co, "GET", "/api/v1/devices/999999", nil)
+		c.call(404, co, "GET", "/api/v1/devices/not-a-number", nil)
+		edited := c.call(200, co, "PATCH", path("/api/v1/devices/%d", devID), map[string]any{"notes": "green case",
+			"accessories": []any{map[string]any{"name": "USB-C charger", "replacement_cost_cents": 1500},
+				map[string]any{"name": "Sleeve"}}})
+		if len(docList(edited["accessories"])) != 2 {
+			t.Errorf("edited device: %v", edited)
+		}
+
+		// Data plans.
+		planIn := map[string]any{"carrier": "Mint", "line_number": "+1 312 555 0101", "monthly_cost_cents": 1500,
+			"data_cap_mb": 15360, "starts_on": "2026-01-01", "ends_on": "2026-12-31"}
+		plan := c.call(201, co, "POST", "/api/v1/data-plans", planIn)
+		planID := docInt(plan["id"])
+		c.call(409, co, "POST", "/api/v1/data-plans", planIn)
+		c.call(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Ting", "iccid": "8901260123456789012",
+			"starts_on": "2026-01-01"})
+		free := c.call(200, co, "GET", "/api/v1/data-plans?free=true&q=mint&limit=5&offset=0", nil)
+		if got := docPageItems(free); len(got) != 1 || docInt(got[0]["id"]) != planID {
+			t.Errorf("free data plans: %v", free)
+		}
+		c.bad(422, co, "GET", "/api/v1/data-plans?free=maybe", nil)
+		c.call(403, sw, "GET", "/api/v1/data-plans", nil)
+		c.call(200, co, "GET", path("/api/v1/data-plans/%d", planID), nil)
+		c.call(404, co, "GET", "/api/v1/data-plans/999999", nil)
+		c.call(200, co, "PATCH", path("/api/v1/data-plans/%d", planID), map[string]any{"notes": "pays monthly"})
+
+		// Clients.
+		clientIn := map[string]any{"case_number": "2026-0042", "first_name": "Rosa", "last_name": "Alvarez",
+			"phone": "+1 555 222 3333", "preferred_language": "es", "preferred_channel": "sms",
+			"household_size": 4, "postal_code": "60623"}
+		rosa := c.send(true, 201, sw, "POST", "/api/v1/clients", clientIn, "Idempotency-Key", "record-rosa")
+		rosaID := docInt(rosa.object()["id"])
+		if loc := rosa.Header.Get("Location"); loc != path("/api/v1/clients/%d", rosaID) {
+			t.Errorf("Location = %q for client %d", loc, rosaID)
+		}
+		replay := c.send(true, 201, sw, "POST", "/api/v1/clients", clientIn, "Idempotency-Key", "record-rosa")
+		if replay.Header.Get("Idempotent-Replayed") != "true" || docInt(replay.object()["id"]) != rosaID {
+			t.Errorf("replayed create: %s %v", replay.Header.Get("Idempotent-Replayed"), replay.object())
+		}
+		c.call(409, sw, "POST", "/api/v1/clients", clientIn)
+		c.call(403, co, "POST", "/api/v1/clients", clientIn)
+		c.call(422, sw, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0043", "first_name": "Ana",
+			"last_name": "Ruiz", "preferred_channel": "sms", "household_size": 2})
+		c.call(201, admin, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0044", "first_name": "Ben",
+			"last_name": "Okafor", "email": "ben@example.org", "preferred_channel": "email", "household_size": 1,
+			"caseworker_id": swID})
+		mine := c.call(200, sw, "GET", path("/api/v1/clients?q=alv&caseworker_id=%d&limit=5&offset=0", swID), nil)
+		if got := docPageItems(mine); len(got) != 1 || docInt(got[0]["id"]) != rosaID {
+			t.Errorf("client search: %v", mine)
+		}
+		c.bad(422, sw, "GET", "/api/v1/clients?caseworker_id=abc", nil)
+		c.call(403, funder, "GET", "/api/v1/clients", nil)
+		c.call(200, sw, "GET", path("/api/v1/clients/%d", rosaID), nil)
+		c.call(404, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // no loan yet: not a coordinator's to see
+		c.call(200, sw, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60624"})
+		c.call(403, co, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60625"})
+
+		// Loans.
+		loan := c.send(true, 201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID,
+			"data_plan_id": planID, "due_on": "2026-04-10", "notes": "for job search"})
+		loanID := docInt(loan.object()["id"])
+		if loc := loan.Header.Get("Location"); loc != path("/api/v1/loans/%d", loanID) {
+			t.Errorf("Location = %q for loan %d", loc, loanID)
+		}
+		c.call(409, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID, "due_on": "2026-04-10"})
+		c.call(422, co, "POST", "/api/v1/loans", map[string]any{"client_id": 999999, "device_id": phoneID, "due_on": "2026-03-01"})
+		c.call(403, sw, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": phoneID, "due_on": "2026-04-10"})
+		loans := c.call(200, sw, "GET", path("/api/v1/loans?client_id=%d&device_id=%d&status=open&limit=5&offset=0", rosaID, devID), nil)
+		if got := docPageItems(loans); len(got) != 1 || docInt(got[0]["id"]) != loanID {
+			t.Errorf("loans of the client: %v", loans)
+		}
+		c.bad(422, co, "GET", "/api/v1/loans?status=late", nil)
+		c.call(200, sw, "GET", path("/api/v1/loans/%d", loanID), nil)
+		c.call(404, co, "GET", "/api/v1/loans/999999", nil)
+		c.call(200, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // a borrower now
+		c.call(409, co, "POST", path("/api/v1/devices/%d/inspection", devID), map[string]any{"wiped": true, "outcome": "ready"})
+		c.call(403, sw, "POST", path("/api/v1/loans/%d/renew", loanID), map[string]any{"due_on": "2026-05-10"})
+		c.call(200, co, "POST", path("/api/v1/loans/%d/renew", loanID), map[string]any{"due_on": "2026-05-10"})
+		e.clock.Set(testNow.AddDate(0, 3, 0))
+		overdue := c.call(200, co, "GET", "/api/v1/loans?status=overdue", nil)
+		if got := docPageItems(overdue); len(got) != 1 || got[0]["overdue"] != true {
+			t.Errorf("overdue loans: %v", overdue)
+		}
+		e.clock.Set(testNow)
+		returned := c.call(200, co, "POST", path("/api/v1/loans/%d/return", loanID), map[string]any{"condition": "good",
+			"notes": "charger missing"})
+		if returned["status"] != "returned" {
+			t.Errorf("returned loan: %v", returned)
+		}
+		c.call(409, co, "POST", path("/api/v1/loans/%d/return", loanID), map[string]any{"condition": "good"})
+		c.call(200, co, "POST", path("/api/v1/devices/%d/inspection", devID), map[string]any{"wiped": true,
+			"outcome": "ready", "condition": "good", "notes": "replaced the charger"})
+
+		lost := docInt(c.call(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": phoneID,
+			"due_on": "2026-04-10"})["id"])
+		c.call(200, co, "POST", path("/api/v1/loans/%d/lost", lost), map[string]any{})
+		c.call(409, co, "POST", path("/api/v1/loans/%d/renew", lost), map[string]any{"due_on": "2026-05-10"})
+		recovered := c.call(200, co, "POST", path("/api/v1/loans/%d/recovered", lost), map[string]any{"condition": "fair"})
+		if recovered["status"] != "lost" || recovered["recovered_at"] == nil {
+			t.Errorf("recovered loan: %v", recovered)
+		}
+		c.call(409, co, "POST", path("/api/v1/loans/%d/recovered", lost), map[string]any{"condition": "fair"})
+
+		// History.
+		hist := c.call(200, co, "GET", path("/api/v1/devices/%d/history?limit=100&offset=0", devID), nil)
+		var actions []string
+		for _, ev := range docPageItems(hist) {
+			actions = append(actions, ev["action"].(string))
+		}
+		if want := []string{"device.created", "device.updated", "loan.issued", "loan.renewed", "loan.returned", "device.inspected"}; !slices.Equal(actions, want) {
+			t.Errorf("device history %v, want %v", actions, want)
+		}
+		c.call(403, sw, "GET", path("/api/v1/devices/%d/history", devID), nil)
+		c.call(200, sw, "GET", path("/api/v1/clients/%d/history?limit=100&offset=0", rosaID), nil)
+		c.call(404, co, "GET", "/api/v1/clients/999999/history", nil)
+
+		c.covered(400, 401, 403, 404, 409, 422)
+	})
+}
+
+// TestOpenAPILimitErrorsMatchDocument checks the answers that need a server
+// set up with small limits, or a database that has gone away.
+func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	db := dbtest.Open(t, storage.SQLite)
+	svc := app.New(db, app.Options{})
+	srv := web.New(svc, web.Config{Logger: openAPITestLogger(), BodyLimit: 256, SignInPerMinute: 2})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App().Listener(ln)
+	t.Cleanup(func() { srv.App().ShutdownWithTimeout(5 * time.Second) })
+	e := &env{t: t, db: db, svc: svc, base: "http://" + ln.Addr().String(), httpc: &http.Client{Timeout: 30 * time.Second}}
+	c := newDocChecker(t, e, doc)
+
+	c.bad(413, "", "POST", "/api/v1/auth/token", strings.Repeat(" ", 300)+"{}")
+	signIn := map[string]any{"email": "nobody@agency.test", "password": "not a password"}
+	c.call(401, "", "POST", "/api/v1/auth/token", signIn)
+	c.call(401, "", "POST", "/api/v1/auth/token", signIn)
+	c.call(429, "", "POST", "/api/v1/auth/token", signIn)
+
+	c.call(200, "", "GET", "/healthz", nil)
+	db.Close()
+	if h := c.call(503, "", "GET", "/healthz", nil); h["status"] != "database unreachable" {
+		t.Errorf("health with the database closed: %v", h)
+	}
+}
+
+// TestOpenAPIInputLimitsMatchServer sends every limit the document gives
+// for a request field (maxLength, minLength, maximum, minimum, maxItems) to
+// the server, at the limit and just past it: at the limit the field must
+// not be refused, past it the answer must be a 422 naming the field.
+func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	e := newEnv(t, dbtest.Open(t, storage.SQLite))
+	_, admin := e.user(accounts.Admin)
+	_, co := e.user(accounts.Coordinator)
+	_, sw := e.user(accounts.SocialWorker)
+	swEmail := e.must(200, sw, "GET", "/api/v1/me", nil).JSON(t)["email"]
+	target := e.must(201, admin, "POST", "/api/v1/users", map[string]any{"email": "target@agency.test",
+		"name": "Target", "role": "coordinator", "password": "a long passphrase"}).ID(t)
+	device := e.device(co, "laptop")
+	plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint",
+		"line_number": "+1 312 555 0000", "starts_on": "2026-01-01"}).ID(t)
+	client := e.client(sw)
+	loan := e.loan(co, client, e.device(co, "phone"))
+
+	var n int
+	unique := func() int { n++; return n }
+	// The requests to send for each operation whose body has limits: who
+	// sends it, where, and a body that is valid without the field tested.
+	fixtures := map[string]struct {
+		token, target string
+		base          func() map[string]any
+	}{
+		"POST /api/v1/auth/token": {"", "/api/v1/auth/token", func() map[string]any {
+			return map[string]any{"email": swEmail, "password": "correct horse battery"}
+		}},
+		"POST /api/v1/tokens": {sw, "/api/v1/tokens", func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/users": {admin, "/api/v1/users", func() map[string]any {
+			return map[string]any{"email": fmt.Sprintf("limits%d@agency.test", unique()), "name": "Limits",
+				"role": "funder", "password": "a long passphrase"}
+		}},
+		"PATCH /api/v1/users/{id}": {admin, path("/api/v1/users/%d", target), func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/devices": {co, "/api/v1/devices", func() map[string]any {
+			return map[string]any{"kind": "tablet", "make": "Acme", "model": "Tab"}
+		}},
+		"PATCH /api/v1/devices/{id}": {co, path("/api/v1/devices/%d", device), func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/data-plans": {co, "/api/v1/data-plans", func() map[string]any {
+			return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 773 555 %04d", unique()), "starts_on": "2026-01-01"}
+		}},
+		"PATCH /api/v1/data-plans/{id}": {co, path("/api/v1/data-plans/%d", plan), func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/clients": {sw, "/api/v1/clients", func() map[string]any {
+			return map[string]any{"case_number": fmt.Sprintf("LIM-%d", unique()), "first_name": "Ana", "last_name": "Ruiz",
+				"preferred_channel": "none", "household_size": 2}
+		}},
+		"PATCH /api/v1/clients/{id}": {sw, path("/api/v1/clients/%d", client), func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/loans": {co, "/api/v1/loans", func() map[string]any {
+			return map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"), "due_on": "2026-04-10"}
+		}},
+		"POST /api/v1/loans/{id}/return": {co, path("/api/v1/loans/%d/return", loan), func() map[string]any {
+			return map[string]any{"condition": "good"}
+		}},
+		"POST /api/v1/loans/{id}/lost": {co, path("/api/v1/loans/%d/lost", loan), func() map[string]any { return map[string]any{} }},
+	}
+	// Where the server names a field differently from the request. Known
+	// Fields reported under another name than the one sent (none today).
+	reportedAs := map[string]string{}
+	// Values that must be more than the right length to be valid.
+	valid := map[string]func(n int) string{
+		// A private-use language tag: en-x-aaaaaaaa-aaaaaaaa-…
+		"preferred_language": func(n int) string {
+			s := "en-x-"
+			for len(s) < n {
+				if (len(s)-5)%9 == 8 {
+					s += "-"
+				} else {
+					s += "a"
+				}
+			}
+			return s
+		},
+	}
+
+	checkedLimits := 0
+	for _, o := range doc.operations(t) {
+		schema := doc.requestSchema(t, o)
+		if schema == nil {
+			continue
+		}
+		props, _ := doc.deref(t, schema)["properties"].(map[string]any)
+		var fields []string
+		for f := range props {
+			fields = append(fields, f)
+		}
+		sort.Strings(fields)
+		for _, field := range fields {
+			limits := doc.limits(t, props[field])
+			if len(limits) == 0 {
+				continue
+			}
+			fx, ok := fixtures[o.key()]
+			if !ok {
+				t.Errorf("%s: field %s has limits %v, but the test has no request to check them with; add one", o.key(), field, limits)
+				break
+			}
+			types := doc.schemaTypes(t, props[field])
+			named := field
+			if alias, ok := reportedAs[o.key()+" "+field]; ok {
+				named = alias
+			}
+			try := func(value any, wantRefused bool, what string) {
+				t.Helper()
+				body := fx.base()
+				body[field] = value
+				r := e.do(fx.token, o.method, fx.target, body)
+				refused := r.Status == http.StatusUnprocessableEntity && r.ErrorFields(t)[named] != nil
+				if r.Status >= 500 || refused != wantRefused {
+					t.Errorf("%s with %s %s: status %d, want the field %s\n%s", o.key(), field, what, r.Status,
+						map[bool]string{true: "refused (422)", false: "accepted"}[wantRefused], r.Body)
+				}
+			}
+			for kw, lim := range limits {
+				checkedLimits++
+				switch {
+				case types["string"] && (kw == "maxLength" || kw == "minLength"):
+					str := func(n int) string {
+						if v, ok := valid[field]; ok {
+							return v(n)
+						}
+						return strings.Repeat("a", n)
+					}
+					if kw == "maxLength" {
+						try(str(int(lim)), false, fmt.Sprintf("of %d characters (maxLength)", lim))
+						try(str(int(lim)+1), true, fmt.Sprintf("of %d characters (maxLength %d)", lim+1, lim))
+					} else {
+						try(str(int(lim)), false, fmt.Sprintf("of %d characters (minLength)", lim))
+						try(str(int(lim)-1), true, fmt.Sprintf("of %d characters (minLength %d)", lim-1, lim))
+					}
+				case types["integer"] && kw == "maximum":
+					try(lim, false, fmt.Sprintf("= %d (maximum)", lim))
+					try(lim+1, true, fmt.Sprintf("= %d (maximum %d)", lim+1, lim))
+				case types["integer"] && kw == "minimum":
+					// An id at the minimum may name no record, or one the
+					// caller may not use, so for ids only the value below
+					// the minimum is tried.
+					if !strings.HasSuffix(field, "_id") {
+						try(lim, false, fmt.Sprintf("= %d (minimum)", lim))
+					}
+					try(lim-1, true, fmt.Sprintf("= %d (minimum %d)", lim-1, lim))
+				case types["array"] && kw == "maxItems":
+					item := doc.minimalValue(t, doc.deref(t, props[field])["items"])
+					list := func(n int) []any { return slices.Repeat([]any{item}, n) }
+					try(list(int(lim)), false, fmt.Sprintf("of %d items (maxItems)", lim))
+					try(list(int(lim)+1), true, fmt.Sprintf("of %d items (maxItems %d)", lim+1, lim))
+				default:
+					t.Errorf("%s %s: the test does not know how to check %s", o.key(), field, kw)
+				}
+			}
+		}
+	}
+	if checkedLimits < 20 {
+		t.Errorf("only %d limits found to check", checkedLimits)
+	}
+	t.Logf("checked %d limits", checkedLimits)
+}
+
+// limits collects a property's numeric limits, its own first, then those of
+// the schemas it refers to.
+func (d *apiDoc) limits(t testing.TB, prop any) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for range 20 {
+		m, ok := prop.(map[string]any)
+		if !ok {
+			break
+		}
+		for _, kw := range []string{"maxLength", "minLength", "maximum", "minimum", "maxItems"} {
+			if _, seen := out[kw]; !seen {
+				if v, ok := docIntOf(m[kw]); ok {
+					out[kw] = v
+				}
+			}
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			break
+		}
+		prop, _ = d.lookup(ref)
+	}
+	return out
+}
+
+// minimalValue is a small value that a schema accepts: an object with its
+// required fields only.
+func (d *apiDoc) minimalValue(t testing.TB, schema any) any {
+	t.Helper()
+	s := d.deref(t, schema)
+	if e := docList(s["enum"]); len(e) > 0 {
+		return e[0]
+	}
+	types := d.schemaTypes(t, s)
+	switch {
+	case types["object"]:
+		out := map[string]any{}
+		props, _ := s["properties"].(map[string]any)
+		for _, r := range docList(s["required"]) {
+			out[r.(string)] = d.minimalValue(t, props[r.(string)])
+		}
+		return out
+	case types["string"]:
+		n, _ := docIntOf(s["minLength"])
+		return strings.Repeat("a", max(int(n), 1))
+	case types["integer"]:
+		n, _ := docIntOf(s["minimum"])
+		return n
+	case types["boolean"]:
+		return true
+	case types["array"]:
+		return []any{}
+	}
+	return nil
+}
