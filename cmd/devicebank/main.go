@@ -120,6 +120,20 @@ func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
 	return db, nil
 }
 
+// withServices opens the configured database, brings it up to date, and
+// runs fn with the services on it.
+func withServices(ctx context.Context, cfg *config, fn func(svc *app.Services) error) error {
+	db, err := open(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := fn(app.New(db, app.Options{})); err != nil {
+		return describe(err)
+	}
+	return nil
+}
+
 func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlagSet("serve", "Run the DeviceBank HTTP service. On an empty database it creates the first admin\nand prints their email and a one-time password.", stderr)
@@ -254,20 +268,17 @@ func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		in.Password = accounts.RandomPassword()
 		in.MustChangePassword = true
 	}
-	db, err := open(ctx, &cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	u, err := app.New(db, app.Options{}).Accounts.CreateUser(ctx, nil, in)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintf(stdout, "Added %s <%s> as %s (id %d).\n", u.Name, u.Email, u.Role, u.ID)
-	if !*fromStdin {
-		fmt.Fprintf(stdout, "One-time password: %s\n", in.Password)
-	}
-	return nil
+	return withServices(ctx, &cfg, func(svc *app.Services) error {
+		u, err := svc.Accounts.CreateUser(ctx, nil, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Added %s <%s> as %s (id %d).\n", u.Name, u.Email, u.Role, u.ID)
+		if !*fromStdin {
+			fmt.Fprintf(stdout, "One-time password: %s\n", in.Password)
+		}
+		return nil
+	})
 }
 
 func usersList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -277,23 +288,24 @@ func usersList(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	db, err := open(ctx, &cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	users, _, err := app.New(db, app.Options{}).Accounts.ListUsers(ctx, storage.Page{Limit: storage.MaxPageLimit})
-	if err != nil {
-		return describe(err)
-	}
-	for _, u := range users {
-		state := "active"
-		if !u.Active {
-			state = "deactivated"
+	return withServices(ctx, &cfg, func(svc *app.Services) error {
+		for p := (storage.Page{Limit: storage.MaxPageLimit}); ; p.Offset += p.Limit {
+			users, total, err := svc.Accounts.ListUsers(ctx, p)
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				state := "active"
+				if !u.Active {
+					state = "deactivated"
+				}
+				fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, state, u.Name)
+			}
+			if p.Offset+p.Limit >= total {
+				return nil
+			}
 		}
-		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, state, u.Name)
-	}
-	return nil
+	})
 }
 
 func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -309,22 +321,18 @@ func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fs.Usage()
 		return errUsage
 	}
-	db, err := open(ctx, &cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	acc := app.New(db, app.Options{}).Accounts
-	u, err := acc.UserByEmail(ctx, *email)
-	if err != nil {
-		return describe(err)
-	}
-	token, t, err := acc.CreateToken(ctx, nil, u.ID, *name)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintf(stdout, "Token %d (%s) for %s <%s>, role %s:\n%s\n", t.ID, t.Name, u.Name, u.Email, u.Role, token)
-	return nil
+	return withServices(ctx, &cfg, func(svc *app.Services) error {
+		u, err := svc.Accounts.UserByEmail(ctx, *email)
+		if err != nil {
+			return err
+		}
+		token, t, err := svc.Accounts.CreateToken(ctx, nil, u.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Token %d (%s) for %s <%s>, role %s:\n%s\n", t.ID, t.Name, u.Name, u.Email, u.Role, token)
+		return nil
+	})
 }
 
 func tokensRevoke(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -339,16 +347,13 @@ func tokensRevoke(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fs.Usage()
 		return errUsage
 	}
-	db, err := open(ctx, &cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// The CLI acts with the machine's authority, as an admin would.
-	system := &accounts.Actor{Role: accounts.Admin}
-	if err := app.New(db, app.Options{}).Accounts.RevokeToken(ctx, system, *id); err != nil {
-		return describe(err)
-	}
-	fmt.Fprintf(stdout, "Token %d is revoked.\n", *id)
-	return nil
+	return withServices(ctx, &cfg, func(svc *app.Services) error {
+		// The CLI acts with the machine's authority, as an admin would.
+		system := &accounts.Actor{Role: accounts.Admin}
+		if err := svc.Accounts.RevokeToken(ctx, system, *id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Token %d is revoked.\n", *id)
+		return nil
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
 
@@ -258,5 +259,43 @@ func TestUsersAddRefusesBadInput(t *testing.T) {
 	}
 	if !regexp.MustCompile(`One-time password: \S{12,}`).MatchString(out.String()) {
 		t.Fatalf("no one-time password printed: %q", out.String())
+	}
+}
+
+func TestTokensCreateAndRevoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"users", "add", "--email", "cora@agency.test", "--name", "Cora", "--role", "coordinator", "--password-stdin"},
+		strings.NewReader("a long enough passphrase\n"), &out, &errOut); code != 0 {
+		t.Fatalf("users add: %s", errOut.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"tokens", "create", "--email", "CORA@agency.test", "--name", "desk"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("tokens create: %s", errOut.String())
+	}
+	token := lastLine(out.String())
+	m := regexp.MustCompile(`Token (\d+) \(desk\)`).FindStringSubmatch(out.String())
+	if m == nil || !strings.HasPrefix(token, "dbk_") {
+		t.Fatalf("tokens create printed %q", out.String())
+	}
+
+	db := dbtest.OpenURL(t, os.Getenv("DATABASE_URL"))
+	acc := app.New(db, app.Options{}).Accounts
+	if _, err := acc.Authenticate(ctx, token); err != nil {
+		t.Fatalf("the new token does not work: %v", err)
+	}
+	if code := run(ctx, []string{"tokens", "revoke", "--id", m[1]}, nil, io.Discard, &errOut); code != 0 {
+		t.Fatalf("tokens revoke: %s", errOut.String())
+	}
+	if _, err := acc.Authenticate(ctx, token); err == nil {
+		t.Fatal("a revoked token still works")
+	}
+	errOut.Reset()
+	if code := run(ctx, []string{"tokens", "revoke", "--id", "999"}, nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), "not found") {
+		t.Fatalf("revoking an unknown token: exit %d, %q", code, errOut.String())
+	}
+	if code := run(ctx, []string{"tokens", "create", "--email", "nobody@agency.test"}, nil, io.Discard, &errOut); code != 1 {
+		t.Fatalf("a token for an unknown user: exit %d", code)
 	}
 }
