@@ -120,3 +120,30 @@ func (d *Date) scanText(s string) error {
 	*d = p
 	return nil
 }
+
+// AddMonths returns d moved by n months, clamped to the last day of the
+// month it lands in (31 March minus one month is 28 or 29 February).
+func (d Date) AddMonths(n int) Date {
+	total := int(d.Month) - 1 + n
+	y := d.Year + total/12
+	m := total % 12
+	if m < 0 {
+		m += 12
+		y--
+	}
+	last := time.Date(y, time.Month(m+2), 0, 0, 0, 0, 0, time.UTC).Day()
+	day := d.Day
+	if day > last {
+		day = last
+	}
+	return Date{y, time.Month(m + 1), day}
+}
+
+// YearsSince is the number of whole years from d to on (an age).
+func (d Date) YearsSince(on Date) int {
+	years := on.Year - d.Year
+	if on.Month < d.Month || (on.Month == d.Month && on.Day < d.Day) {
+		years--
+	}
+	return years
+}

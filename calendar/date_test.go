@@ -72,3 +72,33 @@ func TestScan(t *testing.T) {
 		t.Errorf("zero date stores as %v, want NULL", v)
 	}
 }
+
+func TestAddMonthsClampsToMonthEnd(t *testing.T) {
+	for _, c := range []struct {
+		from string
+		n    int
+		want string
+	}{
+		{"2026-03-31", -1, "2026-02-28"},
+		{"2028-03-31", -1, "2028-02-29"},
+		{"2026-11-23", -12, "2025-11-23"},
+		{"2026-01-15", -13, "2024-12-15"},
+		{"2026-12-31", 2, "2027-02-28"},
+		{"2026-05-10", 0, "2026-05-10"},
+	} {
+		d, _ := Parse(c.from)
+		if got := d.AddMonths(c.n).String(); got != c.want {
+			t.Errorf("%s %+d months = %s, want %s", c.from, c.n, got, c.want)
+		}
+	}
+}
+
+func TestYearsSince(t *testing.T) {
+	born, _ := Parse("1966-03-10")
+	for on, want := range map[string]int{"2026-03-09": 59, "2026-03-10": 60, "2026-12-31": 60} {
+		d, _ := Parse(on)
+		if got := born.YearsSince(d); got != want {
+			t.Errorf("age on %s = %d, want %d", on, got, want)
+		}
+	}
+}
