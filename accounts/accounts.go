@@ -209,7 +209,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 	}
 	var u User
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		if err := tx.NewSelect().Model(&u).Where("id = ?", id).Scan(ctx); err != nil {
+		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", id)).Scan(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
 		before := map[string]any{"name": u.Name, "role": u.Role, "active": u.Active}
@@ -270,8 +270,10 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	t := &Token{UserID: userID, Name: name, Hash: hashToken(plain), CreatedAt: s.now()}
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		// Locked, so that a deactivation running at the same time either
+		// comes first (and we refuse) or waits and revokes this token too.
 		var u User
-		if err := tx.NewSelect().Model(&u).Where("id = ?", userID).Scan(ctx); err != nil {
+		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", userID)).Scan(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
 		if !u.Active {
@@ -338,7 +340,7 @@ func (s *Service) ListTokens(ctx context.Context, userID int64, page storage.Pag
 func (s *Service) RevokeToken(ctx context.Context, actor *Actor, tokenID int64) error {
 	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var t Token
-		q := tx.NewSelect().Model(&t).Where("id = ?", tokenID)
+		q := storage.Locked(tx.NewSelect().Model(&t).Where("id = ?", tokenID))
 		if !actor.Can(ManageUsers) {
 			q.Where("user_id = ?", actor.ID)
 		}

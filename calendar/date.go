@@ -18,11 +18,22 @@ type Date struct {
 	Day   int
 }
 
-// Parse reads a date written as YYYY-MM-DD.
+// MinYear and MaxYear bound the dates DeviceBank accepts: every date it
+// deals with (births, proofs, loans, plans) falls well inside, and both
+// databases store them alike.
+const (
+	MinYear = 1900
+	MaxYear = 2200
+)
+
+// Parse reads a date written as YYYY-MM-DD, between MinYear and MaxYear.
 func Parse(s string) (Date, error) {
 	t, err := time.Parse(layout, s)
 	if err != nil {
 		return Date{}, fmt.Errorf("must be a date written YYYY-MM-DD")
+	}
+	if t.Year() < MinYear || t.Year() > MaxYear {
+		return Date{}, fmt.Errorf("must be a date between %d and %d", MinYear, MaxYear)
 	}
 	return Of(t), nil
 }
@@ -113,11 +124,11 @@ func (d *Date) scanText(s string) error {
 	if len(s) > len(layout) {
 		s = s[:len(layout)]
 	}
-	p, err := Parse(s)
+	t, err := time.Parse(layout, s)
 	if err != nil {
 		return fmt.Errorf("calendar: bad stored date %q", s)
 	}
-	*d = p
+	*d = Of(t)
 	return nil
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseAndFormat(t *testing.T) {
-	for _, bad := range []string{"", "2026-13-01", "2026-02-30", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z"} {
+	for _, bad := range []string{"", "2026-13-01", "2026-02-30", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z", "0000-01-01", "1899-12-31", "2201-01-01"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted a bad date", bad)
 		}

@@ -242,11 +242,15 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 	return out, err
 }
 
-// load finds a client the actor may see, within db.
-func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (*Client, error) {
+// load finds a client the actor may see, within db; with lock, the row
+// stays locked for the caller's transaction.
+func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Client, error) {
 	c := new(Client)
-	q := db.NewSelect().Model(c).Where("c.id = ?", id)
-	if err := s.visible(q, actor).Scan(ctx); err != nil {
+	q := s.visible(db.NewSelect().Model(c).Where("c.id = ?", id), actor)
+	if lock {
+		q = storage.Locked(q)
+	}
+	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "client")
 	}
 	return c, nil
@@ -257,7 +261,7 @@ func (s *Service) Get(ctx context.Context, actor *accounts.Actor, id int64) (*Cl
 	var c *Client
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if c, err = s.load(ctx, tx, actor, id); err != nil {
+		if c, err = s.load(ctx, tx, actor, id, false); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, event(actor, s.now(), "client.viewed", c), nil)
@@ -308,7 +312,7 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 	var c *Client
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if c, err = s.load(ctx, tx, actor, id); err != nil {
+		if c, err = s.load(ctx, tx, actor, id, true); err != nil {
 			return err
 		}
 		before := c.fields()
@@ -332,10 +336,22 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 }
 
 // History returns every recorded event about a client the actor may see,
-// including the loans made to them.
+// including the loans made to them. Since the events carry the record's
+// details, reading them is recorded like reading the record.
 func (s *Service) History(ctx context.Context, actor *accounts.Actor, id int64, page storage.Page) ([]audit.Event, int, error) {
-	if _, err := s.load(ctx, s.DB, actor, id); err != nil {
-		return nil, 0, err
-	}
-	return audit.List(ctx, s.DB, audit.Filter{ClientID: id}, page)
+	var (
+		events []audit.Event
+		total  int
+	)
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		c, err := s.load(ctx, tx, actor, id, false)
+		if err != nil {
+			return err
+		}
+		if events, total, err = audit.List(ctx, tx, audit.Filter{ClientID: id}, page); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, event(actor, s.now(), "client.history_viewed", c), nil)
+	})
+	return events, total, err
 }

@@ -81,14 +81,28 @@ func (s *Store) Begin(ctx context.Context, r Request) (*Response, error) {
 			return nil, (apperr.Fields{Header: "must be printable ASCII without spaces"}).Err()
 		}
 	}
+	now := s.Now().UTC()
 	rec := &record{UserID: r.UserID, Key: r.Key, Method: r.Method, Path: r.Path,
-		RequestHash: r.hash(), CreatedAt: s.Now().UTC()}
+		RequestHash: r.hash(), CreatedAt: now}
 	_, err := s.DB.NewInsert().Model(rec).Exec(ctx)
 	if err == nil {
 		return nil, nil
 	}
 	if !storage.IsUniqueViolation(err) {
 		return nil, storage.Err(err, "idempotency key")
+	}
+	// A claim still in progress after its lease belongs to a request whose
+	// process died: release it and claim it anew. Whatever that request did
+	// is safe to try again, since every change is conditional on state.
+	res, err := s.DB.NewDelete().Model((*record)(nil)).
+		Where("user_id = ? AND key = ? AND status_code = 0 AND created_at < ?", r.UserID, r.Key, now.Add(-Lease)).Exec(ctx)
+	if err != nil {
+		return nil, storage.Err(err, "idempotency key")
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if _, err := s.DB.NewInsert().Model(rec).Exec(ctx); err == nil {
+			return nil, nil
+		}
 	}
 	var prev record
 	if err := s.DB.NewSelect().Model(&prev).Where("user_id = ? AND key = ?", r.UserID, r.Key).Scan(ctx); err != nil {
@@ -123,6 +137,11 @@ func (s *Store) Abandon(ctx context.Context, r Request) error {
 
 // Retention is how long a key is remembered. A resend after that acts again.
 const Retention = 24 * time.Hour
+
+// Lease is how long a claimed key may stay in progress before it is taken
+// to be abandoned (its server stopped mid-request). Requests finish in
+// seconds; the server's write timeout is one minute.
+const Lease = 2 * time.Minute
 
 // Purge deletes keys older than age, and returns how many.
 func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {

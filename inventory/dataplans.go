@@ -34,6 +34,9 @@ type DataPlan struct {
 	OnLoan bool `bun:"on_loan,scanonly" json:"on_loan"`
 }
 
+// MaxDataCapMB bounds a data cap (100 TB), well inside a 32-bit column.
+const MaxDataCapMB = 100_000_000
+
 // DataPlanInput is a data plan as entered; for an update, fields not given
 // stay as they are. data_cap_mb and ends_on may be given as null: no cap,
 // no end date.
@@ -76,7 +79,7 @@ func (in DataPlanInput) apply(p *DataPlan) error {
 	bad.Check(p.LineNumber != "" && !digitsBetween(strings.Map(dropPhonePunct, p.LineNumber), 7, 15), "line_number", "must be a phone number of 7 to 15 digits")
 	bad.Check(p.ICCID != "" && !digitsBetween(p.ICCID, 18, 22), "iccid", "must be 18 to 22 digits")
 	bad.Check(p.MonthlyCostCents < 0, "monthly_cost_cents", "must not be negative")
-	bad.Check(p.DataCapMB != nil && *p.DataCapMB <= 0, "data_cap_mb", "must be more than 0, or null for unlimited")
+	bad.Check(p.DataCapMB != nil && (*p.DataCapMB <= 0 || *p.DataCapMB > MaxDataCapMB), "data_cap_mb", "must be 1 to 100000000 (megabytes), or null for unlimited")
 	bad.Check(p.StartsOn.IsZero(), "starts_on", "is required")
 	bad.Check(!p.EndsOn.IsZero() && !p.StartsOn.IsZero() && p.EndsOn.Before(p.StartsOn), "ends_on", "must not be before starts_on")
 	return bad.Err()
@@ -146,7 +149,7 @@ func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id 
 	var p *DataPlan
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if p, err = s.loadDataPlan(ctx, tx, id); err != nil {
+		if p, err = s.loadDataPlan(ctx, tx, id, true); err != nil {
 			return err
 		}
 		before := p.fields()
@@ -175,7 +178,14 @@ func planSelect(db bun.IDB, model any) *bun.SelectQuery {
 		ColumnExpr("EXISTS (SELECT 1 FROM loans AS l WHERE l.data_plan_id = dp.id AND l.status = 'open') AS on_loan")
 }
 
-func (s *Service) loadDataPlan(ctx context.Context, db bun.IDB, id int64) (*DataPlan, error) {
+// loadDataPlan reads a data plan; with lock, its row stays locked for the
+// caller's transaction.
+func (s *Service) loadDataPlan(ctx context.Context, db bun.IDB, id int64, lock bool) (*DataPlan, error) {
+	if lock {
+		if err := storage.Locked(db.NewSelect().Model((*DataPlan)(nil)).Column("id").Where("id = ?", id)).Scan(ctx, new(int64)); err != nil {
+			return nil, storage.Err(err, "data plan")
+		}
+	}
 	p := new(DataPlan)
 	if err := planSelect(db, p).Where("dp.id = ?", id).Scan(ctx); err != nil {
 		return nil, storage.Err(err, "data plan")
@@ -185,7 +195,7 @@ func (s *Service) loadDataPlan(ctx context.Context, db bun.IDB, id int64) (*Data
 
 // DataPlan returns one data plan.
 func (s *Service) DataPlan(ctx context.Context, id int64) (*DataPlan, error) {
-	return s.loadDataPlan(ctx, s.DB, id)
+	return s.loadDataPlan(ctx, s.DB, id, false)
 }
 
 // DataPlanFilter narrows a list of data plans.

@@ -314,11 +314,16 @@ func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) err
 	return storage.Err(err, "accessories")
 }
 
-func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64) (*Device, error) {
+// loadDevice reads a device with its accessories; with lock, the device's
+// row stays locked for the caller's transaction.
+func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64, lock bool) (*Device, error) {
 	d := new(Device)
-	err := db.NewSelect().Model(d).Where("d.id = ?", id).
-		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") }).
-		Scan(ctx)
+	q := db.NewSelect().Model(d).Where("d.id = ?", id).
+		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
+	if lock {
+		q = storage.Locked(q)
+	}
+	err := q.Scan(ctx)
 	if err != nil {
 		return nil, storage.Err(err, "device")
 	}
@@ -335,7 +340,7 @@ func (d *Device) normalize() {
 
 // Device returns one device with its accessories.
 func (s *Service) Device(ctx context.Context, id int64) (*Device, error) {
-	return s.loadDevice(ctx, s.DB, id)
+	return s.loadDevice(ctx, s.DB, id, false)
 }
 
 // UpdateDevice changes a device's description. Its status is left alone.
@@ -343,7 +348,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 	var d *Device
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if d, err = s.loadDevice(ctx, tx, id); err != nil {
+		if d, err = s.loadDevice(ctx, tx, id, true); err != nil {
 			return err
 		}
 		before := d.fields()
@@ -460,7 +465,7 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 	var d *Device
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if d, err = s.loadDevice(ctx, tx, id); err != nil {
+		if d, err = s.loadDevice(ctx, tx, id, true); err != nil {
 			return err
 		}
 		if !oneOf(d.Status, inspectable) {
@@ -507,7 +512,7 @@ func transition(ctx context.Context, q *bun.UpdateQuery, what, name string) erro
 
 // DeviceHistory returns every recorded event about a device, loans included.
 func (s *Service) DeviceHistory(ctx context.Context, id int64, page storage.Page) ([]audit.Event, int, error) {
-	if _, err := s.loadDevice(ctx, s.DB, id); err != nil {
+	if _, err := s.loadDevice(ctx, s.DB, id, false); err != nil {
 		return nil, 0, err
 	}
 	return audit.List(ctx, s.DB, audit.Filter{DeviceID: id}, page)

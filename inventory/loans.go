@@ -116,7 +116,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			return err
 		}
 		bad.Check(!ok, "client_id", "no client has this id")
-		device, err := s.loadDevice(ctx, tx, in.DeviceID)
+		device, err := s.loadDevice(ctx, tx, in.DeviceID, true)
 		if apperr.Is(err, apperr.NotFound) {
 			bad.Add("device_id", "no device has this id")
 		} else if err != nil {
@@ -124,7 +124,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		}
 		var plan *DataPlan
 		if in.DataPlanID != nil {
-			plan, err = s.loadDataPlan(ctx, tx, *in.DataPlanID)
+			plan, err = s.loadDataPlan(ctx, tx, *in.DataPlanID, true)
 			if apperr.Is(err, apperr.NotFound) {
 				bad.Add("data_plan_id", "no data plan has this id")
 			} else if err != nil {
@@ -192,9 +192,15 @@ func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *
 	return q.Where("1 = 0")
 }
 
-func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (*Loan, error) {
+// loadLoan reads a loan the actor may see; with lock, its row stays locked
+// for the caller's transaction.
+func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Loan, error) {
 	l := new(Loan)
-	if err := s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor).Scan(ctx); err != nil {
+	q := s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor)
+	if lock {
+		q = storage.Locked(q)
+	}
+	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "loan")
 	}
 	return l, nil
@@ -202,7 +208,7 @@ func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Acto
 
 // Loan returns one loan the actor may see.
 func (s *Service) Loan(ctx context.Context, actor *accounts.Actor, id int64) (*Loan, error) {
-	l, err := s.loadLoan(ctx, s.DB, actor, id)
+	l, err := s.loadLoan(ctx, s.DB, actor, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +273,9 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 ) (*Loan, error) {
 	var loan *Loan
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		l, err := s.loadLoan(ctx, tx, actor, id)
+		// The loan stays locked until commit: a renewal, return or loss
+		// running at the same time waits, then sees this one's result.
+		l, err := s.loadLoan(ctx, tx, actor, id, true)
 		if err != nil {
 			return err
 		}
@@ -373,7 +381,7 @@ func (s *Service) RenewLoan(ctx context.Context, actor *accounts.Actor, id int64
 			details := map[string]any{"due_on": audit.Change{From: l.DueOn, To: in.DueOn}}
 			l.DueOn = in.DueOn
 			l.Renewals++
-			q.Set("due_on = ?", l.DueOn).Set("renewals = ?", l.Renewals)
+			q.Set("due_on = ?", l.DueOn).Set("renewals = renewals + 1").Where("due_on = ?", details["due_on"].(audit.Change).From)
 			return deviceMove{From: OnLoan, To: OnLoan}, details
 		})
 }

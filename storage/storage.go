@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
@@ -159,4 +160,17 @@ func UniqueOn(err error, column string) bool {
 // EscapeLike escapes the LIKE wildcards in s, for use with ESCAPE '\'.
 func EscapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Locked makes q lock the rows it reads until the transaction ends, for a
+// read that is followed by a write of the same rows. On PostgreSQL that is
+// SELECT … FOR UPDATE, without which a concurrent transaction's change,
+// committed between our read and our write, would be silently overwritten
+// (READ COMMITTED). On SQLite every write transaction already holds the
+// database's write lock from its first statement, so nothing is added.
+func Locked(q *bun.SelectQuery) *bun.SelectQuery {
+	if q.Dialect().Name() == dialect.PG {
+		return q.For("UPDATE")
+	}
+	return q
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,6 +56,16 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	prev, err := s.svc.Idempotency.Begin(ctx, req)
 	if err != nil {
 		return err
+	}
+	if prev == nil {
+		// If the handler panics, release the key before the panic goes on
+		// to the recover middleware, so that the client can retry at once.
+		defer func() {
+			if p := recover(); p != nil {
+				s.svc.Idempotency.Abandon(context.Background(), req)
+				panic(p)
+			}
+		}()
 	}
 	if prev != nil {
 		c.Set("Idempotent-Replayed", "true")

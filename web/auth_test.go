@@ -2,11 +2,7 @@ package web_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/web"
@@ -57,14 +53,7 @@ func TestSignIn(t *testing.T) {
 
 func TestSignInIsRateLimited(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		srv := web.New(e.svc, web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SignInPerMinute: 3})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.App().Listener(ln)
-		t.Cleanup(func() { srv.App().ShutdownWithTimeout(5 * time.Second) })
-		limited := &env{t: t, base: "http://" + ln.Addr().String(), httpc: e.httpc}
+		limited := e.with(web.Config{SignInPerMinute: 3})
 		statuses := []int{}
 		for i := 0; i < 5; i++ {
 			statuses = append(statuses, limited.do("", "POST", "/api/v1/auth/token", map[string]any{"email": "x@agency.test", "password": "guessing guessing"}).Status)

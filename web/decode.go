@@ -33,6 +33,17 @@ func decode(c *fiber.Ctx, dst any) error {
 	if fields == nil { // the body was null
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
 	}
+	// Neither database stores a NUL character in text; refuse it by field.
+	var nul apperr.Fields
+	for name, raw := range fields {
+		var v any
+		if json.Unmarshal(raw, &v) == nil && hasNUL(v) {
+			nul.Add(name, "must not contain the NUL character")
+		}
+	}
+	if err := nul.Err(); err != nil {
+		return err
+	}
 	if err := strictUnmarshal(body, dst); err == nil {
 		return nil
 	}
@@ -50,6 +61,41 @@ func decode(c *fiber.Ctx, dst any) error {
 		return apperr.New(apperr.Malformed, "the request body could not be read")
 	}
 	return bad.Err()
+}
+
+// hasNUL reports whether any string in a decoded JSON value has a NUL.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.ContainsRune(x, 0)
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rejectNULQuery refuses a query string whose values carry a NUL character.
+func rejectNULQuery(c *fiber.Ctx) error {
+	var bad apperr.Fields
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		if bytes.IndexByte(v, 0) >= 0 || bytes.IndexByte(k, 0) >= 0 {
+			bad.Add(string(bytes.ReplaceAll(k, []byte{0}, nil)), "must not contain the NUL character")
+		}
+	})
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	return c.Next()
 }
 
 func strictUnmarshal(b []byte, dst any) error {

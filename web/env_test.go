@@ -60,15 +60,30 @@ func newEnv(t *testing.T, db *storage.DB) *env {
 	svc := app.New(db, app.Options{Now: clk.Now})
 	// Cheap hashes keep tests quick; production uses argon2id's defaults.
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-	srv := web.New(svc, web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SignInPerMinute: 1000})
+	e := &env{t: t, db: db, svc: svc, clock: clk, httpc: &http.Client{Timeout: 30 * time.Second}}
+	e.base = serve(t, svc, web.Config{SignInPerMinute: 1000})
+	return e
+}
+
+// serve starts a server on the services with cfg (logging nowhere) and
+// returns its base URL; it stops when the test ends.
+func serve(t *testing.T, svc *app.Services, cfg web.Config) string {
+	t.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := web.New(svc, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.App().Listener(ln)
 	t.Cleanup(func() { srv.App().ShutdownWithTimeout(5 * time.Second) })
-	return &env{t: t, db: db, svc: svc, clock: clk, base: "http://" + ln.Addr().String(),
-		httpc: &http.Client{Timeout: 30 * time.Second}}
+	return "http://" + ln.Addr().String()
+}
+
+// with returns an env on the same database whose requests go to another
+// server on the same services, configured with cfg.
+func (e *env) with(cfg web.Config) *env {
+	return &env{t: e.t, db: e.db, svc: e.svc, clock: e.clock, httpc: e.httpc, base: serve(e.t, e.svc, cfg)}
 }
 
 // user creates a staff member with role and returns their id and a token.

@@ -572,7 +572,7 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		viewers := func() []int64 {
 			t.Helper()
 			var out []int64
-			for _, ev := range e.historyAt(sw, hist) {
+			for _, ev := range e.allHistoryAt(sw, hist) {
 				if ev["action"] == "client.viewed" {
 					out = append(out, int64(ev["actor_id"].(float64)))
 					if ev["subject_type"] != "client" || ev["subject_id"].(float64) != float64(id) || ev["actor_name"] == "" {
@@ -585,7 +585,13 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		if v := viewers(); len(v) != 0 {
 			t.Fatalf("viewed before any read: %v", v)
 		}
-		// Lists and the history itself are not reads of the record.
+		// Lists are not reads of one record; reading its history is, and
+		// is recorded as such (the history carries the record's details).
+		// An answer lists the events before its own read is recorded: this
+		// one shows the one earlier read, by viewers() above.
+		if n := countActions(e.allHistoryAt(sw, hist), "client.history_viewed"); n != 1 {
+			t.Fatalf("history reads recorded %d times, want 1 (the earlier one)", n)
+		}
 		e.must(200, sw, "GET", "/api/v1/clients", nil)
 		e.must(200, sw, "GET", "/api/v1/clients?q=ana", nil)
 		if v := viewers(); len(v) != 0 {
@@ -611,4 +617,14 @@ func TestClientReadsAreRecorded(t *testing.T) {
 			t.Fatalf("viewers %v, want the coordinator last", v)
 		}
 	})
+}
+
+func countActions(events []map[string]any, action string) int {
+	n := 0
+	for _, ev := range events {
+		if ev["action"] == action {
+			n++
+		}
+	}
+	return n
 }

@@ -9,15 +9,14 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
-	"github.com/devicebank/devicebank/apperr"
 )
 
 // DefaultBodyLimit is the largest request body accepted.
@@ -29,9 +28,9 @@ type Config struct {
 	BodyLimit int
 	// SignInPerMinute limits password sign-ins per client address; 0 means 10.
 	SignInPerMinute int
-	// TrustedProxies are the addresses (or CIDR ranges) of reverse proxies
-	// whose X-Forwarded-For header names the real client. Empty: none.
-	TrustedProxies []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// is believed (see ParseTrustedProxies). Empty: none.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP application.
@@ -73,24 +72,12 @@ func New(svc *app.Services, cfg Config) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		// Behind a load balancer, take the client address from
-		// X-Forwarded-For, but only when a trusted proxy sent it.
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
-		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
-		EnableIPValidation:      true,
 	})
-	s.app.Use(s.assignRequestID, s.logRequests, recover.New())
+	s.app.Use(s.assignRequestID, s.logRequests, recover.New(), rejectNULQuery)
 	s.app.Get("/", s.home)
 	s.app.Get("/healthz", s.health)
 
-	signInLimit := limiter.New(limiter.Config{
-		Max:        cfg.SignInPerMinute,
-		Expiration: time.Minute,
-		LimitReached: func(c *fiber.Ctx) error {
-			return apperr.New(apperr.RateLimited, "too many sign-in attempts; wait a minute and try again")
-		},
-	})
+	signInLimit := signInLimits(cfg.SignInPerMinute, cfg.TrustedProxies)
 	for _, r := range s.Routes() {
 		handlers := []fiber.Handler{}
 		switch r.Permission {
@@ -99,7 +86,7 @@ func New(svc *app.Services, cfg Config) *Server {
 			handlers = append(handlers, s.authenticate, require(r.Permission))
 		}
 		if r.Path == "/api/v1/auth/token" {
-			handlers = append(handlers, signInLimit)
+			handlers = append(handlers, signInLimit...)
 		}
 		// Keys are scoped to the signed-in user, so only signed-in routes
 		// take them; sign-in itself is safe to repeat.
@@ -109,13 +96,6 @@ func New(svc *app.Services, cfg Config) *Server {
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
 	}
 	return s
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // App returns the Fiber app, to listen or to test.

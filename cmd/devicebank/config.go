@@ -22,15 +22,25 @@ type config struct {
 	LogFormat   string
 }
 
+// envErr is the first NAME_FILE that could not be read; parse reports it,
+// so that a missing secret stops the command instead of falling back to a
+// default (a service on an empty SQLite file instead of the real database).
+var envErr error
+
 // env returns the value of name, or of the file named by name_FILE, or def.
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
 	if path := os.Getenv(name + "_FILE"); path != "" {
-		if b, err := os.ReadFile(path); err == nil {
-			return strings.TrimSpace(string(b))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if envErr == nil {
+				envErr = fmt.Errorf("%s_FILE names %s, which cannot be read: %w", name, path, err)
+			}
+			return def
 		}
+		return strings.TrimSpace(string(b))
 	}
 	return def
 }

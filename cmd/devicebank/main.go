@@ -90,6 +90,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 var errUsage = errors.New("usage")
 
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := envErr; err != nil {
+		envErr = nil
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -170,11 +174,15 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 			admin.Email, password)
 	}
 
+	trustedProxies, err := web.ParseTrustedProxies(splitList(*proxies))
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	server := web.New(svc, web.Config{Logger: log, TrustedProxies: splitList(*proxies)})
+	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies})
 	go purgeIdempotencyKeys(ctx, svc, log)
 	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine)
 	fmt.Fprintf(stdout, "DeviceBank is listening on %s (database: %s)\n", ln.Addr().String(), db.Engine)

@@ -299,3 +299,27 @@ func TestTokensCreateAndRevoke(t *testing.T) {
 		t.Fatalf("a token for an unknown user: exit %d", code)
 	}
 }
+
+// A secret file that cannot be read stops the command; it must not fall
+// back to the default database and start on an empty one.
+func TestUnreadableSecretFileStops(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("DATABASE_URL_FILE", filepath.Join(dir, "missing"))
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"migrate"}, nil, io.Discard, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "DATABASE_URL_FILE") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "devicebank.db")); err == nil {
+		t.Fatal("a default SQLite database was created")
+	}
+	// A readable one is used.
+	url := dbtest.FreshURL(t, "sqlite")
+	os.WriteFile(filepath.Join(dir, "url"), []byte(url+"\n"), 0o600)
+	t.Setenv("DATABASE_URL_FILE", filepath.Join(dir, "url"))
+	if code := run(context.Background(), []string{"migrate"}, nil, io.Discard, &errOut); code != 0 {
+		t.Fatalf("migrate with a readable secret file: %s", errOut.String())
+	}
+}
