@@ -36,12 +36,17 @@ const (
 	ManageLoans   Permission = "loans:manage"   // issue, renew, return, lose, recover
 	ReadClients   Permission = "clients:read"   // client records (scoped by role)
 	WriteClients  Permission = "clients:write"  // record and edit clients (scoped by role)
+	// CheckEligibility: ask whether a client the caller may see qualifies.
+	CheckEligibility Permission = "eligibility:check"
+	// ManageEligibility: read and replace the rule sets, load guideline tables.
+	ManageEligibility Permission = "eligibility:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
-	Admin:        set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients),
-	Coordinator:  set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients),
-	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients),
+	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients,
+		CheckEligibility, ManageEligibility),
+	Coordinator:  set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility),
+	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility),
 	// Funders see aggregates only; the reports that give them those come later.
 	Funder: set(),
 }

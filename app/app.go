@@ -7,6 +7,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
@@ -18,6 +19,7 @@ type Services struct {
 	Accounts    *accounts.Service
 	Clients     *clients.Service
 	Inventory   *inventory.Service
+	Eligibility *eligibility.Service
 	Idempotency *idempotency.Store
 }
 
@@ -41,9 +43,11 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	acc := accounts.NewService(db)
 	acc.Now = now
-	cl := &clients.Service{DB: db, Now: now}
+	cl := &clients.Service{DB: db, Now: now, Location: loc}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
 	cl.Borrowers = inv
-	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv,
+	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
+	inv.Waitlist = elig
+	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Idempotency: &idempotency.Store{DB: db, Now: now}}
 }

@@ -25,13 +25,13 @@ import (
 )
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	db  *storage.DB
 	svc *app.Services
 	n   int
 }
 
-func newFixture(t *testing.T, db *storage.DB) *fixture {
+func newFixture(t testing.TB, db *storage.DB) *fixture {
 	svc := app.New(db, app.Options{})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc}

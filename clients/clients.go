@@ -21,6 +21,9 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -37,19 +40,28 @@ const (
 type Client struct {
 	bun.BaseModel `bun:"table:clients,alias:c"`
 
-	ID                int64     `bun:"id,pk,autoincrement" json:"id"`
-	CaseNumber        string    `bun:"case_number" json:"case_number"`
-	FirstName         string    `bun:"first_name" json:"first_name"`
-	LastName          string    `bun:"last_name" json:"last_name"`
-	Phone             string    `bun:"phone" json:"phone"`
-	Email             string    `bun:"email" json:"email"`
-	PreferredLanguage string    `bun:"preferred_language" json:"preferred_language"`
-	PreferredChannel  Channel   `bun:"preferred_channel" json:"preferred_channel"`
-	HouseholdSize     int       `bun:"household_size" json:"household_size"`
-	PostalCode        string    `bun:"postal_code" json:"postal_code"`
-	CaseworkerID      int64     `bun:"caseworker_id" json:"caseworker_id"`
-	CreatedAt         time.Time `bun:"created_at" json:"created_at"`
-	UpdatedAt         time.Time `bun:"updated_at" json:"updated_at"`
+	ID                int64   `bun:"id,pk,autoincrement" json:"id"`
+	CaseNumber        string  `bun:"case_number" json:"case_number"`
+	FirstName         string  `bun:"first_name" json:"first_name"`
+	LastName          string  `bun:"last_name" json:"last_name"`
+	Phone             string  `bun:"phone" json:"phone"`
+	Email             string  `bun:"email" json:"email"`
+	PreferredLanguage string  `bun:"preferred_language" json:"preferred_language"`
+	PreferredChannel  Channel `bun:"preferred_channel" json:"preferred_channel"`
+	HouseholdSize     int     `bun:"household_size" json:"household_size"`
+	PostalCode        string  `bun:"postal_code" json:"postal_code"`
+	CaseworkerID      int64   `bun:"caseworker_id" json:"caseworker_id"`
+
+	// The situation eligibility rules look at. Confidential like the rest.
+	HouseholdID       *int64        `bun:"household_id" json:"household_id"`
+	AnnualIncomeCents *int64        `bun:"annual_income_cents" json:"annual_income_cents"` // nil: not disclosed
+	Programs          Codes         `bun:"programs,type:text" json:"programs"`
+	ProofVerifiedOn   calendar.Date `bun:"proof_verified_on,type:date,nullzero" json:"proof_verified_on"`
+	DateOfBirth       calendar.Date `bun:"date_of_birth,type:date,nullzero" json:"date_of_birth"`
+	Needs             Codes         `bun:"needs,type:text" json:"needs"`
+
+	CreatedAt time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
 }
 
 // Borrowers is what this package needs to know about lending: the ids of
@@ -60,12 +72,56 @@ type Borrowers interface {
 
 // Service manages client records.
 type Service struct {
-	DB        bun.IDB
-	Now       func() time.Time
+	DB  bun.IDB
+	Now func() time.Time
+	// Location is the agency's time zone: dates such as a proof's must not
+	// be later than the agency's today.
+	Location  *time.Location
 	Borrowers Borrowers
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
+
+func (s *Service) today() calendar.Date {
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return calendar.Today(s.Now(), loc)
+}
+
+// household decides a client's household: the one asked for, which must
+// hold a client the actor may see (an admin may name any); a new one of
+// their own when none is given on creation, or null is given; else the
+// current one.
+func (s *Service) household(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requested optional.Field[int64], current *int64) (*int64, error) {
+	if requested.Set && !requested.Null {
+		id := requested.Value
+		if current != nil && *current == id {
+			return current, nil
+		}
+		q := tx.NewSelect().Model((*Client)(nil)).Where("c.household_id = ?", id)
+		if !actor.Can(accounts.ManageUsers) {
+			q = s.visible(q, actor)
+		}
+		ok, err := q.Exists(ctx)
+		if err != nil {
+			return nil, storage.Err(err, "household")
+		}
+		if !ok {
+			return nil, (apperr.Fields{"household_id": "no household of a client you can see has this id"}).Err()
+		}
+		return &id, nil
+	}
+	if current != nil && !requested.Set {
+		return current, nil
+	}
+	var id int64
+	if err := tx.NewRaw("INSERT INTO households (created_at) VALUES (?) RETURNING id", s.now()).Scan(ctx, &id); err != nil {
+		return nil, storage.Err(err, "household")
+	}
+	return &id, nil
+}
 
 // CaseloadIDs selects the ids of the clients whose caseworker is workerID.
 // Other packages use it to scope rows to a social worker's caseload.
@@ -98,11 +154,23 @@ type Input struct {
 	HouseholdSize     *int     `json:"household_size"`
 	PostalCode        *string  `json:"postal_code"`
 	CaseworkerID      *int64   `json:"caseworker_id"`
+
+	// HouseholdID joins another client's household; left out (or null)
+	// when creating, the client gets a household of their own.
+	HouseholdID       optional.Field[int64]         `json:"household_id"`
+	AnnualIncomeCents optional.Field[int64]         `json:"annual_income_cents"` // null: not disclosed
+	Programs          *Codes                        `json:"programs"`
+	ProofVerifiedOn   optional.Field[calendar.Date] `json:"proof_verified_on"`
+	DateOfBirth       optional.Field[calendar.Date] `json:"date_of_birth"`
+	Needs             *Codes                        `json:"needs"`
 }
 
+// MaxIncomeCents bounds a declared income ($1,000,000,000).
+const MaxIncomeCents = 100_000_000_000
+
 // apply copies the given fields of in onto c, trimmed, and checks the
-// result as a whole, reporting every bad field.
-func (in Input) apply(c *Client) error {
+// result as a whole, reporting every bad field. today bounds the dates.
+func (in Input) apply(c *Client, today calendar.Date) error {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = strings.TrimSpace(*src)
@@ -121,9 +189,37 @@ func (in Input) apply(c *Client) error {
 	if in.HouseholdSize != nil {
 		c.HouseholdSize = *in.HouseholdSize
 	}
+	if in.AnnualIncomeCents.Set {
+		c.AnnualIncomeCents = nil
+		if !in.AnnualIncomeCents.Null {
+			v := in.AnnualIncomeCents.Value
+			c.AnnualIncomeCents = &v
+		}
+	}
+	var tooMany apperr.Fields
+	if in.Programs != nil {
+		tooMany.Check(len(*in.Programs) > 30, "programs", "at most 30 codes")
+		c.Programs = in.Programs.Normalize()
+	}
+	if in.Needs != nil {
+		tooMany.Check(len(*in.Needs) > 30, "needs", "at most 30 codes")
+		c.Needs = in.Needs.Normalize()
+	}
+	if in.ProofVerifiedOn.Set {
+		c.ProofVerifiedOn = in.ProofVerifiedOn.Value
+	}
+	if in.DateOfBirth.Set {
+		c.DateOfBirth = in.DateOfBirth.Value
+	}
+	if c.Programs == nil {
+		c.Programs = Codes{}
+	}
+	if c.Needs == nil {
+		c.Needs = Codes{}
+	}
 	c.Email = strings.ToLower(c.Email)
 
-	var bad apperr.Fields
+	bad := tooMany
 	bad.Check(c.CaseNumber == "", "case_number", "is required")
 	bad.MaxLength("case_number", c.CaseNumber, 50)
 	bad.Check(c.FirstName == "", "first_name", "is required")
@@ -154,7 +250,23 @@ func (in Input) apply(c *Client) error {
 	}
 	bad.Check(c.HouseholdSize < 1 || c.HouseholdSize > 50, "household_size", "must be a whole number from 1 to 50")
 	bad.MaxLength("postal_code", c.PostalCode, 20)
+	bad.Check(c.AnnualIncomeCents != nil && (*c.AnnualIncomeCents < 0 || *c.AnnualIncomeCents > MaxIncomeCents),
+		"annual_income_cents", "must be 0 or more (in cents), or null when not disclosed")
+	checkCodes(&bad, "programs", c.Programs)
+	checkCodes(&bad, "needs", c.Needs)
+	bad.Check(!c.ProofVerifiedOn.IsZero() && c.ProofVerifiedOn.After(today), "proof_verified_on", "must not be in the future")
+	bad.Check(!c.DateOfBirth.IsZero() && c.DateOfBirth.After(today), "date_of_birth", "must not be in the future")
 	return bad.Err()
+}
+
+func checkCodes(bad *apperr.Fields, field string, codes Codes) {
+	bad.Check(len(codes) > 30, field, "at most 30 codes")
+	for _, code := range codes {
+		if !eligibility.ValidCode(code) {
+			bad.Add(field, "each must be a code of lowercase letters, digits and underscores, such as snap")
+			return
+		}
+	}
 }
 
 func validPhone(p string) bool {
@@ -178,6 +290,8 @@ func (c *Client) fields() map[string]any {
 		"phone": c.Phone, "email": c.Email, "preferred_language": c.PreferredLanguage,
 		"preferred_channel": c.PreferredChannel, "household_size": c.HouseholdSize,
 		"postal_code": c.PostalCode, "caseworker_id": c.CaseworkerID,
+		"household_id": c.HouseholdID, "annual_income_cents": c.AnnualIncomeCents, "programs": c.Programs,
+		"proof_verified_on": c.ProofVerifiedOn, "date_of_birth": c.DateOfBirth, "needs": c.Needs,
 	}
 }
 
@@ -223,14 +337,15 @@ func event(actor *accounts.Actor, at time.Time, action string, c *Client) audit.
 // Create records a new client.
 func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (*Client, error) {
 	c := &Client{}
-	fieldErr := in.apply(c)
+	fieldErr := in.apply(c, s.today())
 	var out *Client
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		worker, err := s.caseworker(ctx, tx, actor, in.CaseworkerID, 0)
-		if err := apperr.Join(fieldErr, err); err != nil {
+		household, herr := s.household(ctx, tx, actor, in.HouseholdID, nil)
+		if err := apperr.Join(fieldErr, err, herr); err != nil {
 			return err
 		}
-		c.CaseworkerID = worker
+		c.CaseworkerID, c.HouseholdID = worker, household
 		c.CreatedAt = s.now()
 		c.UpdatedAt = c.CreatedAt
 		if _, err := tx.NewInsert().Model(c).Exec(ctx); err != nil {
@@ -247,9 +362,7 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Client, error) {
 	c := new(Client)
 	q := s.visible(db.NewSelect().Model(c).Where("c.id = ?", id), actor)
-	if lock {
-		q = storage.Locked(q)
-	}
+	q = storage.LockedIf(q, lock)
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "client")
 	}
@@ -316,12 +429,13 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 			return err
 		}
 		before := c.fields()
-		fieldErr := in.apply(c)
+		fieldErr := in.apply(c, s.today())
 		worker, err := s.caseworker(ctx, tx, actor, in.CaseworkerID, c.CaseworkerID)
-		if err := apperr.Join(fieldErr, err); err != nil {
+		household, herr := s.household(ctx, tx, actor, in.HouseholdID, c.HouseholdID)
+		if err := apperr.Join(fieldErr, err, herr); err != nil {
 			return err
 		}
-		c.CaseworkerID = worker
+		c.CaseworkerID, c.HouseholdID = worker, household
 		changes := audit.Diff(before, c.fields())
 		if len(changes) == 0 {
 			return nil
@@ -354,4 +468,35 @@ func (s *Service) History(ctx context.Context, actor *accounts.Actor, id int64, 
 		return audit.Record(ctx, tx, event(actor, s.now(), "client.history_viewed", c), nil)
 	})
 	return events, total, err
+}
+
+// EligibilityFacts returns the situation of a client the actor may see,
+// and the ids of the clients in their household (them included). Reading
+// it is recorded, since decisions quote income and programs.
+func (s *Service) EligibilityFacts(ctx context.Context, actor *accounts.Actor, id int64) (eligibility.Situation, []int64, error) {
+	var (
+		c         *Client
+		household []int64
+	)
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if c, err = s.load(ctx, tx, actor, id, false); err != nil {
+			return err
+		}
+		household = []int64{c.ID}
+		if c.HouseholdID != nil {
+			household = nil
+			if err := tx.NewSelect().Model((*Client)(nil)).Column("id").Where("household_id = ?", *c.HouseholdID).
+				OrderExpr("id").Scan(ctx, &household); err != nil {
+				return storage.Err(err, "household")
+			}
+		}
+		return audit.Record(ctx, tx, event(actor, s.now(), "client.eligibility_checked", c), nil)
+	})
+	if err != nil {
+		return eligibility.Situation{}, nil, err
+	}
+	return eligibility.Situation{HouseholdSize: c.HouseholdSize, AnnualIncomeCents: c.AnnualIncomeCents,
+		Programs: c.Programs, ProofVerifiedOn: c.ProofVerifiedOn, DateOfBirth: c.DateOfBirth,
+		PostalCode: c.PostalCode, Needs: c.Needs}, household, nil
 }

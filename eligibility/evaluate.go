@@ -391,3 +391,21 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Score is a request's waitlist priority under the rule set's weights,
+// with the reasons that make it up ("high urgency: +30").
+func Score(rs *RuleSet, urgency string, needs []string) (int, []string) {
+	p := DefaultPriority
+	if rs != nil && rs.Priority != nil {
+		p = *rs.Priority
+	}
+	score := p.Urgency[urgency]
+	reasons := []string{fmt.Sprintf("%s urgency: +%d", urgency, score)}
+	for _, f := range needs {
+		if w, ok := p.Needs[f]; ok && w > 0 {
+			score += w
+			reasons = append(reasons, fmt.Sprintf("%s: +%d", strings.ReplaceAll(f, "_", " "), w))
+		}
+	}
+	return score, reasons
+}

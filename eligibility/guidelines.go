@@ -40,37 +40,46 @@ func (g *Guideline) Threshold(size, percent int) int64 {
 	return g.Amount(size) * int64(percent) / 100
 }
 
-// Validate checks a table as loaded, naming the bad field.
+// Validate checks a table as loaded; a *ValidationError names each bad field.
 func (g *Guideline) Validate() error {
-	var problems []string
-	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if strings.TrimSpace(g.ID) == "" {
-		add("id: is required")
+	problems := map[string]string{}
+	bad := func(field, format string, args ...any) { problems[field] = fmt.Sprintf(format, args...) }
+	if strings.TrimSpace(g.ID) == "" || len([]rune(g.ID)) > 60 {
+		bad("id", "is required, at most 60 characters")
 	}
-	if strings.TrimSpace(g.Region) == "" {
-		add("region: is required")
+	if len([]rune(g.Name)) > 200 {
+		bad("name", "must be at most 200 characters")
+	}
+	if len([]rune(g.Source)) > 500 {
+		bad("source", "must be at most 500 characters")
+	}
+	if !validCurrency(g.Currency) {
+		bad("currency", "must be a three-letter currency code such as USD or CAD")
+	}
+	if strings.TrimSpace(g.Region) == "" || len([]rune(g.Region)) > 20 {
+		bad("region", "is required, at most 20 characters")
 	}
 	if g.Year < 1990 || g.Year > 2200 {
-		add("year: must be a year such as 2026")
+		bad("year", "must be a year such as 2026")
 	}
 	if strings.TrimSpace(g.Source) == "" {
-		add("source: is required: name the published notice the figures come from")
+		bad("source", "is required: name the published notice the figures come from")
 	}
 	if len(g.AmountsCents) == 0 || len(g.AmountsCents) > 20 {
-		add("amounts_cents: must list the amounts for households of 1 up to at most 20 people")
+		bad("amounts_cents", "must list the amounts for households of 1 up to at most 20 people")
 	}
 	for i, a := range g.AmountsCents {
-		if a <= 0 {
-			add("amounts_cents[%d]: must be more than 0", i)
+		if a <= 0 || a > 100_000_000_00 {
+			bad(fmt.Sprintf("amounts_cents[%d]", i), "must be more than 0 and at most 100,000,000 dollars")
 		} else if i > 0 && a <= g.AmountsCents[i-1] {
-			add("amounts_cents[%d]: must be more than the amount for a smaller household", i)
+			bad(fmt.Sprintf("amounts_cents[%d]", i), "must be more than the amount for a smaller household")
 		}
 	}
-	if g.EachAdditionalCents <= 0 {
-		add("each_additional_cents: must be more than 0")
+	if g.EachAdditionalCents <= 0 || g.EachAdditionalCents > 100_000_000_00 {
+		bad("each_additional_cents", "must be more than 0 and at most 100,000,000 dollars")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
+		return &ValidationError{Problems: problems}
 	}
 	return nil
 }
@@ -122,4 +131,16 @@ func (gs Guidelines) For(region string, year int) (g *Guideline, exact bool) {
 		}
 	}
 	return g, g != nil && g.Year == year
+}
+
+func validCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for _, r := range c {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
 }

@@ -15,7 +15,27 @@ type RuleSet struct {
 	Region string `json:"region"`
 	// Rules is the root of the rule tree, usually an all_of group.
 	Rules Rule `json:"rules"`
+	// Priority weighs the waitlist; left out, DefaultPriority applies.
+	Priority *Priority `json:"priority,omitempty"`
 }
+
+// Priority holds the waitlist weights: points for the request's urgency
+// and for each needs flag the client has. Higher scores are served first;
+// equal scores in the order they joined.
+type Priority struct {
+	Urgency map[string]int `json:"urgency"`
+	Needs   map[string]int `json:"needs"`
+}
+
+// DefaultPriority is used when a rule set gives no weights.
+var DefaultPriority = Priority{
+	Urgency: map[string]int{"low": 0, "normal": 10, "high": 30},
+	Needs: map[string]int{"fleeing_violence": 40, "leaving_care": 25, "no_home_internet": 20,
+		"disability": 15, "age_60_plus": 10, "school_age_children": 10},
+}
+
+// Urgencies are the urgency levels of a request.
+var Urgencies = []string{"low", "normal", "high"}
 
 // Rule is a node of the rule tree: a group (AllOf or AnyOf) or one check,
 // named by Kind. Only the fields of its kind are used.
@@ -52,6 +72,13 @@ const (
 	KindPostalArea    Kind = "postal_area"    // postal code starts with one of Prefixes
 	KindNeeds         Kind = "needs"          // has any of Flags
 )
+
+// kindFields are the fields each kind of rule takes.
+var kindFields = map[Kind][]string{
+	KindIncome: {"percent"}, KindPrograms: {"programs"}, KindProofRecent: {"months"},
+	KindMaxOpenLoans: {"max", "per", "device_kind"}, KindNoRecentLoss: {"months"}, KindWaitingPeriod: {"months"},
+	KindAgeRange: {"min_age", "max_age"}, KindPostalArea: {"postal_prefixes"}, KindNeeds: {"flags"},
+}
 
 // Kinds lists the checks a rule can name.
 var Kinds = []Kind{KindIncome, KindPrograms, KindProofRecent, KindMaxOpenLoans, KindNoRecentLoss,
@@ -97,11 +124,31 @@ func (rs *RuleSet) Validate() error {
 	problems := map[string]string{}
 	if strings.TrimSpace(rs.Name) == "" {
 		problems["name"] = "is required"
+	} else if len([]rune(rs.Name)) > 200 {
+		problems["name"] = "must be at most 200 characters"
 	}
 	if strings.TrimSpace(rs.Region) == "" {
 		problems["region"] = `is required: the guideline region, such as "48"`
+	} else if len([]rune(rs.Region)) > 20 {
+		problems["region"] = "must be at most 20 characters"
 	}
 	rs.Rules.validate("rules", problems, 0)
+	if p := rs.Priority; p != nil {
+		for u, w := range p.Urgency {
+			if !contains(Urgencies, u) {
+				problems["priority.urgency."+u] = "must be low, normal or high"
+			} else if w < 0 || w > 1000 {
+				problems["priority.urgency."+u] = "must be 0 to 1000"
+			}
+		}
+		for f, w := range p.Needs {
+			if !ValidCode(f) {
+				problems["priority.needs."+f] = "must be a needs flag code"
+			} else if w < 0 || w > 1000 {
+				problems["priority.needs."+f] = "must be 0 to 1000"
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return &ValidationError{Problems: problems}
 	}
@@ -146,6 +193,16 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 		return
 	}
 	bad := func(field, problem string) { problems[path+"."+field] = problem }
+	// Fields of other kinds are refused, so a stored rule says only what it checks.
+	for field, set := range map[string]bool{
+		"percent": r.Percent != 0, "programs": r.Programs != nil, "months": r.Months != 0, "max": r.Max != nil,
+		"per": r.Per != "", "device_kind": r.DeviceKind != "", "min_age": r.MinAge != nil, "max_age": r.MaxAge != nil,
+		"postal_prefixes": r.Prefixes != nil, "flags": r.Flags != nil,
+	} {
+		if set && !contains(kindFields[r.Kind], field) {
+			bad(field, "does not apply to a rule of kind "+string(r.Kind))
+		}
+	}
 	months := func() {
 		if r.Months < 1 || r.Months > 120 {
 			bad("months", "must be 1 to 120")
@@ -161,7 +218,7 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 			bad("programs", "must list at least one program code")
 		}
 		for i, p := range r.Programs {
-			if !validCode(p) {
+			if !ValidCode(p) {
 				bad(fmt.Sprintf("programs[%d]", i), "must be a code of lowercase letters, digits and underscores")
 			}
 		}
@@ -195,8 +252,8 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 			bad("postal_prefixes", "must list at least one postal code or prefix")
 		}
 		for i, p := range r.Prefixes {
-			if strings.TrimSpace(p) == "" {
-				bad(fmt.Sprintf("postal_prefixes[%d]", i), "must not be empty")
+			if strings.TrimSpace(p) == "" || len([]rune(p)) > 20 {
+				bad(fmt.Sprintf("postal_prefixes[%d]", i), "must be 1 to 20 characters")
 			}
 		}
 	case KindNeeds:
@@ -204,7 +261,7 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 			bad("flags", "must list at least one needs flag")
 		}
 		for i, f := range r.Flags {
-			if !validCode(f) {
+			if !ValidCode(f) {
 				bad(fmt.Sprintf("flags[%d]", i), "must be a code of lowercase letters, digits and underscores")
 			}
 		}
@@ -221,9 +278,9 @@ func joinKinds() string {
 	return strings.Join(s, ", ")
 }
 
-// validCode reports whether s is a program or flag code: lowercase letters,
+// ValidCode reports whether s is a program or flag code: lowercase letters,
 // digits and underscores, starting with a letter, at most 40 long.
-func validCode(s string) bool {
+func ValidCode(s string) bool {
 	if s == "" || len(s) > 40 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}

@@ -111,6 +111,22 @@ type Service struct {
 	// due dates and overdue loans.
 	Location *time.Location
 	Clients  Caseloads
+	// Waitlist hears of devices that become available; may be nil.
+	Waitlist Waitlist
+}
+
+// Waitlist is what inventory tells the device-request side: a device of a
+// kind became available (inside the transaction that made it so).
+type Waitlist interface {
+	DeviceFreed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error
+}
+
+// freed tells the waitlist, if any, that a device of kind is available.
+func (s *Service) freed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind Kind) error {
+	if s.Waitlist == nil {
+		return nil
+	}
+	return s.Waitlist.DeviceFreed(ctx, tx, actor, string(kind))
 }
 
 // Caseloads is what this package needs to know about clients.
@@ -288,7 +304,10 @@ func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in De
 		if err := s.saveAccessories(ctx, tx, d); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields())
+		if err := audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields()); err != nil {
+			return err
+		}
+		return s.freed(ctx, tx, actor, d.Kind)
 	})
 	if err != nil {
 		return nil, err
@@ -320,9 +339,7 @@ func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64, lock boo
 	d := new(Device)
 	q := db.NewSelect().Model(d).Where("d.id = ?", id).
 		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
-	if lock {
-		q = storage.Locked(q)
-	}
+	q = storage.LockedIf(q, lock)
 	err := q.Scan(ctx)
 	if err != nil {
 		return nil, storage.Err(err, "device")
@@ -487,9 +504,15 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 			return err
 		}
 		d.Status, d.UpdatedAt = next, now
-		return audit.Record(ctx, tx, deviceEvent(actor, now, "device.inspected", d), map[string]any{
+		if err := audit.Record(ctx, tx, deviceEvent(actor, now, "device.inspected", d), map[string]any{
 			"status": audit.Change{From: from, To: next}, "wiped": *in.Wiped, "outcome": in.Outcome,
-			"condition": d.Condition, "notes": strings.TrimSpace(in.Notes)})
+			"condition": d.Condition, "notes": strings.TrimSpace(in.Notes)}); err != nil {
+			return err
+		}
+		if next == Available && from != Available {
+			return s.freed(ctx, tx, actor, d.Kind)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

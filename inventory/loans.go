@@ -197,9 +197,7 @@ func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *
 func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Loan, error) {
 	l := new(Loan)
 	q := s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor)
-	if lock {
-		q = storage.Locked(q)
-	}
+	q = storage.LockedIf(q, lock)
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "loan")
 	}

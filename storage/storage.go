@@ -174,3 +174,23 @@ func Locked(q *bun.SelectQuery) *bun.SelectQuery {
 	}
 	return q
 }
+
+// LockedIf is Locked when lock is true, q unchanged otherwise.
+func LockedIf(q *bun.SelectQuery, lock bool) *bun.SelectQuery {
+	if lock {
+		return Locked(q)
+	}
+	return q
+}
+
+// LockName serializes transactions that use the same name until they end:
+// an advisory lock on PostgreSQL; on SQLite the transaction already holds
+// the write lock. For rules over many rows, such as "no two requests take
+// the last free device".
+func LockName(ctx context.Context, tx bun.Tx, name string) error {
+	if tx.Dialect().Name() != dialect.PG {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", name)
+	return Err(err, "lock")
+}

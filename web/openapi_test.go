@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -33,6 +34,7 @@ import (
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/optional"
@@ -455,8 +457,8 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 		need("404", "a record named by id may not exist")
 	}
 
-	// Bodies: every POST and PATCH handler decodes a JSON object, strictly.
-	takesBody := o.method == "POST" || o.method == "PATCH"
+	// Bodies: every POST, PUT and PATCH handler decodes a JSON object, strictly.
+	takesBody := o.method == "POST" || o.method == "PUT" || o.method == "PATCH"
 	if schema := doc.requestSchema(t, o); schema == nil {
 		if takesBody {
 			t.Errorf("%s: no application/json request body documented", key)
@@ -478,7 +480,7 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 		need("422", "invalid fields")
 	}
 
-	// Idempotency-Key: the server honours it on POST and PATCH for a
+	// Idempotency-Key: the server honours it on POST, PUT and PATCH for a
 	// signed-in user (keys belong to the user).
 	_, hasKeyParam := params["header:"+idempotency.Header]
 	idem := takesBody && !public
@@ -681,37 +683,50 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Token", accounts.Token{}, true},
 		{"SignIn", accounts.SignIn{}, false},
 		{"AuditEvent", audit.Event{}, true},
+		{"EligibilityDecision", eligibility.Decision{}, true},
+		{"EligibilityRuleResult", eligibility.RuleResult{}, true},
+		// RuleSet and EligibilityRule are sent (in RuleSetVersion) and
+		// received (PUT /eligibility/rules) alike.
+		{"RuleSet", eligibility.RuleSet{}, true},
+		{"EligibilityRule", eligibility.Rule{}, true},
+		{"RuleSetVersion", eligibility.StoredRuleSet{}, true},
+		{"Guideline", eligibility.Guideline{}, true},
+		{"GuidelineInput", eligibility.Guideline{}, false},
+	}
+	// Output pointers the code never leaves nil, by schema, so the schema
+	// need not allow null for them; the answers checked in
+	// TestOpenAPIResponsesMatchDocument show it.
+	alwaysSet := map[string][]string{
+		"RuleSetVersion": {"rule_set"}, // parsed from the stored body before any answer
 	}
 	for _, c := range cases {
 		t.Run(c.schema, func(t *testing.T) {
-			s := doc.schema(t, c.schema)
-			props, _ := s["properties"].(map[string]any)
-			required := map[string]bool{}
-			for _, r := range docList(s["required"]) {
-				required[r.(string)] = true
-			}
+			props, required := doc.objectShape(t, doc.schema(t, c.schema))
 			fields := goJSONFields(reflect.TypeOf(c.value))
 			seen := map[string]bool{}
 			for _, f := range fields {
 				seen[f.name] = true
-				ps, ok := props[f.name]
+				variants, ok := props[f.name]
 				if !ok {
 					t.Errorf("field %q of %T is not in the schema", f.name, c.value)
 					continue
 				}
 				goType, nullable := goJSONType(f.typ)
-				types := doc.schemaTypes(t, ps)
-				if goType != "" && !types[goType] {
-					t.Errorf("%s: the Go field is a JSON %s, the schema says %v", f.name, goType, docKeys(types))
-				}
-				if types["null"] && !nullable {
-					t.Errorf("%s: the schema allows null, but the Go field can never be null", f.name)
-				}
-				// A pointer is null whenever it is nil; whether a slice or a
-				// date can be null depends on the code, which the answers
-				// checked in TestOpenAPIResponsesMatchDocument show.
-				if c.output && f.typ.Kind() == reflect.Pointer && !f.omitempty && !types["null"] {
-					t.Errorf("%s: the field can be null (a %s), but the schema does not allow null", f.name, f.typ)
+				for _, ps := range variants {
+					types := doc.schemaTypes(t, ps)
+					if goType != "" && !types[goType] {
+						t.Errorf("%s: the Go field is a JSON %s, the schema says %v", f.name, goType, docKeys(types))
+					}
+					if types["null"] && !nullable {
+						t.Errorf("%s: the schema allows null, but the Go field can never be null", f.name)
+					}
+					// A pointer is null whenever it is nil; whether a slice or a
+					// date can be null depends on the code, which the answers
+					// checked in TestOpenAPIResponsesMatchDocument show.
+					if c.output && f.typ.Kind() == reflect.Pointer && !f.omitempty && !types["null"] &&
+						!slices.Contains(alwaysSet[c.schema], f.name) {
+						t.Errorf("%s: the field can be null (a %s), but the schema does not allow null", f.name, f.typ)
+					}
 				}
 				if c.output && required[f.name] == f.omitempty {
 					t.Errorf("%s: required = %v, but the field is always sent = %v", f.name, required[f.name], !f.omitempty)
@@ -727,8 +742,53 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 					t.Errorf("%q is required but not a property", name)
 				}
 			}
+			for _, name := range alwaysSet[c.schema] {
+				if !seen[name] {
+					t.Errorf("alwaysSet names %q, which %T does not have", name, c.value)
+				}
+			}
 		})
 	}
+}
+
+// objectShape is the properties of an object schema, each with the schemas
+// given for it, and its required fields. For a schema that is an anyOf of
+// object schemas (such as a rule of the rule tree, one shape per kind), it
+// is every property of every alternative, and the fields that all of them
+// require.
+func (d *apiDoc) objectShape(t testing.TB, s map[string]any) (map[string][]any, map[string]bool) {
+	t.Helper()
+	props := map[string][]any{}
+	required := map[string]bool{}
+	if p, ok := s["properties"].(map[string]any); ok {
+		for name, ps := range p {
+			props[name] = append(props[name], ps)
+		}
+		for _, r := range docList(s["required"]) {
+			required[r.(string)] = true
+		}
+		return props, required
+	}
+	alts := docList(s["anyOf"])
+	if len(alts) == 0 {
+		t.Fatalf("the schema has neither properties nor anyOf")
+	}
+	count := map[string]int{}
+	for _, alt := range alts {
+		p, r := d.objectShape(t, d.deref(t, alt))
+		for name, variants := range p {
+			props[name] = append(props[name], variants...)
+		}
+		for name := range r {
+			count[name]++
+		}
+	}
+	for name, n := range count {
+		if n == len(alts) {
+			required[name] = true
+		}
+	}
+	return props, required
 }
 
 type goJSONField struct {
@@ -866,14 +926,15 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		return out
 	}
 	enums := map[string][]string{
-		"DeviceKind":        each(inventory.Kinds),
-		"DeviceStatus":      each(inventory.Statuses),
-		"Condition":         each(inventory.Conditions),
-		"InspectionOutcome": strs(inventory.Ready, inventory.NeedsRepair, inventory.Retire),
-		"LoanStatus":        strs(inventory.LoanOpen, inventory.LoanReturned, inventory.LoanLost),
-		"LoanStatusFilter":  each(inventory.LoanStatuses),
-		"PreferredChannel":  strs(clients.SMS, clients.Email, clients.None),
-		"Role":              each(accounts.Roles),
+		"DeviceKind":         each(inventory.Kinds),
+		"DeviceStatus":       each(inventory.Statuses),
+		"Condition":          each(inventory.Conditions),
+		"InspectionOutcome":  strs(inventory.Ready, inventory.NeedsRepair, inventory.Retire),
+		"LoanStatus":         strs(inventory.LoanOpen, inventory.LoanReturned, inventory.LoanLost),
+		"LoanStatusFilter":   each(inventory.LoanStatuses),
+		"PreferredChannel":   strs(clients.SMS, clients.Email, clients.None),
+		"EligibilityOutcome": strs(eligibility.Eligible, eligibility.Ineligible, eligibility.NeedsReview),
+		"Role":               each(accounts.Roles),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
 			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
@@ -888,6 +949,44 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		sort.Strings(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("schema %s: enum %v, the code has %v", name, got, want)
+		}
+	}
+	// A check names a device kind as the inventory does.
+	if !slices.Equal(each(eligibility.DeviceKinds), each(inventory.Kinds)) {
+		t.Errorf("eligibility.DeviceKinds %v differ from inventory.Kinds %v, which the schema DeviceKind lists", eligibility.DeviceKinds, inventory.Kinds)
+	}
+	// Each kind of rule has its own shape in EligibilityRule, named by a
+	// const kind; with the two groups, that is every shape.
+	var kinds []string
+	alts := docList(doc.schema(t, "EligibilityRule")["anyOf"])
+	for _, alt := range alts {
+		props, _ := doc.deref(t, alt)["properties"].(map[string]any)
+		if k, ok := props["kind"].(map[string]any); ok {
+			kinds = append(kinds, fmt.Sprint(k["const"]))
+		}
+	}
+	sort.Strings(kinds)
+	wantKinds := each(eligibility.Kinds)
+	sort.Strings(wantKinds)
+	if !slices.Equal(kinds, wantKinds) || len(alts) != len(wantKinds)+2 {
+		t.Errorf("EligibilityRule has %d shapes with the kinds %v; the code has an all_of group, an any_of group and the kinds %v", len(alts), kinds, wantKinds)
+	}
+	// The codes DeviceBank knows are named where the codes are described,
+	// and the pattern and length accept what the code accepts.
+	for name, known := range map[string][]string{"ProgramCode": clients.Programs, "NeedCode": clients.Needs} {
+		s := doc.schema(t, name)
+		desc, _ := s["description"].(string)
+		for _, code := range known {
+			if !strings.Contains(desc, code) {
+				t.Errorf("schema %s: the description does not name the code %s", name, code)
+			}
+		}
+		for _, code := range append(slices.Clone(known), "a", "city_rent_relief2", strings.Repeat("a", 40), strings.Repeat("a", 41),
+			"", "SNAP", "2snap", "_snap", "snap-plus", "snap plus", "snäp") {
+			errs := doc.validate(s, code, name)
+			if ok := len(errs) == 0; ok != eligibility.ValidCode(code) {
+				t.Errorf("schema %s accepts %q = %v, the code says %v %v", name, code, ok, eligibility.ValidCode(code), errs)
+			}
 		}
 	}
 	db, _ := doc.lookup("#/components/schemas/Health/properties/database/enum")
@@ -915,6 +1014,8 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/parameters/Offset/schema/minimum", 0},
 		{"#/components/parameters/IdempotencyKey/schema/maxLength", idempotency.MaxKeyLength},
 		{"#/components/schemas/NewUser/properties/password/minLength", accounts.MinPasswordLength},
+		{"#/components/schemas/ClientInput/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
+		{"#/components/schemas/Client/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
 	}
 	for _, c := range checks {
 		if got := number(c.ref); got != c.want {
@@ -981,7 +1082,7 @@ func TestOpenAPIExamplesMatchSchemas(t *testing.T) {
 // is meant to name every field the server sends.
 var docSchemaKeywords = map[string]bool{
 	"$ref": true, "type": true, "enum": true, "const": true, "anyOf": true, "properties": true,
-	"required": true, "additionalProperties": true, "items": true, "maxItems": true, "minLength": true,
+	"required": true, "additionalProperties": true, "items": true, "minItems": true, "maxItems": true, "minLength": true,
 	"maxLength": true, "pattern": true, "format": true, "minimum": true, "maximum": true,
 	"description": true, "examples": true, "default": true,
 }
@@ -1070,6 +1171,9 @@ func (d *apiDoc) validate(schema, v any, at string) []string {
 			}
 		}
 	case []any:
+		if min, ok := docIntOf(s["minItems"]); ok && int64(len(x)) < min {
+			fail("%d items, at least %d needed", len(x), min)
+		}
 		if max, ok := docIntOf(s["maxItems"]); ok && int64(len(x)) > max {
 			fail("%d items, at most %d allowed", len(x), max)
 		}
@@ -1547,7 +1651,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(403, co, "POST", "/api/v1/clients", clientIn)
 		c.call(422, sw, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0043", "first_name": "Ana",
 			"last_name": "Ruiz", "preferred_channel": "sms", "household_size": 2})
-		c.call(201, admin, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0044", "first_name": "Ben",
+		ben := c.call(201, admin, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0044", "first_name": "Ben",
 			"last_name": "Okafor", "email": "ben@example.org", "preferred_channel": "email", "household_size": 1,
 			"caseworker_id": swID})
 		mine := c.call(200, sw, "GET", path("/api/v1/clients?q=alv&caseworker_id=%d&limit=5&offset=0", swID), nil)
@@ -1560,6 +1664,36 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(404, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // no loan yet: not a coordinator's to see
 		c.call(200, sw, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60624"})
 		c.call(403, co, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60625"})
+
+		// A client's situation, which the eligibility rules look at.
+		situation := c.call(200, sw, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{
+			"programs": []any{"snap", "city_rent_relief", "snap"}, "needs": []any{"school_age_children", "no_home_internet"},
+			"proof_verified_on": "2026-02-20", "date_of_birth": "1988-07-14", "annual_income_cents": nil})
+		if fmt.Sprint(situation["programs"]) != "[city_rent_relief snap]" || situation["annual_income_cents"] != nil ||
+			situation["proof_verified_on"] != "2026-02-20" || situation["household_id"] == nil {
+			t.Errorf("client with a situation: %v", situation)
+		}
+		household := docInt(situation["household_id"])
+		luis := c.call(201, sw, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0045", "first_name": "Luis",
+			"last_name": "Alvarez", "preferred_channel": "none", "household_size": 4, "household_id": household,
+			"annual_income_cents": 2850000, "programs": []any{}, "proof_verified_on": nil, "date_of_birth": "2010-05-02"})
+		if docInt(luis["household_id"]) != household || docInt(luis["annual_income_cents"]) != 2850000 || luis["proof_verified_on"] != nil {
+			t.Errorf("client in a shared household: %v", luis)
+		}
+		moved := c.call(200, sw, "PATCH", path("/api/v1/clients/%d", docInt(luis["id"])), map[string]any{"household_id": nil})
+		if moved["household_id"] == nil || docInt(moved["household_id"]) == household {
+			t.Errorf("a client moved out keeps the household: %v", moved)
+		}
+		for _, in := range []map[string]any{{"date_of_birth": "2026-03-11"}, {"household_id": 999999}, {"annual_income_cents": -1}} {
+			var field string
+			for field = range in {
+			}
+			wrong := c.bad(422, sw, "PATCH", path("/api/v1/clients/%d", rosaID), in)
+			if fields, _ := wrong["error"].(map[string]any)["fields"].(map[string]any); fields[field] == nil {
+				t.Errorf("PATCH client with %v: the error does not name %s: %v", in, field, wrong)
+			}
+		}
+		c.bad(422, sw, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"programs": []any{"SNAP"}})
 
 		// Loans.
 		loan := c.send(true, 201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID,
@@ -1620,6 +1754,107 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(200, sw, "GET", path("/api/v1/clients/%d/history?limit=100&offset=0", rosaID), nil)
 		c.call(404, co, "GET", "/api/v1/clients/999999/history", nil)
 
+		// Eligibility. Rosa has had loans now, so a coordinator may check
+		// her too; Ben has not.
+		check := map[string]any{"client_id": rosaID, "device_kind": "laptop", "needs_data_plan": true}
+		decision := c.call(200, sw, "POST", "/api/v1/eligibility/check", check, "Idempotency-Key", "check-rosa")
+		if decision["outcome"] != "eligible" || docInt(decision["rule_set_version"]) != 1 || decision["decided_on"] != "2026-03-10" {
+			t.Errorf("eligibility of a client in snap, income not disclosed: %v", decision)
+		}
+		undecided := false
+		for _, r := range docList(decision["rules"]) {
+			undecided = undecided || r.(map[string]any)["unknown"] == true
+		}
+		if !undecided {
+			t.Errorf("the income rule cannot be decided without the income, but no rule says unknown: %v", decision)
+		}
+		c.call(200, co, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "hotspot"})
+		c.call(404, co, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": docInt(ben["id"]), "device_kind": "phone"})
+		c.call(404, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": 999999, "device_kind": "phone"})
+		c.call(403, funder, "POST", "/api/v1/eligibility/check", check)
+		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "toaster"})
+		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "phone", "urgent": true})
+
+		current := c.call(200, admin, "GET", "/api/v1/eligibility/rules", nil)
+		if docInt(current["version"]) != 1 || current["created_by"] != nil {
+			t.Errorf("the rules a new installation ships with: %v", current)
+		}
+		c.call(403, co, "GET", "/api/v1/eligibility/rules", nil)
+		c.call(403, sw, "GET", "/api/v1/eligibility/rules", nil)
+		ruleSet := map[string]any{"name": "Spring 2026", "region": "48", "rules": map[string]any{"all_of": []any{
+			map[string]any{"name": "income_or_program", "any_of": []any{
+				map[string]any{"kind": "income", "percent": 150},
+				map[string]any{"kind": "programs", "programs": []any{"snap", "city_rent_relief"}}}},
+			map[string]any{"kind": "proof_recent", "months": 12},
+			map[string]any{"kind": "max_open_loans", "per": "client", "max": 2},
+			map[string]any{"kind": "max_open_loans", "per": "household", "max": 1, "device_kind": "hotspot"},
+			map[string]any{"kind": "no_recent_loss", "months": 12},
+			map[string]any{"kind": "waiting_period", "months": 1},
+			map[string]any{"name": "adult", "kind": "age_range", "min_age": 18, "max_age": 130},
+			map[string]any{"kind": "postal_area", "postal_prefixes": []any{"606"}},
+			map[string]any{"all_of": []any{map[string]any{"kind": "needs", "flags": []any{"no_home_internet"}}}},
+		}}, "priority": map[string]any{"urgency": map[string]any{"normal": 5, "high": 50}, "needs": map[string]any{"fleeing_violence": 60}}}
+		v2 := c.call(200, admin, "PUT", "/api/v1/eligibility/rules", ruleSet, "Idempotency-Key", "rules-spring")
+		if docInt(v2["version"]) != 2 || docInt(v2["created_by"]) != adminID || v2["name"] != "Spring 2026" {
+			t.Errorf("replaced rules: %v", v2)
+		}
+		again2 := c.send(true, 200, admin, "PUT", "/api/v1/eligibility/rules", ruleSet, "Idempotency-Key", "rules-spring")
+		if again2.Header.Get("Idempotent-Replayed") != "true" || docInt(again2.object()["version"]) != 2 {
+			t.Errorf("replayed rules: %s %v", again2.Header.Get("Idempotent-Replayed"), again2.object())
+		}
+		c.call(200, admin, "GET", "/api/v1/eligibility/rules", nil) // the new version, with its priority, as sent back
+		c.call(403, co, "PUT", "/api/v1/eligibility/rules", ruleSet)
+		badRules := map[string]any{"name": "Broken", "region": "48", "rules": map[string]any{"all_of": []any{
+			map[string]any{"kind": "income", "percent": 200}, map[string]any{"kind": "proof_recent", "months": 0}}}}
+		wrong := c.bad(422, admin, "PUT", "/api/v1/eligibility/rules", badRules)
+		if fields, _ := wrong["error"].(map[string]any)["fields"].(map[string]any); len(fields) != 1 || fields["rules.all_of[1].months"] == nil {
+			t.Errorf("a rule set with a bad rule: %v", wrong)
+		}
+		c.call(422, admin, "PUT", "/api/v1/eligibility/rules", map[string]any{"name": " ", "region": "48",
+			"rules": map[string]any{"kind": "waiting_period", "months": 3}})
+		wrong = c.bad(422, admin, "PUT", "/api/v1/eligibility/rules", map[string]any{"name": "Typo", "region": "48",
+			"rules": map[string]any{"kind": "waiting_period", "monhts": 3}})
+		if fields, _ := wrong["error"].(map[string]any)["fields"].(map[string]any); fields["body"] == nil {
+			t.Errorf("a rule set with an unknown field: %v", wrong)
+		}
+		c.bad(400, admin, "PUT", "/api/v1/eligibility/rules", "[]")
+		versions := c.call(200, admin, "GET", "/api/v1/eligibility/rules/versions?limit=1&offset=0", nil)
+		if got := docPageItems(versions); len(got) != 1 || docInt(got[0]["version"]) != 2 || docInt(versions["total"]) != 2 {
+			t.Errorf("rule set versions, newest first: %v", versions)
+		}
+		c.call(403, sw, "GET", "/api/v1/eligibility/rules/versions", nil)
+		c.bad(422, admin, "GET", "/api/v1/eligibility/rules/versions?offset=-1", nil)
+		if d := c.call(200, co, "POST", "/api/v1/eligibility/check", check); docInt(d["rule_set_version"]) != 2 {
+			t.Errorf("a check after the rules were replaced: %v", d)
+		}
+
+		guidelines := c.call(200, admin, "GET", "/api/v1/eligibility/guidelines", nil)
+		if len(docList(guidelines["items"])) == 0 {
+			t.Errorf("no guideline tables ship: %v", guidelines)
+		}
+		shippedID := docList(guidelines["items"])[0].(map[string]any)["id"]
+		c.call(403, co, "GET", "/api/v1/eligibility/guidelines", nil)
+		alaska := map[string]any{"id": "hhs-2026-ak", "name": "HHS poverty guidelines 2026, Alaska", "region": "AK",
+			"year": 2026, "currency": "USD", "source": "Federal Register 91 FR 1797, 15 January 2026",
+			"amounts_cents": []any{1995000, 2705000, 3415000}, "each_additional_cents": 710000}
+		c.call(201, admin, "POST", "/api/v1/eligibility/guidelines", alaska)
+		c.call(409, admin, "POST", "/api/v1/eligibility/guidelines", alaska)
+		taken := maps.Clone(alaska)
+		taken["id"] = shippedID
+		if conflict := c.call(409, admin, "POST", "/api/v1/eligibility/guidelines", taken); conflict["error"].(map[string]any)["fields"] == nil {
+			t.Errorf("loading a table under a shipped id: %v", conflict)
+		}
+		falling := maps.Clone(alaska)
+		falling["id"], falling["amounts_cents"] = "hhs-2026-ak-typo", []any{1995000, 1705000}
+		wrong = c.call(422, admin, "POST", "/api/v1/eligibility/guidelines", falling)
+		if fields, _ := wrong["error"].(map[string]any)["fields"].(map[string]any); fields["amounts_cents[1]"] == nil {
+			t.Errorf("a table whose amounts fall: %v", wrong)
+		}
+		c.call(403, co, "POST", "/api/v1/eligibility/guidelines", alaska)
+		if got := c.call(200, admin, "GET", "/api/v1/eligibility/guidelines", nil); len(docList(got["items"])) != len(docList(guidelines["items"]))+1 {
+			t.Errorf("the loaded table is not listed: %v", got)
+		}
+
 		c.covered(400, 401, 403, 404, 409, 422)
 	})
 }
@@ -1654,7 +1889,8 @@ func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
 }
 
 // TestOpenAPIInputLimitsMatchServer sends every limit the document gives
-// for a request field (maxLength, minLength, maximum, minimum, maxItems) to
+// for a request field (maxLength, minLength, maximum, minimum, maxItems,
+// minItems), and for a field of each kind of eligibility rule, to
 // the server, at the limit and just past it: at the limit the field must
 // not be refused, past it the answer must be a 422 naming the field.
 func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
@@ -1709,6 +1945,13 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			return map[string]any{"condition": "good"}
 		}},
 		"POST /api/v1/loans/{id}/lost": {co, path("/api/v1/loans/%d/lost", loan), func() map[string]any { return map[string]any{} }},
+		"POST /api/v1/eligibility/check": {sw, "/api/v1/eligibility/check", func() map[string]any {
+			return map[string]any{"client_id": client, "device_kind": "laptop"}
+		}},
+		"POST /api/v1/eligibility/guidelines": {admin, "/api/v1/eligibility/guidelines", func() map[string]any {
+			return map[string]any{"id": fmt.Sprintf("limits-%d", unique()), "region": "XX", "year": 2026,
+				"source": "a test", "amounts_cents": []any{1000000}, "each_additional_cents": 100000}
+		}},
 	}
 	// Where the server names a field differently from the request. Known
 	// Fields reported under another name than the one sent (none today).
@@ -1727,6 +1970,14 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			}
 			return s
 		},
+	}
+
+	// Lists whose items must differ (codes are stored without repeats) or
+	// rise (guideline amounts), by field: the i-th item, from 0.
+	listItem := map[string]func(i int) any{
+		"programs":      func(i int) any { return fmt.Sprintf("code_%d", i) },
+		"needs":         func(i int) any { return fmt.Sprintf("code_%d", i) },
+		"amounts_cents": func(i int) any { return 1000000 + 100000*i },
 	}
 
 	checkedLimits := 0
@@ -1795,21 +2046,86 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 						try(lim, false, fmt.Sprintf("= %d (minimum)", lim))
 					}
 					try(lim-1, true, fmt.Sprintf("= %d (minimum %d)", lim-1, lim))
-				case types["array"] && kw == "maxItems":
+				case types["array"] && (kw == "maxItems" || kw == "minItems"):
 					item := doc.minimalValue(t, doc.deref(t, props[field])["items"])
-					list := func(n int) []any { return slices.Repeat([]any{item}, n) }
-					try(list(int(lim)), false, fmt.Sprintf("of %d items (maxItems)", lim))
-					try(list(int(lim)+1), true, fmt.Sprintf("of %d items (maxItems %d)", lim+1, lim))
+					list := func(n int) []any {
+						if gen, ok := listItem[field]; ok {
+							out := []any{}
+							for i := range n {
+								out = append(out, gen(i))
+							}
+							return out
+						}
+						return slices.Repeat([]any{item}, n)
+					}
+					if kw == "maxItems" {
+						try(list(int(lim)), false, fmt.Sprintf("of %d items (maxItems)", lim))
+						try(list(int(lim)+1), true, fmt.Sprintf("of %d items (maxItems %d)", lim+1, lim))
+					} else {
+						try(list(int(lim)), false, fmt.Sprintf("of %d items (minItems)", lim))
+						try(list(int(lim)-1), true, fmt.Sprintf("of %d items (minItems %d)", lim-1, lim))
+					}
 				default:
 					t.Errorf("%s %s: the test does not know how to check %s", o.key(), field, kw)
 				}
 			}
 		}
 	}
+
+	// A rule set is checked as a whole: try each limit of each shape of
+	// rule in a rule set of that one rule, where the server reports it
+	// by its path (rules.all_of[0].months).
+	checkedRules := 0
+	for i, alt := range docList(doc.schema(t, "EligibilityRule")["anyOf"]) {
+		shape := doc.deref(t, alt)
+		props, _ := shape["properties"].(map[string]any)
+		var fields []string
+		for f := range props {
+			fields = append(fields, f)
+		}
+		sort.Strings(fields)
+		for _, field := range fields {
+			for kw, lim := range doc.limits(t, props[field]) {
+				var at, past any
+				switch types := doc.schemaTypes(t, props[field]); {
+				case types["integer"] && kw == "maximum":
+					at, past = lim, lim+1
+				case types["integer"] && kw == "minimum":
+					at, past = lim, lim-1
+				case types["array"] && kw == "minItems":
+					item := doc.minimalValue(t, doc.deref(t, props[field])["items"])
+					at, past = slices.Repeat([]any{item}, int(lim)), slices.Repeat([]any{item}, int(lim)-1)
+				default:
+					t.Errorf("EligibilityRule shape %d, %s: the test does not know how to check %s", i, field, kw)
+					continue
+				}
+				checkedRules++
+				for _, tc := range []struct {
+					value   any
+					refused bool
+				}{{at, false}, {past, true}} {
+					rule := doc.minimalValue(t, shape).(map[string]any)
+					rule[field] = tc.value
+					body := map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"all_of": []any{rule}}}
+					r := e.do(admin, "PUT", "/api/v1/eligibility/rules", body)
+					named := "rules.all_of[0]." + field
+					refused := r.Status == http.StatusUnprocessableEntity && r.ErrorFields(t)[named] != nil
+					if r.Status >= 500 || refused != tc.refused {
+						t.Errorf("PUT /api/v1/eligibility/rules with the rule %v (%s %d): status %d, want %s %s\n%s", docShow(rule), kw, lim,
+							r.Status, named, map[bool]string{true: "refused (422)", false: "accepted"}[tc.refused], r.Body)
+					}
+				}
+			}
+		}
+	}
+	if checkedRules < 10 {
+		t.Errorf("only %d limits of rules found to check", checkedRules)
+	}
+
 	if checkedLimits < 20 {
 		t.Errorf("only %d limits found to check", checkedLimits)
 	}
-	t.Logf("checked %d limits", checkedLimits)
+	t.Logf("checked %d limits, and %d of rules", checkedLimits, checkedRules)
 }
 
 // limits collects a property's numeric limits, its own first, then those of
@@ -1822,7 +2138,7 @@ func (d *apiDoc) limits(t testing.TB, prop any) map[string]int64 {
 		if !ok {
 			break
 		}
-		for _, kw := range []string{"maxLength", "minLength", "maximum", "minimum", "maxItems"} {
+		for _, kw := range []string{"maxLength", "minLength", "maximum", "minimum", "maxItems", "minItems"} {
 			if _, seen := out[kw]; !seen {
 				if v, ok := docIntOf(m[kw]); ok {
 					out[kw] = v
@@ -1845,6 +2161,9 @@ func (d *apiDoc) minimalValue(t testing.TB, schema any) any {
 	s := d.deref(t, schema)
 	if e := docList(s["enum"]); len(e) > 0 {
 		return e[0]
+	}
+	if c, ok := s["const"]; ok {
+		return c
 	}
 	types := d.schemaTypes(t, s)
 	switch {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/web"
 )
@@ -76,8 +77,8 @@ const v1 = "/api/v1"
 var (
 	everyone   = row{allow, allow, allow, allow, allow, allow}   // public
 	signedIn   = row{allow, allow, allow, allow, unauth, unauth} // any role
-	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage
-	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read
+	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage
+	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check
 	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage
 	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write
 )
@@ -273,6 +274,51 @@ var matrix = []routeCase{
 					return s
 				}
 				return f.field(path(v1+"/devices/%d", device), "status", "lost")
+			}}
+	}},
+
+	// A check reads a client like GET /clients/:id does, so it uses the
+	// same borrower of worker A's; it records its reading in the client's
+	// history, which a refused check must not.
+	{"POST", v1 + "/eligibility/check", staffRead, func(f *roleFixtures, c caller) request {
+		id := f.borrower()
+		before := f.checks(id)
+		return request{path: v1 + "/eligibility/check", body: map[string]any{"client_id": id, "device_kind": "laptop"},
+			unchanged: func() string {
+				if n := f.checks(id); n != before {
+					return fmt.Sprintf("client %d has %d client.eligibility_checked events, had %d", id, n, before)
+				}
+				return ""
+			}}
+	}},
+	{"GET", v1 + "/eligibility/rules", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/eligibility/rules"}
+	}},
+	{"PUT", v1 + "/eligibility/rules", adminOnly, func(f *roleFixtures, c caller) request {
+		before := f.ruleVersion()
+		return request{path: v1 + "/eligibility/rules", body: f.ruleSetBody(),
+			unchanged: func() string {
+				if v := f.ruleVersion(); v != before {
+					return fmt.Sprintf("the rule set is at version %d, was %d", v, before)
+				}
+				return f.sameTotal(v1+"/eligibility/rules/versions", before)
+			}}
+	}},
+	{"GET", v1 + "/eligibility/rules/versions", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/eligibility/rules/versions"}
+	}},
+	{"GET", v1 + "/eligibility/guidelines", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/eligibility/guidelines"}
+	}},
+	{"POST", v1 + "/eligibility/guidelines", adminOnly, func(f *roleFixtures, c caller) request {
+		body := f.guidelineBody()
+		before := f.guidelineIDs()
+		return request{path: v1 + "/eligibility/guidelines", body: body,
+			unchanged: func() string {
+				if after := f.guidelineIDs(); fmt.Sprint(after) != fmt.Sprint(before) {
+					return fmt.Sprintf("guideline tables are %v, were %v (sent %v)", after, before, body["id"])
+				}
+				return ""
 			}}
 	}},
 }
@@ -479,12 +525,12 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 			e.must(200, ad, "GET", p, nil)
 		}
 
-		// A funder is refused every client, device, loan and data-plan
-		// route, on real records, and nothing changes.
+		// A funder is refused every client, device, loan, data-plan and
+		// eligibility route, on real records, and nothing changes.
 		funder := caller{column: "funder", id: f.funderID, token: f.funder}
 		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
 			fam := strings.SplitN(strings.TrimPrefix(rt.Path, v1+"/"), "/", 2)[0]
-			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" {
+			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" && fam != "eligibility" {
 				continue
 			}
 			rc := matrixRow(rt.Method, rt.Path)
@@ -500,6 +546,36 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 					t.Errorf("funder %s %s was refused but changed something: %s", rt.Method, req.path, msg)
 				}
 			}
+		}
+
+		// An eligibility check reaches only the clients the caller may see:
+		// worker B is told A's client does not exist, and so is a
+		// coordinator about a client never lent to; neither refused check
+		// is recorded in the client's history.
+		checked := f.checks(lent)
+		wantNotFound(t, e.do(b, "POST", v1+"/eligibility/check", map[string]any{"client_id": lent, "device_kind": "phone"}),
+			"worker B checks A's client")
+		if n := f.checks(lent); n != checked {
+			t.Errorf("worker B's refused check was recorded: %d client.eligibility_checked events, had %d", n, checked)
+		}
+		newcomer := f.client()
+		wantNotFound(t, e.do(co, "POST", v1+"/eligibility/check", map[string]any{"client_id": newcomer, "device_kind": "phone"}),
+			"coordinator checks a client never lent to")
+		if n := f.checks(newcomer); n != 0 {
+			t.Errorf("the coordinator's refused check was recorded: %d client.eligibility_checked events", n)
+		}
+		wantForbidden(t, e.do(f.funder, "POST", v1+"/eligibility/check", map[string]any{"client_id": lent, "device_kind": "phone"}),
+			"funder checks a client")
+		// Each of them may check the clients they do see.
+		for _, who := range []string{a, co, ad} {
+			r := e.must(200, who, "POST", v1+"/eligibility/check", map[string]any{"client_id": lent, "device_kind": "laptop"})
+			if out := r.JSON(t)["outcome"]; out == nil || out == "" {
+				t.Errorf("a check of a visible client has no outcome: %s", r.Body)
+			}
+		}
+		e.must(200, b, "POST", v1+"/eligibility/check", map[string]any{"client_id": bClient, "device_kind": "laptop"})
+		if n := f.checks(lent); n != checked+3 {
+			t.Errorf("client %d has %d client.eligibility_checked events after three checks, want %d", lent, n, checked+3)
 		}
 
 		// A social worker cannot issue, return, inspect or take in devices,
@@ -744,6 +820,49 @@ func (f *roleFixtures) planBody() map[string]any {
 
 func (f *roleFixtures) plan() int64 {
 	return f.e.must(201, f.coord, "POST", v1+"/data-plans", f.planBody()).ID(f.t)
+}
+
+// checks counts the client.eligibility_checked events in a client's
+// history, as the admin sees it.
+func (f *roleFixtures) checks(client int64) int {
+	f.t.Helper()
+	return countAction(f.e.allHistoryAt(f.admin, path(v1+"/clients/%d/history", client)), "client.eligibility_checked")
+}
+
+// ruleVersion is the version of the current rule set.
+func (f *roleFixtures) ruleVersion() int {
+	f.t.Helper()
+	return int(f.get(v1 + "/eligibility/rules")["version"].(float64))
+}
+
+// ruleSetBody is the default rule set under a new name.
+func (f *roleFixtures) ruleSetBody() map[string]any {
+	f.t.Helper()
+	var rs map[string]any
+	if err := json.Unmarshal([]byte(eligibility.DefaultRuleSet), &rs); err != nil {
+		f.t.Fatal(err)
+	}
+	rs["name"] = fmt.Sprintf("Matrix %d", f.e.seq.Add(1))
+	return rs
+}
+
+// guidelineBody is a valid guideline table with a new id.
+func (f *roleFixtures) guidelineBody() map[string]any {
+	n := f.e.seq.Add(1)
+	return map[string]any{"id": fmt.Sprintf("matrix-%d", n), "name": "Matrix table", "region": "MX", "year": 2026,
+		"currency": "USD", "source": "role matrix fixture", "amounts_cents": []int64{1000000, 1500000},
+		"each_additional_cents": 500000}
+}
+
+// guidelineIDs lists the ids of the guideline tables, as the admin sees them.
+func (f *roleFixtures) guidelineIDs() []string {
+	f.t.Helper()
+	items, _ := f.get(v1 + "/eligibility/guidelines")["items"].([]any)
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i], _ = it.(map[string]any)["id"].(string)
+	}
+	return ids
 }
 
 // get reads a record as the admin.

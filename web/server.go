@@ -90,7 +90,7 @@ func New(svc *app.Services, cfg Config) *Server {
 		}
 		// Keys are scoped to the signed-in user, so only signed-in routes
 		// take them; sign-in itself is safe to repeat.
-		if r.Permission != Public && (r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch) {
+		if r.Permission != Public && (r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch || r.Method == fiber.MethodPut) {
 			handlers = append(handlers, s.idempotent)
 		}
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
@@ -144,6 +144,13 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/loans/:id/renew", accounts.ManageLoans, loanAction(inv.RenewLoan)},
 		{"POST", v1 + "/loans/:id/lost", accounts.ManageLoans, loanAction(inv.MarkLost)},
 		{"POST", v1 + "/loans/:id/recovered", accounts.ManageLoans, loanAction(inv.RecordRecovered)},
+
+		{"POST", v1 + "/eligibility/check", accounts.CheckEligibility, s.checkEligibility},
+		{"GET", v1 + "/eligibility/rules", accounts.ManageEligibility, s.currentRules},
+		{"PUT", v1 + "/eligibility/rules", accounts.ManageEligibility, s.replaceRules},
+		{"GET", v1 + "/eligibility/rules/versions", accounts.ManageEligibility, s.ruleVersions},
+		{"GET", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.listGuidelines},
+		{"POST", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.loadGuideline},
 	}
 }
 

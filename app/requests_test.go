@@ -1,0 +1,215 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/optional"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+)
+
+// person records a client of worker with the given yearly income (nil: not
+// disclosed), proof verified today, and needs.
+func (f *fixture) person(worker *accounts.Actor, income *int64, needs ...string) int64 {
+	f.t.Helper()
+	f.n++
+	size, ch := 3, clients.None
+	in := clients.Input{CaseNumber: str(fmt.Sprintf("Q-%d", f.n)), FirstName: str("Client"), LastName: str(fmt.Sprint(f.n)),
+		PreferredChannel: &ch, HouseholdSize: &size, ProofVerifiedOn: optional.Of(calendar.Of(time.Now().UTC()))}
+	if income != nil {
+		in.AnnualIncomeCents = optional.Of(*income)
+	}
+	codes := clients.Codes(needs)
+	in.Needs = &codes
+	c, err := f.svc.Clients.Create(context.Background(), worker, in)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c.ID
+}
+
+func (f *fixture) laptop(co *accounts.Actor) int64 {
+	f.t.Helper()
+	kind := inventory.Kind("laptop")
+	d, err := f.svc.Inventory.CreateDevice(context.Background(), co, inventory.DeviceInput{Kind: &kind, Make: str("Acme"), Model: str("L")})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return d.ID
+}
+
+func (f *fixture) status(co *accounts.Actor, id int64) eligibility.RequestStatus {
+	f.t.Helper()
+	r, err := f.svc.Eligibility.DeviceRequest(context.Background(), co, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r.Status
+}
+
+func cents(dollars int64) *int64 { c := dollars * 100; return &c }
+
+func TestWaitlistServesByPriorityThenTime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		file := func(client int64, urgency string) *eligibility.DeviceRequest {
+			t.Helper()
+			r, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: client, DeviceKind: "laptop", Urgency: urgency})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		first := file(f.person(sw, cents(20000)), "normal")
+		if first.Status != eligibility.Waitlisted || first.Decision.Outcome != eligibility.Eligible || first.Priority != 10 {
+			t.Fatalf("with no laptop free: %+v", first)
+		}
+		urgent := file(f.person(sw, cents(20000), "fleeing_violence"), "high")
+		if urgent.Priority != 70 || len(urgent.PriorityReasons) != 2 {
+			t.Fatalf("urgent request scored %d %v, want 70 from high urgency and fleeing violence", urgent.Priority, urgent.PriorityReasons)
+		}
+		later := file(f.person(sw, cents(20000)), "normal")
+
+		list, total, err := f.svc.Eligibility.Waitlist(ctx, "laptop", storage.Page{})
+		if err != nil || total != 3 {
+			t.Fatalf("waitlist: %v %v", total, err)
+		}
+		order := []int64{list[0].RequestID, list[1].RequestID, list[2].RequestID}
+		if fmt.Sprint(order) != fmt.Sprint([]int64{urgent.ID, first.ID, later.ID}) || list[0].Position != 1 || list[2].Position != 3 {
+			t.Fatalf("waitlist order %v, want urgent, first, later: %+v", order, list)
+		}
+
+		// A laptop comes in: the head of the line is ready, the rest wait.
+		f.laptop(co)
+		if s := f.status(co, urgent.ID); s != eligibility.Ready {
+			t.Fatalf("head after a laptop came in: %s", s)
+		}
+		if s := f.status(co, first.ID); s != eligibility.Waitlisted {
+			t.Fatalf("second after one laptop came in: %s", s)
+		}
+		// The ready client withdraws: the laptop passes to the next in line.
+		if _, err := f.svc.Eligibility.Cancel(ctx, sw, urgent.ID); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.status(co, first.ID); s != eligibility.Ready {
+			t.Fatalf("next in line after the ready one cancelled: %s", s)
+		}
+		if _, err := f.svc.Eligibility.Cancel(ctx, sw, urgent.ID); !apperrIs(err, "conflict") {
+			t.Fatalf("cancel twice: %v", err)
+		}
+	})
+}
+
+func TestDeniedNeedsReviewAndOverride(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		f.laptop(co)
+
+		rich, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: f.person(sw, cents(500000)), DeviceKind: "laptop"})
+		if err != nil || rich.Status != eligibility.Denied || rich.Decision.Outcome != eligibility.Ineligible || rich.Decision.RuleSetVersion != 1 {
+			t.Fatalf("over the income limit: %+v %v", rich, err)
+		}
+		if _, err := f.svc.Eligibility.Override(ctx, co, rich.ID, "ok"); !apperrIs(err, "invalid") {
+			t.Fatalf("override without a real justification: %v", err)
+		}
+		over, err := f.svc.Eligibility.Override(ctx, co, rich.ID, "income fell after a job loss last week; proof to follow")
+		if err != nil || over.Status != eligibility.Ready || over.Justification == "" {
+			t.Fatalf("override: %+v %v", over, err)
+		}
+
+		unknown, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: f.person(sw, nil), DeviceKind: "laptop"})
+		if err != nil || unknown.Status != eligibility.NeedsReviewed {
+			t.Fatalf("income not disclosed: %+v %v", unknown, err)
+		}
+		approved, err := f.svc.Eligibility.Approve(ctx, co, unknown.ID, "income seen on a pay slip")
+		if err != nil || approved.Status != eligibility.Waitlisted {
+			t.Fatalf("approved with the only laptop promised: %+v %v", approved, err)
+		}
+		if _, err := f.svc.Eligibility.Approve(ctx, co, unknown.ID, ""); !apperrIs(err, "conflict") {
+			t.Fatalf("approve twice: %v", err)
+		}
+		// A second open request for the same kind is refused.
+		if _, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: unknown.ClientID, DeviceKind: "laptop"}); !apperrIs(err, "conflict") {
+			t.Fatalf("duplicate open request: %v", err)
+		}
+		// Another worker cannot see or cancel it.
+		other := f.actor(accounts.SocialWorker)
+		if _, err := f.svc.Eligibility.Cancel(ctx, other, unknown.ID); !apperrIs(err, "not_found") {
+			t.Fatalf("another worker's cancel: %v", err)
+		}
+		list, total, err := f.svc.Eligibility.Requests(ctx, other, eligibility.RequestFilter{}, storage.Page{})
+		if err != nil || total != 0 || len(list) != 0 {
+			t.Fatalf("another worker lists %d requests", total)
+		}
+	})
+}
+
+// Many requests filed at once while one laptop is free: exactly one is
+// ready, the others wait in line.
+func TestConcurrentRequestsShareOneDevice(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		f.laptop(co)
+		const n = 8
+		ids := make([]int64, n)
+		for i := range ids {
+			ids[i] = f.person(sw, cents(15000))
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, errs[i] = f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: ids[i], DeviceKind: "laptop"})
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		ready, _, _ := f.svc.Eligibility.Requests(ctx, co, eligibility.RequestFilter{Status: eligibility.Ready}, storage.Page{})
+		_, waiting, _ := f.svc.Eligibility.Waitlist(ctx, "laptop", storage.Page{})
+		if len(ready) != 1 || waiting != n-1 {
+			t.Fatalf("%d ready and %d waiting, want 1 and %d", len(ready), waiting, n-1)
+		}
+	})
+}
+
+// Two tables for one region and year would leave the choice to chance.
+func TestOneGuidelineTablePerRegionAndYear(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		admin := f.actor(accounts.Admin)
+		table := eligibility.Guideline{ID: "agency-2026-ak", Name: "test", Region: "AK", Year: 2026, Currency: "USD",
+			Source: "test table", AmountsCents: []int64{100000, 200000}, EachAdditionalCents: 50000}
+		if _, err := f.svc.Eligibility.LoadGuideline(context.Background(), admin, table); err != nil {
+			t.Fatal(err)
+		}
+		table.ID = "agency-2026-ak-corrected"
+		if _, err := f.svc.Eligibility.LoadGuideline(context.Background(), admin, table); !apperrIs(err, "conflict") {
+			t.Fatalf("a second table for AK 2026: %v, want conflict", err)
+		}
+		table.ID, table.Region = "hhs-2026-48-copy", "48"
+		if _, err := f.svc.Eligibility.LoadGuideline(context.Background(), admin, table); !apperrIs(err, "conflict") {
+			t.Fatalf("a table for the shipped region and year: %v, want conflict", err)
+		}
+	})
+}

@@ -1,0 +1,481 @@
+package eligibility
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// RequestStatus is where a device request is.
+//
+//	submitted -> approved | denied | needs_review       (decided at once)
+//	needs_review -> approved | denied                   (a coordinator decides)
+//	denied -> approved                                  (a coordinator overrides, with a justification)
+//	approved -> waitlisted | ready                      (ready when a device of the kind is free)
+//	waitlisted -> ready                                 (when a device frees up, head of the list first)
+//	ready -> fulfilled                                  (a loan is issued against the request)
+//	any open status -> cancelled
+type RequestStatus string
+
+const (
+	Submitted       RequestStatus = "submitted"
+	Approved        RequestStatus = "approved"
+	Denied          RequestStatus = "denied"
+	NeedsReviewed   RequestStatus = "needs_review"
+	Waitlisted      RequestStatus = "waitlisted"
+	Ready           RequestStatus = "ready"
+	Fulfilled       RequestStatus = "fulfilled"
+	Cancelled       RequestStatus = "cancelled"
+	minJustifyChars               = 10
+)
+
+// RequestStatuses lists every status.
+var RequestStatuses = []RequestStatus{Submitted, Approved, Denied, NeedsReviewed, Waitlisted, Ready, Fulfilled, Cancelled}
+
+var openStatuses = []RequestStatus{Submitted, Approved, NeedsReviewed, Waitlisted, Ready}
+
+// DeviceRequest is a social worker's request for a device for a client,
+// with the decision made when it was filed.
+type DeviceRequest struct {
+	bun.BaseModel `bun:"table:device_requests,alias:r"`
+
+	ID              int64         `bun:"id,pk,autoincrement" json:"id"`
+	ClientID        int64         `bun:"client_id" json:"client_id"`
+	DeviceKind      string        `bun:"device_kind" json:"device_kind"`
+	NeedsDataPlan   bool          `bun:"needs_data_plan" json:"needs_data_plan"`
+	Reason          string        `bun:"reason" json:"reason"`
+	Urgency         string        `bun:"urgency" json:"urgency"`
+	Status          RequestStatus `bun:"status" json:"status"`
+	Outcome         Outcome       `bun:"outcome" json:"-"`
+	RuleSetVersion  int           `bun:"rule_set_version" json:"-"`
+	DecisionJSON    string        `bun:"decision" json:"-"`
+	Decision        Decision      `bun:"-" json:"decision"`
+	Priority        int           `bun:"priority" json:"priority"`
+	PriorityJSON    string        `bun:"priority_reasons" json:"-"`
+	PriorityReasons []string      `bun:"-" json:"priority_reasons"`
+	Justification   string        `bun:"justification" json:"justification"`
+	LoanID          *int64        `bun:"loan_id" json:"loan_id"`
+	CreatedBy       int64         `bun:"created_by" json:"created_by"`
+	CreatedAt       time.Time     `bun:"created_at" json:"created_at"`
+	UpdatedAt       time.Time     `bun:"updated_at" json:"updated_at"`
+	WaitlistedAt    *time.Time    `bun:"waitlisted_at" json:"waitlisted_at"`
+}
+
+func (r *DeviceRequest) decode() error {
+	if err := json.Unmarshal([]byte(r.DecisionJSON), &r.Decision); err != nil {
+		return apperr.Wrap(err, "stored decision is unreadable")
+	}
+	r.PriorityReasons = []string{}
+	if err := json.Unmarshal([]byte(r.PriorityJSON), &r.PriorityReasons); err != nil {
+		return apperr.Wrap(err, "stored priority is unreadable")
+	}
+	return nil
+}
+
+// RequestInput is a request as a social worker files it.
+type RequestInput struct {
+	ClientID      int64  `json:"client_id"`
+	DeviceKind    string `json:"device_kind"`
+	NeedsDataPlan bool   `json:"needs_data_plan"`
+	Reason        string `json:"reason"`
+	Urgency       string `json:"urgency"`
+}
+
+func requestEvent(actor *accounts.Actor, at time.Time, action string, r *DeviceRequest) audit.Event {
+	return audit.Event{OccurredAt: at, ActorID: actor.IDPtr(), Action: action, SubjectType: "device_request",
+		SubjectID: r.ID, ClientID: &r.ClientID}
+}
+
+// FileRequest records a request for a client the actor may see and decides
+// it at once: approved requests go to ready or the waitlist, others to
+// denied or needs_review.
+func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in RequestInput) (*DeviceRequest, error) {
+	in.Reason = strings.TrimSpace(in.Reason)
+	if in.Urgency == "" {
+		in.Urgency = "normal"
+	}
+	var bad apperr.Fields
+	bad.Check(in.ClientID <= 0, "client_id", "is required")
+	bad.Check(!contains(DeviceKinds, in.DeviceKind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
+	bad.Check(!contains(Urgencies, in.Urgency), "urgency", "must be low, normal or high")
+	bad.MaxLength("reason", in.Reason, 2000)
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	d, rules, needs, err := s.decide(ctx, actor, in.ClientID, Request{DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan})
+	if err != nil {
+		return nil, err
+	}
+	score, reasons := Score(rules, in.Urgency, needs)
+	decision, _ := json.Marshal(d)
+	reasonJSON, _ := json.Marshal(reasons)
+	now := s.now()
+	r := &DeviceRequest{ClientID: in.ClientID, DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan,
+		Reason: in.Reason, Urgency: in.Urgency, Outcome: d.Outcome, RuleSetVersion: d.RuleSetVersion,
+		DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
+		PriorityReasons: reasons, CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+	r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if storage.IsUniqueViolation(err) {
+				return apperr.New(apperr.Conflict, "this client already has an open request for a %s", in.DeviceKind)
+			}
+			return storage.Err(err, "request")
+		}
+		if err := audit.Record(ctx, tx, requestEvent(actor, now, "request.filed", r), map[string]any{
+			"device_kind": r.DeviceKind, "urgency": r.Urgency, "outcome": d.Outcome,
+			"rule_set_version": d.RuleSetVersion, "status": r.Status}); err != nil {
+			return err
+		}
+		if r.Status == Approved {
+			return s.place(ctx, tx, actor, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// place moves an approved request to ready when a device of its kind is
+// free (not already promised to another ready request), else onto the
+// waitlist.
+func (s *Service) place(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r *DeviceRequest) error {
+	if err := storage.LockName(ctx, tx, "waitlist:"+r.DeviceKind); err != nil {
+		return err
+	}
+	free, err := s.unpromised(ctx, tx, r.DeviceKind)
+	if err != nil {
+		return err
+	}
+	next := Waitlisted
+	if free > 0 {
+		next = Ready
+	}
+	return s.move(ctx, tx, actor, r, []RequestStatus{Approved}, next, "")
+}
+
+// unpromised counts free devices of kind less the ready requests for it.
+func (s *Service) unpromised(ctx context.Context, tx bun.Tx, kind string) (int, error) {
+	free, err := s.Lending.FreeDevices(ctx, tx, kind)
+	if err != nil {
+		return 0, err
+	}
+	ready, err := tx.NewSelect().Model((*DeviceRequest)(nil)).Where("device_kind = ? AND status = ?", kind, Ready).Count(ctx)
+	if err != nil {
+		return 0, storage.Err(err, "requests")
+	}
+	return free - int(ready), nil
+}
+
+// move changes a request's status if it is in one of from, and records it.
+func (s *Service) move(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r *DeviceRequest, from []RequestStatus, to RequestStatus, justification string) error {
+	if !containsStatus(from, r.Status) {
+		return apperr.New(apperr.Conflict, "request %d is %s; it cannot become %s", r.ID, r.Status, to)
+	}
+	now := s.now()
+	q := tx.NewUpdate().Model(r).Set("status = ?", to).Set("updated_at = ?", now).WherePK().Where("status = ?", r.Status)
+	if to == Waitlisted {
+		q.Set("waitlisted_at = ?", now)
+		r.WaitlistedAt = &now
+	}
+	if justification != "" {
+		q.Set("justification = ?", justification)
+		r.Justification = justification
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return storage.Err(err, "request")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.Conflict, "request %d was changed by someone else at the same moment; reload and try again", r.ID)
+	}
+	changes := map[string]any{"status": audit.Change{From: r.Status, To: to}}
+	if justification != "" {
+		changes["justification"] = justification
+	}
+	r.Status, r.UpdatedAt = to, now
+	return audit.Record(ctx, tx, requestEvent(actor, now, "request."+string(to), r), changes)
+}
+
+func containsStatus(list []RequestStatus, s RequestStatus) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// scope restricts a request query to what the actor may see: a social
+// worker, their clients' requests.
+func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
+	if actor.Role == accounts.SocialWorker {
+		return q.Where("r.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
+	}
+	if actor.Can(accounts.ManageLoans) {
+		return q
+	}
+	return q.Where("1 = 0")
+}
+
+func (s *Service) loadRequest(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*DeviceRequest, error) {
+	r := new(DeviceRequest)
+	q := s.scope(db, db.NewSelect().Model(r).Where("r.id = ?", id), actor)
+	q = storage.LockedIf(q, lock)
+	if err := q.Scan(ctx); err != nil {
+		return nil, storage.Err(err, "request")
+	}
+	return r, r.decode()
+}
+
+// DeviceRequest returns one request the actor may see.
+func (s *Service) DeviceRequest(ctx context.Context, actor *accounts.Actor, id int64) (*DeviceRequest, error) {
+	return s.loadRequest(ctx, s.DB, actor, id, false)
+}
+
+// RequestFilter narrows a list of requests.
+type RequestFilter struct {
+	ClientID   int64
+	Status     RequestStatus
+	DeviceKind string
+}
+
+// ParseRequestFilter checks filter values given as text.
+func ParseRequestFilter(status, kind string) (RequestFilter, error) {
+	f := RequestFilter{Status: RequestStatus(status), DeviceKind: kind}
+	var bad apperr.Fields
+	bad.Check(status != "" && !containsStatus(RequestStatuses, f.Status), "status", "must be one of submitted, approved, denied, needs_review, waitlisted, ready, fulfilled, cancelled")
+	bad.Check(kind != "" && !contains(DeviceKinds, kind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
+	return f, bad.Err()
+}
+
+// Requests lists the requests the actor may see, newest first.
+func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f RequestFilter, page storage.Page) ([]DeviceRequest, int, error) {
+	out := []DeviceRequest{}
+	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
+	if f.ClientID != 0 {
+		q.Where("r.client_id = ?", f.ClientID)
+	}
+	if f.Status != "" {
+		q.Where("r.status = ?", f.Status)
+	}
+	if f.DeviceKind != "" {
+		q.Where("r.device_kind = ?", f.DeviceKind)
+	}
+	total, err := page.Apply(q.OrderExpr("r.created_at DESC, r.id DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "requests")
+	}
+	for i := range out {
+		if err := out[i].decode(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, int(total), nil
+}
+
+// transition runs one coordinator or worker action on a request.
+func (s *Service) transition(ctx context.Context, actor *accounts.Actor, id int64, fn func(tx bun.Tx, r *DeviceRequest) error) (*DeviceRequest, error) {
+	var r *DeviceRequest
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if r, err = s.loadRequest(ctx, tx, actor, id, true); err != nil {
+			return err
+		}
+		return fn(tx, r)
+	})
+	return r, err
+}
+
+func justify(justification string) (string, error) {
+	justification = strings.TrimSpace(justification)
+	var bad apperr.Fields
+	bad.Check(len([]rune(justification)) < minJustifyChars, "justification", fmt.Sprintf("is required: at least %d characters saying why", minJustifyChars))
+	bad.MaxLength("justification", justification, 2000)
+	return justification, bad.Err()
+}
+
+// Approve accepts a request that needed review; it goes to ready or the waitlist.
+func (s *Service) Approve(ctx context.Context, actor *accounts.Actor, id int64, justification string) (*DeviceRequest, error) {
+	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
+		if err := s.move(ctx, tx, actor, r, []RequestStatus{NeedsReviewed}, Approved, strings.TrimSpace(justification)); err != nil {
+			return err
+		}
+		return s.place(ctx, tx, actor, r)
+	})
+}
+
+// Deny refuses a request that is not yet fulfilled, with a reason.
+func (s *Service) Deny(ctx context.Context, actor *accounts.Actor, id int64, justification string) (*DeviceRequest, error) {
+	j, err := justify(justification)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
+		wasReady := r.Status == Ready
+		if err := s.move(ctx, tx, actor, r, []RequestStatus{NeedsReviewed, Approved, Waitlisted, Ready}, Denied, j); err != nil {
+			return err
+		}
+		if wasReady {
+			return s.promote(ctx, tx, actor, r.DeviceKind)
+		}
+		return nil
+	})
+}
+
+// Override approves a denied request against the rules, with a written
+// justification; like every transition it is audited.
+func (s *Service) Override(ctx context.Context, actor *accounts.Actor, id int64, justification string) (*DeviceRequest, error) {
+	j, err := justify(justification)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
+		if err := s.move(ctx, tx, actor, r, []RequestStatus{Denied}, Approved, j); err != nil {
+			return err
+		}
+		return s.place(ctx, tx, actor, r)
+	})
+}
+
+// Cancel withdraws an open request. A ready request's device goes to the
+// head of the waitlist.
+func (s *Service) Cancel(ctx context.Context, actor *accounts.Actor, id int64) (*DeviceRequest, error) {
+	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
+		wasReady := r.Status == Ready
+		if err := s.move(ctx, tx, actor, r, openStatuses, Cancelled, ""); err != nil {
+			return err
+		}
+		if wasReady {
+			return s.promote(ctx, tx, actor, r.DeviceKind)
+		}
+		return nil
+	})
+}
+
+// promote moves the head of kind's waitlist to ready while devices of the
+// kind are free and unpromised.
+func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
+	if err := storage.LockName(ctx, tx, "waitlist:"+kind); err != nil {
+		return err
+	}
+	free, err := s.unpromised(ctx, tx, kind)
+	if err != nil {
+		return err
+	}
+	for ; free > 0; free-- {
+		head := new(DeviceRequest)
+		err := tx.NewSelect().Model(head).Where("r.device_kind = ? AND r.status = ?", kind, Waitlisted).
+			OrderExpr("r.priority DESC, r.waitlisted_at, r.id").Limit(1).Scan(ctx)
+		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return storage.Err(err, "waitlist")
+		}
+		if err := s.move(ctx, tx, actor, head, []RequestStatus{Waitlisted}, Ready, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeviceFreed is called, inside the transaction that frees it, when a
+// device of kind becomes available: the head of that waitlist becomes ready.
+func (s *Service) DeviceFreed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
+	return s.promote(ctx, tx, actor, kind)
+}
+
+// Fulfil links a ready request to the loan issued against it, inside the
+// loan's transaction. The request must be for that client and kind.
+func (s *Service) Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error {
+	r := new(DeviceRequest)
+	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ?", requestID)).Scan(ctx); err != nil {
+		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
+			return (apperr.Fields{"request_id": "no request has this id"}).Err()
+		}
+		return storage.Err(err, "request")
+	}
+	var bad apperr.Fields
+	bad.Check(r.ClientID != clientID, "request_id", "is a request for another client")
+	bad.Check(r.DeviceKind != kind, "request_id", "is a request for a "+r.DeviceKind+", not a "+kind)
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	if err := s.move(ctx, tx, actor, r, []RequestStatus{Ready}, Fulfilled, ""); err != nil {
+		return err
+	}
+	_, err := tx.NewUpdate().Model(r).Set("loan_id = ?", loanID).WherePK().Exec(ctx)
+	return storage.Err(err, "request")
+}
+
+// WaitlistEntry is one request on a waitlist, with its place and why.
+type WaitlistEntry struct {
+	Position        int        `json:"position"`
+	RequestID       int64      `json:"request_id"`
+	ClientID        int64      `json:"client_id"`
+	DeviceKind      string     `json:"device_kind"`
+	Urgency         string     `json:"urgency"`
+	Score           int        `json:"score"`
+	PriorityReasons []string   `json:"priority_reasons"`
+	WaitlistedAt    *time.Time `json:"waitlisted_at"`
+}
+
+// Waitlist returns the waiting requests for a kind (or every kind), in the
+// order they will be served.
+func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) ([]WaitlistEntry, int, error) {
+	if kind != "" && !contains(DeviceKinds, kind) {
+		return nil, 0, (apperr.Fields{"kind": "must be one of phone, tablet, laptop, hotspot, other"}).Err()
+	}
+	var rows []struct {
+		DeviceRequest
+		Position int `bun:"position"`
+	}
+	// The position is the place in its own kind's line. For one kind the
+	// waitlist index gives the order and the position is the row's place
+	// in the page; across kinds a window function numbers each line.
+	q := s.DB.NewSelect().Model((*DeviceRequest)(nil)).
+		Column("r.id", "r.client_id", "r.device_kind", "r.urgency", "r.priority", "r.priority_reasons", "r.waitlisted_at").
+		Where("r.status = ?", Waitlisted)
+	if kind != "" {
+		q.Where("r.device_kind = ?", kind).OrderExpr("r.priority DESC, r.waitlisted_at, r.id")
+	} else {
+		q.ColumnExpr("ROW_NUMBER() OVER (PARTITION BY r.device_kind ORDER BY r.priority DESC, r.waitlisted_at, r.id) AS position").
+			OrderExpr("r.device_kind, position")
+	}
+	total, err := s.DB.NewSelect().Model((*DeviceRequest)(nil)).Where("r.status = ?", Waitlisted).
+		Apply(func(c *bun.SelectQuery) *bun.SelectQuery {
+			if kind != "" {
+				c.Where("r.device_kind = ?", kind)
+			}
+			return c
+		}).Count(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "waitlist")
+	}
+	if err := page.Apply(q).Scan(ctx, &rows); err != nil {
+		return nil, 0, storage.Err(err, "waitlist")
+	}
+	out := make([]WaitlistEntry, len(rows))
+	for i, r := range rows {
+		reasons := []string{}
+		json.Unmarshal([]byte(r.PriorityJSON), &reasons)
+		if kind != "" {
+			r.Position = page.Offset + i + 1
+		}
+		out[i] = WaitlistEntry{Position: r.Position, RequestID: r.ID, ClientID: r.ClientID, DeviceKind: r.DeviceKind,
+			Urgency: r.Urgency, Score: r.Priority, PriorityReasons: reasons, WaitlistedAt: r.WaitlistedAt}
+	}
+	return out, int(total), nil
+}

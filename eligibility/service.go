@@ -1,0 +1,285 @@
+package eligibility
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// ClientFacts is what eligibility needs to know about a client: their
+// situation, and the ids of the clients in their household (them included).
+// The clients package provides it, applying its visibility rules.
+type ClientFacts interface {
+	EligibilityFacts(ctx context.Context, actor *accounts.Actor, clientID int64) (Situation, []int64, error)
+	// CaseloadIDs selects the ids of a social worker's clients.
+	CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery
+}
+
+// LendingFacts is what eligibility needs to know about loans. The inventory
+// package provides it.
+type LendingFacts interface {
+	EligibilityHistory(ctx context.Context, clientID int64, household []int64, loc *time.Location) (History, error)
+	// FreeDevices counts the devices of a kind available to lend.
+	FreeDevices(ctx context.Context, db bun.IDB, kind string) (int, error)
+}
+
+// Service stores rule sets and guideline tables and makes decisions.
+type Service struct {
+	DB       bun.IDB
+	Now      func() time.Time
+	Location *time.Location
+	Clients  ClientFacts
+	Lending  LendingFacts
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// StoredRuleSet is one version of the agency's rules.
+type StoredRuleSet struct {
+	bun.BaseModel `bun:"table:eligibility_rule_sets,alias:rs"`
+
+	Version   int       `bun:"version,pk" json:"version"`
+	Name      string    `bun:"name" json:"name"`
+	Body      string    `bun:"body" json:"-"`
+	CreatedBy *int64    `bun:"created_by" json:"created_by"`
+	CreatedAt time.Time `bun:"created_at" json:"created_at"`
+	// RuleSet is Body, parsed.
+	RuleSet *RuleSet `bun:"-" json:"rule_set"`
+}
+
+func (r *StoredRuleSet) parse() error {
+	rs, err := ParseRuleSet([]byte(r.Body))
+	if err != nil {
+		return apperr.Wrap(err, "stored rule set is unreadable")
+	}
+	r.RuleSet = rs
+	return nil
+}
+
+// CurrentRuleSet returns the newest rule set, installing the default as
+// version 1 on a database that has none.
+func (s *Service) CurrentRuleSet(ctx context.Context) (*StoredRuleSet, error) {
+	r := new(StoredRuleSet)
+	err := s.DB.NewSelect().Model(r).OrderExpr("version DESC").Limit(1).Scan(ctx)
+	if apperr.Is(storage.Err(err, "rule set"), apperr.NotFound) {
+		def, _ := ParseRuleSet([]byte(DefaultRuleSet))
+		body, _ := json.Marshal(def)
+		r = &StoredRuleSet{Version: 1, Name: def.Name, Body: string(body), CreatedAt: s.now()}
+		if _, err := s.DB.NewInsert().Model(r).Exec(ctx); err != nil && !storage.IsUniqueViolation(err) {
+			return nil, storage.Err(err, "rule set")
+		}
+		return s.CurrentRuleSet(ctx) // another instance may have installed it first
+	}
+	if err != nil {
+		return nil, storage.Err(err, "rule set")
+	}
+	return r, r.parse()
+}
+
+// RuleSetVersion returns one version.
+func (s *Service) RuleSetVersion(ctx context.Context, version int) (*StoredRuleSet, error) {
+	r := new(StoredRuleSet)
+	if err := s.DB.NewSelect().Model(r).Where("version = ?", version).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "rule set version")
+	}
+	return r, r.parse()
+}
+
+// RuleSetVersions lists every version, newest first.
+func (s *Service) RuleSetVersions(ctx context.Context, page storage.Page) ([]StoredRuleSet, int, error) {
+	if _, err := s.CurrentRuleSet(ctx); err != nil { // so a new install lists its default
+		return nil, 0, err
+	}
+	out := []StoredRuleSet{}
+	total, err := page.Apply(s.DB.NewSelect().Model(&out).OrderExpr("version DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "rule sets")
+	}
+	for i := range out {
+		if err := out[i].parse(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, int(total), nil
+}
+
+// ReplaceRuleSet checks a rule set written as JSON and stores it as the
+// next version. Past decisions keep the version they used.
+func (s *Service) ReplaceRuleSet(ctx context.Context, actor *accounts.Actor, data []byte) (*StoredRuleSet, error) {
+	rs, err := ParseRuleSet(data)
+	if err != nil {
+		return nil, invalid("the rule set is not valid", err)
+	}
+	if _, err := s.CurrentRuleSet(ctx); err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(rs)
+	r := &StoredRuleSet{Name: rs.Name, Body: string(body), CreatedBy: actor.IDPtr(), CreatedAt: s.now(), RuleSet: rs}
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := tx.NewRaw("SELECT COALESCE(MAX(version), 0) + 1 FROM eligibility_rule_sets").Scan(ctx, &r.Version); err != nil {
+			return storage.Err(err, "rule set")
+		}
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if storage.IsUniqueViolation(err) {
+				return apperr.New(apperr.Conflict, "someone else replaced the rules at the same moment; check the current version and try again")
+			}
+			return storage.Err(err, "rule set")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: r.CreatedAt, ActorID: actor.IDPtr(), Action: "eligibility.rules_replaced",
+			SubjectType: "rule_set", SubjectID: int64(r.Version)}, map[string]any{"version": r.Version, "name": r.Name})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// invalid turns a *ValidationError into an apperr naming each bad path.
+func invalid(message string, err error) error {
+	ve, ok := err.(*ValidationError)
+	if !ok {
+		return err
+	}
+	fields := map[string]string{}
+	for path, problem := range ve.Problems {
+		if path == "" {
+			path = "body"
+		}
+		fields[path] = problem
+	}
+	return &apperr.Error{Code: apperr.Invalid, Message: message, Fields: fields}
+}
+
+// storedGuideline is a guideline table an admin loaded.
+type storedGuideline struct {
+	bun.BaseModel `bun:"table:guideline_tables,alias:gt"`
+
+	ID        string    `bun:"id,pk"`
+	Region    string    `bun:"region"`
+	Year      int       `bun:"year"`
+	Body      string    `bun:"body"`
+	CreatedBy *int64    `bun:"created_by"`
+	CreatedAt time.Time `bun:"created_at"`
+}
+
+// Guidelines returns the shipped tables and those an admin loaded.
+func (s *Service) Guidelines(ctx context.Context) (Guidelines, error) {
+	out, err := Shipped()
+	if err != nil {
+		return nil, apperr.Wrap(err, "shipped guideline tables")
+	}
+	var stored []storedGuideline
+	if err := s.DB.NewSelect().Model(&stored).OrderExpr("id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "guideline tables")
+	}
+	for _, st := range stored {
+		var g Guideline
+		if err := json.Unmarshal([]byte(st.Body), &g); err != nil {
+			return nil, apperr.Wrap(err, "stored guideline table "+st.ID)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// LoadGuideline adds a guideline table (Alaska's, next year's, another
+// country's), checked first. Its id must be new.
+func (s *Service) LoadGuideline(ctx context.Context, actor *accounts.Actor, g Guideline) (*Guideline, error) {
+	if err := g.Validate(); err != nil {
+		return nil, invalid("the guideline table is not valid", err)
+	}
+	shipped, _ := Shipped()
+	for _, sh := range shipped {
+		if sh.ID == g.ID {
+			return nil, &apperr.Error{Code: apperr.Conflict, Message: "a shipped table has this id",
+				Fields: map[string]string{"id": "is the id of a table that ships with DeviceBank; choose another"}}
+		}
+	}
+	// One table per region and year, or which one applies would be a guess.
+	loaded, err := s.Guidelines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range loaded {
+		if l.ID == g.ID {
+			return nil, &apperr.Error{Code: apperr.Conflict, Message: "a table with this id is already loaded",
+				Fields: map[string]string{"id": "is already in use"}}
+		}
+	}
+	for _, l := range loaded {
+		if l.Region == g.Region && l.Year == g.Year {
+			return nil, &apperr.Error{Code: apperr.Conflict,
+				Message: fmt.Sprintf("table %s already covers region %s in %d", l.ID, l.Region, l.Year),
+				Fields:  map[string]string{"year": "region " + g.Region + " already has a table for this year"}}
+		}
+	}
+	body, _ := json.Marshal(g)
+	st := &storedGuideline{ID: g.ID, Region: g.Region, Year: g.Year, Body: string(body), CreatedBy: actor.IDPtr(), CreatedAt: s.now()}
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(st).Exec(ctx); err != nil {
+			if storage.IsUniqueViolation(err) {
+				return &apperr.Error{Code: apperr.Conflict, Message: "a table with this id is already loaded",
+					Fields: map[string]string{"id": "is already in use"}}
+			}
+			return storage.Err(err, "guideline table")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: st.CreatedAt, ActorID: actor.IDPtr(), Action: "eligibility.guideline_loaded",
+			SubjectType: "guideline_table", SubjectID: 0}, map[string]any{"id": g.ID, "region": g.Region, "year": g.Year, "source": g.Source})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// Check decides whether a client the actor may see qualifies for a device
+// of kind today, under the current rules, and saves no decision.
+func (s *Service) Check(ctx context.Context, actor *accounts.Actor, clientID int64, req Request) (*Decision, error) {
+	d, _, _, err := s.decide(ctx, actor, clientID, req)
+	return d, err
+}
+
+// decide makes a decision and returns it with the rule set it used and the
+// client's needs flags (for the waitlist score).
+func (s *Service) decide(ctx context.Context, actor *accounts.Actor, clientID int64, req Request) (*Decision, *RuleSet, []string, error) {
+	var bad apperr.Fields
+	bad.Check(clientID <= 0, "client_id", "is required")
+	bad.Check(!contains(DeviceKinds, req.DeviceKind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
+	if err := bad.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	// The rules and tables first: the read of the client's record is
+	// recorded, so it comes after everything that could fail without it.
+	rules, err := s.CurrentRuleSet(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	guides, err := s.Guidelines(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	situation, household, err := s.Clients.EligibilityFacts(ctx, actor, clientID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	history, err := s.Lending.EligibilityHistory(ctx, clientID, household, loc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d := Evaluate(Input{Situation: situation, Request: req, History: history, RuleSet: rules.RuleSet,
+		Version: rules.Version, Guidelines: guides, On: calendar.Today(s.Now(), loc)})
+	return &d, rules.RuleSet, situation.Needs, nil
+}
