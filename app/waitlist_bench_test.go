@@ -40,7 +40,7 @@ func BenchmarkWaitlist(b *testing.B) {
 
 // seedRequests inserts n requests, one client each, in bulk SQL: a
 // quarter waitlisted laptops, the rest spread over other kinds and states.
-func seedRequests(b *testing.B, db *storage.DB, userID int64, n int) {
+func seedRequests(b testing.TB, db *storage.DB, userID int64, n int) {
 	ctx := context.Background()
 	series := "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) SELECT i FROM s"
 	if db.Engine == storage.Postgres {
