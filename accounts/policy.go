@@ -40,13 +40,23 @@ const (
 	CheckEligibility Permission = "eligibility:check"
 	// ManageEligibility: read and replace the rule sets, load guideline tables.
 	ManageEligibility Permission = "eligibility:manage"
+	// FileRequests: ask for a device for one's own client.
+	FileRequests Permission = "requests:file"
+	// ReadRequests: see requests (a social worker: their clients' only).
+	ReadRequests Permission = "requests:read"
+	// CancelRequests: withdraw a request (a social worker: their clients' only).
+	CancelRequests Permission = "requests:cancel"
+	// DecideRequests: approve, deny, override, and see the waitlist.
+	DecideRequests Permission = "requests:decide"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients,
-		CheckEligibility, ManageEligibility),
-	Coordinator:  set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility),
-	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility),
+		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests),
+	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
+		ReadRequests, CancelRequests, DecideRequests),
+	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility,
+		FileRequests, ReadRequests, CancelRequests),
 	// Funders see aggregates only; the reports that give them those come later.
 	Funder: set(),
 }

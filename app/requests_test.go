@@ -213,3 +213,49 @@ func TestOneGuidelineTablePerRegionAndYear(t *testing.T) {
 		}
 	})
 }
+
+// A loan issued against a ready request fulfils it; the request must be
+// ready, for the same client and the device's kind.
+func TestLoanFulfilsARequest(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		device := f.laptop(co)
+		a, b := f.person(sw, cents(10000)), f.person(sw, cents(10000))
+		ra, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: a, DeviceKind: "laptop"})
+		if err != nil || ra.Status != eligibility.Ready {
+			t.Fatalf("first request: %+v %v", ra, err)
+		}
+		rb, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: b, DeviceKind: "laptop"})
+		if err != nil || rb.Status != eligibility.Waitlisted {
+			t.Fatalf("second request: %+v %v", rb, err)
+		}
+		due := calendar.Of(time.Now().UTC()).AddDays(30)
+		issue := func(client, request int64) error {
+			_, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: client, DeviceID: device, DueOn: due, RequestID: &request})
+			return err
+		}
+		if err := issue(b, ra.ID); !apperrIs(err, "invalid") {
+			t.Fatalf("a loan to another client against this request: %v", err)
+		}
+		if err := issue(b, rb.ID); !apperrIs(err, "conflict") {
+			t.Fatalf("a loan against a waitlisted request: %v", err)
+		}
+		if d, _ := f.svc.Inventory.Device(ctx, device); d.Status != inventory.Available {
+			t.Fatalf("refused loans left the device %s", d.Status)
+		}
+		if err := issue(a, ra.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.svc.Eligibility.DeviceRequest(ctx, co, ra.ID)
+		if got.Status != eligibility.Fulfilled || got.LoanID == nil {
+			t.Fatalf("request after its loan: %+v", got)
+		}
+		// The next laptop that comes back into the pool goes to the next in line.
+		f.laptop(co)
+		if s := f.status(co, rb.ID); s != eligibility.Ready {
+			t.Fatalf("second request after a laptop came in: %s", s)
+		}
+	})
+}

@@ -308,8 +308,14 @@ func justify(justification string) (string, error) {
 
 // Approve accepts a request that needed review; it goes to ready or the waitlist.
 func (s *Service) Approve(ctx context.Context, actor *accounts.Actor, id int64, justification string) (*DeviceRequest, error) {
+	justification = strings.TrimSpace(justification)
+	var bad apperr.Fields
+	bad.MaxLength("justification", justification, 2000)
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
 	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
-		if err := s.move(ctx, tx, actor, r, []RequestStatus{NeedsReviewed}, Approved, strings.TrimSpace(justification)); err != nil {
+		if err := s.move(ctx, tx, actor, r, []RequestStatus{NeedsReviewed}, Approved, justification); err != nil {
 			return err
 		}
 		return s.place(ctx, tx, actor, r)

@@ -119,6 +119,8 @@ type Service struct {
 // kind became available (inside the transaction that made it so).
 type Waitlist interface {
 	DeviceFreed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error
+	// Fulfil marks a ready request as fulfilled by a new loan.
+	Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error
 }
 
 // freed tells the waitlist, if any, that a device of kind is available.

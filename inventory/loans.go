@@ -80,6 +80,8 @@ type IssueInput struct {
 	DataPlanID *int64        `json:"data_plan_id"`
 	DueOn      calendar.Date `json:"due_on"`
 	Notes      string        `json:"notes"`
+	// RequestID names the ready device request this loan fulfils, if any.
+	RequestID *int64 `json:"request_id"`
 }
 
 func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
@@ -102,6 +104,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 	bad.Check(in.ClientID <= 0, "client_id", "is required")
 	bad.Check(in.DeviceID <= 0, "device_id", "is required")
 	bad.Check(in.DataPlanID != nil && *in.DataPlanID <= 0, "data_plan_id", "must be a data plan id")
+	bad.Check(in.RequestID != nil && (*in.RequestID <= 0 || s.Waitlist == nil), "request_id", "must be a request id")
 	s.checkDueDate(&bad, in.DueOn)
 	bad.MaxLength("notes", in.Notes, 2000)
 	if err := bad.Err(); err != nil {
@@ -169,9 +172,15 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			}
 			return storage.Err(err, "loan")
 		}
-		return audit.Record(ctx, tx, loanEvent(actor, now, "loan.issued", loan), map[string]any{
+		if err := audit.Record(ctx, tx, loanEvent(actor, now, "loan.issued", loan), map[string]any{
 			"client_id": loan.ClientID, "device_id": loan.DeviceID, "asset_tag": device.AssetTag,
-			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes})
+			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes, "request_id": in.RequestID}); err != nil {
+			return err
+		}
+		if in.RequestID != nil {
+			return s.Waitlist.Fulfil(ctx, tx, actor, *in.RequestID, loan.ClientID, string(device.Kind), loan.ID)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -692,6 +692,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RuleSetVersion", eligibility.StoredRuleSet{}, true},
 		{"Guideline", eligibility.Guideline{}, true},
 		{"GuidelineInput", eligibility.Guideline{}, false},
+		{"DeviceRequest", eligibility.DeviceRequest{}, true},
+		{"DeviceRequestInput", eligibility.RequestInput{}, false},
+		{"WaitlistEntry", eligibility.WaitlistEntry{}, true},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -934,6 +937,8 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"LoanStatusFilter":   each(inventory.LoanStatuses),
 		"PreferredChannel":   strs(clients.SMS, clients.Email, clients.None),
 		"EligibilityOutcome": strs(eligibility.Eligible, eligibility.Ineligible, eligibility.NeedsReview),
+		"RequestStatus":      each(eligibility.RequestStatuses),
+		"Urgency":            each(eligibility.Urgencies),
 		"Role":               each(accounts.Roles),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
@@ -1775,6 +1780,209 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "toaster"})
 		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "phone", "urgent": true})
 
+		// Device requests and the waiting list, under the rules that ship.
+		// No laptop or tablet is in the pool yet. Points (the shipped
+		// weights): urgency low 0, normal 10, high 30; fleeing violence 40.
+		_, sw2 := e.user(accounts.SocialWorker)
+		var refused map[string]any
+		ana := e.situated(sw, map[string]any{"annual_income_cents": 1000000})
+		cara := e.situated(sw, map[string]any{"annual_income_cents": 1000000, "needs": []any{"fleeing_violence"}})
+		dora := e.situated(sw, map[string]any{"annual_income_cents": 90000000}) // far over the limit, in no program
+		eve := e.situated(sw, nil)                                              // income not disclosed: the rules cannot decide
+		reqURL := func(id int64, action string) string {
+			if action == "" {
+				return path("/api/v1/requests/%d", id)
+			}
+			return path("/api/v1/requests/%d/%s", id, action)
+		}
+		status := func(r map[string]any) any { return r["status"] }
+		outcome := func(r map[string]any) any { d, _ := r["decision"].(map[string]any); return d["outcome"] }
+
+		anaIn := map[string]any{"client_id": ana, "device_kind": "laptop", "needs_data_plan": true,
+			"reason": "job search and online classes", "urgency": "high"}
+		filed := c.send(true, 201, sw, "POST", "/api/v1/requests", anaIn, "Idempotency-Key", "request-ana")
+		anaReq := filed.object()
+		anaID := docInt(anaReq["id"])
+		if loc := filed.Header.Get("Location"); loc != reqURL(anaID, "") {
+			t.Errorf("Location = %q for request %d", loc, anaID)
+		}
+		if status(anaReq) != "waitlisted" || outcome(anaReq) != "eligible" || docInt(anaReq["priority"]) != 30 ||
+			fmt.Sprint(anaReq["priority_reasons"]) != "[high urgency: +30]" || anaReq["waitlisted_at"] == nil ||
+			anaReq["loan_id"] != nil || docInt(anaReq["created_by"]) != swID {
+			t.Errorf("an eligible request with no laptop free: %v", anaReq)
+		}
+		replayed := c.send(true, 201, sw, "POST", "/api/v1/requests", anaIn, "Idempotency-Key", "request-ana")
+		if replayed.Header.Get("Idempotent-Replayed") != "true" || docInt(replayed.object()["id"]) != anaID {
+			t.Errorf("replayed request: %s %v", replayed.Header.Get("Idempotent-Replayed"), replayed.object())
+		}
+		c.call(409, sw, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "laptop"})
+		caraReq := c.call(201, admin, "POST", "/api/v1/requests", map[string]any{"client_id": cara, "device_kind": "laptop"})
+		caraID := docInt(caraReq["id"])
+		if status(caraReq) != "waitlisted" || caraReq["urgency"] != "normal" || docInt(caraReq["priority"]) != 50 ||
+			fmt.Sprint(caraReq["priority_reasons"]) != "[normal urgency: +10 fleeing violence: +40]" {
+			t.Errorf("a request with the default urgency and a weighted need: %v", caraReq)
+		}
+		doraReq := c.call(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": dora, "device_kind": "tablet"})
+		doraID := docInt(doraReq["id"])
+		if status(doraReq) != "denied" || outcome(doraReq) != "ineligible" || doraReq["waitlisted_at"] != nil {
+			t.Errorf("an ineligible request: %v", doraReq)
+		}
+		eveReq := c.call(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": eve, "device_kind": "tablet", "urgency": "low"})
+		eveID := docInt(eveReq["id"])
+		if status(eveReq) != "needs_review" || outcome(eveReq) != "needs_review" {
+			t.Errorf("a request the rules cannot decide: %v", eveReq)
+		}
+		c.call(404, sw2, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
+		c.call(404, sw, "POST", "/api/v1/requests", map[string]any{"client_id": 999999, "device_kind": "phone"})
+		c.call(403, co, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
+		c.call(403, funder, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
+		refused = c.bad(422, sw, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "toaster", "urgency": "asap"})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["device_kind"] == nil || fields["urgency"] == nil {
+			t.Errorf("a request for an unknown kind, with an unknown urgency: %v", refused)
+		}
+		c.bad(422, sw, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone", "colour": "red"})
+		c.bad(400, sw, "POST", "/api/v1/requests", "not JSON")
+
+		// Reading requests.
+		mineReqs := c.call(200, sw, "GET", path("/api/v1/requests?client_id=%d&status=waitlisted&device_kind=laptop&limit=5&offset=0", ana), nil)
+		if got := docPageItems(mineReqs); len(got) != 1 || docInt(got[0]["id"]) != anaID {
+			t.Errorf("a client's waitlisted laptop requests: %v", mineReqs)
+		}
+		everyReq := c.call(200, co, "GET", "/api/v1/requests", nil)
+		if got := docPageItems(everyReq); docInt(everyReq["total"]) != 4 || len(got) != 4 || docInt(got[0]["id"]) != eveID {
+			t.Errorf("every request, newest first: %v", everyReq)
+		}
+		if none := c.call(200, sw2, "GET", "/api/v1/requests", nil); docInt(none["total"]) != 0 {
+			t.Errorf("another social worker sees requests for clients not theirs: %v", none)
+		}
+		c.bad(422, co, "GET", "/api/v1/requests?status=open", nil)
+		c.bad(422, co, "GET", "/api/v1/requests?device_kind=toaster&client_id=0", nil)
+		c.call(403, funder, "GET", "/api/v1/requests", nil)
+		c.call(200, sw, "GET", reqURL(anaID, ""), nil)
+		c.call(200, co, "GET", reqURL(doraID, ""), nil)
+		c.call(404, sw2, "GET", reqURL(anaID, ""), nil)
+		c.call(404, co, "GET", reqURL(999999, ""), nil)
+		c.call(403, funder, "GET", reqURL(anaID, ""), nil)
+
+		// The waiting list: more points first.
+		line := c.call(200, co, "GET", "/api/v1/waitlist?kind=laptop&limit=10&offset=0", nil)
+		if got := docPageItems(line); len(got) != 2 || docInt(got[0]["request_id"]) != caraID || docInt(got[0]["position"]) != 1 ||
+			docInt(got[0]["score"]) != 50 || docInt(got[1]["request_id"]) != anaID || docInt(got[1]["position"]) != 2 {
+			t.Errorf("the laptop line: %v", line)
+		}
+		if page := c.call(200, admin, "GET", "/api/v1/waitlist?kind=laptop&limit=1&offset=1", nil); len(docPageItems(page)) != 1 ||
+			docInt(docPageItems(page)[0]["position"]) != 2 || docInt(page["total"]) != 2 {
+			t.Errorf("the second page of the laptop line: %v", page)
+		}
+		c.bad(422, co, "GET", "/api/v1/waitlist?kind=toaster", nil)
+		c.call(403, sw, "GET", "/api/v1/waitlist", nil)
+
+		// Approve: only from needs_review.
+		c.call(403, sw, "POST", reqURL(eveID, "approve"), map[string]any{})
+		c.call(409, co, "POST", reqURL(anaID, "approve"), map[string]any{})
+		c.call(404, co, "POST", reqURL(999999, "approve"), map[string]any{})
+		c.bad(422, co, "POST", reqURL(eveID, "approve"), map[string]any{"reason": "seen in person"})
+		c.bad(400, co, "POST", reqURL(eveID, "approve"), "[]")
+		approved := c.call(200, co, "POST", reqURL(eveID, "approve"), map[string]any{"justification": "income letter seen in person"})
+		if status(approved) != "waitlisted" || approved["justification"] != "income letter seen in person" || outcome(approved) != "needs_review" {
+			t.Errorf("an approved request with no tablet free: %v", approved)
+		}
+
+		// Deny: with a justification of 10 characters or more.
+		justified := map[string]any{"justification": "moved out of the service area"}
+		c.call(403, sw, "POST", reqURL(anaID, "deny"), justified)
+		refused = c.bad(422, co, "POST", reqURL(anaID, "deny"), map[string]any{"justification": "too short"})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["justification"] == nil {
+			t.Errorf("a denial with a short justification: %v", refused)
+		}
+		c.bad(422, co, "POST", reqURL(anaID, "deny"), map[string]any{})
+		c.call(404, co, "POST", reqURL(999999, "deny"), justified)
+		c.call(409, co, "POST", reqURL(doraID, "deny"), justified)
+		if denied := c.call(200, co, "POST", reqURL(anaID, "deny"), justified); status(denied) != "denied" ||
+			denied["justification"] != justified["justification"] {
+			t.Errorf("a denied request: %v", denied)
+		}
+
+		// Override: only from denied.
+		overruled := map[string]any{"justification": "income fell last month; letter on file"}
+		c.call(403, sw, "POST", reqURL(doraID, "override"), overruled)
+		c.bad(422, co, "POST", reqURL(doraID, "override"), map[string]any{"justification": "because"})
+		c.call(404, co, "POST", reqURL(999999, "override"), overruled)
+		c.call(409, co, "POST", reqURL(caraID, "override"), overruled)
+		over := c.call(200, admin, "POST", reqURL(doraID, "override"), overruled)
+		if status(over) != "waitlisted" || outcome(over) != "ineligible" || over["justification"] != overruled["justification"] {
+			t.Errorf("an overridden request with no tablet free: %v", over)
+		}
+
+		// Every line, kind by kind, each numbered from 1.
+		lines := c.call(200, co, "GET", "/api/v1/waitlist", nil)
+		var order []string
+		for _, it := range docPageItems(lines) {
+			order = append(order, fmt.Sprintf("%v %d %d", it["device_kind"], docInt(it["position"]), docInt(it["request_id"])))
+		}
+		if want := []string{fmt.Sprint("laptop 1 ", caraID), fmt.Sprint("tablet 1 ", doraID), fmt.Sprint("tablet 2 ", eveID)}; !slices.Equal(order, want) {
+			t.Errorf("every line: %v, want %v", order, want)
+		}
+
+		// A laptop taken in is held for the head of its line, and a loan
+		// against the request fulfils it.
+		laptop := e.device(co, "laptop")
+		if r := c.call(200, sw, "GET", reqURL(caraID, ""), nil); status(r) != "ready" {
+			t.Errorf("the head of the laptop line after a laptop came in: %v", r)
+		}
+		c.call(409, co, "POST", "/api/v1/loans", map[string]any{"client_id": ana, "device_id": laptop, "due_on": "2026-04-10", "request_id": anaID})
+		for _, in := range []map[string]any{{"client_id": ana, "request_id": caraID}, {"client_id": cara, "request_id": 999999},
+			{"client_id": cara, "device_id": e.device(co, "phone"), "request_id": caraID}} {
+			body := map[string]any{"device_id": laptop, "due_on": "2026-04-10"}
+			maps.Copy(body, in)
+			refused = c.call(422, co, "POST", "/api/v1/loans", body)
+			if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["request_id"] == nil {
+				t.Errorf("a loan with %v: %v", in, refused)
+			}
+		}
+		filledLoan := c.call(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": cara, "device_id": laptop,
+			"due_on": "2026-04-10", "request_id": caraID})
+		if r := c.call(200, sw, "GET", reqURL(caraID, ""), nil); status(r) != "fulfilled" || docInt(r["loan_id"]) != docInt(filledLoan["id"]) {
+			t.Errorf("a request a loan was issued against: %v", r)
+		}
+
+		// Cancel: a ready request's tablet passes to the next in line.
+		e.device(co, "tablet")
+		if r := c.call(200, co, "GET", reqURL(doraID, ""), nil); status(r) != "ready" {
+			t.Errorf("the head of the tablet line after a tablet came in: %v", r)
+		}
+		c.call(403, funder, "POST", reqURL(doraID, "cancel"), map[string]any{})
+		c.call(404, sw2, "POST", reqURL(doraID, "cancel"), map[string]any{})
+		c.call(404, sw, "POST", reqURL(999999, "cancel"), map[string]any{})
+		c.bad(422, sw, "POST", reqURL(doraID, "cancel"), map[string]any{"reason": "found one elsewhere"})
+		c.call(409, sw, "POST", reqURL(caraID, "cancel"), map[string]any{})
+		if r := c.call(200, sw, "POST", reqURL(doraID, "cancel"), map[string]any{}); status(r) != "cancelled" {
+			t.Errorf("a cancelled request: %v", r)
+		}
+		c.call(409, sw, "POST", reqURL(doraID, "cancel"), map[string]any{})
+		if r := c.call(200, co, "GET", reqURL(eveID, ""), nil); status(r) != "ready" {
+			t.Errorf("the next in the tablet line after a ready request was cancelled: %v", r)
+		}
+		c.call(200, co, "POST", reqURL(eveID, "cancel"), map[string]any{})
+
+		// Each step is in the client's history.
+		var steps []string
+		for _, ev := range docPageItems(c.call(200, sw, "GET", path("/api/v1/clients/%d/history?limit=100", dora), nil)) {
+			if a, _ := ev["action"].(string); strings.HasPrefix(a, "request.") {
+				steps = append(steps, a)
+			}
+		}
+		if want := []string{"request.filed", "request.approved", "request.waitlisted", "request.ready", "request.cancelled"}; !slices.Equal(steps, want) {
+			t.Errorf("the history of a request: %v, want %v", steps, want)
+		}
+
+		// Without a token, none of it.
+		for _, r := range []struct{ method, target string }{{"GET", "/api/v1/requests"}, {"POST", "/api/v1/requests"},
+			{"GET", reqURL(anaID, "")}, {"POST", reqURL(anaID, "approve")}, {"POST", reqURL(anaID, "deny")},
+			{"POST", reqURL(anaID, "override")}, {"POST", reqURL(anaID, "cancel")}, {"GET", "/api/v1/waitlist"}} {
+			c.call(401, "", r.method, r.target, nil)
+		}
+
 		current := c.call(200, admin, "GET", "/api/v1/eligibility/rules", nil)
 		if docInt(current["version"]) != 1 || current["created_by"] != nil {
 			t.Errorf("the rules a new installation ships with: %v", current)
@@ -1915,42 +2123,66 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	fixtures := map[string]struct {
 		token, target string
 		base          func() map[string]any
+		// next, when set, gives a fresh target for each request (a device
+		// request in a status the action allows), in place of target.
+		next func() string
 	}{
 		"POST /api/v1/auth/token": {"", "/api/v1/auth/token", func() map[string]any {
 			return map[string]any{"email": swEmail, "password": "correct horse battery"}
-		}},
-		"POST /api/v1/tokens": {sw, "/api/v1/tokens", func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"POST /api/v1/tokens": {sw, "/api/v1/tokens", func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/users": {admin, "/api/v1/users", func() map[string]any {
 			return map[string]any{"email": fmt.Sprintf("limits%d@agency.test", unique()), "name": "Limits",
 				"role": "funder", "password": "a long passphrase"}
-		}},
-		"PATCH /api/v1/users/{id}": {admin, path("/api/v1/users/%d", target), func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"PATCH /api/v1/users/{id}": {admin, path("/api/v1/users/%d", target), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/devices": {co, "/api/v1/devices", func() map[string]any {
 			return map[string]any{"kind": "tablet", "make": "Acme", "model": "Tab"}
-		}},
-		"PATCH /api/v1/devices/{id}": {co, path("/api/v1/devices/%d", device), func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"PATCH /api/v1/devices/{id}": {co, path("/api/v1/devices/%d", device), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/data-plans": {co, "/api/v1/data-plans", func() map[string]any {
 			return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 773 555 %04d", unique()), "starts_on": "2026-01-01"}
-		}},
-		"PATCH /api/v1/data-plans/{id}": {co, path("/api/v1/data-plans/%d", plan), func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"PATCH /api/v1/data-plans/{id}": {co, path("/api/v1/data-plans/%d", plan), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/clients": {sw, "/api/v1/clients", func() map[string]any {
 			return map[string]any{"case_number": fmt.Sprintf("LIM-%d", unique()), "first_name": "Ana", "last_name": "Ruiz",
 				"preferred_channel": "none", "household_size": 2}
-		}},
-		"PATCH /api/v1/clients/{id}": {sw, path("/api/v1/clients/%d", client), func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"PATCH /api/v1/clients/{id}": {sw, path("/api/v1/clients/%d", client), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/loans": {co, "/api/v1/loans", func() map[string]any {
 			return map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"), "due_on": "2026-04-10"}
-		}},
+		}, nil},
 		"POST /api/v1/loans/{id}/return": {co, path("/api/v1/loans/%d/return", loan), func() map[string]any {
 			return map[string]any{"condition": "good"}
-		}},
-		"POST /api/v1/loans/{id}/lost": {co, path("/api/v1/loans/%d/lost", loan), func() map[string]any { return map[string]any{} }},
+		}, nil},
+		"POST /api/v1/loans/{id}/lost": {co, path("/api/v1/loans/%d/lost", loan), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/eligibility/check": {sw, "/api/v1/eligibility/check", func() map[string]any {
 			return map[string]any{"client_id": client, "device_kind": "laptop"}
-		}},
+		}, nil},
 		"POST /api/v1/eligibility/guidelines": {admin, "/api/v1/eligibility/guidelines", func() map[string]any {
 			return map[string]any{"id": fmt.Sprintf("limits-%d", unique()), "region": "XX", "year": 2026,
 				"source": "a test", "amounts_cents": []any{1000000}, "each_additional_cents": 100000}
+		}, nil},
+		"POST /api/v1/requests": {sw, "/api/v1/requests", func() map[string]any {
+			return map[string]any{"client_id": e.client(sw), "device_kind": "laptop"}
+		}, nil},
+		// Under the rules that ship, an income well under the limit is
+		// eligible (the request is waitlisted or ready, which may be
+		// denied), and one far over it is denied (which may be overridden).
+		"POST /api/v1/requests/{id}/deny": {co, "", func() map[string]any { return map[string]any{} }, func() string {
+			return path("/api/v1/requests/%d/deny", docFileRequest(e, sw, 1000000, "waitlisted", "ready"))
+		}},
+		"POST /api/v1/requests/{id}/override": {co, "", func() map[string]any { return map[string]any{} }, func() string {
+			return path("/api/v1/requests/%d/override", docFileRequest(e, sw, 90000000, "denied"))
+		}},
+		"POST /api/v1/requests/{id}/approve": {co, "", func() map[string]any { return map[string]any{} }, func() string {
+			// Income not disclosed: the request needs review, so it can be approved.
+			client := e.situated(sw, map[string]any{"annual_income_cents": nil})
+			r := e.must(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": client, "device_kind": "laptop"}).JSON(e.t)
+			if r["status"] != "needs_review" {
+				e.t.Fatalf("a request with income not disclosed is %v, want needs_review", r["status"])
+			}
+			return path("/api/v1/requests/%v/approve", r["id"])
 		}},
 	}
 	// Where the server names a field differently from the request. Known
@@ -2011,7 +2243,11 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 				t.Helper()
 				body := fx.base()
 				body[field] = value
-				r := e.do(fx.token, o.method, fx.target, body)
+				target := fx.target
+				if fx.next != nil {
+					target = fx.next()
+				}
+				r := e.do(fx.token, o.method, target, body)
 				refused := r.Status == http.StatusUnprocessableEntity && r.ErrorFields(t)[named] != nil
 				if r.Status >= 500 || refused != wantRefused {
 					t.Errorf("%s with %s %s: status %d, want the field %s\n%s", o.key(), field, what, r.Status,
@@ -2186,4 +2422,17 @@ func (d *apiDoc) minimalValue(t testing.TB, schema any) any {
 		return []any{}
 	}
 	return nil
+}
+
+// docFileRequest records a client of worker's with recent proof and the
+// given income, files a request for a laptop for them, and returns its id;
+// the request must have come out in one of the statuses want.
+func docFileRequest(e *env, worker string, incomeCents int, want ...string) int64 {
+	e.t.Helper()
+	client := e.situated(worker, map[string]any{"annual_income_cents": incomeCents})
+	r := e.must(201, worker, "POST", "/api/v1/requests", map[string]any{"client_id": client, "device_kind": "laptop"}).JSON(e.t)
+	if status, _ := r["status"].(string); !slices.Contains(want, status) {
+		e.t.Fatalf("a request for a client with an income of %d cents is %v, want one of %v", incomeCents, r["status"], want)
+	}
+	return int64(r["id"].(float64))
 }

@@ -80,7 +80,9 @@ var (
 	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage
 	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check
 	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage
-	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write
+	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write, requests:file
+	caseRead   = row{allow, allow, allow, deny, unauth, unauth}  // requests:read, requests:cancel
+	deciders   = row{allow, allow, deny, deny, unauth, unauth}   // requests:decide
 )
 
 var matrix = []routeCase{
@@ -321,6 +323,46 @@ var matrix = []routeCase{
 				return ""
 			}}
 	}},
+
+	// The request rows use requests for laptops, of which the fixtures
+	// never take any in: an eligible request waits on the waitlist, so that
+	// each cell finds its request in the state the row needs. Requests are
+	// filed for worker A's clients, whom every role that may see requests
+	// sees; the row-level test below covers the rest.
+	{"POST", v1 + "/requests", caseWriter, func(f *roleFixtures, c caller) request {
+		client := f.eligibleClient()
+		return request{path: v1 + "/requests", body: map[string]any{"client_id": client, "device_kind": "laptop"},
+			unchanged: func() string { return f.sameTotal(path(v1+"/requests?client_id=%d", client), 0) }}
+	}},
+	{"GET", v1 + "/requests", caseRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/requests"}
+	}},
+	{"GET", v1 + "/requests/:id", caseRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/requests/%d", f.waitlisted())}
+	}},
+	{"POST", v1 + "/requests/:id/approve", deciders, func(f *roleFixtures, c caller) request {
+		id := f.inReview()
+		return request{path: path(v1+"/requests/%d/approve", id), body: map[string]any{"justification": "proof seen in person"},
+			unchanged: f.requestStill(id, "needs_review")}
+	}},
+	{"POST", v1 + "/requests/:id/deny", deciders, func(f *roleFixtures, c caller) request {
+		id := f.inReview()
+		return request{path: path(v1+"/requests/%d/deny", id), body: map[string]any{"justification": "proof could not be found"},
+			unchanged: f.requestStill(id, "needs_review")}
+	}},
+	{"POST", v1 + "/requests/:id/override", deciders, func(f *roleFixtures, c caller) request {
+		id := f.deniedRequest()
+		return request{path: path(v1+"/requests/%d/override", id), body: map[string]any{"justification": "income dropped last week"},
+			unchanged: f.requestStill(id, "denied")}
+	}},
+	{"POST", v1 + "/requests/:id/cancel", caseRead, func(f *roleFixtures, c caller) request {
+		id := f.waitlisted()
+		return request{path: path(v1+"/requests/%d/cancel", id), body: map[string]any{},
+			unchanged: f.requestStill(id, "waitlisted")}
+	}},
+	{"GET", v1 + "/waitlist", deciders, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/waitlist?kind=laptop"}
+	}},
 }
 
 func TestRoleMatrix(t *testing.T) {
@@ -525,12 +567,14 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 			e.must(200, ad, "GET", p, nil)
 		}
 
-		// A funder is refused every client, device, loan, data-plan and
-		// eligibility route, on real records, and nothing changes.
+		// A funder is refused every client, device, loan, data-plan,
+		// eligibility, request and waitlist route, on real records, and
+		// nothing changes.
 		funder := caller{column: "funder", id: f.funderID, token: f.funder}
 		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
 			fam := strings.SplitN(strings.TrimPrefix(rt.Path, v1+"/"), "/", 2)[0]
-			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" && fam != "eligibility" {
+			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" && fam != "eligibility" &&
+				fam != "requests" && fam != "waitlist" {
 				continue
 			}
 			rc := matrixRow(rt.Method, rt.Path)
@@ -576,6 +620,59 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		e.must(200, b, "POST", v1+"/eligibility/check", map[string]any{"client_id": bClient, "device_kind": "laptop"})
 		if n := f.checks(lent); n != checked+3 {
 			t.Errorf("client %d has %d client.eligibility_checked events after three checks, want %d", lent, n, checked+3)
+		}
+
+		// Requests: worker B cannot reach A's client's request by id, cancel
+		// it, find it in a list or file one for A's client; each worker sees
+		// their own.
+		aReq := f.waitlisted()
+		bReq := e.must(201, b, "POST", v1+"/requests", map[string]any{
+			"client_id": e.situated(b, map[string]any{"programs": []string{"snap"}}), "device_kind": "laptop"}).ID(t)
+		e.must(200, a, "GET", path(v1+"/requests/%d", aReq), nil)
+		wantNotFound(t, e.do(b, "GET", path(v1+"/requests/%d", aReq), nil), "worker B GET A's client's request")
+		wantNotFound(t, e.do(a, "GET", path(v1+"/requests/%d", bReq), nil), "worker A GET B's client's request")
+		wantNotFound(t, e.do(b, "POST", path(v1+"/requests/%d/cancel", aReq), map[string]any{}), "worker B cancel A's client's request")
+		if msg := f.requestStill(aReq, "waitlisted")(); msg != "" {
+			t.Errorf("after worker B's refused cancel: %s", msg)
+		}
+		if ids := listIDs(t, e.must(200, b, "GET", v1+"/requests", nil)); has(ids, aReq) || !has(ids, bReq) {
+			t.Errorf("worker B's requests: %v; want %d and not A's %d", ids, bReq, aReq)
+		}
+		if ids := listIDs(t, e.must(200, a, "GET", v1+"/requests", nil)); !has(ids, aReq) || has(ids, bReq) {
+			t.Errorf("worker A's requests: %v; want %d and not B's %d", ids, aReq, bReq)
+		}
+		aClient := int64(f.get(path(v1+"/requests/%d", aReq))["client_id"].(float64))
+		if r := e.must(200, b, "GET", path(v1+"/requests?client_id=%d", aClient), nil); len(listIDs(t, r)) != 0 || r.JSON(t)["total"].(float64) != 0 {
+			t.Errorf("worker B GET /requests?client_id=%d (A's client): %s, want no items", aClient, r.Body)
+		}
+		fresh := f.eligibleClient()
+		wantNotFound(t, e.do(b, "POST", v1+"/requests", map[string]any{"client_id": fresh, "device_kind": "laptop"}), "worker B files for A's client")
+		if msg := f.sameTotal(path(v1+"/requests?client_id=%d", fresh), 0); msg != "" {
+			t.Errorf("after worker B's refused filing: %s", msg)
+		}
+		// Coordinators and admins see both workers' requests.
+		for _, who := range []string{co, ad} {
+			if ids := listIDs(t, e.must(200, who, "GET", v1+"/requests", nil)); !has(ids, aReq) || !has(ids, bReq) {
+				t.Errorf("a coordinator's or admin's requests: %v; want both %d and %d", ids, aReq, bReq)
+			}
+		}
+		// A social worker decides nothing and does not see the waitlist,
+		// not even for their own client's request.
+		review, denied := f.inReview(), f.deniedRequest()
+		for _, d := range []struct {
+			id     int64
+			action string
+			status string
+		}{{review, "approve", "needs_review"}, {review, "deny", "needs_review"}, {aReq, "deny", "waitlisted"}, {denied, "override", "denied"}} {
+			wantForbidden(t, e.do(a, "POST", path(v1+"/requests/%d/%s", d.id, d.action), map[string]any{"justification": "my own client, I decide"}),
+				"worker A "+d.action+" their client's request")
+			if msg := f.requestStill(d.id, d.status)(); msg != "" {
+				t.Errorf("after worker A's refused %s: %s", d.action, msg)
+			}
+		}
+		for _, q := range []string{"/waitlist", "/waitlist?kind=laptop"} {
+			wantForbidden(t, e.do(a, "GET", v1+q, nil), "worker A GET "+q)
+			wantForbidden(t, e.do(b, "GET", v1+q, nil), "worker B GET "+q)
 		}
 
 		// A social worker cannot issue, return, inspect or take in devices,
@@ -909,5 +1006,47 @@ func (f *roleFixtures) stillOpen(loan, device int64) func() string {
 				loan, l["status"], l["due_on"], l["renewals"])
 		}
 		return f.field(path(v1+"/devices/%d", device), "status", "on_loan")
+	}
+}
+
+// eligibleClient is a new client of worker A's who qualifies (on SNAP,
+// with recent proof).
+func (f *roleFixtures) eligibleClient() int64 {
+	return f.e.situated(f.workerA, map[string]any{"programs": []string{"snap"}})
+}
+
+// fileRequest has worker A file a laptop request for client and checks
+// the status it was decided into.
+func (f *roleFixtures) fileRequest(client int64, status string) int64 {
+	f.t.Helper()
+	r := f.e.must(201, f.workerA, "POST", v1+"/requests", map[string]any{"client_id": client, "device_kind": "laptop"})
+	if got := r.JSON(f.t)["status"]; got != status {
+		f.t.Fatalf("fixture request filed as %v, want %s: %s", got, status, r.Body)
+	}
+	return r.ID(f.t)
+}
+
+// waitlisted is a new request of worker A's client, waiting for a laptop.
+func (f *roleFixtures) waitlisted() int64 { return f.fileRequest(f.eligibleClient(), "waitlisted") }
+
+// inReview is a new request of a client on SNAP whose proof was never
+// verified: it waits for a person to decide.
+func (f *roleFixtures) inReview() int64 {
+	return f.fileRequest(f.e.situated(f.workerA, map[string]any{"programs": []string{"snap"}, "proof_verified_on": nil}), "needs_review")
+}
+
+// deniedRequest is a new request of a client earning too much.
+func (f *roleFixtures) deniedRequest() int64 {
+	return f.fileRequest(f.e.situated(f.workerA, map[string]any{"annual_income_cents": limit3 + 100}), "denied")
+}
+
+// requestStill checks that a request is in status, with no justification.
+func (f *roleFixtures) requestStill(id int64, status string) func() string {
+	return func() string {
+		r := f.get(path(v1+"/requests/%d", id))
+		if r["status"] != status || r["justification"] != "" {
+			return fmt.Sprintf("request %d is %v with justification %q; want %s, none", id, r["status"], r["justification"], status)
+		}
+		return ""
 	}
 }

@@ -105,7 +105,7 @@ func (s *Server) App() *fiber.App { return s.app }
 // OpenAPI document and the role tests are checked against this list.
 func (s *Server) Routes() []Route {
 	const v1 = "/api/v1"
-	inv := s.svc.Inventory
+	inv, elig := s.svc.Inventory, s.svc.Eligibility
 	return []Route{
 		{"GET", v1 + "/openapi.json", Public, s.openAPI},
 		{"POST", v1 + "/auth/token", Public, s.signIn},
@@ -151,6 +151,15 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/eligibility/rules/versions", accounts.ManageEligibility, s.ruleVersions},
 		{"GET", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.listGuidelines},
 		{"POST", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.loadGuideline},
+
+		{"POST", v1 + "/requests", accounts.FileRequests, s.fileRequest},
+		{"GET", v1 + "/requests", accounts.ReadRequests, s.listRequests},
+		{"GET", v1 + "/requests/:id", accounts.ReadRequests, s.getRequest},
+		{"POST", v1 + "/requests/:id/approve", accounts.DecideRequests, requestAction(elig.Approve)},
+		{"POST", v1 + "/requests/:id/deny", accounts.DecideRequests, requestAction(elig.Deny)},
+		{"POST", v1 + "/requests/:id/override", accounts.DecideRequests, requestAction(elig.Override)},
+		{"POST", v1 + "/requests/:id/cancel", accounts.CancelRequests, s.cancelRequest},
+		{"GET", v1 + "/waitlist", accounts.DecideRequests, s.waitlist},
 	}
 }
 
