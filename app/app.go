@@ -45,9 +45,10 @@ func New(db *storage.DB, opts Options) *Services {
 	acc.Now = now
 	cl := &clients.Service{DB: db, Now: now, Location: loc}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
-	cl.Borrowers = inv
+	cl.Borrowers = []clients.Borrowers{inv}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
+	cl.Borrowers = append(cl.Borrowers, elig)
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Idempotency: &idempotency.Store{DB: db, Now: now}}
 }

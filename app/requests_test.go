@@ -259,3 +259,30 @@ func TestLoanFulfilsARequest(t *testing.T) {
 		}
 	})
 }
+
+// A coordinator deciding a first-time applicant's request can open their
+// record; a client with neither a loan nor a request stays hidden.
+func TestCoordinatorsSeeApplicants(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		applicant, stranger := f.person(sw, cents(10000)), f.person(sw, cents(10000))
+		if _, err := f.svc.Clients.Get(ctx, co, applicant); !apperrIs(err, "not_found") {
+			t.Fatalf("a coordinator sees a client before any request: %v", err)
+		}
+		if _, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: applicant, DeviceKind: "tablet"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Clients.Get(ctx, co, applicant); err != nil {
+			t.Fatalf("a coordinator cannot open an applicant's record: %v", err)
+		}
+		if _, err := f.svc.Clients.Get(ctx, co, stranger); !apperrIs(err, "not_found") {
+			t.Fatalf("a coordinator sees a client with no loan and no request: %v", err)
+		}
+		list, total, err := f.svc.Clients.List(ctx, co, clients.Filter{}, storage.Page{})
+		if err != nil || total != 1 || list[0].ID != applicant {
+			t.Fatalf("a coordinator's client list: %d %v", total, err)
+		}
+	})
+}

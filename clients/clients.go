@@ -2,8 +2,8 @@
 // caseworker is, and who may see them.
 //
 // Visibility: a social worker sees their own clients (caseload); a
-// coordinator sees the clients the lending program has lent to; an admin sees
-// everyone; a funder sees no one. A record the caller may not see is reported
+// coordinator sees the clients the lending program has lent to or who asked
+// for a device; an admin sees everyone; a funder sees no one. A record the caller may not see is reported
 // as not found, so its existence does not leak. Every read of a single record
 // and every change is written to the audit trail.
 package clients
@@ -76,8 +76,10 @@ type Service struct {
 	Now func() time.Time
 	// Location is the agency's time zone: dates such as a proof's must not
 	// be later than the agency's today.
-	Location  *time.Location
-	Borrowers Borrowers
+	Location *time.Location
+	// Borrowers are the lending records that make a client visible to a
+	// coordinator: loans, and device requests.
+	Borrowers []Borrowers
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -137,7 +139,12 @@ func (s *Service) visible(q *bun.SelectQuery, actor *accounts.Actor) *bun.Select
 	case actor.Can(accounts.WriteClients):
 		return q.Where("c.caseworker_id = ?", actor.ID)
 	case actor.Can(accounts.ReadClients):
-		return q.Where("c.id IN (?)", s.Borrowers.BorrowerIDs(s.DB))
+		return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for _, b := range s.Borrowers {
+				q.WhereOr("c.id IN (?)", b.BorrowerIDs(s.DB))
+			}
+			return q.WhereOr("1 = 0")
+		})
 	}
 	return q.Where("1 = 0")
 }

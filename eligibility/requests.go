@@ -485,3 +485,9 @@ func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) 
 	}
 	return out, int(total), nil
 }
+
+// BorrowerIDs selects the ids of clients who have filed a device request:
+// the lending program deals with them, so coordinators may see them.
+func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("device_requests").Column("client_id")
+}
