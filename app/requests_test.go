@@ -28,8 +28,7 @@ func (f *fixture) person(worker *accounts.Actor, income *int64, needs ...string)
 	if income != nil {
 		in.AnnualIncomeCents = optional.Of(*income)
 	}
-	codes := clients.Codes(needs)
-	in.Needs = &codes
+	in.Needs = optional.Of(clients.Codes(needs))
 	c, err := f.svc.Clients.Create(context.Background(), worker, in)
 	if err != nil {
 		f.t.Fatal(err)
@@ -283,6 +282,25 @@ func TestCoordinatorsSeeApplicants(t *testing.T) {
 		list, total, err := f.svc.Clients.List(ctx, co, clients.Filter{}, storage.Page{})
 		if err != nil || total != 1 || list[0].ID != applicant {
 			t.Fatalf("a coordinator's client list: %d %v", total, err)
+		}
+	})
+}
+
+// On an edit, null clears a list of codes; leaving it out keeps it.
+func TestNullClearsProgramsAndNeeds(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw := f.actor(accounts.SocialWorker)
+		id := f.person(sw, cents(10000), "disability")
+		snap := optional.Of(clients.Codes{"snap"})
+		c, err := f.svc.Clients.Update(ctx, sw, id, clients.Input{Programs: snap})
+		if err != nil || fmt.Sprint(c.Programs) != "[snap]" || fmt.Sprint(c.Needs) != "[disability]" {
+			t.Fatalf("programs set, needs kept: %+v %v", c, err)
+		}
+		c, err = f.svc.Clients.Update(ctx, sw, id, clients.Input{Needs: optional.Field[clients.Codes]{Set: true, Null: true}})
+		if err != nil || len(c.Needs) != 0 || c.Needs == nil || fmt.Sprint(c.Programs) != "[snap]" {
+			t.Fatalf("needs cleared with null: %+v %v", c, err)
 		}
 	})
 }

@@ -166,10 +166,10 @@ type Input struct {
 	// when creating, the client gets a household of their own.
 	HouseholdID       optional.Field[int64]         `json:"household_id"`
 	AnnualIncomeCents optional.Field[int64]         `json:"annual_income_cents"` // null: not disclosed
-	Programs          *Codes                        `json:"programs"`
+	Programs          optional.Field[Codes]         `json:"programs"`            // null: none
 	ProofVerifiedOn   optional.Field[calendar.Date] `json:"proof_verified_on"`
 	DateOfBirth       optional.Field[calendar.Date] `json:"date_of_birth"`
-	Needs             *Codes                        `json:"needs"`
+	Needs             optional.Field[Codes]         `json:"needs"` // null: none
 }
 
 // MaxIncomeCents bounds a declared income ($1,000,000,000).
@@ -204,13 +204,13 @@ func (in Input) apply(c *Client, today calendar.Date) error {
 		}
 	}
 	var tooMany apperr.Fields
-	if in.Programs != nil {
-		tooMany.Check(len(*in.Programs) > 30, "programs", "at most 30 codes")
-		c.Programs = in.Programs.Normalize()
+	if in.Programs.Set {
+		tooMany.Check(len(in.Programs.Value) > 30, "programs", "at most 30 codes")
+		c.Programs = in.Programs.Value.Normalize()
 	}
-	if in.Needs != nil {
-		tooMany.Check(len(*in.Needs) > 30, "needs", "at most 30 codes")
-		c.Needs = in.Needs.Normalize()
+	if in.Needs.Set {
+		tooMany.Check(len(in.Needs.Value) > 30, "needs", "at most 30 codes")
+		c.Needs = in.Needs.Value.Normalize()
 	}
 	if in.ProofVerifiedOn.Set {
 		c.ProofVerifiedOn = in.ProofVerifiedOn.Value
