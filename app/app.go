@@ -11,6 +11,7 @@ import (
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/training"
 )
 
 // Services is every domain service, sharing one database and one clock.
@@ -20,6 +21,7 @@ type Services struct {
 	Clients     *clients.Service
 	Inventory   *inventory.Service
 	Eligibility *eligibility.Service
+	Training    *training.Service
 	Idempotency *idempotency.Store
 }
 
@@ -50,5 +52,6 @@ func New(db *storage.DB, opts Options) *Services {
 	inv.Waitlist = elig
 	cl.Borrowers = append(cl.Borrowers, elig)
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
+		Training:    &training.Service{DB: db, Now: now, Clients: cl},
 		Idempotency: &idempotency.Store{DB: db, Now: now}}
 }

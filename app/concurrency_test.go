@@ -9,6 +9,7 @@ package app_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,16 +26,27 @@ import (
 )
 
 type fixture struct {
-	t   testing.TB
-	db  *storage.DB
-	svc *app.Services
-	n   int
+	t     testing.TB
+	db    *storage.DB
+	svc   *app.Services
+	n     int
+	clock *clock
 }
 
+// clock is a settable clock; it starts at the real time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
 func newFixture(t testing.TB, db *storage.DB) *fixture {
-	svc := app.New(db, app.Options{})
+	clk := &clock{t: time.Now().UTC()}
+	svc := app.New(db, app.Options{Now: clk.Now})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-	return &fixture{t: t, db: db, svc: svc}
+	return &fixture{t: t, db: db, svc: svc, clock: clk}
 }
 
 func (f *fixture) actor(role accounts.Role) *accounts.Actor {

@@ -507,3 +507,16 @@ func (s *Service) EligibilityFacts(ctx context.Context, actor *accounts.Actor, i
 		Programs: c.Programs, ProofVerifiedOn: c.ProofVerifiedOn, DateOfBirth: c.DateOfBirth,
 		PostalCode: c.PostalCode, Needs: c.Needs}, household, nil
 }
+
+// CheckVisible reports NotFound unless the actor may see the client. It
+// reads nothing of the record and records nothing.
+func (s *Service) CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) error {
+	ok, err := s.visible(db.NewSelect().Model((*Client)(nil)).Where("c.id = ?", id), actor).Exists(ctx)
+	if err != nil {
+		return storage.Err(err, "client")
+	}
+	if !ok {
+		return apperr.New(apperr.NotFound, "client not found")
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+	"github.com/devicebank/devicebank/training"
+)
+
+// session schedules a session of hours hours starting at start.
+func (f *fixture) session(co *accounts.Actor, topic string, start time.Time, hours, capacity int) *training.Session {
+	f.t.Helper()
+	end := start.Add(time.Duration(hours) * time.Hour)
+	ss, err := f.svc.Training.CreateSession(context.Background(), co, training.SessionInput{Title: str("Class " + topic), Topic: str(topic),
+		StartsAt: &start, EndsAt: &end, Capacity: &capacity})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ss
+}
+
+func TestSessionCapacityWaitlistAndOverlap(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		tomorrow := f.clock.Now().Add(24 * time.Hour).Truncate(time.Hour)
+		basics := f.session(co, "device_basics", tomorrow, 2, 2)
+		a, b, c := f.person(sw, nil), f.person(sw, nil), f.person(sw, nil)
+		enroll := func(client int64) string {
+			t.Helper()
+			e, err := f.svc.Training.Enroll(ctx, sw, basics.ID, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.Status
+		}
+		if got := fmt.Sprintln(enroll(a), enroll(b), enroll(c)); got != "enrolled enrolled waitlisted\n" {
+			t.Fatalf("three clients for two seats: %s", got)
+		}
+		if _, err := f.svc.Training.Enroll(ctx, sw, basics.ID, a); !apperrIs(err, "conflict") {
+			t.Fatalf("enrolling twice: %v", err)
+		}
+		// An overlapping session is refused; one that starts as this ends is not.
+		overlap := f.session(co, "internet_safety", tomorrow.Add(time.Hour), 2, 10)
+		if _, err := f.svc.Training.Enroll(ctx, sw, overlap.ID, a); !apperrIs(err, "conflict") {
+			t.Fatalf("overlapping session: %v", err)
+		}
+		after := f.session(co, "telehealth", tomorrow.Add(2*time.Hour), 1, 10)
+		if _, err := f.svc.Training.Enroll(ctx, sw, after.ID, a); err != nil {
+			t.Fatalf("back-to-back session: %v", err)
+		}
+		// A withdrawal seats the first on the waitlist.
+		if _, err := f.svc.Training.Withdraw(ctx, sw, basics.ID, b); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := f.svc.Training.ClientRecord(ctx, sw, c)
+		if err != nil || len(rec.Sessions) != 1 || rec.Sessions[0].Enrollment.Status != "enrolled" {
+			t.Fatalf("the waitlisted client after a withdrawal: %+v %v", rec, err)
+		}
+		// Capacity cannot drop below the seats taken.
+		one := 1
+		if _, err := f.svc.Training.UpdateSession(ctx, co, basics.ID, training.SessionInput{Capacity: &one}); !apperrIs(err, "invalid") {
+			t.Fatalf("capacity below the seats taken: %v", err)
+		}
+		// Another worker's client cannot be enrolled by this worker.
+		other := f.actor(accounts.SocialWorker)
+		if _, err := f.svc.Training.Enroll(ctx, other, after.ID, b); !apperrIs(err, "not_found") {
+			t.Fatalf("another worker's client: %v", err)
+		}
+		// Cancelling a session cancels its places.
+		if _, err := f.svc.Training.CancelSession(ctx, co, basics.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Training.Enroll(ctx, sw, basics.ID, b); !apperrIs(err, "conflict") {
+			t.Fatalf("enrolling in a cancelled session: %v", err)
+		}
+	})
+}
+
+// Capacity holds when many enroll at once.
+func TestConcurrentEnrollmentRespectsCapacity(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		ss := f.session(co, "job_search", f.clock.Now().Add(48*time.Hour), 2, 3)
+		const n = 10
+		ids := make([]int64, n)
+		for i := range ids {
+			ids[i] = f.person(sw, nil)
+		}
+		statuses := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				e, err := f.svc.Training.Enroll(ctx, sw, ss.ID, ids[i])
+				errs[i] = err
+				if err == nil {
+					statuses[i] = e.Status
+				}
+			}(i)
+		}
+		wg.Wait()
+		count := map[string]int{}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("enrollment %d: %v", i, err)
+			}
+			count[statuses[i]]++
+		}
+		got, _ := f.svc.Training.Session(ctx, ss.ID)
+		if count["enrolled"] != 3 || count["waitlisted"] != n-3 || got.EnrolledCount != 3 {
+			t.Fatalf("%v, seat count %d; want 3 enrolled and %d waitlisted", count, got.EnrolledCount, n-3)
+		}
+	})
+}
+
+func TestAttendanceHoursAndModules(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		start := f.clock.Now().Add(time.Hour).Truncate(time.Minute)
+		ss := f.session(co, "device_basics", start, 3, 5)
+		client := f.person(sw, nil)
+		if _, err := f.svc.Training.Enroll(ctx, sw, ss.ID, client); err != nil {
+			t.Fatal(err)
+		}
+		mark := func(in training.AttendanceInput) error {
+			in.ClientID = client
+			_, err := f.svc.Training.RecordAttendance(ctx, co, ss.ID, in)
+			return err
+		}
+		if err := mark(training.AttendanceInput{Status: "present", Hours: 3}); !apperrIs(err, "conflict") {
+			t.Fatalf("attendance before the session: %v", err)
+		}
+		f.clock.Set(start.Add(4 * time.Hour))
+		if err := mark(training.AttendanceInput{Status: "present", Hours: 3.5}); !apperrIs(err, "invalid") {
+			t.Fatalf("more hours than the session: %v", err)
+		}
+		if err := mark(training.AttendanceInput{Status: "absent", Hours: 1}); !apperrIs(err, "invalid") {
+			t.Fatalf("hours for an absent client: %v", err)
+		}
+		score, pass := 60, 70
+		if err := mark(training.AttendanceInput{Status: "late", Hours: 2.5, ModuleCompleted: true, AssessmentScore: &score, PassMark: &pass}); err != nil {
+			t.Fatal(err)
+		}
+		rec, _ := f.svc.Training.ClientRecord(ctx, sw, client)
+		if rec.TotalHours != 2.5 || len(rec.CompletedModules) != 0 {
+			t.Fatalf("after a failed assessment: %+v", rec)
+		}
+		// Corrected after the fact: the change is recorded with old and new values.
+		score = 85
+		if err := mark(training.AttendanceInput{Status: "present", Hours: 3, ModuleCompleted: true, AssessmentScore: &score, PassMark: &pass}); err != nil {
+			t.Fatal(err)
+		}
+		rec, _ = f.svc.Training.ClientRecord(ctx, sw, client)
+		if rec.TotalHours != 3 || fmt.Sprint(rec.CompletedModules) != "[device_basics]" {
+			t.Fatalf("after the correction: %+v", rec)
+		}
+		events, _, err := f.svc.Clients.History(ctx, sw, client, storage.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		corrections := 0
+		for _, ev := range events {
+			if ev.Action == "training.attendance_recorded" {
+				corrections++
+				if string(ev.Changes) == "{}" {
+					t.Errorf("an attendance event without its changes")
+				}
+			}
+		}
+		if corrections != 2 {
+			t.Fatalf("%d attendance events, want 2 (the first record and the correction)", corrections)
+		}
+	})
+}
