@@ -48,15 +48,25 @@ const (
 	CancelRequests Permission = "requests:cancel"
 	// DecideRequests: approve, deny, override, and see the waitlist.
 	DecideRequests Permission = "requests:decide"
+	// ReadTraining: see sessions and training records (a social worker:
+	// their own clients' records).
+	ReadTraining Permission = "training:read"
+	// EnrollTraining: enroll clients and withdraw them (a social worker:
+	// their own clients).
+	EnrollTraining Permission = "training:enroll"
+	// ManageTraining: schedule, edit and cancel sessions, see who is
+	// enrolled, record attendance.
+	ManageTraining Permission = "training:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients,
-		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests),
+		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
+		ReadTraining, EnrollTraining, ManageTraining),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
-		ReadRequests, CancelRequests, DecideRequests),
+		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility,
-		FileRequests, ReadRequests, CancelRequests),
+		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining),
 	// Funders see aggregates only; the reports that give them those come later.
 	Funder: set(),
 }

@@ -31,6 +31,8 @@ type Options struct {
 	Now func() time.Time
 	// Location is the agency's time zone; nil means UTC.
 	Location *time.Location
+	// AgencyName is printed on documents such as certificates.
+	AgencyName string
 }
 
 // New builds the services on db.
@@ -50,8 +52,11 @@ func New(db *storage.DB, opts Options) *Services {
 	cl.Borrowers = []clients.Borrowers{inv}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
+	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}
+	elig.Training = train
+	cl.Borrowers = append(cl.Borrowers, train)
 	cl.Borrowers = append(cl.Borrowers, elig)
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
-		Training:    &training.Service{DB: db, Now: now, Clients: cl},
+		Training:    train,
 		Idempotency: &idempotency.Store{DB: db, Now: now}}
 }

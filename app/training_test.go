@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 	"github.com/devicebank/devicebank/training"
@@ -183,6 +184,81 @@ func TestAttendanceHoursAndModules(t *testing.T) {
 		}
 		if corrections != 2 {
 			t.Fatalf("%d attendance events, want 2 (the first record and the correction)", corrections)
+		}
+	})
+}
+
+// Training counts in eligibility: a rule set that requires training is met
+// once attendance is recorded.
+func TestTrainingMakesAClientEligible(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		admin, sw, co := f.actor(accounts.Admin), f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		if _, err := f.svc.Eligibility.ReplaceRuleSet(ctx, admin, []byte(`{"name": "training first", "region": "48",
+			"rules": {"kind": "training", "hours": 2, "months": 12, "modules": ["device_basics"]}}`)); err != nil {
+			t.Fatal(err)
+		}
+		client := f.person(sw, cents(10000))
+		check := func() string {
+			t.Helper()
+			d, err := f.svc.Eligibility.Check(ctx, sw, client, eligibility.Request{DeviceKind: "laptop"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(d.Outcome) + ": " + d.Rules[0].Reason
+		}
+		if got := check(); got != "ineligible: 0 of 2 required hours completed in the last 12 months; modules still to complete: device_basics" {
+			t.Fatalf("before training: %s", got)
+		}
+		start := f.clock.Now().Add(time.Hour)
+		ss := f.session(co, "device_basics", start, 2, 5)
+		if _, err := f.svc.Training.Enroll(ctx, sw, ss.ID, client); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(start.Add(3 * time.Hour))
+		if _, err := f.svc.Training.RecordAttendance(ctx, co, ss.ID, training.AttendanceInput{ClientID: client, Status: "present", Hours: 2, ModuleCompleted: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := check(); got != "eligible: 2 of 2 required hours completed in the last 12 months; completed the modules device_basics" {
+			t.Fatalf("after training: %s", got)
+		}
+	})
+}
+
+// A client a coordinator enrolled becomes one they may see, and the
+// certificate of a completed module names them.
+func TestCoordinatorSeesTraineesAndCertificates(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		client := f.person(sw, nil)
+		if _, err := f.svc.Clients.Get(ctx, co, client); !apperrIs(err, "not_found") {
+			t.Fatalf("before training: %v", err)
+		}
+		start := f.clock.Now().Add(time.Hour)
+		ss := f.session(co, "internet_safety", start, 2, 5)
+		if _, err := f.svc.Training.Enroll(ctx, co, ss.ID, client); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Clients.Get(ctx, co, client); err != nil {
+			t.Fatalf("a coordinator cannot open the record of a client they enrolled: %v", err)
+		}
+		if _, err := f.svc.Training.CertificateFor(ctx, co, client, "internet_safety"); !apperrIs(err, "not_found") {
+			t.Fatalf("a certificate before completion: %v", err)
+		}
+		f.clock.Set(start.Add(3 * time.Hour))
+		if _, err := f.svc.Training.RecordAttendance(ctx, co, ss.ID, training.AttendanceInput{ClientID: client, Status: "present", Hours: 2, ModuleCompleted: true}); err != nil {
+			t.Fatal(err)
+		}
+		pdf, err := f.svc.Training.CertificateFor(ctx, sw, client, "internet_safety")
+		if err != nil || len(pdf) < 500 || string(pdf[:5]) != "%PDF-" {
+			t.Fatalf("certificate: %d bytes, %v", len(pdf), err)
+		}
+		other := f.actor(accounts.SocialWorker)
+		if _, err := f.svc.Training.CertificateFor(ctx, other, client, "internet_safety"); !apperrIs(err, "not_found") {
+			t.Fatalf("another worker's certificate: %v", err)
 		}
 	})
 }

@@ -2,8 +2,9 @@
 // caseworker is, and who may see them.
 //
 // Visibility: a social worker sees their own clients (caseload); a
-// coordinator sees the clients the lending program has lent to or who asked
-// for a device; an admin sees everyone; a funder sees no one. A record the caller may not see is reported
+// coordinator sees the clients the program serves: those who have had a
+// loan, asked for a device, or held a training place; an admin sees
+// everyone; a funder sees no one. A record the caller may not see is reported
 // as not found, so its existence does not leak. Every read of a single record
 // and every change is written to the audit trail.
 package clients
@@ -519,4 +520,14 @@ func (s *Service) CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.
 		return apperr.New(apperr.NotFound, "client not found")
 	}
 	return nil
+}
+
+// Name returns the full name of a client the actor may see (for a
+// certificate, say), and records the read.
+func (s *Service) Name(ctx context.Context, actor *accounts.Actor, id int64) (string, error) {
+	c, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return "", err
+	}
+	return c.FirstName + " " + c.LastName, nil
 }

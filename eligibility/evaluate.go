@@ -50,6 +50,16 @@ type History struct {
 	// LastLoanEndedOn is when the client's last loan was returned or lost;
 	// zero if none ended.
 	LastLoanEndedOn calendar.Date
+	// Training is the client's attended training, one entry per session.
+	Training []TrainingCredit
+}
+
+// TrainingCredit is one session a client attended.
+type TrainingCredit struct {
+	On        calendar.Date // the day of the session
+	Minutes   int           // credited time
+	Module    string        // the session's topic
+	Completed bool          // the module was completed there
 }
 
 // Decision is the evaluator's answer with one result per rule.
@@ -306,6 +316,45 @@ func (e *evaluator) check(r *Rule) (verdict, string) {
 		}
 		return fail, "postal code " + s.PostalCode + " is outside the service area"
 
+	case KindTraining:
+		var notes []string
+		v := pass
+		if r.Hours != nil {
+			since := on.AddMonths(-r.Months)
+			minutes := 0
+			for _, c := range h.Training {
+				if !c.On.Before(since) && !c.On.After(on) {
+					minutes += c.Minutes
+				}
+			}
+			got := float64(minutes) / 60
+			notes = append(notes, fmt.Sprintf("%s of %s required hours completed in the last %s", hours(got), hours(*r.Hours), months(r.Months)))
+			if got+1e-9 < *r.Hours {
+				v = fail
+			}
+		}
+		if len(r.Modules) > 0 {
+			done := map[string]bool{}
+			for _, c := range h.Training {
+				if c.Completed {
+					done[c.Module] = true
+				}
+			}
+			var missing []string
+			for _, m := range r.Modules {
+				if !done[m] {
+					missing = append(missing, m)
+				}
+			}
+			if len(missing) > 0 {
+				v = fail
+				notes = append(notes, "modules still to complete: "+strings.Join(missing, ", "))
+			} else {
+				notes = append(notes, "completed the modules "+strings.Join(r.Modules, ", "))
+			}
+		}
+		return v, strings.Join(notes, "; ")
+
 	case KindNeeds:
 		for _, f := range s.Needs {
 			if contains(r.Flags, f) {
@@ -408,4 +457,9 @@ func Score(rs *RuleSet, urgency string, needs []string) (int, []string) {
 		}
 	}
 	return score, reasons
+}
+
+// hours writes a number of hours without trailing zeros: 2, 2.5, 1.25.
+func hours(h float64) string {
+	return strconv.FormatFloat(float64(int64(h*100+0.5))/100, 'f', -1, 64)
 }

@@ -247,3 +247,50 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+func TestTrainingRule(t *testing.T) {
+	rs, err := ParseRuleSet([]byte(`{"name": "training first", "region": "48", "rules": {"all_of": [
+		{"kind": "training", "hours": 6, "months": 12},
+		{"kind": "training", "modules": ["device_basics", "internet_safety"]}
+	]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := date("2026-06-01")
+	credit := func(day string, minutes int, module string, done bool) TrainingCredit {
+		return TrainingCredit{On: date(day), Minutes: minutes, Module: module, Completed: done}
+	}
+	cases := []struct {
+		name     string
+		training []TrainingCredit
+		want     Outcome
+		reason   string
+	}{
+		{"none", nil, Ineligible, "0 of 6 required hours completed in the last 12 months"},
+		{"two hours", []TrainingCredit{credit("2026-05-01", 120, "device_basics", true)}, Ineligible, "2 of 6 required hours"},
+		{"exactly six, both modules", []TrainingCredit{credit("2026-05-01", 240, "device_basics", true), credit("2025-06-01", 120, "internet_safety", true)},
+			Eligible, "6 of 6 required hours"},
+		{"six, but two of them 12 months and a day ago", []TrainingCredit{credit("2026-05-01", 240, "device_basics", true), credit("2025-05-31", 120, "internet_safety", true)},
+			Ineligible, "4 of 6 required hours"},
+		{"hours but a module missing", []TrainingCredit{credit("2026-05-01", 400, "device_basics", true), credit("2026-05-02", 60, "internet_safety", false)},
+			Ineligible, "modules still to complete: internet_safety"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Evaluate(Input{RuleSet: rs, On: on, Request: Request{DeviceKind: "laptop"}, History: History{Training: c.training}})
+			if d.Outcome != c.want {
+				t.Fatalf("outcome %s, want %s: %+v", d.Outcome, c.want, d.Rules)
+			}
+			found := false
+			for _, r := range d.Rules {
+				found = found || strings.Contains(r.Reason, c.reason)
+			}
+			if !found {
+				t.Fatalf("no reason contains %q: %+v", c.reason, d.Rules)
+			}
+		})
+	}
+	if _, err := ParseRuleSet([]byte(`{"name": "x", "region": "48", "rules": {"kind": "training", "months": 6}}`)); err == nil {
+		t.Fatal("a training rule with neither hours nor modules was accepted")
+	}
+}

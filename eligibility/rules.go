@@ -55,7 +55,9 @@ type Rule struct {
 	MinAge     *int     `json:"min_age,omitempty"`     // age_range
 	MaxAge     *int     `json:"max_age,omitempty"`     // age_range
 	Prefixes   []string `json:"postal_prefixes,omitempty"`
-	Flags      []string `json:"flags,omitempty"` // needs: any of these flags
+	Flags      []string `json:"flags,omitempty"`   // needs: any of these flags
+	Hours      *float64 `json:"hours,omitempty"`   // training: at least this many hours within Months
+	Modules    []string `json:"modules,omitempty"` // training: these modules completed (ever)
 }
 
 // Kind names a check.
@@ -71,6 +73,7 @@ const (
 	KindAgeRange      Kind = "age_range"      // age between MinAge and MaxAge
 	KindPostalArea    Kind = "postal_area"    // postal code starts with one of Prefixes
 	KindNeeds         Kind = "needs"          // has any of Flags
+	KindTraining      Kind = "training"       // at least Hours of training within Months, and/or Modules completed
 )
 
 // kindFields are the fields each kind of rule takes.
@@ -78,11 +81,12 @@ var kindFields = map[Kind][]string{
 	KindIncome: {"percent"}, KindPrograms: {"programs"}, KindProofRecent: {"months"},
 	KindMaxOpenLoans: {"max", "per", "device_kind"}, KindNoRecentLoss: {"months"}, KindWaitingPeriod: {"months"},
 	KindAgeRange: {"min_age", "max_age"}, KindPostalArea: {"postal_prefixes"}, KindNeeds: {"flags"},
+	KindTraining: {"hours", "months", "modules"},
 }
 
 // Kinds lists the checks a rule can name.
 var Kinds = []Kind{KindIncome, KindPrograms, KindProofRecent, KindMaxOpenLoans, KindNoRecentLoss,
-	KindWaitingPeriod, KindAgeRange, KindPostalArea, KindNeeds}
+	KindWaitingPeriod, KindAgeRange, KindPostalArea, KindNeeds, KindTraining}
 
 // DeviceKinds are the kinds of device a request can ask for.
 var DeviceKinds = []string{"phone", "tablet", "laptop", "hotspot", "other"}
@@ -197,7 +201,7 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 	for field, set := range map[string]bool{
 		"percent": r.Percent != 0, "programs": r.Programs != nil, "months": r.Months != 0, "max": r.Max != nil,
 		"per": r.Per != "", "device_kind": r.DeviceKind != "", "min_age": r.MinAge != nil, "max_age": r.MaxAge != nil,
-		"postal_prefixes": r.Prefixes != nil, "flags": r.Flags != nil,
+		"postal_prefixes": r.Prefixes != nil, "flags": r.Flags != nil, "hours": r.Hours != nil, "modules": r.Modules != nil,
 	} {
 		if set && !contains(kindFields[r.Kind], field) {
 			bad(field, "does not apply to a rule of kind "+string(r.Kind))
@@ -263,6 +267,23 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 		for i, f := range r.Flags {
 			if !ValidCode(f) {
 				bad(fmt.Sprintf("flags[%d]", i), "must be a code of lowercase letters, digits and underscores")
+			}
+		}
+	case KindTraining:
+		if r.Hours == nil && len(r.Modules) == 0 {
+			bad("hours", "give hours (with months), modules, or both")
+		}
+		if r.Hours != nil {
+			if *r.Hours <= 0 || *r.Hours > 1000 {
+				bad("hours", "must be more than 0 and at most 1000")
+			}
+			months()
+		} else if r.Months != 0 {
+			bad("months", "goes with hours: the window in which the hours count")
+		}
+		for i, m := range r.Modules {
+			if strings.TrimSpace(m) == "" || len([]rune(m)) > 100 {
+				bad(fmt.Sprintf("modules[%d]", i), "must be a module (topic) name of 1 to 100 characters")
 			}
 		}
 	default:

@@ -32,6 +32,12 @@ type LendingFacts interface {
 	FreeDevices(ctx context.Context, db bun.IDB, kind string) (int, error)
 }
 
+// TrainingFacts is what eligibility needs to know about a client's
+// training. The training package provides it.
+type TrainingFacts interface {
+	EligibilityTraining(ctx context.Context, clientID int64, loc *time.Location) ([]TrainingCredit, error)
+}
+
 // Service stores rule sets and guideline tables and makes decisions.
 type Service struct {
 	DB       bun.IDB
@@ -39,6 +45,8 @@ type Service struct {
 	Location *time.Location
 	Clients  ClientFacts
 	Lending  LendingFacts
+	// Training may be nil: then no training is on record.
+	Training TrainingFacts
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -278,6 +286,11 @@ func (s *Service) decide(ctx context.Context, actor *accounts.Actor, clientID in
 	history, err := s.Lending.EligibilityHistory(ctx, clientID, household, loc)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if s.Training != nil {
+		if history.Training, err = s.Training.EligibilityTraining(ctx, clientID, loc); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	d := Evaluate(Input{Situation: situation, Request: req, History: history, RuleSet: rules.RuleSet,
 		Version: rules.Version, Guidelines: guides, On: calendar.Today(s.Now(), loc)})

@@ -12,6 +12,8 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -265,6 +267,9 @@ type Record struct {
 // in or is booked for, their credited hours and completed modules.
 func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clientID int64) (*Record, error) {
 	if err := s.checkClient(ctx, s.DB, actor, clientID); err != nil {
+		if apperr.Is(err, apperr.Invalid) { // the client is named in the path, not a field
+			return nil, apperr.New(apperr.NotFound, "client not found")
+		}
 		return nil, err
 	}
 	var enrollments []Enrollment
@@ -295,4 +300,98 @@ func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clien
 	sort.SliceStable(rec.Sessions, func(i, j int) bool { return rec.Sessions[i].Session.StartsAt.Before(rec.Sessions[j].Session.StartsAt) })
 	rec.TotalHours = math.Round(float64(minutes)/60*100) / 100
 	return rec, nil
+}
+
+// EligibilityTraining lists the sessions a client attended, as the
+// eligibility rules count them: the day (in loc), credited time, topic and
+// whether the module was completed.
+func (s *Service) EligibilityTraining(ctx context.Context, clientID int64, loc *time.Location) ([]eligibility.TrainingCredit, error) {
+	var rows []struct {
+		StartsAt  time.Time `bun:"starts_at"`
+		Minutes   int       `bun:"credited_minutes"`
+		Topic     string    `bun:"topic"`
+		Completed bool      `bun:"module_completed"`
+	}
+	err := s.DB.NewSelect().TableExpr("training_enrollments AS te").Join("JOIN training_sessions AS ts ON ts.id = te.session_id").
+		ColumnExpr("ts.starts_at, te.credited_minutes, ts.topic, te.module_completed").
+		Where("te.client_id = ? AND te.status = 'enrolled' AND te.attendance IN ('present', 'late')", clientID).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, storage.Err(err, "training")
+	}
+	out := make([]eligibility.TrainingCredit, len(rows))
+	for i, r := range rows {
+		out[i] = eligibility.TrainingCredit{On: calendar.Of(r.StartsAt.In(loc)), Minutes: r.Minutes, Module: r.Topic, Completed: r.Completed}
+	}
+	return out, nil
+}
+
+// Enrollments lists a session's places (enrolled first, then the waitlist
+// in order, then withdrawn and cancelled ones).
+func (s *Service) Enrollments(ctx context.Context, sessionID int64, page storage.Page) ([]Enrollment, int, error) {
+	if _, err := s.loadSession(ctx, s.DB, sessionID, false); err != nil {
+		return nil, 0, err
+	}
+	out := []Enrollment{}
+	total, err := page.Apply(s.DB.NewSelect().Model(&out).Where("te.session_id = ?", sessionID).
+		OrderExpr("CASE te.status WHEN 'enrolled' THEN 0 WHEN 'waitlisted' THEN 1 ELSE 2 END, te.created_at, te.id")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "enrollments")
+	}
+	for i := range out {
+		out[i].finish()
+	}
+	return out, int(total), nil
+}
+
+// CertificateFor renders the certificate of completion of module for a
+// client the actor may see, from the session where they completed it
+// (the latest, if more than one). NotFound when they have not.
+func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, clientID int64, module string) ([]byte, error) {
+	if err := s.checkClient(ctx, s.DB, actor, clientID); err != nil {
+		if apperr.Is(err, apperr.Invalid) {
+			return nil, apperr.New(apperr.NotFound, "client not found")
+		}
+		return nil, err
+	}
+	var row struct {
+		StartsAt   time.Time `bun:"starts_at"`
+		Minutes    int       `bun:"credited_minutes"`
+		Instructor string    `bun:"instructor"`
+		Score      *int      `bun:"assessment_score"`
+	}
+	err := s.DB.NewSelect().TableExpr("training_enrollments AS te").Join("JOIN training_sessions AS ts ON ts.id = te.session_id").
+		ColumnExpr("ts.starts_at, te.credited_minutes, ts.instructor, te.assessment_score").
+		Where("te.client_id = ? AND te.status = 'enrolled' AND te.module_completed AND ts.topic = ?", clientID, module).
+		OrderExpr("ts.starts_at DESC").Limit(1).Scan(ctx, &row)
+	if err != nil {
+		if apperr.Is(storage.Err(err, "certificate"), apperr.NotFound) {
+			return nil, apperr.New(apperr.NotFound, "the client has not completed the module %q", module)
+		}
+		return nil, storage.Err(err, "certificate")
+	}
+	name, err := s.Clients.Name(ctx, actor, clientID)
+	if err != nil {
+		return nil, err
+	}
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	agency := s.Agency
+	if agency == "" {
+		agency = "DeviceBank"
+	}
+	pdf, err := Certificate{Agency: agency, ClientName: name, Module: module, CompletedOn: row.StartsAt.In(loc),
+		Hours: float64(row.Minutes) / 60, Instructor: row.Instructor, Score: row.Score}.PDF()
+	if err != nil {
+		return nil, apperr.Wrap(err, "render certificate")
+	}
+	return pdf, nil
+}
+
+// BorrowerIDs selects the ids of clients who have held a place in a
+// session: the program serves them, so coordinators may see their records.
+func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("training_enrollments").Column("client_id")
 }

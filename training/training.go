@@ -66,6 +66,9 @@ func (e *Enrollment) finish() { e.Hours = float64(e.CreditedMinutes) / 60 }
 
 // Clients is what training needs to know about clients.
 type Clients interface {
+	// Name returns the full name of a client the actor may see, and
+	// records the read.
+	Name(ctx context.Context, actor *accounts.Actor, id int64) (string, error)
 	// CheckVisible reports NotFound unless the actor may see the client.
 	CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) error
 	// Exists reports whether a client exists.
@@ -77,6 +80,10 @@ type Service struct {
 	DB      bun.IDB
 	Now     func() time.Time
 	Clients Clients
+	// Location is the agency's time zone, for dates on certificates.
+	Location *time.Location
+	// Agency is the agency's name, printed on certificates.
+	Agency string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

@@ -40,6 +40,7 @@ import (
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
+	"github.com/devicebank/devicebank/training"
 	"github.com/devicebank/devicebank/web"
 )
 
@@ -695,6 +696,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"DeviceRequest", eligibility.DeviceRequest{}, true},
 		{"DeviceRequestInput", eligibility.RequestInput{}, false},
 		{"WaitlistEntry", eligibility.WaitlistEntry{}, true},
+		{"TrainingSession", training.Session{}, true},
+		{"TrainingSessionInput", training.SessionInput{}, false},
+		{"TrainingEnrollment", training.Enrollment{}, true},
+		{"AttendanceInput", training.AttendanceInput{}, false},
+		{"TrainingRecord", training.Record{}, true},
+		{"TrainingRecordEntry", training.RecordEntry{}, true},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -1021,6 +1028,8 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/schemas/NewUser/properties/password/minLength", accounts.MinPasswordLength},
 		{"#/components/schemas/ClientInput/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
 		{"#/components/schemas/Client/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
+		{"#/components/schemas/TrainingSessionInput/properties/capacity/maximum", training.MaxCapacity},
+		{"#/components/schemas/TrainingSession/properties/capacity/maximum", training.MaxCapacity},
 	}
 	for _, c := range checks {
 		if got := number(c.ref); got != c.want {
@@ -2063,6 +2072,228 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("the loaded table is not listed: %v", got)
 		}
 
+		// Training. Sessions are scheduled by coordinators and admins;
+		// social workers see them and enroll their own clients.
+		luisID, benID := docInt(luis["id"]), docInt(ben["id"])
+		other := e.client(sw2)
+		sessURL := func(id int64, rest string) string { return path("/api/v1/training/sessions/%d", id) + rest }
+		basicsIn := map[string]any{"title": "Smartphone basics", "topic": "device_basics", "language": "ES",
+			"location": "Room 2, 1500 W 18th St", "starts_at": "2026-03-12T15:00:00Z", "ends_at": "2026-03-12T17:00:00Z",
+			"capacity": 1, "instructor": "M. Ortiz", "notes": "bring a charged phone"}
+		made := c.send(true, 201, co, "POST", "/api/v1/training/sessions", basicsIn, "Idempotency-Key", "session-basics")
+		basics := made.object()
+		basicsID := docInt(basics["id"])
+		if loc := made.Header.Get("Location"); loc != sessURL(basicsID, "") {
+			t.Errorf("Location = %q for session %d", loc, basicsID)
+		}
+		if basics["status"] != "scheduled" || basics["language"] != "es" || docInt(basics["enrolled_count"]) != 0 {
+			t.Errorf("a new session: %v", basics)
+		}
+		if again := c.send(true, 201, co, "POST", "/api/v1/training/sessions", basicsIn, "Idempotency-Key", "session-basics"); again.Header.Get("Idempotent-Replayed") != "true" || docInt(again.object()["id"]) != basicsID {
+			t.Errorf("replayed session: %s %v", again.Header.Get("Idempotent-Replayed"), again.object())
+		}
+		c.call(422, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "Other", "topic": "email",
+			"starts_at": "2026-03-12T15:00:00Z", "ends_at": "2026-03-12T16:00:00Z", "capacity": 5}, "Idempotency-Key", "session-basics")
+		c.call(403, sw, "POST", "/api/v1/training/sessions", basicsIn)
+		c.call(403, funder, "POST", "/api/v1/training/sessions", basicsIn)
+		c.bad(400, co, "POST", "/api/v1/training/sessions", "not JSON")
+		tooLong := maps.Clone(basicsIn)
+		tooLong["ends_at"] = "2026-03-13T04:00:00Z" // 13 hours
+		refused = c.call(422, co, "POST", "/api/v1/training/sessions", tooLong)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["ends_at"] == nil {
+			t.Errorf("a session of 13 hours: %v", refused)
+		}
+		backwards := maps.Clone(basicsIn)
+		backwards["ends_at"], backwards["language"] = "2026-03-12T14:00:00Z", "not a language"
+		refused = c.call(422, co, "POST", "/api/v1/training/sessions", backwards)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["ends_at"] == nil || fields["language"] == nil {
+			t.Errorf("a session that ends before it starts, in no language: %v", refused)
+		}
+		c.bad(422, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "No times", "topic": "email", "capacity": 5})
+		c.bad(422, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "Typo", "topic": "email",
+			"starts_at": "2026-03-12T15:00:00Z", "ends_at": "2026-03-12T16:00:00Z", "capacity": 5, "room": "2"})
+		emailID := docInt(c.call(201, admin, "POST", "/api/v1/training/sessions", map[string]any{"title": "Email for job seekers",
+			"topic": "email", "starts_at": "2026-03-12T16:00:00Z", "ends_at": "2026-03-12T18:00:00Z", "capacity": 5})["id"])
+		laterID := docInt(c.call(201, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "Staying safe online",
+			"topic": "online_safety", "starts_at": "2026-03-20T15:00:00Z", "ends_at": "2026-03-20T16:30:00Z", "capacity": 2})["id"])
+
+		// Reading sessions.
+		found := c.call(200, sw, "GET", "/api/v1/training/sessions?from=2026-03-11T00:00:00Z&to=2026-04-01T00:00:00Z&topic=device_basics&language=es&include_cancelled=false&limit=5&offset=0", nil)
+		if got := docPageItems(found); len(got) != 1 || docInt(got[0]["id"]) != basicsID {
+			t.Errorf("sessions on device_basics in Spanish: %v", found)
+		}
+		if all := c.call(200, co, "GET", "/api/v1/training/sessions", nil); docInt(all["total"]) != 3 {
+			t.Errorf("every scheduled session: %v", all)
+		}
+		refused = c.bad(422, sw, "GET", "/api/v1/training/sessions?from=tomorrow&include_cancelled=maybe", nil)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["from"] == nil || fields["include_cancelled"] == nil {
+			t.Errorf("a session list with a bad from and include_cancelled: %v", refused)
+		}
+		c.bad(422, sw, "GET", "/api/v1/training/sessions?limit=0", nil)
+		c.call(403, funder, "GET", "/api/v1/training/sessions", nil)
+		c.call(200, sw, "GET", sessURL(basicsID, ""), nil)
+		c.call(404, sw, "GET", sessURL(999999, ""), nil)
+		c.call(403, funder, "GET", sessURL(basicsID, ""), nil)
+
+		// Enrolling: one seat, then the waiting list.
+		enrolled := c.send(true, 201, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID},
+			"Idempotency-Key", "enroll-rosa")
+		if p := enrolled.object(); p["status"] != "enrolled" || docInt(p["client_id"]) != rosaID || p["attendance"] != "" ||
+			p["assessment_score"] != nil || docInt(p["created_by"]) != swID {
+			t.Errorf("an enrollment with a seat free: %v", p)
+		}
+		if again := c.send(true, 201, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID},
+			"Idempotency-Key", "enroll-rosa"); again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("a replayed enrollment: %v", again.Header)
+		}
+		c.call(409, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID})
+		if p := c.call(201, co, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": benID}); p["status"] != "waitlisted" {
+			t.Errorf("an enrollment in a full session: %v", p)
+		}
+		if p := c.call(201, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": luisID}); p["status"] != "waitlisted" {
+			t.Errorf("a second on the waiting list: %v", p)
+		}
+		c.call(409, sw, "POST", sessURL(emailID, "/enrollments"), map[string]any{"client_id": rosaID}) // overlaps basics
+		c.call(404, sw2, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": luisID})
+		c.call(404, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": other})
+		c.call(404, sw, "POST", sessURL(999999, "/enrollments"), map[string]any{"client_id": rosaID})
+		refused = c.call(422, co, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": 999999})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["client_id"] == nil {
+			t.Errorf("a coordinator enrolling no client: %v", refused)
+		}
+		c.bad(422, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{})
+		c.bad(400, sw, "POST", sessURL(basicsID, "/enrollments"), "[]")
+		c.call(403, funder, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID})
+
+		places := c.call(200, co, "GET", sessURL(basicsID, "/enrollments?limit=10&offset=0"), nil)
+		var line2 []string
+		for _, p := range docPageItems(places) {
+			line2 = append(line2, fmt.Sprintf("%d %v", docInt(p["client_id"]), p["status"]))
+		}
+		if want := []string{fmt.Sprint(rosaID, " enrolled"), fmt.Sprint(benID, " waitlisted"), fmt.Sprint(luisID, " waitlisted")}; !slices.Equal(line2, want) {
+			t.Errorf("the places in a full session: %v, want %v", line2, want)
+		}
+		c.call(403, sw, "GET", sessURL(basicsID, "/enrollments"), nil)
+		c.call(404, co, "GET", sessURL(999999, "/enrollments"), nil)
+		c.bad(422, co, "GET", sessURL(basicsID, "/enrollments?offset=-1"), nil)
+
+		// Changing a session: more seats seat the waiting list.
+		grown := c.call(200, co, "PATCH", sessURL(basicsID, ""), map[string]any{"capacity": 2, "location": "Room 3"},
+			"Idempotency-Key", "grow-basics")
+		if docInt(grown["enrolled_count"]) != 2 || docInt(grown["capacity"]) != 2 || grown["location"] != "Room 3" {
+			t.Errorf("a session given a second seat: %v", grown)
+		}
+		refused = c.call(422, co, "PATCH", sessURL(basicsID, ""), map[string]any{"capacity": 1})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["capacity"] == nil {
+			t.Errorf("a capacity below the seats taken: %v", refused)
+		}
+		c.call(403, sw, "PATCH", sessURL(basicsID, ""), map[string]any{"notes": "bring a charger"})
+		c.call(404, co, "PATCH", sessURL(999999, ""), map[string]any{"notes": "bring a charger"})
+		c.bad(400, co, "PATCH", sessURL(basicsID, ""), "[]")
+
+		// Withdrawing: a freed seat goes to the next on the waiting list.
+		out := c.call(200, sw, "DELETE", sessURL(basicsID, path("/enrollments/%d", benID)), nil)
+		if out["status"] != "withdrawn" || docInt(out["client_id"]) != benID {
+			t.Errorf("a withdrawn client: %v", out)
+		}
+		if p := c.call(201, sw, "POST", sessURL(laterID, "/enrollments"), map[string]any{"client_id": benID}); p["status"] != "enrolled" {
+			t.Errorf("an enrollment in a later session: %v", p)
+		}
+		c.call(404, sw, "DELETE", sessURL(basicsID, path("/enrollments/%d", benID)), nil)
+		c.call(404, sw2, "DELETE", sessURL(basicsID, path("/enrollments/%d", luisID)), nil)
+		c.call(404, co, "DELETE", sessURL(999999, path("/enrollments/%d", rosaID)), nil)
+		refused = c.call(422, co, "DELETE", sessURL(basicsID, "/enrollments/999999"), nil)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["client_id"] == nil {
+			t.Errorf("a coordinator withdrawing no client: %v", refused)
+		}
+		c.call(403, funder, "DELETE", sessURL(basicsID, path("/enrollments/%d", luisID)), nil)
+		if s := c.call(200, co, "GET", sessURL(basicsID, ""), nil); docInt(s["enrolled_count"]) != 2 {
+			t.Errorf("the session after a withdrawal and a promotion: %v", s)
+		}
+
+		// Cancelling a session cancels every place in it.
+		called := c.call(200, co, "POST", sessURL(laterID, "/cancel"), map[string]any{}, "Idempotency-Key", "cancel-later")
+		if called["status"] != "cancelled" || docInt(called["enrolled_count"]) != 0 {
+			t.Errorf("a cancelled session: %v", called)
+		}
+		c.call(409, co, "POST", sessURL(laterID, "/cancel"), map[string]any{})
+		c.call(409, co, "PATCH", sessURL(laterID, ""), map[string]any{"notes": "moved"})
+		c.call(409, sw, "POST", sessURL(laterID, "/enrollments"), map[string]any{"client_id": rosaID})
+		c.call(403, sw, "POST", sessURL(emailID, "/cancel"), map[string]any{})
+		c.call(404, co, "POST", sessURL(999999, "/cancel"), map[string]any{})
+		c.bad(422, co, "POST", sessURL(emailID, "/cancel"), map[string]any{"reason": "no instructor"})
+		c.bad(400, co, "POST", sessURL(emailID, "/cancel"), "not JSON")
+		if all := c.call(200, co, "GET", "/api/v1/training/sessions?include_cancelled=true", nil); docInt(all["total"]) != 3 {
+			t.Errorf("sessions with the cancelled ones: %v", all)
+		}
+		if all := c.call(200, co, "GET", "/api/v1/training/sessions", nil); docInt(all["total"]) != 2 {
+			t.Errorf("sessions without the cancelled one: %v", all)
+		}
+
+		// Attendance, once the session has started.
+		attend := map[string]any{"client_id": rosaID, "status": "present", "hours": 1.5, "module_completed": true,
+			"assessment_score": 85, "pass_mark": 70}
+		c.call(409, co, "POST", sessURL(basicsID, "/attendance"), attend)
+		e.clock.Set(time.Date(2026, 3, 12, 17, 30, 0, 0, time.UTC))
+		c.call(409, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": benID}) // started
+		marked := c.call(200, co, "POST", sessURL(basicsID, "/attendance"), attend, "Idempotency-Key", "attend-rosa")
+		if marked["attendance"] != "present" || fmt.Sprint(marked["hours"]) != "1.5" || marked["module_completed"] != true ||
+			docInt(marked["assessment_score"]) != 85 {
+			t.Errorf("attendance recorded: %v", marked)
+		}
+		corrected := c.call(200, co, "POST", sessURL(basicsID, "/attendance"), map[string]any{"client_id": rosaID,
+			"status": "present", "hours": 2, "module_completed": true})
+		if fmt.Sprint(corrected["hours"]) != "2" || corrected["module_completed"] != true || corrected["assessment_score"] != nil {
+			t.Errorf("attendance corrected: %v", corrected)
+		}
+		if failed := c.call(200, admin, "POST", sessURL(basicsID, "/attendance"), map[string]any{"client_id": luisID,
+			"status": "late", "hours": 1, "module_completed": true, "assessment_score": 50, "pass_mark": 70}); failed["module_completed"] != false {
+			t.Errorf("a module with a score under the pass mark: %v", failed)
+		}
+		for _, tc := range []struct {
+			in    map[string]any
+			field string
+		}{
+			{map[string]any{"client_id": rosaID, "status": "present", "hours": 2.5}, "hours"}, // longer than the session
+			{map[string]any{"client_id": rosaID, "status": "absent", "hours": 1}, "hours"},
+			{map[string]any{"client_id": benID, "status": "present"}, "client_id"}, // withdrawn
+		} {
+			refused = c.call(422, co, "POST", sessURL(basicsID, "/attendance"), tc.in)
+			if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields[tc.field] == nil {
+				t.Errorf("attendance %v: the error does not name %s: %v", tc.in, tc.field, refused)
+			}
+		}
+		c.bad(422, co, "POST", sessURL(basicsID, "/attendance"), map[string]any{"client_id": rosaID, "status": "excused"})
+		c.bad(422, co, "POST", sessURL(basicsID, "/attendance"), map[string]any{"client_id": rosaID, "status": "present", "assessment_score": 101})
+		c.bad(400, co, "POST", sessURL(basicsID, "/attendance"), "not JSON")
+		c.call(403, sw, "POST", sessURL(basicsID, "/attendance"), attend)
+		c.call(404, co, "POST", sessURL(999999, "/attendance"), attend)
+
+		// The training record, and a rule that looks at it.
+		record := c.call(200, sw, "GET", path("/api/v1/clients/%d/training", rosaID), nil)
+		if fmt.Sprint(record["total_hours"]) != "2" || fmt.Sprint(record["completed_modules"]) != "[device_basics]" ||
+			len(docList(record["sessions"])) != 1 || docInt(record["client_id"]) != rosaID {
+			t.Errorf("a training record: %v", record)
+		}
+		if record := c.call(200, co, "GET", path("/api/v1/clients/%d/training", benID), nil); len(docList(record["sessions"])) != 2 ||
+			fmt.Sprint(record["total_hours"]) != "0" || len(docList(record["completed_modules"])) != 0 {
+			t.Errorf("the training record of a client withdrawn from one session, in a cancelled other: %v", record)
+		}
+		c.call(404, sw2, "GET", path("/api/v1/clients/%d/training", rosaID), nil)
+		c.call(404, co, "GET", "/api/v1/clients/999999/training", nil)
+		c.call(403, funder, "GET", path("/api/v1/clients/%d/training", rosaID), nil)
+		trained := map[string]any{"name": "Trained first", "region": "48", "rules": map[string]any{"all_of": []any{
+			map[string]any{"kind": "training", "hours": 1.5, "months": 6},
+			map[string]any{"name": "basics", "kind": "training", "modules": []any{"device_basics"}}}}}
+		c.call(200, admin, "PUT", "/api/v1/eligibility/rules", trained)
+		if d := c.call(200, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "laptop"}); d["outcome"] != "eligible" {
+			t.Errorf("a client with 2 hours and the module, under training rules: %v", d)
+		}
+		if d := c.call(200, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": luisID, "device_kind": "laptop"}); d["outcome"] != "ineligible" {
+			t.Errorf("a client with 1 hour and no module, under training rules: %v", d)
+		}
+		e.clock.Set(testNow)
+
 		c.covered(400, 401, 403, 404, 409, 422)
 	})
 }
@@ -2115,6 +2346,19 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		"line_number": "+1 312 555 0000", "starts_on": "2026-01-01"}).ID(t)
 	client := e.client(sw)
 	loan := e.loan(co, client, e.device(co, "phone"))
+	session := func(startsAt string) int64 {
+		start, err := time.Parse(time.RFC3339, startsAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.must(201, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "Limits", "topic": "limits",
+			"starts_at": startsAt, "ends_at": start.Add(2 * time.Hour).Format(time.RFC3339), "capacity": 5}).ID(t)
+	}
+	future := session("2026-06-01T15:00:00Z")
+	// Attendance is recorded once a session has started: enroll, then
+	// move the clock past the start (the same day in the agency's zone).
+	started := session("2026-03-10T16:00:00Z")
+	e.must(201, sw, "POST", path("/api/v1/training/sessions/%d/enrollments", started), map[string]any{"client_id": client})
 
 	var n int
 	unique := func() int { n++; return n }
@@ -2169,6 +2413,17 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		// Under the rules that ship, an income well under the limit is
 		// eligible (the request is waitlisted or ready, which may be
 		// denied), and one far over it is denied (which may be overridden).
+		"POST /api/v1/training/sessions": {co, "/api/v1/training/sessions", func() map[string]any {
+			return map[string]any{"title": "Limits", "topic": "limits", "starts_at": "2026-05-01T15:00:00Z",
+				"ends_at": "2026-05-01T17:00:00Z", "capacity": 10}
+		}, nil},
+		"PATCH /api/v1/training/sessions/{id}": {co, path("/api/v1/training/sessions/%d", future), func() map[string]any { return map[string]any{} }, nil},
+		"POST /api/v1/training/sessions/{id}/enrollments": {sw, path("/api/v1/training/sessions/%d/enrollments", future), func() map[string]any {
+			return map[string]any{}
+		}, nil},
+		"POST /api/v1/training/sessions/{id}/attendance": {co, path("/api/v1/training/sessions/%d/attendance", started), func() map[string]any {
+			return map[string]any{"client_id": client, "status": "present"}
+		}, nil},
 		"POST /api/v1/requests/{id}/deny": {co, "", func() map[string]any { return map[string]any{} }, func() string {
 			return path("/api/v1/requests/%d/deny", docFileRequest(e, sw, 1000000, "waitlisted", "ready"))
 		}},
@@ -2204,6 +2459,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		},
 	}
 
+	valid["language"] = valid["preferred_language"] // a session's language
+
 	// Lists whose items must differ (codes are stored without repeats) or
 	// rise (guideline amounts), by field: the i-th item, from 0.
 	listItem := map[string]func(i int) any{
@@ -2212,6 +2469,7 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		"amounts_cents": func(i int) any { return 1000000 + 100000*i },
 	}
 
+	e.clock.Set(testNow.Add(90 * time.Minute)) // the session started has started
 	checkedLimits := 0
 	for _, o := range doc.operations(t) {
 		schema := doc.requestSchema(t, o)
@@ -2271,10 +2529,10 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 						try(str(int(lim)), false, fmt.Sprintf("of %d characters (minLength)", lim))
 						try(str(int(lim)-1), true, fmt.Sprintf("of %d characters (minLength %d)", lim-1, lim))
 					}
-				case types["integer"] && kw == "maximum":
+				case types["number"] && kw == "maximum": // an integer is a number too
 					try(lim, false, fmt.Sprintf("= %d (maximum)", lim))
 					try(lim+1, true, fmt.Sprintf("= %d (maximum %d)", lim+1, lim))
-				case types["integer"] && kw == "minimum":
+				case types["number"] && kw == "minimum":
 					// An id at the minimum may name no record, or one the
 					// caller may not use, so for ids only the value below
 					// the minimum is tried.
@@ -2311,6 +2569,10 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	// A rule set is checked as a whole: try each limit of each shape of
 	// rule in a rule set of that one rule, where the server reports it
 	// by its path (rules.all_of[0].months).
+	// Fields a rule of a kind needs besides its required ones, so that
+	// only the field tried can be wrong: a training rule needs hours (with
+	// their months) or modules.
+	ruleNeeds := map[string]map[string]any{"training": {"hours": 1, "months": 12}}
 	checkedRules := 0
 	for i, alt := range docList(doc.schema(t, "EligibilityRule")["anyOf"]) {
 		shape := doc.deref(t, alt)
@@ -2324,9 +2586,9 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			for kw, lim := range doc.limits(t, props[field]) {
 				var at, past any
 				switch types := doc.schemaTypes(t, props[field]); {
-				case types["integer"] && kw == "maximum":
+				case types["number"] && kw == "maximum": // an integer is a number too
 					at, past = lim, lim+1
-				case types["integer"] && kw == "minimum":
+				case types["number"] && kw == "minimum":
 					at, past = lim, lim-1
 				case types["array"] && kw == "minItems":
 					item := doc.minimalValue(t, doc.deref(t, props[field])["items"])
@@ -2341,6 +2603,7 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 					refused bool
 				}{{at, false}, {past, true}} {
 					rule := doc.minimalValue(t, shape).(map[string]any)
+					maps.Copy(rule, ruleNeeds[fmt.Sprint(rule["kind"])])
 					rule[field] = tc.value
 					body := map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"all_of": []any{rule}}}
 					r := e.do(admin, "PUT", "/api/v1/eligibility/rules", body)
@@ -2354,6 +2617,32 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			}
 		}
 	}
+	// The modules a training rule names: 1 to 100 characters each, not blank.
+	var modules any
+	for _, alt := range docList(doc.schema(t, "EligibilityRule")["anyOf"]) {
+		props, _ := doc.deref(t, alt)["properties"].(map[string]any)
+		if kind, _ := props["kind"].(map[string]any); kind["const"] == string(eligibility.KindTraining) {
+			modules = doc.deref(t, props["modules"])["items"]
+		}
+	}
+	if modules == nil {
+		t.Fatal("EligibilityRule has no training shape with modules")
+	}
+	for _, tc := range []struct {
+		module  string
+		refused bool
+	}{{"a", false}, {strings.Repeat("é", 100), false}, {strings.Repeat("é", 101), true}, {"", true}, {"  ", true}} {
+		if ok := len(doc.validate(modules, tc.module, "modules[0]")) == 0; ok == tc.refused {
+			t.Errorf("the schema of a training rule's modules accepts %q = %v, want %v", tc.module, ok, !tc.refused)
+		}
+		rule := map[string]any{"kind": "training", "modules": []any{"device_basics", tc.module}}
+		r := e.do(admin, "PUT", "/api/v1/eligibility/rules", map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"all_of": []any{rule}}})
+		refused := r.Status == http.StatusUnprocessableEntity && r.ErrorFields(t)["rules.all_of[0].modules[1]"] != nil
+		if r.Status >= 500 || refused != tc.refused {
+			t.Errorf("PUT /api/v1/eligibility/rules with the module %q: status %d, want refused = %v\n%s", tc.module, r.Status, tc.refused, r.Body)
+		}
+	}
+
 	if checkedRules < 10 {
 		t.Errorf("only %d limits of rules found to check", checkedRules)
 	}

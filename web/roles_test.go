@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
@@ -78,8 +79,8 @@ var (
 	everyone   = row{allow, allow, allow, allow, allow, allow}   // public
 	signedIn   = row{allow, allow, allow, allow, unauth, unauth} // any role
 	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage
-	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check
-	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage
+	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check, training:read, training:enroll
+	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage, training:manage
 	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write, requests:file
 	caseRead   = row{allow, allow, allow, deny, unauth, unauth}  // requests:read, requests:cancel
 	deciders   = row{allow, allow, deny, deny, unauth, unauth}   // requests:decide
@@ -363,6 +364,82 @@ var matrix = []routeCase{
 	{"GET", v1 + "/waitlist", deciders, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/waitlist?kind=laptop"}
 	}},
+
+	// The training rows: every cell gets a fresh session, scheduled by the
+	// coordinator, and places for fresh clients of worker A's, so that a
+	// social worker enrolls and withdraws their own clients; the
+	// row-level test below covers other workers' clients.
+	{"POST", v1 + "/training/sessions", managers, func(f *roleFixtures, c caller) request {
+		before := f.total(v1 + "/training/sessions")
+		return request{path: v1 + "/training/sessions", body: f.sessionBody(),
+			unchanged: func() string { return f.sameTotal(v1+"/training/sessions", before) }}
+	}},
+	{"GET", v1 + "/training/sessions", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/training/sessions"}
+	}},
+	{"GET", v1 + "/training/sessions/:id", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/training/sessions/%d", f.session())}
+	}},
+	{"PATCH", v1 + "/training/sessions/:id", managers, func(f *roleFixtures, c caller) request {
+		p := path(v1+"/training/sessions/%d", f.session())
+		return request{path: p, body: map[string]any{"title": "Renamed", "capacity": 20},
+			unchanged: func() string {
+				if s := f.field(p, "title", "Device basics"); s != "" {
+					return s
+				}
+				return f.field(p, "capacity", float64(10))
+			}}
+	}},
+	{"POST", v1 + "/training/sessions/:id/cancel", managers, func(f *roleFixtures, c caller) request {
+		id := f.session()
+		client := f.client()
+		f.enroll(id, client, "enrolled")
+		return request{path: path(v1+"/training/sessions/%d/cancel", id), body: map[string]any{},
+			unchanged: func() string {
+				if s := f.field(path(v1+"/training/sessions/%d", id), "status", "scheduled"); s != "" {
+					return s
+				}
+				return f.placeStill(id, client, "enrolled", "")
+			}}
+	}},
+	{"GET", v1 + "/training/sessions/:id/enrollments", managers, func(f *roleFixtures, c caller) request {
+		id := f.session()
+		f.enroll(id, f.client(), "enrolled")
+		return request{path: path(v1+"/training/sessions/%d/enrollments", id)}
+	}},
+	{"POST", v1 + "/training/sessions/:id/enrollments", staffRead, func(f *roleFixtures, c caller) request {
+		id := f.session()
+		p := path(v1+"/training/sessions/%d/enrollments", id)
+		return request{path: p, body: map[string]any{"client_id": f.client()},
+			unchanged: func() string {
+				if s := f.sameTotal(p, 0); s != "" {
+					return s
+				}
+				return f.field(path(v1+"/training/sessions/%d", id), "enrolled_count", float64(0))
+			}}
+	}},
+	{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", staffRead, func(f *roleFixtures, c caller) request {
+		id, client := f.session(), f.client()
+		f.enroll(id, client, "enrolled")
+		return request{path: path(v1+"/training/sessions/%d/enrollments/%d", id, client),
+			unchanged: func() string {
+				if s := f.placeStill(id, client, "enrolled", ""); s != "" {
+					return s
+				}
+				return f.field(path(v1+"/training/sessions/%d", id), "enrolled_count", float64(1))
+			}}
+	}},
+	{"POST", v1 + "/training/sessions/:id/attendance", managers, func(f *roleFixtures, c caller) request {
+		id, client := f.startedSession()
+		return request{path: path(v1+"/training/sessions/%d/attendance", id),
+			body:      map[string]any{"client_id": client, "status": "present", "hours": 1, "module_completed": true},
+			unchanged: func() string { return f.placeStill(id, client, "enrolled", "") }}
+	}},
+	{"GET", v1 + "/clients/:id/training", staffRead, func(f *roleFixtures, c caller) request {
+		client := f.client()
+		f.enroll(f.session(), client, "enrolled")
+		return request{path: path(v1+"/clients/%d/training", client)}
+	}},
 }
 
 func TestRoleMatrix(t *testing.T) {
@@ -568,13 +645,13 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		}
 
 		// A funder is refused every client, device, loan, data-plan,
-		// eligibility, request and waitlist route, on real records, and
-		// nothing changes.
+		// eligibility, request, waitlist and training route, on real
+		// records, and nothing changes.
 		funder := caller{column: "funder", id: f.funderID, token: f.funder}
 		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
 			fam := strings.SplitN(strings.TrimPrefix(rt.Path, v1+"/"), "/", 2)[0]
 			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" && fam != "eligibility" &&
-				fam != "requests" && fam != "waitlist" {
+				fam != "requests" && fam != "waitlist" && fam != "training" {
 				continue
 			}
 			rc := matrixRow(rt.Method, rt.Path)
@@ -673,6 +750,49 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		for _, q := range []string{"/waitlist", "/waitlist?kind=laptop"} {
 			wantForbidden(t, e.do(a, "GET", v1+q, nil), "worker A GET "+q)
 			wantForbidden(t, e.do(b, "GET", v1+q, nil), "worker B GET "+q)
+		}
+
+		// Training: worker B cannot enroll A's client, withdraw them or read
+		// their training record (each is not found, and changes nothing),
+		// but enrolls and reads B's own client.
+		sess := f.session()
+		enrollments := path(v1+"/training/sessions/%d/enrollments", sess)
+		wantNotFound(t, e.do(b, "POST", enrollments, map[string]any{"client_id": never}), "worker B enrolls A's client")
+		if msg := f.sameTotal(enrollments, 0); msg != "" {
+			t.Errorf("after worker B's refused enrollment: %s", msg)
+		}
+		f.enroll(sess, lent, "enrolled")
+		wantNotFound(t, e.do(b, "DELETE", path(enrollments+"/%d", lent), nil), "worker B withdraws A's client")
+		if msg := f.placeStill(sess, lent, "enrolled", ""); msg != "" {
+			t.Errorf("after worker B's refused withdrawal: %s", msg)
+		}
+		if msg := f.field(path(v1+"/training/sessions/%d", sess), "enrolled_count", float64(1)); msg != "" {
+			t.Errorf("after worker B's refused withdrawal: %s", msg)
+		}
+		for _, id := range []int64{never, lent} {
+			wantNotFound(t, e.do(b, "GET", path(v1+"/clients/%d/training", id), nil), "worker B reads A's client's training")
+		}
+		if got := e.must(201, b, "POST", enrollments, map[string]any{"client_id": bClient}).JSON(t); got["status"] != "enrolled" ||
+			got["client_id"] != float64(bClient) {
+			t.Errorf("worker B enrolls their own client: %v, want enrolled client %d", got, bClient)
+		}
+		if msg := f.placeStill(sess, bClient, "enrolled", ""); msg != "" {
+			t.Errorf("after worker B enrolled their own client: %s", msg)
+		}
+		rec := e.must(200, b, "GET", path(v1+"/clients/%d/training", bClient), nil).JSON(t)
+		if s, _ := rec["sessions"].([]any); rec["client_id"] != float64(bClient) || len(s) != 1 {
+			t.Errorf("worker B's client's training record: %v, want one session", rec)
+		}
+		e.must(200, a, "GET", path(v1+"/clients/%d/training", lent), nil)
+		wantNotFound(t, e.do(a, "GET", path(v1+"/clients/%d/training", bClient), nil), "worker A reads B's client's training")
+		// A social worker manages no session: no enrollment lists, no
+		// attendance, not even for their own client.
+		wantForbidden(t, e.do(a, "GET", enrollments, nil), "worker A lists a session's enrollments")
+		started, mine := f.startedSession()
+		wantForbidden(t, e.do(a, "POST", path(v1+"/training/sessions/%d/attendance", started),
+			map[string]any{"client_id": mine, "status": "present", "hours": 1}), "worker A records their client's attendance")
+		if msg := f.placeStill(started, mine, "enrolled", ""); msg != "" {
+			t.Errorf("after worker A's refused attendance: %s", msg)
 		}
 
 		// A social worker cannot issue, return, inspect or take in devices,
@@ -1049,4 +1169,60 @@ func (f *roleFixtures) requestStill(id int64, status string) func() string {
 		}
 		return ""
 	}
+}
+
+// sessionBody is a training session ten days ahead, for ten people.
+func (f *roleFixtures) sessionBody() map[string]any {
+	return map[string]any{"title": "Device basics", "topic": "device_basics", "language": "en", "location": "Room 2",
+		"starts_at": "2026-03-20T17:00:00Z", "ends_at": "2026-03-20T19:00:00Z", "capacity": 10}
+}
+
+// session is a new training session, scheduled by the coordinator.
+func (f *roleFixtures) session() int64 {
+	return f.e.must(201, f.coord, "POST", v1+"/training/sessions", f.sessionBody()).ID(f.t)
+}
+
+// enroll has the coordinator enroll client in session and checks the
+// status the place was given.
+func (f *roleFixtures) enroll(session, client int64, status string) {
+	f.t.Helper()
+	r := f.e.must(201, f.coord, "POST", path(v1+"/training/sessions/%d/enrollments", session), map[string]any{"client_id": client})
+	if got := r.JSON(f.t)["status"]; got != status {
+		f.t.Fatalf("fixture enrollment is %v, want %s: %s", got, status, r.Body)
+	}
+}
+
+// startedSession is a session that began an hour ago, with a new client of
+// worker A's enrolled in it before it started (the clock is moved back for
+// that) and no attendance recorded.
+func (f *roleFixtures) startedSession() (session, client int64) {
+	f.t.Helper()
+	now := f.e.clock.Now()
+	f.e.clock.Set(now.Add(-48 * time.Hour))
+	defer f.e.clock.Set(now)
+	body := f.sessionBody()
+	body["starts_at"], body["ends_at"] = now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)
+	session = f.e.must(201, f.coord, "POST", v1+"/training/sessions", body).ID(f.t)
+	client = f.client()
+	f.enroll(session, client, "enrolled")
+	return session, client
+}
+
+// placeStill checks that client's place in session has status and
+// attendance, as the admin sees the session's enrollments.
+func (f *roleFixtures) placeStill(session, client int64, status, attendance string) string {
+	f.t.Helper()
+	items, _ := f.get(path(v1+"/training/sessions/%d/enrollments?limit=100", session))["items"].([]any)
+	for _, it := range items {
+		m := it.(map[string]any)
+		if m["client_id"] != float64(client) {
+			continue
+		}
+		if m["status"] != status || m["attendance"] != attendance || m["hours"] != float64(0) || m["module_completed"] != false {
+			return fmt.Sprintf("client %d's place in session %d is %v, attendance %q, %v hours, module %v; want %s, %q, 0, false",
+				client, session, m["status"], m["attendance"], m["hours"], m["module_completed"], status, attendance)
+		}
+		return ""
+	}
+	return fmt.Sprintf("client %d has no place in session %d", client, session)
 }

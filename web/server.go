@@ -160,6 +160,17 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/requests/:id/override", accounts.DecideRequests, requestAction(elig.Override)},
 		{"POST", v1 + "/requests/:id/cancel", accounts.CancelRequests, s.cancelRequest},
 		{"GET", v1 + "/waitlist", accounts.DecideRequests, s.waitlist},
+
+		{"POST", v1 + "/training/sessions", accounts.ManageTraining, s.createSession},
+		{"GET", v1 + "/training/sessions", accounts.ReadTraining, s.listSessions},
+		{"GET", v1 + "/training/sessions/:id", accounts.ReadTraining, s.getSession},
+		{"PATCH", v1 + "/training/sessions/:id", accounts.ManageTraining, s.updateSession},
+		{"POST", v1 + "/training/sessions/:id/cancel", accounts.ManageTraining, s.cancelSession},
+		{"GET", v1 + "/training/sessions/:id/enrollments", accounts.ManageTraining, s.listEnrollments},
+		{"POST", v1 + "/training/sessions/:id/enrollments", accounts.EnrollTraining, s.enroll},
+		{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.EnrollTraining, s.withdraw},
+		{"POST", v1 + "/training/sessions/:id/attendance", accounts.ManageTraining, s.recordAttendance},
+		{"GET", v1 + "/clients/:id/training", accounts.ReadTraining, s.clientTraining},
 	}
 }
 

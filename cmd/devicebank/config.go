@@ -17,6 +17,7 @@ import (
 // from a file named by NAME_FILE.
 type config struct {
 	DatabaseURL string
+	AgencyName  string
 	Timezone    string
 	LogLevel    string
 	LogFormat   string
@@ -58,6 +59,8 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", storage.DefaultURL),
 		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
+	fs.StringVar(&c.AgencyName, "agency-name", env("DEVICEBANK_AGENCY_NAME", "DeviceBank"),
+		"the agency's name, printed on certificates (env DEVICEBANK_AGENCY_NAME)")
 	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", "UTC"),
 		"the agency's time zone, which decides when a loan is overdue (env DEVICEBANK_TIMEZONE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")

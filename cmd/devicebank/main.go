@@ -162,7 +162,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	defer db.Close()
-	svc := app.New(db, app.Options{Location: loc})
+	svc := app.New(db, app.Options{Location: loc, AgencyName: cfg.AgencyName})
 
 	admin, password, err := svc.Accounts.EnsureFirstAdmin(ctx, *adminEmail)
 	if err != nil {

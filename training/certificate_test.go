@@ -1,0 +1,36 @@
+package training
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestCertificatePDF(t *testing.T) {
+	score := 85
+	c := Certificate{Agency: "Northside Family Services", ClientName: "Ana Peña", Module: "device_basics",
+		CompletedOn: time.Date(2026, 4, 2, 17, 30, 0, 0, time.UTC), Hours: 2.5, Instructor: "M. Ortiz", Score: &score}
+	b, err := c.PDF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b[len(b)-32:], []byte("%%EOF")) {
+		t.Fatalf("not a PDF: %q…", b[:min(20, len(b))])
+	}
+	plain, err := c.render(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The core fonts take cp1252: "ñ" is the byte 0xF1.
+	for _, want := range []string{"Certificate of completion", "Ana Pe\xf1a", "Device basics", "2 April 2026, 2.5 hours of training, assessment score 85",
+		"Instructor: M. Ortiz", "Northside Family Services"} {
+		text := []byte(want)
+		if !bytes.Contains(plain, text) {
+			t.Errorf("the certificate does not say %q", want)
+		}
+	}
+	again, _ := c.PDF()
+	if !bytes.Equal(b, again) {
+		t.Fatal("the same certificate rendered twice differs: it should be reproducible")
+	}
+}
