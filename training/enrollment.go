@@ -149,6 +149,9 @@ func (s *Service) Withdraw(ctx context.Context, actor *accounts.Actor, sessionID
 	var e Enrollment
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		if err := s.checkClient(ctx, tx, actor, clientID); err != nil {
+			if apperr.Is(err, apperr.Invalid) { // the client is named in the path
+				return apperr.New(apperr.NotFound, "enrollment not found")
+			}
 			return err
 		}
 		err := storage.Locked(tx.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ? AND te.status IN ('enrolled', 'waitlisted')",

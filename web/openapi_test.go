@@ -506,7 +506,26 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 		switch {
 		case status == "204" && hasContent:
 			t.Errorf("%s 204: a 204 answer has no body", key)
-		case status != "204" && !docHasKey(content, "application/json"):
+		case status == "204":
+		case strings.HasPrefix(status, "2") && !docHasKey(content, "application/json"):
+			// A success may be a file rather than JSON (a PDF certificate).
+			if len(content) == 0 {
+				t.Errorf("%s %s: no content is documented", key, status)
+			}
+			for mt, mv := range content {
+				if !docBinaryTypes[mt] {
+					t.Errorf("%s %s: content type %s is neither JSON nor a file type the scenario can check", key, status, mt)
+					continue
+				}
+				if s := doc.deref(t, mv.(map[string]any)["schema"]); s["type"] != "string" || s["format"] != "binary" {
+					t.Errorf("%s %s: the %s body must have the schema {type: string, format: binary}, got %v", key, status, mt, s)
+				}
+				h, _ := r["headers"].(map[string]any)
+				if !docHasKey(h, "Content-Disposition") {
+					t.Errorf("%s %s: a file answer carries Content-Disposition, which is not documented", key, status)
+				}
+			}
+		case !docHasKey(content, "application/json"):
 			t.Errorf("%s %s: the answer is JSON, but no application/json content is documented", key, status)
 		}
 		if strings.HasPrefix(status, "2") && idem {
@@ -514,8 +533,8 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 				t.Errorf("%s %s: a replayed answer carries Idempotent-Replayed, which is not documented", key, status)
 			}
 		}
-		if strings.HasPrefix(status, "2") && hasContent {
-			if s := doc.deref(t, content["application/json"].(map[string]any)["schema"]); docIsPage(s) {
+		if media, ok := content["application/json"].(map[string]any); strings.HasPrefix(status, "2") && ok {
+			if s := doc.deref(t, media["schema"]); docIsPage(s) {
 				need("422", "a bad limit or offset")
 				for _, q := range []string{"query:limit", "query:offset"} {
 					if _, ok := params[q]; !ok {
@@ -526,6 +545,13 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 		}
 	}
 }
+
+// docBinaryTypes are the non-JSON media types a successful answer may have:
+// files, whose body the scenario checks by their magic bytes.
+var docBinaryTypes = map[string]bool{"application/pdf": true}
+
+// docMagic is how a body of each of docBinaryTypes begins.
+var docMagic = map[string]string{"application/pdf": "%PDF-"}
 
 // docIsPage reports whether a schema is a list wrapper with items and paging.
 func docIsPage(s map[string]any) bool {
@@ -1422,7 +1448,12 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 	}
 	resp := c.doc.deref(t, rv)
 	documented, _ := resp["headers"].(map[string]any)
-	for _, h := range []string{"Location", "Idempotent-Replayed", "WWW-Authenticate", "Retry-After"} {
+	for h, hv := range documented {
+		if c.doc.deref(t, hv)["required"] == true && r.Header.Get(h) == "" {
+			t.Errorf("%s %d: the document says the answer always has a %s header, but it has none", key, r.Status, h)
+		}
+	}
+	for _, h := range []string{"Location", "Idempotent-Replayed", "WWW-Authenticate", "Retry-After", "Content-Disposition", "Cache-Control"} {
 		val := r.Header.Get(h)
 		if val == "" {
 			continue
@@ -1448,6 +1479,16 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 	media, ok := content[mt].(map[string]any)
 	if !ok {
 		t.Errorf("%s %d: content type %q is not documented", key, r.Status, r.Header.Get("Content-Type"))
+		return docAnswer{response: r}
+	}
+	if mt != "application/json" {
+		// A file: check what it is, not a JSON schema.
+		magic, ok := docMagic[mt]
+		if !ok {
+			t.Errorf("%s %d: the scenario cannot check a %s body", key, r.Status, mt)
+		} else if !bytes.HasPrefix(r.Body, []byte(magic)) {
+			t.Errorf("%s %d: the %s body does not begin with %q: %.40q", key, r.Status, mt, magic, r.Body)
+		}
 		return docAnswer{response: r}
 	}
 	v, err := decodeDocJSON(r.Body)
@@ -2202,9 +2243,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(404, sw, "DELETE", sessURL(basicsID, path("/enrollments/%d", benID)), nil)
 		c.call(404, sw2, "DELETE", sessURL(basicsID, path("/enrollments/%d", luisID)), nil)
 		c.call(404, co, "DELETE", sessURL(999999, path("/enrollments/%d", rosaID)), nil)
-		refused = c.call(422, co, "DELETE", sessURL(basicsID, "/enrollments/999999"), nil)
-		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["client_id"] == nil {
-			t.Errorf("a coordinator withdrawing no client: %v", refused)
+		if gone := c.call(404, co, "DELETE", sessURL(basicsID, "/enrollments/999999"), nil); gone["error"].(map[string]any)["code"] != "not_found" {
+			t.Errorf("a coordinator withdrawing no client: %v", gone)
 		}
 		c.call(403, funder, "DELETE", sessURL(basicsID, path("/enrollments/%d", luisID)), nil)
 		if s := c.call(200, co, "GET", sessURL(basicsID, ""), nil); docInt(s["enrolled_count"]) != 2 {
@@ -2282,6 +2322,27 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(404, sw2, "GET", path("/api/v1/clients/%d/training", rosaID), nil)
 		c.call(404, co, "GET", "/api/v1/clients/999999/training", nil)
 		c.call(403, funder, "GET", path("/api/v1/clients/%d/training", rosaID), nil)
+
+		// A certificate of completion: a PDF file, not JSON.
+		certURL := func(id int64, module string) string {
+			return path("/api/v1/clients/%d/training/certificates/", id) + module
+		}
+		cert := c.send(true, 200, sw, "GET", certURL(rosaID, "device_basics"), nil)
+		if got := cert.Header.Get("Content-Disposition"); got != `attachment; filename="certificate-device_basics.pdf"` {
+			t.Errorf("a certificate's Content-Disposition: %q", got)
+		}
+		if got := cert.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("a certificate's Cache-Control: %q", got)
+		}
+		if cert.value != nil {
+			t.Errorf("a certificate was read as JSON: %v", cert.value)
+		}
+		c.call(404, sw, "GET", certURL(rosaID, "email"), nil)          // never took it
+		c.call(404, sw, "GET", certURL(luisID, "device_basics"), nil)  // attended, but under the pass mark
+		c.call(404, sw2, "GET", certURL(rosaID, "device_basics"), nil) // another worker's client
+		c.call(404, co, "GET", certURL(999999, "device_basics"), nil)
+		c.call(403, funder, "GET", certURL(rosaID, "device_basics"), nil)
+		c.call(401, "", "GET", certURL(rosaID, "device_basics"), nil)
 		trained := map[string]any{"name": "Trained first", "region": "48", "rules": map[string]any{"all_of": []any{
 			map[string]any{"kind": "training", "hours": 1.5, "months": 6},
 			map[string]any{"name": "basics", "kind": "training", "modules": []any{"device_basics"}}}}}

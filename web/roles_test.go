@@ -440,6 +440,19 @@ var matrix = []routeCase{
 		f.enroll(f.session(), client, "enrolled")
 		return request{path: path(v1+"/clients/%d/training", client)}
 	}},
+	// Reading a certificate records a client.viewed event, which a refused
+	// read must not.
+	{"GET", v1 + "/clients/:id/training/certificates/:module", staffRead, func(f *roleFixtures, c caller) request {
+		client := f.completed()
+		before := f.views(client)
+		return request{path: path(v1+"/clients/%d/training/certificates/device_basics", client),
+			unchanged: func() string {
+				if n := f.views(client); n != before {
+					return fmt.Sprintf("client %d has %d client.viewed events, had %d", client, n, before)
+				}
+				return ""
+			}}
+	}},
 }
 
 func TestRoleMatrix(t *testing.T) {
@@ -785,6 +798,26 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		}
 		e.must(200, a, "GET", path(v1+"/clients/%d/training", lent), nil)
 		wantNotFound(t, e.do(a, "GET", path(v1+"/clients/%d/training", bClient), nil), "worker A reads B's client's training")
+		// Certificates: worker B is told A's client's certificate does not
+		// exist, and the refused read is not recorded; worker A reads it, and
+		// so does the coordinator, who sees the client only because they
+		// enrolled them (the client never had a loan).
+		graduate := f.completed()
+		cert := path(v1+"/clients/%d/training/certificates/device_basics", graduate)
+		views := f.views(graduate)
+		wantNotFound(t, e.do(b, "GET", cert, nil), "worker B reads A's client's certificate")
+		if n := f.views(graduate); n != views {
+			t.Errorf("worker B's refused certificate read was recorded: %d client.viewed events, had %d", n, views)
+		}
+		for _, who := range []string{a, co} {
+			if r := e.must(200, who, "GET", cert, nil); r.Header.Get("Content-Type") != "application/pdf" {
+				t.Errorf("certificate of a visible client: Content-Type %q", r.Header.Get("Content-Type"))
+			}
+		}
+		if n := f.views(graduate); n != views+2 {
+			t.Errorf("client %d has %d client.viewed events after two certificate reads, want %d", graduate, n, views+2)
+		}
+		wantForbidden(t, e.do(f.funder, "GET", cert, nil), "funder reads a certificate")
 		// A social worker manages no session: no enrollment lists, no
 		// attendance, not even for their own client.
 		wantForbidden(t, e.do(a, "GET", enrollments, nil), "worker A lists a session's enrollments")
@@ -1206,6 +1239,26 @@ func (f *roleFixtures) startedSession() (session, client int64) {
 	client = f.client()
 	f.enroll(session, client, "enrolled")
 	return session, client
+}
+
+// completed is a new client of worker A's who completed the device_basics
+// module in a session that began an hour ago (see startedSession).
+func (f *roleFixtures) completed() int64 {
+	f.t.Helper()
+	session, client := f.startedSession()
+	r := f.e.must(200, f.coord, "POST", path(v1+"/training/sessions/%d/attendance", session),
+		map[string]any{"client_id": client, "status": "present", "hours": 1, "module_completed": true})
+	if got := r.JSON(f.t)["module_completed"]; got != true {
+		f.t.Fatalf("fixture attendance has module_completed %v: %s", got, r.Body)
+	}
+	return client
+}
+
+// views counts the client.viewed events in a client's history, as the
+// admin sees it.
+func (f *roleFixtures) views(client int64) int {
+	f.t.Helper()
+	return countAction(f.e.allHistoryAt(f.admin, path(v1+"/clients/%d/history", client)), "client.viewed")
 }
 
 // placeStill checks that client's place in session has status and

@@ -171,6 +171,7 @@ func (s *Server) Routes() []Route {
 		{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.EnrollTraining, s.withdraw},
 		{"POST", v1 + "/training/sessions/:id/attendance", accounts.ManageTraining, s.recordAttendance},
 		{"GET", v1 + "/clients/:id/training", accounts.ReadTraining, s.clientTraining},
+		{"GET", v1 + "/clients/:id/training/certificates/:module", accounts.ReadTraining, s.certificate},
 	}
 }
 

@@ -170,3 +170,34 @@ func (s *Server) clientTraining(c *fiber.Ctx) error {
 	}
 	return c.JSON(rec)
 }
+
+func (s *Server) certificate(c *fiber.Ctx) error {
+	id, err := pathID(c, "client")
+	if err != nil {
+		return err
+	}
+	module := c.Params("module")
+	pdf, err := s.svc.Training.CertificateFor(c.UserContext(), actor(c), id, module)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="certificate-`+safeFileName(module)+`.pdf"`)
+	c.Set(fiber.HeaderCacheControl, "no-store") // it names the client
+	return c.Send(pdf)
+}
+
+// safeFileName keeps letters, digits, '-' and '_' of s for a file name.
+func safeFileName(s string) string {
+	b := []byte{}
+	for i := 0; i < len(s) && len(b) < 80; i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' {
+			b = append(b, ch)
+		}
+	}
+	if len(b) == 0 {
+		return "module"
+	}
+	return string(b)
+}

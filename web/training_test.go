@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"sync"
@@ -650,5 +651,54 @@ func TestTrainingSessionValidation(t *testing.T) {
 		}
 		expectError(t, e.do(tr.coord, "PATCH", path(sessionsURL+"/%d", s), map[string]any{"ends_at": at(nextWeek.Add(13 * time.Hour))}), 422, "invalid", "ends_at")
 		expectError(t, e.do(tr.coord, "GET", sessionsURL+"/999999", nil), 404, "not_found")
+	})
+}
+
+func TestTrainingCertificate(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		tr := newTrainers(e)
+		c := e.client(tr.sw)
+		basics := tr.pastSession(testNow.Add(-48*time.Hour), 2*time.Hour, "device_basics", c)
+		email := tr.pastSession(testNow.Add(-24*time.Hour), 2*time.Hour, "email", c)
+		cert := path(clientsURL+"/%d/training/certificates/", c)
+		history := path(clientsURL+"/%d/history", c)
+		views := func() int {
+			t.Helper()
+			return countAction(e.allHistoryAt(tr.sw, history), "client.viewed")
+		}
+
+		// Enrolled but no attendance yet: no certificate, and nothing read.
+		expectError(t, e.do(tr.sw, "GET", cert+"device_basics", nil), 404, "not_found")
+		if n := views(); n != 0 {
+			t.Errorf("a certificate not found recorded %d client.viewed events", n)
+		}
+
+		e.must(200, tr.coord, "POST", path(sessionsURL+"/%d/attendance", basics),
+			map[string]any{"client_id": c, "status": "present", "hours": 2, "module_completed": true})
+		// Attended, but the module not completed: still no certificate.
+		e.must(200, tr.coord, "POST", path(sessionsURL+"/%d/attendance", email),
+			map[string]any{"client_id": c, "status": "present", "hours": 2, "module_completed": false})
+
+		r := e.must(200, tr.sw, "GET", cert+"device_basics", nil)
+		if ct := r.Header.Get("Content-Type"); ct != "application/pdf" {
+			t.Errorf("certificate Content-Type %q, want application/pdf", ct)
+		}
+		if cd := r.Header.Get("Content-Disposition"); cd != `attachment; filename="certificate-device_basics.pdf"` {
+			t.Errorf("certificate Content-Disposition %q", cd)
+		}
+		if !bytes.HasPrefix(r.Body, []byte("%PDF-")) {
+			t.Errorf("certificate is not a PDF: %q", trim(r.Body))
+		}
+		if n := views(); n != 1 {
+			t.Errorf("%d client.viewed events after reading the certificate, want 1", n)
+		}
+
+		for _, module := range []string{"email", "banking", "no_such_module"} {
+			expectError(t, e.do(tr.sw, "GET", cert+module, nil), 404, "not_found")
+		}
+		expectError(t, e.do(tr.sw, "GET", clientsURL+"/999999/training/certificates/device_basics", nil), 404, "not_found")
+		if n := views(); n != 1 {
+			t.Errorf("%d client.viewed events after certificates not found, want still 1", n)
+		}
 	})
 }
