@@ -179,24 +179,13 @@ const MaxIncomeCents = 100_000_000_000
 // apply copies the given fields of in onto c, trimmed, and checks the
 // result as a whole, reporting every bad field. today bounds the dates.
 func (in Input) apply(c *Client, today calendar.Date) error {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = strings.TrimSpace(*src)
-		}
+	for dst, src := range map[*string]*string{&c.CaseNumber: in.CaseNumber, &c.FirstName: in.FirstName,
+		&c.LastName: in.LastName, &c.Phone: in.Phone, &c.Email: in.Email, &c.PreferredLanguage: in.PreferredLanguage,
+		&c.PostalCode: in.PostalCode} {
+		optional.AssignTrimmed(dst, src)
 	}
-	set(&c.CaseNumber, in.CaseNumber)
-	set(&c.FirstName, in.FirstName)
-	set(&c.LastName, in.LastName)
-	set(&c.Phone, in.Phone)
-	set(&c.Email, in.Email)
-	set(&c.PreferredLanguage, in.PreferredLanguage)
-	set(&c.PostalCode, in.PostalCode)
-	if in.PreferredChannel != nil {
-		c.PreferredChannel = *in.PreferredChannel
-	}
-	if in.HouseholdSize != nil {
-		c.HouseholdSize = *in.HouseholdSize
-	}
+	optional.Assign(&c.PreferredChannel, in.PreferredChannel)
+	optional.Assign(&c.HouseholdSize, in.HouseholdSize)
 	if in.AnnualIncomeCents.Set {
 		c.AnnualIncomeCents = nil
 		if !in.AnnualIncomeCents.Null {

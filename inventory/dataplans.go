@@ -53,22 +53,16 @@ type DataPlanInput struct {
 
 func (in DataPlanInput) apply(p *DataPlan) error {
 	for dst, src := range map[*string]*string{&p.Carrier: in.Carrier, &p.LineNumber: in.LineNumber, &p.ICCID: in.ICCID, &p.Notes: in.Notes} {
-		if src != nil {
-			*dst = strings.TrimSpace(*src)
-		}
+		optional.AssignTrimmed(dst, src)
 	}
-	if in.MonthlyCostCents != nil {
-		p.MonthlyCostCents = *in.MonthlyCostCents
-	}
+	optional.Assign(&p.MonthlyCostCents, in.MonthlyCostCents)
 	if in.DataCapMB.Set {
 		p.DataCapMB = nil
 		if !in.DataCapMB.Null {
 			p.DataCapMB = &in.DataCapMB.Value
 		}
 	}
-	if in.StartsOn != nil {
-		p.StartsOn = *in.StartsOn
-	}
+	optional.Assign(&p.StartsOn, in.StartsOn)
 	if in.EndsOn.Set {
 		p.EndsOn = in.EndsOn.Value // the zero date when null
 	}

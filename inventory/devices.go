@@ -26,6 +26,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -166,28 +167,14 @@ type DeviceInput struct {
 }
 
 func (in DeviceInput) apply(d *Device) error {
-	str := func(dst *string, src *string) {
-		if src != nil {
-			*dst = strings.TrimSpace(*src)
-		}
+	optional.Assign(&d.Kind, in.Kind)
+	for dst, src := range map[*string]*string{&d.Make: in.Make, &d.Model: in.Model, &d.Serial: in.Serial,
+		&d.IMEI: in.IMEI, &d.AssetTag: in.AssetTag, &d.Condition: in.Condition, &d.FundingSource: in.FundingSource,
+		&d.Notes: in.Notes} {
+		optional.AssignTrimmed(dst, src)
 	}
-	if in.Kind != nil {
-		d.Kind = *in.Kind
-	}
-	str(&d.Make, in.Make)
-	str(&d.Model, in.Model)
-	str(&d.Serial, in.Serial)
-	str(&d.IMEI, in.IMEI)
-	str(&d.AssetTag, in.AssetTag)
-	str(&d.Condition, in.Condition)
-	str(&d.FundingSource, in.FundingSource)
-	str(&d.Notes, in.Notes)
-	if in.PurchaseCostCents != nil {
-		d.PurchaseCostCents = *in.PurchaseCostCents
-	}
-	if in.Accessories != nil {
-		d.Accessories = *in.Accessories
-	}
+	optional.Assign(&d.PurchaseCostCents, in.PurchaseCostCents)
+	optional.Assign(&d.Accessories, in.Accessories)
 	if d.Condition == "" {
 		d.Condition = "good"
 	}

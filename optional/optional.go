@@ -6,6 +6,7 @@ package optional
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Field is a JSON field that may be absent, null, or hold a value.
@@ -37,4 +38,19 @@ func (f Field[T]) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(f.Value)
+}
+
+// Assign sets *dst to *src when src is given: the rule for a PATCH field
+// that cannot be null.
+func Assign[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// AssignTrimmed is Assign for text, without surrounding white space.
+func AssignTrimmed(dst *string, src *string) {
+	if src != nil {
+		*dst = strings.TrimSpace(*src)
+	}
 }

@@ -11,7 +11,6 @@ package training
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,6 +19,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -107,9 +107,7 @@ const MaxCapacity = 1000
 func (in SessionInput) apply(ss *Session) error {
 	for dst, src := range map[*string]*string{&ss.Title: in.Title, &ss.Topic: in.Topic, &ss.Language: in.Language,
 		&ss.Location: in.Location, &ss.Instructor: in.Instructor, &ss.Notes: in.Notes} {
-		if src != nil {
-			*dst = strings.TrimSpace(*src)
-		}
+		optional.AssignTrimmed(dst, src)
 	}
 	if in.StartsAt != nil {
 		ss.StartsAt = in.StartsAt.UTC()
@@ -117,9 +115,7 @@ func (in SessionInput) apply(ss *Session) error {
 	if in.EndsAt != nil {
 		ss.EndsAt = in.EndsAt.UTC()
 	}
-	if in.Capacity != nil {
-		ss.Capacity = *in.Capacity
-	}
+	optional.Assign(&ss.Capacity, in.Capacity)
 	if ss.Language == "" {
 		ss.Language = "en"
 	}
