@@ -1,0 +1,129 @@
+package notifications
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"golang.org/x/text/language"
+)
+
+// Kind is what a notification is about.
+type Kind string
+
+const (
+	LoanDueSoon       Kind = "loan_due_soon"
+	LoanDueToday      Kind = "loan_due_today"
+	LoanOverdue       Kind = "loan_overdue"
+	TrainingUpcoming  Kind = "training_upcoming"
+	TrainingCancelled Kind = "training_cancelled"
+	DataPlanEnding    Kind = "data_plan_ending"
+	CoordinatorDigest Kind = "coordinator_digest"
+	Manual            Kind = "manual"
+)
+
+// ClientKinds are the notifications sent to clients, which must carry
+// nothing sensitive.
+var ClientKinds = []Kind{LoanDueSoon, LoanDueToday, LoanOverdue, TrainingUpcoming, TrainingCancelled, DataPlanEnding, Manual}
+
+// Message is what a template may use. It holds, on purpose, nothing
+// sensitive: a first name only (no surname), no income, programs, needs or
+// case details. What cannot be put in a Message cannot leak into a reminder.
+type Message struct {
+	FirstName    string // the client's first name
+	Agency       string // the agency's name
+	AgencyPhone  string // where to call
+	DeviceKind   string // "laptop", in the message's language
+	AssetTag     string // the label on the device, so they know which one
+	DueOn        string // a date, already written for the language
+	DaysLeft     int    // days until due (due soon)
+	DaysOverdue  int    // days past due (overdue)
+	SessionTitle string // a training session's title
+	SessionWhen  string // its start, already written for the language
+	Location     string // where it is
+	PlanEndsOn   string // when a data plan ends
+	Note         string // a coordinator's short note (manual reminders)
+}
+
+// Languages are the languages templates ship in; others fall back to
+// English. More are added as data in templates below.
+var Languages = []string{"en", "es", "fr"}
+
+// templates[lang][kind] is a short message. Keep them short (an SMS is 160
+// characters) and kind.
+var templates = map[string]map[Kind]string{
+	"en": {
+		LoanDueSoon:       "Hi {{.FirstName}}, a reminder from {{.Agency}}: the {{.DeviceKind}} you borrowed ({{.AssetTag}}) is due back on {{.DueOn}}. Questions? Call {{.AgencyPhone}}.",
+		LoanDueToday:      "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) is due back today. Need more time? Call {{.AgencyPhone}}.",
+		LoanOverdue:       "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) was due on {{.DueOn}}. Please bring it back or call {{.AgencyPhone}} and we will help.",
+		TrainingUpcoming:  "Hi {{.FirstName}}, see you at \"{{.SessionTitle}}\" on {{.SessionWhen}}{{if .Location}} at {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
+		TrainingCancelled: "Hi {{.FirstName}}, sorry: \"{{.SessionTitle}}\" on {{.SessionWhen}} is cancelled. Call {{.Agency}} at {{.AgencyPhone}} to book another.",
+		DataPlanEnding:    "Hi {{.FirstName}}, the data plan on the device you borrowed from {{.Agency}} ends on {{.PlanEndsOn}}. Questions? Call {{.AgencyPhone}}.",
+		Manual:            "Hi {{.FirstName}}, a message from {{.Agency}}: {{if .Note}}{{.Note}} {{end}}Please call {{.AgencyPhone}}.",
+	},
+	"es": {
+		LoanDueSoon:       "Hola {{.FirstName}}, un recordatorio de {{.Agency}}: el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestamos se devuelve el {{.DueOn}}. ¿Preguntas? Llame al {{.AgencyPhone}}.",
+		LoanDueToday:      "Hola {{.FirstName}}, hoy se devuelve el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}}. ¿Necesita más tiempo? Llame al {{.AgencyPhone}}.",
+		LoanOverdue:       "Hola {{.FirstName}}, el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}} debía devolverse el {{.DueOn}}. Tráigalo o llame al {{.AgencyPhone}} y le ayudamos.",
+		TrainingUpcoming:  "Hola {{.FirstName}}, le esperamos en \"{{.SessionTitle}}\" el {{.SessionWhen}}{{if .Location}} en {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
+		TrainingCancelled: "Hola {{.FirstName}}, lo sentimos: \"{{.SessionTitle}}\" del {{.SessionWhen}} se canceló. Llame a {{.Agency}} al {{.AgencyPhone}} para reservar otra.",
+		DataPlanEnding:    "Hola {{.FirstName}}, el plan de datos del equipo que le prestó {{.Agency}} termina el {{.PlanEndsOn}}. ¿Preguntas? Llame al {{.AgencyPhone}}.",
+		Manual:            "Hola {{.FirstName}}, un mensaje de {{.Agency}}: {{if .Note}}{{.Note}} {{end}}Por favor llame al {{.AgencyPhone}}.",
+	},
+	"fr": {
+		LoanDueSoon:       "Bonjour {{.FirstName}}, un rappel de {{.Agency}} : l'appareil prêté ({{.DeviceKind}}, {{.AssetTag}}) est à rendre le {{.DueOn}}. Des questions ? Appelez le {{.AgencyPhone}}.",
+		LoanDueToday:      "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) est à rendre aujourd'hui. Besoin de plus de temps ? Appelez le {{.AgencyPhone}}.",
+		LoanOverdue:       "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) était à rendre le {{.DueOn}}. Rapportez-le ou appelez le {{.AgencyPhone}}, nous vous aiderons.",
+		TrainingUpcoming:  "Bonjour {{.FirstName}}, à bientôt pour « {{.SessionTitle}} » le {{.SessionWhen}}{{if .Location}} à {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
+		TrainingCancelled: "Bonjour {{.FirstName}}, désolés : « {{.SessionTitle}} » du {{.SessionWhen}} est annulé. Appelez {{.Agency}} au {{.AgencyPhone}} pour en réserver un autre.",
+		DataPlanEnding:    "Bonjour {{.FirstName}}, le forfait de données de l'appareil prêté par {{.Agency}} se termine le {{.PlanEndsOn}}. Des questions ? Appelez le {{.AgencyPhone}}.",
+		Manual:            "Bonjour {{.FirstName}}, un message de {{.Agency}} : {{if .Note}}{{.Note}} {{end}}Merci d'appeler le {{.AgencyPhone}}.",
+	},
+}
+
+var parsed = func() map[string]map[Kind]*template.Template {
+	out := map[string]map[Kind]*template.Template{}
+	for lang, kinds := range templates {
+		out[lang] = map[Kind]*template.Template{}
+		for kind, text := range kinds {
+			out[lang][kind] = template.Must(template.New(lang + "/" + string(kind)).Option("missingkey=error").Parse(text))
+		}
+	}
+	return out
+}()
+
+// LanguageFor picks the shipped language closest to a client's preferred
+// one ("es-MX" gets Spanish), English when none matches.
+func LanguageFor(preferred string) string {
+	tags := make([]language.Tag, len(Languages))
+	for i, l := range Languages {
+		tags[i] = language.Make(l)
+	}
+	tag, err := language.Parse(preferred)
+	if err != nil {
+		return "en"
+	}
+	_, i, conf := language.NewMatcher(tags).Match(tag)
+	if conf == language.No {
+		return "en"
+	}
+	return Languages[i]
+}
+
+// Render writes the message of kind in lang (falling back to English).
+func Render(kind Kind, lang string, m Message) (string, error) {
+	set, ok := parsed[lang]
+	if !ok {
+		set = parsed["en"]
+	}
+	t, ok := set[kind]
+	if !ok {
+		return "", fmt.Errorf("notifications: no %s template", kind)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, m); err != nil {
+		return "", err
+	}
+	return strings.Join(strings.Fields(b.String()), " "), nil
+}

@@ -1,0 +1,78 @@
+package notifications
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// A reminder can only say what a Message holds, so this list is the
+// confidentiality rule: adding a field (a surname, an income, a program,
+// a case number) must be a deliberate change to this test.
+func TestMessageHoldsNothingSensitive(t *testing.T) {
+	allowed := []string{"AgencyPhone", "Agency", "AssetTag", "DaysLeft", "DaysOverdue", "DeviceKind", "DueOn",
+		"FirstName", "Location", "Note", "PlanEndsOn", "SessionTitle", "SessionWhen"}
+	var got []string
+	typ := reflect.TypeOf(Message{})
+	for i := 0; i < typ.NumField(); i++ {
+		got = append(got, typ.Field(i).Name)
+	}
+	sort.Strings(got)
+	sort.Strings(allowed)
+	if strings.Join(got, ",") != strings.Join(allowed, ",") {
+		t.Fatalf("Message fields changed:\n got  %v\n want %v\nreview what a reminder may carry before changing this list", got, allowed)
+	}
+}
+
+// Every template in every language renders, names the agency and its
+// phone, greets by first name only, and stays short enough for two SMS.
+func TestEveryTemplateInEveryLanguage(t *testing.T) {
+	m := Message{FirstName: "Rosa", Agency: "Northside Family Services", AgencyPhone: "+1 312 555 0100",
+		DeviceKind: "laptop", AssetTag: "DB-000042", DueOn: "April 10", DaysLeft: 3, DaysOverdue: 7,
+		SessionTitle: "Your phone, step by step", SessionWhen: "April 2, 5:30 pm", Location: "Library room 2",
+		PlanEndsOn: "May 31", Note: "Your charger is ready to pick up."}
+	for _, lang := range Languages {
+		for _, kind := range ClientKinds {
+			t.Run(lang+"/"+string(kind), func(t *testing.T) {
+				text, err := Render(kind, lang, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range []string{"Rosa", m.AgencyPhone} {
+					if !strings.Contains(text, want) {
+						t.Errorf("%q lacks %q", text, want)
+					}
+				}
+				if !strings.Contains(text, m.Agency) {
+					t.Errorf("%q does not name the agency", text)
+				}
+				if n := utf8.RuneCountInString(text); n > 320 {
+					t.Errorf("%d characters: too long for two SMS: %q", n, text)
+				}
+			})
+		}
+	}
+}
+
+func TestEveryLanguageHasEveryClientTemplate(t *testing.T) {
+	for _, lang := range Languages {
+		for _, kind := range ClientKinds {
+			if _, ok := templates[lang][kind]; !ok {
+				t.Errorf("no %s template in %s", kind, lang)
+			}
+		}
+	}
+}
+
+func TestLanguageFor(t *testing.T) {
+	for in, want := range map[string]string{"es": "es", "es-MX": "es", "fr-CA": "fr", "en-US": "en", "vi": "en", "": "en", "x!": "en"} {
+		if got := LanguageFor(in); got != want {
+			t.Errorf("LanguageFor(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, err := Render("no_such_kind", "en", Message{}); err == nil {
+		t.Error("an unknown kind rendered")
+	}
+}
