@@ -1,0 +1,205 @@
+package notifications
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/devicebank/devicebank/storage"
+)
+
+// Status is where a notification is in the outbox.
+type Status string
+
+const (
+	Pending   Status = "pending"
+	Sending   Status = "sending" // claimed by a dispatcher until claimed_until
+	Sent      Status = "sent"
+	Failed    Status = "failed" // gave up after MaxAttempts
+	Cancelled Status = "cancelled"
+)
+
+// Notification is one message in the outbox.
+type Notification struct {
+	bun.BaseModel `bun:"table:notifications,alias:n"`
+
+	ID            int64      `bun:"id,pk,autoincrement" json:"id"`
+	Kind          Kind       `bun:"kind" json:"kind"`
+	DedupKey      string     `bun:"dedup_key" json:"-"`
+	ClientID      *int64     `bun:"client_id" json:"client_id"`
+	LoanID        *int64     `bun:"loan_id" json:"loan_id"`
+	Channel       string     `bun:"channel" json:"channel"`
+	Address       string     `bun:"address" json:"-"` // a phone number or email: never shown in lists
+	Language      string     `bun:"language" json:"language"`
+	Body          string     `bun:"body" json:"-"`
+	Status        Status     `bun:"status" json:"status"`
+	ScheduledAt   time.Time  `bun:"scheduled_at" json:"scheduled_at"`
+	NextAttemptAt time.Time  `bun:"next_attempt_at" json:"-"`
+	ClaimedUntil  *time.Time `bun:"claimed_until" json:"-"`
+	Attempts      int        `bun:"attempts" json:"attempts"`
+	LastError     string     `bun:"last_error" json:"last_error"`
+	SentAt        *time.Time `bun:"sent_at" json:"sent_at"`
+	CreatedAt     time.Time  `bun:"created_at" json:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at" json:"updated_at"`
+}
+
+// Channel delivers messages: SMS, email, or the log.
+type Channel interface {
+	Send(ctx context.Context, n *Notification) error
+}
+
+// LogChannel writes messages to the service's log, for development and
+// for a newcomer to see reminders. The address is not logged.
+type LogChannel struct{ Log *slog.Logger }
+
+// Send logs the message.
+func (l LogChannel) Send(ctx context.Context, n *Notification) error {
+	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", n.Kind, "language", n.Language, "text", n.Body)
+	return nil
+}
+
+// Outbox stores notifications and dispatches them.
+type Outbox struct {
+	DB  bun.IDB
+	Now func() time.Time
+	// Channels by name ("sms", "email", "log").
+	Channels map[string]Channel
+	// Lease is how long a dispatcher may hold a claimed notification; a
+	// dispatcher that dies mid-run leaves claims that expire after it.
+	Lease time.Duration
+	// MaxAttempts before a notification is marked failed.
+	MaxAttempts int
+}
+
+// Backoff is the wait before each retry: 1, 5, 30 minutes, then 2 hours.
+func Backoff(attempts int) time.Duration {
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour}
+	if attempts < 1 {
+		attempts = 1
+	}
+	if attempts > len(steps) {
+		return steps[len(steps)-1]
+	}
+	return steps[attempts-1]
+}
+
+func (o *Outbox) lease() time.Duration {
+	if o.Lease <= 0 {
+		return 2 * time.Minute
+	}
+	return o.Lease
+}
+
+func (o *Outbox) maxAttempts() int {
+	if o.MaxAttempts <= 0 {
+		return 5
+	}
+	return o.MaxAttempts
+}
+
+// Enqueue adds n to the outbox inside db (a transaction, usually the one
+// that made the reminder due). A notification with the same dedup key is
+// left as it is; Enqueue reports whether n was new.
+func (o *Outbox) Enqueue(ctx context.Context, db bun.IDB, n *Notification) (bool, error) {
+	now := o.Now().UTC()
+	n.Status, n.CreatedAt, n.UpdatedAt = Pending, now, now
+	n.ScheduledAt = n.ScheduledAt.UTC()
+	n.NextAttemptAt = n.ScheduledAt
+	res, err := db.NewInsert().Model(n).On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, storage.Err(err, "notification")
+	}
+	rows, _ := res.RowsAffected()
+	return rows == 1, nil
+}
+
+// DispatchResult counts one dispatch pass.
+type DispatchResult struct{ Sent, Retrying, Failed int }
+
+// Dispatch sends the notifications that are due, at most batch of them:
+// it claims them (several dispatchers never claim the same one), sends
+// each through its channel, and records the outcome. A claim whose
+// dispatcher died is taken over once its lease expires, so nothing is
+// missed; a message sent just before such a death may then go twice, which
+// a channel's own idempotency (where the provider has one) absorbs.
+func (o *Outbox) Dispatch(ctx context.Context, batch int) (DispatchResult, error) {
+	var res DispatchResult
+	claimed, until, err := o.claim(ctx, batch)
+	if err != nil {
+		return res, err
+	}
+	for i := range claimed {
+		n := &claimed[i]
+		ch, ok := o.Channels[n.Channel]
+		var sendErr error
+		if !ok {
+			sendErr = fmt.Errorf("no %s channel is configured", n.Channel)
+		} else {
+			sendErr = ch.Send(ctx, n)
+		}
+		now := o.Now().UTC()
+		q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
+			WherePK().Where("status = ? AND claimed_until = ?", Sending, until)
+		switch {
+		case sendErr == nil:
+			q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''")
+			res.Sent++
+		case n.Attempts+1 >= o.maxAttempts():
+			q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500))
+			res.Failed++
+		default:
+			q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
+				Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
+			res.Retrying++
+		}
+		if _, err := q.Exec(ctx); err != nil {
+			return res, storage.Err(err, "notification")
+		}
+	}
+	return res, nil
+}
+
+// claim marks up to batch due notifications as being sent by this
+// dispatcher until the lease ends, and returns them. On PostgreSQL rows
+// locked by another dispatcher are skipped (FOR UPDATE SKIP LOCKED); on
+// SQLite the transaction holds the write lock.
+func (o *Outbox) claim(ctx context.Context, batch int) ([]Notification, time.Time, error) {
+	now := o.Now().UTC()
+	// Both databases keep microseconds; the claim is matched by this value.
+	until := now.Add(o.lease()).Truncate(time.Microsecond)
+	var claimed []Notification
+	err := storage.InTx(ctx, o.DB, func(tx bun.Tx) error {
+		due := tx.NewSelect().Model((*Notification)(nil)).Column("id").
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("n.status = ? AND n.next_attempt_at <= ?", Pending, now).
+					WhereOr("n.status = ? AND n.claimed_until < ?", Sending, now)
+			}).OrderExpr("n.next_attempt_at, n.id").Limit(int64(batch))
+		if tx.Dialect().Name() == dialect.PG {
+			due.For("UPDATE SKIP LOCKED")
+		}
+		var ids []int64
+		if err := due.Scan(ctx, &ids); err != nil {
+			return storage.Err(err, "notifications")
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.NewUpdate().Model((*Notification)(nil)).Set("status = ?", Sending).Set("claimed_until = ?", until).
+			Set("updated_at = ?", now).Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+			return storage.Err(err, "notifications")
+		}
+		return storage.Err(tx.NewSelect().Model(&claimed).Where("n.id IN (?)", bun.In(ids)).OrderExpr("n.id").Scan(ctx), "notifications")
+	})
+	return claimed, until, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
