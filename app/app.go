@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/idempotency"
@@ -41,10 +42,7 @@ func New(db *storage.DB, opts Options) *Services {
 	if now == nil {
 		now = time.Now
 	}
-	loc := opts.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+	loc := calendar.Zone(opts.Location)
 	acc := accounts.NewService(db)
 	acc.Now = now
 	cl := &clients.Service{DB: db, Now: now, Location: loc}

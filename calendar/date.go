@@ -44,8 +44,19 @@ func Of(t time.Time) Date {
 	return Date{y, m, d}
 }
 
-// Today is the day it is now in loc.
-func Today(now time.Time, loc *time.Location) Date { return Of(now.In(loc)) }
+// Zone is loc, or UTC when no zone is set.
+func Zone(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// In is the day t falls on in loc (UTC when loc is nil).
+func In(t time.Time, loc *time.Location) Date { return Of(t.In(Zone(loc))) }
+
+// Today is the day it is now in loc (UTC when loc is nil).
+func Today(now time.Time, loc *time.Location) Date { return In(now, loc) }
 
 // IsZero reports whether d is the zero date.
 func (d Date) IsZero() bool { return d == Date{} }

@@ -102,3 +102,17 @@ func TestYearsSince(t *testing.T) {
 		}
 	}
 }
+
+func TestNoZoneMeansUTC(t *testing.T) {
+	late := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
+	if got := Today(late, nil).String(); got != "2026-03-10" {
+		t.Fatalf("Today with no zone = %s", got)
+	}
+	if Zone(nil) != time.UTC {
+		t.Fatal("Zone(nil) is not UTC")
+	}
+	tokyo := time.FixedZone("JST", 9*3600)
+	if got := In(late, tokyo).String(); got != "2026-03-11" {
+		t.Fatalf("In(Tokyo) = %s", got)
+	}
+}

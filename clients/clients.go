@@ -85,13 +85,7 @@ type Service struct {
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
 
-func (s *Service) today() calendar.Date {
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	return calendar.Today(s.Now(), loc)
-}
+func (s *Service) today() calendar.Date { return calendar.Today(s.Now(), s.Location) }
 
 // household decides a client's household: the one asked for, which must
 // hold a client the actor may see (an admin may name any); a new one of

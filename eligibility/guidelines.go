@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Guideline is an income table by household size, such as the HHS poverty
@@ -87,8 +88,13 @@ func (g *Guideline) Validate() error {
 //go:embed guidelines/*.json
 var shipped embed.FS
 
-// Shipped returns the guideline tables that come with DeviceBank.
-func Shipped() ([]Guideline, error) {
+// Shipped returns the guideline tables that come with DeviceBank, read
+// once. Callers must not change the slice.
+func Shipped() ([]Guideline, error) { return shippedOnce() }
+
+var shippedOnce = sync.OnceValues(readShipped)
+
+func readShipped() ([]Guideline, error) {
 	var out []Guideline
 	err := fs.WalkDir(shipped, "guidelines", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

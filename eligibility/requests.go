@@ -217,14 +217,14 @@ func containsStatus(list []RequestStatus, s RequestStatus) bool {
 	return false
 }
 
-// scope restricts a request query to what the actor may see: a social
-// worker, their clients' requests.
+// scope restricts a request query to what the actor may see: those who
+// decide requests see all; others who may read them, their own clients'.
 func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
-	if actor.Role == accounts.SocialWorker {
-		return q.Where("r.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
-	}
-	if actor.Can(accounts.ManageLoans) {
+	switch {
+	case actor.Can(accounts.DecideRequests):
 		return q
+	case actor.Can(accounts.ReadRequests):
+		return q.Where("r.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
 	}
 	return q.Where("1 = 0")
 }

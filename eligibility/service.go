@@ -27,7 +27,7 @@ type ClientFacts interface {
 // LendingFacts is what eligibility needs to know about loans. The inventory
 // package provides it.
 type LendingFacts interface {
-	EligibilityHistory(ctx context.Context, clientID int64, household []int64, loc *time.Location) (History, error)
+	EligibilityHistory(ctx context.Context, clientID int64, household []int64) (History, error)
 	// FreeDevices counts the devices of a kind available to lend.
 	FreeDevices(ctx context.Context, db bun.IDB, kind string) (int, error)
 }
@@ -35,7 +35,7 @@ type LendingFacts interface {
 // TrainingFacts is what eligibility needs to know about a client's
 // training. The training package provides it.
 type TrainingFacts interface {
-	EligibilityTraining(ctx context.Context, clientID int64, loc *time.Location) ([]TrainingCredit, error)
+	EligibilityTraining(ctx context.Context, clientID int64) ([]TrainingCredit, error)
 }
 
 // Service stores rule sets and guideline tables and makes decisions.
@@ -181,10 +181,11 @@ type storedGuideline struct {
 
 // Guidelines returns the shipped tables and those an admin loaded.
 func (s *Service) Guidelines(ctx context.Context) (Guidelines, error) {
-	out, err := Shipped()
+	shipped, err := Shipped()
 	if err != nil {
 		return nil, apperr.Wrap(err, "shipped guideline tables")
 	}
+	out := append([]Guideline(nil), shipped...)
 	var stored []storedGuideline
 	if err := s.DB.NewSelect().Model(&stored).OrderExpr("id").Scan(ctx); err != nil {
 		return nil, storage.Err(err, "guideline tables")
@@ -279,20 +280,16 @@ func (s *Service) decide(ctx context.Context, actor *accounts.Actor, clientID in
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	history, err := s.Lending.EligibilityHistory(ctx, clientID, household, loc)
+	history, err := s.Lending.EligibilityHistory(ctx, clientID, household)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if s.Training != nil {
-		if history.Training, err = s.Training.EligibilityTraining(ctx, clientID, loc); err != nil {
+		if history.Training, err = s.Training.EligibilityTraining(ctx, clientID); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	d := Evaluate(Input{Situation: situation, Request: req, History: history, RuleSet: rules.RuleSet,
-		Version: rules.Version, Guidelines: guides, On: calendar.Today(s.Now(), loc)})
+		Version: rules.Version, Guidelines: guides, On: calendar.Today(s.Now(), s.Location)})
 	return &d, rules.RuleSet, situation.Needs, nil
 }

@@ -142,13 +142,7 @@ type Caseloads interface {
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
 
-func (s *Service) today() calendar.Date {
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	return calendar.Today(s.Now(), loc)
-}
+func (s *Service) today() calendar.Date { return calendar.Today(s.Now(), s.Location) }
 
 // DeviceInput is a device as entered; for an update, nil fields stay as
 // they are. Status is not editable: it changes only through the lifecycle.

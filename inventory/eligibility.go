@@ -14,8 +14,8 @@ import (
 // EligibilityHistory is a client's record with the lending program, as the
 // eligibility rules see it: open loans by device kind for the client and
 // for their household, unrecovered losses, and when the last loan ended.
-// Dates are days in loc, the agency's time zone.
-func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, household []int64, loc *time.Location) (eligibility.History, error) {
+// Dates are days in the agency's time zone.
+func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, household []int64) (eligibility.History, error) {
 	h := eligibility.History{OpenLoans: map[string]int{}, HouseholdOpenLoans: map[string]int{}}
 	if len(household) == 0 {
 		household = []int64{clientID}
@@ -52,11 +52,11 @@ func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, househ
 		if e.Status == LoanLost {
 			end = e.LostAt
 			if e.RecoveredAt == nil && e.LostAt != nil {
-				h.UnresolvedLosses = append(h.UnresolvedLosses, calendar.Of(e.LostAt.In(loc)))
+				h.UnresolvedLosses = append(h.UnresolvedLosses, calendar.In(*e.LostAt, s.Location))
 			}
 		}
 		if end != nil {
-			if d := calendar.Of(end.In(loc)); h.LastLoanEndedOn.IsZero() || d.After(h.LastLoanEndedOn) {
+			if d := calendar.In(*end, s.Location); h.LastLoanEndedOn.IsZero() || d.After(h.LastLoanEndedOn) {
 				h.LastLoanEndedOn = d
 			}
 		}

@@ -23,12 +23,12 @@ func enrollmentEvent(actor *accounts.Actor, at time.Time, action string, e *Enro
 }
 
 // checkClient applies who may enroll whom: a social worker their own
-// clients, a coordinator or admin anyone.
+// clients; whoever manages training (coordinators, admins) anyone.
 func (s *Service) checkClient(ctx context.Context, db bun.IDB, actor *accounts.Actor, clientID int64) error {
 	if clientID <= 0 {
 		return (apperr.Fields{"client_id": "is required"}).Err()
 	}
-	if actor.Can(accounts.ManageLoans) {
+	if actor.Can(accounts.ManageTraining) {
 		ok, err := s.Clients.Exists(ctx, db, clientID)
 		if err != nil {
 			return err
@@ -39,6 +39,16 @@ func (s *Service) checkClient(ctx context.Context, db bun.IDB, actor *accounts.A
 		return nil
 	}
 	return s.Clients.CheckVisible(ctx, db, actor, clientID)
+}
+
+// checkPathClient is checkClient for a client named in the URL: one that
+// does not exist is not found, rather than an invalid field.
+func (s *Service) checkPathClient(ctx context.Context, db bun.IDB, actor *accounts.Actor, clientID int64, what string) error {
+	err := s.checkClient(ctx, db, actor, clientID)
+	if apperr.Is(err, apperr.Invalid) {
+		return apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	return err
 }
 
 // Enroll gives a client a seat in a session, or a place on its waitlist
@@ -148,10 +158,7 @@ func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor,
 func (s *Service) Withdraw(ctx context.Context, actor *accounts.Actor, sessionID, clientID int64) (*Enrollment, error) {
 	var e Enrollment
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		if err := s.checkClient(ctx, tx, actor, clientID); err != nil {
-			if apperr.Is(err, apperr.Invalid) { // the client is named in the path
-				return apperr.New(apperr.NotFound, "enrollment not found")
-			}
+		if err := s.checkPathClient(ctx, tx, actor, clientID, "enrollment"); err != nil {
 			return err
 		}
 		err := storage.Locked(tx.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ? AND te.status IN ('enrolled', 'waitlisted')",
@@ -269,10 +276,7 @@ type Record struct {
 // ClientRecord returns the sessions a client the actor may see took part
 // in or is booked for, their credited hours and completed modules.
 func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clientID int64) (*Record, error) {
-	if err := s.checkClient(ctx, s.DB, actor, clientID); err != nil {
-		if apperr.Is(err, apperr.Invalid) { // the client is named in the path, not a field
-			return nil, apperr.New(apperr.NotFound, "client not found")
-		}
+	if err := s.checkPathClient(ctx, s.DB, actor, clientID, "client"); err != nil {
 		return nil, err
 	}
 	var enrollments []Enrollment
@@ -306,9 +310,9 @@ func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clien
 }
 
 // EligibilityTraining lists the sessions a client attended, as the
-// eligibility rules count them: the day (in loc), credited time, topic and
-// whether the module was completed.
-func (s *Service) EligibilityTraining(ctx context.Context, clientID int64, loc *time.Location) ([]eligibility.TrainingCredit, error) {
+// eligibility rules count them: the day (in the agency's zone), credited
+// time, topic and whether the module was completed.
+func (s *Service) EligibilityTraining(ctx context.Context, clientID int64) ([]eligibility.TrainingCredit, error) {
 	var rows []struct {
 		StartsAt  time.Time `bun:"starts_at"`
 		Minutes   int       `bun:"credited_minutes"`
@@ -324,7 +328,7 @@ func (s *Service) EligibilityTraining(ctx context.Context, clientID int64, loc *
 	}
 	out := make([]eligibility.TrainingCredit, len(rows))
 	for i, r := range rows {
-		out[i] = eligibility.TrainingCredit{On: calendar.Of(r.StartsAt.In(loc)), Minutes: r.Minutes, Module: r.Topic, Completed: r.Completed}
+		out[i] = eligibility.TrainingCredit{On: calendar.In(r.StartsAt, s.Location), Minutes: r.Minutes, Module: r.Topic, Completed: r.Completed}
 	}
 	return out, nil
 }
@@ -351,10 +355,7 @@ func (s *Service) Enrollments(ctx context.Context, sessionID int64, page storage
 // client the actor may see, from the session where they completed it
 // (the latest, if more than one). NotFound when they have not.
 func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, clientID int64, module string) ([]byte, error) {
-	if err := s.checkClient(ctx, s.DB, actor, clientID); err != nil {
-		if apperr.Is(err, apperr.Invalid) {
-			return nil, apperr.New(apperr.NotFound, "client not found")
-		}
+	if err := s.checkPathClient(ctx, s.DB, actor, clientID, "client"); err != nil {
 		return nil, err
 	}
 	var row struct {
@@ -377,15 +378,11 @@ func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, cli
 	if err != nil {
 		return nil, err
 	}
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
 	agency := s.Agency
 	if agency == "" {
 		agency = "DeviceBank"
 	}
-	pdf, err := Certificate{Agency: agency, ClientName: name, Module: module, CompletedOn: row.StartsAt.In(loc),
+	pdf, err := Certificate{Agency: agency, ClientName: name, Module: module, CompletedOn: row.StartsAt.In(calendar.Zone(s.Location)),
 		Hours: float64(row.Minutes) / 60, Instructor: row.Instructor, Score: row.Score}.PDF()
 	if err != nil {
 		return nil, apperr.Wrap(err, "render certificate")

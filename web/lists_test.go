@@ -589,7 +589,7 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		// is recorded as such (the history carries the record's details).
 		// An answer lists the events before its own read is recorded: this
 		// one shows the one earlier read, by viewers() above.
-		if n := countActions(e.allHistoryAt(sw, hist), "client.history_viewed"); n != 1 {
+		if n := countAction(e.allHistoryAt(sw, hist), "client.history_viewed"); n != 1 {
 			t.Fatalf("history reads recorded %d times, want 1 (the earlier one)", n)
 		}
 		e.must(200, sw, "GET", "/api/v1/clients", nil)
@@ -617,14 +617,4 @@ func TestClientReadsAreRecorded(t *testing.T) {
 			t.Fatalf("viewers %v, want the coordinator last", v)
 		}
 	})
-}
-
-func countActions(events []map[string]any, action string) int {
-	n := 0
-	for _, ev := range events {
-		if ev["action"] == action {
-			n++
-		}
-	}
-	return n
 }
