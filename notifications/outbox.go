@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -47,9 +48,33 @@ type Notification struct {
 	UpdatedAt     time.Time  `bun:"updated_at" json:"updated_at"`
 }
 
-// Channel delivers messages: SMS, email, or the log.
+// Channel delivers messages: SMS, email, or the log. Send uses n.Address,
+// n.Body, n.Kind and n.Language; an error wrapped with Permanent is not
+// retried.
 type Channel interface {
 	Send(ctx context.Context, n *Notification) error
+}
+
+// permanentError is a delivery failure that retrying cannot fix (an
+// address the provider rejects).
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as a failure that retrying cannot fix: the outbox
+// marks the notification failed at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
 }
 
 // LogChannel writes messages to the service's log, for development and
@@ -148,7 +173,7 @@ func (o *Outbox) Dispatch(ctx context.Context, batch int) (DispatchResult, error
 		case sendErr == nil:
 			q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''")
 			res.Sent++
-		case n.Attempts+1 >= o.maxAttempts():
+		case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
 			q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500))
 			res.Failed++
 		default:

@@ -82,6 +82,34 @@ var templates = map[string]map[Kind]string{
 	},
 }
 
+// subjects[lang][kind] is an email's subject line.
+var subjects = map[string]map[Kind]string{
+	"en": {LoanDueSoon: "Your device is due back soon", LoanDueToday: "Your device is due back today",
+		LoanOverdue: "Your device is overdue", TrainingUpcoming: "Your training session is coming up",
+		TrainingCancelled: "Your training session is cancelled", DataPlanEnding: "Your data plan is ending",
+		Manual: "A message about your device"},
+	"es": {LoanDueSoon: "Pronto debe devolver su equipo", LoanDueToday: "Hoy debe devolver su equipo",
+		LoanOverdue: "Su equipo está atrasado", TrainingUpcoming: "Su sesión de capacitación se acerca",
+		TrainingCancelled: "Su sesión de capacitación se canceló", DataPlanEnding: "Su plan de datos termina pronto",
+		Manual: "Un mensaje sobre su equipo"},
+	"fr": {LoanDueSoon: "Votre appareil est bientôt à rendre", LoanDueToday: "Votre appareil est à rendre aujourd'hui",
+		LoanOverdue: "Votre appareil est en retard", TrainingUpcoming: "Votre formation approche",
+		TrainingCancelled: "Votre formation est annulée", DataPlanEnding: "Votre forfait de données se termine",
+		Manual: "Un message au sujet de votre appareil"},
+}
+
+// Subject is the subject line of an email of kind in lang (English when
+// the language or kind has none).
+func Subject(kind Kind, lang string) string {
+	if s, ok := subjects[lang][kind]; ok {
+		return s
+	}
+	if s, ok := subjects["en"][kind]; ok {
+		return s
+	}
+	return "A message from your device lending service"
+}
+
 var parsed = func() map[string]map[Kind]*template.Template {
 	out := map[string]map[Kind]*template.Template{}
 	for lang, kinds := range templates {
