@@ -57,16 +57,24 @@ const (
 	// ManageTraining: schedule, edit and cancel sessions, see who is
 	// enrolled, record attendance.
 	ManageTraining Permission = "training:manage"
+	// ReadNotifications: the outbox of reminders (a social worker: those
+	// about their own clients or addressed to them) and the policy.
+	ReadNotifications Permission = "notifications:read"
+	// SendReminders: remind a client about a loan now; see every reminder.
+	SendReminders Permission = "notifications:send"
+	// ManageReminders: change the reminder policy.
+	ManageReminders Permission = "notifications:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
-		ReadTraining, EnrollTraining, ManageTraining),
+		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
-		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining),
+		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
+		ReadNotifications, SendReminders),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility,
-		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining),
+		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
 	// Funders see aggregates only; the reports that give them those come later.
 	Funder: set(),
 }

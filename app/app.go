@@ -3,6 +3,7 @@
 package app
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
@@ -11,6 +12,7 @@ import (
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/training"
 )
@@ -24,6 +26,8 @@ type Services struct {
 	Eligibility *eligibility.Service
 	Training    *training.Service
 	Idempotency *idempotency.Store
+	// Notifications creates and sends reminders.
+	Notifications *notifications.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -32,8 +36,18 @@ type Options struct {
 	Now func() time.Time
 	// Location is the agency's time zone; nil means UTC.
 	Location *time.Location
-	// AgencyName is printed on documents such as certificates.
-	AgencyName string
+	// AgencyName is printed on documents such as certificates and named in
+	// reminders, with AgencyPhone.
+	AgencyName  string
+	AgencyPhone string
+	// Channels deliver reminders by name ("sms", "email"); a channel not
+	// given writes to the log instead (the development setup).
+	Channels map[string]notifications.Channel
+	// ReminderPolicy is the policy until an admin sets one; nil means
+	// notifications.DefaultPolicy().
+	ReminderPolicy *notifications.Policy
+	// Logger is where the log channel writes; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // New builds the services on db.
@@ -54,7 +68,23 @@ func New(db *storage.DB, opts Options) *Services {
 	elig.Training = train
 	cl.Borrowers = append(cl.Borrowers, train)
 	cl.Borrowers = append(cl.Borrowers, elig)
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	channels := map[string]notifications.Channel{}
+	for _, name := range []string{"sms", "email"} {
+		channels[name] = notifications.LogChannel{Log: log}
+		if ch, ok := opts.Channels[name]; ok && ch != nil {
+			channels[name] = ch
+		}
+	}
+	notes := notifications.NewService(db, now, loc, notifications.Agency{Name: opts.AgencyName, Phone: opts.AgencyPhone}, channels)
+	notes.Clients, notes.Loans, notes.Default = cl, inv, opts.ReminderPolicy
+	inv.Reminders = notes
+	train.Notices = notes
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
-		Training:    train,
-		Idempotency: &idempotency.Store{DB: db, Now: now}}
+		Training:      train,
+		Idempotency:   &idempotency.Store{DB: db, Now: now},
+		Notifications: notes}
 }

@@ -52,6 +52,10 @@ type Client struct {
 	HouseholdSize     int     `bun:"household_size" json:"household_size"`
 	PostalCode        string  `bun:"postal_code" json:"postal_code"`
 	CaseworkerID      int64   `bun:"caseworker_id" json:"caseworker_id"`
+	// Opted out: the client gets no reminders on that channel (a STOP
+	// reply sets SMSOptedOut); their social worker is told instead.
+	SMSOptedOut   bool `bun:"sms_opted_out" json:"sms_opted_out"`
+	EmailOptedOut bool `bun:"email_opted_out" json:"email_opted_out"`
 
 	// The situation eligibility rules look at. Confidential like the rest.
 	HouseholdID       *int64        `bun:"household_id" json:"household_id"`
@@ -156,6 +160,8 @@ type Input struct {
 	HouseholdSize     *int     `json:"household_size"`
 	PostalCode        *string  `json:"postal_code"`
 	CaseworkerID      *int64   `json:"caseworker_id"`
+	SMSOptedOut       *bool    `json:"sms_opted_out"`
+	EmailOptedOut     *bool    `json:"email_opted_out"`
 
 	// HouseholdID joins another client's household; left out (or null)
 	// when creating, the client gets a household of their own.
@@ -180,6 +186,8 @@ func (in Input) apply(c *Client, today calendar.Date) error {
 	}
 	optional.Assign(&c.PreferredChannel, in.PreferredChannel)
 	optional.Assign(&c.HouseholdSize, in.HouseholdSize)
+	optional.Assign(&c.SMSOptedOut, in.SMSOptedOut)
+	optional.Assign(&c.EmailOptedOut, in.EmailOptedOut)
 	if in.AnnualIncomeCents.Set {
 		c.AnnualIncomeCents = nil
 		if !in.AnnualIncomeCents.Null {
@@ -281,6 +289,7 @@ func (c *Client) fields() map[string]any {
 		"phone": c.Phone, "email": c.Email, "preferred_language": c.PreferredLanguage,
 		"preferred_channel": c.PreferredChannel, "household_size": c.HouseholdSize,
 		"postal_code": c.PostalCode, "caseworker_id": c.CaseworkerID,
+		"sms_opted_out": c.SMSOptedOut, "email_opted_out": c.EmailOptedOut,
 		"household_id": c.HouseholdID, "annual_income_cents": c.AnnualIncomeCents, "programs": c.Programs,
 		"proof_verified_on": c.ProofVerifiedOn, "date_of_birth": c.DateOfBirth, "needs": c.Needs,
 	}
@@ -503,6 +512,24 @@ func (s *Service) CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.
 		return apperr.New(apperr.NotFound, "client not found")
 	}
 	return nil
+}
+
+// VisibleAmong returns which of ids the actor may see. It reads nothing of
+// the records and records nothing.
+func (s *Service) VisibleAmong(ctx context.Context, actor *accounts.Actor, ids []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var visible []int64
+	q := s.visible(s.DB.NewSelect().Model((*Client)(nil)).Column("c.id").Where("c.id IN (?)", bun.In(ids)), actor)
+	if err := q.Scan(ctx, &visible); err != nil {
+		return nil, storage.Err(err, "clients")
+	}
+	for _, id := range visible {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // Name returns the full name of a client the actor may see (for a

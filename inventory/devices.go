@@ -114,6 +114,15 @@ type Service struct {
 	Clients  Caseloads
 	// Waitlist hears of devices that become available; may be nil.
 	Waitlist Waitlist
+	// Reminders hears of loans that close or move their due date; may be nil.
+	Reminders Reminders
+}
+
+// Reminders is told, inside the transaction, that a loan changed: closed
+// (returned, lost) or given a new due date, so that reminders that no
+// longer apply are cancelled.
+type Reminders interface {
+	LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, open bool, dueOn calendar.Date) error
 }
 
 // Waitlist is what inventory tells the device-request side: a device of a

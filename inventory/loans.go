@@ -311,6 +311,11 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 		if prev != l.Status {
 			details["status"] = audit.Change{From: prev, To: l.Status}
 		}
+		if s.Reminders != nil && (prev != l.Status || details["due_on"] != nil) {
+			if err := s.Reminders.LoanChanged(ctx, tx, l.ID, l.Status == LoanOpen, l.DueOn); err != nil {
+				return err
+			}
+		}
 		loan = l
 		return audit.Record(ctx, tx, loanEvent(actor, now, action, l), details)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -24,28 +25,63 @@ const (
 	Cancelled Status = "cancelled"
 )
 
+// Recipient is who a notification goes to.
+type Recipient string
+
+const (
+	ClientRecipient       Recipient = "client"
+	SocialWorkerRecipient Recipient = "social_worker"
+	CoordinatorRecipient  Recipient = "coordinator"
+)
+
 // Notification is one message in the outbox.
 type Notification struct {
 	bun.BaseModel `bun:"table:notifications,alias:n"`
 
-	ID            int64      `bun:"id,pk,autoincrement" json:"id"`
-	Kind          Kind       `bun:"kind" json:"kind"`
-	DedupKey      string     `bun:"dedup_key" json:"-"`
-	ClientID      *int64     `bun:"client_id" json:"client_id"`
-	LoanID        *int64     `bun:"loan_id" json:"loan_id"`
-	Channel       string     `bun:"channel" json:"channel"`
-	Address       string     `bun:"address" json:"-"` // a phone number or email: never shown in lists
-	Language      string     `bun:"language" json:"language"`
-	Body          string     `bun:"body" json:"-"`
-	Status        Status     `bun:"status" json:"status"`
-	ScheduledAt   time.Time  `bun:"scheduled_at" json:"scheduled_at"`
-	NextAttemptAt time.Time  `bun:"next_attempt_at" json:"-"`
-	ClaimedUntil  *time.Time `bun:"claimed_until" json:"-"`
-	Attempts      int        `bun:"attempts" json:"attempts"`
-	LastError     string     `bun:"last_error" json:"last_error"`
-	SentAt        *time.Time `bun:"sent_at" json:"sent_at"`
-	CreatedAt     time.Time  `bun:"created_at" json:"created_at"`
-	UpdatedAt     time.Time  `bun:"updated_at" json:"updated_at"`
+	ID        int64     `bun:"id,pk,autoincrement" json:"id"`
+	Kind      Kind      `bun:"kind" json:"kind"`
+	DedupKey  string    `bun:"dedup_key" json:"-"`
+	Recipient Recipient `bun:"recipient" json:"recipient"`
+	ClientID  *int64    `bun:"client_id" json:"client_id"`
+	LoanID    *int64    `bun:"loan_id" json:"loan_id"`
+	// UserID is the staff member a social_worker or coordinator
+	// notification goes to.
+	UserID     *int64 `bun:"user_id" json:"user_id"`
+	SessionID  *int64 `bun:"session_id" json:"session_id"`
+	DataPlanID *int64 `bun:"data_plan_id" json:"data_plan_id"`
+	Channel    string `bun:"channel" json:"channel"`
+	Address    string `bun:"address" json:"-"` // a phone number or email: never shown in lists
+	Language   string `bun:"language" json:"language"`
+	// Body is written just before sending; lists show it only to those
+	// who may see the client.
+	Body   string `bun:"body" json:"body,omitempty"`
+	Status Status `bun:"status" json:"status"`
+	// AboutDate and AboutTime are what the reminder refers to (a due date,
+	// a plan's end, a session's start); when they have moved the reminder
+	// is cancelled rather than sent.
+	AboutDate     calendar.Date `bun:"about_date,type:date,nullzero" json:"-"`
+	AboutTime     *time.Time    `bun:"about_time" json:"-"`
+	ExpiresAt     *time.Time    `bun:"expires_at" json:"-"`
+	Note          string        `bun:"note" json:"-"`
+	CreatedBy     *int64        `bun:"created_by" json:"created_by"`
+	ScheduledAt   time.Time     `bun:"scheduled_at" json:"scheduled_at"`
+	NextAttemptAt time.Time     `bun:"next_attempt_at" json:"-"`
+	ClaimedUntil  *time.Time    `bun:"claimed_until" json:"-"`
+	Attempts      int           `bun:"attempts" json:"attempts"`
+	LastError     string        `bun:"last_error" json:"last_error"`
+	SentAt        *time.Time    `bun:"sent_at" json:"sent_at"`
+	CreatedAt     time.Time     `bun:"created_at" json:"created_at"`
+	UpdatedAt     time.Time     `bun:"updated_at" json:"updated_at"`
+
+	// Subject is an email's subject line, set with the body.
+	Subject string `bun:"-" json:"-"`
+}
+
+// Verdict is what Prepare decides about a notification about to be sent:
+// send it (both zero), cancel it (it no longer applies), or defer it.
+type Verdict struct {
+	Cancel string    // why it is no longer sent
+	Defer  time.Time // not before then (quiet hours)
 }
 
 // Channel delivers messages: SMS, email, or the log. Send uses n.Address,
@@ -98,6 +134,13 @@ type Outbox struct {
 	Lease time.Duration
 	// MaxAttempts before a notification is marked failed.
 	MaxAttempts int
+	// Prepare, when set, runs just before each send: it writes n's body
+	// and subject from the facts of the moment, or decides that n is
+	// cancelled or deferred.
+	Prepare func(ctx context.Context, n *Notification) (Verdict, error)
+	// OptedOut, when set, is told of a delivery the provider refused
+	// because the recipient opted out.
+	OptedOut func(ctx context.Context, n *Notification) error
 }
 
 // Backoff is the wait before each retry: 1, 5, 30 minutes, then 2 hours.
@@ -132,6 +175,9 @@ func (o *Outbox) maxAttempts() int {
 func (o *Outbox) Enqueue(ctx context.Context, db bun.IDB, n *Notification) (bool, error) {
 	now := o.Now().UTC()
 	n.Status, n.CreatedAt, n.UpdatedAt = Pending, now, now
+	if n.Recipient == "" {
+		n.Recipient = ClientRecipient
+	}
 	n.ScheduledAt = n.ScheduledAt.UTC()
 	n.NextAttemptAt = n.ScheduledAt
 	res, err := db.NewInsert().Model(n).On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
@@ -143,7 +189,7 @@ func (o *Outbox) Enqueue(ctx context.Context, db bun.IDB, n *Notification) (bool
 }
 
 // DispatchResult counts one dispatch pass.
-type DispatchResult struct{ Sent, Retrying, Failed int }
+type DispatchResult struct{ Sent, Retrying, Failed, Cancelled, Deferred int }
 
 // Dispatch sends the notifications that are due, at most batch of them:
 // it claims them (several dispatchers never claim the same one), sends
@@ -152,47 +198,86 @@ type DispatchResult struct{ Sent, Retrying, Failed int }
 // missed; a message sent just before such a death may then go twice, which
 // a channel's own idempotency (where the provider has one) absorbs.
 func (o *Outbox) Dispatch(ctx context.Context, batch int) (DispatchResult, error) {
+	return o.dispatch(ctx, batch, 0)
+}
+
+// DispatchOne sends notification id now if it is due (a coordinator's
+// "remind now"), as Dispatch would.
+func (o *Outbox) DispatchOne(ctx context.Context, id int64) (DispatchResult, error) {
+	return o.dispatch(ctx, 1, id)
+}
+
+func (o *Outbox) dispatch(ctx context.Context, batch int, only int64) (DispatchResult, error) {
 	var res DispatchResult
-	claimed, until, err := o.claim(ctx, batch)
+	claimed, until, err := o.claim(ctx, batch, only)
 	if err != nil {
 		return res, err
 	}
 	for i := range claimed {
-		n := &claimed[i]
-		ch, ok := o.Channels[n.Channel]
-		var sendErr error
-		if !ok {
-			sendErr = fmt.Errorf("no %s channel is configured", n.Channel)
-		} else {
-			sendErr = ch.Send(ctx, n)
-		}
-		now := o.Now().UTC()
-		q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
-			WherePK().Where("status = ? AND claimed_until = ?", Sending, until)
-		switch {
-		case sendErr == nil:
-			q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''")
-			res.Sent++
-		case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
-			q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500))
-			res.Failed++
-		default:
-			q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
-				Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
-			res.Retrying++
-		}
-		if _, err := q.Exec(ctx); err != nil {
-			return res, storage.Err(err, "notification")
+		if err := o.deliver(ctx, &claimed[i], until, &res); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// deliver prepares and sends one claimed notification and records the
+// outcome, as long as this dispatcher's claim still holds.
+func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, res *DispatchResult) error {
+	var verdict Verdict
+	var sendErr error
+	if o.Prepare != nil {
+		verdict, sendErr = o.Prepare(ctx, n)
+	}
+	if sendErr == nil && verdict == (Verdict{}) {
+		if ch, ok := o.Channels[n.Channel]; !ok {
+			sendErr = Permanent(fmt.Errorf("no %s channel is configured", n.Channel))
+		} else {
+			sendErr = ch.Send(ctx, n)
+		}
+	}
+	now := o.Now().UTC()
+	q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
+		WherePK().Where("status = ? AND claimed_until = ?", Sending, until)
+	switch {
+	case verdict.Cancel != "":
+		q.Set("status = ?", Cancelled).Set("last_error = ?", truncate(verdict.Cancel, 500))
+		res.Cancelled++
+	case !verdict.Defer.IsZero():
+		q.Set("status = ?", Pending).Set("next_attempt_at = ?", verdict.Defer.UTC())
+		res.Deferred++
+	}
+	if verdict == (Verdict{}) {
+		// Prepare may have followed the client to a new channel or address.
+		q.Set("channel = ?", n.Channel).Set("address = ?", n.Address)
+	}
+	switch {
+	case verdict.Cancel != "" || !verdict.Defer.IsZero():
+	case sendErr == nil:
+		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set("body = ?", n.Body)
+		res.Sent++
+	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
+		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set("body = ?", n.Body)
+		res.Failed++
+	default:
+		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
+			Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
+		res.Retrying++
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return storage.Err(err, "notification")
+	}
+	if sendErr != nil && o.OptedOut != nil && IsOptedOut(sendErr) {
+		return o.OptedOut(ctx, n)
+	}
+	return nil
 }
 
 // claim marks up to batch due notifications as being sent by this
 // dispatcher until the lease ends, and returns them. On PostgreSQL rows
 // locked by another dispatcher are skipped (FOR UPDATE SKIP LOCKED); on
 // SQLite the transaction holds the write lock.
-func (o *Outbox) claim(ctx context.Context, batch int) ([]Notification, time.Time, error) {
+func (o *Outbox) claim(ctx context.Context, batch int, only int64) ([]Notification, time.Time, error) {
 	now := o.Now().UTC()
 	// Both databases keep microseconds; the claim is matched by this value.
 	until := now.Add(o.lease()).Truncate(time.Microsecond)
@@ -203,6 +288,9 @@ func (o *Outbox) claim(ctx context.Context, batch int) ([]Notification, time.Tim
 				return q.Where("n.status = ? AND n.next_attempt_at <= ?", Pending, now).
 					WhereOr("n.status = ? AND n.claimed_until < ?", Sending, now)
 			}).OrderExpr("n.next_attempt_at, n.id").Limit(int64(batch))
+		if only != 0 {
+			due.Where("n.id = ?", only)
+		}
 		if tx.Dialect().Name() == dialect.PG {
 			due.For("UPDATE SKIP LOCKED")
 		}

@@ -177,7 +177,7 @@ func TestAnExpiredClaimIsTakenOver(t *testing.T) {
 		ch := &recorder{}
 		o := newOutbox(db, clk, ch)
 		o.Enqueue(ctx, db, note("orphan", clk.Now()))
-		if claimed, _, err := o.claim(ctx, 10); err != nil || len(claimed) != 1 {
+		if claimed, _, err := o.claim(ctx, 10, 0); err != nil || len(claimed) != 1 {
 			t.Fatalf("claim: %d %v", len(claimed), err)
 		}
 		// The claimer "dies". Within the lease nobody else sends it.

@@ -121,22 +121,21 @@ var parsed = func() map[string]map[Kind]*template.Template {
 	return out
 }()
 
-// LanguageFor picks the shipped language closest to a client's preferred
-// one ("es-MX" gets Spanish), English when none matches.
+// LanguageFor picks the shipped language for a client's preferred one by
+// its base language ("es-MX" gets Spanish), English when none ships. The
+// sweep does the same in SQL (languageSQL).
 func LanguageFor(preferred string) string {
-	tags := make([]language.Tag, len(Languages))
-	for i, l := range Languages {
-		tags[i] = language.Make(l)
-	}
 	tag, err := language.Parse(preferred)
 	if err != nil {
 		return "en"
 	}
-	_, i, conf := language.NewMatcher(tags).Match(tag)
-	if conf == language.No {
-		return "en"
+	base, _ := tag.Base()
+	for _, l := range Languages {
+		if base.String() == l {
+			return l
+		}
 	}
-	return Languages[i]
+	return "en"
 }
 
 // Render writes the message of kind in lang (falling back to English).
@@ -154,4 +153,76 @@ func Render(kind Kind, lang string, m Message) (string, error) {
 		return "", err
 	}
 	return strings.Join(strings.Fields(b.String()), " "), nil
+}
+
+// StaffMessage is what a note to staff (a social worker, the coordinators)
+// may use. Staff read it in their mailbox, outside DeviceBank, so it names
+// records by number and never a client's name or details.
+type StaffMessage struct {
+	Agency       string
+	LoanID       int64
+	ClientID     int64
+	SessionID    int64
+	DeviceKind   string
+	AssetTag     string
+	DueOn        string
+	DaysOverdue  int
+	PlanEndsOn   string
+	SessionTitle string
+	SessionWhen  string
+	Note         string
+	// Unreachable: the client has no channel (or opted out), so staff must
+	// tell them.
+	Unreachable bool
+	// The coordinators' digest.
+	Inspection, Overdue int
+}
+
+var staffTemplates = map[Kind]string{
+	LoanDueSoon:       "Loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) is due back on {{.DueOn}}.",
+	LoanDueToday:      "Loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) is due back today.",
+	LoanOverdue:       "Loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) was due on {{.DueOn}} and is {{.DaysOverdue}} day{{if ne .DaysOverdue 1}}s{{end}} overdue.",
+	DataPlanEnding:    "The data plan on loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) ends on {{.PlanEndsOn}}.",
+	TrainingUpcoming:  "Client #{{.ClientID}} is enrolled in training session #{{.SessionID}} \"{{.SessionTitle}}\" on {{.SessionWhen}}.",
+	TrainingCancelled: "Training session #{{.SessionID}} \"{{.SessionTitle}}\" on {{.SessionWhen}} is cancelled; client #{{.ClientID}} had a place.",
+	Manual:            "A coordinator asked that the client on loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) be reminded.{{if .Note}} Note: {{.Note}}{{end}}",
+	CoordinatorDigest: "Today: {{.Inspection}} device{{if ne .Inspection 1}}s{{end}} waiting for inspection, {{.Overdue}} loan{{if ne .Overdue 1}}s{{end}} overdue.",
+}
+
+var parsedStaff = func() map[Kind]*template.Template {
+	out := map[Kind]*template.Template{}
+	for kind, text := range staffTemplates {
+		out[kind] = template.Must(template.New("staff/" + string(kind)).Option("missingkey=error").Parse(text))
+	}
+	return out
+}()
+
+// RenderStaff writes a note to staff about kind, in English (staff have no
+// language setting), with its subject line.
+func RenderStaff(kind Kind, m StaffMessage) (subject, body string, err error) {
+	t, ok := parsedStaff[kind]
+	if !ok {
+		return "", "", fmt.Errorf("notifications: no staff %s template", kind)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, m); err != nil {
+		return "", "", err
+	}
+	text := b.String()
+	switch {
+	case kind == CoordinatorDigest:
+		subject = m.Agency + " DeviceBank: daily digest"
+	case m.LoanID != 0:
+		subject = fmt.Sprintf("%s DeviceBank: loan #%d", m.Agency, m.LoanID)
+	default:
+		subject = fmt.Sprintf("%s DeviceBank: training session #%d", m.Agency, m.SessionID)
+	}
+	if kind != CoordinatorDigest {
+		if m.Unreachable {
+			text += " The client cannot be reached by SMS or email (no channel, or opted out): please tell them."
+		} else {
+			text += " The client has been sent a reminder too."
+		}
+	}
+	return subject, "DeviceBank (" + m.Agency + "): " + text, nil
 }

@@ -175,6 +175,11 @@ func (s *Service) Withdraw(ctx context.Context, actor *accounts.Actor, sessionID
 		if err := audit.Record(ctx, tx, enrollmentEvent(actor, now, "training.withdrawn", &e), map[string]any{"status": audit.Change{From: was, To: "withdrawn"}}); err != nil {
 			return err
 		}
+		if s.Notices != nil {
+			if err := s.Notices.PlaceEnded(ctx, tx, sessionID, clientID); err != nil {
+				return err
+			}
+		}
 		if was != "enrolled" {
 			return nil
 		}

@@ -84,6 +84,18 @@ type Service struct {
 	Location *time.Location
 	// Agency is the agency's name, printed on certificates.
 	Agency string
+	// Notices hears of cancelled sessions and ended places; may be nil.
+	Notices Notices
+}
+
+// Notices is told, inside the transaction, of changes that reminders
+// depend on.
+type Notices interface {
+	// SessionCancelled: cancel the session's reminders, tell those whose
+	// place was cancelled.
+	SessionCancelled(ctx context.Context, tx bun.IDB, sessionID int64) error
+	// PlaceEnded: a client withdrew; cancel their reminders for it.
+	PlaceEnded(ctx context.Context, tx bun.IDB, sessionID, clientID int64) error
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -219,8 +231,8 @@ func (s *Service) UpdateSession(ctx context.Context, actor *accounts.Actor, id i
 	return s.Session(ctx, id)
 }
 
-// CancelSession cancels a scheduled session and every place in it. The
-// reminders work sends the notices.
+// CancelSession cancels a scheduled session and every place in it; the
+// clients who had one are told (Notices).
 func (s *Service) CancelSession(ctx context.Context, actor *accounts.Actor, id int64) (*Session, error) {
 	var ss *Session
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
@@ -242,6 +254,11 @@ func (s *Service) CancelSession(ctx context.Context, actor *accounts.Actor, id i
 		}
 		n, _ := res.RowsAffected()
 		ss.Status, ss.EnrolledCount, ss.UpdatedAt = "cancelled", 0, now
+		if s.Notices != nil {
+			if err := s.Notices.SessionCancelled(ctx, tx, ss.ID); err != nil {
+				return err
+			}
+		}
 		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "training.session_cancelled",
 			SubjectType: "training_session", SubjectID: ss.ID}, map[string]any{"places_cancelled": n})
 	})

@@ -31,6 +31,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// is believed (see ParseTrustedProxies). Empty: none.
 	TrustedProxies []netip.Prefix
+	// SMSWebhook checks the SMS provider's inbound webhook; nil: SMS is not
+	// configured and the webhook answers 404.
+	SMSWebhook *SMSWebhook
 }
 
 // Server is the HTTP application.
@@ -38,6 +41,7 @@ type Server struct {
 	app *fiber.App
 	svc *app.Services
 	log *slog.Logger
+	sms *SMSWebhook
 }
 
 // Route is one API route and the permission it requires. An empty
@@ -63,7 +67,7 @@ func New(svc *app.Services, cfg Config) *Server {
 	if cfg.SignInPerMinute == 0 {
 		cfg.SignInPerMinute = 10
 	}
-	s := &Server{svc: svc, log: cfg.Logger}
+	s := &Server{svc: svc, log: cfg.Logger, sms: cfg.SMSWebhook}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "DeviceBank",
 		BodyLimit:             cfg.BodyLimit,
@@ -172,6 +176,12 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/training/sessions/:id/attendance", accounts.ManageTraining, s.recordAttendance},
 		{"GET", v1 + "/clients/:id/training", accounts.ReadTraining, s.clientTraining},
 		{"GET", v1 + "/clients/:id/training/certificates/:module", accounts.ReadTraining, s.certificate},
+
+		{"GET", v1 + "/notifications", accounts.ReadNotifications, s.listNotifications},
+		{"GET", v1 + "/notifications/policy", accounts.ReadNotifications, s.reminderPolicy},
+		{"PUT", v1 + "/notifications/policy", accounts.ManageReminders, s.setReminderPolicy},
+		{"POST", v1 + "/loans/:id/reminders", accounts.SendReminders, s.remindNow},
+		{"POST", v1 + "/sms/inbound", Public, s.smsInbound},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/web"
 )
@@ -43,6 +44,9 @@ Commands:
   users list       list staff members
   tokens create    create an API token for a staff member
   tokens revoke    revoke an API token
+  notify sweep     create the reminders that are due, once
+  notify dispatch  send the pending reminders, once
+  notify digest    create today's coordinator digest, once
 
 Run "devicebank COMMAND --help" for a command's flags.
 `
@@ -57,16 +61,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "users" || cmd == "tokens") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "users" || cmd == "tokens" || cmd == "notify") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	commands := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"serve":         serve,
-		"migrate":       migrate,
-		"users add":     usersAdd,
-		"users list":    usersList,
-		"tokens create": tokensCreate,
-		"tokens revoke": tokensRevoke,
+		"serve":           serve,
+		"migrate":         migrate,
+		"users add":       usersAdd,
+		"users list":      usersList,
+		"tokens create":   tokensCreate,
+		"tokens revoke":   tokensRevoke,
+		"notify sweep":    notifyCommand("sweep"),
+		"notify dispatch": notifyCommand("dispatch"),
+		"notify digest":   notifyCommand("digest"),
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -144,6 +151,15 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	cfg.register(fs)
 	addr := fs.String("addr", env("DEVICEBANK_ADDR", ":8080"), "address to listen on (env DEVICEBANK_ADDR)")
 	noMigrate := fs.Bool("no-migrate", env("DEVICEBANK_NO_MIGRATE", "") == "true", "do not apply migrations at start (env DEVICEBANK_NO_MIGRATE=true)")
+	var nc notifyConfig
+	nc.register(fs)
+	var specs notifications.Schedules
+	fs.StringVar(&specs.Sweep, "sweep-schedule", env("DEVICEBANK_SWEEP_SCHEDULE", notifications.DefaultSchedules.Sweep),
+		"cron spec (agency time) of the sweep that creates due reminders; empty: none (env DEVICEBANK_SWEEP_SCHEDULE)")
+	fs.StringVar(&specs.Dispatch, "dispatch-schedule", env("DEVICEBANK_DISPATCH_SCHEDULE", notifications.DefaultSchedules.Dispatch),
+		"cron spec of the dispatcher that sends pending reminders; empty: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
+	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
+		"cron spec of the coordinators' daily digest; empty: none (env DEVICEBANK_DIGEST_SCHEDULE)")
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
 	if err := parse(fs, args); err != nil {
@@ -153,7 +169,12 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	loc, err := cfg.location()
+	opts, err := nc.options(&cfg)
+	if err != nil {
+		return err
+	}
+	opts.Logger = log
+	webhook, err := nc.webhook()
 	if err != nil {
 		return err
 	}
@@ -162,7 +183,11 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	defer db.Close()
-	svc := app.New(db, app.Options{Location: loc, AgencyName: cfg.AgencyName})
+	svc := app.New(db, opts)
+	scheduler, err := svc.Notifications.NewScheduler(specs, log)
+	if err != nil {
+		return err
+	}
 
 	admin, password, err := svc.Accounts.EnsureFirstAdmin(ctx, *adminEmail)
 	if err != nil {
@@ -182,8 +207,10 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies})
+	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies, SMSWebhook: webhook})
 	go purgeIdempotencyKeys(ctx, svc, log)
+	scheduler.Start()
+	defer func() { <-scheduler.Stop().Done() }()
 	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine)
 	fmt.Fprintf(stdout, "DeviceBank is listening on %s (database: %s)\n", ln.Addr().String(), db.Engine)
 

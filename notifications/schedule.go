@@ -1,0 +1,92 @@
+package notifications
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Schedules are the cron specs (five fields, agency time) of the
+// in-process jobs.
+type Schedules struct {
+	Sweep    string // create the reminders that are due
+	Dispatch string // send the pending ones
+	Digest   string // the coordinators' daily digest
+}
+
+// DefaultSchedules: a sweep every five minutes, a dispatch every minute,
+// the digest at 08:00.
+var DefaultSchedules = Schedules{Sweep: "*/5 * * * *", Dispatch: "* * * * *", Digest: "0 8 * * *"}
+
+// dispatchBatch is how many notifications one claim takes.
+const dispatchBatch = 100
+
+// DispatchDue sends everything that is due, batch after batch, and returns
+// the totals.
+func (s *Service) DispatchDue(ctx context.Context) (DispatchResult, error) {
+	var total DispatchResult
+	for {
+		res, err := s.Outbox.Dispatch(ctx, dispatchBatch)
+		total.Sent += res.Sent
+		total.Retrying += res.Retrying
+		total.Failed += res.Failed
+		total.Cancelled += res.Cancelled
+		total.Deferred += res.Deferred
+		if err != nil || res.Sent+res.Retrying+res.Failed+res.Cancelled+res.Deferred < dispatchBatch || ctx.Err() != nil {
+			return total, err
+		}
+	}
+}
+
+// NewScheduler returns a cron (not started) that runs the sweep, the
+// dispatcher and the digest on specs, in the service's time zone. A job
+// still running when its next turn comes skips that turn. Every instance
+// may run one: claims and dedup keys keep them from doing anything twice.
+func (s *Service) NewScheduler(specs Schedules, log *slog.Logger) (*cron.Cron, error) {
+	c := cron.New(cron.WithLocation(s.Location), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	jobs := []struct {
+		name, spec string
+		run        func(ctx context.Context) error
+	}{
+		{"sweep", specs.Sweep, func(ctx context.Context) error {
+			res, err := s.Sweep(ctx)
+			if res.Created > 0 {
+				log.Info("reminders created", "count", res.Created)
+			}
+			return err
+		}},
+		{"dispatch", specs.Dispatch, func(ctx context.Context) error {
+			res, err := s.DispatchDue(ctx)
+			if res != (DispatchResult{}) {
+				log.Info("reminders dispatched", "sent", res.Sent, "retrying", res.Retrying, "failed", res.Failed,
+					"cancelled", res.Cancelled, "deferred", res.Deferred)
+			}
+			return err
+		}},
+		{"digest", specs.Digest, func(ctx context.Context) error {
+			_, err := s.Digest(ctx)
+			return err
+		}},
+	}
+	for _, j := range jobs {
+		if j.spec == "" {
+			continue
+		}
+		if _, err := c.AddFunc(j.spec, func() {
+			// A job gets as long as the gap a dispatch interval allows
+			// before it is abandoned; what it did not finish, the next
+			// run (here or in another instance) does.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			if err := j.run(ctx); err != nil {
+				log.Error("scheduled "+j.name+" failed", "error", err.Error())
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("%s schedule %q: %w", j.name, j.spec, err)
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,439 @@
+package notifications
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// Agency is who reminders come from.
+type Agency struct {
+	Name  string
+	Phone string
+}
+
+// Clients is what reminders need to know of client visibility.
+type Clients interface {
+	// VisibleAmong returns which of ids the actor may see.
+	VisibleAmong(ctx context.Context, actor *accounts.Actor, ids []int64) (map[int64]bool, error)
+}
+
+// Loans finds a loan the actor may see.
+type Loans interface {
+	Loan(ctx context.Context, actor *accounts.Actor, id int64) (*inventory.Loan, error)
+}
+
+// Service creates reminders (the sweep, the digest, "remind now"), keeps
+// the reminder policy and lists the outbox.
+type Service struct {
+	DB       *storage.DB
+	Now      func() time.Time
+	Location *time.Location
+	Agency   Agency
+	Outbox   *Outbox
+	Clients  Clients
+	Loans    Loans
+	// Default is the policy until an admin sets one; nil means
+	// DefaultPolicy().
+	Default *Policy
+}
+
+// NewService builds the service and its outbox, delivering through
+// channels ("sms", "email").
+func NewService(db *storage.DB, now func() time.Time, loc *time.Location, agency Agency, channels map[string]Channel) *Service {
+	s := &Service{DB: db, Now: now, Location: calendar.Zone(loc), Agency: agency}
+	s.Outbox = &Outbox{DB: db, Now: now, Channels: channels, Prepare: s.prepare, OptedOut: s.providerOptOut}
+	return s
+}
+
+// policyRow is the admin's policy, stored as JSON.
+type policyRow struct {
+	bun.BaseModel `bun:"table:reminder_policy"`
+
+	ID        int64     `bun:"id,pk"`
+	Policy    string    `bun:"policy"`
+	UpdatedBy *int64    `bun:"updated_by"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+// Policy returns the policy in force.
+func (s *Service) Policy(ctx context.Context) (Policy, error) {
+	var row policyRow
+	err := s.DB.NewSelect().Model(&row).Where("id = 1").Scan(ctx)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if s.Default != nil {
+			return *s.Default, nil
+		}
+		return DefaultPolicy(), nil
+	case err != nil:
+		return Policy{}, storage.Err(err, "reminder policy")
+	}
+	var p Policy
+	if err := json.Unmarshal([]byte(row.Policy), &p); err != nil {
+		return Policy{}, fmt.Errorf("stored reminder policy: %w", err)
+	}
+	return p, nil
+}
+
+// SetPolicy replaces the policy (admins).
+func (s *Service) SetPolicy(ctx context.Context, actor *accounts.Actor, p Policy) (Policy, error) {
+	if !actor.Can(accounts.ManageReminders) {
+		return Policy{}, apperr.New(apperr.Forbidden, "only an admin may change the reminder policy")
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	before, err := s.Policy(ctx)
+	if err != nil {
+		return Policy{}, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Policy{}, err
+	}
+	now := s.Now().UTC()
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		row := &policyRow{ID: 1, Policy: string(b), UpdatedBy: actor.IDPtr(), UpdatedAt: now}
+		if _, err := tx.NewInsert().Model(row).On("CONFLICT (id) DO UPDATE").
+			Set("policy = EXCLUDED.policy, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
+			return storage.Err(err, "reminder policy")
+		}
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "reminders.policy_changed",
+			SubjectType: "reminder_policy", SubjectID: 1}, audit.Change{From: before, To: p})
+	})
+	return p, err
+}
+
+// cancelPending cancels the pending notifications q selects, saying why.
+func (s *Service) cancelPending(ctx context.Context, db bun.IDB, why string, where func(*bun.UpdateQuery) *bun.UpdateQuery) error {
+	q := db.NewUpdate().Model((*Notification)(nil)).Set("status = ?", Cancelled).Set("last_error = ?", why).
+		Set("updated_at = ?", s.Now().UTC()).Where("status = ?", Pending)
+	_, err := where(q).Exec(ctx)
+	return storage.Err(err, "notifications")
+}
+
+var dueKinds = []Kind{LoanDueSoon, LoanDueToday, LoanOverdue}
+
+// LoanChanged is told, in the transaction that changed it, of a loan's new
+// state: a closed loan (returned, lost) has its pending reminders
+// cancelled, a renewed one those about its old due date. The sweep then
+// creates the new due date's reminders.
+func (s *Service) LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, open bool, dueOn calendar.Date) error {
+	if !open {
+		return s.cancelPending(ctx, tx, "the loan was closed", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			return q.Where("loan_id = ?", loanID)
+		})
+	}
+	return s.cancelPending(ctx, tx, "the loan was renewed", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+		return q.Where("loan_id = ? AND kind IN (?) AND about_date <> ?", loanID, bun.In(dueKinds), dueOn)
+	})
+}
+
+// SessionCancelled is told, in the transaction that cancelled it, that a
+// session is off: its pending reminders are cancelled and, if the policy
+// says so and the session was still to come, every client whose place was
+// cancelled is told.
+func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID int64) error {
+	if err := s.cancelPending(ctx, tx, "the session was cancelled", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+		return q.Where("session_id = ? AND kind = ?", sessionID, TrainingUpcoming)
+	}); err != nil {
+		return err
+	}
+	p, err := s.Policy(ctx)
+	if err != nil || !p.TrainingCancelled {
+		return err
+	}
+	now := s.Now().UTC()
+	w := &sweeper{db: tx, now: now}
+	t := target{kind: TrainingCancelled,
+		key:    "'enrollment:' || CAST(e.id AS TEXT) || ':training_cancelled'",
+		from:   "FROM training_enrollments e JOIN training_sessions ts ON ts.id = e.session_id JOIN clients c ON c.id = e.client_id",
+		where:  "e.session_id = ? AND e.status = 'cancelled' AND ts.starts_at > ?",
+		args:   []any{sessionID, now},
+		loanID: "NULL", sessionID: "ts.id", dataPlanID: "NULL", aboutDate: "NULL", aboutTime: "ts.starts_at",
+		expiresAt: "ts.starts_at", scheduled: now}
+	return s.reach(ctx, w, t, []Audience{ToClient})
+}
+
+// PlaceEnded is told that a client's place in a session ended (withdrawn):
+// their pending reminders for it are cancelled.
+func (s *Service) PlaceEnded(ctx context.Context, tx bun.IDB, sessionID, clientID int64) error {
+	return s.cancelPending(ctx, tx, "the place was withdrawn", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+		return q.Where("session_id = ? AND client_id = ? AND kind = ?", sessionID, clientID, TrainingUpcoming)
+	})
+}
+
+// MaxNoteLength bounds a manual reminder's note: it must fit in an SMS.
+const MaxNoteLength = 160
+
+// RemindInput is a coordinator's "remind now".
+type RemindInput struct {
+	Note string `json:"note"`
+}
+
+// SendNow sends a reminder about an open loan at once (coordinators),
+// recorded like the others: to the client on their channel, or to their
+// social worker when the client cannot be reached. Quiet hours still hold:
+// then it waits for their end.
+func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int64, in RemindInput) (*Notification, error) {
+	if !actor.Can(accounts.SendReminders) {
+		return nil, apperr.New(apperr.Forbidden, "only a coordinator may send a reminder")
+	}
+	in.Note = strings.Join(strings.Fields(in.Note), " ")
+	var bad apperr.Fields
+	bad.MaxLength("note", in.Note, MaxNoteLength)
+	bad.Check(strings.ContainsFunc(in.Note, unicode.IsControl), "note", "must not contain control characters")
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	loan, err := s.Loans.Loan(ctx, actor, loanID)
+	if err != nil {
+		return nil, err
+	}
+	if loan.Status != inventory.LoanOpen {
+		return nil, apperr.New(apperr.Conflict, "loan %d is %s; reminders are for open loans", loan.ID, loan.Status)
+	}
+	var id int64
+	now := s.Now().UTC()
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var c struct {
+			Channel, Phone, Email, Language, WorkerEmail string
+			SMSOut, EmailOut                             bool
+			WorkerID                                     int64
+		}
+		if err := tx.NewSelect().TableExpr("clients AS c").Join("JOIN users AS u ON u.id = c.caseworker_id").
+			ColumnExpr("c.preferred_channel, c.phone, c.email, c.preferred_language, u.email, c.sms_opted_out, c.email_opted_out, u.id").
+			Where("c.id = ?", loan.ClientID).
+			Scan(ctx, &c.Channel, &c.Phone, &c.Email, &c.Language, &c.WorkerEmail, &c.SMSOut, &c.EmailOut, &c.WorkerID); err != nil {
+			return storage.Err(err, "client")
+		}
+		n := &Notification{Kind: Manual, Recipient: ClientRecipient, ClientID: &loan.ClientID, LoanID: &loan.ID,
+			Language: LanguageFor(c.Language), Note: in.Note, CreatedBy: actor.IDPtr(), ScheduledAt: now, AboutDate: loan.DueOn}
+		switch {
+		case c.Channel == "sms" && c.Phone != "" && !c.SMSOut:
+			n.Channel, n.Address = "sms", c.Phone
+		case c.Channel == "email" && c.Email != "" && !c.EmailOut:
+			n.Channel, n.Address = "email", c.Email
+		default:
+			n.Recipient, n.UserID, n.Channel, n.Address, n.Language = SocialWorkerRecipient, &c.WorkerID, "email", c.WorkerEmail, "en"
+		}
+		n.DedupKey = fmt.Sprintf("manual:loan:%d:%s", loan.ID, randomHex())
+		if _, err := s.Outbox.Enqueue(ctx, tx, n); err != nil {
+			return err
+		}
+		id = n.ID
+		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "loan.reminder_sent",
+			SubjectType: "loan", SubjectID: loan.ID, LoanID: &loan.ID, ClientID: &loan.ClientID, DeviceID: &loan.DeviceID},
+			map[string]any{"notification_id": n.ID, "recipient": n.Recipient, "channel": n.Channel})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Outbox.DispatchOne(ctx, id); err != nil {
+		return nil, err
+	}
+	var n Notification
+	if err := s.DB.NewSelect().Model(&n).Where("n.id = ?", id).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "notification")
+	}
+	return &n, nil
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Filter narrows the outbox list.
+type Filter struct {
+	Status   Status
+	Kind     Kind
+	LoanID   int64
+	ClientID int64
+}
+
+// Statuses are the values of the status filter.
+var Statuses = []Status{Pending, Sending, Sent, Failed, Cancelled}
+
+// Kinds are every kind of notification.
+var Kinds = append(append([]Kind{}, ClientKinds...), CoordinatorDigest)
+
+// Validate checks the filter's values.
+func (f Filter) Validate() error {
+	var bad apperr.Fields
+	bad.Check(f.Status != "" && !contains(Statuses, f.Status), "status", "must be one of pending, sending, sent, failed, cancelled")
+	bad.Check(f.Kind != "" && !contains(Kinds, f.Kind), "kind", "must be one of "+joinKinds(Kinds))
+	bad.Check(f.LoanID < 0, "loan_id", "must be a positive number")
+	bad.Check(f.ClientID < 0, "client_id", "must be a positive number")
+	return bad.Err()
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinKinds(ks []Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// List returns the outbox rows the actor may see, newest first: all of
+// them for admins and coordinators; for a social worker those about their
+// own clients or addressed to them. A row's body is shown only to those
+// who may see its client.
+func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Notification, int, error) {
+	if !actor.Can(accounts.ReadNotifications) {
+		return nil, 0, apperr.New(apperr.Forbidden, "you may not read notifications")
+	}
+	if err := f.Validate(); err != nil {
+		return nil, 0, err
+	}
+	var out []Notification
+	q := page.Apply(s.DB.NewSelect().Model(&out).OrderExpr("n.id DESC"))
+	if !actor.Can(accounts.SendReminders) {
+		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("n.client_id IN (SELECT id FROM clients WHERE caseworker_id = ?)", actor.ID).WhereOr("n.user_id = ?", actor.ID)
+		})
+	}
+	if f.Status != "" {
+		q.Where("n.status = ?", f.Status)
+	}
+	if f.Kind != "" {
+		q.Where("n.kind = ?", f.Kind)
+	}
+	if f.LoanID != 0 {
+		q.Where("n.loan_id = ?", f.LoanID)
+	}
+	if f.ClientID != 0 {
+		q.Where("n.client_id = ?", f.ClientID)
+	}
+	total, err := q.ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "notifications")
+	}
+	var ids []int64
+	for _, n := range out {
+		if n.ClientID != nil {
+			ids = append(ids, *n.ClientID)
+		}
+	}
+	visible, err := s.Clients.VisibleAmong(ctx, actor, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range out {
+		if c := out[i].ClientID; c != nil && !visible[*c] {
+			out[i].Body = ""
+		}
+	}
+	return out, int(total), nil
+}
+
+// RecordReply acts on an SMS reply from the phone number from: STOP opts
+// every client with that number out of SMS (and cancels their pending
+// SMS), START opts them back in. It returns what the reply was and how
+// many clients it changed.
+func (s *Service) RecordReply(ctx context.Context, from, body string) (Reply, int, error) {
+	reply := ParseReply(body)
+	numbers := phoneVariants(from)
+	if reply == ReplyOther || len(numbers) == 0 {
+		return reply, 0, nil
+	}
+	n, err := s.setSMSOptOut(ctx, reply == ReplyStop, "sms_reply", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where(phoneDigitsSQL+" IN (?)", bun.In(numbers))
+	})
+	return reply, n, err
+}
+
+// providerOptOut records that the SMS provider refused n because its
+// recipient opted out with the provider.
+func (s *Service) providerOptOut(ctx context.Context, n *Notification) error {
+	if n.ClientID == nil || n.Recipient != ClientRecipient {
+		return nil
+	}
+	_, err := s.setSMSOptOut(ctx, true, "sms_provider", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("c.id = ?", *n.ClientID)
+	})
+	return err
+}
+
+// phoneDigitsSQL is a stored phone number (c.phone) reduced to its digits;
+// client validation allows only digits, +, spaces, dashes and brackets.
+const phoneDigitsSQL = "replace(replace(replace(replace(replace(c.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '+', '')"
+
+// phoneVariants are the digit strings a stored number may reduce to for
+// the same phone: a North American number with and without its 1.
+func phoneVariants(from string) []string {
+	d := PhoneDigits(from)
+	switch {
+	case len(d) < 7:
+		return nil
+	case len(d) == 11 && d[0] == '1':
+		return []string{d, d[1:]}
+	case len(d) == 10:
+		return []string{d, "1" + d}
+	}
+	return []string{d}
+}
+
+// setSMSOptOut opts the clients where selects (over clients c) out of SMS
+// or back in, records each change, and cancels their pending SMS when
+// opting out. It returns how many clients changed.
+func (s *Service) setSMSOptOut(ctx context.Context, out bool, source string, where func(*bun.SelectQuery) *bun.SelectQuery) (int, error) {
+	now := s.Now().UTC()
+	var ids []int64
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		q := tx.NewSelect().TableExpr("clients AS c").Column("c.id").Where("c.sms_opted_out = ?", !out)
+		if err := storage.Locked(where(q)).Scan(ctx, &ids); err != nil {
+			return storage.Err(err, "clients")
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.NewUpdate().Table("clients").Set("sms_opted_out = ?", out).Set("updated_at = ?", now).
+			Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+			return storage.Err(err, "clients")
+		}
+		if out {
+			if err := s.cancelPending(ctx, tx, "the client opted out of SMS", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+				return q.Where("client_id IN (?) AND channel = 'sms' AND recipient = ?", bun.In(ids), ClientRecipient)
+			}); err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			if err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, Action: "client.updated", SubjectType: "client",
+				SubjectID: id, ClientID: &id}, map[string]any{"sms_opted_out": audit.Change{From: !out, To: out}, "source": source}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(ids), err
+}

@@ -1,0 +1,317 @@
+package notifications
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// The sweep turns loans, sessions and data plans into outbox rows. Each
+// policy step is one INSERT … SELECT … ON CONFLICT (dedup_key) DO NOTHING
+// over a window of a few days of due dates, so the work is done by the
+// database with its indexes (loans (status, due_on), training_sessions
+// (starts_at), data_plans (ends_on)) whatever the number of open loans,
+// and a second sweep, or a second instance, creates nothing twice.
+//
+// Rows are created without a body: the dispatcher writes it just before
+// sending, from the facts of that moment, and cancels a reminder whose
+// facts have moved (a renewed loan, a rescheduled session).
+
+// SweepResult counts what one sweep created.
+type SweepResult struct{ Created int }
+
+// target is one policy step: which rows it selects and what the reminders
+// it makes are about. Every field but kind and the expressions is a query
+// argument.
+type target struct {
+	kind Kind
+	// key is the SQL expression of the dedup key, without the recipient.
+	key string
+	// from is the FROM clause, which must alias clients as c; where
+	// selects its rows, with args.
+	from, where string
+	args        []any
+	// Columns the reminder refers to, as SQL expressions ("NULL" if none).
+	loanID, sessionID, dataPlanID, aboutDate, aboutTime, expiresAt string
+	scheduled                                                      time.Time
+}
+
+// Reachable clients have a channel they may be reached on.
+const reachable = `((c.preferred_channel = 'sms' AND c.phone <> '' AND NOT c.sms_opted_out)
+	OR (c.preferred_channel = 'email' AND c.email <> '' AND NOT c.email_opted_out))`
+
+// languageSQL picks the shipped language for a client's preferred one, as
+// LanguageFor does: by its base language, English when none ships.
+func languageSQL(col string) string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, l := range Languages {
+		if l == "en" {
+			continue
+		}
+		fmt.Fprintf(&b, " WHEN lower(%[1]s) = '%[2]s' OR lower(%[1]s) LIKE '%[2]s-%%' THEN '%[2]s'", col, l)
+	}
+	b.WriteString(" ELSE 'en' END")
+	return b.String()
+}
+
+// sweeper builds and runs a sweep's statements.
+type sweeper struct {
+	db      bun.IDB
+	now     time.Time
+	created int
+}
+
+const insertColumns = `INSERT INTO notifications (kind, dedup_key, recipient, client_id, loan_id, user_id, session_id,
+	data_plan_id, channel, address, language, body, status, scheduled_at, next_attempt_at, attempts, last_error,
+	about_date, about_time, expires_at, created_at, updated_at) `
+
+// exec inserts t's reminders for one kind of recipient. Staff recipients
+// (userID not NULL) add the users table, aliased u, whose rows where picks.
+func (w *sweeper) exec(ctx context.Context, t target, recipient, userID, channel, address, language, key, where string) error {
+	from := t.from
+	if userID != "NULL" {
+		from += " CROSS JOIN users u"
+	}
+	q := insertColumns + fmt.Sprintf(`SELECT ?, %s, '%s', c.id, %s, %s, %s, %s, %s, %s, %s, '', 'pending', ?, ?, 0, '', %s, %s, %s, ?, ?
+		%s WHERE %s AND %s
+		ON CONFLICT (dedup_key) DO NOTHING`,
+		key, recipient, t.loanID, userID, t.sessionID, t.dataPlanID, channel, address, language,
+		t.aboutDate, t.aboutTime, t.expiresAt, from, t.where, where)
+	args := append([]any{t.kind, t.scheduled.UTC(), t.scheduled.UTC(), w.now, w.now}, t.args...)
+	res, err := w.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("sweep %s for %s: %w", t.kind, recipient, err)
+	}
+	n, _ := res.RowsAffected()
+	w.created += int(n)
+	return nil
+}
+
+// toClient reminds the clients that can be reached, on their channel.
+func (w *sweeper) toClient(ctx context.Context, t target) error {
+	return w.exec(ctx, t, "client", "NULL",
+		"CASE WHEN c.preferred_channel = 'sms' THEN 'sms' ELSE 'email' END",
+		"CASE WHEN c.preferred_channel = 'sms' THEN c.phone ELSE c.email END",
+		languageSQL("c.preferred_language"), t.key+" || ':client'", reachable)
+}
+
+// toWorker tells each client's social worker; with unreachableOnly, only
+// for the clients who cannot be reached themselves ("none", or opted out).
+func (w *sweeper) toWorker(ctx context.Context, t target, unreachableOnly bool) error {
+	where := "u.active"
+	if unreachableOnly {
+		where += " AND NOT " + reachable
+	}
+	return w.exec(ctx, t, "social_worker", "u.id", "'email'", "u.email", "'en'",
+		t.key+" || ':social_worker'", where+" AND c.caseworker_id = u.id")
+}
+
+// toCoordinators tells every active coordinator.
+func (w *sweeper) toCoordinators(ctx context.Context, t target) error {
+	return w.exec(ctx, t, "coordinator", "u.id", "'email'", "u.email", "'en'",
+		t.key+" || ':coordinator:' || CAST(u.id AS TEXT)", "u.active AND u.role = 'coordinator'")
+}
+
+// Sweep creates the reminders that are due by p at the service's clock.
+func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	p, err := s.Policy(ctx)
+	if err != nil {
+		return SweepResult{}, err
+	}
+	now := s.Now().UTC()
+	w := &sweeper{db: s.DB, now: now}
+	for _, t := range s.targets(p, now) {
+		if err := s.reach(ctx, w, t.target, t.audience); err != nil {
+			return SweepResult{Created: w.created}, err
+		}
+	}
+	return SweepResult{Created: w.created}, nil
+}
+
+type audienceTarget struct {
+	target
+	audience []Audience
+}
+
+// reach creates t's reminders for each audience. Clients who cannot be
+// reached have their social worker told instead.
+func (s *Service) reach(ctx context.Context, w *sweeper, t target, audience []Audience) error {
+	worker := false
+	for _, a := range audience {
+		switch a {
+		case ToClient:
+			if err := w.toClient(ctx, t); err != nil {
+				return err
+			}
+		case ToSocialWorker:
+			worker = true
+		case ToCoordinators:
+			if err := w.toCoordinators(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	if worker || containsAudience(audience, ToClient) {
+		return w.toWorker(ctx, t, !worker)
+	}
+	return nil
+}
+
+func containsAudience(list []Audience, a Audience) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// targets lists the steps of p that apply at now.
+func (s *Service) targets(p Policy, now time.Time) []audienceTarget {
+	loc := calendar.Zone(s.Location)
+	today := calendar.Today(now, loc)
+	startOfToday := at(now, "00:00", loc).UTC()
+	sendAt := at(now, p.SendAt, loc).UTC()
+	pg := s.DB.Dialect().Name() == dialect.PG
+	dateKey := func(col string) string {
+		if pg {
+			return "to_char(" + col + ", 'YYYY-MM-DD')"
+		}
+		return col
+	}
+	epochKey := func(col string) string {
+		if pg {
+			return "CAST(CAST(EXTRACT(EPOCH FROM " + col + ") AS BIGINT) AS TEXT)"
+		}
+		return "CAST(CAST(strftime('%s', " + col + ") AS INTEGER) AS TEXT)"
+	}
+	client := []Audience{ToClient}
+	var out []audienceTarget
+	loan := func(kind Kind, step string, lo, hi calendar.Date, expires string, extra string, extraArgs ...any) target {
+		return target{kind: kind,
+			key:    "'loan:' || CAST(l.id AS TEXT) || ':" + string(kind) + ":" + step + ":' || " + dateKey("l.due_on"),
+			from:   "FROM loans l JOIN clients c ON c.id = l.client_id",
+			where:  "l.status = 'open' AND l.due_on BETWEEN ? AND ?" + extra,
+			args:   append([]any{lo, hi}, extraArgs...),
+			loanID: "l.id", sessionID: "NULL", dataPlanID: "NULL", aboutDate: "l.due_on", aboutTime: "NULL",
+			expiresAt: expires, scheduled: sendAt}
+	}
+	catchUp := p.CatchUpDays - 1
+
+	// Due soon: step N covers the days left in (max(next step, N-catch-up), N].
+	// A loan issued today is not reminded at once.
+	for i, n := range p.DueSoonDays {
+		next := 0
+		if i+1 < len(p.DueSoonDays) {
+			next = p.DueSoonDays[i+1]
+		}
+		lo := max(next, n-catchUp-1) + 1
+		out = append(out, audienceTarget{loan(LoanDueSoon, fmt.Sprint(n), today.AddDays(lo), today.AddDays(n), "NULL",
+			" AND l.issued_at < ?", startOfToday), client})
+	}
+	if p.DueToday {
+		// "Due today" is pointless tomorrow.
+		t := loan(LoanDueToday, "0", today, today, "NULL", "")
+		t.expiresAt = quoteTime(at(now.In(loc).AddDate(0, 0, 1), "00:00", loc))
+		out = append(out, audienceTarget{t, client})
+	}
+	// Overdue: step N covers the days overdue in [N, min(next step, N+catch-up)).
+	for i, st := range p.Overdue {
+		end := st.Days + catchUp + 1
+		if i+1 < len(p.Overdue) {
+			end = min(end, p.Overdue[i+1].Days)
+		}
+		out = append(out, audienceTarget{loan(LoanOverdue, fmt.Sprint(st.Days), today.AddDays(-end+1), today.AddDays(-st.Days), "NULL", ""), st.Notify})
+	}
+	// Data plans: step N covers the days left in (max(next step, N-catch-up), N].
+	for i, n := range p.DataPlanEndingDays {
+		next := -1
+		if i+1 < len(p.DataPlanEndingDays) {
+			next = p.DataPlanEndingDays[i+1]
+		}
+		lo := max(next, n-catchUp-1) + 1
+		out = append(out, audienceTarget{target{kind: DataPlanEnding,
+			key:    "'loan:' || CAST(l.id AS TEXT) || ':data_plan_ending:" + fmt.Sprint(n) + ":' || CAST(p.id AS TEXT) || ':' || " + dateKey("p.ends_on"),
+			from:   "FROM data_plans p JOIN loans l ON l.data_plan_id = p.id AND l.status = 'open' JOIN clients c ON c.id = l.client_id",
+			where:  "p.ends_on BETWEEN ? AND ?",
+			args:   []any{today.AddDays(lo), today.AddDays(n)},
+			loanID: "l.id", sessionID: "NULL", dataPlanID: "p.id", aboutDate: "p.ends_on", aboutTime: "NULL", expiresAt: "NULL",
+			scheduled: sendAt}, client})
+	}
+	session := func(step string, from, to time.Time, scheduled time.Time) target {
+		return target{kind: TrainingUpcoming,
+			key:    "'enrollment:' || CAST(e.id AS TEXT) || ':training_upcoming:" + step + ":' || " + epochKey("ts.starts_at"),
+			from:   "FROM training_enrollments e JOIN training_sessions ts ON ts.id = e.session_id JOIN clients c ON c.id = e.client_id",
+			where:  "e.status = 'enrolled' AND ts.status = 'scheduled' AND ts.starts_at >= ? AND ts.starts_at < ?",
+			args:   []any{from.UTC(), to.UTC()},
+			loanID: "NULL", sessionID: "ts.id", dataPlanID: "NULL", aboutDate: "NULL", aboutTime: "ts.starts_at",
+			expiresAt: "ts.starts_at", scheduled: scheduled}
+	}
+	if p.TrainingDayBefore {
+		tomorrow := at(now.In(loc).AddDate(0, 0, 1), "00:00", loc)
+		out = append(out, audienceTarget{session("day_before", tomorrow, at(tomorrow.AddDate(0, 0, 1), "00:00", loc), sendAt), client})
+	}
+	if p.TrainingHoursBefore > 0 {
+		h := time.Duration(p.TrainingHoursBefore) * time.Hour
+		out = append(out, audienceTarget{session(fmt.Sprintf("hours_before_%d", p.TrainingHoursBefore), now.Add(time.Microsecond), now.Add(h), now), client})
+	}
+	return out
+}
+
+// quoteTime writes t as a literal in the form both databases store.
+func quoteTime(t time.Time) string {
+	return "'" + t.UTC().Format("2006-01-02 15:04:05.999999-07:00") + "'"
+}
+
+// Digest enqueues the daily summary for each active coordinator, when there
+// is something to report: devices waiting for inspection, loans overdue.
+// Its dedup key holds the agency date, so it goes once a day however many
+// instances run it.
+func (s *Service) Digest(ctx context.Context) (SweepResult, error) {
+	p, err := s.Policy(ctx)
+	if err != nil || !p.CoordinatorDigest {
+		return SweepResult{}, err
+	}
+	counts, err := s.digestCounts(ctx)
+	if err != nil {
+		return SweepResult{}, err
+	}
+	if counts.Inspection == 0 && counts.Overdue == 0 {
+		return SweepResult{}, nil
+	}
+	now := s.Now().UTC()
+	day := calendar.Today(now, s.Location)
+	res, err := s.DB.ExecContext(ctx, insertColumns+`SELECT ?, 'coordinator_digest:' || ? || ':user:' || CAST(u.id AS TEXT),
+		'coordinator', NULL, NULL, u.id, NULL, NULL, 'email', u.email, 'en', '', 'pending', ?, ?, 0, '', ?, NULL, NULL, ?, ?
+		FROM users u WHERE u.active AND u.role = 'coordinator'
+		ON CONFLICT (dedup_key) DO NOTHING`, CoordinatorDigest, day.String(), now, now, day, now, now)
+	if err != nil {
+		return SweepResult{}, storage.Err(err, "digest")
+	}
+	n, _ := res.RowsAffected()
+	return SweepResult{Created: int(n)}, nil
+}
+
+// DigestCounts is what the coordinators' digest reports.
+type DigestCounts struct{ Inspection, Overdue int }
+
+func (s *Service) digestCounts(ctx context.Context) (DigestCounts, error) {
+	inspection, err := s.DB.NewSelect().Table("devices").Where("status = 'inspection'").Count(ctx)
+	if err != nil {
+		return DigestCounts{}, storage.Err(err, "devices")
+	}
+	today := calendar.Today(s.Now(), s.Location)
+	overdue, err := s.DB.NewSelect().Table("loans").Where("status = 'open' AND due_on < ?", today).Count(ctx)
+	if err != nil {
+		return DigestCounts{}, storage.Err(err, "loans")
+	}
+	return DigestCounts{Inspection: int(inspection), Overdue: int(overdue)}, nil
+}
