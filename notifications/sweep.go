@@ -260,8 +260,9 @@ func (s *Service) targets(p Policy, now time.Time) []audienceTarget {
 		out = append(out, audienceTarget{session("day_before", tomorrow, at(tomorrow.AddDate(0, 0, 1), "00:00", loc), sendAt), client})
 	}
 	if p.TrainingHoursBefore > 0 {
+		// Sessions starting in the next h hours, h itself included.
 		h := time.Duration(p.TrainingHoursBefore) * time.Hour
-		out = append(out, audienceTarget{session(fmt.Sprintf("hours_before_%d", p.TrainingHoursBefore), now.Add(time.Microsecond), now.Add(h), now), client})
+		out = append(out, audienceTarget{session(fmt.Sprintf("hours_before_%d", p.TrainingHoursBefore), now, now.Add(h+time.Microsecond), now), client})
 	}
 	return out
 }
