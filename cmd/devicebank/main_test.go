@@ -216,7 +216,8 @@ func TestMigrateCommand(t *testing.T) {
 }
 
 func TestEverySubcommandHasHelp(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"tokens", "create"}, {"tokens", "revoke"}} {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"tokens", "create"}, {"tokens", "revoke"},
+		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append(cmd, "--help"), nil, &out, &errOut)
 		help := errOut.String()

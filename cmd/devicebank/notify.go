@@ -104,7 +104,7 @@ func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 		}
 		p, err := notifications.ParsePolicy(b)
 		if err != nil {
-			return app.Options{}, fmt.Errorf("--reminder-policy %s: %w", c.PolicyFile, describe(err))
+			return app.Options{}, fmt.Errorf("--reminder-policy %s: %w", c.PolicyFile, err)
 		}
 		opts.ReminderPolicy = &p
 	}

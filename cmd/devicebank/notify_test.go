@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+)
+
+// seedDueLoan records, as of yesterday, a client reached by SMS and a loan
+// due in three days, so that today's sweep owes them a reminder.
+func seedDueLoan(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := migrations.Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	yesterday := time.Now().Add(-24 * time.Hour)
+	svc := app.New(db, app.Options{Now: func() time.Time { return yesterday }})
+	mk := func(role accounts.Role) *accounts.Actor {
+		u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: string(role) + "@agency.test", Name: string(role), Role: role, Password: "a long test password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &accounts.Actor{ID: u.ID, Role: role}
+	}
+	sw, co := mk(accounts.SocialWorker), mk(accounts.Coordinator)
+	s := func(v string) *string { return &v }
+	sms, size := clients.SMS, 1
+	c, err := svc.Clients.Create(ctx, sw, clients.Input{CaseNumber: s("N-1"), FirstName: s("Rosa"), LastName: s("Alvarez"),
+		Phone: s("+1 312 555 0100"), PreferredChannel: &sms, HouseholdSize: &size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind := inventory.Kind("laptop")
+	d, err := svc.Inventory.CreateDevice(ctx, co, inventory.DeviceInput{Kind: &kind, Make: s("Acme"), Model: s("L")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := calendar.Of(time.Now().UTC()).AddDays(3)
+	if _, err := svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID, DueOn: due}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notify sweep and notify dispatch each run one pass and say what they did
+// in one line; with no provider configured the reminder goes to the log,
+// without the client's phone number.
+func TestNotifyCommands(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			url := dbtest.FreshURL(t, engine)
+			seedDueLoan(t, url)
+			// No quiet hours, so the test passes at any hour.
+			policy := filepath.Join(t.TempDir(), "policy.json")
+			os.WriteFile(policy, []byte(`{"due_soon_days": [3, 1], "due_today": true, "overdue": [{"days": 1, "notify": ["client"]}],
+				"training_day_before": true, "training_hours_before": 2, "training_cancelled": true, "data_plan_ending_days": [7],
+				"coordinator_digest": true, "send_at": "00:00", "quiet_hours": {"start": "", "end": ""}, "catch_up_days": 2}`), 0o600)
+			t.Setenv("DATABASE_URL", url)
+			t.Setenv("DEVICEBANK_REMINDER_POLICY", policy)
+			t.Setenv("DEVICEBANK_AGENCY_PHONE", "312-555-0199")
+			pass := func(what string) (string, string) {
+				var out, errOut bytes.Buffer
+				if code := run(context.Background(), []string{"notify", what}, nil, &out, &errOut); code != 0 {
+					t.Fatalf("notify %s exited %d: %s", what, code, errOut.String())
+				}
+				return strings.TrimSpace(out.String()), errOut.String()
+			}
+			if out, _ := pass("sweep"); out != "sweep: 1 created, 0 sent, 0 failed (0 to retry, 0 cancelled, 0 deferred)" {
+				t.Fatalf("first sweep: %q", out)
+			}
+			if out, _ := pass("sweep"); !strings.HasPrefix(out, "sweep: 0 created") {
+				t.Fatalf("second sweep: %q", out)
+			}
+			out, logs := pass("dispatch")
+			if out != "dispatch: 0 created, 1 sent, 0 failed (0 to retry, 0 cancelled, 0 deferred)" {
+				t.Fatalf("dispatch: %q", out)
+			}
+			if !strings.Contains(logs, "Hi Rosa") || !strings.Contains(logs, "312-555-0199") ||
+				strings.Contains(logs, "555 0100") || strings.Contains(logs, "Alvarez") {
+				t.Fatalf("the log channel wrote:\n%s", logs)
+			}
+			if out, _ := pass("digest"); !strings.HasPrefix(out, "digest: 0 created") {
+				t.Fatalf("digest with nothing to report: %q", out)
+			}
+		})
+	}
+}
+
+// Bad reminder settings stop the command with the setting named.
+func TestNotifyRefusesBadSettings(t *testing.T) {
+	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
+	bad := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(bad, []byte(`{"due_soon_days": [0]}`), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"notify", "dispatch", "--smtp-host", "mail.agency.test", "--smtp-from", "nobody"}, "smtp from"},
+		{[]string{"notify", "dispatch", "--sms-account-sid", "AC123"}, "auth token"},
+		{[]string{"notify", "sweep", "--reminder-policy", bad}, "due_soon_days[0]"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--sweep-schedule", "every tuesday"}, "sweep schedule"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100"}, "--sms-webhook-url"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(context.Background(), tc.args, nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
