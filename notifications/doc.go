@@ -1,19 +1,28 @@
-// Package notifications sends reminders: due-soon and overdue loans,
-// training sessions, data plans ending, through an outbox delivered by SMS
-// or email on a cron schedule.
+// Package notifications sends reminders: loans due soon, due today and
+// overdue (with escalation to the social worker and the coordinators),
+// training sessions coming up or cancelled, data plans ending, and the
+// coordinators' daily digest, by SMS or email, in the client's language.
 //
-// So far it holds the messages and the outbox:
-//
-//   - short templates in English, Spanish and French, rendered from a
-//     Message that can only carry what a reminder may say (a first name, the
-//     agency, the device's label, dates), never a surname, income, programs
-//     or case details;
-//   - the outbox: every notification is a row with a unique dedup key;
+//   - policy.go: what is sent when, set by an admin (Policy), with quiet
+//     hours in the agency's time zone.
+//   - sweep.go: the sweep turns loans, sessions and plans into outbox rows
+//     with one INSERT … SELECT … ON CONFLICT (dedup_key) DO NOTHING per
+//     policy step, so it is set-based and idempotent.
+//   - outbox.go: every notification is a row with a unique dedup key;
 //     dispatchers claim due rows (FOR UPDATE SKIP LOCKED on PostgreSQL) for
-//     a lease, send them through a Channel, and retry failures with backoff
-//     before marking them failed. A dispatcher that dies leaves claims that
-//     expire, so nothing is missed.
+//     a lease, send them, and retry failures with backoff before marking
+//     them failed. A dispatcher that dies leaves claims that expire.
+//   - compose.go: just before sending, the facts are read again; what no
+//     longer applies is cancelled, what falls in quiet hours waits, and the
+//     message is written from templates.go (clients) or the staff template.
+//   - service.go: the policy, "remind now", the outbox list, STOP replies,
+//     and the hooks inventory and training call inside their transactions
+//     (a loan closed or renewed, a session cancelled, a place ended).
+//   - email.go, sms.go: the SMTP and Twilio-compatible channels; LogChannel
+//     for development.
+//   - schedule.go: the cron jobs serve runs.
 //
-// The sweep that creates reminders from loans and sessions, the cron
-// schedules, SMTP and SMS channels and the API come next.
+// Templates can only use a Message, which holds nothing sensitive: a first
+// name, the agency, the device's label, dates. Staff notes name records by
+// number only.
 package notifications

@@ -413,7 +413,7 @@ func smsURLVariants(raw string) []string {
 type Reply int
 
 const (
-	ReplyOther Reply = iota // anything else: passed on to a coordinator
+	ReplyOther Reply = iota // anything else: not acted on (every message names the agency's phone)
 	ReplyStop               // stop sending this client text messages
 	ReplyStart              // resume after a stop
 )
