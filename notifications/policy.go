@@ -130,8 +130,8 @@ func (p *Policy) Validate() error {
 	}
 	days("overdue", steps, 1, 365)
 	bad.Check(p.TrainingHoursBefore < 0 || p.TrainingHoursBefore > 48, "training_hours_before", "must be between 0 (off) and 48")
-	if _, err := clock(p.SendAt); err != nil {
-		bad.Add("send_at", err.Error())
+	if _, err := clock(p.SendAt); err != nil || p.SendAt == "" {
+		bad.Add("send_at", "must be a time of day such as 09:00")
 	}
 	if _, err := clock(p.QuietHours.Start); err != nil {
 		bad.Add("quiet_hours.start", err.Error())

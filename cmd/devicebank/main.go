@@ -165,15 +165,10 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
+	opts, log, err := nc.setup(&cfg, stderr)
 	if err != nil {
 		return err
 	}
-	opts, err := nc.options(&cfg)
-	if err != nil {
-		return err
-	}
-	opts.Logger = log
 	webhook, err := nc.webhook()
 	if err != nil {
 		return err

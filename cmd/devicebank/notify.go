@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 
@@ -86,7 +87,19 @@ func (c *notifyConfig) webhook() (*web.SMSWebhook, error) {
 	return &web.SMSWebhook{AuthToken: c.SMSAuthToken, URL: c.SMSWebhookURL}, nil
 }
 
-// options are the app options for reminders.
+// setup makes the logger and the services' options from cfg and c.
+func (c *notifyConfig) setup(cfg *config, stderr io.Writer) (app.Options, *slog.Logger, error) {
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return app.Options{}, nil, err
+	}
+	opts, err := c.options(cfg)
+	opts.Logger = log
+	return opts, log, err
+}
+
+// options are the services' options: the agency, its time zone, and how
+// reminders are sent.
 func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 	loc, err := cfg.location()
 	if err != nil {
@@ -128,15 +141,10 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		log, err := cfg.logger(stderr)
+		opts, _, err := nc.setup(&cfg, stderr)
 		if err != nil {
 			return err
 		}
-		opts, err := nc.options(&cfg)
-		if err != nil {
-			return err
-		}
-		opts.Logger = log
 		db, err := open(ctx, &cfg, true)
 		if err != nil {
 			return err
