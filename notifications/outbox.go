@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -213,17 +214,38 @@ func (o *Outbox) dispatch(ctx context.Context, batch int, only int64) (DispatchR
 	if err != nil {
 		return res, err
 	}
+	// One row's trouble (a database error recording it) does not strand
+	// the rest of the batch; the first error is reported at the end.
+	var first error
 	for i := range claimed {
-		if err := o.deliver(ctx, &claimed[i], until, &res); err != nil {
-			return res, err
+		if ctx.Err() != nil {
+			break
+		}
+		if err := o.deliver(ctx, &claimed[i], until, &res); err != nil && first == nil {
+			first = err
 		}
 	}
-	return res, nil
+	if first == nil {
+		first = ctx.Err()
+	}
+	return res, first
 }
 
 // deliver prepares and sends one claimed notification and records the
-// outcome, as long as this dispatcher's claim still holds.
+// outcome. Right before sending it renews this dispatcher's claim on the
+// row: a batch slower than its lease must not send a row another
+// dispatcher has since taken over, and the renewal makes sure that one
+// cannot take it over while it is being sent.
 func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, res *DispatchResult) error {
+	renewed := o.Now().UTC().Add(o.lease()).Truncate(time.Microsecond)
+	r, err := o.DB.NewUpdate().Model((*Notification)(nil)).Set("claimed_until = ?", renewed).
+		Where("id = ? AND status = ? AND claimed_until = ?", n.ID, Sending, until).Exec(ctx)
+	if err != nil {
+		return storage.Err(err, "notification")
+	}
+	if rows, _ := r.RowsAffected(); rows != 1 {
+		return nil // the claim lapsed and another dispatcher has the row
+	}
 	var verdict Verdict
 	var sendErr error
 	if o.Prepare != nil {
@@ -238,34 +260,36 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	}
 	now := o.Now().UTC()
 	q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
-		WherePK().Where("status = ? AND claimed_until = ?", Sending, until)
+		WherePK().Where("status = ? AND claimed_until = ?", Sending, renewed)
+	var count *int
 	switch {
 	case verdict.Cancel != "":
 		q.Set("status = ?", Cancelled).Set("last_error = ?", truncate(verdict.Cancel, 500))
-		res.Cancelled++
+		count = &res.Cancelled
 	case !verdict.Defer.IsZero():
 		q.Set("status = ?", Pending).Set("next_attempt_at = ?", verdict.Defer.UTC())
-		res.Deferred++
+		count = &res.Deferred
+	case sendErr == nil:
+		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set("body = ?", n.Body)
+		count = &res.Sent
+	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
+		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set("body = ?", n.Body)
+		count = &res.Failed
+	default:
+		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
+			Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
+		count = &res.Retrying
 	}
 	if verdict == (Verdict{}) {
 		// Prepare may have followed the client to a new channel or address.
 		q.Set("channel = ?", n.Channel).Set("address = ?", n.Address)
 	}
-	switch {
-	case verdict.Cancel != "" || !verdict.Defer.IsZero():
-	case sendErr == nil:
-		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set("body = ?", n.Body)
-		res.Sent++
-	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
-		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set("body = ?", n.Body)
-		res.Failed++
-	default:
-		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
-			Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
-		res.Retrying++
-	}
-	if _, err := q.Exec(ctx); err != nil {
+	r, err = q.Exec(ctx)
+	if err != nil {
 		return storage.Err(err, "notification")
+	}
+	if rows, _ := r.RowsAffected(); rows == 1 {
+		*count++
 	}
 	if sendErr != nil && o.OptedOut != nil && IsOptedOut(sendErr) {
 		return o.OptedOut(ctx, n)
@@ -310,9 +334,14 @@ func (o *Outbox) claim(ctx context.Context, batch int, only int64) ([]Notificati
 	return claimed, until, err
 }
 
+// truncate cuts s to at most n bytes without splitting a character
+// (PostgreSQL refuses invalid UTF-8).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

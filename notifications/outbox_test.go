@@ -190,3 +190,68 @@ func TestAnExpiredClaimIsTakenOver(t *testing.T) {
 		}
 	})
 }
+
+// hookChannel runs a function on each send, then records the delivery.
+type hookChannel struct {
+	recorder
+	onSend func(n *Notification)
+}
+
+func (h *hookChannel) Send(ctx context.Context, n *Notification) error {
+	if h.onSend != nil {
+		h.onSend(n)
+	}
+	return h.recorder.Send(ctx, n)
+}
+
+// A batch slower than its lease: the rows whose claim lapsed are taken
+// over by another dispatcher, and the slow one does not send them again.
+func TestASlowBatchDoesNotSendRowsTakenOver(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
+		ch := &hookChannel{}
+		slow, other := newOutbox(db, clk, ch), newOutbox(db, clk, ch)
+		for i := range 3 {
+			slow.Enqueue(ctx, db, note(fmt.Sprint("slow-", i), clk.Now()))
+		}
+		// Each send takes 60% of the lease. During the second one the
+		// third row's claim lapses and the other dispatcher runs.
+		var takenOver DispatchResult
+		sends := 0
+		ch.onSend = func(n *Notification) {
+			sends++
+			clk.Add(slow.Lease * 6 / 10)
+			if sends == 2 {
+				var err error
+				if takenOver, err = other.Dispatch(ctx, 10); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		res, err := slow.Dispatch(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sent != 2 || takenOver.Sent != 1 {
+			t.Fatalf("the slow dispatcher sent %d, the other %d; want 2 and 1", res.Sent, takenOver.Sent)
+		}
+		for id, n := range ch.delivered {
+			if n != 1 {
+				t.Errorf("notification %d delivered %d times", id, n)
+			}
+		}
+		if len(ch.delivered) != 3 {
+			t.Fatalf("delivered: %v", ch.delivered)
+		}
+	})
+}
+
+func TestTruncateKeepsCharactersWhole(t *testing.T) {
+	if got := truncate("añb", 2); got != "a" {
+		t.Fatalf("truncate split a character: %q", got)
+	}
+	if got := truncate("abc", 5); got != "abc" {
+		t.Fatalf("%q", got)
+	}
+}

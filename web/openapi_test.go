@@ -7,7 +7,9 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,7 @@ import (
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
@@ -194,16 +197,36 @@ func (d *apiDoc) params(t testing.TB, o docOperation) map[string]map[string]any 
 	return out
 }
 
-// requestSchema is the JSON schema of an operation's request body, or nil.
-func (d *apiDoc) requestSchema(t testing.TB, o docOperation) any {
+// The media types of request bodies the server reads: JSON everywhere, and
+// the form the SMS provider posts to its webhook.
+const (
+	docJSON = "application/json"
+	docForm = "application/x-www-form-urlencoded"
+)
+
+// requestBody is an operation's request body object, or nil.
+func (d *apiDoc) requestBody(t testing.TB, o docOperation) map[string]any {
 	t.Helper()
 	rb, ok := o.op["requestBody"]
 	if !ok {
 		return nil
 	}
-	content, _ := d.deref(t, rb)["content"].(map[string]any)
-	media, _ := content["application/json"].(map[string]any)
+	return d.deref(t, rb)
+}
+
+// requestBodySchema is the schema an operation's request body has in
+// mediaType, or nil.
+func (d *apiDoc) requestBodySchema(t testing.TB, o docOperation, mediaType string) any {
+	t.Helper()
+	content, _ := d.requestBody(t, o)["content"].(map[string]any)
+	media, _ := content[mediaType].(map[string]any)
 	return media["schema"]
+}
+
+// requestSchema is the JSON schema of an operation's request body, or nil.
+func (d *apiDoc) requestSchema(t testing.TB, o docOperation) any {
+	t.Helper()
+	return d.requestBodySchema(t, o, docJSON)
 }
 
 // openAPIPath turns Fiber's "/loans/:id/return" into "/loans/{id}/return".
@@ -458,25 +481,56 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 		need("404", "a record named by id may not exist")
 	}
 
-	// Bodies: every POST, PUT and PATCH handler decodes a JSON object, strictly.
+	// Bodies: every POST, PUT and PATCH handler reads one. Each decodes a
+	// JSON object, strictly, but the SMS provider's webhook, which reads the
+	// form the provider posts.
 	takesBody := o.method == "POST" || o.method == "PUT" || o.method == "PATCH"
-	if schema := doc.requestSchema(t, o); schema == nil {
-		if takesBody {
-			t.Errorf("%s: no application/json request body documented", key)
+	rb := doc.requestBody(t, o)
+	bodyContent, _ := rb["content"].(map[string]any)
+	switch {
+	case rb == nil && takesBody:
+		t.Errorf("%s: no request body documented", key)
+	case rb != nil && !takesBody:
+		t.Errorf("%s documents a request body, but the handler reads none", key)
+	case rb != nil && (len(bodyContent) != 1 || !docHasKey(bodyContent, docJSON) && !docHasKey(bodyContent, docForm)):
+		t.Errorf("%s: the request body must have exactly one media type, %s or %s; it has %v", key, docJSON, docForm, slices.Sorted(maps.Keys(bodyContent)))
+	}
+	if rb != nil {
+		// An empty body is a 400, unless the handler reads it as {}: then
+		// the document says so (required false, and what leaving it out
+		// does), and the scenario must get a success without a body.
+		required, ok := rb["required"].(bool)
+		desc, _ := rb["description"].(string)
+		switch {
+		case !ok:
+			t.Errorf("%s: the request body must say whether it is required", key)
+		case !required && strings.TrimSpace(desc) == "":
+			t.Errorf("%s: an optional request body must say in its description what leaving it out does", key)
+		case !required && !docHasKey(bodyContent, docJSON):
+			t.Errorf("%s: only a JSON body may be optional", key)
 		}
-	} else {
-		if !takesBody {
-			t.Errorf("%s documents a request body, but the handler reads none", key)
-		}
-		if rb := doc.deref(t, o.op["requestBody"]); rb["required"] != true {
-			t.Errorf("%s: the request body must be required (an empty body is a 400)", key)
-		}
+	}
+	if schema := doc.requestBodySchema(t, o, docJSON); schema != nil {
 		if s := doc.deref(t, schema); s["type"] != "object" || s["additionalProperties"] != false {
 			t.Errorf("%s: the request body must be an object with additionalProperties false (unknown fields are a 422)", key)
 		}
+		need("400", "a body that is not a JSON object")
+	}
+	if schema := doc.requestBodySchema(t, o, docForm); schema != nil {
+		// A form is flat text: each field a string. Whether other fields
+		// may come is stated (a provider's webhook gets fields of its own).
+		s := doc.deref(t, schema)
+		if _, ok := s["additionalProperties"].(bool); s["type"] != "object" || !ok {
+			t.Errorf("%s: a form body must be an object that says whether other fields may come (additionalProperties true or false)", key)
+		}
+		props, _ := s["properties"].(map[string]any)
+		for name, ps := range props {
+			if types := doc.schemaTypes(t, ps); len(types) != 1 || !types["string"] {
+				t.Errorf("%s: form field %s must be a string, not %v", key, name, docKeys(types))
+			}
+		}
 	}
 	if takesBody {
-		need("400", "a body that is not a JSON object")
 		need("413", "a body over the limit")
 		need("422", "invalid fields")
 	}
@@ -508,21 +562,36 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 			t.Errorf("%s 204: a 204 answer has no body", key)
 		case status == "204":
 		case strings.HasPrefix(status, "2") && !docHasKey(content, "application/json"):
-			// A success may be a file rather than JSON (a PDF certificate).
+			// A success may be a file rather than JSON (a PDF certificate),
+			// or a text document for a machine (TwiML for the SMS provider).
 			if len(content) == 0 {
 				t.Errorf("%s %s: no content is documented", key, status)
 			}
 			for mt, mv := range content {
-				if !docBinaryTypes[mt] {
-					t.Errorf("%s %s: content type %s is neither JSON nor a file type the scenario can check", key, status, mt)
-					continue
-				}
-				if s := doc.deref(t, mv.(map[string]any)["schema"]); s["type"] != "string" || s["format"] != "binary" {
-					t.Errorf("%s %s: the %s body must have the schema {type: string, format: binary}, got %v", key, status, mt, s)
-				}
-				h, _ := r["headers"].(map[string]any)
-				if !docHasKey(h, "Content-Disposition") {
-					t.Errorf("%s %s: a file answer carries Content-Disposition, which is not documented", key, status)
+				s := doc.deref(t, mv.(map[string]any)["schema"])
+				switch {
+				case docMagic[mt] != "":
+					if s["type"] != "string" || s["format"] != "binary" {
+						t.Errorf("%s %s: the %s body must have the schema {type: string, format: binary}, got %v", key, status, mt, s)
+					}
+					h, _ := r["headers"].(map[string]any)
+					if !docHasKey(h, "Content-Disposition") {
+						t.Errorf("%s %s: a file answer carries Content-Disposition, which is not documented", key, status)
+					}
+				case docTextTypes[mt] != nil:
+					// The scenario checks an answer against the examples.
+					examples := docList(s["examples"])
+					if s["type"] != "string" || s["format"] != nil || len(examples) == 0 {
+						t.Errorf("%s %s: the %s body must have a schema {type: string} with examples, got %v", key, status, mt, s)
+					}
+					for i, ex := range examples {
+						str, _ := ex.(string)
+						if _, err := docTextTypes[mt]([]byte(str)); err != nil {
+							t.Errorf("%s %s: example %d is not a %s document: %v", key, status, i, mt, err)
+						}
+					}
+				default:
+					t.Errorf("%s %s: content type %s is neither JSON nor a type the scenario can check", key, status, mt)
 				}
 			}
 		case !docHasKey(content, "application/json"):
@@ -546,12 +615,51 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 	}
 }
 
-// docBinaryTypes are the non-JSON media types a successful answer may have:
-// files, whose body the scenario checks by their magic bytes.
-var docBinaryTypes = map[string]bool{"application/pdf": true}
-
-// docMagic is how a body of each of docBinaryTypes begins.
+// docMagic is how a body of each file type a successful answer may have
+// begins; the scenario checks answers by it.
 var docMagic = map[string]string{"application/pdf": "%PDF-"}
+
+// docTextTypes are the text documents a successful answer may be, each
+// with a check that a body is one, which gives its kind (an XML
+// document's root element); the scenario checks that an answer is of the
+// kind of the documented examples.
+var docTextTypes = map[string]func([]byte) (string, error){"text/xml": docXMLRoot}
+
+// docXMLRoot checks that b is one well-formed XML document and returns the
+// name of its root element.
+func docXMLRoot(b []byte) (string, error) {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	root, depth := "", 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if root != "" {
+					return "", fmt.Errorf("a second root element <%s>", el.Name.Local)
+				}
+				root = el.Name.Local
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 0 && len(bytes.TrimSpace(el)) > 0 {
+				return "", errors.New("text outside the root element")
+			}
+		}
+	}
+	if root == "" {
+		return "", errors.New("no root element")
+	}
+	return root, nil
+}
 
 // docIsPage reports whether a schema is a list wrapper with items and paging.
 func docIsPage(s map[string]any) bool {
@@ -728,6 +836,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"AttendanceInput", training.AttendanceInput{}, false},
 		{"TrainingRecord", training.Record{}, true},
 		{"TrainingRecordEntry", training.RecordEntry{}, true},
+		{"Notification", notifications.Notification{}, true},
+		// The policy is sent (GET, and the answer to PUT) and received
+		// (PUT) alike.
+		{"ReminderPolicy", notifications.Policy{}, true},
+		{"OverdueStep", notifications.OverdueStep{}, true},
+		{"QuietHours", notifications.QuietHours{}, true},
+		{"RemindInput", notifications.RemindInput{}, false},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -973,6 +1088,12 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"RequestStatus":      each(eligibility.RequestStatuses),
 		"Urgency":            each(eligibility.Urgencies),
 		"Role":               each(accounts.Roles),
+		"NotificationKind":   each(notifications.Kinds),
+		"NotificationStatus": each(notifications.Statuses),
+		"NotificationRecipient": strs(notifications.ClientRecipient, notifications.SocialWorkerRecipient,
+			notifications.CoordinatorRecipient),
+		"NotificationLanguage": each(notifications.Languages),
+		"ReminderAudience":     strs(notifications.ToClient, notifications.ToSocialWorker, notifications.ToCoordinators),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
 			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
@@ -1056,6 +1177,7 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/schemas/Client/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
 		{"#/components/schemas/TrainingSessionInput/properties/capacity/maximum", training.MaxCapacity},
 		{"#/components/schemas/TrainingSession/properties/capacity/maximum", training.MaxCapacity},
+		{"#/components/schemas/RemindInput/properties/note/maxLength", notifications.MaxNoteLength},
 	}
 	for _, c := range checks {
 		if got := number(c.ref); got != c.want {
@@ -1317,11 +1439,22 @@ type docChecker struct {
 	ok       map[string]bool            // operations that answered 2xx
 	params   map[string]map[string]bool // query parameters used, by operation, on a 2xx
 	statuses map[int]bool
+	noBody   map[string]bool         // operations that answered 2xx to a request without a body
+	answered map[string]map[int]bool // statuses seen, by operation
 }
 
 func newDocChecker(t *testing.T, e *env, doc *apiDoc) *docChecker {
 	return &docChecker{t: t, e: e, doc: doc, ops: doc.operations(t), ok: map[string]bool{},
-		params: map[string]map[string]bool{}, statuses: map[int]bool{}}
+		params: map[string]map[string]bool{}, statuses: map[int]bool{}, noBody: map[string]bool{},
+		answered: map[string]map[int]bool{}}
+}
+
+// on is a checker that sends to another server (one set up otherwise) and
+// adds what it covers to c's.
+func (c *docChecker) on(e *env) *docChecker {
+	other := *c
+	other.e = e
+	return &other
 }
 
 // find is the documented operation that serves method and path.
@@ -1400,15 +1533,28 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 			}
 		}
 	}
+	// Content-Type says what the body is (JSON unless the test says
+	// otherwise); OpenAPI describes it with the body, not as a parameter.
+	mediaType, sent := docJSON, map[string]bool{}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if http.CanonicalHeaderKey(headers[i]) == "Content-Type" {
+			mediaType, _, _ = mime.ParseMediaType(headers[i+1])
+			continue
+		}
+		sent[headers[i]] = true
 		if _, ok := params["header:"+headers[i]]; !ok {
 			t.Errorf("%s: request header %s is not documented", key, headers[i])
 		}
 	}
+	for k, p := range params {
+		if name, ok := strings.CutPrefix(k, "header:"); ok && conform && p["required"] == true && !sent[name] {
+			t.Errorf("%s: the request lacks the required header %s (use bad() if that is meant)", key, name)
+		}
+	}
 	if body != nil && conform {
-		schema := c.doc.requestSchema(t, o)
+		schema := c.doc.requestBodySchema(t, o, mediaType)
 		if schema == nil {
-			t.Fatalf("%s: the test sends a body, but the document has no request body", key)
+			t.Fatalf("%s: the test sends a %s body, but the document has no such request body", key, mediaType)
 		}
 		var b []byte
 		if s, ok := body.(string); ok {
@@ -1416,9 +1562,18 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 		} else if b, err = json.Marshal(body); err != nil {
 			t.Fatal(err)
 		}
-		v, err := decodeDocJSON(b)
-		if err != nil {
-			t.Fatalf("%s: the test's body is not JSON: %v", key, err)
+		var v any
+		switch mediaType {
+		case docJSON:
+			if v, err = decodeDocJSON(b); err != nil {
+				t.Fatalf("%s: the test's body is not JSON: %v", key, err)
+			}
+		case docForm:
+			if v, err = docFormValue(b); err != nil {
+				t.Fatalf("%s: the test's body is not a form: %v", key, err)
+			}
+		default:
+			t.Fatalf("%s: the scenario cannot check a %s request body", key, mediaType)
 		}
 		for _, e := range c.doc.validate(schema, v, key+" request") {
 			t.Errorf("the request breaks the document (use bad() if that is meant): %s", e)
@@ -1430,6 +1585,10 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 		t.Fatalf("%s %s: status %d, want %d\n%s", method, target, r.Status, want, r.Body)
 	}
 	c.statuses[r.Status] = true
+	if c.answered[key] == nil {
+		c.answered[key] = map[int]bool{}
+	}
+	c.answered[key][r.Status] = true
 	if r.Status/100 == 2 {
 		c.ok[key] = true
 		if c.params[key] == nil {
@@ -1437,6 +1596,9 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 		}
 		for name := range u.Query() {
 			c.params[key][name] = true
+		}
+		if body == nil && o.op["requestBody"] != nil {
+			c.noBody[key] = true
 		}
 	}
 
@@ -1482,12 +1644,27 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 		return docAnswer{response: r}
 	}
 	if mt != "application/json" {
-		// A file: check what it is, not a JSON schema.
-		magic, ok := docMagic[mt]
-		if !ok {
-			t.Errorf("%s %d: the scenario cannot check a %s body", key, r.Status, mt)
-		} else if !bytes.HasPrefix(r.Body, []byte(magic)) {
+		// A file or a text document: check what it is, not a JSON schema.
+		magic, isFile := docMagic[mt]
+		kind, isText := docTextTypes[mt]
+		switch {
+		case isFile && !bytes.HasPrefix(r.Body, []byte(magic)):
 			t.Errorf("%s %d: the %s body does not begin with %q: %.40q", key, r.Status, mt, magic, r.Body)
+		case isText:
+			got, err := kind(r.Body)
+			if err != nil {
+				t.Errorf("%s %d: the body is not a %s document: %v\n%s", key, r.Status, mt, err, r.Body)
+				break
+			}
+			// The answer is of the kind the examples show.
+			for _, ex := range docList(c.doc.deref(t, media["schema"])["examples"]) {
+				str, _ := ex.(string)
+				if want, _ := kind([]byte(str)); got != want {
+					t.Errorf("%s %d: the %s body is a <%s> document, the document's example a <%s> one\n%s", key, r.Status, mt, got, want, r.Body)
+				}
+			}
+		case !isFile:
+			t.Errorf("%s %d: the scenario cannot check a %s body", key, r.Status, mt)
 		}
 		return docAnswer{response: r}
 	}
@@ -1500,6 +1677,28 @@ func (c *docChecker) send(conform bool, want int, token, method, target string, 
 		t.Errorf("the answer differs from the document: %s\n%s", e, r.Body)
 	}
 	return docAnswer{response: r, value: v}
+}
+
+// docFormValue reads a form body as the JSON object a schema describes: a
+// field sent once is a string, a field sent more than once a list.
+func docFormValue(b []byte) (map[string]any, error) {
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for name, vals := range form {
+		if len(vals) == 1 {
+			out[name] = vals[0]
+			continue
+		}
+		list := []any{}
+		for _, v := range vals {
+			list = append(list, v)
+		}
+		out[name] = list
+	}
+	return out, nil
 }
 
 // fromText reads a query parameter or header value as the JSON value its
@@ -1540,6 +1739,40 @@ func (c *docChecker) covered(statuses ...int) {
 	for _, s := range statuses {
 		if !c.statuses[s] {
 			t.Errorf("the scenario never saw a %d answer", s)
+		}
+	}
+	// An optional body is documented only where the server was seen
+	// taking a request without one.
+	for _, o := range c.ops {
+		if rb := c.doc.requestBody(t, o); rb != nil && rb["required"] == false && !c.noBody[o.key()] {
+			t.Errorf("the document says %s may be sent without a body, but the scenario never got a success without one", o.key())
+		}
+	}
+}
+
+// answeredEvery fails the test for each status the document lists for one
+// of the operations (by key, such as "GET /api/v1/notifications") that the
+// scenario never got from it.
+func (c *docChecker) answeredEvery(keys ...string) {
+	t := c.t
+	t.Helper()
+	for _, key := range keys {
+		var op *docOperation
+		for i := range c.ops {
+			if c.ops[i].key() == key {
+				op = &c.ops[i]
+			}
+		}
+		if op == nil {
+			t.Errorf("%s is not in %s", key, openAPIFile)
+			continue
+		}
+		responses, _ := op.op["responses"].(map[string]any)
+		for status := range responses {
+			n, err := strconv.Atoi(status)
+			if err == nil && !c.answered[key][n] {
+				t.Errorf("the scenario never got the documented %d from %s", n, key)
+			}
 		}
 	}
 }
@@ -2355,6 +2588,137 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		}
 		e.clock.Set(testNow)
 
+		// Reminders. A body over the limit is tried on a server on the same
+		// services with a small limit and SMS set up (for the webhook
+		// below): a body of a mebibyte may reset the connection before
+		// the answer is read.
+		hook := testSMSWebhook
+		small := c.on(e.with(web.Config{SMSWebhook: &hook, BodyLimit: 1024}))
+		tooLarge := strings.Repeat(" ", 2000) + "{}"
+
+		// Remind now: at once, by text, in Rosa's language.
+		remindLoan := docInt(c.call(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID,
+			"device_id": e.device(co, "phone"), "due_on": "2026-04-10"})["id"])
+		remindAt := path("/api/v1/loans/%d/reminders", remindLoan)
+		note := map[string]any{"note": "Traiga también el cargador."}
+		sent := c.send(true, 201, co, "POST", remindAt, note, "Idempotency-Key", "remind-rosa")
+		reminder := sent.object()
+		if reminder["status"] != "sent" || reminder["recipient"] != "client" || reminder["channel"] != "sms" ||
+			reminder["language"] != "es" || docInt(reminder["loan_id"]) != remindLoan || docInt(reminder["client_id"]) != rosaID ||
+			!strings.Contains(fmt.Sprint(reminder["body"]), "Traiga también el cargador.") {
+			t.Errorf("a reminder sent now: %v", reminder)
+		}
+		if again := c.send(true, 201, co, "POST", remindAt, note, "Idempotency-Key", "remind-rosa"); again.Header.Get("Idempotent-Replayed") != "true" ||
+			docInt(again.object()["id"]) != docInt(reminder["id"]) {
+			t.Errorf("a replayed reminder: %s %v", again.Header.Get("Idempotent-Replayed"), again.object())
+		}
+		c.call(201, admin, "POST", remindAt, nil) // no body: the standard message
+		c.call(201, co, "POST", remindAt, map[string]any{})
+		e.clock.Set(time.Date(2026, 3, 10, 22, 0, 0, 0, time.UTC)) // quiet hours, 21:00 to 08:00 (UTC here)
+		if quiet := c.call(201, co, "POST", remindAt, nil); quiet["status"] != "pending" || quiet["body"] != nil || quiet["sent_at"] != nil {
+			t.Errorf("a reminder in quiet hours: %v", quiet)
+		}
+		e.clock.Set(testNow)
+		c.call(422, co, "POST", remindAt, map[string]any{"note": "Otra nota."}, "Idempotency-Key", "remind-rosa")
+		c.bad(422, co, "POST", remindAt, map[string]any{"note": strings.Repeat("a", 161)})
+		c.bad(422, co, "POST", remindAt, map[string]any{"note": "hola", "urgent": true})
+		c.bad(400, co, "POST", remindAt, "not JSON")
+		small.bad(413, co, "POST", remindAt, tooLarge)
+		c.call(401, "", "POST", remindAt, nil)
+		c.call(403, sw, "POST", remindAt, nil)
+		c.call(403, funder, "POST", remindAt, nil)
+		c.call(404, co, "POST", "/api/v1/loans/999999/reminders", nil)
+		c.call(409, co, "POST", path("/api/v1/loans/%d/reminders", loanID), nil) // returned
+
+		// The outbox: a social worker sees their own clients' reminders.
+		outbox := c.call(200, co, "GET", path("/api/v1/notifications?loan_id=%d&client_id=%d&status=sent&kind=manual&limit=10&offset=0",
+			remindLoan, rosaID), nil)
+		if got := docPageItems(outbox); len(got) != 3 || docInt(got[2]["id"]) != docInt(reminder["id"]) || got[2]["body"] != reminder["body"] {
+			t.Errorf("the sent reminders of the loan, newest first: %v", outbox)
+		}
+		if waiting := c.call(200, sw, "GET", "/api/v1/notifications?status=pending&kind=manual", nil); docInt(waiting["total"]) != 1 {
+			t.Errorf("the social worker's waiting reminders: %v", waiting)
+		}
+		if none := c.call(200, sw2, "GET", "/api/v1/notifications", nil); docInt(none["total"]) != 0 {
+			t.Errorf("another social worker sees reminders about clients not theirs: %v", none)
+		}
+		refused = c.bad(422, co, "GET", "/api/v1/notifications?status=delivered&kind=sms&loan_id=0", nil)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); len(fields) != 3 {
+			t.Errorf("a notification list with a bad status, kind and loan_id: %v", refused)
+		}
+		c.call(403, funder, "GET", "/api/v1/notifications", nil)
+		c.call(401, "", "GET", "/api/v1/notifications", nil)
+
+		// The reminder policy.
+		policy := c.call(200, sw, "GET", "/api/v1/notifications/policy", nil)
+		if fmt.Sprint(policy["due_soon_days"]) != "[3 1]" || fmt.Sprint(policy["quiet_hours"]) != "map[end:08:00 start:21:00]" {
+			t.Errorf("the default reminder policy: %v", policy)
+		}
+		c.call(403, funder, "GET", "/api/v1/notifications/policy", nil)
+		c.call(401, "", "GET", "/api/v1/notifications/policy", nil)
+		later := maps.Clone(policy)
+		later["due_soon_days"], later["quiet_hours"] = []any{1, 2}, map[string]any{"start": "22:00", "end": "07:00"}
+		stored := c.call(200, admin, "PUT", "/api/v1/notifications/policy", later, "Idempotency-Key", "policy-late")
+		if fmt.Sprint(stored["due_soon_days"]) != "[2 1]" {
+			t.Errorf("a replaced policy, its days largest first: %v", stored)
+		}
+		if again := c.send(true, 200, admin, "PUT", "/api/v1/notifications/policy", later, "Idempotency-Key", "policy-late"); again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("a replayed policy: %v", again.Header)
+		}
+		c.call(422, admin, "PUT", "/api/v1/notifications/policy", policy, "Idempotency-Key", "policy-late")
+		slow, err := json.Marshal(policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, err := e.svc.Idempotency.Begin(context.Background(), idempotency.Request{UserID: adminID, Key: "policy-slow",
+			Method: "PUT", Path: "/api/v1/notifications/policy", Body: slow}); err != nil || prev != nil {
+			t.Fatalf("claim an Idempotency-Key: %v %v", prev, err)
+		}
+		c.call(409, admin, "PUT", "/api/v1/notifications/policy", string(slow), "Idempotency-Key", "policy-slow")
+		badPolicy := maps.Clone(policy)
+		badPolicy["overdue"], badPolicy["catch_up_days"] = []any{map[string]any{"days": 0, "notify": []any{"client"}}}, 9
+		refused = c.bad(422, admin, "PUT", "/api/v1/notifications/policy", badPolicy)
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); len(fields) != 2 || fields["overdue[0].days"] == nil || fields["catch_up_days"] == nil {
+			t.Errorf("a policy with a step of 0 days and 9 catch-up days: %v", refused)
+		}
+		c.bad(422, admin, "PUT", "/api/v1/notifications/policy", map[string]any{"due_soon_days": []any{3}})
+		c.bad(400, admin, "PUT", "/api/v1/notifications/policy", "[]")
+		small.bad(413, admin, "PUT", "/api/v1/notifications/policy", tooLarge)
+		c.call(403, co, "PUT", "/api/v1/notifications/policy", policy)
+		c.call(403, sw, "PUT", "/api/v1/notifications/policy", policy)
+		c.call(401, "", "PUT", "/api/v1/notifications/policy", policy)
+		if now := c.call(200, co, "GET", "/api/v1/notifications/policy", nil); fmt.Sprint(now["due_soon_days"]) != "[2 1]" {
+			t.Errorf("the policy after refused changes: %v", now)
+		}
+
+		// The SMS provider's webhook: Rosa (+1 555 222 3333) replies STOP,
+		// then START, to the server with SMS set up.
+		sms := small
+		const form = "application/x-www-form-urlencoded"
+		signed := func(v url.Values) string { return twilioSignature(hook.AuthToken, hook.URL, v) }
+		stop, start := smsReply("+15552223333", "STOP"), smsReply("+15552223333", "Start")
+		c.call(404, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(stop))
+		twiml := sms.send(true, 200, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(stop))
+		if twiml.value != nil || !strings.Contains(string(twiml.Body), "<Response></Response>") {
+			t.Errorf("the webhook's answer: %s", twiml.Body)
+		}
+		if got := c.call(200, sw, "GET", path("/api/v1/clients/%d", rosaID), nil); got["sms_opted_out"] != true {
+			t.Errorf("Rosa after replying STOP: %v", got)
+		}
+		sms.call(200, "", "POST", "/api/v1/sms/inbound", start.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(start))
+		if got := c.call(200, sw, "GET", path("/api/v1/clients/%d", rosaID), nil); got["sms_opted_out"] != false {
+			t.Errorf("Rosa after replying START: %v", got)
+		}
+		sms.call(403, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(start))
+		sms.bad(403, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form)
+		sms.bad(422, "", "POST", "/api/v1/sms/inbound", "From=%zz", "Content-Type", form, "X-Twilio-Signature", signed(stop))
+		sms.bad(413, "", "POST", "/api/v1/sms/inbound", "Body="+tooLarge, "Content-Type", form, "X-Twilio-Signature", signed(stop))
+		if got := c.call(200, sw, "GET", path("/api/v1/clients/%d", rosaID), nil); got["sms_opted_out"] != false {
+			t.Errorf("Rosa after refused webhook requests: %v", got)
+		}
+
+		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
+			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
 		c.covered(400, 401, 403, 404, 409, 422)
 	})
 }
@@ -2420,6 +2784,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	// move the clock past the start (the same day in the agency's zone).
 	started := session("2026-03-10T16:00:00Z")
 	e.must(201, sw, "POST", path("/api/v1/training/sessions/%d/enrollments", started), map[string]any{"client_id": client})
+	remindLoan := e.loan(co, client, e.device(co, "phone"))
+	policy := func() map[string]any { return e.must(200, admin, "GET", "/api/v1/notifications/policy", nil).JSON(t) }
 
 	var n int
 	unique := func() int { n++; return n }
@@ -2491,6 +2857,10 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		"POST /api/v1/requests/{id}/override": {co, "", func() map[string]any { return map[string]any{} }, func() string {
 			return path("/api/v1/requests/%d/override", docFileRequest(e, sw, 90000000, "denied"))
 		}},
+		"POST /api/v1/loans/{id}/reminders": {co, path("/api/v1/loans/%d/reminders", remindLoan), func() map[string]any {
+			return map[string]any{}
+		}, nil},
+		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
 		"POST /api/v1/requests/{id}/approve": {co, "", func() map[string]any { return map[string]any{} }, func() string {
 			// Income not disclosed: the request needs review, so it can be approved.
 			client := e.situated(sw, map[string]any{"annual_income_cents": nil})
@@ -2528,6 +2898,10 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		"programs":      func(i int) any { return fmt.Sprintf("code_%d", i) },
 		"needs":         func(i int) any { return fmt.Sprintf("code_%d", i) },
 		"amounts_cents": func(i int) any { return 1000000 + 100000*i },
+		// A reminder policy's days and steps each at most once.
+		"due_soon_days":         func(i int) any { return 1 + i },
+		"data_plan_ending_days": func(i int) any { return i },
+		"overdue":               func(i int) any { return map[string]any{"days": 1 + i, "notify": []any{"client"}} },
 	}
 
 	e.clock.Set(testNow.Add(90 * time.Minute)) // the session started has started
@@ -2704,6 +3078,75 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		}
 	}
 
+	// A reminder policy is checked as a whole too: try each limit of the
+	// items of its lists (a day, a step's days, whom a step notifies) in a
+	// list of that one item, where the server reports it by its path
+	// (due_soon_days[0], overdue[0].days).
+	checkedPolicy := 0
+	policyProps, _ := doc.schema(t, "ReminderPolicy")["properties"].(map[string]any)
+	for _, field := range slices.Sorted(maps.Keys(policyProps)) {
+		list := doc.deref(t, policyProps[field])
+		if list["type"] != "array" {
+			continue
+		}
+		items := doc.deref(t, list["items"])
+		type trial struct {
+			named, what string
+			value       func(v any) any // the list's one item, with the value tried
+			lim         int64
+			at, past    any
+		}
+		var trials []trial
+		bounds := func(named string, prop any, value func(v any) any) {
+			for kw, lim := range doc.limits(t, prop) {
+				tr := trial{named: named, what: kw, value: value, lim: lim}
+				switch types := doc.schemaTypes(t, prop); {
+				case types["number"] && kw == "maximum":
+					tr.at, tr.past = lim, lim+1
+				case types["number"] && kw == "minimum":
+					tr.at, tr.past = lim, lim-1
+				case types["array"] && kw == "minItems":
+					item := doc.minimalValue(t, doc.deref(t, prop)["items"])
+					tr.at, tr.past = slices.Repeat([]any{item}, int(lim)), slices.Repeat([]any{item}, int(lim)-1)
+				default:
+					t.Errorf("ReminderPolicy %s, %s: the test does not know how to check %s", field, named, kw)
+					continue
+				}
+				trials = append(trials, tr)
+			}
+		}
+		if props, ok := items["properties"].(map[string]any); ok {
+			for _, sub := range slices.Sorted(maps.Keys(props)) {
+				bounds(fmt.Sprintf("%s[0].%s", field, sub), props[sub], func(v any) any {
+					item := maps.Clone(listItem[field](0).(map[string]any))
+					item[sub] = v
+					return item
+				})
+			}
+		} else {
+			bounds(field+"[0]", list["items"], func(v any) any { return v })
+		}
+		for _, tr := range trials {
+			checkedPolicy++
+			for _, tc := range []struct {
+				value   any
+				refused bool
+			}{{tr.at, false}, {tr.past, true}} {
+				body := e.must(200, admin, "GET", "/api/v1/notifications/policy", nil).JSON(t)
+				body[field] = []any{tr.value(tc.value)}
+				r := e.do(admin, "PUT", "/api/v1/notifications/policy", body)
+				refused := r.Status == http.StatusUnprocessableEntity && r.ErrorFields(t)[tr.named] != nil
+				if r.Status >= 500 || refused != tc.refused || !tc.refused && r.Status != http.StatusOK {
+					t.Errorf("PUT /api/v1/notifications/policy with %s %v (%s %d): status %d, want %s %s\n%s", field, body[field], tr.what, tr.lim,
+						r.Status, tr.named, map[bool]string{true: "refused (422)", false: "accepted (200)"}[tc.refused], r.Body)
+				}
+			}
+		}
+	}
+	if checkedPolicy < 7 {
+		t.Errorf("only %d limits of a reminder policy's lists found to check", checkedPolicy)
+	}
+
 	if checkedRules < 10 {
 		t.Errorf("only %d limits of rules found to check", checkedRules)
 	}
@@ -2711,7 +3154,7 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	if checkedLimits < 20 {
 		t.Errorf("only %d limits found to check", checkedLimits)
 	}
-	t.Logf("checked %d limits, and %d of rules", checkedLimits, checkedRules)
+	t.Logf("checked %d limits, %d of rules and %d of a reminder policy's lists", checkedLimits, checkedRules, checkedPolicy)
 }
 
 // limits collects a property's numeric limits, its own first, then those of

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -59,6 +61,11 @@ type caller struct {
 type request struct {
 	path string
 	body any
+	// headers are sent with the request, in name, value pairs.
+	headers []string
+	// via, when set, is the server the request goes to (one set up
+	// otherwise, on the same services), in place of the matrix's.
+	via *env
 	// unchanged, when set, is run after a refused request (403 or 401) and
 	// describes anything the refused request changed, or returns "".
 	unchanged func() string
@@ -78,12 +85,13 @@ const v1 = "/api/v1"
 var (
 	everyone   = row{allow, allow, allow, allow, allow, allow}   // public
 	signedIn   = row{allow, allow, allow, allow, unauth, unauth} // any role
-	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage
-	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check, training:read, training:enroll
+	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage, notifications:manage
+	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check, training:read, training:enroll, notifications:read
 	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage, training:manage
 	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write, requests:file
 	caseRead   = row{allow, allow, allow, deny, unauth, unauth}  // requests:read, requests:cancel
 	deciders   = row{allow, allow, deny, deny, unauth, unauth}   // requests:decide
+	senders    = row{allow, allow, deny, deny, unauth, unauth}   // notifications:send
 )
 
 var matrix = []routeCase{
@@ -453,6 +461,43 @@ var matrix = []routeCase{
 				return ""
 			}}
 	}},
+
+	// The notification rows: reminders about fresh open loans of worker
+	// A's clients, whom every role that may read reminders sees; the
+	// row-level test below covers other workers' clients.
+	{"GET", v1 + "/notifications", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/notifications?loan_id=%d", f.remindedLoan())}
+	}},
+	{"GET", v1 + "/notifications/policy", staffRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/notifications/policy"}
+	}},
+	{"PUT", v1 + "/notifications/policy", adminOnly, func(f *roleFixtures, c caller) request {
+		before := f.policy()
+		body := maps.Clone(before)
+		body["due_today"] = before["due_today"] != true
+		return request{path: v1 + "/notifications/policy", body: body,
+			unchanged: func() string {
+				if after := f.policy(); !reflect.DeepEqual(after, before) {
+					return fmt.Sprintf("the reminder policy is %v, was %v", after, before)
+				}
+				return ""
+			}}
+	}},
+	{"POST", v1 + "/loans/:id/reminders", senders, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		return request{path: path(v1+"/loans/%d/reminders", loan), body: map[string]any{"note": "matrix"},
+			unchanged: func() string { return f.sameTotal(path(v1+"/notifications?loan_id=%d", loan), 0) }}
+	}},
+	// The SMS provider's webhook needs no token: a signed STOP from a fresh
+	// client's number, to a server with SMS set up, is taken whoever sends
+	// it, with whatever Authorization header.
+	{"POST", v1 + "/sms/inbound", everyone, func(f *roleFixtures, c caller) request {
+		_, phone := f.texter()
+		form := smsReply(phone, "STOP")
+		return request{via: f.smsServer(), path: v1 + "/sms/inbound", body: form.Encode(), headers: []string{
+			"Content-Type", "application/x-www-form-urlencoded",
+			"X-Twilio-Signature", twilioSignature(testSMSWebhook.AuthToken, testSMSWebhook.URL, form)}}
+	}},
 }
 
 func TestRoleMatrix(t *testing.T) {
@@ -465,7 +510,11 @@ func TestRoleMatrix(t *testing.T) {
 				want := rc.want[i]
 				req := rc.prepare(f, c)
 				label := fmt.Sprintf("%s %s as %s", rc.method, req.path, c.column)
-				r := e.do(c.token, rc.method, req.path, req.body)
+				server := e
+				if req.via != nil {
+					server = req.via
+				}
+				r := server.do(c.token, rc.method, req.path, req.body, req.headers...)
 				if msg := classify(r, want); msg != "" {
 					t.Errorf("%s (route %s): %s", label, rc.path, msg)
 					continue
@@ -658,13 +707,13 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		}
 
 		// A funder is refused every client, device, loan, data-plan,
-		// eligibility, request, waitlist and training route, on real
-		// records, and nothing changes.
+		// eligibility, request, waitlist, training and notification route,
+		// on real records, and nothing changes.
 		funder := caller{column: "funder", id: f.funderID, token: f.funder}
 		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
 			fam := strings.SplitN(strings.TrimPrefix(rt.Path, v1+"/"), "/", 2)[0]
 			if fam != "clients" && fam != "devices" && fam != "loans" && fam != "data-plans" && fam != "eligibility" &&
-				fam != "requests" && fam != "waitlist" && fam != "training" {
+				fam != "requests" && fam != "waitlist" && fam != "training" && fam != "notifications" {
 				continue
 			}
 			rc := matrixRow(rt.Method, rt.Path)
@@ -673,7 +722,7 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 				continue
 			}
 			req := rc.prepare(f, funder)
-			r := e.do(f.funder, rt.Method, req.path, req.body)
+			r := e.do(f.funder, rt.Method, req.path, req.body, req.headers...)
 			wantForbidden(t, r, "funder "+rt.Method+" "+req.path)
 			if req.unchanged != nil {
 				if msg := req.unchanged(); msg != "" {
@@ -853,6 +902,39 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 			t.Errorf("after a refused take-in: %s", msg)
 		}
 
+		// Reminders: a social worker sees those about their own clients and
+		// none about another worker's client, however they ask; a
+		// coordinator and an admin see both; a social worker sends none,
+		// not even about their own client's loan.
+		aLoan := f.remindedLoan()
+		remindedClient := int64(f.get(path(v1+"/loans/%d", aLoan))["client_id"].(float64))
+		e.must(201, co, "POST", path(v1+"/loans/%d/reminders", bLoan), map[string]any{})
+		aNotes := listIDs(t, e.must(200, ad, "GET", path(v1+"/notifications?loan_id=%d", aLoan), nil))
+		bNotes := listIDs(t, e.must(200, ad, "GET", path(v1+"/notifications?loan_id=%d", bLoan), nil))
+		if len(aNotes) != 1 || len(bNotes) != 1 {
+			t.Fatalf("the reminders of A's and B's clients' loans: %v and %v, want one each", aNotes, bNotes)
+		}
+		for _, q := range []string{"", path("?loan_id=%d", aLoan), path("?client_id=%d", remindedClient), "?kind=manual", "?status=sent"} {
+			if ids := listIDs(t, e.must(200, b, "GET", v1+"/notifications"+q, nil)); has(ids, aNotes[0]) {
+				t.Errorf("worker B GET /notifications%s shows the reminder about A's client: %v", q, ids)
+			}
+		}
+		if ids := listIDs(t, e.must(200, b, "GET", v1+"/notifications", nil)); !has(ids, bNotes[0]) {
+			t.Errorf("worker B's reminders: %v; want %d", ids, bNotes[0])
+		}
+		if ids := listIDs(t, e.must(200, a, "GET", v1+"/notifications", nil)); !has(ids, aNotes[0]) || has(ids, bNotes[0]) {
+			t.Errorf("worker A's reminders: %v; want %d and not B's %d", ids, aNotes[0], bNotes[0])
+		}
+		for _, who := range []string{co, ad} {
+			if ids := listIDs(t, e.must(200, who, "GET", v1+"/notifications", nil)); !has(ids, aNotes[0]) || !has(ids, bNotes[0]) {
+				t.Errorf("a coordinator's or admin's reminders: %v; want both %d and %d", ids, aNotes[0], bNotes[0])
+			}
+		}
+		wantForbidden(t, e.do(a, "POST", path(v1+"/loans/%d/reminders", aLoan), map[string]any{}), "worker A reminds their client")
+		if msg := f.sameTotal(path(v1+"/notifications?loan_id=%d", aLoan), 1); msg != "" {
+			t.Errorf("after worker A's refused reminder: %s", msg)
+		}
+
 		// Only an admin uses /users, whatever the id (their own included).
 		for _, rt := range web.New(e.svc, web.Config{}).Routes() {
 			if !strings.HasPrefix(rt.Path, v1+"/users") {
@@ -891,6 +973,56 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		// Deactivating a user ends their tokens too.
 		e.must(200, ad, "PATCH", path(v1+"/users/%d", f.workerBID), map[string]any{"active": false})
 		wantUnauthorized(t, e.do(b, "GET", v1+"/clients", nil), "a deactivated worker's token")
+	})
+}
+
+// The SMS provider's webhook is public: every caller reaches it, with a
+// token, a revoked one or none, and none is told 401. A server without SMS
+// set up answers 404, and a missing or bad signature 403, to every caller
+// alike; neither changes anything. A signed reply is taken from anyone.
+func TestRoleSMSWebhookIsPublic(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		f := newRoleFixtures(t, e)
+		client, phone := f.texter()
+		form := smsReply(phone, "STOP")
+		signed := twilioSignature(testSMSWebhook.AuthToken, testSMSWebhook.URL, form)
+		forged := twilioSignature("not the auth token", testSMSWebhook.URL, form)
+		post := func(server *env, token, signature string) *response {
+			headers := []string{"Content-Type", "application/x-www-form-urlencoded"}
+			if signature != "" {
+				headers = append(headers, "X-Twilio-Signature", signature)
+			}
+			return server.do(token, "POST", v1+"/sms/inbound", form.Encode(), headers...)
+		}
+		for _, c := range f.callers() {
+			for _, tc := range []struct {
+				what      string
+				server    *env
+				signature string
+				status    int
+				code      string
+			}{
+				{"without SMS set up", e, signed, 404, "not_found"},
+				{"with a forged signature", f.smsServer(), forged, 403, "forbidden"},
+				{"without a signature", f.smsServer(), "", 403, "forbidden"},
+			} {
+				r := post(tc.server, c.token, tc.signature)
+				if r.Status != tc.status || errorCode(r) != tc.code {
+					t.Errorf("a STOP %s, sent as %s: %d %s, want %d %s", tc.what, c.column, r.Status, trim(r.Body), tc.status, tc.code)
+				}
+				if got := f.clientField(client, "sms_opted_out"); got != false {
+					t.Fatalf("a STOP %s, sent as %s, opted the client out", tc.what, c.column)
+				}
+			}
+		}
+		for _, c := range f.callers() {
+			if r := post(f.smsServer(), c.token, signed); r.Status != 200 {
+				t.Errorf("a signed STOP sent as %s: %d %s, want 200", c.column, r.Status, trim(r.Body))
+			}
+		}
+		if got := f.clientField(client, "sms_opted_out"); got != true {
+			t.Errorf("after signed STOPs the client's sms_opted_out is %v, want true", got)
+		}
 	})
 }
 
@@ -961,6 +1093,9 @@ type roleFixtures struct {
 	admin, coord, workerA, workerB, funder           string
 	// revoked is a token of the admin's, revoked through the API.
 	revoked string
+	// sms is a server on the same services with the SMS webhook set up
+	// (see smsServer).
+	sms *env
 }
 
 func newRoleFixtures(t *testing.T, e *env) *roleFixtures {
@@ -1259,6 +1394,37 @@ func (f *roleFixtures) completed() int64 {
 func (f *roleFixtures) views(client int64) int {
 	f.t.Helper()
 	return countAction(f.e.allHistoryAt(f.admin, path(v1+"/clients/%d/history", client)), "client.viewed")
+}
+
+// smsServer is a server on the fixtures' services with the SMS webhook
+// set up (testSMSWebhook).
+func (f *roleFixtures) smsServer() *env {
+	if f.sms == nil {
+		f.sms = f.e.withSMS()
+	}
+	return f.sms
+}
+
+// texter is a new client of worker A's, reached by text message at a
+// number no other client has, and that number in E.164.
+func (f *roleFixtures) texter() (client int64, phone string) {
+	phone = fmt.Sprintf("+1312555%04d", f.e.seq.Add(1)%10000)
+	return f.e.textClient(f.workerA, phone, nil), phone
+}
+
+// remindedLoan is a new open loan to a new client of worker A's, about
+// which the coordinator sent a reminder.
+func (f *roleFixtures) remindedLoan() int64 {
+	f.t.Helper()
+	loan, _ := f.openLoan()
+	f.e.must(201, f.coord, "POST", path(v1+"/loans/%d/reminders", loan), map[string]any{})
+	return loan
+}
+
+// policy is the reminder policy in force, as the admin reads it.
+func (f *roleFixtures) policy() map[string]any {
+	f.t.Helper()
+	return f.get(v1 + "/notifications/policy")
 }
 
 // placeStill checks that client's place in session has status and
