@@ -40,8 +40,8 @@ type Options struct {
 	// reminders, with AgencyPhone.
 	AgencyName  string
 	AgencyPhone string
-	// Channels deliver reminders by name ("sms", "email"); a channel not
-	// given writes to the log instead (the development setup).
+	// Channels deliver reminders by name ("sms", "email"). None at all
+	// means both write to the log (the development setup).
 	Channels map[string]notifications.Channel
 	// ReminderPolicy is the policy until an admin sets one; nil means
 	// notifications.DefaultPolicy().
@@ -72,12 +72,18 @@ func New(db *storage.DB, opts Options) *Services {
 	if log == nil {
 		log = slog.Default()
 	}
+	// With no provider configured (development), SMS and email go to the
+	// log. Otherwise only the configured channels are used: a client who
+	// prefers another cannot be reached, and their social worker is told.
 	channels := map[string]notifications.Channel{}
-	for _, name := range []string{"sms", "email"} {
-		channels[name] = notifications.LogChannel{Log: log}
-		if ch, ok := opts.Channels[name]; ok && ch != nil {
+	for name, ch := range opts.Channels {
+		if ch != nil {
 			channels[name] = ch
 		}
+	}
+	if len(channels) == 0 {
+		channels["sms"] = notifications.LogChannel{Log: log}
+		channels["email"] = notifications.LogChannel{Log: log}
 	}
 	notes := notifications.NewService(db, now, loc, notifications.Agency{Name: opts.AgencyName, Phone: opts.AgencyPhone}, channels)
 	notes.Clients, notes.Loans, notes.Default = cl, inv, opts.ReminderPolicy

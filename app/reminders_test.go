@@ -53,14 +53,21 @@ var chicago = func() *time.Location {
 	return loc
 }()
 
-// reminderFixture is a fixture whose agency is in Chicago and whose SMS
-// and email go to one recording outbox.
-func reminderFixture(t *testing.T, db *storage.DB, start time.Time) (*fixture, *outbox) {
+// reminderFixture is a fixture whose agency is in Chicago and whose
+// channels (SMS and email unless named) go to one recording outbox.
+func reminderFixture(t *testing.T, db *storage.DB, start time.Time, channels ...string) (*fixture, *outbox) {
 	t.Helper()
 	clk := &clock{t: start}
 	sent := &outbox{}
+	if len(channels) == 0 {
+		channels = []string{"sms", "email"}
+	}
+	configured := map[string]notifications.Channel{}
+	for _, ch := range channels {
+		configured[ch] = sent
+	}
 	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
-		Channels: map[string]notifications.Channel{"sms": sent, "email": sent}})
+		Channels: configured})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc, clock: clk}, sent
 }
@@ -534,6 +541,67 @@ func TestTwoSchedulersNeverSendTwice(t *testing.T) {
 			if n != 1 {
 				t.Errorf("notification %d delivered %d times", id, n)
 			}
+		}
+	})
+}
+
+// A cancellation reaches the clients who had a seat, not the waitlist,
+// and goes out at night when waiting for morning would be too late.
+func TestCancellationReachesTheEnrolledEvenAtNight(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f, sent := reminderFixture(t, db, local(4, 1, 10, 0))
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		rosa, ben := f.client(sw, "Rosa", clients.SMS, "es"), f.client(sw, "Ben", clients.Email, "en")
+		early := f.session(co, "device_basics", local(4, 6, 7, 30), 1, 1)
+		for _, c := range []int64{rosa, ben} {
+			if _, err := f.svc.Training.Enroll(ctx, sw, early.ID, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clock.Set(local(4, 5, 21, 30))
+		if _, err := f.svc.Training.CancelSession(ctx, co, early.ID); err != nil {
+			t.Fatal(err)
+		}
+		got := f.run(sent)
+		if strings.Join(got, " ") != "training_cancelled>client:sms" {
+			t.Fatalf("at 21:30 for a 07:30 session: %v", got)
+		}
+	})
+}
+
+// With only email configured, a client who prefers SMS cannot be reached:
+// their social worker is told, and says so.
+func TestOnlyConfiguredChannelsReachClients(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f, sent := reminderFixture(t, db, local(4, 1, 10, 0), "email")
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		f.lend(co, f.client(sw, "Rosa", clients.SMS, "en"), date("2026-04-10"), nil)
+		f.lend(co, f.client(sw, "Ben", clients.Email, "en"), date("2026-04-10"), nil)
+		f.clock.Set(local(4, 7, 10, 0))
+		if got := f.run(sent); strings.Join(got, " ") != "loan_due_soon>client:email loan_due_soon>social_worker:email" {
+			t.Fatalf("sent: %v", got)
+		}
+		rows := f.rows(t, notifications.Filter{Status: notifications.Sent})
+		for _, r := range rows {
+			if r.Recipient == notifications.SocialWorkerRecipient && !strings.Contains(r.Body, "cannot be reached") {
+				t.Fatalf("the worker's note: %s", r.Body)
+			}
+		}
+		// Day 7 overdue copies the worker on Ben's loan, whom the client's
+		// own reminder reached.
+		f.clock.Set(local(4, 17, 10, 0))
+		f.run(sent)
+		var copies []string
+		for _, r := range f.rows(t, notifications.Filter{Kind: notifications.LoanOverdue, Status: notifications.Sent}) {
+			if r.Recipient == notifications.SocialWorkerRecipient {
+				copies = append(copies, r.Body)
+			}
+		}
+		sort.Strings(copies)
+		if len(copies) != 2 || !strings.Contains(copies[0]+copies[1], "The client has been sent a reminder too.") ||
+			!strings.Contains(copies[0]+copies[1], "cannot be reached") {
+			t.Fatalf("the worker's copies: %q", copies)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package notifications
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/devicebank/devicebank/calendar"
@@ -12,8 +13,9 @@ import (
 // facts are what a notification is about, read just before it is sent.
 type facts struct {
 	// The client.
-	FirstName, PreferredChannel, Phone, Email string
-	SMSOptedOut, EmailOptedOut                bool
+	FirstName    string
+	Contact      contact
+	CaseworkerID int64
 	// The loan and its device.
 	LoanStatus   string
 	DueOn        calendar.Date
@@ -31,24 +33,15 @@ type facts struct {
 	UserActive bool
 }
 
-func (f *facts) reachable() bool {
-	switch f.PreferredChannel {
-	case "sms":
-		return f.Phone != "" && !f.SMSOptedOut
-	case "email":
-		return f.Email != "" && !f.EmailOptedOut
-	}
-	return false
-}
-
 func (s *Service) facts(ctx context.Context, n *Notification) (*facts, error) {
 	f := &facts{}
 	db := s.DB
 	if n.ClientID != nil {
 		if err := db.NewSelect().TableExpr("clients AS c").
-			ColumnExpr("c.first_name, c.preferred_channel, c.phone, c.email, c.sms_opted_out, c.email_opted_out").
+			ColumnExpr("c.first_name, c.preferred_channel, c.phone, c.email, c.sms_opted_out, c.email_opted_out, c.caseworker_id").
 			Where("c.id = ?", *n.ClientID).
-			Scan(ctx, &f.FirstName, &f.PreferredChannel, &f.Phone, &f.Email, &f.SMSOptedOut, &f.EmailOptedOut); err != nil {
+			Scan(ctx, &f.FirstName, &f.Contact.Channel, &f.Contact.Phone, &f.Contact.Email, &f.Contact.SMSOptedOut,
+				&f.Contact.EmailOptedOut, &f.CaseworkerID); err != nil {
 			return nil, storage.Err(err, "client")
 		}
 	}
@@ -120,6 +113,9 @@ func stale(n *Notification, f *facts) string {
 	if n.UserID != nil && !f.UserActive {
 		return "the staff member was deactivated"
 	}
+	if n.Recipient == SocialWorkerRecipient && n.ClientID != nil && n.UserID != nil && *n.UserID != f.CaseworkerID {
+		return "the client has another social worker now"
+	}
 	return ""
 }
 
@@ -143,22 +139,18 @@ func (s *Service) prepare(ctx context.Context, n *Notification) (Verdict, error)
 	if n.Recipient != ClientRecipient {
 		return Verdict{}, s.composeStaff(ctx, n, f, today)
 	}
-	switch {
-	case f.PreferredChannel == "sms" && f.Phone != "":
-		n.Channel, n.Address = "sms", f.Phone
-	case f.PreferredChannel == "email" && f.Email != "":
-		n.Channel, n.Address = "email", f.Email
-	default:
-		return Verdict{Cancel: "the client has no reminder channel now"}, nil
+	c := f.Contact
+	if (c.Channel == "sms" && c.SMSOptedOut) || (c.Channel == "email" && c.EmailOptedOut) {
+		return Verdict{Cancel: "the client opted out of " + c.Channel}, nil
 	}
-	if (n.Channel == "sms" && f.SMSOptedOut) || (n.Channel == "email" && f.EmailOptedOut) {
-		return Verdict{Cancel: "the client opted out of " + n.Channel}, nil
+	if n.Channel, n.Address = s.channelFor(c); n.Channel == "" {
+		return Verdict{Cancel: "the client cannot be reached now (no channel, no address, or a channel not configured)"}, nil
 	}
 	p, err := s.Policy(ctx)
 	if err != nil {
 		return Verdict{}, err
 	}
-	if until, quiet := p.QuietHours.QuietUntil(now, loc); quiet {
+	if until, quiet := p.QuietHours.QuietUntil(now, loc); quiet && !urgentNow(n, until) {
 		return Verdict{Defer: until}, nil
 	}
 	lang := n.Language
@@ -184,11 +176,33 @@ func (s *Service) prepare(ctx context.Context, n *Notification) (Verdict, error)
 	return Verdict{}, nil
 }
 
+// urgentNow: a session's cancellation goes out even in quiet hours when
+// waiting for their end would reach the session's start, so that nobody
+// travels to a class that is off. Other reminders wait (and a reminder
+// about a session that starts before the quiet hours end expires).
+func urgentNow(n *Notification, quietUntil time.Time) bool {
+	return n.Kind == TrainingCancelled && n.AboutTime != nil && !quietUntil.Before(*n.AboutTime)
+}
+
 // composeStaff writes a note to a social worker or coordinator.
 func (s *Service) composeStaff(ctx context.Context, n *Notification, f *facts, today calendar.Date) error {
 	n.Address = f.UserEmail
 	m := StaffMessage{Agency: s.Agency.Name, DeviceKind: f.DeviceKind, AssetTag: f.AssetTag, Note: n.Note,
-		SessionTitle: f.SessionTitle, Unreachable: n.ClientID != nil && !f.reachable()}
+		SessionTitle: f.SessionTitle}
+	if n.ClientID != nil {
+		ch, _ := s.channelFor(f.Contact)
+		m.Unreachable = ch == ""
+		// Whether the client was sent this reminder too: their row shares
+		// the key up to the recipient.
+		if !m.Unreachable {
+			prefix, _, _ := strings.Cut(n.DedupKey, ":"+string(n.Recipient))
+			ok, err := s.DB.NewSelect().Model((*Notification)(nil)).Where("dedup_key = ?", prefix+":client").Exists(ctx)
+			if err != nil {
+				return storage.Err(err, "notification")
+			}
+			m.ClientReminded = ok
+		}
+	}
 	if n.LoanID != nil {
 		m.LoanID = *n.LoanID
 	}

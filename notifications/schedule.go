@@ -41,11 +41,15 @@ func (s *Service) DispatchDue(ctx context.Context) (DispatchResult, error) {
 	}
 }
 
+// Off is the spec that turns a job off.
+const Off = "off"
+
 // NewScheduler returns a cron (not started) that runs the sweep, the
-// dispatcher and the digest on specs, in the service's time zone. A job
-// still running when its next turn comes skips that turn. Every instance
-// may run one: claims and dedup keys keep them from doing anything twice.
-func (s *Service) NewScheduler(specs Schedules, log *slog.Logger) (*cron.Cron, error) {
+// dispatcher and the digest on specs, in the service's time zone; a spec
+// that is empty or "off" turns its job off. A job still running when its
+// next turn comes skips that turn. Every instance may run one: claims and
+// dedup keys keep them from doing anything twice. Jobs stop when ctx ends.
+func (s *Service) NewScheduler(ctx context.Context, specs Schedules, log *slog.Logger) (*cron.Cron, error) {
 	c := cron.New(cron.WithLocation(s.Location), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	jobs := []struct {
 		name, spec string
@@ -72,16 +76,15 @@ func (s *Service) NewScheduler(specs Schedules, log *slog.Logger) (*cron.Cron, e
 		}},
 	}
 	for _, j := range jobs {
-		if j.spec == "" {
+		if j.spec == "" || j.spec == Off {
 			continue
 		}
 		if _, err := c.AddFunc(j.spec, func() {
-			// A job gets as long as the gap a dispatch interval allows
-			// before it is abandoned; what it did not finish, the next
-			// run (here or in another instance) does.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			// A run that takes longer than this is abandoned; what it did
+			// not finish, the next run (here or in another instance) does.
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
-			if err := j.run(ctx); err != nil {
+			if err := j.run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("scheduled "+j.name+" failed", "error", err.Error())
 			}
 		}); err != nil {

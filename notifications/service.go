@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -60,6 +61,32 @@ func NewService(db *storage.DB, now func() time.Time, loc *time.Location, agency
 	s := &Service{DB: db, Now: now, Location: calendar.Zone(loc), Agency: agency}
 	s.Outbox = &Outbox{DB: db, Now: now, Channels: channels, Prepare: s.prepare, OptedOut: s.providerOptOut}
 	return s
+}
+
+// delivers reports whether the service sends on channel.
+func (s *Service) delivers(channel string) bool {
+	_, ok := s.Outbox.Channels[channel]
+	return ok
+}
+
+// contact is how a client may be reached.
+type contact struct {
+	Channel, Phone, Email      string
+	SMSOptedOut, EmailOptedOut bool
+}
+
+// channelFor is the channel and address to reach a client on, or "" when
+// they cannot be: their preferred channel is none, lacks an address, was
+// opted out of, or is not one the service delivers on. reachableSQL says
+// the same in SQL.
+func (s *Service) channelFor(c contact) (channel, address string) {
+	switch {
+	case c.Channel == "sms" && c.Phone != "" && !c.SMSOptedOut && s.delivers("sms"):
+		return "sms", c.Phone
+	case c.Channel == "email" && c.Email != "" && !c.EmailOptedOut && s.delivers("email"):
+		return "email", c.Email
+	}
+	return "", ""
 }
 
 // policyRow is the admin's policy, stored as JSON.
@@ -146,10 +173,11 @@ func (s *Service) LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, ope
 	})
 }
 
-// SessionCancelled is told, in the transaction that cancelled it, that a
-// session is off: its pending reminders are cancelled and, if the policy
-// says so and the session was still to come, every client whose place was
-// cancelled is told.
+// SessionCancelled is told, in the transaction that cancels it and before
+// the places are cancelled, that a session is off: its pending reminders
+// are cancelled and, if the policy says so and the session was still to
+// come, every client enrolled in it is told (not those on its waitlist,
+// who were never promised a seat).
 func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID int64) error {
 	if err := s.cancelPending(ctx, tx, "the session was cancelled", func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		return q.Where("session_id = ? AND kind = ?", sessionID, TrainingUpcoming)
@@ -161,11 +189,11 @@ func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID in
 		return err
 	}
 	now := s.Now().UTC()
-	w := &sweeper{db: tx, now: now}
+	w := &sweeper{db: tx, now: now, reachable: s.reachableSQL()}
 	t := target{kind: TrainingCancelled,
 		key:    "'enrollment:' || CAST(e.id AS TEXT) || ':training_cancelled'",
 		from:   "FROM training_enrollments e JOIN training_sessions ts ON ts.id = e.session_id JOIN clients c ON c.id = e.client_id",
-		where:  "e.session_id = ? AND e.status = 'cancelled' AND ts.starts_at > ?",
+		where:  "e.session_id = ? AND e.status = 'enrolled' AND ts.starts_at > ?",
 		args:   []any{sessionID, now},
 		loanID: "NULL", sessionID: "ts.id", dataPlanID: "NULL", aboutDate: "NULL", aboutTime: "ts.starts_at",
 		expiresAt: "ts.starts_at", scheduled: now}
@@ -226,15 +254,11 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 		}
 		n := &Notification{Kind: Manual, Recipient: ClientRecipient, ClientID: &loan.ClientID, LoanID: &loan.ID,
 			Language: LanguageFor(c.Language), Note: in.Note, CreatedBy: actor.IDPtr(), ScheduledAt: now, AboutDate: loan.DueOn}
-		switch {
-		case c.Channel == "sms" && c.Phone != "" && !c.SMSOut:
-			n.Channel, n.Address = "sms", c.Phone
-		case c.Channel == "email" && c.Email != "" && !c.EmailOut:
-			n.Channel, n.Address = "email", c.Email
-		default:
+		reach := contact{Channel: c.Channel, Phone: c.Phone, Email: c.Email, SMSOptedOut: c.SMSOut, EmailOptedOut: c.EmailOut}
+		if n.Channel, n.Address = s.channelFor(reach); n.Channel == "" {
 			n.Recipient, n.UserID, n.Channel, n.Address, n.Language = SocialWorkerRecipient, &c.WorkerID, "email", c.WorkerEmail, "en"
 		}
-		n.DedupKey = fmt.Sprintf("manual:loan:%d:%s", loan.ID, randomHex())
+		n.DedupKey = fmt.Sprintf("manual:loan:%d:%s:%s", loan.ID, randomHex(), n.Recipient)
 		if _, err := s.Outbox.Enqueue(ctx, tx, n); err != nil {
 			return err
 		}
@@ -279,20 +303,11 @@ var Kinds = append(append([]Kind{}, ClientKinds...), CoordinatorDigest)
 // Validate checks the filter's values.
 func (f Filter) Validate() error {
 	var bad apperr.Fields
-	bad.Check(f.Status != "" && !contains(Statuses, f.Status), "status", "must be one of pending, sending, sent, failed, cancelled")
-	bad.Check(f.Kind != "" && !contains(Kinds, f.Kind), "kind", "must be one of "+joinKinds(Kinds))
+	bad.Check(f.Status != "" && !slices.Contains(Statuses, f.Status), "status", "must be one of pending, sending, sent, failed, cancelled")
+	bad.Check(f.Kind != "" && !slices.Contains(Kinds, f.Kind), "kind", "must be one of "+joinKinds(Kinds))
 	bad.Check(f.LoanID < 0, "loan_id", "must be a positive number")
 	bad.Check(f.ClientID < 0, "client_id", "must be a positive number")
 	return bad.Err()
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func joinKinds(ks []Kind) string {
@@ -314,7 +329,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if err := f.Validate(); err != nil {
 		return nil, 0, err
 	}
-	var out []Notification
+	out := []Notification{}
 	q := page.Apply(s.DB.NewSelect().Model(&out).OrderExpr("n.id DESC"))
 	if !actor.Can(accounts.SendReminders) {
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {

@@ -463,22 +463,3 @@ func PhoneDigits(s string) string {
 		return -1
 	}, s)
 }
-
-// SamePhone reports whether a and b are the same number, written however:
-// their digits are equal, or one is a ten-digit North American number and
-// the other the same with the country code 1 ("312 555 0100" and
-// "+1 312-555-0100"), which is how numbers are often stored. Numbers with
-// no digits are never the same.
-func SamePhone(a, b string) bool {
-	da, db := smsNANP(PhoneDigits(a)), smsNANP(PhoneDigits(b))
-	return da != "" && da == db
-}
-
-// smsNANP drops the country code 1 from an eleven-digit number; every
-// country code starting with 1 is North American, with ten digits after it.
-func smsNANP(d string) string {
-	if len(d) == 11 && d[0] == '1' {
-		return d[1:]
-	}
-	return d
-}

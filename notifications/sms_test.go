@@ -553,30 +553,3 @@ func TestPhoneDigits(t *testing.T) {
 		}
 	}
 }
-
-func TestSamePhone(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want bool
-	}{
-		{"+13125550100", "+1 312-555-0100", true},
-		{"+13125550100", "(312) 555-0100", true},
-		{"3125550100", "13125550100", true},
-		{"312 555 0100", "312.555.0100", true},
-		{"+442079460958", "+44 20 7946 0958", true},
-		{"+13125550100", "+13125550101", false},
-		{"+13125550100", "+23125550100", false},
-		{"+442079460958", "2079460958", false}, // only the North American 1 is dropped
-		{"3125550100", "23125550100", false},
-		{"", "", false},
-		{"n/a", "none", false},
-	}
-	for _, c := range cases {
-		if got := SamePhone(c.a, c.b); got != c.want {
-			t.Errorf("SamePhone(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
-		}
-		if got := SamePhone(c.b, c.a); got != c.want {
-			t.Errorf("SamePhone(%q, %q) = %v, want %v", c.b, c.a, got, c.want)
-		}
-	}
-}

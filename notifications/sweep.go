@@ -3,6 +3,7 @@ package notifications
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,9 +44,22 @@ type target struct {
 	scheduled                                                      time.Time
 }
 
-// Reachable clients have a channel they may be reached on.
-const reachable = `((c.preferred_channel = 'sms' AND c.phone <> '' AND NOT c.sms_opted_out)
-	OR (c.preferred_channel = 'email' AND c.email <> '' AND NOT c.email_opted_out))`
+// reachableSQL selects the clients (c) who may be reached on their
+// preferred channel: it has an address, they have not opted out, and the
+// service delivers on it.
+func (s *Service) reachableSQL() string {
+	var ways []string
+	if s.delivers("sms") {
+		ways = append(ways, "(c.preferred_channel = 'sms' AND c.phone <> '' AND NOT c.sms_opted_out)")
+	}
+	if s.delivers("email") {
+		ways = append(ways, "(c.preferred_channel = 'email' AND c.email <> '' AND NOT c.email_opted_out)")
+	}
+	if len(ways) == 0 {
+		return "(1 = 0)"
+	}
+	return "(" + strings.Join(ways, " OR ") + ")"
+}
 
 // languageSQL picks the shipped language for a client's preferred one, as
 // LanguageFor does: by its base language, English when none ships.
@@ -64,9 +78,10 @@ func languageSQL(col string) string {
 
 // sweeper builds and runs a sweep's statements.
 type sweeper struct {
-	db      bun.IDB
-	now     time.Time
-	created int
+	db        bun.IDB
+	now       time.Time
+	reachable string // reachableSQL
+	created   int
 }
 
 const insertColumns = `INSERT INTO notifications (kind, dedup_key, recipient, client_id, loan_id, user_id, session_id,
@@ -100,7 +115,7 @@ func (w *sweeper) toClient(ctx context.Context, t target) error {
 	return w.exec(ctx, t, "client", "NULL",
 		"CASE WHEN c.preferred_channel = 'sms' THEN 'sms' ELSE 'email' END",
 		"CASE WHEN c.preferred_channel = 'sms' THEN c.phone ELSE c.email END",
-		languageSQL("c.preferred_language"), t.key+" || ':client'", reachable)
+		languageSQL("c.preferred_language"), t.key+" || ':client'", w.reachable)
 }
 
 // toWorker tells each client's social worker; with unreachableOnly, only
@@ -108,10 +123,12 @@ func (w *sweeper) toClient(ctx context.Context, t target) error {
 func (w *sweeper) toWorker(ctx context.Context, t target, unreachableOnly bool) error {
 	where := "u.active"
 	if unreachableOnly {
-		where += " AND NOT " + reachable
+		where += " AND NOT " + w.reachable
 	}
+	// The worker's id is in the key: a client reassigned to another worker
+	// gets that worker a copy of their own.
 	return w.exec(ctx, t, "social_worker", "u.id", "'email'", "u.email", "'en'",
-		t.key+" || ':social_worker'", where+" AND c.caseworker_id = u.id")
+		t.key+" || ':social_worker:' || CAST(u.id AS TEXT)", where+" AND c.caseworker_id = u.id")
 }
 
 // toCoordinators tells every active coordinator.
@@ -127,7 +144,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return SweepResult{}, err
 	}
 	now := s.Now().UTC()
-	w := &sweeper{db: s.DB, now: now}
+	w := &sweeper{db: s.DB, now: now, reachable: s.reachableSQL()}
 	for _, t := range s.targets(p, now) {
 		if err := s.reach(ctx, w, t.target, t.audience); err != nil {
 			return SweepResult{Created: w.created}, err
@@ -159,19 +176,10 @@ func (s *Service) reach(ctx context.Context, w *sweeper, t target, audience []Au
 			}
 		}
 	}
-	if worker || containsAudience(audience, ToClient) {
+	if worker || slices.Contains(audience, ToClient) {
 		return w.toWorker(ctx, t, !worker)
 	}
 	return nil
-}
-
-func containsAudience(list []Audience, a Audience) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 // targets lists the steps of p that apply at now.

@@ -174,6 +174,8 @@ type StaffMessage struct {
 	// Unreachable: the client has no channel (or opted out), so staff must
 	// tell them.
 	Unreachable bool
+	// ClientReminded: the client was sent this reminder too.
+	ClientReminded bool
 	// The coordinators' digest.
 	Inspection, Overdue int
 }
@@ -217,12 +219,12 @@ func RenderStaff(kind Kind, m StaffMessage) (subject, body string, err error) {
 	default:
 		subject = fmt.Sprintf("%s DeviceBank: training session #%d", m.Agency, m.SessionID)
 	}
-	if kind != CoordinatorDigest {
-		if m.Unreachable {
-			text += " The client cannot be reached by SMS or email (no channel, or opted out): please tell them."
-		} else {
-			text += " The client has been sent a reminder too."
-		}
+	switch {
+	case kind == CoordinatorDigest:
+	case m.Unreachable:
+		text += " The client cannot be reached by SMS or email (no channel, or opted out): please tell them."
+	case m.ClientReminded:
+		text += " The client has been sent a reminder too."
 	}
 	return subject, "DeviceBank (" + m.Agency + "): " + text, nil
 }

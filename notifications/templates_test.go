@@ -27,7 +27,8 @@ func TestMessageHoldsNothingSensitive(t *testing.T) {
 }
 
 // Every template in every language renders, names the agency and its
-// phone, greets by first name only, and stays short enough for two SMS.
+// phone, greets by first name only, and fits in three SMS segments (an
+// accent outside GSM-7, such as á, makes the whole text UCS-2: 67 a segment).
 func TestEveryTemplateInEveryLanguage(t *testing.T) {
 	m := Message{FirstName: "Rosa", Agency: "Northside Family Services", AgencyPhone: "+1 312 555 0100",
 		DeviceKind: "laptop", AssetTag: "DB-000042", DueOn: "April 10", DaysLeft: 3, DaysOverdue: 7,
@@ -48,8 +49,8 @@ func TestEveryTemplateInEveryLanguage(t *testing.T) {
 				if !strings.Contains(text, m.Agency) {
 					t.Errorf("%q does not name the agency", text)
 				}
-				if n := utf8.RuneCountInString(text); n > 320 {
-					t.Errorf("%d characters: too long for two SMS: %q", n, text)
+				if n := smsSegments(text); n > 3 {
+					t.Errorf("%d SMS segments: too long: %q", n, text)
 				}
 			})
 		}
@@ -74,5 +75,48 @@ func TestLanguageFor(t *testing.T) {
 	}
 	if _, err := Render("no_such_kind", "en", Message{}); err == nil {
 		t.Error("an unknown kind rendered")
+	}
+}
+
+// gsm7 is the GSM 03.38 basic alphabet; gsm7Ext are the characters its
+// extension table adds, at two septets each.
+const (
+	gsm7    = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	gsm7Ext = "^{}\\[~]|€"
+)
+
+// smsSegments is how many SMS a text takes: 160 GSM-7 characters in one,
+// 153 a part when split; with any other character the whole text is UCS-2,
+// 70 in one and 67 a part.
+func smsSegments(text string) int {
+	septets, unicode := 0, false
+	for _, r := range text {
+		switch {
+		case strings.ContainsRune(gsm7, r):
+			septets++
+		case strings.ContainsRune(gsm7Ext, r):
+			septets += 2
+		default:
+			unicode = true
+		}
+	}
+	one, part, n := 160, 153, septets
+	if unicode {
+		one, part, n = 70, 67, utf8.RuneCountInString(text)
+	}
+	if n <= one {
+		return 1
+	}
+	return (n + part - 1) / part
+}
+
+func TestSMSSegments(t *testing.T) {
+	for text, want := range map[string]int{
+		strings.Repeat("a", 160): 1, strings.Repeat("a", 161): 2, strings.Repeat("é", 160): 1,
+		strings.Repeat("á", 70): 1, strings.Repeat("á", 71): 2, strings.Repeat("€", 80): 1, strings.Repeat("€", 81): 2,
+	} {
+		if got := smsSegments(text); got != want {
+			t.Errorf("%d× %q: %d segments, want %d", utf8.RuneCountInString(text), text[:3], got, want)
+		}
 	}
 }

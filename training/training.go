@@ -91,8 +91,8 @@ type Service struct {
 // Notices is told, inside the transaction, of changes that reminders
 // depend on.
 type Notices interface {
-	// SessionCancelled: cancel the session's reminders, tell those whose
-	// place was cancelled.
+	// SessionCancelled: cancel the session's reminders, tell those
+	// enrolled. Called before their places are cancelled.
 	SessionCancelled(ctx context.Context, tx bun.IDB, sessionID int64) error
 	// PlaceEnded: a client withdrew; cancel their reminders for it.
 	PlaceEnded(ctx context.Context, tx bun.IDB, sessionID, clientID int64) error
@@ -247,6 +247,12 @@ func (s *Service) CancelSession(ctx context.Context, actor *accounts.Actor, id i
 		if _, err := tx.NewUpdate().Model(ss).Set("status = 'cancelled'").Set("enrolled_count = 0").Set("updated_at = ?", now).WherePK().Exec(ctx); err != nil {
 			return storage.Err(err, "session")
 		}
+		// Notices are told first, while the enrolled are still enrolled.
+		if s.Notices != nil {
+			if err := s.Notices.SessionCancelled(ctx, tx, ss.ID); err != nil {
+				return err
+			}
+		}
 		res, err := tx.NewUpdate().Model((*Enrollment)(nil)).Set("status = 'cancelled'").Set("updated_at = ?", now).
 			Where("session_id = ? AND status IN ('enrolled', 'waitlisted')", ss.ID).Exec(ctx)
 		if err != nil {
@@ -254,11 +260,6 @@ func (s *Service) CancelSession(ctx context.Context, actor *accounts.Actor, id i
 		}
 		n, _ := res.RowsAffected()
 		ss.Status, ss.EnrolledCount, ss.UpdatedAt = "cancelled", 0, now
-		if s.Notices != nil {
-			if err := s.Notices.SessionCancelled(ctx, tx, ss.ID); err != nil {
-				return err
-			}
-		}
 		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "training.session_cancelled",
 			SubjectType: "training_session", SubjectID: ss.ID}, map[string]any{"places_cancelled": n})
 	})

@@ -155,11 +155,11 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	nc.register(fs)
 	var specs notifications.Schedules
 	fs.StringVar(&specs.Sweep, "sweep-schedule", env("DEVICEBANK_SWEEP_SCHEDULE", notifications.DefaultSchedules.Sweep),
-		"cron spec (agency time) of the sweep that creates due reminders; empty: none (env DEVICEBANK_SWEEP_SCHEDULE)")
+		"cron spec (agency time) of the sweep that creates due reminders; off: none (env DEVICEBANK_SWEEP_SCHEDULE)")
 	fs.StringVar(&specs.Dispatch, "dispatch-schedule", env("DEVICEBANK_DISPATCH_SCHEDULE", notifications.DefaultSchedules.Dispatch),
-		"cron spec of the dispatcher that sends pending reminders; empty: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
+		"cron spec of the dispatcher that sends pending reminders; off: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
 	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
-		"cron spec of the coordinators' daily digest; empty: none (env DEVICEBANK_DIGEST_SCHEDULE)")
+		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
 	if err := parse(fs, args); err != nil {
@@ -179,7 +179,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	defer db.Close()
 	svc := app.New(db, opts)
-	scheduler, err := svc.Notifications.NewScheduler(specs, log)
+	scheduler, err := svc.Notifications.NewScheduler(ctx, specs, log)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ ALTER TABLE notifications ADD COLUMN note TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN created_by BIGINT REFERENCES users (id);
 CREATE INDEX notifications_session_id_idx ON notifications (session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX notifications_status_idx ON notifications (status, id);
+CREATE INDEX notifications_user_id_idx ON notifications (user_id) WHERE user_id IS NOT NULL;
 
 -- A client who replied STOP, or was marked opted out, gets nothing more on
 -- that channel.
