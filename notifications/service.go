@@ -399,8 +399,9 @@ func (s *Service) providerOptOut(ctx context.Context, n *Notification) error {
 }
 
 // phoneDigitsSQL is a stored phone number (c.phone) reduced to its digits;
-// client validation allows only digits, +, spaces, dashes and brackets.
-const phoneDigitsSQL = "replace(replace(replace(replace(replace(c.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '+', '')"
+// client validation allows only ASCII digits, +, spaces, dashes, dots and
+// brackets.
+const phoneDigitsSQL = "replace(replace(replace(replace(replace(replace(c.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', '')"
 
 // phoneVariants are the digit strings a stored number may reduce to for
 // the same phone: a North American number with and without its 1.

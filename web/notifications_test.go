@@ -435,7 +435,7 @@ func TestReminderPolicy(t *testing.T) {
 		bad["training_hours_before"] = 49
 		bad["catch_up_days"] = 0
 		bad["send_at"] = "25:00"
-		expectInvalid(t, e.do(admin, "PUT", policyURL, bad), "due_soon_days[1]", "due_soon_days[2]", "overdue[1].days",
+		expectInvalid(t, e.do(admin, "PUT", policyURL, bad), "due_soon_days[1]", "due_soon_days[2]", "overdue[1]",
 			"overdue[2].notify[1]", "overdue[3].notify", "quiet_hours.start", "training_hours_before", "catch_up_days", "send_at")
 		for _, tc := range []struct {
 			quiet map[string]any
@@ -451,7 +451,7 @@ func TestReminderPolicy(t *testing.T) {
 		}
 		p := defaultPolicy()
 		p["overdue"] = []any{map[string]any{"days": 7, "notify": []any{"client"}}, map[string]any{"days": 7, "notify": []any{"coordinators"}}}
-		expectInvalid(t, e.do(admin, "PUT", policyURL, p), "overdue[1].days")
+		expectInvalid(t, e.do(admin, "PUT", policyURL, p), "overdue[1]") // a step's days, under the step
 		p = defaultPolicy()
 		p["due_soon_days"] = []any{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 		expectInvalid(t, e.do(admin, "PUT", policyURL, p), "due_soon_days")

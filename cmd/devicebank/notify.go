@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/notifications"
@@ -108,6 +109,9 @@ func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 	channels, err := c.channels()
 	if err != nil {
 		return app.Options{}, err
+	}
+	if len(channels) > 0 && strings.TrimSpace(c.AgencyPhone) == "" {
+		return app.Options{}, fmt.Errorf("--agency-phone is required when SMS or email is configured: every reminder tells the client whom to call")
 	}
 	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels}
 	if c.PolicyFile != "" {

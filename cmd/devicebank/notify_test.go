@@ -118,7 +118,9 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 		{[]string{"notify", "dispatch", "--sms-account-sid", "AC123"}, "auth token"},
 		{[]string{"notify", "sweep", "--reminder-policy", bad}, "due_soon_days[0]"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sweep-schedule", "every tuesday"}, "sweep schedule"},
-		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100"}, "--sms-webhook-url"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100"}, "--agency-phone"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100",
+			"--agency-phone", "312-555-0199"}, "--sms-webhook-url"},
 	} {
 		var errOut bytes.Buffer
 		if code := run(context.Background(), tc.args, nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
