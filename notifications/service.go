@@ -188,8 +188,8 @@ func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID in
 	if err != nil || !p.TrainingCancelled {
 		return err
 	}
-	now := s.Now().UTC()
-	w := &sweeper{db: tx, now: now, reachable: s.reachableSQL()}
+	w := s.newSweeper(tx)
+	now := w.now
 	t := target{kind: TrainingCancelled,
 		key:    "'enrollment:' || CAST(e.id AS TEXT) || ':training_cancelled'",
 		from:   "FROM training_enrollments e JOIN training_sessions ts ON ts.id = e.session_id JOIN clients c ON c.id = e.client_id",
@@ -197,7 +197,7 @@ func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID in
 		args:   []any{sessionID, now},
 		loanID: "NULL", sessionID: "ts.id", dataPlanID: "NULL", aboutDate: "NULL", aboutTime: "ts.starts_at",
 		expiresAt: "ts.starts_at", scheduled: now}
-	return s.reach(ctx, w, t, []Audience{ToClient})
+	return w.reach(ctx, t, []Audience{ToClient})
 }
 
 // PlaceEnded is told that a client's place in a session ended (withdrawn):

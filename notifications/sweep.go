@@ -79,74 +79,98 @@ func languageSQL(col string) string {
 // sweeper builds and runs a sweep's statements.
 type sweeper struct {
 	db        bun.IDB
+	pg        bool
 	now       time.Time
 	reachable string // reachableSQL
 	created   int
 }
 
-const insertColumns = `INSERT INTO notifications (kind, dedup_key, recipient, client_id, loan_id, user_id, session_id,
-	data_plan_id, channel, address, language, body, status, scheduled_at, next_attempt_at, attempts, last_error,
-	about_date, about_time, expires_at, created_at, updated_at) `
-
-// exec inserts t's reminders for one kind of recipient. Staff recipients
-// (userID not NULL) add the users table, aliased u, whose rows where picks.
-func (w *sweeper) exec(ctx context.Context, t target, recipient, userID, channel, address, language, key, where string) error {
-	from := t.from
-	if userID != "NULL" {
-		from += " CROSS JOIN users u"
+// typed casts a value for a column of type: PostgreSQL needs it inside a
+// UNION, where a bare literal or NULL would be taken as text; SQLite must
+// not get it, since its CAST to TIMESTAMP would turn text into a number.
+func (w *sweeper) typed(expr, pgType string) string {
+	if !w.pg {
+		return expr
 	}
-	q := insertColumns + fmt.Sprintf(`SELECT ?, %s, '%s', c.id, %s, %s, %s, %s, %s, %s, %s, '', 'pending', ?, ?, 0, '', %s, %s, %s, ?, ?
-		%s WHERE %s AND %s
-		ON CONFLICT (dedup_key) DO NOTHING`,
-		key, recipient, t.loanID, userID, t.sessionID, t.dataPlanID, channel, address, language,
-		t.aboutDate, t.aboutTime, t.expiresAt, from, t.where, where)
-	args := append([]any{t.kind, t.scheduled.UTC(), t.scheduled.UTC(), w.now, w.now}, t.args...)
+	return "CAST(" + expr + " AS " + pgType + ")"
+}
+
+// reach creates one step's reminders in one statement: the step's rows
+// (its window of loans, sessions or plans, with their clients) are read
+// once into w, and every audience's reminders are inserted from there.
+// Clients who cannot be reached have their social worker told instead.
+func (w *sweeper) reach(ctx context.Context, t target, audience []Audience) error {
+	window := fmt.Sprintf(`WITH w AS MATERIALIZED (SELECT %s AS k, c.id AS client_id, %s AS loan_id, %s AS session_id,
+		%s AS data_plan_id, %s AS about_date, %s AS about_time, %s AS expires_at,
+		CASE WHEN c.preferred_channel = 'sms' THEN 'sms' ELSE 'email' END AS channel,
+		CASE WHEN c.preferred_channel = 'sms' THEN c.phone ELSE c.email END AS address,
+		%s AS language, %s AS reachable, c.caseworker_id
+		%s WHERE %s) `,
+		t.key, w.typed(t.loanID, "BIGINT"), w.typed(t.sessionID, "BIGINT"), w.typed(t.dataPlanID, "BIGINT"),
+		w.typed(t.aboutDate, "DATE"), w.typed(t.aboutTime, "TIMESTAMPTZ"), w.typed(t.expiresAt, "TIMESTAMPTZ"),
+		languageSQL("c.preferred_language"), w.reachable, t.from, t.where)
+	args := append([]any{}, t.args...)
+	// arm selects one audience's reminders from w; staff arms join users u.
+	var arms []string
+	arm := func(recipient, key, userID, channel, address, language, join, where string) {
+		arms = append(arms, fmt.Sprintf(`SELECT %s, w.k || %s, '%s', w.client_id, w.loan_id, %s, w.session_id, w.data_plan_id,
+			%s, %s, %s, '', 'pending', %s, %s, 0, '', w.about_date, w.about_time, w.expires_at, %s, %s
+			FROM w %s WHERE %s`,
+			w.typed("?", "TEXT"), key, recipient, userID, channel, address, language,
+			w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"),
+			join, where))
+		args = append(args, t.kind, t.scheduled.UTC(), t.scheduled.UTC(), w.now, w.now)
+	}
+	if slices.Contains(audience, ToClient) {
+		arm("client", "':client'", w.typed("NULL", "BIGINT"), "w.channel", "w.address", "w.language", "", "w.reachable")
+	}
+	// The worker's id is in the key: a client reassigned to another worker
+	// gets that worker a copy of their own.
+	switch {
+	case slices.Contains(audience, ToSocialWorker):
+		arm("social_worker", "':social_worker:' || CAST(u.id AS TEXT)", "u.id", "'email'", "u.email", "'en'",
+			"JOIN users u ON u.id = w.caseworker_id", "u.active")
+	case slices.Contains(audience, ToClient):
+		arm("social_worker", "':social_worker:' || CAST(u.id AS TEXT)", "u.id", "'email'", "u.email", "'en'",
+			"JOIN users u ON u.id = w.caseworker_id", "u.active AND NOT w.reachable")
+	}
+	if slices.Contains(audience, ToCoordinators) {
+		arm("coordinator", "':coordinator:' || CAST(u.id AS TEXT)", "u.id", "'email'", "u.email", "'en'",
+			"CROSS JOIN users u", "u.active AND u.role = 'coordinator'")
+	}
+	if len(arms) == 0 {
+		return nil
+	}
+	q := window + insertColumns + strings.Join(arms, " UNION ALL ") + " ON CONFLICT (dedup_key) DO NOTHING"
 	res, err := w.db.ExecContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("sweep %s for %s: %w", t.kind, recipient, err)
+		return fmt.Errorf("sweep %s: %w", t.kind, err)
 	}
 	n, _ := res.RowsAffected()
 	w.created += int(n)
 	return nil
 }
 
-// toClient reminds the clients that can be reached, on their channel.
-func (w *sweeper) toClient(ctx context.Context, t target) error {
-	return w.exec(ctx, t, "client", "NULL",
-		"CASE WHEN c.preferred_channel = 'sms' THEN 'sms' ELSE 'email' END",
-		"CASE WHEN c.preferred_channel = 'sms' THEN c.phone ELSE c.email END",
-		languageSQL("c.preferred_language"), t.key+" || ':client'", w.reachable)
+const insertColumns = `INSERT INTO notifications (kind, dedup_key, recipient, client_id, loan_id, user_id, session_id,
+	data_plan_id, channel, address, language, body, status, scheduled_at, next_attempt_at, attempts, last_error,
+	about_date, about_time, expires_at, created_at, updated_at) `
+
+// newSweeper prepares statements on db at the service's clock.
+func (s *Service) newSweeper(db bun.IDB) *sweeper {
+	return &sweeper{db: db, pg: db.Dialect().Name() == dialect.PG, now: s.Now().UTC(), reachable: s.reachableSQL()}
 }
 
-// toWorker tells each client's social worker; with unreachableOnly, only
-// for the clients who cannot be reached themselves ("none", or opted out).
-func (w *sweeper) toWorker(ctx context.Context, t target, unreachableOnly bool) error {
-	where := "u.active"
-	if unreachableOnly {
-		where += " AND NOT " + w.reachable
-	}
-	// The worker's id is in the key: a client reassigned to another worker
-	// gets that worker a copy of their own.
-	return w.exec(ctx, t, "social_worker", "u.id", "'email'", "u.email", "'en'",
-		t.key+" || ':social_worker:' || CAST(u.id AS TEXT)", where+" AND c.caseworker_id = u.id")
-}
-
-// toCoordinators tells every active coordinator.
-func (w *sweeper) toCoordinators(ctx context.Context, t target) error {
-	return w.exec(ctx, t, "coordinator", "u.id", "'email'", "u.email", "'en'",
-		t.key+" || ':coordinator:' || CAST(u.id AS TEXT)", "u.active AND u.role = 'coordinator'")
-}
-
-// Sweep creates the reminders that are due by p at the service's clock.
+// Sweep creates the reminders that are due by the policy at the service's
+// clock. Each step is its own statement: a sweep stopped midway is
+// finished by the next.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	p, err := s.Policy(ctx)
 	if err != nil {
 		return SweepResult{}, err
 	}
-	now := s.Now().UTC()
-	w := &sweeper{db: s.DB, now: now, reachable: s.reachableSQL()}
-	for _, t := range s.targets(p, now) {
-		if err := s.reach(ctx, w, t.target, t.audience); err != nil {
+	w := s.newSweeper(s.DB)
+	for _, t := range s.targets(p, w.now) {
+		if err := w.reach(ctx, t.target, t.audience); err != nil {
 			return SweepResult{Created: w.created}, err
 		}
 	}
@@ -156,30 +180,6 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 type audienceTarget struct {
 	target
 	audience []Audience
-}
-
-// reach creates t's reminders for each audience. Clients who cannot be
-// reached have their social worker told instead.
-func (s *Service) reach(ctx context.Context, w *sweeper, t target, audience []Audience) error {
-	worker := false
-	for _, a := range audience {
-		switch a {
-		case ToClient:
-			if err := w.toClient(ctx, t); err != nil {
-				return err
-			}
-		case ToSocialWorker:
-			worker = true
-		case ToCoordinators:
-			if err := w.toCoordinators(ctx, t); err != nil {
-				return err
-			}
-		}
-	}
-	if worker || slices.Contains(audience, ToClient) {
-		return w.toWorker(ctx, t, !worker)
-	}
-	return nil
 }
 
 // targets lists the steps of p that apply at now.

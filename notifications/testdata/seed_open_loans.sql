@@ -3,9 +3,10 @@
 -- app/sweep_bench_test.go; figures in docs/PERFORMANCE.md):
 --
 --   2 coordinators, 1 admin and 200 social workers;
---   N clients (preferred channel 55% sms, 35% email, 10% none; about 1% of
---     the sms ones without a phone, 3% opted out of SMS, 2% out of email;
---     languages 70% en, 20% es, 5% fr, 5% es-MX), each with a social worker;
+--   N clients (preferred channel 55% sms, 35% email, 10% none; about 1%
+--     without a phone and 1% without an email, 3% opted out of SMS, 2% out
+--     of email; languages 70% en, 20% es, 5% fr, 5% es-MX), each with one of
+--     the social workers;
 --   N devices on loan (phones, laptops, tablets, hotspots);
 --   N open loans, one per client and device, due uniformly from today-30 to
 --     today+90 (a quarter of them overdue), issued a loan term before, never
@@ -22,9 +23,10 @@
 --   PGOPTIONS='-c bench.loans=1000000 -c bench.today=2026-06-15' \
 --       psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f notifications/testdata/seed_open_loans.sql
 --
--- The benchmark sends the whole file as one statement string (so it must
--- not contain a question mark, which bun reads as a placeholder) and runs
--- VACUUM ANALYZE afterwards, as autovacuum would in production.
+-- The benchmark sends the whole file as one statement string, so it runs
+-- in one transaction and must not contain a question mark (bun reads it as
+-- a placeholder). Afterwards the benchmark runs VACUUM on the tables, as
+-- autovacuum would have in production; do the same after psql.
 
 DO $$
 BEGIN
