@@ -121,3 +121,24 @@ func TestFormatDateInEachLanguage(t *testing.T) {
 		}
 	}
 }
+
+// A step's window runs from its own day back to the day after the next
+// step, or as far as the catch-up allows.
+func TestDaysAhead(t *testing.T) {
+	for _, tc := range []struct {
+		steps             []int
+		i, floor, catchUp int
+		lo, hi            int
+	}{
+		{[]int{3, 1}, 0, 0, 2, 2, 3},
+		{[]int{3, 1}, 1, 0, 2, 1, 1},
+		{[]int{3, 2}, 0, 0, 3, 3, 3}, // the next step stops the catch-up
+		{[]int{7}, 0, -1, 2, 6, 7},
+		{[]int{7}, 0, -1, 1, 7, 7}, // no catch-up
+		{[]int{1}, 0, -1, 5, 0, 1}, // a plan ending today is still announced
+	} {
+		if lo, hi := daysAhead(tc.steps, tc.i, tc.floor, tc.catchUp); lo != tc.lo || hi != tc.hi {
+			t.Errorf("%v step %d, floor %d, catch-up %d: [%d, %d], want [%d, %d]", tc.steps, tc.i, tc.floor, tc.catchUp, lo, hi, tc.lo, tc.hi)
+		}
+	}
+}

@@ -212,17 +212,11 @@ func (s *Service) targets(p Policy, now time.Time) []audienceTarget {
 			loanID: "l.id", sessionID: "NULL", dataPlanID: "NULL", aboutDate: "l.due_on", aboutTime: "NULL",
 			expiresAt: expires, scheduled: sendAt}
 	}
-	catchUp := p.CatchUpDays - 1
-
-	// Due soon: step N covers the days left in (max(next step, N-catch-up), N].
-	// A loan issued today is not reminded at once.
+	// Due soon: step N covers the days left from N back to the next step or
+	// the catch-up. A loan issued today is not reminded at once.
 	for i, n := range p.DueSoonDays {
-		next := 0
-		if i+1 < len(p.DueSoonDays) {
-			next = p.DueSoonDays[i+1]
-		}
-		lo := max(next, n-catchUp-1) + 1
-		out = append(out, audienceTarget{loan(LoanDueSoon, fmt.Sprint(n), today.AddDays(lo), today.AddDays(n), "NULL",
+		lo, hi := daysAhead(p.DueSoonDays, i, 0, p.CatchUpDays)
+		out = append(out, audienceTarget{loan(LoanDueSoon, fmt.Sprint(n), today.AddDays(lo), today.AddDays(hi), "NULL",
 			" AND l.issued_at < ?", startOfToday), client})
 	}
 	if p.DueToday {
@@ -233,24 +227,20 @@ func (s *Service) targets(p Policy, now time.Time) []audienceTarget {
 	}
 	// Overdue: step N covers the days overdue in [N, min(next step, N+catch-up)).
 	for i, st := range p.Overdue {
-		end := st.Days + catchUp + 1
+		end := st.Days + p.CatchUpDays
 		if i+1 < len(p.Overdue) {
 			end = min(end, p.Overdue[i+1].Days)
 		}
 		out = append(out, audienceTarget{loan(LoanOverdue, fmt.Sprint(st.Days), today.AddDays(-end+1), today.AddDays(-st.Days), "NULL", ""), st.Notify})
 	}
-	// Data plans: step N covers the days left in (max(next step, N-catch-up), N].
+	// Data plans: like due soon, down to the day a plan ends.
 	for i, n := range p.DataPlanEndingDays {
-		next := -1
-		if i+1 < len(p.DataPlanEndingDays) {
-			next = p.DataPlanEndingDays[i+1]
-		}
-		lo := max(next, n-catchUp-1) + 1
+		lo, hi := daysAhead(p.DataPlanEndingDays, i, -1, p.CatchUpDays)
 		out = append(out, audienceTarget{target{kind: DataPlanEnding,
 			key:    "'loan:' || CAST(l.id AS TEXT) || ':data_plan_ending:" + fmt.Sprint(n) + ":' || CAST(p.id AS TEXT) || ':' || " + dateKey("p.ends_on"),
 			from:   "FROM data_plans p JOIN loans l ON l.data_plan_id = p.id AND l.status = 'open' JOIN clients c ON c.id = l.client_id",
 			where:  "p.ends_on BETWEEN ? AND ?",
-			args:   []any{today.AddDays(lo), today.AddDays(n)},
+			args:   []any{today.AddDays(lo), today.AddDays(hi)},
 			loanID: "l.id", sessionID: "NULL", dataPlanID: "p.id", aboutDate: "p.ends_on", aboutTime: "NULL", expiresAt: "NULL",
 			scheduled: sendAt}, client})
 	}
@@ -273,6 +263,17 @@ func (s *Service) targets(p Policy, now time.Time) []audienceTarget {
 		out = append(out, audienceTarget{session(fmt.Sprintf("hours_before_%d", p.TrainingHoursBefore), now, now.Add(h+time.Microsecond), now), client})
 	}
 	return out
+}
+
+// daysAhead is the window, in days ahead [lo, hi], of step i of steps
+// (largest first): the step's own day, back to the day after the next
+// step (after floor for the last one) or as many days as catch-up allows.
+func daysAhead(steps []int, i, floor, catchUpDays int) (lo, hi int) {
+	next := floor
+	if i+1 < len(steps) {
+		next = steps[i+1]
+	}
+	return max(next+1, steps[i]-catchUpDays+1), steps[i]
 }
 
 // quoteTime writes t as a literal in the form both databases store.

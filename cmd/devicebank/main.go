@@ -132,14 +132,14 @@ func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
 }
 
 // withServices opens the configured database, brings it up to date, and
-// runs fn with the services on it.
-func withServices(ctx context.Context, cfg *config, fn func(svc *app.Services) error) error {
+// runs fn with the services on it, built with opts.
+func withServices(ctx context.Context, cfg *config, opts app.Options, fn func(svc *app.Services) error) error {
 	db, err := open(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := fn(app.New(db, app.Options{})); err != nil {
+	if err := fn(app.New(db, opts)); err != nil {
 		return describe(err)
 	}
 	return nil
@@ -298,7 +298,7 @@ func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		in.Password = accounts.RandomPassword()
 		in.MustChangePassword = true
 	}
-	return withServices(ctx, &cfg, func(svc *app.Services) error {
+	return withServices(ctx, &cfg, app.Options{}, func(svc *app.Services) error {
 		u, err := svc.Accounts.CreateUser(ctx, nil, in)
 		if err != nil {
 			return err
@@ -318,7 +318,7 @@ func usersList(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withServices(ctx, &cfg, func(svc *app.Services) error {
+	return withServices(ctx, &cfg, app.Options{}, func(svc *app.Services) error {
 		for p := (storage.Page{Limit: storage.MaxPageLimit}); ; p.Offset += p.Limit {
 			users, total, err := svc.Accounts.ListUsers(ctx, p)
 			if err != nil {
@@ -351,7 +351,7 @@ func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fs.Usage()
 		return errUsage
 	}
-	return withServices(ctx, &cfg, func(svc *app.Services) error {
+	return withServices(ctx, &cfg, app.Options{}, func(svc *app.Services) error {
 		u, err := svc.Accounts.UserByEmail(ctx, *email)
 		if err != nil {
 			return err
@@ -377,7 +377,7 @@ func tokensRevoke(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fs.Usage()
 		return errUsage
 	}
-	return withServices(ctx, &cfg, func(svc *app.Services) error {
+	return withServices(ctx, &cfg, app.Options{}, func(svc *app.Services) error {
 		// The CLI acts with the machine's authority, as an admin would.
 		system := &accounts.Actor{Role: accounts.Admin}
 		if err := svc.Accounts.RevokeToken(ctx, system, *id); err != nil {

@@ -149,34 +149,31 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 		if err != nil {
 			return err
 		}
-		db, err := open(ctx, &cfg, true)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		svc := app.New(db, opts).Notifications
-		var created int
-		var sent notifications.DispatchResult
-		switch what {
-		case "sweep":
-			res, err := svc.Sweep(ctx)
-			if err != nil {
-				return describe(err)
+		return withServices(ctx, &cfg, opts, func(all *app.Services) error {
+			svc := all.Notifications
+			var created int
+			var sent notifications.DispatchResult
+			switch what {
+			case "sweep":
+				res, err := svc.Sweep(ctx)
+				if err != nil {
+					return err
+				}
+				created = res.Created
+			case "digest":
+				res, err := svc.Digest(ctx)
+				if err != nil {
+					return err
+				}
+				created = res.Created
+			case "dispatch":
+				if sent, err = svc.DispatchDue(ctx); err != nil {
+					return err
+				}
 			}
-			created = res.Created
-		case "digest":
-			res, err := svc.Digest(ctx)
-			if err != nil {
-				return describe(err)
-			}
-			created = res.Created
-		case "dispatch":
-			if sent, err = svc.DispatchDue(ctx); err != nil {
-				return describe(err)
-			}
-		}
-		fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)\n",
-			what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred)
-		return nil
+			fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)\n",
+				what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred)
+			return nil
+		})
 	}
 }
