@@ -71,12 +71,13 @@ type DeviceRequest struct {
 	PriorityReasons []string      `bun:"-" json:"priority_reasons"`
 	Justification   string        `bun:"justification" json:"justification"`
 	LoanID          *int64        `bun:"loan_id" json:"loan_id"`
+	CreatedBy       int64         `bun:"created_by" json:"created_by"`
+	CreatedAt       time.Time     `bun:"created_at" json:"created_at"`
+	UpdatedAt       time.Time     `bun:"updated_at" json:"updated_at"`
+	WaitlistedAt    *time.Time    `bun:"waitlisted_at" json:"waitlisted_at"`
+
 	// ReservedDeviceID is the device held for a ready request; null otherwise.
-	ReservedDeviceID *int64     `bun:"reserved_device_id,scanonly" json:"reserved_device_id"`
-	CreatedBy        int64      `bun:"created_by" json:"created_by"`
-	CreatedAt        time.Time  `bun:"created_at" json:"created_at"`
-	UpdatedAt        time.Time  `bun:"updated_at" json:"updated_at"`
-	WaitlistedAt     *time.Time `bun:"waitlisted_at" json:"waitlisted_at"`
+	ReservedDeviceID *int64 `bun:"reserved_device_id,scanonly" json:"reserved_device_id"`
 }
 
 func (r *DeviceRequest) decode() error {

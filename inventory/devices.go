@@ -79,25 +79,26 @@ func list[T ~string](options []T) string {
 type Device struct {
 	bun.BaseModel `bun:"table:devices,alias:d"`
 
-	ID                int64      `bun:"id,pk,autoincrement" json:"id"`
-	Kind              Kind       `bun:"kind" json:"kind"`
-	Make              string     `bun:"make" json:"make"`
-	Model             string     `bun:"model" json:"model"`
-	Serial            string     `bun:"serial" json:"serial"`
-	IMEI              string     `bun:"imei" json:"imei"`
-	AssetTag          string     `bun:"asset_tag" json:"asset_tag"`
-	Status            Status     `bun:"status" json:"status"`
-	Condition         string     `bun:"condition" json:"condition"`
-	FundingSource     string     `bun:"funding_source" json:"funding_source"`
-	PurchaseCostCents int64      `bun:"purchase_cost_cents" json:"purchase_cost_cents"`
-	Notes             string     `bun:"notes" json:"notes"`
-	LastWipedAt       *time.Time `bun:"last_wiped_at" json:"last_wiped_at"`
+	ID                int64       `bun:"id,pk,autoincrement" json:"id"`
+	Kind              Kind        `bun:"kind" json:"kind"`
+	Make              string      `bun:"make" json:"make"`
+	Model             string      `bun:"model" json:"model"`
+	Serial            string      `bun:"serial" json:"serial"`
+	IMEI              string      `bun:"imei" json:"imei"`
+	AssetTag          string      `bun:"asset_tag" json:"asset_tag"`
+	Status            Status      `bun:"status" json:"status"`
+	Condition         string      `bun:"condition" json:"condition"`
+	FundingSource     string      `bun:"funding_source" json:"funding_source"`
+	PurchaseCostCents int64       `bun:"purchase_cost_cents" json:"purchase_cost_cents"`
+	Notes             string      `bun:"notes" json:"notes"`
+	LastWipedAt       *time.Time  `bun:"last_wiped_at" json:"last_wiped_at"`
+	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
+	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
+	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+
 	// ReservedForRequestID is the ready device request this available
 	// device is held for; null when it is held for none.
-	ReservedForRequestID *int64      `bun:"reserved_for_request_id" json:"reserved_for_request_id"`
-	CreatedAt            time.Time   `bun:"created_at" json:"created_at"`
-	UpdatedAt            time.Time   `bun:"updated_at" json:"updated_at"`
-	Accessories          []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+	ReservedForRequestID *int64 `bun:"reserved_for_request_id" json:"reserved_for_request_id"`
 }
 
 // Accessory is something that goes out with a device (a charger, a case).

@@ -36,12 +36,10 @@ const MaxLoanDays = 3 * 366
 type Loan struct {
 	bun.BaseModel `bun:"table:loans,alias:l"`
 
-	ID       int64 `bun:"id,pk,autoincrement" json:"id"`
-	ClientID int64 `bun:"client_id" json:"client_id"`
-	DeviceID int64 `bun:"device_id" json:"device_id"`
-	// DeviceKind is the kind of device lent: a client has at most one open
-	// loan of each kind.
-	DeviceKind         Kind          `bun:"device_kind" json:"device_kind"`
+	ID                 int64         `bun:"id,pk,autoincrement" json:"id"`
+	ClientID           int64         `bun:"client_id" json:"client_id"`
+	DeviceID           int64         `bun:"device_id" json:"device_id"`
+	DeviceKind         Kind          `bun:"device_kind" json:"device_kind"` // one open loan of each kind per client
 	DataPlanID         *int64        `bun:"data_plan_id" json:"data_plan_id"`
 	Status             LoanStatus    `bun:"status" json:"status"`
 	DueOn              calendar.Date `bun:"due_on,type:date" json:"due_on"`

@@ -245,6 +245,13 @@ func TestReadyRequestHoldsADevice(t *testing.T) {
 		r.expectActions(c, "request.filed", "request.ready", "request.waitlisted", "request.ready")
 		r.must(201, r.co, "POST", loansURL, againstBody(c, other, rc))
 		r.holds(rc, "fulfilled", 0)
+
+		// A free device whose kind is changed goes to its new kind's line.
+		tablet := r.fileAs("waitlisted", r.eligible(), "tablet", nil)
+		spare := r.device(r.co, "laptop")
+		r.deviceHeld(spare, "available", 0)
+		r.must(200, r.co, "PATCH", path(v1+"/devices/%d", spare), map[string]any{"kind": "tablet"})
+		r.holds(tablet, "ready", spare)
 	})
 }
 
