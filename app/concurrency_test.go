@@ -161,7 +161,7 @@ func TestRenewalsDoNotOverwriteEachOther(t *testing.T) {
 			t.Fatal(err)
 		}
 		today := calendar.Of(time.Now().UTC())
-		loan, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID, DueOn: today.AddDays(30)})
+		loan, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID, DueOn: today.AddDays(30), WalkInJustification: "walked in at the front desk"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,7 +101,10 @@ func (f *fixture) client(sw *accounts.Actor, first string, channel clients.Chann
 
 func (f *fixture) lend(co *accounts.Actor, client int64, due calendar.Date, plan *int64) *inventory.Loan {
 	f.t.Helper()
-	l, err := f.svc.Inventory.IssueLoan(context.Background(), co, inventory.IssueInput{ClientID: client, DeviceID: f.laptop(co), DueOn: due, DataPlanID: plan})
+	// Due after the plan ends is allowed here: the plan-ending reminder is
+	// for such loans.
+	l, err := f.svc.Inventory.IssueLoan(context.Background(), co, inventory.IssueInput{ClientID: client, DeviceID: f.laptop(co), DueOn: due,
+		DataPlanID: plan, DueAfterPlanEnds: true, WalkInJustification: "walked in at the front desk"})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -304,3 +304,120 @@ func TestNullClearsProgramsAndNeeds(t *testing.T) {
 		}
 	})
 }
+
+// Requests filed and cancelled, laptops taken in, pulled for repair and
+// put back, loans against ready requests and walk-ins, all at once: every
+// change either happens or is refused as a conflict or a bad field (never
+// a deadlock or a server error), and afterwards every ready request holds
+// exactly one available laptop, no other request holds one, and no laptop
+// is free while someone waits.
+func TestReservationsHoldUnderConcurrentChanges(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		const n = 6
+		filers, walkers := make([]int64, n), make([]int64, n)
+		for i := range n {
+			filers[i], walkers[i] = f.person(sw, cents(15000)), f.person(sw, cents(15000))
+		}
+		f.laptop(co)
+		due := calendar.Of(time.Now().UTC()).AddDays(30)
+		first := func(status eligibility.RequestStatus) *eligibility.DeviceRequest {
+			list, _, err := f.svc.Eligibility.Requests(ctx, co, eligibility.RequestFilter{Status: status, DeviceKind: "laptop"}, storage.Page{Limit: 1})
+			if err != nil || len(list) == 0 {
+				return nil
+			}
+			return &list[0]
+		}
+		available := func() int64 {
+			kind := inventory.Kind("laptop")
+			list, _, err := f.svc.Inventory.ListDevices(ctx, inventory.DeviceFilter{Status: inventory.Available, Kind: kind}, storage.Page{Limit: 1})
+			if err != nil || len(list) == 0 {
+				return 0
+			}
+			return list[0].ID
+		}
+		wiped := true
+		var mu sync.Mutex
+		var unexpected []error
+		try := func(err error) {
+			if err != nil && !apperrIs(err, "conflict") && !apperrIs(err, "invalid") && !apperrIs(err, "not_found") {
+				mu.Lock()
+				unexpected = append(unexpected, err)
+				mu.Unlock()
+			}
+		}
+		workers := []func(i int){
+			func(i int) {
+				_, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: filers[i], DeviceKind: "laptop"})
+				try(err)
+			},
+			func(int) { f.laptop(co) },
+			func(int) {
+				if id := available(); id != 0 {
+					_, err := f.svc.Inventory.InspectDevice(ctx, co, id, inventory.InspectionInput{Wiped: &wiped, Outcome: inventory.NeedsRepair})
+					try(err)
+					_, err = f.svc.Inventory.InspectDevice(ctx, co, id, inventory.InspectionInput{Wiped: &wiped, Outcome: inventory.Ready})
+					try(err)
+				}
+			},
+			func(int) {
+				if r := first(eligibility.Ready); r != nil && r.ReservedDeviceID != nil {
+					_, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: r.ClientID, DeviceID: *r.ReservedDeviceID, DueOn: due, RequestID: &r.ID})
+					try(err)
+				}
+			},
+			func(i int) {
+				if id := available(); id != 0 {
+					_, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: walkers[i], DeviceID: id, DueOn: due,
+						WalkInJustification: "walked in at the front desk"})
+					try(err)
+				}
+			},
+			func(int) {
+				for _, s := range []eligibility.RequestStatus{eligibility.Ready, eligibility.Waitlisted} {
+					if r := first(s); r != nil {
+						_, err := f.svc.Eligibility.Cancel(ctx, sw, r.ID)
+						try(err)
+					}
+				}
+			},
+		}
+		var wg sync.WaitGroup
+		for _, work := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range n {
+					work(i)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range unexpected {
+			t.Errorf("unexpected error: %v", err)
+		}
+		count := func(what, query string) int {
+			t.Helper()
+			var c int
+			if err := db.NewRaw(query).Scan(ctx, &c); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return c
+		}
+		if c := count("ready without a device", `SELECT COUNT(*) FROM device_requests AS r WHERE r.status = 'ready'
+			AND NOT EXISTS (SELECT 1 FROM devices AS d WHERE d.reserved_for_request_id = r.id)`); c != 0 {
+			t.Errorf("%d ready requests hold no device", c)
+		}
+		if c := count("held for a request not ready", `SELECT COUNT(*) FROM devices AS d JOIN device_requests AS r
+			ON r.id = d.reserved_for_request_id WHERE r.status <> 'ready' OR d.status <> 'available'`); c != 0 {
+			t.Errorf("%d devices are held for requests that are not ready, or are not available", c)
+		}
+		waiting := count("waiting", `SELECT COUNT(*) FROM device_requests WHERE status = 'waitlisted'`)
+		free := count("free", `SELECT COUNT(*) FROM devices WHERE status = 'available' AND reserved_for_request_id IS NULL`)
+		if waiting > 0 && free > 0 {
+			t.Errorf("%d laptops are free while %d requests wait", free, waiting)
+		}
+	})
+}

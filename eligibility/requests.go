@@ -23,20 +23,27 @@ import (
 //	approved -> waitlisted | ready                      (ready when a device of the kind is free)
 //	waitlisted -> ready                                 (when a device frees up, head of the list first)
 //	ready -> fulfilled                                  (a loan is issued against the request)
+//	ready -> waitlisted                                 (its device went to repair and no other is free)
 //	any open status -> cancelled
+//
+// A ready request holds one device of its kind (the device's
+// reserved_for_request_id), which nothing else may lend.
 type RequestStatus string
 
 const (
-	Submitted       RequestStatus = "submitted"
-	Approved        RequestStatus = "approved"
-	Denied          RequestStatus = "denied"
-	NeedsReviewed   RequestStatus = "needs_review"
-	Waitlisted      RequestStatus = "waitlisted"
-	Ready           RequestStatus = "ready"
-	Fulfilled       RequestStatus = "fulfilled"
-	Cancelled       RequestStatus = "cancelled"
-	minJustifyChars               = 10
+	Submitted     RequestStatus = "submitted"
+	Approved      RequestStatus = "approved"
+	Denied        RequestStatus = "denied"
+	NeedsReviewed RequestStatus = "needs_review"
+	Waitlisted    RequestStatus = "waitlisted"
+	Ready         RequestStatus = "ready"
+	Fulfilled     RequestStatus = "fulfilled"
+	Cancelled     RequestStatus = "cancelled"
 )
+
+// MinJustifyChars is the shortest written justification: for a denial, an
+// override, a loan without a request.
+const MinJustifyChars = 10
 
 // RequestStatuses lists every status.
 var RequestStatuses = []RequestStatus{Submitted, Approved, Denied, NeedsReviewed, Waitlisted, Ready, Fulfilled, Cancelled}
@@ -68,6 +75,9 @@ type DeviceRequest struct {
 	CreatedAt       time.Time     `bun:"created_at" json:"created_at"`
 	UpdatedAt       time.Time     `bun:"updated_at" json:"updated_at"`
 	WaitlistedAt    *time.Time    `bun:"waitlisted_at" json:"waitlisted_at"`
+
+	// ReservedDeviceID is the device held for a ready request; null otherwise.
+	ReservedDeviceID *int64 `bun:"reserved_device_id,scanonly" json:"reserved_device_id"`
 }
 
 func (r *DeviceRequest) decode() error {
@@ -125,6 +135,9 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 		PriorityReasons: reasons, CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 	r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := s.Lending.LockKind(ctx, tx, r.DeviceKind); err != nil {
+			return err
+		}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
 			if storage.IsUniqueViolation(err) {
 				return apperr.New(apperr.Conflict, "this client already has an open request for a %s", in.DeviceKind)
@@ -147,35 +160,23 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 	return r, nil
 }
 
-// place moves an approved request to ready when a device of its kind is
-// free (not already promised to another ready request), else onto the
-// waitlist.
+// place moves an approved request to ready, holding a free device of its
+// kind, or onto the waitlist when none is free. (A free device held for no
+// one means nobody is waiting for its kind: promote gives every freed
+// device to the head of the line.)
 func (s *Service) place(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r *DeviceRequest) error {
-	if err := storage.LockName(ctx, tx, "waitlist:"+r.DeviceKind); err != nil {
+	if err := s.Lending.LockKind(ctx, tx, r.DeviceKind); err != nil {
 		return err
 	}
-	free, err := s.unpromised(ctx, tx, r.DeviceKind)
+	id, err := s.Lending.Reserve(ctx, tx, actor, r.DeviceKind, r.ID)
 	if err != nil {
 		return err
 	}
-	next := Waitlisted
-	if free > 0 {
-		next = Ready
+	if id == 0 {
+		return s.move(ctx, tx, actor, r, []RequestStatus{Approved}, Waitlisted, "")
 	}
-	return s.move(ctx, tx, actor, r, []RequestStatus{Approved}, next, "")
-}
-
-// unpromised counts free devices of kind less the ready requests for it.
-func (s *Service) unpromised(ctx context.Context, tx bun.Tx, kind string) (int, error) {
-	free, err := s.Lending.FreeDevices(ctx, tx, kind)
-	if err != nil {
-		return 0, err
-	}
-	ready, err := tx.NewSelect().Model((*DeviceRequest)(nil)).Where("device_kind = ? AND status = ?", kind, Ready).Count(ctx)
-	if err != nil {
-		return 0, storage.Err(err, "requests")
-	}
-	return free - int(ready), nil
+	r.ReservedDeviceID = &id
+	return s.move(ctx, tx, actor, r, []RequestStatus{Approved}, Ready, "")
 }
 
 // move changes a request's status if it is in one of from, and records it.
@@ -186,8 +187,18 @@ func (s *Service) move(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r 
 	now := s.now()
 	q := tx.NewUpdate().Model(r).Set("status = ?", to).Set("updated_at = ?", now).WherePK().Where("status = ?", r.Status)
 	if to == Waitlisted {
-		q.Set("waitlisted_at = ?", now)
-		r.WaitlistedAt = &now
+		// Back from ready, a request keeps its place in line: the time it
+		// joined it, or, if it never waited, the time it became ready
+		// (nothing changes a ready request but its next transition).
+		at := now
+		if r.Status == Ready {
+			at = r.UpdatedAt
+			if r.WaitlistedAt != nil {
+				at = *r.WaitlistedAt
+			}
+		}
+		q.Set("waitlisted_at = ?", at)
+		r.WaitlistedAt = &at
 	}
 	if justification != "" {
 		q.Set("justification = ?", justification)
@@ -229,9 +240,15 @@ func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *
 	return q.Where("1 = 0")
 }
 
+// selectRequests selects requests into model with the device each holds.
+func (s *Service) selectRequests(db bun.IDB, model any) *bun.SelectQuery {
+	return db.NewSelect().Model(model).ColumnExpr("r.*").
+		ColumnExpr("(?) AS reserved_device_id", s.Lending.ReservedDevice(db, "r.id"))
+}
+
 func (s *Service) loadRequest(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*DeviceRequest, error) {
 	r := new(DeviceRequest)
-	q := s.scope(db, db.NewSelect().Model(r).Where("r.id = ?", id), actor)
+	q := s.scope(db, s.selectRequests(db, r).Where("r.id = ?", id), actor)
 	q = storage.LockedIf(q, lock)
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "request")
@@ -263,7 +280,7 @@ func ParseRequestFilter(status, kind string) (RequestFilter, error) {
 // Requests lists the requests the actor may see, newest first.
 func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f RequestFilter, page storage.Page) ([]DeviceRequest, int, error) {
 	out := []DeviceRequest{}
-	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
+	q := s.scope(s.DB, s.selectRequests(s.DB, &out), actor)
 	if f.ClientID != 0 {
 		q.Where("r.client_id = ?", f.ClientID)
 	}
@@ -285,11 +302,19 @@ func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f Request
 	return out, int(total), nil
 }
 
-// transition runs one coordinator or worker action on a request.
+// transition runs one coordinator or worker action on a request. The lock
+// of the request's kind comes first (a request's kind never changes), then
+// the request's row.
 func (s *Service) transition(ctx context.Context, actor *accounts.Actor, id int64, fn func(tx bun.Tx, r *DeviceRequest) error) (*DeviceRequest, error) {
 	var r *DeviceRequest
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
+		if r, err = s.loadRequest(ctx, tx, actor, id, false); err != nil {
+			return err
+		}
+		if err := s.Lending.LockKind(ctx, tx, r.DeviceKind); err != nil {
+			return err
+		}
 		if r, err = s.loadRequest(ctx, tx, actor, id, true); err != nil {
 			return err
 		}
@@ -298,11 +323,19 @@ func (s *Service) transition(ctx context.Context, actor *accounts.Actor, id int6
 	return r, err
 }
 
+// Justify trims a written justification and checks it, noting a problem in
+// bad under field: at least MinJustifyChars characters saying why, at most
+// 2000.
+func Justify(bad *apperr.Fields, field, text string) string {
+	text = strings.TrimSpace(text)
+	bad.Check(len([]rune(text)) < MinJustifyChars, field, fmt.Sprintf("is required: at least %d characters saying why", MinJustifyChars))
+	bad.MaxLength(field, text, 2000)
+	return text
+}
+
 func justify(justification string) (string, error) {
-	justification = strings.TrimSpace(justification)
 	var bad apperr.Fields
-	bad.Check(len([]rune(justification)) < minJustifyChars, "justification", fmt.Sprintf("is required: at least %d characters saying why", minJustifyChars))
-	bad.MaxLength("justification", justification, 2000)
+	justification = Justify(&bad, "justification", justification)
 	return justification, bad.Err()
 }
 
@@ -334,7 +367,7 @@ func (s *Service) Deny(ctx context.Context, actor *accounts.Actor, id int64, jus
 			return err
 		}
 		if wasReady {
-			return s.promote(ctx, tx, actor, r.DeviceKind)
+			return s.passOn(ctx, tx, actor, r)
 		}
 		return nil
 	})
@@ -364,23 +397,30 @@ func (s *Service) Cancel(ctx context.Context, actor *accounts.Actor, id int64) (
 			return err
 		}
 		if wasReady {
-			return s.promote(ctx, tx, actor, r.DeviceKind)
+			return s.passOn(ctx, tx, actor, r)
 		}
 		return nil
 	})
 }
 
-// promote moves the head of kind's waitlist to ready while devices of the
-// kind are free and unpromised.
+// passOn releases the device a request that is no longer ready held, and
+// gives it to the head of the line.
+func (s *Service) passOn(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r *DeviceRequest) error {
+	if _, err := s.Lending.Release(ctx, tx, actor, r.ID); err != nil {
+		return err
+	}
+	r.ReservedDeviceID = nil
+	return s.promote(ctx, tx, actor, r.DeviceKind)
+}
+
+// promote gives free devices of kind to the head of its waitlist, one by
+// one, while both last: each request served becomes ready, holding its
+// device.
 func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
-	if err := storage.LockName(ctx, tx, "waitlist:"+kind); err != nil {
+	if err := s.Lending.LockKind(ctx, tx, kind); err != nil {
 		return err
 	}
-	free, err := s.unpromised(ctx, tx, kind)
-	if err != nil {
-		return err
-	}
-	for ; free > 0; free-- {
+	for {
 		head := new(DeviceRequest)
 		err := tx.NewSelect().Model(head).Where("r.device_kind = ? AND r.status = ?", kind, Waitlisted).
 			OrderExpr("r.priority DESC, r.waitlisted_at, r.id").Limit(1).Scan(ctx)
@@ -390,17 +430,68 @@ func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor,
 		if err != nil {
 			return storage.Err(err, "waitlist")
 		}
+		id, err := s.Lending.Reserve(ctx, tx, actor, kind, head.ID)
+		if err != nil || id == 0 {
+			return err
+		}
 		if err := s.move(ctx, tx, actor, head, []RequestStatus{Waitlisted}, Ready, ""); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // DeviceFreed is called, inside the transaction that frees it, when a
-// device of kind becomes available: the head of that waitlist becomes ready.
+// device of kind becomes available and held for no one: the head of that
+// waitlist becomes ready, holding it.
 func (s *Service) DeviceFreed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
 	return s.promote(ctx, tx, actor, kind)
+}
+
+// ReservationLost is called, inside the transaction that released it, when
+// the device a ready request held went out of service (to repair, retired).
+// The request holds another free device of its kind if there is one, else it
+// goes back to the waitlist at the place it had.
+func (s *Service) ReservationLost(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID int64) error {
+	r := new(DeviceRequest)
+	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ?", requestID)).Scan(ctx); err != nil {
+		return storage.Err(err, "request")
+	}
+	if r.Status != Ready {
+		return nil
+	}
+	id, err := s.Lending.Reserve(ctx, tx, actor, r.DeviceKind, r.ID)
+	if err != nil || id != 0 {
+		return err
+	}
+	return s.move(ctx, tx, actor, r, []RequestStatus{Ready}, Waitlisted, "")
+}
+
+// WalkIn checks, inside the loan's transaction, that a client may be lent
+// a device of kind without a request. Refused when they have an open
+// request for that kind (the loan goes against it, in its turn) or when
+// their latest request for it was denied (a coordinator overrides the
+// denial instead, with its justification on the request).
+func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind string) error {
+	last := new(DeviceRequest)
+	err := tx.NewSelect().Model(last).Column("r.id", "r.status").Where("r.client_id = ? AND r.device_kind = ?", clientID, kind).
+		OrderExpr("r.created_at DESC, r.id DESC").Limit(1).Scan(ctx)
+	if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return storage.Err(err, "requests")
+	}
+	switch {
+	case last.Status == Ready:
+		return apperr.New(apperr.Conflict, "the client's request %d for a %s is ready: lend against it (request_id %d) rather than as a walk-in", last.ID, kind, last.ID)
+	case containsStatus(openStatuses, last.Status):
+		return apperr.New(apperr.Conflict, "the client has request %d for a %s, which is %s: a walk-in loan would pass everyone waiting; lend against the request when it is ready, or cancel it first",
+			last.ID, kind, last.Status)
+	case last.Status == Denied:
+		return apperr.New(apperr.Conflict, "the client's request %d for a %s was denied: to lend one anyway, override the denial (POST /api/v1/requests/%d/override, with a justification) and lend against the request",
+			last.ID, kind, last.ID)
+	}
+	return nil
 }
 
 // Fulfil links a ready request to the loan issued against it, inside the

@@ -24,12 +24,23 @@ type ClientFacts interface {
 	CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery
 }
 
-// LendingFacts is what eligibility needs to know about loans. The inventory
-// package provides it.
+// LendingFacts is what eligibility needs to know about loans and devices.
+// The inventory package provides it.
 type LendingFacts interface {
 	EligibilityHistory(ctx context.Context, clientID int64, household []int64) (History, error)
-	// FreeDevices counts the devices of a kind available to lend.
-	FreeDevices(ctx context.Context, db bun.IDB, kind string) (int, error)
+	// LockKind serializes, until tx ends, every change to the free devices
+	// of a kind and to whom they are held for. Taken before any row of a
+	// request or a device is locked.
+	LockKind(ctx context.Context, tx bun.Tx, kind string) error
+	// Reserve holds a free device of a kind for a request and returns its
+	// id, or 0 when none is free.
+	Reserve(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string, requestID int64) (int64, error)
+	// Release ends a request's hold on its device, and returns the
+	// device's id (0 when it held none).
+	Release(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID int64) (int64, error)
+	// ReservedDevice selects the id of the device held for the request
+	// whose id is in the named column, as a subquery.
+	ReservedDevice(db bun.IDB, requestID string) *bun.SelectQuery
 }
 
 // TrainingFacts is what eligibility needs to know about a client's

@@ -50,7 +50,7 @@ func BenchmarkIssueAndReturn(b *testing.B) {
 			due := calendar.Of(time.Now().AddDate(0, 1, 0))
 			wiped := true
 			for b.Loop() {
-				loan, err := svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: client.ID, DeviceID: device.ID, DueOn: due})
+				loan, err := svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: client.ID, DeviceID: device.ID, DueOn: due, WalkInJustification: "walked in at the front desk"})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -8,6 +8,10 @@
 //	                        |                     '--inspect(retire)--> retired
 //	                        '--lost--> lost --recovered--> inspection
 //
+// An available device may be held for a ready device request
+// (reserved_for_request_id): then only a loan against that request may
+// take it. See reservations.go.
+//
 // Every transition is a conditional update inside a transaction that also
 // writes the loan change and the audit event, so concurrent requests cannot
 // both win: a device is on at most one open loan, guarded by a partial
@@ -91,6 +95,10 @@ type Device struct {
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
 	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+
+	// ReservedForRequestID is the ready device request this available
+	// device is held for; null when it is held for none.
+	ReservedForRequestID *int64 `bun:"reserved_for_request_id" json:"reserved_for_request_id"`
 }
 
 // Accessory is something that goes out with a device (a charger, a case).
@@ -125,12 +133,19 @@ type Reminders interface {
 	LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, open bool, dueOn calendar.Date) error
 }
 
-// Waitlist is what inventory tells the device-request side: a device of a
-// kind became available (inside the transaction that made it so).
+// Waitlist is what inventory tells the device-request side, inside the
+// transaction that holds the lock of the device's kind (LockKind).
 type Waitlist interface {
+	// DeviceFreed: a device of kind is available and held for no request.
 	DeviceFreed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error
+	// ReservationLost: the device held for a ready request went out of
+	// service (repair, retired) and was released.
+	ReservationLost(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID int64) error
 	// Fulfil marks a ready request as fulfilled by a new loan.
 	Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error
+	// WalkIn refuses (Conflict) a loan of kind without a request to a
+	// client who should be served through one.
+	WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind string) error
 }
 
 // freed tells the waitlist, if any, that a device of kind is available.
@@ -271,6 +286,9 @@ func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in De
 	}
 	generate := d.AssetTag == ""
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := s.LockKind(ctx, tx, string(d.Kind)); err != nil {
+			return err
+		}
 		d.CreatedAt = s.now()
 		d.UpdatedAt = d.CreatedAt
 		// A generated tag may collide with one a coordinator typed in by
@@ -356,11 +374,16 @@ func (s *Service) Device(ctx context.Context, id int64) (*Device, error) {
 func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id int64, in DeviceInput) (*Device, error) {
 	var d *Device
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var also []Kind
+		if in.Kind != nil && oneOf(*in.Kind, Kinds) {
+			also = append(also, *in.Kind)
+		}
 		var err error
-		if d, err = s.loadDevice(ctx, tx, id, true); err != nil {
+		if d, err = s.lockDevice(ctx, tx, id, also...); err != nil {
 			return err
 		}
 		before := d.fields()
+		oldKind := d.Kind
 		var tagErr apperr.Fields
 		tagErr.Check(in.AssetTag != nil && strings.TrimSpace(*in.AssetTag) == "", "asset_tag", "must not be empty")
 		if err := apperr.Join(tagErr.Err(), in.apply(d)); err != nil {
@@ -369,6 +392,10 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 		changes := audit.Diff(before, d.fields())
 		if len(changes) == 0 {
 			return nil
+		}
+		if d.Kind != oldKind && d.ReservedForRequestID != nil {
+			return apperr.New(apperr.Conflict, "device %s is held for request %d, for a %s; it cannot become a %s while held",
+				d.AssetTag, *d.ReservedForRequestID, oldKind, d.Kind)
 		}
 		d.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(d).
@@ -382,7 +409,14 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, deviceEvent(actor, d.UpdatedAt, "device.updated", d), changes)
+		if err := audit.Record(ctx, tx, deviceEvent(actor, d.UpdatedAt, "device.updated", d), changes); err != nil {
+			return err
+		}
+		// A free device that changes kind is a free device of its new kind.
+		if d.Kind != oldKind && d.Status == Available {
+			return s.freed(ctx, tx, actor, d.Kind)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -474,7 +508,7 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 	var d *Device
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		var err error
-		if d, err = s.loadDevice(ctx, tx, id, true); err != nil {
+		if d, err = s.lockDevice(ctx, tx, id); err != nil {
 			return err
 		}
 		if !oneOf(d.Status, inspectable) {
@@ -482,6 +516,15 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 		}
 		now := s.now()
 		from := d.Status
+		// A held device taken out of the pool is released first: only an
+		// available device can be held.
+		held := d.ReservedForRequestID
+		if held != nil && next != Available {
+			if _, err := s.Release(ctx, tx, actor, *held); err != nil {
+				return err
+			}
+			d.ReservedForRequestID = nil
+		}
 		q := tx.NewUpdate().Model(d).Set("status = ?", next).Set("updated_at = ?", now).
 			WherePK().Where("status = ?", from)
 		if *in.Wiped {
@@ -501,8 +544,11 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 			"condition": d.Condition, "notes": strings.TrimSpace(in.Notes)}); err != nil {
 			return err
 		}
-		if next == Available && from != Available {
+		switch {
+		case next == Available && from != Available:
 			return s.freed(ctx, tx, actor, d.Kind)
+		case held != nil && next != Available && s.Waitlist != nil:
+			return s.Waitlist.ReservationLost(ctx, tx, actor, *held)
 		}
 		return nil
 	})

@@ -24,8 +24,7 @@ func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, househ
 		ClientID int64  `bun:"client_id"`
 		Kind     string `bun:"kind"`
 	}
-	err := s.DB.NewSelect().TableExpr("loans AS l").Join("JOIN devices AS d ON d.id = l.device_id").
-		ColumnExpr("l.client_id, d.kind").
+	err := s.DB.NewSelect().TableExpr("loans AS l").ColumnExpr("l.client_id, l.device_kind AS kind").
 		Where("l.status = ? AND l.client_id IN (?)", LoanOpen, bun.In(household)).Scan(ctx, &open)
 	if err != nil {
 		return h, storage.Err(err, "loans")
@@ -62,10 +61,4 @@ func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, househ
 		}
 	}
 	return h, nil
-}
-
-// FreeDevices counts the devices of kind that are available to lend.
-func (s *Service) FreeDevices(ctx context.Context, db bun.IDB, kind string) (int, error) {
-	n, err := db.NewSelect().Model((*Device)(nil)).Where("kind = ? AND status = ?", kind, Available).Count(ctx)
-	return int(n), storage.Err(err, "devices")
 }

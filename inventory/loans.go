@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -37,6 +39,7 @@ type Loan struct {
 	ID                 int64         `bun:"id,pk,autoincrement" json:"id"`
 	ClientID           int64         `bun:"client_id" json:"client_id"`
 	DeviceID           int64         `bun:"device_id" json:"device_id"`
+	DeviceKind         Kind          `bun:"device_kind" json:"device_kind"` // one open loan of each kind per client
 	DataPlanID         *int64        `bun:"data_plan_id" json:"data_plan_id"`
 	Status             LoanStatus    `bun:"status" json:"status"`
 	DueOn              calendar.Date `bun:"due_on,type:date" json:"due_on"`
@@ -82,6 +85,20 @@ type IssueInput struct {
 	Notes      string        `json:"notes"`
 	// RequestID names the ready device request this loan fulfils, if any.
 	RequestID *int64 `json:"request_id"`
+	// WalkInJustification says why a device is lent without a request (a
+	// walk-in); required then, as for an override.
+	WalkInJustification string `json:"walk_in_justification"`
+	// DueAfterPlanEnds lets the due date fall after the data plan's end.
+	DueAfterPlanEnds bool `json:"due_after_plan_ends"`
+}
+
+// checkPlanEnd refuses a due date after the data plan ends, which would
+// leave the client with a device and no line, unless the coordinator says
+// so (allowed).
+func checkPlanEnd(bad *apperr.Fields, due calendar.Date, plan *DataPlan, allowed bool) {
+	if plan != nil && !plan.EndsOn.IsZero() && due.After(plan.EndsOn) && !allowed {
+		bad.Add("due_on", fmt.Sprintf("is after data plan %d ends (%s): choose a date up to then, or send \"due_after_plan_ends\": true to lend it anyway", plan.ID, plan.EndsOn))
+	}
 }
 
 func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
@@ -96,15 +113,23 @@ func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
 	}
 }
 
-// IssueLoan lends an available device to a client. Of any number of
-// concurrent attempts on one device exactly one succeeds; the others get a
-// Conflict.
+// IssueLoan lends an available device to a client, against their ready
+// device request or, with a written justification, as a walk-in. Of any
+// number of concurrent attempts on one device exactly one succeeds; the
+// others get a Conflict. A device held for a request goes only to a loan
+// against that request, and a client has at most one open loan of each
+// kind of device.
 func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in IssueInput) (*Loan, error) {
 	var bad apperr.Fields
 	bad.Check(in.ClientID <= 0, "client_id", "is required")
 	bad.Check(in.DeviceID <= 0, "device_id", "is required")
 	bad.Check(in.DataPlanID != nil && *in.DataPlanID <= 0, "data_plan_id", "must be a data plan id")
 	bad.Check(in.RequestID != nil && (*in.RequestID <= 0 || s.Waitlist == nil), "request_id", "must be a request id")
+	if in.RequestID == nil {
+		in.WalkInJustification = eligibility.Justify(&bad, "walk_in_justification", in.WalkInJustification)
+	} else {
+		bad.Check(strings.TrimSpace(in.WalkInJustification) != "", "walk_in_justification", "is only for a loan without request_id (a walk-in); leave it out")
+	}
 	s.checkDueDate(&bad, in.DueOn)
 	bad.MaxLength("notes", in.Notes, 2000)
 	if err := bad.Err(); err != nil {
@@ -112,6 +137,10 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 	}
 	var loan *Loan
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		kind, err := s.lockKindOf(ctx, tx, in.DeviceID)
+		if err != nil {
+			return err
+		}
 		// References first, all reported together.
 		var bad apperr.Fields
 		ok, err := s.Clients.Exists(ctx, tx, in.ClientID)
@@ -133,13 +162,29 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			} else if err != nil {
 				return err
 			}
+			checkPlanEnd(&bad, in.DueOn, plan, in.DueAfterPlanEnds)
 		}
 		if err := bad.Err(); err != nil {
 			return err
 		}
 		// Then state.
+		if err := sameKind(device, kind); err != nil {
+			return err
+		}
 		if device.Status != Available {
 			return apperr.New(apperr.Conflict, "device %s is %s, not available", device.AssetTag, device.Status)
+		}
+		held := device.ReservedForRequestID
+		if in.RequestID == nil {
+			if held != nil {
+				return apperr.New(apperr.Conflict, "device %s is held for request %d: only a loan with request_id %d may take it; lend a %s that is held for no one",
+					device.AssetTag, *held, *held, device.Kind)
+			}
+			if s.Waitlist != nil {
+				if err := s.Waitlist.WalkIn(ctx, tx, in.ClientID, string(device.Kind)); err != nil {
+					return err
+				}
+			}
 		}
 		if plan != nil {
 			today := s.today()
@@ -153,15 +198,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			}
 		}
 		now := s.now()
-		// The conditional update is what makes concurrent issues safe: on
-		// PostgreSQL a second transaction waits for the row lock, then finds
-		// the status changed and updates nothing; on SQLite the transaction
-		// already holds the write lock.
-		if err := transition(ctx, tx.NewUpdate().Model(device).Set("status = ?", OnLoan).Set("updated_at = ?", now).
-			WherePK().Where("status = ?", Available), "device", device.AssetTag); err != nil {
-			return err
-		}
-		loan = &Loan{ClientID: in.ClientID, DeviceID: in.DeviceID, DataPlanID: in.DataPlanID, Status: LoanOpen,
+		loan = &Loan{ClientID: in.ClientID, DeviceID: in.DeviceID, DeviceKind: device.Kind, DataPlanID: in.DataPlanID, Status: LoanOpen,
 			DueOn: in.DueOn, Notes: strings.TrimSpace(in.Notes), IssuedAt: now, IssuedBy: actor.ID, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(loan).Exec(ctx); err != nil {
 			switch {
@@ -169,16 +206,59 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 				return apperr.New(apperr.Conflict, "device %s is already on an open loan", device.AssetTag)
 			case storage.UniqueOn(err, "data_plan_id"):
 				return apperr.New(apperr.Conflict, "data plan %d is already on an open loan", *in.DataPlanID)
+			case storage.UniqueOn(err, "device_kind"):
+				return apperr.New(apperr.Conflict, "client %d already has a %s on an open loan; a client has at most one open loan of each kind of device",
+					in.ClientID, device.Kind)
 			}
 			return storage.Err(err, "loan")
 		}
-		if err := audit.Record(ctx, tx, loanEvent(actor, now, "loan.issued", loan), map[string]any{
+		details := map[string]any{
 			"client_id": loan.ClientID, "device_id": loan.DeviceID, "asset_tag": device.AssetTag,
-			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes, "request_id": in.RequestID}); err != nil {
+			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes, "request_id": in.RequestID}
+		if in.RequestID == nil {
+			details["walk_in_justification"] = in.WalkInJustification
+		}
+		if in.DueAfterPlanEnds {
+			details["due_after_plan_ends"] = true
+		}
+		if err := audit.Record(ctx, tx, loanEvent(actor, now, "loan.issued", loan), details); err != nil {
 			return err
 		}
+		// The request is checked (this client's, this kind, ready) before
+		// its hold on a device is looked at, so a wrong request_id is named.
 		if in.RequestID != nil {
-			return s.Waitlist.Fulfil(ctx, tx, actor, *in.RequestID, loan.ClientID, string(device.Kind), loan.ID)
+			if err := s.Waitlist.Fulfil(ctx, tx, actor, *in.RequestID, loan.ClientID, string(device.Kind), loan.ID); err != nil {
+				return err
+			}
+			if held != nil && *held != *in.RequestID {
+				return apperr.New(apperr.Conflict, "device %s is held for request %d: only a loan with request_id %d may take it; lend another %s against request %d",
+					device.AssetTag, *held, *held, device.Kind, *in.RequestID)
+			}
+		}
+		// The conditional update is what makes concurrent issues safe: on
+		// PostgreSQL a second transaction waits for the row lock, then finds
+		// the device changed and updates nothing; on SQLite the transaction
+		// already holds the write lock. A held device is taken only by its
+		// own request, and lent it is held no more.
+		q := tx.NewUpdate().Model(device).Set("status = ?", OnLoan).Set("reserved_for_request_id = NULL").Set("updated_at = ?", now).
+			WherePK().Where("status = ?", Available)
+		if in.RequestID == nil {
+			q.Where("reserved_for_request_id IS NULL")
+		} else {
+			q.Where("(reserved_for_request_id IS NULL OR reserved_for_request_id = ?)", *in.RequestID)
+		}
+		if err := transition(ctx, q, "device", device.AssetTag); err != nil {
+			return err
+		}
+		device.Status, device.ReservedForRequestID = OnLoan, nil
+		// Lent against a request from another device on the shelf: the
+		// device the request held is free again, for the next in line.
+		if in.RequestID != nil && held == nil {
+			released, err := s.Release(ctx, tx, actor, *in.RequestID)
+			if err != nil || released == 0 {
+				return err
+			}
+			return s.freed(ctx, tx, actor, device.Kind)
 		}
 		return nil
 	})
@@ -275,7 +355,7 @@ func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFi
 // allowed, applies the conditional loan update and the device update that
 // goes with it, and records the event, all in one transaction.
 func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, action string,
-	allowed func(l *Loan) error,
+	allowed func(tx bun.Tx, l *Loan) error,
 	update func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any),
 ) (*Loan, error) {
 	var loan *Loan
@@ -286,7 +366,7 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 		if err != nil {
 			return err
 		}
-		if err := allowed(l); err != nil {
+		if err := allowed(tx, l); err != nil {
 			return err
 		}
 		now := s.now()
@@ -335,7 +415,7 @@ type deviceMove struct {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func mustBeOpen(l *Loan) error {
+func mustBeOpen(_ bun.Tx, l *Loan) error {
 	if l.Status != LoanOpen {
 		return apperr.New(apperr.Conflict, "loan %d is %s, not open", l.ID, l.Status)
 	}
@@ -370,9 +450,13 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 // RenewInput moves a loan's due date.
 type RenewInput struct {
 	DueOn calendar.Date `json:"due_on"`
+	// DueAfterPlanEnds lets the new due date fall after the end of the
+	// loan's data plan.
+	DueAfterPlanEnds bool `json:"due_after_plan_ends"`
 }
 
-// RenewLoan gives an open loan a later due date.
+// RenewLoan gives an open loan a later due date, no later than the end of
+// its data plan unless the coordinator says so.
 func (s *Service) RenewLoan(ctx context.Context, actor *accounts.Actor, id int64, in RenewInput) (*Loan, error) {
 	var bad apperr.Fields
 	s.checkDueDate(&bad, in.DueOn)
@@ -380,17 +464,26 @@ func (s *Service) RenewLoan(ctx context.Context, actor *accounts.Actor, id int64
 		return nil, err
 	}
 	return s.change(ctx, actor, id, "loan.renewed",
-		func(l *Loan) error {
-			if err := mustBeOpen(l); err != nil {
+		func(tx bun.Tx, l *Loan) error {
+			if err := mustBeOpen(tx, l); err != nil {
 				return err
 			}
-			if !in.DueOn.After(l.DueOn) {
-				return (apperr.Fields{"due_on": "must be after the current due date (" + l.DueOn.String() + ")"}).Err()
+			var bad apperr.Fields
+			bad.Check(!in.DueOn.After(l.DueOn), "due_on", "must be after the current due date ("+l.DueOn.String()+")")
+			if l.DataPlanID != nil {
+				plan, err := s.loadDataPlan(ctx, tx, *l.DataPlanID, true)
+				if err != nil {
+					return err
+				}
+				checkPlanEnd(&bad, in.DueOn, plan, in.DueAfterPlanEnds)
 			}
-			return nil
+			return bad.Err()
 		},
 		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
 			details := map[string]any{"due_on": audit.Change{From: l.DueOn, To: in.DueOn}}
+			if in.DueAfterPlanEnds {
+				details["due_after_plan_ends"] = true
+			}
 			l.DueOn = in.DueOn
 			l.Renewals++
 			q.Set("due_on = ?", l.DueOn).Set("renewals = renewals + 1").Where("due_on = ?", details["due_on"].(audit.Change).From)
@@ -432,7 +525,7 @@ func (s *Service) RecordRecovered(ctx context.Context, actor *accounts.Actor, id
 		return nil, (apperr.Fields{"condition": "must be one of " + list(Conditions)}).Err()
 	}
 	return s.change(ctx, actor, id, "loan.recovered",
-		func(l *Loan) error {
+		func(_ bun.Tx, l *Loan) error {
 			if l.Status != LoanLost {
 				return apperr.New(apperr.Conflict, "loan %d is %s; only a lost loan's device can be recovered", l.ID, l.Status)
 			}

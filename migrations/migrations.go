@@ -13,6 +13,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -69,9 +70,21 @@ func List(dialect storage.Dialect) ([]Migration, error) {
 
 // Apply brings db up to date and returns the names of the migrations it applied.
 func Apply(ctx context.Context, db *storage.DB) ([]string, error) {
+	return applyBefore(ctx, db, math.MaxInt)
+}
+
+// applyBefore applies the pending migrations numbered below version (tests
+// use it to fill a database as it was before a migration).
+func applyBefore(ctx context.Context, db *storage.DB, version int) ([]string, error) {
 	all, err := List(db.Engine)
 	if err != nil {
 		return nil, err
+	}
+	for i, m := range all {
+		if m.Version >= version {
+			all = all[:i]
+			break
+		}
 	}
 	var applied []string
 	err = storage.InTx(ctx, db, func(tx bun.Tx) error {

@@ -213,11 +213,16 @@ func (e *env) client(worker string) int64 {
 		"phone": "+1 555 010 0000", "preferred_channel": "sms", "household_size": 3}).ID(e.t)
 }
 
-// loan issues a device to a client, due in a month, and returns the loan id.
+// walkIn is the written justification of a loan issued without a device
+// request.
+const walkIn = "came to the front desk without a request"
+
+// loan issues a device to a client as a walk-in, due in a month, and
+// returns the loan id.
 func (e *env) loan(coordinator string, clientID, deviceID int64) int64 {
 	e.t.Helper()
 	return e.must(201, coordinator, "POST", "/api/v1/loans", map[string]any{
-		"client_id": clientID, "device_id": deviceID, "due_on": "2026-04-10"}).ID(e.t)
+		"client_id": clientID, "device_id": deviceID, "due_on": "2026-04-10", "walk_in_justification": walkIn}).ID(e.t)
 }
 
 func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -720,7 +720,7 @@ func TestUnauthorized(t *testing.T) {
 			{"POST", "/api/v1/clients", clientBody("NO-TOKEN", nil)},
 			{"PATCH", path("/api/v1/clients/%d", client), map[string]any{"first_name": "Bo"}},
 			{"GET", path("/api/v1/clients/%d", client), nil},
-			{"POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"}},
+			{"POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn}},
 		}
 		headers := map[string][]string{
 			"no token":           nil,

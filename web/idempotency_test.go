@@ -61,7 +61,7 @@ func TestIdempotentIssue(t *testing.T) {
 		client := e.client(sw)
 		device := e.device(co, "phone")
 		other := e.device(co, "tablet")
-		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"})
+		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 
 		first := e.must(201, co, "POST", "/api/v1/loans", body, "Idempotency-Key", "issue-1")
 		expectFresh(t, first)
@@ -89,8 +89,8 @@ func TestIdempotentIssue(t *testing.T) {
 
 		// The same key with another request is refused and changes nothing.
 		for name, b := range map[string][]byte{
-			"another due date": idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-11"}),
-			"another device":   idemBody(t, map[string]any{"client_id": client, "device_id": other, "due_on": "2026-04-10"}),
+			"another due date": idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-11", "walk_in_justification": walkIn}),
+			"another device":   idemBody(t, map[string]any{"client_id": client, "device_id": other, "due_on": "2026-04-10", "walk_in_justification": walkIn}),
 			"an invalid body":  idemBody(t, map[string]any{"client_id": client}),
 			"a broken body":    []byte(`{"client_id":`),
 		} {
@@ -113,7 +113,7 @@ func TestIdempotentIssue(t *testing.T) {
 		// Keys are each user's own: another coordinator's different request
 		// with the same key is not a reuse, and is acted on.
 		mine := e.must(201, co2, "POST", "/api/v1/loans",
-			idemBody(t, map[string]any{"client_id": client, "device_id": other, "due_on": "2026-04-10"}),
+			idemBody(t, map[string]any{"client_id": client, "device_id": other, "due_on": "2026-04-10", "walk_in_justification": walkIn}),
 			"Idempotency-Key", "issue-1")
 		expectFresh(t, mine)
 		if mine.ID(t) == loan {
@@ -199,7 +199,7 @@ func TestIdempotentFailureReplays(t *testing.T) {
 
 		// A first request that fails validation gets the same answer when
 		// resent with the same key, and is not acted on.
-		bad := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-03-01"})
+		bad := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-03-01", "walk_in_justification": walkIn})
 		first := e.do(co, "POST", "/api/v1/loans", bad, "Idempotency-Key", "bad-1")
 		expectError(t, first, 422, "invalid", "due_on")
 		expectFresh(t, first)
@@ -212,14 +212,14 @@ func TestIdempotentFailureReplays(t *testing.T) {
 		expectError(t, first, 400, "malformed")
 		expectReplay(t, first, e.do(co, "POST", "/api/v1/loans", broken, "Idempotency-Key", "bad-2"))
 		// A reference to nothing.
-		missing := idemBody(t, map[string]any{"client_id": 999999, "device_id": device, "due_on": "2026-04-10"})
+		missing := idemBody(t, map[string]any{"client_id": 999999, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		first = e.do(co, "POST", "/api/v1/loans", missing, "Idempotency-Key", "bad-3")
 		expectError(t, first, 422, "invalid", "client_id")
 		expectReplay(t, first, e.do(co, "POST", "/api/v1/loans", missing, "Idempotency-Key", "bad-3"))
 		e.unchanged(admin, before, "failed requests and their replays")
 
 		// The fixed request under a new key goes through.
-		good := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"})
+		good := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		e.must(201, co, "POST", "/api/v1/loans", good, "Idempotency-Key", "good-1")
 		if n := e.totalAt(co, "/api/v1/loans"); n != 1 {
 			t.Fatalf("%d loans, want 1", n)
@@ -234,7 +234,7 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 		_, sw := e.user(accounts.SocialWorker)
 		client := e.client(sw)
 		device := e.device(co, "phone")
-		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"})
+		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		before := e.world(admin)
 
 		for name, key := range map[string]string{
@@ -274,7 +274,7 @@ func testConcurrentResends(t *testing.T, e *env, hold bool) {
 	_, sw := e.user(accounts.SocialWorker)
 	client := e.client(sw)
 	device := e.device(co, "laptop")
-	body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"})
+	body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 
 	var release func()
 	if hold {
@@ -386,7 +386,7 @@ func TestIdempotentInProgress(t *testing.T) {
 		_, sw := e.user(accounts.SocialWorker)
 		client := e.client(sw)
 		device := e.device(co, "tablet")
-		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"})
+		body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		ctx := context.Background()
 		inFlight := idempotency.Request{UserID: coID, Key: "slow-1", Method: "POST", Path: "/api/v1/loans", Body: body}
 		if prev, err := e.svc.Idempotency.Begin(ctx, inFlight); err != nil || prev != nil {

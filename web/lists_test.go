@@ -234,7 +234,7 @@ func TestLoanFilters(t *testing.T) {
 		never := e.device(co, "phone")
 		issue := func(client, device int64, due string) int64 {
 			t.Helper()
-			return e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": due}).ID(t)
+			return e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": due, "walk_in_justification": walkIn}).ID(t)
 		}
 		open := issue(ana, d1, "2026-04-10")
 		soon := issue(ana, d2, "2026-03-20")
@@ -338,9 +338,9 @@ func TestDataPlanFreeFilter(t *testing.T) {
 
 		client := e.client(sw)
 		e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "phone"),
-			"data_plan_id": lent, "due_on": "2026-04-10"})
+			"data_plan_id": lent, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		l := e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"),
-			"data_plan_id": back, "due_on": "2026-04-10"}).ID(t)
+			"data_plan_id": back, "due_on": "2026-04-10", "walk_in_justification": walkIn}).ID(t)
 		e.must(200, co, "POST", path("/api/v1/loans/%d/return", l), map[string]any{"condition": "good"})
 
 		e.expectIDs(co, "/api/v1/data-plans", free, lent, future, ended, back, endsToday, startsToday)

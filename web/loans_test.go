@@ -29,7 +29,7 @@ func TestConcurrentIssueOfOneDevice(t *testing.T) {
 				defer wg.Done()
 				<-start
 				r := e.do(co, "POST", "/api/v1/loans", map[string]any{
-					"client_id": clientIDs[i], "device_id": device, "due_on": "2026-04-10"})
+					"client_id": clientIDs[i], "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 				statuses[i] = r.Status
 			}(i)
 		}
@@ -71,7 +71,7 @@ func TestLoanLifecycle(t *testing.T) {
 			"data_cap_mb": 10240, "starts_on": "2026-01-01", "ends_on": "2026-12-31"}).ID(t)
 
 		r := e.must(201, co, "POST", "/api/v1/loans", map[string]any{
-			"client_id": client, "device_id": device, "data_plan_id": plan, "due_on": "2026-04-10"})
+			"client_id": client, "device_id": device, "data_plan_id": plan, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		loan := r.JSON(t)
 		if loan["status"] != "open" || loan["due_on"] != "2026-04-10" || loan["overdue"] != false {
 			t.Fatalf("new loan: %s", r.Body)
@@ -83,7 +83,7 @@ func TestLoanLifecycle(t *testing.T) {
 		// The data plan cannot go out twice.
 		other := e.device(co, "phone")
 		if r := e.do(co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": other,
-			"data_plan_id": plan, "due_on": "2026-04-10"}); r.Status != 409 {
+			"data_plan_id": plan, "due_on": "2026-04-10", "walk_in_justification": walkIn}); r.Status != 409 {
 			t.Fatalf("second loan of a data plan: %d %s", r.Status, r.Body)
 		}
 
@@ -121,7 +121,7 @@ func TestLoanLifecycle(t *testing.T) {
 			t.Fatalf("data plan still on loan after return")
 		}
 		// Not issuable while in inspection.
-		if r := e.do(co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"}); r.Status != 409 {
+		if r := e.do(co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn}); r.Status != 409 {
 			t.Fatalf("issue a device in inspection: %d %s", r.Status, r.Body)
 		}
 		// The wipe must be confirmed before the device goes back.

@@ -1985,14 +1985,14 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		// Loans.
 		loan := c.send(true, 201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID,
-			"data_plan_id": planID, "due_on": "2026-04-10", "notes": "for job search"})
+			"data_plan_id": planID, "due_on": "2026-04-10", "notes": "for job search", "walk_in_justification": "drop-in appointment"})
 		loanID := docInt(loan.object()["id"])
 		if loc := loan.Header.Get("Location"); loc != path("/api/v1/loans/%d", loanID) {
 			t.Errorf("Location = %q for loan %d", loc, loanID)
 		}
-		c.call(409, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID, "due_on": "2026-04-10"})
-		c.call(422, co, "POST", "/api/v1/loans", map[string]any{"client_id": 999999, "device_id": phoneID, "due_on": "2026-03-01"})
-		c.call(403, sw, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": phoneID, "due_on": "2026-04-10"})
+		c.call(409, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": devID, "due_on": "2026-04-10", "walk_in_justification": walkIn})
+		c.call(422, co, "POST", "/api/v1/loans", map[string]any{"client_id": 999999, "device_id": phoneID, "due_on": "2026-03-01", "walk_in_justification": walkIn})
+		c.call(403, sw, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": phoneID, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		loans := c.call(200, sw, "GET", path("/api/v1/loans?client_id=%d&device_id=%d&status=open&limit=5&offset=0", rosaID, devID), nil)
 		if got := docPageItems(loans); len(got) != 1 || docInt(got[0]["id"]) != loanID {
 			t.Errorf("loans of the client: %v", loans)
@@ -2020,7 +2020,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			"outcome": "ready", "condition": "good", "notes": "replaced the charger"})
 
 		lost := docInt(c.call(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID, "device_id": phoneID,
-			"due_on": "2026-04-10"})["id"])
+			"due_on": "2026-04-10", "walk_in_justification": walkIn})["id"])
 		c.call(200, co, "POST", path("/api/v1/loans/%d/lost", lost), map[string]any{})
 		c.call(409, co, "POST", path("/api/v1/loans/%d/renew", lost), map[string]any{"due_on": "2026-05-10"})
 		recovered := c.call(200, co, "POST", path("/api/v1/loans/%d/recovered", lost), map[string]any{"condition": "fair"})
@@ -2598,7 +2598,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		// Remind now: at once, by text, in Rosa's language.
 		remindLoan := docInt(c.call(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": rosaID,
-			"device_id": e.device(co, "phone"), "due_on": "2026-04-10"})["id"])
+			"device_id": e.device(co, "phone"), "due_on": "2026-04-10", "walk_in_justification": walkIn})["id"])
 		remindAt := path("/api/v1/loans/%d/reminders", remindLoan)
 		note := map[string]any{"note": "Traiga también el cargador."}
 		sent := c.send(true, 201, co, "POST", remindAt, note, "Idempotency-Key", "remind-rosa")
@@ -2784,7 +2784,7 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	// move the clock past the start (the same day in the agency's zone).
 	started := session("2026-03-10T16:00:00Z")
 	e.must(201, sw, "POST", path("/api/v1/training/sessions/%d/enrollments", started), map[string]any{"client_id": client})
-	remindLoan := e.loan(co, client, e.device(co, "phone"))
+	remindLoan := e.loan(co, client, e.device(co, "tablet"))
 	policy := func() map[string]any { return e.must(200, admin, "GET", "/api/v1/notifications/policy", nil).JSON(t) }
 
 	var n int
@@ -2821,7 +2821,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		}, nil},
 		"PATCH /api/v1/clients/{id}": {sw, path("/api/v1/clients/%d", client), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/loans": {co, "/api/v1/loans", func() map[string]any {
-			return map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"), "due_on": "2026-04-10"}
+			// A new client each time: a client has one open loan of a kind.
+			return map[string]any{"client_id": e.client(sw), "device_id": e.device(co, "hotspot"), "due_on": "2026-04-10", "walk_in_justification": walkIn}
 		}, nil},
 		"POST /api/v1/loans/{id}/return": {co, path("/api/v1/loans/%d/return", loan), func() map[string]any {
 			return map[string]any{"condition": "good"}

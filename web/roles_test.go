@@ -250,7 +250,7 @@ var matrix = []routeCase{
 	}},
 	{"POST", v1 + "/loans", managers, func(f *roleFixtures, c caller) request {
 		client, device := f.client(), f.device()
-		return request{path: v1 + "/loans", body: map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10"},
+		return request{path: v1 + "/loans", body: map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn},
 			unchanged: func() string {
 				if s := f.field(path(v1+"/devices/%d", device), "status", "available"); s != "" {
 					return s
@@ -880,7 +880,7 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		// A social worker cannot issue, return, inspect or take in devices,
 		// and the refusal leaves everything as it was.
 		device := f.device()
-		wantForbidden(t, e.do(a, "POST", v1+"/loans", map[string]any{"client_id": lent, "device_id": device, "due_on": "2026-04-10"}), "worker A issue a loan")
+		wantForbidden(t, e.do(a, "POST", v1+"/loans", map[string]any{"client_id": lent, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn}), "worker A issue a loan")
 		if msg := f.field(path(v1+"/devices/%d", device), "status", "available"); msg != "" {
 			t.Errorf("after a refused issue: %s", msg)
 		}

@@ -176,7 +176,8 @@ func TestWholeBinary(t *testing.T) {
 				"last_name": "Alvarez", "phone": "+1 555 222 3333", "email": "rosa@example.org", "preferred_language": "es",
 				"preferred_channel": "sms", "household_size": 4, "postal_code": "60623"}, 201)
 			due := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
-			loan := call(coordinator, "POST", "/api/v1/loans", map[string]any{"client_id": client["id"], "device_id": device["id"], "due_on": due}, 201)
+			loan := call(coordinator, "POST", "/api/v1/loans", map[string]any{"client_id": client["id"], "device_id": device["id"], "due_on": due,
+				"walk_in_justification": "came to the front desk without a request"}, 201)
 			loanPath := fmt.Sprintf("/api/v1/loans/%v", loan["id"])
 			if got := call(worker, "GET", loanPath, nil, 200); got["status"] != "open" {
 				t.Fatalf("the worker sees loan %v", got)

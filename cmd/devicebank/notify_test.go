@@ -56,7 +56,7 @@ func seedDueLoan(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	due := calendar.Of(time.Now().UTC()).AddDays(3)
-	if _, err := svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID, DueOn: due}); err != nil {
+	if _, err := svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID, DueOn: due, WalkInJustification: "walked in at the front desk"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,4 @@
+package migrations
+
+// ApplyBefore applies the pending migrations numbered below version.
+var ApplyBefore = applyBefore
