@@ -68,6 +68,9 @@ type DeviceRequest struct {
 	CreatedAt       time.Time     `bun:"created_at" json:"created_at"`
 	UpdatedAt       time.Time     `bun:"updated_at" json:"updated_at"`
 	WaitlistedAt    *time.Time    `bun:"waitlisted_at" json:"waitlisted_at"`
+	// Referral: filed by someone whose role refers clients (a social worker,
+	// an admin), so that, until it is cancelled, coordinators see the client.
+	Referral bool `bun:"referral" json:"-"`
 }
 
 func (r *DeviceRequest) decode() error {
@@ -122,7 +125,7 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 	r := &DeviceRequest{ClientID: in.ClientID, DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan,
 		Reason: in.Reason, Urgency: in.Urgency, Outcome: d.Outcome, RuleSetVersion: d.RuleSetVersion,
 		DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
-		PriorityReasons: reasons, CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+		PriorityReasons: reasons, Referral: actor.Can(accounts.ReferClients), CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 	r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
@@ -217,16 +220,15 @@ func containsStatus(list []RequestStatus, s RequestStatus) bool {
 	return false
 }
 
-// scope restricts a request query to what the actor may see: those who
-// decide requests see all; others who may read them, their own clients'.
+// scope restricts a request query to what the actor may see: the requests
+// of the clients they may see (all of them for an admin, their caseload for
+// a social worker, the clients referred to the program for a coordinator,
+// which every request that is not cancelled is).
 func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
-	switch {
-	case actor.Can(accounts.DecideRequests):
-		return q
-	case actor.Can(accounts.ReadRequests):
-		return q.Where("r.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
+	if !actor.Can(accounts.ReadRequests) {
+		return q.Where("1 = 0")
 	}
-	return q.Where("1 = 0")
+	return q.Where("r.client_id IN (?)", s.Clients.VisibleIDs(db, actor))
 }
 
 func (s *Service) loadRequest(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*DeviceRequest, error) {
@@ -486,8 +488,9 @@ func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) 
 	return out, int(total), nil
 }
 
-// BorrowerIDs selects the ids of clients who have filed a device request:
-// the lending program deals with them, so coordinators may see them.
-func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("device_requests").Column("client_id")
+// ReferredIDs selects the ids of the clients referred to the program by a
+// device request: one a social worker or an admin filed, not cancelled
+// since. Coordinators may see them.
+func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("device_requests").Column("client_id").Where("referral AND status <> ?", Cancelled)
 }

@@ -101,7 +101,7 @@ func TestDeviceFiltersAndSearch(t *testing.T) {
 		all := []int64{iphone, tab, pad, pixel, hot}
 
 		// Put one on loan and one through a loan into inspection.
-		client := e.client(sw)
+		client := e.referred(sw)
 		e.loan(co, client, iphone)
 		back := e.loan(co, client, pad)
 		e.must(200, co, "POST", path("/api/v1/loans/%d/return", back), map[string]any{"condition": "good"})
@@ -166,7 +166,7 @@ func TestPagination(t *testing.T) {
 		var devices, clients []int64
 		for i := 0; i < 13; i++ {
 			devices = append(devices, e.device(co, []string{"phone", "tablet", "laptop"}[i%3]))
-			clients = append(clients, e.client(sw))
+			clients = append(clients, e.referred(sw))
 		}
 		for i := 0; i < 7; i++ {
 			e.loan(co, clients[i], devices[i])
@@ -229,7 +229,7 @@ func TestLoanFilters(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
-		ana, ben, cy := e.client(sw), e.client(sw), e.client(sw)
+		ana, ben, cy := e.referred(sw), e.referred(sw), e.referred(sw)
 		d1, d2, d3, d4 := e.device(co, "phone"), e.device(co, "tablet"), e.device(co, "laptop"), e.device(co, "hotspot")
 		never := e.device(co, "phone")
 		issue := func(client, device int64, due string) int64 {
@@ -336,7 +336,7 @@ func TestDataPlanFreeFilter(t *testing.T) {
 		endsToday := plan("2025-06-01", "2026-03-10")
 		startsToday := plan("2026-03-10", "2026-09-30")
 
-		client := e.client(sw)
+		client := e.referred(sw)
 		e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "phone"),
 			"data_plan_id": lent, "due_on": "2026-04-10"})
 		l := e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"),
@@ -549,7 +549,7 @@ func TestPatchDevice(t *testing.T) {
 		}
 
 		// On loan, its description can change but its status stays.
-		e.loan(co, e.client(sw), id)
+		e.loan(co, e.referred(sw), id)
 		onLoan := e.must(200, co, "PATCH", path("/api/v1/devices/%d", id), map[string]any{"funding_source": "Grant B"}).JSON(t)
 		if onLoan["status"] != "on_loan" || onLoan["funding_source"] != "Grant B" {
 			t.Fatalf("device patched on loan: %v", onLoan)
@@ -610,8 +610,8 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		if v := viewers(); len(v) != 3 {
 			t.Fatalf("viewers %v after refused reads", v)
 		}
-		// Once the client has borrowed, the coordinator may read the record, and that is kept too.
-		e.loan(co, id, e.device(co, "phone"))
+		// Once the worker refers the client, the coordinator may read the record, and that is kept too.
+		e.refer(sw, id)
 		e.must(200, co, "GET", path("/api/v1/clients/%d", id), nil)
 		if v := viewers(); len(v) != 4 || v[3] != coID {
 			t.Fatalf("viewers %v, want the coordinator last", v)
