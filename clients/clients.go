@@ -7,8 +7,8 @@
 // place, that was not cancelled or withdrawn since; an admin sees everyone;
 // a funder sees no one. A coordinator's own loans and bookings refer no one.
 // A record the caller may not see is reported as one that does not exist,
-// so its existence does not leak. Every read of a single record and every
-// change is written to the audit trail.
+// so its existence does not leak. Every read and every change is written to
+// the audit trail: one event per record read, one per list read.
 package clients
 
 import (
@@ -438,9 +438,30 @@ type Filter struct {
 	CaseworkerID int64
 }
 
-// List returns the clients the actor may see, by name.
-func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Client, int, error) {
-	out := []Client{}
+// Summary is a client as a list shows them: enough to find and tell people
+// apart, none of their contact details or situation (income, date of
+// birth, programs, needs, proof, postal code), which only a read of the
+// one record gives.
+type Summary struct {
+	bun.BaseModel `bun:"table:clients,alias:c"`
+
+	ID                int64     `bun:"id,pk" json:"id"`
+	CaseNumber        string    `bun:"case_number" json:"case_number"`
+	FirstName         string    `bun:"first_name" json:"first_name"`
+	LastName          string    `bun:"last_name" json:"last_name"`
+	PreferredLanguage string    `bun:"preferred_language" json:"preferred_language"`
+	PreferredChannel  Channel   `bun:"preferred_channel" json:"preferred_channel"`
+	CaseworkerID      int64     `bun:"caseworker_id" json:"caseworker_id"`
+	HouseholdID       *int64    `bun:"household_id" json:"household_id"`
+	CreatedAt         time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `bun:"updated_at" json:"updated_at"`
+}
+
+// List returns summaries of the clients the actor may see, by name. The
+// read is recorded before the answer is given: one client.listed event
+// naming the clients returned and the filter that found them.
+func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Summary, int, error) {
+	out := []Summary{}
 	q := s.visible(s.DB, s.DB.NewSelect().Model(&out), actor)
 	if f.Q != "" {
 		like := strings.ToLower(storage.EscapeLike(strings.TrimSpace(f.Q))) + "%"
@@ -456,6 +477,16 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	total, err := page.Apply(q.OrderExpr("c.last_name, c.first_name, c.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "clients")
+	}
+	ids := make([]int64, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	err = audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
+		SubjectType: "client_list"}, map[string]any{"client_ids": ids, "total": total,
+		"q": f.Q, "caseworker_id": f.CaseworkerID, "offset": page.Offset, "limit": page.Limit})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, int(total), nil
 }

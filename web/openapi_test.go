@@ -811,6 +811,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"LostLoan", inventory.LostInput{}, false},
 		{"RecoveredLoan", inventory.RecoveredInput{}, false},
 		{"Client", clients.Client{}, true},
+		{"ClientSummary", clients.Summary{}, true},
 		{"ClientInput", clients.Input{}, false},
 		{"User", accounts.User{}, true},
 		{"NewUser", accounts.NewUser{}, false},
