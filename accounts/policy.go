@@ -36,6 +36,10 @@ const (
 	ManageLoans   Permission = "loans:manage"   // issue, renew, return, lose, recover
 	ReadClients   Permission = "clients:read"   // client records (scoped by role)
 	WriteClients  Permission = "clients:write"  // record and edit clients (scoped by role)
+	// ReferClients: a device request this role files, or a training place
+	// it books, refers the client to the program: coordinators may then see
+	// the client. No route needs it; it is recorded with the request or place.
+	ReferClients Permission = "clients:refer"
 	// CheckEligibility: ask whether a client the caller may see qualifies.
 	CheckEligibility Permission = "eligibility:check"
 	// ManageEligibility: read and replace the rule sets, load guideline tables.
@@ -67,13 +71,13 @@ const (
 )
 
 var policy = map[Role]map[Permission]bool{
-	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients,
+	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
 		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
 		ReadNotifications, SendReminders),
-	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, CheckEligibility,
+	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, ReferClients, CheckEligibility,
 		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
 	// Funders see aggregates only; the reports that give them those come later.
 	Funder: set(),

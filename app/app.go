@@ -61,13 +61,13 @@ func New(db *storage.DB, opts Options) *Services {
 	acc.Now = now
 	cl := &clients.Service{DB: db, Now: now, Location: loc}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
-	cl.Borrowers = []clients.Borrowers{inv}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
 	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}
 	elig.Training = train
-	cl.Borrowers = append(cl.Borrowers, train)
-	cl.Borrowers = append(cl.Borrowers, elig)
+	// Requests and places a social worker or an admin made refer a client
+	// to the program: coordinators see the clients they name.
+	cl.Referrals = []clients.Referrals{elig, train}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

@@ -155,6 +155,7 @@ func TestRenewalsDoNotOverwriteEachOther(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		f.refer(sw, c.ID)
 		kind := inventory.Kind("laptop")
 		d, err := f.svc.Inventory.CreateDevice(ctx, co, inventory.DeviceInput{Kind: &kind, Make: str("Acme"), Model: str("L")})
 		if err != nil {

@@ -78,7 +78,8 @@ func local(month time.Month, day, hour, min int) time.Time {
 }
 
 // client records a client reached on channel, with a surname that must
-// never appear in a reminder.
+// never appear in a reminder, and refers them to the program (so that a
+// coordinator may lend to them).
 func (f *fixture) client(sw *accounts.Actor, first string, channel clients.Channel, lang string) int64 {
 	f.t.Helper()
 	f.n++
@@ -96,6 +97,7 @@ func (f *fixture) client(sw *accounts.Actor, first string, channel clients.Chann
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	f.refer(sw, c.ID)
 	return c.ID
 }
 

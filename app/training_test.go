@@ -72,7 +72,7 @@ func TestSessionCapacityWaitlistAndOverlap(t *testing.T) {
 		}
 		// Another worker's client cannot be enrolled by this worker.
 		other := f.actor(accounts.SocialWorker)
-		if _, err := f.svc.Training.Enroll(ctx, other, after.ID, b); !apperrIs(err, "not_found") {
+		if _, err := f.svc.Training.Enroll(ctx, other, after.ID, b); !apperrIs(err, "invalid") {
 			t.Fatalf("another worker's client: %v", err)
 		}
 		// Cancelling a session cancels its places.
@@ -226,9 +226,10 @@ func TestTrainingMakesAClientEligible(t *testing.T) {
 	})
 }
 
-// A client a coordinator enrolled becomes one they may see, and the
-// certificate of a completed module names them.
-func TestCoordinatorSeesTraineesAndCertificates(t *testing.T) {
+// A coordinator cannot book a place for a client no one referred; a place
+// the client's social worker booked makes the client one the coordinator
+// may see, and the certificate of a completed module names them.
+func TestCoordinatorSeesReferredTraineesAndCertificates(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)
 		ctx := context.Background()
@@ -239,11 +240,17 @@ func TestCoordinatorSeesTraineesAndCertificates(t *testing.T) {
 		}
 		start := f.clock.Now().Add(time.Hour)
 		ss := f.session(co, "internet_safety", start, 2, 5)
-		if _, err := f.svc.Training.Enroll(ctx, co, ss.ID, client); err != nil {
+		if _, err := f.svc.Training.Enroll(ctx, co, ss.ID, client); !apperrIs(err, "invalid") {
+			t.Fatalf("a coordinator books a place for a client no one referred: %v", err)
+		}
+		if _, err := f.svc.Clients.Get(ctx, co, client); !apperrIs(err, "not_found") {
+			t.Fatalf("after a refused booking: %v", err)
+		}
+		if _, err := f.svc.Training.Enroll(ctx, sw, ss.ID, client); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.svc.Clients.Get(ctx, co, client); err != nil {
-			t.Fatalf("a coordinator cannot open the record of a client they enrolled: %v", err)
+			t.Fatalf("a coordinator cannot open the record of a client their worker booked: %v", err)
 		}
 		if _, err := f.svc.Training.CertificateFor(ctx, co, client, "internet_safety"); !apperrIs(err, "not_found") {
 			t.Fatalf("a certificate before completion: %v", err)

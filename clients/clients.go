@@ -2,11 +2,13 @@
 // caseworker is, and who may see them.
 //
 // Visibility: a social worker sees their own clients (caseload); a
-// coordinator sees the clients the program serves: those who have had a
-// loan, asked for a device, or held a training place; an admin sees
-// everyone; a funder sees no one. A record the caller may not see is reported
-// as not found, so its existence does not leak. Every read of a single record
-// and every change is written to the audit trail.
+// coordinator sees the clients referred to the program: those for whom a
+// social worker or an admin filed a device request, or booked a training
+// place, that was not cancelled or withdrawn since; an admin sees everyone;
+// a funder sees no one. A coordinator's own loans and bookings refer no one.
+// A record the caller may not see is reported as one that does not exist,
+// so its existence does not leak. Every read and every change is written to
+// the audit trail: one event per record read, one per list read.
 package clients
 
 import (
@@ -68,10 +70,12 @@ type Client struct {
 	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
 }
 
-// Borrowers is what this package needs to know about lending: the ids of
-// clients who have had a loan. The inventory package provides it.
-type Borrowers interface {
-	BorrowerIDs(db bun.IDB) *bun.SelectQuery
+// Referrals is what this package needs to know of the records that refer
+// a client to the program: the ids of the clients with a live referral
+// (device requests from the eligibility package, training places from the
+// training package).
+type Referrals interface {
+	ReferredIDs(db bun.IDB) *bun.SelectQuery
 }
 
 // Service manages client records.
@@ -81,9 +85,10 @@ type Service struct {
 	// Location is the agency's time zone: dates such as a proof's must not
 	// be later than the agency's today.
 	Location *time.Location
-	// Borrowers are the lending records that make a client visible to a
-	// coordinator: loans, and device requests.
-	Borrowers []Borrowers
+	// Referrals are the records that make a client visible to a
+	// coordinator: device requests and training places a social worker or
+	// an admin made.
+	Referrals []Referrals
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -100,10 +105,7 @@ func (s *Service) household(ctx context.Context, tx bun.Tx, actor *accounts.Acto
 		if current != nil && *current == id {
 			return current, nil
 		}
-		q := tx.NewSelect().Model((*Client)(nil)).Where("c.household_id = ?", id)
-		if !actor.Can(accounts.ManageUsers) {
-			q = s.visible(q, actor)
-		}
+		q := s.visible(tx, tx.NewSelect().Model((*Client)(nil)).Where("c.household_id = ?", id), actor)
 		ok, err := q.Exists(ctx)
 		if err != nil {
 			return nil, storage.Err(err, "household")
@@ -129,8 +131,9 @@ func (s *Service) CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery {
 	return db.NewSelect().Table("clients").Column("id").Where("caseworker_id = ?", workerID)
 }
 
-// visible restricts q (over clients aliased c) to what actor may see.
-func (s *Service) visible(q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
+// visible restricts q (over clients aliased c, within db) to what actor
+// may see. This is the one place the rule is written.
+func (s *Service) visible(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
 	switch {
 	case actor.Can(accounts.ManageUsers):
 		return q
@@ -138,13 +141,60 @@ func (s *Service) visible(q *bun.SelectQuery, actor *accounts.Actor) *bun.Select
 		return q.Where("c.caseworker_id = ?", actor.ID)
 	case actor.Can(accounts.ReadClients):
 		return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			for _, b := range s.Borrowers {
-				q.WhereOr("c.id IN (?)", b.BorrowerIDs(s.DB))
+			for _, r := range s.Referrals {
+				q.WhereOr("c.id IN (?)", r.ReferredIDs(db))
 			}
 			return q.WhereOr("1 = 0")
 		})
 	}
 	return q.Where("1 = 0")
+}
+
+// VisibleIDs selects the ids of the clients actor may see. Other packages
+// use it to scope rows, or a filter by client, to them.
+func (s *Service) VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery {
+	return s.visible(db, db.NewSelect().Model((*Client)(nil)).Column("c.id"), actor)
+}
+
+// Visible reports whether actor may see client id; false too when there is
+// no such client. It reads nothing of the record and records nothing.
+func (s *Service) Visible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error) {
+	ok, err := s.visible(db, db.NewSelect().Model((*Client)(nil)).Where("c.id = ?", id), actor).Exists(ctx)
+	return ok, storage.Err(err, "client")
+}
+
+// CheckVisible reports NotFound unless the actor may see the client (named
+// in a path). It reads nothing of the record and records nothing.
+func (s *Service) CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) error {
+	ok, err := s.Visible(ctx, db, actor, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.New(apperr.NotFound, "client not found")
+	}
+	return nil
+}
+
+// NoClient is what a field naming a client is told when the caller may not
+// see that client, and when there is none: the same words for both.
+const NoClient = "no client you can see has this id"
+
+// CheckReference reports an invalid field unless the actor may see the
+// client it names (in a request body), in the same words whether the
+// client exists or not. It reads nothing of the record and records nothing.
+func (s *Service) CheckReference(ctx context.Context, db bun.IDB, actor *accounts.Actor, field string, id int64) error {
+	if id <= 0 {
+		return (apperr.Fields{field: "is required"}).Err()
+	}
+	ok, err := s.Visible(ctx, db, actor, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return (apperr.Fields{field: NoClient}).Err()
+	}
+	return nil
 }
 
 // Input is a client as entered; for an update, nil fields stay as they are.
@@ -360,7 +410,7 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 // stays locked for the caller's transaction.
 func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Client, error) {
 	c := new(Client)
-	q := s.visible(db.NewSelect().Model(c).Where("c.id = ?", id), actor)
+	q := s.visible(db, db.NewSelect().Model(c).Where("c.id = ?", id), actor)
 	q = storage.LockedIf(q, lock)
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "client")
@@ -381,12 +431,6 @@ func (s *Service) Get(ctx context.Context, actor *accounts.Actor, id int64) (*Cl
 	return c, err
 }
 
-// Exists checks that a client exists (for linking a loan), whoever may see it.
-func (s *Service) Exists(ctx context.Context, db bun.IDB, id int64) (bool, error) {
-	ok, err := db.NewSelect().Table("clients").Where("id = ?", id).Exists(ctx)
-	return ok, storage.Err(err, "client")
-}
-
 // Filter narrows a list of clients.
 type Filter struct {
 	// Q matches the start of the case number, first or last name, ignoring case.
@@ -394,10 +438,31 @@ type Filter struct {
 	CaseworkerID int64
 }
 
-// List returns the clients the actor may see, by name.
-func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Client, int, error) {
-	out := []Client{}
-	q := s.visible(s.DB.NewSelect().Model(&out), actor)
+// Summary is a client as a list shows them: enough to find and tell people
+// apart, none of their contact details or situation (income, date of
+// birth, programs, needs, proof, postal code), which only a read of the
+// one record gives.
+type Summary struct {
+	bun.BaseModel `bun:"table:clients,alias:c"`
+
+	ID                int64     `bun:"id,pk" json:"id"`
+	CaseNumber        string    `bun:"case_number" json:"case_number"`
+	FirstName         string    `bun:"first_name" json:"first_name"`
+	LastName          string    `bun:"last_name" json:"last_name"`
+	PreferredLanguage string    `bun:"preferred_language" json:"preferred_language"`
+	PreferredChannel  Channel   `bun:"preferred_channel" json:"preferred_channel"`
+	CaseworkerID      int64     `bun:"caseworker_id" json:"caseworker_id"`
+	HouseholdID       *int64    `bun:"household_id" json:"household_id"`
+	CreatedAt         time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `bun:"updated_at" json:"updated_at"`
+}
+
+// List returns summaries of the clients the actor may see, by name. The
+// read is recorded before the answer is given: one client.listed event
+// naming the clients returned and the filter that found them.
+func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Summary, int, error) {
+	out := []Summary{}
+	q := s.visible(s.DB, s.DB.NewSelect().Model(&out), actor)
 	if f.Q != "" {
 		like := strings.ToLower(storage.EscapeLike(strings.TrimSpace(f.Q))) + "%"
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
@@ -412,6 +477,16 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	total, err := page.Apply(q.OrderExpr("c.last_name, c.first_name, c.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "clients")
+	}
+	ids := make([]int64, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	err = audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
+		SubjectType: "client_list"}, map[string]any{"client_ids": ids, "total": total,
+		"q": f.Q, "caseworker_id": f.CaseworkerID, "offset": page.Offset, "limit": page.Limit})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, int(total), nil
 }
@@ -500,19 +575,6 @@ func (s *Service) EligibilityFacts(ctx context.Context, actor *accounts.Actor, i
 		PostalCode: c.PostalCode, Needs: c.Needs}, household, nil
 }
 
-// CheckVisible reports NotFound unless the actor may see the client. It
-// reads nothing of the record and records nothing.
-func (s *Service) CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) error {
-	ok, err := s.visible(db.NewSelect().Model((*Client)(nil)).Where("c.id = ?", id), actor).Exists(ctx)
-	if err != nil {
-		return storage.Err(err, "client")
-	}
-	if !ok {
-		return apperr.New(apperr.NotFound, "client not found")
-	}
-	return nil
-}
-
 // VisibleAmong returns which of ids the actor may see. It reads nothing of
 // the records and records nothing.
 func (s *Service) VisibleAmong(ctx context.Context, actor *accounts.Actor, ids []int64) (map[int64]bool, error) {
@@ -521,7 +583,7 @@ func (s *Service) VisibleAmong(ctx context.Context, actor *accounts.Actor, ids [
 		return out, nil
 	}
 	var visible []int64
-	q := s.visible(s.DB.NewSelect().Model((*Client)(nil)).Column("c.id").Where("c.id IN (?)", bun.In(ids)), actor)
+	q := s.visible(s.DB, s.DB.NewSelect().Model((*Client)(nil)).Column("c.id").Where("c.id IN (?)", bun.In(ids)), actor)
 	if err := q.Scan(ctx, &visible); err != nil {
 		return nil, storage.Err(err, "clients")
 	}

@@ -78,6 +78,9 @@ type DeviceRequest struct {
 
 	// ReservedDeviceID is the device held for a ready request; null otherwise.
 	ReservedDeviceID *int64 `bun:"reserved_device_id,scanonly" json:"reserved_device_id"`
+	// Referral: filed by someone whose role refers clients (a social worker,
+	// an admin), so that, until it is cancelled, coordinators see the client.
+	Referral bool `bun:"referral" json:"-"`
 }
 
 func (r *DeviceRequest) decode() error {
@@ -132,7 +135,7 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 	r := &DeviceRequest{ClientID: in.ClientID, DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan,
 		Reason: in.Reason, Urgency: in.Urgency, Outcome: d.Outcome, RuleSetVersion: d.RuleSetVersion,
 		DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
-		PriorityReasons: reasons, CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+		PriorityReasons: reasons, Referral: actor.Can(accounts.ReferClients), CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 	r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		if err := s.Lending.LockKind(ctx, tx, r.DeviceKind); err != nil {
@@ -228,16 +231,15 @@ func containsStatus(list []RequestStatus, s RequestStatus) bool {
 	return false
 }
 
-// scope restricts a request query to what the actor may see: those who
-// decide requests see all; others who may read them, their own clients'.
+// scope restricts a request query to what the actor may see: the requests
+// of the clients they may see (all of them for an admin, their caseload for
+// a social worker, the clients referred to the program for a coordinator,
+// which every request that is not cancelled is).
 func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
-	switch {
-	case actor.Can(accounts.DecideRequests):
-		return q
-	case actor.Can(accounts.ReadRequests):
-		return q.Where("r.client_id IN (?)", s.Clients.CaseloadIDs(db, actor.ID))
+	if !actor.Can(accounts.ReadRequests) {
+		return q.Where("1 = 0")
 	}
-	return q.Where("1 = 0")
+	return q.Where("r.client_id IN (?)", s.Clients.VisibleIDs(db, actor))
 }
 
 // selectRequests selects requests into model with the device each holds.
@@ -577,8 +579,9 @@ func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) 
 	return out, int(total), nil
 }
 
-// BorrowerIDs selects the ids of clients who have filed a device request:
-// the lending program deals with them, so coordinators may see them.
-func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("device_requests").Column("client_id")
+// ReferredIDs selects the ids of the clients referred to the program by a
+// device request: one a social worker or an admin filed, not cancelled
+// since. Coordinators may see them.
+func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("device_requests").Column("client_id").Where("referral AND status <> ?", Cancelled)
 }

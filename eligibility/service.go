@@ -20,8 +20,11 @@ import (
 // The clients package provides it, applying its visibility rules.
 type ClientFacts interface {
 	EligibilityFacts(ctx context.Context, actor *accounts.Actor, clientID int64) (Situation, []int64, error)
-	// CaseloadIDs selects the ids of a social worker's clients.
-	CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery
+	// VisibleIDs selects the ids of the clients actor may see.
+	VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
+	// CheckReference reports field invalid unless actor may see client id,
+	// in the same words whether the client exists or not.
+	CheckReference(ctx context.Context, db bun.IDB, actor *accounts.Actor, field string, id int64) error
 }
 
 // LendingFacts is what eligibility needs to know about loans and devices.
@@ -272,9 +275,9 @@ func (s *Service) Check(ctx context.Context, actor *accounts.Actor, clientID int
 // client's needs flags (for the waitlist score).
 func (s *Service) decide(ctx context.Context, actor *accounts.Actor, clientID int64, req Request) (*Decision, *RuleSet, []string, error) {
 	var bad apperr.Fields
-	bad.Check(clientID <= 0, "client_id", "is required")
 	bad.Check(!contains(DeviceKinds, req.DeviceKind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
-	if err := bad.Err(); err != nil {
+	clientErr := s.Clients.CheckReference(ctx, s.DB, actor, "client_id", clientID)
+	if err := apperr.Join(clientErr, bad.Err()); err != nil {
 		return nil, nil, nil, err
 	}
 	// The rules and tables first: the read of the client's record is

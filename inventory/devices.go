@@ -160,8 +160,11 @@ func (s *Service) freed(ctx context.Context, tx bun.Tx, actor *accounts.Actor, k
 type Caseloads interface {
 	// CaseloadIDs selects the ids of a social worker's clients.
 	CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery
-	// Exists reports whether a client exists.
-	Exists(ctx context.Context, db bun.IDB, id int64) (bool, error)
+	// VisibleIDs selects the ids of the clients actor may see.
+	VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
+	// Visible reports whether actor may see the client (false too when
+	// there is no such client).
+	Visible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error)
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

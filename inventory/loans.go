@@ -71,11 +71,6 @@ func loanEvent(actor *accounts.Actor, at time.Time, action string, l *Loan) audi
 		SubjectID: l.ID, LoanID: &l.ID, ClientID: &l.ClientID, DeviceID: &l.DeviceID}
 }
 
-// BorrowerIDs selects the ids of clients who have had a loan (for client visibility).
-func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("loans").Column("client_id")
-}
-
 // IssueInput is a request to lend a device.
 type IssueInput struct {
 	ClientID   int64         `json:"client_id"`
@@ -143,11 +138,12 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		}
 		// References first, all reported together.
 		var bad apperr.Fields
-		ok, err := s.Clients.Exists(ctx, tx, in.ClientID)
+		// A client the actor may not see is answered as one that does not exist.
+		ok, err := s.Clients.Visible(ctx, tx, actor, in.ClientID)
 		if err != nil {
 			return err
 		}
-		bad.Check(!ok, "client_id", "no client has this id")
+		bad.Check(!ok, "client_id", "no client you can see has this id")
 		device, err := s.loadDevice(ctx, tx, in.DeviceID, true)
 		if apperr.Is(err, apperr.NotFound) {
 			bad.Add("device_id", "no device has this id")
@@ -329,7 +325,9 @@ func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFi
 	out := []Loan{}
 	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
 	if f.ClientID != 0 {
-		q.Where("l.client_id = ?", f.ClientID)
+		// Asking for the loans of a client one may not see finds none, as
+		// for a client that does not exist.
+		q.Where("l.client_id = ?", f.ClientID).Where("l.client_id IN (?)", s.Clients.VisibleIDs(s.DB, actor))
 	}
 	if f.DeviceID != 0 {
 		q.Where("l.device_id = ?", f.DeviceID)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -146,6 +147,68 @@ func TestConcurrentApply(t *testing.T) {
 			}
 			if recorded != len(all) {
 				t.Fatalf("schema_migrations has %d rows, want %d", recorded, len(all))
+			}
+		})
+	}
+}
+
+// Upgrading a database whose requests and places were made before
+// referrals were recorded: every request becomes a referral (only social
+// workers and admins could ever file one), a place becomes one when whoever
+// booked it is a social worker or an admin, not a coordinator.
+func TestReferralsAreBackfilled(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.OpenURL(t, dbtest.FreshURL(t, engine))
+			exec := func(query string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, query, args...); err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+			}
+			// The previous release's schema: every migration but the
+			// referrals', which is marked done so that Apply skips it.
+			exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`)
+			exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (6, 'referrals', ?)", time.Now())
+			if _, err := migrations.Apply(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+			for id, role := range map[int]string{1: "admin", 2: "coordinator", 3: "social_worker"} {
+				exec("INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, 'x', ?, ?)",
+					id, fmt.Sprintf("u%d@agency.test", id), role, role, now, now)
+			}
+			exec("INSERT INTO clients (id, case_number, first_name, last_name, preferred_channel, household_size, caseworker_id, created_at, updated_at) VALUES (1, 'C-1', 'Ana', 'Ruiz', 'none', 1, 3, ?, ?)", now, now)
+			exec("INSERT INTO eligibility_rule_sets (version, name, body, created_at) VALUES (1, 'r', '{}', ?)", now)
+			for id, by := range map[int]int{1: 1, 2: 3} {
+				exec(`INSERT INTO device_requests (id, client_id, device_kind, urgency, status, outcome, rule_set_version, decision, created_by, created_at, updated_at)
+					VALUES (?, 1, 'other', 'normal', 'denied', 'ineligible', 1, '{}', ?, ?, ?)`, id, by, now, now)
+			}
+			exec("INSERT INTO training_sessions (id, title, topic, starts_at, ends_at, capacity, status, created_by, created_at, updated_at) VALUES (1, 'S', 't', ?, ?, 5, 'scheduled', 2, ?, ?)",
+				now, now.Add(time.Hour), now, now)
+			for id, by := range map[int]int{1: 1, 2: 2, 3: 3} {
+				exec("INSERT INTO training_enrollments (id, session_id, client_id, status, created_by, created_at, updated_at) VALUES (?, 1, 1, 'withdrawn', ?, ?, ?)",
+					id, by, now, now)
+			}
+
+			exec("DELETE FROM schema_migrations WHERE version = 6")
+			if applied, err := migrations.Apply(ctx, db); err != nil || len(applied) != 1 {
+				t.Fatalf("applying the referrals migration: %v %v", applied, err)
+			}
+			referrals := func(table string) []int {
+				t.Helper()
+				var ids []int
+				if err := db.NewSelect().Table(table).Column("id").Where("referral").OrderExpr("id").Scan(ctx, &ids); err != nil {
+					t.Fatal(err)
+				}
+				return ids
+			}
+			if got := referrals("device_requests"); fmt.Sprint(got) != "[1 2]" {
+				t.Errorf("requests that refer: %v, want [1 2]", got)
+			}
+			if got := referrals("training_enrollments"); fmt.Sprint(got) != "[1 3]" {
+				t.Errorf("places that refer: %v, want [1 3] (the admin's and the social worker's)", got)
 			}
 		})
 	}

@@ -33,6 +33,8 @@ type Agency struct {
 type Clients interface {
 	// VisibleAmong returns which of ids the actor may see.
 	VisibleAmong(ctx context.Context, actor *accounts.Actor, ids []int64) (map[int64]bool, error)
+	// VisibleIDs selects the ids of the clients actor may see.
+	VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
 }
 
 // Loans finds a loan the actor may see.
@@ -277,7 +279,13 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 	if err := s.DB.NewSelect().Model(&n).Where("n.id = ?", id).Scan(ctx); err != nil {
 		return nil, storage.Err(err, "notification")
 	}
-	return &n, nil
+	// A coordinator reminds the borrower of any open loan, but sees what
+	// was sent only to a client they may see.
+	shown := []Notification{n}
+	if err := s.hideBodies(ctx, actor, shown); err != nil {
+		return nil, err
+	}
+	return &shown[0], nil
 }
 
 func randomHex() string {
@@ -346,28 +354,39 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 		q.Where("n.loan_id = ?", f.LoanID)
 	}
 	if f.ClientID != 0 {
-		q.Where("n.client_id = ?", f.ClientID)
+		// Asking about a client one may not see finds nothing, as for a
+		// client that does not exist.
+		q.Where("n.client_id = ?", f.ClientID).Where("n.client_id IN (?)", s.Clients.VisibleIDs(s.DB, actor))
 	}
 	total, err := q.ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "notifications")
 	}
+	if err := s.hideBodies(ctx, actor, out); err != nil {
+		return nil, 0, err
+	}
+	return out, int(total), nil
+}
+
+// hideBodies blanks the body of each notification about a client the
+// actor may not see: it carries the client's name.
+func (s *Service) hideBodies(ctx context.Context, actor *accounts.Actor, ns []Notification) error {
 	var ids []int64
-	for _, n := range out {
+	for _, n := range ns {
 		if n.ClientID != nil {
 			ids = append(ids, *n.ClientID)
 		}
 	}
 	visible, err := s.Clients.VisibleAmong(ctx, actor, ids)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	for i := range out {
-		if c := out[i].ClientID; c != nil && !visible[*c] {
-			out[i].Body = ""
+	for i := range ns {
+		if c := ns[i].ClientID; c != nil && !visible[*c] {
+			ns[i].Body = ""
 		}
 	}
-	return out, int(total), nil
+	return nil
 }
 
 // RecordReply acts on an SMS reply from the phone number from: STOP opts

@@ -22,23 +22,11 @@ func enrollmentEvent(actor *accounts.Actor, at time.Time, action string, e *Enro
 		SubjectID: e.SessionID, ClientID: &e.ClientID}
 }
 
-// checkClient applies who may enroll whom: a social worker their own
-// clients; whoever manages training (coordinators, admins) anyone.
+// checkClient applies who may enroll whom: the clients the actor may see
+// (a social worker their own, a coordinator those referred to the program,
+// an admin anyone). Any other id is answered as one that does not exist.
 func (s *Service) checkClient(ctx context.Context, db bun.IDB, actor *accounts.Actor, clientID int64) error {
-	if clientID <= 0 {
-		return (apperr.Fields{"client_id": "is required"}).Err()
-	}
-	if actor.Can(accounts.ManageTraining) {
-		ok, err := s.Clients.Exists(ctx, db, clientID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return (apperr.Fields{"client_id": "no client has this id"}).Err()
-		}
-		return nil
-	}
-	return s.Clients.CheckVisible(ctx, db, actor, clientID)
+	return s.Clients.CheckReference(ctx, db, actor, "client_id", clientID)
 }
 
 // checkPathClient is checkClient for a client named in the URL: one that
@@ -88,7 +76,8 @@ func (s *Service) Enroll(ctx context.Context, actor *accounts.Actor, sessionID, 
 		if !apperr.Is(storage.Err(err, "session"), apperr.NotFound) {
 			return storage.Err(err, "sessions")
 		}
-		e = &Enrollment{SessionID: ss.ID, ClientID: clientID, Status: "waitlisted", CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+		e = &Enrollment{SessionID: ss.ID, ClientID: clientID, Status: "waitlisted", Referral: actor.Can(accounts.ReferClients),
+			CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
 			if storage.IsUniqueViolation(err) {
 				return apperr.New(apperr.Conflict, "the client is already enrolled or waitlisted in session %d", ss.ID)
@@ -226,6 +215,9 @@ func (s *Service) RecordAttendance(ctx context.Context, actor *accounts.Actor, s
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		ss, err := s.loadSession(ctx, tx, sessionID, false)
 		if err != nil {
+			return err
+		}
+		if err := s.checkClient(ctx, tx, actor, in.ClientID); err != nil {
 			return err
 		}
 		if ss.StartsAt.After(s.now()) {
@@ -395,8 +387,10 @@ func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, cli
 	return pdf, nil
 }
 
-// BorrowerIDs selects the ids of clients who have held a place in a
-// session: the program serves them, so coordinators may see their records.
-func (s *Service) BorrowerIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("training_enrollments").Column("client_id")
+// ReferredIDs selects the ids of the clients referred to the program by a
+// training place: one a social worker or an admin booked, not withdrawn
+// since (a place in a session the agency cancelled still counts: the
+// client is asked to book another). Coordinators may see them.
+func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
+	return db.NewSelect().Table("training_enrollments").Column("client_id").Where("referral AND status <> 'withdrawn'")
 }

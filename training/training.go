@@ -60,6 +60,10 @@ type Enrollment struct {
 	CreatedBy       int64     `bun:"created_by" json:"created_by"`
 	CreatedAt       time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt       time.Time `bun:"updated_at" json:"updated_at"`
+	// Referral: booked by someone whose role refers clients (a social
+	// worker, an admin), so that, until it is withdrawn, coordinators see
+	// the client. A coordinator's own bookings refer no one.
+	Referral bool `bun:"referral" json:"-"`
 }
 
 func (e *Enrollment) finish() { e.Hours = float64(e.CreditedMinutes) / 60 }
@@ -69,10 +73,9 @@ type Clients interface {
 	// Name returns the full name of a client the actor may see, and
 	// records the read.
 	Name(ctx context.Context, actor *accounts.Actor, id int64) (string, error)
-	// CheckVisible reports NotFound unless the actor may see the client.
-	CheckVisible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) error
-	// Exists reports whether a client exists.
-	Exists(ctx context.Context, db bun.IDB, id int64) (bool, error)
+	// CheckReference reports field invalid unless the actor may see client
+	// id, in the same words whether the client exists or not.
+	CheckReference(ctx context.Context, db bun.IDB, actor *accounts.Actor, field string, id int64) error
 }
 
 // Service schedules sessions and keeps enrollment and attendance.

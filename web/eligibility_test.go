@@ -415,6 +415,7 @@ func TestEligibilityCheckLendingHistory(t *testing.T) {
 
 		// One open loan per kind per client.
 		c := e.situated(sw, ok)
+		e.refer(sw, c)
 		expectOutcome(t, e.check(sw, c, "laptop"), "eligible")
 		e.loan(co, c, e.device(co, "laptop"))
 		d := e.check(sw, c, "laptop")
@@ -423,13 +424,14 @@ func TestEligibilityCheckLendingHistory(t *testing.T) {
 		d = e.check(sw, c, "phone")
 		expectOutcome(t, d, "eligible")
 		expectRule(t, d, "max_open_same_kind_per_client", true)
-		// The coordinator, who now sees the client, gets the same answer.
+		// The coordinator, who sees the referred client, gets the same answer.
 		expectOutcome(t, e.check(co, c, "laptop"), "ineligible")
 
 		// One hotspot per household, across its clients.
 		first := e.situated(sw, ok)
 		second := e.situated(sw, map[string]any{"annual_income_cents": 2000000, "household_id": e.household(sw, first)})
 		outsider := e.situated(sw, ok)
+		e.refer(sw, first)
 		expectOutcome(t, e.check(sw, second, "hotspot"), "eligible")
 		hotspot := e.loan(co, first, e.device(co, "hotspot"))
 		d = e.check(sw, second, "hotspot")
@@ -444,6 +446,7 @@ func TestEligibilityCheckLendingHistory(t *testing.T) {
 
 		// A lost, unrecovered device bars a new loan until it is recovered.
 		loser := e.situated(sw, ok)
+		e.refer(sw, loser)
 		loan := e.loan(co, loser, e.device(co, "phone"))
 		e.must(200, co, "POST", path(v1+"/loans/%d/lost", loan), map[string]any{"notes": "left on a bus"})
 		d = e.check(sw, loser, "tablet")
@@ -519,7 +522,13 @@ func TestEligibilityCheckInput(t *testing.T) {
 		expectFieldsExactly(t, r, "device_kind")
 		r = e.do(sw, "POST", check, map[string]any{"client_id": c, "device_kind": "phone", "urgent": true})
 		expectError(t, r, 422, "invalid", "urgent")
-		expectError(t, e.do(sw, "POST", check, map[string]any{"client_id": 987654321, "device_kind": "phone"}), 404, "not_found")
+		// A client that does not exist is named like one the caller may not
+		// see (TestCoordinatorReachesOnlyReferredClients).
+		r = e.do(sw, "POST", check, map[string]any{"client_id": 987654321, "device_kind": "phone"})
+		expectError(t, r, 422, "invalid", "client_id")
+		if got := r.ErrorFields(t)["client_id"]; got != "no client you can see has this id" {
+			t.Errorf("check of a client that does not exist: client_id %q", got)
+		}
 		expectError(t, e.do(sw, "POST", check, `{"client_id": 1,`), 400, "malformed")
 		expectError(t, e.do(sw, "POST", check, `null`), 400, "malformed")
 		// needs_data_plan is accepted.

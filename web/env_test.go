@@ -217,6 +217,26 @@ func (e *env) client(worker string) int64 {
 // request.
 const walkIn = "came to the front desk without a request"
 
+// referred records a client for the social worker and refers them to the
+// program, as a coordinator needs before serving them; it returns the
+// client's id.
+func (e *env) referred(worker string) int64 {
+	e.t.Helper()
+	id := e.client(worker)
+	e.refer(worker, id)
+	return id
+}
+
+// refer has the social worker refer their client to the program by asking
+// for a device of kind "other" (which no test takes in) for them, and
+// returns the request's id. Until it is cancelled, coordinators see the
+// client.
+func (e *env) refer(worker string, client int64) int64 {
+	e.t.Helper()
+	return e.must(201, worker, "POST", "/api/v1/requests", map[string]any{
+		"client_id": client, "device_kind": "other", "reason": "referral"}).ID(e.t)
+}
+
 // loan issues a device to a client as a walk-in, due in a month, and
 // returns the loan id.
 func (e *env) loan(coordinator string, clientID, deviceID int64) int64 {

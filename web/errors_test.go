@@ -105,7 +105,7 @@ func (e *env) allHistoryAt(token, p string) []map[string]any {
 
 // readActions are the audit events that record reads of client records,
 // not changes.
-var readActions = []string{"client.viewed", "client.history_viewed"}
+var readActions = []string{"client.viewed", "client.history_viewed", "client.listed"}
 
 // actionsOf lists the actions of events, in order.
 func actionsOf(events []map[string]any) []string {
@@ -201,7 +201,7 @@ func TestMalformedBodies(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "phone")
-		client := e.client(sw)
+		client := e.referred(sw)
 		other := e.device(co, "tablet")
 		loan := e.loan(co, client, other)
 
@@ -264,7 +264,7 @@ func TestNullBodyIsMalformed(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "phone")
-		client := e.client(sw)
+		client := e.referred(sw)
 		before := e.world(admin)
 		for _, rt := range []struct{ token, method, path string }{
 			{co, "POST", "/api/v1/devices"},
@@ -417,7 +417,7 @@ func TestUnknownFieldsAndWrongTypes(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "laptop")
-		client := e.client(sw)
+		client := e.referred(sw)
 		before := e.world(admin)
 
 		cases := []struct {
@@ -706,7 +706,7 @@ func TestUnauthorized(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "phone")
-		client := e.client(sw)
+		client := e.referred(sw)
 		before := e.world(admin)
 
 		requests := []struct {

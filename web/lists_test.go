@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,7 +103,7 @@ func TestDeviceFiltersAndSearch(t *testing.T) {
 		all := []int64{iphone, tab, pad, pixel, hot}
 
 		// Put one on loan and one through a loan into inspection.
-		client := e.client(sw)
+		client := e.referred(sw)
 		e.loan(co, client, iphone)
 		back := e.loan(co, client, pad)
 		e.must(200, co, "POST", path("/api/v1/loans/%d/return", back), map[string]any{"condition": "good"})
@@ -166,7 +168,7 @@ func TestPagination(t *testing.T) {
 		var devices, clients []int64
 		for i := 0; i < 13; i++ {
 			devices = append(devices, e.device(co, []string{"phone", "tablet", "laptop"}[i%3]))
-			clients = append(clients, e.client(sw))
+			clients = append(clients, e.referred(sw))
 		}
 		for i := 0; i < 7; i++ {
 			e.loan(co, clients[i], devices[i])
@@ -229,7 +231,7 @@ func TestLoanFilters(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
-		ana, ben, cy := e.client(sw), e.client(sw), e.client(sw)
+		ana, ben, cy := e.referred(sw), e.referred(sw), e.referred(sw)
 		d1, d2, d3, d4 := e.device(co, "phone"), e.device(co, "tablet"), e.device(co, "laptop"), e.device(co, "hotspot")
 		never := e.device(co, "phone")
 		issue := func(client, device int64, due string) int64 {
@@ -336,7 +338,7 @@ func TestDataPlanFreeFilter(t *testing.T) {
 		endsToday := plan("2025-06-01", "2026-03-10")
 		startsToday := plan("2026-03-10", "2026-09-30")
 
-		client := e.client(sw)
+		client := e.referred(sw)
 		e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "phone"),
 			"data_plan_id": lent, "due_on": "2026-04-10", "walk_in_justification": walkIn})
 		l := e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "hotspot"),
@@ -549,7 +551,7 @@ func TestPatchDevice(t *testing.T) {
 		}
 
 		// On loan, its description can change but its status stays.
-		e.loan(co, e.client(sw), id)
+		e.loan(co, e.referred(sw), id)
 		onLoan := e.must(200, co, "PATCH", path("/api/v1/devices/%d", id), map[string]any{"funding_source": "Grant B"}).JSON(t)
 		if onLoan["status"] != "on_loan" || onLoan["funding_source"] != "Grant B" {
 			t.Fatalf("device patched on loan: %v", onLoan)
@@ -585,7 +587,8 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		if v := viewers(); len(v) != 0 {
 			t.Fatalf("viewed before any read: %v", v)
 		}
-		// Lists are not reads of one record; reading its history is, and
+		// Lists are not reads of one record (they are recorded as lists, see
+		// TestClientListIsASummaryAndRecorded); reading its history is, and
 		// is recorded as such (the history carries the record's details).
 		// An answer lists the events before its own read is recorded: this
 		// one shows the one earlier read, by viewers() above.
@@ -610,11 +613,105 @@ func TestClientReadsAreRecorded(t *testing.T) {
 		if v := viewers(); len(v) != 3 {
 			t.Fatalf("viewers %v after refused reads", v)
 		}
-		// Once the client has borrowed, the coordinator may read the record, and that is kept too.
-		e.loan(co, id, e.device(co, "phone"))
+		// Once the worker refers the client, the coordinator may read the record, and that is kept too.
+		e.refer(sw, id)
 		e.must(200, co, "GET", path("/api/v1/clients/%d", id), nil)
 		if v := viewers(); len(v) != 4 || v[3] != coID {
 			t.Fatalf("viewers %v, want the coordinator last", v)
 		}
 	})
+}
+
+// listedEvent is a client.listed audit event, as stored.
+type listedEvent struct {
+	ActorID int64  `bun:"actor_id"`
+	Changes string `bun:"changes"`
+}
+
+// listedEvents are the client.listed events so far, oldest first.
+func (e *env) listedEvents() []listedEvent {
+	e.t.Helper()
+	var out []listedEvent
+	err := e.db.NewSelect().Table("audit_events").Column("actor_id", "changes").
+		Where("action = 'client.listed' AND subject_type = 'client_list'").OrderExpr("id").Scan(context.Background(), &out)
+	if err != nil {
+		e.t.Fatalf("read client.listed events: %v", err)
+	}
+	return out
+}
+
+// A list of clients shows summaries, never contact details or situation,
+// and each list read is recorded once, naming the clients it returned and
+// the filter, whoever reads and whatever it finds; a refused list is not.
+func TestClientListIsASummaryAndRecorded(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		swID, sw := e.user(accounts.SocialWorker)
+		coID, co := e.user(accounts.Coordinator)
+		_, funder := e.user(accounts.Funder)
+		id := e.must(201, sw, "POST", "/api/v1/clients", map[string]any{"case_number": "LIST-1", "first_name": "Rosa",
+			"last_name": "Alvarez", "phone": "+1 312 555 0188", "email": "rosa.alvarez@example.org", "preferred_language": "es",
+			"preferred_channel": "sms", "household_size": 4, "postal_code": "60623", "annual_income_cents": 1234567,
+			"programs": []string{"snap"}, "needs": []string{"fleeing_violence"}, "proof_verified_on": "2026-02-20",
+			"date_of_birth": "1988-07-14"}).ID(t)
+		other := e.referred(sw)
+		record := e.must(200, sw, "GET", path("/api/v1/clients/%d", id), nil).JSON(t)
+
+		r := e.must(200, sw, "GET", "/api/v1/clients?q=alv", nil)
+		items, _ := r.JSON(t)["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("the search for alv: %s", r.Body)
+		}
+		want := []string{"case_number", "caseworker_id", "created_at", "first_name", "household_id", "id", "last_name",
+			"preferred_channel", "preferred_language", "updated_at"}
+		item := items[0].(map[string]any)
+		if got := sortedKeys(item); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("a listed client has %v, want exactly %v", got, want)
+		}
+		for _, k := range want {
+			if fmt.Sprint(item[k]) != fmt.Sprint(record[k]) {
+				t.Errorf("listed %s is %v, the record says %v", k, item[k], record[k])
+			}
+		}
+		for _, secret := range []string{"312 555 0188", "rosa.alvarez", "1234567", "1988-07-14", "60623", "snap", "fleeing_violence", "2026-02-20"} {
+			if strings.Contains(string(r.Body), secret) {
+				t.Errorf("the client list carries %q: %s", secret, r.Body)
+			}
+		}
+
+		// One event per read: the search above, then a second page (by last
+		// name: Alvarez, then the other), an empty search, and the
+		// coordinator's list, which has only the client referred to them.
+		e.must(200, sw, "GET", "/api/v1/clients?limit=1&offset=1", nil)
+		e.must(200, sw, "GET", path("/api/v1/clients?q=nobody&caseworker_id=%d", swID), nil)
+		e.must(200, co, "GET", "/api/v1/clients", nil)
+		e.must(403, funder, "GET", "/api/v1/clients", nil)
+		events := e.listedEvents()
+		if len(events) != 4 {
+			t.Fatalf("%d client.listed events after four list reads and a refused one, want 4: %v", len(events), events)
+		}
+		for i, want := range []struct {
+			actor   int64
+			changes string
+		}{
+			{swID, fmt.Sprintf(`{"caseworker_id":0,"client_ids":[%d],"limit":50,"offset":0,"q":"alv","total":1}`, id)},
+			{swID, fmt.Sprintf(`{"caseworker_id":0,"client_ids":[%d],"limit":1,"offset":1,"q":"","total":2}`, other)}, // Alvarez, then Client…
+			{swID, fmt.Sprintf(`{"caseworker_id":%d,"client_ids":[],"limit":50,"offset":0,"q":"nobody","total":0}`, swID)},
+			{coID, fmt.Sprintf(`{"caseworker_id":0,"client_ids":[%d],"limit":50,"offset":0,"q":"","total":1}`, other)},
+		} {
+			if events[i].ActorID != want.actor || compactJSON(t, events[i].Changes) != want.changes {
+				t.Errorf("client.listed event %d: actor %d, %s; want actor %d, %s", i, events[i].ActorID, events[i].Changes, want.actor, want.changes)
+			}
+		}
+	})
+}
+
+// compactJSON re-encodes a JSON object with its keys in order.
+func compactJSON(t testing.TB, s string) string {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not a JSON object: %s", s)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -18,7 +18,7 @@ func TestConcurrentIssueOfOneDevice(t *testing.T) {
 		const n = 24
 		clientIDs := make([]int64, n)
 		for i := range clientIDs {
-			clientIDs[i] = e.client(sw)
+			clientIDs[i] = e.referred(sw)
 		}
 		statuses := make([]int, n)
 		var wg sync.WaitGroup
@@ -65,7 +65,7 @@ func TestLoanLifecycle(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "tablet")
-		client := e.client(sw)
+		client := e.referred(sw)
 		plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{
 			"carrier": "Mint", "line_number": "+1 312 555 0101", "monthly_cost_cents": 1500,
 			"data_cap_mb": 10240, "starts_on": "2026-01-01", "ends_on": "2026-12-31"}).ID(t)
@@ -161,7 +161,7 @@ func TestLostAndRecovered(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		device := e.device(co, "hotspot")
-		client := e.client(sw)
+		client := e.referred(sw)
 		id := e.loan(co, client, device)
 
 		if r := e.do(co, "POST", path("/api/v1/loans/%d/recovered", id), map[string]any{"condition": "good"}); r.Status != 409 {

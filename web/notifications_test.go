@@ -88,14 +88,17 @@ func (e *env) reply(from, body string) {
 }
 
 // textClient records a client of worker's who is reached by text message at
-// phone; extra fields are added or replaced.
+// phone, and refers them to the program (so coordinators may lend to them);
+// extra fields are added or replaced.
 func (e *env) textClient(worker, phone string, extra map[string]any) int64 {
 	e.t.Helper()
 	n := e.seq.Add(1)
 	b := map[string]any{"case_number": fmt.Sprintf("SMS-%d", n), "first_name": "Rosa", "last_name": fmt.Sprintf("Texter%d", n),
 		"phone": phone, "preferred_channel": "sms", "household_size": 2}
 	maps.Copy(b, extra)
-	return e.must(201, worker, "POST", clientsURL, b).ID(e.t)
+	id := e.must(201, worker, "POST", clientsURL, b).ID(e.t)
+	e.refer(worker, id)
+	return id
 }
 
 // notes is the list of notifications at query (such as "?loan_id=3") as
@@ -379,6 +382,7 @@ func TestRemindNowOptedOut(t *testing.T) {
 		if mailed["email_opted_out"] != true || mailed["sms_opted_out"] != false {
 			t.Fatalf("a client recorded opted out of email: %v", mailed)
 		}
+		e.refer(sw, int64(mailed["id"].(float64)))
 		mailLoan := e.loan(co, int64(mailed["id"].(float64)), e.device(co, "phone"))
 		if n := e.must(201, co, "POST", remindURL(mailLoan), nil).JSON(t); n["recipient"] != "social_worker" || n["user_id"] != float64(swID) {
 			t.Errorf("a reminder for a client opted out of email: %v, want one to social worker %d", n, swID)

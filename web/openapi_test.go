@@ -811,6 +811,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"LostLoan", inventory.LostInput{}, false},
 		{"RecoveredLoan", inventory.RecoveredInput{}, false},
 		{"Client", clients.Client{}, true},
+		{"ClientSummary", clients.Summary{}, true},
 		{"ClientInput", clients.Input{}, false},
 		{"User", accounts.User{}, true},
 		{"NewUser", accounts.NewUser{}, false},
@@ -1949,7 +1950,10 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, sw, "GET", "/api/v1/clients?caseworker_id=abc", nil)
 		c.call(403, funder, "GET", "/api/v1/clients", nil)
 		c.call(200, sw, "GET", path("/api/v1/clients/%d", rosaID), nil)
-		c.call(404, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // no loan yet: not a coordinator's to see
+		c.call(404, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // not referred yet: not a coordinator's to see
+		// The worker asks for a device for Rosa: that refers her to the program.
+		c.call(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": rosaID, "device_kind": "other", "reason": "referral"})
+		c.call(200, co, "GET", path("/api/v1/clients/%d", rosaID), nil)
 		c.call(200, sw, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60624"})
 		c.call(403, co, "PATCH", path("/api/v1/clients/%d", rosaID), map[string]any{"postal_code": "60625"})
 
@@ -2000,7 +2004,6 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, co, "GET", "/api/v1/loans?status=late", nil)
 		c.call(200, sw, "GET", path("/api/v1/loans/%d", loanID), nil)
 		c.call(404, co, "GET", "/api/v1/loans/999999", nil)
-		c.call(200, co, "GET", path("/api/v1/clients/%d", rosaID), nil) // a borrower now
 		c.call(409, co, "POST", path("/api/v1/devices/%d/inspection", devID), map[string]any{"wiped": true, "outcome": "ready"})
 		c.call(403, sw, "POST", path("/api/v1/loans/%d/renew", loanID), map[string]any{"due_on": "2026-05-10"})
 		c.call(200, co, "POST", path("/api/v1/loans/%d/renew", loanID), map[string]any{"due_on": "2026-05-10"})
@@ -2042,8 +2045,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(200, sw, "GET", path("/api/v1/clients/%d/history?limit=100&offset=0", rosaID), nil)
 		c.call(404, co, "GET", "/api/v1/clients/999999/history", nil)
 
-		// Eligibility. Rosa has had loans now, so a coordinator may check
-		// her too; Ben has not.
+		// Eligibility. Rosa was referred, so a coordinator may check her
+		// too; Ben was not, and is named like a client that does not exist.
 		check := map[string]any{"client_id": rosaID, "device_kind": "laptop", "needs_data_plan": true}
 		decision := c.call(200, sw, "POST", "/api/v1/eligibility/check", check, "Idempotency-Key", "check-rosa")
 		if decision["outcome"] != "eligible" || docInt(decision["rule_set_version"]) != 1 || decision["decided_on"] != "2026-03-10" {
@@ -2057,8 +2060,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("the income rule cannot be decided without the income, but no rule says unknown: %v", decision)
 		}
 		c.call(200, co, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "hotspot"})
-		c.call(404, co, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": docInt(ben["id"]), "device_kind": "phone"})
-		c.call(404, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": 999999, "device_kind": "phone"})
+		c.call(422, co, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": docInt(ben["id"]), "device_kind": "phone"})
+		c.call(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": 999999, "device_kind": "phone"})
 		c.call(403, funder, "POST", "/api/v1/eligibility/check", check)
 		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "toaster"})
 		c.bad(422, sw, "POST", "/api/v1/eligibility/check", map[string]any{"client_id": rosaID, "device_kind": "phone", "urgent": true})
@@ -2115,8 +2118,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		if status(eveReq) != "needs_review" || outcome(eveReq) != "needs_review" {
 			t.Errorf("a request the rules cannot decide: %v", eveReq)
 		}
-		c.call(404, sw2, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
-		c.call(404, sw, "POST", "/api/v1/requests", map[string]any{"client_id": 999999, "device_kind": "phone"})
+		c.call(422, sw2, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
+		c.call(422, sw, "POST", "/api/v1/requests", map[string]any{"client_id": 999999, "device_kind": "phone"})
 		c.call(403, co, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
 		c.call(403, funder, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "phone"})
 		refused = c.bad(422, sw, "POST", "/api/v1/requests", map[string]any{"client_id": ana, "device_kind": "toaster", "urgency": "asap"})
@@ -2132,7 +2135,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("a client's waitlisted laptop requests: %v", mineReqs)
 		}
 		everyReq := c.call(200, co, "GET", "/api/v1/requests", nil)
-		if got := docPageItems(everyReq); docInt(everyReq["total"]) != 4 || len(got) != 4 || docInt(got[0]["id"]) != eveID {
+		if got := docPageItems(everyReq); docInt(everyReq["total"]) != 5 || len(got) != 5 || docInt(got[0]["id"]) != eveID {
 			t.Errorf("every request, newest first: %v", everyReq)
 		}
 		if none := c.call(200, sw2, "GET", "/api/v1/requests", nil); docInt(none["total"]) != 0 {
@@ -2421,15 +2424,15 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("a replayed enrollment: %v", again.Header)
 		}
 		c.call(409, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID})
-		if p := c.call(201, co, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": benID}); p["status"] != "waitlisted" {
+		if p := c.call(201, admin, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": benID}); p["status"] != "waitlisted" {
 			t.Errorf("an enrollment in a full session: %v", p)
 		}
 		if p := c.call(201, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": luisID}); p["status"] != "waitlisted" {
 			t.Errorf("a second on the waiting list: %v", p)
 		}
 		c.call(409, sw, "POST", sessURL(emailID, "/enrollments"), map[string]any{"client_id": rosaID}) // overlaps basics
-		c.call(404, sw2, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": luisID})
-		c.call(404, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": other})
+		c.call(422, sw2, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": luisID})
+		c.call(422, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": other})
 		c.call(404, sw, "POST", sessURL(999999, "/enrollments"), map[string]any{"client_id": rosaID})
 		refused = c.call(422, co, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": 999999})
 		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); fields["client_id"] == nil {
@@ -2769,7 +2772,7 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	device := e.device(co, "laptop")
 	plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint",
 		"line_number": "+1 312 555 0000", "starts_on": "2026-01-01"}).ID(t)
-	client := e.client(sw)
+	client := e.referred(sw)
 	loan := e.loan(co, client, e.device(co, "phone"))
 	session := func(startsAt string) int64 {
 		start, err := time.Parse(time.RFC3339, startsAt)

@@ -65,10 +65,11 @@ func (r *reqEnv) fileAs(status string, client int64, kind string, extra map[stri
 	return int64(m["id"].(float64))
 }
 
-// req reads a request as the coordinator.
+// req reads a request as the admin, who sees every one (a coordinator no
+// longer sees a cancelled request of a client not otherwise referred).
 func (r *reqEnv) req(id int64) map[string]any {
 	r.t.Helper()
-	return r.must(200, r.co, "GET", path(requestsURL+"/%d", id), nil).JSON(r.t)
+	return r.must(200, r.admin, "GET", path(requestsURL+"/%d", id), nil).JSON(r.t)
 }
 
 // expectStatus fails unless request id is in status.
@@ -312,11 +313,15 @@ func TestRequestStateMachine(t *testing.T) {
 			t.Errorf("cancelled: %s", asJSON(t, m))
 		}
 		expectError(t, r.do(r.sw, "POST", path(requestsURL+"/%d/cancel", ov), map[string]any{}), 409, "conflict")
-		expectError(t, r.do(r.co, "POST", path(requestsURL+"/%d/cancel", ov), map[string]any{}), 409, "conflict")
+		expectError(t, r.do(r.admin, "POST", path(requestsURL+"/%d/cancel", ov), map[string]any{}), 409, "conflict")
+		// The cancelled request was the client's only referral: the
+		// coordinator sees neither it nor the client any more.
+		expectError(t, r.do(r.co, "POST", path(requestsURL+"/%d/cancel", ov), map[string]any{}), 404, "not_found")
+		expectError(t, r.do(r.co, "GET", path(clientsURL+"/%d", rich), nil), 404, "not_found")
 		r.expectStatus(ov, "cancelled")
 		// A cancelled or denied request cannot be decided again.
-		expectError(t, r.do(r.co, "POST", path(requestsURL+"/%d/deny", ov), map[string]any{"justification": "deny a cancelled one"}), 409, "conflict")
-		expectError(t, r.do(r.co, "POST", path(requestsURL+"/%d/override", ov), map[string]any{"justification": "revive a cancelled one"}), 409, "conflict")
+		expectError(t, r.do(r.admin, "POST", path(requestsURL+"/%d/deny", ov), map[string]any{"justification": "deny a cancelled one"}), 409, "conflict")
+		expectError(t, r.do(r.admin, "POST", path(requestsURL+"/%d/override", ov), map[string]any{"justification": "revive a cancelled one"}), 409, "conflict")
 		expectError(t, r.do(r.co, "POST", path(requestsURL+"/%d/cancel", dn), map[string]any{}), 409, "conflict")
 		r.expectStatus(ov, "cancelled")
 		r.expectStatus(dn, "denied")

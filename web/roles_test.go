@@ -213,8 +213,9 @@ var matrix = []routeCase{
 	}},
 
 	// The client rows use a client of worker A (the social_worker column)
-	// who has had a loan, so that every role that may see any client sees
-	// this one: the cells test the role, the row-level test below the rows.
+	// whom they referred to the program, so that every role that may see
+	// any client sees this one: the cells test the role, the row-level test
+	// below the rows.
 	{"GET", v1 + "/clients", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/clients"}
 	}},
@@ -228,10 +229,10 @@ var matrix = []routeCase{
 			unchanged: func() string { return f.sameTotal(v1+"/clients", before) }}
 	}},
 	{"GET", v1 + "/clients/:id", staffRead, func(f *roleFixtures, c caller) request {
-		return request{path: path(v1+"/clients/%d", f.borrower())}
+		return request{path: path(v1+"/clients/%d", f.referred())}
 	}},
 	{"PATCH", v1 + "/clients/:id", caseWriter, func(f *roleFixtures, c caller) request {
-		id := f.borrower()
+		id := f.referred()
 		before := f.clientField(id, "last_name")
 		return request{path: path(v1+"/clients/%d", id), body: map[string]any{"last_name": "Changed"},
 			unchanged: func() string {
@@ -242,14 +243,14 @@ var matrix = []routeCase{
 			}}
 	}},
 	{"GET", v1 + "/clients/:id/history", staffRead, func(f *roleFixtures, c caller) request {
-		return request{path: path(v1+"/clients/%d/history", f.borrower())}
+		return request{path: path(v1+"/clients/%d/history", f.referred())}
 	}},
 
 	{"GET", v1 + "/loans", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/loans"}
 	}},
 	{"POST", v1 + "/loans", managers, func(f *roleFixtures, c caller) request {
-		client, device := f.client(), f.device()
+		client, device := f.referred(), f.device()
 		return request{path: v1 + "/loans", body: map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn},
 			unchanged: func() string {
 				if s := f.field(path(v1+"/devices/%d", device), "status", "available"); s != "" {
@@ -288,11 +289,11 @@ var matrix = []routeCase{
 			}}
 	}},
 
-	// A check reads a client like GET /clients/:id does, so it uses the
-	// same borrower of worker A's; it records its reading in the client's
-	// history, which a refused check must not.
+	// A check reads a client like GET /clients/:id does, so it uses a
+	// referred client of worker A's too; it records its reading in the
+	// client's history, which a refused check must not.
 	{"POST", v1 + "/eligibility/check", staffRead, func(f *roleFixtures, c caller) request {
-		id := f.borrower()
+		id := f.referred()
 		before := f.checks(id)
 		return request{path: v1 + "/eligibility/check", body: map[string]any{"client_id": id, "device_kind": "laptop"},
 			unchanged: func() string {
@@ -400,7 +401,7 @@ var matrix = []routeCase{
 	}},
 	{"POST", v1 + "/training/sessions/:id/cancel", managers, func(f *roleFixtures, c caller) request {
 		id := f.session()
-		client := f.client()
+		client := f.referred()
 		f.enroll(id, client, "enrolled")
 		return request{path: path(v1+"/training/sessions/%d/cancel", id), body: map[string]any{},
 			unchanged: func() string {
@@ -412,13 +413,13 @@ var matrix = []routeCase{
 	}},
 	{"GET", v1 + "/training/sessions/:id/enrollments", managers, func(f *roleFixtures, c caller) request {
 		id := f.session()
-		f.enroll(id, f.client(), "enrolled")
+		f.enroll(id, f.referred(), "enrolled")
 		return request{path: path(v1+"/training/sessions/%d/enrollments", id)}
 	}},
 	{"POST", v1 + "/training/sessions/:id/enrollments", staffRead, func(f *roleFixtures, c caller) request {
 		id := f.session()
 		p := path(v1+"/training/sessions/%d/enrollments", id)
-		return request{path: p, body: map[string]any{"client_id": f.client()},
+		return request{path: p, body: map[string]any{"client_id": f.referred()},
 			unchanged: func() string {
 				if s := f.sameTotal(p, 0); s != "" {
 					return s
@@ -427,7 +428,7 @@ var matrix = []routeCase{
 			}}
 	}},
 	{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", staffRead, func(f *roleFixtures, c caller) request {
-		id, client := f.session(), f.client()
+		id, client := f.session(), f.referred()
 		f.enroll(id, client, "enrolled")
 		return request{path: path(v1+"/training/sessions/%d/enrollments/%d", id, client),
 			unchanged: func() string {
@@ -444,7 +445,7 @@ var matrix = []routeCase{
 			unchanged: func() string { return f.placeStill(id, client, "enrolled", "") }}
 	}},
 	{"GET", v1 + "/clients/:id/training", staffRead, func(f *roleFixtures, c caller) request {
-		client := f.client()
+		client := f.referred()
 		f.enroll(f.session(), client, "enrolled")
 		return request{path: path(v1+"/clients/%d/training", client)}
 	}},
@@ -617,10 +618,10 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		f := newRoleFixtures(t, e)
 		a, b, co, ad := f.workerA, f.workerB, f.coord, f.admin
 
-		never := f.client() // worker A's client who has never had a loan
-		lent := f.client()  // worker A's client with a loan
+		never := f.client()  // worker A's client, not referred to the program
+		lent := f.referred() // worker A's client, referred, with a loan
 		loan := e.loan(co, lent, f.device())
-		bClient := e.client(b)
+		bClient := e.referred(b)
 		bLoan := e.loan(co, bClient, f.device())
 
 		// Worker A sees their own: the 404s below are about ownership.
@@ -678,9 +679,10 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 			t.Errorf("after a refused create for another worker: %s", msg)
 		}
 
-		// A coordinator sees the clients the program has lent to, no others.
-		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d", never), nil), "coordinator GET a client never lent to")
-		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d/history", never), nil), "coordinator GET history of a client never lent to")
+		// A coordinator sees the clients referred to the program, no others
+		// (TestCoordinatorReachesOnlyReferredClients goes through each route).
+		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d", never), nil), "coordinator GET a client not referred")
+		wantNotFound(t, e.do(co, "GET", path(v1+"/clients/%d/history", never), nil), "coordinator GET history of a client not referred")
 		if ids := listIDs(t, e.must(200, co, "GET", v1+"/clients", nil)); has(ids, never) || !has(ids, lent) {
 			t.Errorf("coordinator's clients: %v; want %d, not %d", ids, lent, never)
 		}
@@ -693,12 +695,12 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 				t.Errorf("coordinator's refused PATCH changed client %d: last_name %v, was %v", id, got, before)
 			}
 		}
-		// Once lent to, the client is visible to the coordinator.
-		e.loan(co, never, f.device())
+		// Once referred, the client is visible to the coordinator.
+		e.refer(a, never)
 		e.must(200, co, "GET", path(v1+"/clients/%d", never), nil)
 		e.must(200, co, "GET", path(v1+"/clients/%d/history", never), nil)
 		if ids := listIDs(t, e.must(200, co, "GET", v1+"/clients", nil)); !has(ids, never) {
-			t.Errorf("coordinator's clients after a loan to %d: %v", never, ids)
+			t.Errorf("coordinator's clients after worker A referred %d: %v", never, ids)
 		}
 
 		// An admin sees everyone's.
@@ -733,17 +735,17 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 
 		// An eligibility check reaches only the clients the caller may see:
 		// worker B is told A's client does not exist, and so is a
-		// coordinator about a client never lent to; neither refused check
+		// coordinator about a client not referred; neither refused check
 		// is recorded in the client's history.
 		checked := f.checks(lent)
-		wantNotFound(t, e.do(b, "POST", v1+"/eligibility/check", map[string]any{"client_id": lent, "device_kind": "phone"}),
+		wantNoClient(t, e.do(b, "POST", v1+"/eligibility/check", map[string]any{"client_id": lent, "device_kind": "phone"}),
 			"worker B checks A's client")
 		if n := f.checks(lent); n != checked {
 			t.Errorf("worker B's refused check was recorded: %d client.eligibility_checked events, had %d", n, checked)
 		}
 		newcomer := f.client()
-		wantNotFound(t, e.do(co, "POST", v1+"/eligibility/check", map[string]any{"client_id": newcomer, "device_kind": "phone"}),
-			"coordinator checks a client never lent to")
+		wantNoClient(t, e.do(co, "POST", v1+"/eligibility/check", map[string]any{"client_id": newcomer, "device_kind": "phone"}),
+			"coordinator checks a client not referred")
 		if n := f.checks(newcomer); n != 0 {
 			t.Errorf("the coordinator's refused check was recorded: %d client.eligibility_checked events", n)
 		}
@@ -785,7 +787,7 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 			t.Errorf("worker B GET /requests?client_id=%d (A's client): %s, want no items", aClient, r.Body)
 		}
 		fresh := f.eligibleClient()
-		wantNotFound(t, e.do(b, "POST", v1+"/requests", map[string]any{"client_id": fresh, "device_kind": "laptop"}), "worker B files for A's client")
+		wantNoClient(t, e.do(b, "POST", v1+"/requests", map[string]any{"client_id": fresh, "device_kind": "laptop"}), "worker B files for A's client")
 		if msg := f.sameTotal(path(v1+"/requests?client_id=%d", fresh), 0); msg != "" {
 			t.Errorf("after worker B's refused filing: %s", msg)
 		}
@@ -819,7 +821,7 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		// but enrolls and reads B's own client.
 		sess := f.session()
 		enrollments := path(v1+"/training/sessions/%d/enrollments", sess)
-		wantNotFound(t, e.do(b, "POST", enrollments, map[string]any{"client_id": never}), "worker B enrolls A's client")
+		wantNoClient(t, e.do(b, "POST", enrollments, map[string]any{"client_id": never}), "worker B enrolls A's client")
 		if msg := f.sameTotal(enrollments, 0); msg != "" {
 			t.Errorf("after worker B's refused enrollment: %s", msg)
 		}
@@ -849,8 +851,7 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		wantNotFound(t, e.do(a, "GET", path(v1+"/clients/%d/training", bClient), nil), "worker A reads B's client's training")
 		// Certificates: worker B is told A's client's certificate does not
 		// exist, and the refused read is not recorded; worker A reads it, and
-		// so does the coordinator, who sees the client only because they
-		// enrolled them (the client never had a loan).
+		// so does the coordinator, to whom worker A referred the client.
 		graduate := f.completed()
 		cert := path(v1+"/clients/%d/training/certificates/device_basics", graduate)
 		views := f.views(graduate)
@@ -1042,6 +1043,22 @@ func wantNotFound(t *testing.T, r *response, what string) {
 	}
 }
 
+// wantNoClient checks the answer to a body naming a client the caller may
+// not see: the same 422 as for a client that does not exist.
+func wantNoClient(t *testing.T, r *response, what string) {
+	t.Helper()
+	var m struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &m)
+	if r.Status != 422 || m.Error.Code != "invalid" || len(m.Error.Fields) != 1 || m.Error.Fields["client_id"] != "no client you can see has this id" {
+		t.Errorf("%s: %d %s, want 422 invalid naming only client_id: no client you can see has this id", what, r.Status, trim(r.Body))
+	}
+}
+
 func wantForbidden(t *testing.T, r *response, what string) {
 	t.Helper()
 	if msg := classify(r, deny); msg != "" {
@@ -1165,20 +1182,19 @@ func (f *roleFixtures) userName(user int64) string {
 
 func (f *roleFixtures) device() int64 { return f.e.device(f.coord, "phone") }
 
-// client is a new client of worker A's, never lent to.
+// client is a new client of worker A's, not referred to the program: only
+// worker A and the admin see them.
 func (f *roleFixtures) client() int64 { return f.e.client(f.workerA) }
 
-// borrower is a new client of worker A's with an open loan.
-func (f *roleFixtures) borrower() int64 {
-	c := f.client()
-	f.e.loan(f.coord, c, f.device())
-	return c
-}
+// referred is a new client of worker A's whom worker A referred to the
+// program (by asking for a device for them), so that every role that may
+// see any client sees them.
+func (f *roleFixtures) referred() int64 { return f.e.referred(f.workerA) }
 
-// openLoan is a new open loan to a new client of worker A's.
+// openLoan is a new open loan to a new referred client of worker A's.
 func (f *roleFixtures) openLoan() (loan, device int64) {
 	device = f.device()
-	return f.e.loan(f.coord, f.client(), device), device
+	return f.e.loan(f.coord, f.referred(), device), device
 }
 
 func (f *roleFixtures) lostLoan() (loan, device int64) {
@@ -1360,8 +1376,8 @@ func (f *roleFixtures) enroll(session, client int64, status string) {
 	}
 }
 
-// startedSession is a session that began an hour ago, with a new client of
-// worker A's enrolled in it before it started (the clock is moved back for
+// startedSession is a session that began an hour ago, with a new referred
+// client of worker A's enrolled in it before it started (the clock is moved back for
 // that) and no attendance recorded.
 func (f *roleFixtures) startedSession() (session, client int64) {
 	f.t.Helper()
@@ -1371,7 +1387,7 @@ func (f *roleFixtures) startedSession() (session, client int64) {
 	body := f.sessionBody()
 	body["starts_at"], body["ends_at"] = now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)
 	session = f.e.must(201, f.coord, "POST", v1+"/training/sessions", body).ID(f.t)
-	client = f.client()
+	client = f.referred()
 	f.enroll(session, client, "enrolled")
 	return session, client
 }

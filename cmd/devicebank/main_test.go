@@ -175,6 +175,9 @@ func TestWholeBinary(t *testing.T) {
 			client := call(worker, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0042", "first_name": "Rosa",
 				"last_name": "Alvarez", "phone": "+1 555 222 3333", "email": "rosa@example.org", "preferred_language": "es",
 				"preferred_channel": "sms", "household_size": 4, "postal_code": "60623"}, 201)
+			// The worker asks for a laptop for Rosa, which refers her to the
+			// coordinator, who lends one.
+			call(worker, "POST", "/api/v1/requests", map[string]any{"client_id": client["id"], "device_kind": "laptop"}, 201)
 			due := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 			loan := call(coordinator, "POST", "/api/v1/loans", map[string]any{"client_id": client["id"], "device_id": device["id"], "due_on": due,
 				"walk_in_justification": "came to the front desk without a request"}, 201)

@@ -14,6 +14,7 @@ import (
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -48,6 +49,10 @@ func seedDueLoan(t *testing.T, url string) {
 	c, err := svc.Clients.Create(ctx, sw, clients.Input{CaseNumber: s("N-1"), FirstName: s("Rosa"), LastName: s("Alvarez"),
 		Phone: s("+1 312 555 0100"), PreferredChannel: &sms, HouseholdSize: &size})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker asks for a laptop for her, which refers her to the coordinator.
+	if _, err := svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "laptop"}); err != nil {
 		t.Fatal(err)
 	}
 	kind := inventory.Kind("laptop")
