@@ -176,11 +176,19 @@ func TestWholeBinary(t *testing.T) {
 				"last_name": "Alvarez", "phone": "+1 555 222 3333", "email": "rosa@example.org", "preferred_language": "es",
 				"preferred_channel": "sms", "household_size": 4, "postal_code": "60623"}, 201)
 			// The worker asks for a laptop for Rosa, which refers her to the
-			// coordinator, who lends one.
-			call(worker, "POST", "/api/v1/requests", map[string]any{"client_id": client["id"], "device_kind": "laptop"}, 201)
+			// coordinator; with no rules to decide it, the coordinator
+			// approves it, the free laptop is held for her, and lent.
+			request := call(worker, "POST", "/api/v1/requests", map[string]any{"client_id": client["id"], "device_kind": "laptop"}, 201)
+			requestPath := fmt.Sprintf("/api/v1/requests/%v", request["id"])
+			if got := call(coordinator, "POST", requestPath+"/approve", map[string]any{"justification": "income verified by phone"}, 200); got["status"] != "ready" || got["reserved_device_id"] != device["id"] {
+				t.Fatalf("approved request: %v", got)
+			}
 			due := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 			loan := call(coordinator, "POST", "/api/v1/loans", map[string]any{"client_id": client["id"], "device_id": device["id"], "due_on": due,
-				"walk_in_justification": "came to the front desk without a request"}, 201)
+				"request_id": request["id"]}, 201)
+			if got := call(worker, "GET", requestPath, nil, 200); got["status"] != "fulfilled" {
+				t.Fatalf("request after the loan: %v", got)
+			}
 			loanPath := fmt.Sprintf("/api/v1/loans/%v", loan["id"])
 			if got := call(worker, "GET", loanPath, nil, 200); got["status"] != "open" {
 				t.Fatalf("the worker sees loan %v", got)

@@ -51,8 +51,9 @@ func seedDueLoan(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The worker asks for a laptop for her, which refers her to the coordinator.
-	if _, err := svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "laptop"}); err != nil {
+	// The worker asks for a tablet for her, which refers her to the
+	// coordinator, who lends her a laptop at the desk (a walk-in).
+	if _, err := svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "tablet"}); err != nil {
 		t.Fatal(err)
 	}
 	kind := inventory.Kind("laptop")
