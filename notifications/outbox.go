@@ -114,13 +114,16 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// LogChannel writes messages to the service's log, for development and
-// for a newcomer to see reminders. The address is not logged.
+// LogChannel stands in for SMS and email when no provider is configured
+// (development): it logs that a notification went, by its id, kind and
+// channel. Never its text or address: a reminder names the client and may
+// carry a coordinator's note, and logs leave the agency's hands. The text
+// is in the outbox (GET /api/v1/notifications), for those who may read it.
 type LogChannel struct{ Log *slog.Logger }
 
-// Send logs the message.
+// Send logs the notification's id, kind and channel.
 func (l LogChannel) Send(ctx context.Context, n *Notification) error {
-	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", n.Kind, "language", n.Language, "text", n.Body)
+	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", string(n.Kind), "channel", n.Channel)
 	return nil
 }
 
