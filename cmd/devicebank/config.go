@@ -61,13 +61,17 @@ func (c *config) register(fs *flag.FlagSet) {
 		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
 	fs.StringVar(&c.AgencyName, "agency-name", env("DEVICEBANK_AGENCY_NAME", "DeviceBank"),
 		"the agency's name, printed on certificates (env DEVICEBANK_AGENCY_NAME)")
-	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", "UTC"),
-		"the agency's time zone, which decides when a loan is overdue (env DEVICEBANK_TIMEZONE)")
+	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", ""),
+		"the agency's time zone, such as America/Chicago, which decides when a loan is overdue and when reminders go; empty: UTC, with a warning at start (env DEVICEBANK_TIMEZONE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("DEVICEBANK_LOG_FORMAT", "text"), "text or json (env DEVICEBANK_LOG_FORMAT)")
 }
 
+// location is the agency's time zone; none set is UTC.
 func (c *config) location() (*time.Location, error) {
+	if c.Timezone == "" {
+		return time.UTC, nil
+	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("--timezone %q is not a known time zone (try America/Chicago)", c.Timezone)

@@ -324,3 +324,49 @@ func TestUnreadableSecretFileStops(t *testing.T) {
 		t.Fatalf("migrate with a readable secret file: %s", errOut.String())
 	}
 }
+
+// serveUntilListening runs serve in this process with args until it
+// listens, then stops it as SIGTERM would, and returns its exit code and
+// what it wrote to standard error.
+func serveUntilListening(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, w := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), nil, w, &stderr)
+		w.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() && !strings.Contains(lines.Text(), "listening on") {
+	}
+	cancel()
+	go io.Copy(io.Discard, stdout)
+	code := <-done
+	return code, stderr.String()
+}
+
+// Left at the UTC default, the time zone is warned about at start: a
+// session at 17:30 in Chicago would be announced for 23:30.
+func TestServeWarnsWhenNoTimeZoneIsSet(t *testing.T) {
+	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
+	t.Setenv("DEVICEBANK_TIMEZONE", "")
+	code, logs := serveUntilListening(t)
+	if code != 0 || !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "no time zone is set") ||
+		!strings.Contains(logs, "--timezone") {
+		t.Errorf("serve without a time zone: exit %d, want 0 and a warning naming --timezone:\n%s", code, logs)
+	}
+	for _, set := range [][]string{{"--timezone", "America/Chicago"}, {"--timezone", "UTC"}} {
+		code, logs = serveUntilListening(t, set...)
+		if code != 0 || strings.Contains(logs, "time zone") {
+			t.Errorf("serve %v: exit %d, want 0 and no time zone warning:\n%s", set, code, logs)
+		}
+	}
+	t.Setenv("DEVICEBANK_TIMEZONE", "America/Chicago")
+	if code, logs = serveUntilListening(t); code != 0 || strings.Contains(logs, "time zone") {
+		t.Errorf("serve with DEVICEBANK_TIMEZONE: exit %d, want 0 and no time zone warning:\n%s", code, logs)
+	}
+}

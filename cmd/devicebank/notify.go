@@ -96,6 +96,12 @@ func (c *notifyConfig) setup(cfg *config, stderr io.Writer) (app.Options, *slog.
 	}
 	opts, err := c.options(cfg)
 	opts.Logger = log
+	if err == nil && cfg.Timezone == "" {
+		// Left unset, UTC moves every reminder and overdue day: a session
+		// at 17:30 in Chicago would be announced for 23:30.
+		log.Warn("no time zone is set, so UTC is used for due dates, reminder times and quiet hours; " +
+			"set --timezone (DEVICEBANK_TIMEZONE) to the agency's, such as America/Chicago")
+	}
 	return opts, log, err
 }
 
