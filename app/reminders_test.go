@@ -605,3 +605,64 @@ func TestOnlyConfiguredChannelsReachClients(t *testing.T) {
 		}
 	})
 }
+
+// One instance sweeps at a time: while another holds the sweep's lock, a
+// sweep on PostgreSQL skips its turn and creates nothing; once the lock is
+// free it creates what is due. Two sweeps at once, on either database,
+// create each reminder once between them.
+func TestOneSweepAtATime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f, _ := reminderFixture(t, db, local(4, 1, 10, 0))
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		for i := range 6 {
+			f.lend(co, f.client(sw, "Client", clients.SMS, "en"), date("2026-04-10").AddDays(i%2), nil)
+		}
+		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
+			Channels: map[string]notifications.Channel{"sms": &outbox{}}}).Notifications
+		f.clock.Set(local(4, 7, 10, 0))
+		count := func() int {
+			n, err := db.NewSelect().Table("notifications").Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		}
+		if db.Engine == storage.Postgres {
+			holder, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := storage.TryLockName(ctx, holder, notifications.SweepLock); err != nil || !ok {
+				t.Fatalf("take the sweep lock: %v %v", ok, err)
+			}
+			res, err := other.Sweep(ctx)
+			if err != nil || !res.Skipped || res.Created != 0 || count() != 0 {
+				t.Fatalf("a sweep while another holds the lock: %+v %v, %d rows; want skipped, nothing created", res, err, count())
+			}
+			holder.Rollback()
+		}
+		results := make(chan notifications.SweepResult, 2)
+		var wg sync.WaitGroup
+		for _, svc := range []*notifications.Service{f.svc.Notifications, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := svc.Sweep(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			}()
+		}
+		wg.Wait()
+		close(results)
+		created := 0
+		for res := range results {
+			created += res.Created
+		}
+		if created != 3 || count() != 3 {
+			t.Fatalf("two sweeps at once created %d, %d rows; want the 3 loans due in three days, once", created, count())
+		}
+	})
+}

@@ -159,6 +159,7 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 			svc := all.Notifications
 			var created int
 			var sent notifications.DispatchResult
+			note := ""
 			switch what {
 			case "sweep":
 				res, err := svc.Sweep(ctx)
@@ -166,6 +167,9 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 					return err
 				}
 				created = res.Created
+				if res.Skipped {
+					note = "; skipped: another instance is sweeping"
+				}
 			case "digest":
 				res, err := svc.Digest(ctx)
 				if err != nil {
@@ -177,8 +181,8 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 					return err
 				}
 			}
-			fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)\n",
-				what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred)
+			fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)%s\n",
+				what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred, note)
 			return nil
 		})
 	}
