@@ -67,7 +67,7 @@ func reminderFixture(t *testing.T, db *storage.DB, start time.Time, channels ...
 		configured[ch] = sent
 	}
 	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
-		Channels: configured})
+		Channels: configured, DatabaseNow: storage.FollowClock(clk.Now)})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc, clock: clk}, sent
 }
@@ -317,9 +317,12 @@ func TestStopReplyOptsOut(t *testing.T) {
 
 		f.clock.Set(local(4, 7, 7, 0))
 		f.run(sent)
-		reply, changed, err := f.svc.Notifications.RecordReply(ctx, strings.NewReplacer("(", "", ")", "", " ", "").Replace(c.Phone), " stop ")
-		if err != nil || reply != notifications.ReplyStop || changed != 1 {
-			t.Fatalf("STOP: %v %d %v", reply, changed, err)
+		if c.Phone != "+13125550003" { // written "+1 (312) 555-0003"
+			t.Fatalf("the client's number is stored as %q, want it in E.164", c.Phone)
+		}
+		out, err := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM1", From: c.Phone, Body: " stop "})
+		if err != nil || out != (notifications.ReplyOutcome{Reply: notifications.ReplyStop, Changed: 1}) {
+			t.Fatalf("STOP: %+v %v", out, err)
 		}
 		if c, _ := f.svc.Clients.Get(ctx, sw, rosa); !c.SMSOptedOut {
 			t.Fatal("the client is not opted out")
@@ -331,11 +334,11 @@ func TestStopReplyOptsOut(t *testing.T) {
 		if got := f.run(sent); strings.Join(got, " ") != "loan_due_soon>social_worker:email" {
 			t.Fatalf("after STOP: %v", got)
 		}
-		if _, changed, _ := f.svc.Notifications.RecordReply(ctx, "+1 312 555 0002", "STOP"); changed != 0 {
-			t.Fatalf("a number no client has changed %d clients", changed)
+		if out, _ := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM2", From: "+13125550002", Body: "STOP"}); out.Changed != 0 {
+			t.Fatalf("a number no client has changed %d clients", out.Changed)
 		}
-		if _, changed, err := f.svc.Notifications.RecordReply(ctx, c.Phone, "Start"); err != nil || changed != 1 {
-			t.Fatalf("START: %d %v", changed, err)
+		if out, err := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM3", From: c.Phone, Body: "Start"}); err != nil || out.Changed != 1 {
+			t.Fatalf("START: %+v %v", out, err)
 		}
 		f.clock.Set(local(4, 10, 10, 0))
 		if got := f.run(sent); strings.Join(got, " ") != "loan_due_today>client:sms" {
@@ -501,7 +504,7 @@ func TestTwoSchedulersNeverSendTwice(t *testing.T) {
 		}
 		// A second instance: its own services on the same database and clock.
 		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
-			Channels: map[string]notifications.Channel{"sms": sent, "email": sent}})
+			Channels: map[string]notifications.Channel{"sms": sent, "email": sent}, DatabaseNow: storage.FollowClock(f.clock.Now)})
 		instances := []*notifications.Service{f.svc.Notifications, other.Notifications}
 		for _, day := range []int{7, 9, 10, 11, 13, 17} {
 			f.clock.Set(local(4, day, 10, 0))

@@ -119,7 +119,12 @@ func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 	if len(channels) > 0 && strings.TrimSpace(c.AgencyPhone) == "" {
 		return app.Options{}, fmt.Errorf("--agency-phone is required when SMS or email is configured: every reminder tells the client whom to call")
 	}
-	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels}
+	region, err := cfg.region()
+	if err != nil {
+		return app.Options{}, err
+	}
+	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels,
+		DefaultCountry: region}
 	if c.PolicyFile != "" {
 		b, err := os.ReadFile(c.PolicyFile)
 		if err != nil {
