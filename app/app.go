@@ -3,8 +3,11 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/calendar"
@@ -48,6 +51,17 @@ type Options struct {
 	ReminderPolicy *notifications.Policy
 	// Logger is where the log channel writes; nil means slog.Default().
 	Logger *slog.Logger
+	// DefaultCountry is where a client phone number written without its
+	// country code is read (an ISO 3166 code); "" means the US.
+	DefaultCountry string
+	// RemindNowInterval is how long after a manual reminder about a loan
+	// the next may be sent; 0 means notifications.DefaultRemindNowInterval,
+	// a negative value no limit.
+	RemindNowInterval time.Duration
+	// DatabaseNow reads the database's clock, which times leases and the
+	// remind-now window; nil means storage.DatabaseNow. Tests that move Now
+	// pass storage.FollowClock(Now).
+	DatabaseNow func(ctx context.Context, db bun.IDB) (time.Time, error)
 }
 
 // New builds the services on db.
@@ -59,7 +73,7 @@ func New(db *storage.DB, opts Options) *Services {
 	loc := calendar.Zone(opts.Location)
 	acc := accounts.NewService(db)
 	acc.Now = now
-	cl := &clients.Service{DB: db, Now: now, Location: loc}
+	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
@@ -87,6 +101,13 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	notes := notifications.NewService(db, now, loc, notifications.Agency{Name: opts.AgencyName, Phone: opts.AgencyPhone}, channels)
 	notes.Clients, notes.Loans, notes.Default = cl, inv, opts.ReminderPolicy
+	notes.Outbox.DatabaseNow = opts.DatabaseNow
+	switch {
+	case opts.RemindNowInterval == 0:
+		notes.RemindNowInterval = notifications.DefaultRemindNowInterval
+	case opts.RemindNowInterval > 0:
+		notes.RemindNowInterval = opts.RemindNowInterval
+	}
 	inv.Reminders = notes
 	train.Notices = notes
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,

@@ -97,7 +97,7 @@ func TestEditDoesNotUndoAClientReassignment(t *testing.T) {
 			_, err := tx.NewUpdate().Table("clients").Set("caseworker_id = ?", b.ID).Where("id = ?", c.ID).Exec(ctx)
 			return err
 		}, func() error {
-			_, err := f.svc.Clients.Update(ctx, a, c.ID, clients.Input{Phone: str("+1 555 999 0000")})
+			_, err := f.svc.Clients.Update(ctx, a, c.ID, clients.Input{Phone: str("+1 312 555 0999")})
 			return err
 		})
 		// Worker A lost the client while editing: the edit is refused as not found.

@@ -67,7 +67,7 @@ func reminderFixture(t *testing.T, db *storage.DB, start time.Time, channels ...
 		configured[ch] = sent
 	}
 	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
-		Channels: configured})
+		Channels: configured, DatabaseNow: storage.FollowClock(clk.Now)})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc, clock: clk}, sent
 }
@@ -322,9 +322,12 @@ func TestStopReplyOptsOut(t *testing.T) {
 
 		f.clock.Set(local(4, 7, 7, 0))
 		f.run(sent)
-		reply, changed, err := f.svc.Notifications.RecordReply(ctx, strings.NewReplacer("(", "", ")", "", " ", "").Replace(c.Phone), " stop ")
-		if err != nil || reply != notifications.ReplyStop || changed != 1 {
-			t.Fatalf("STOP: %v %d %v", reply, changed, err)
+		if c.Phone != "+13125550003" { // written "+1 (312) 555-0003"
+			t.Fatalf("the client's number is stored as %q, want it in E.164", c.Phone)
+		}
+		out, err := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM1", From: c.Phone, Body: " stop "})
+		if err != nil || out != (notifications.ReplyOutcome{Reply: notifications.ReplyStop, Changed: 1}) {
+			t.Fatalf("STOP: %+v %v", out, err)
 		}
 		if c, _ := f.svc.Clients.Get(ctx, sw, rosa); !c.SMSOptedOut {
 			t.Fatal("the client is not opted out")
@@ -336,11 +339,11 @@ func TestStopReplyOptsOut(t *testing.T) {
 		if got := f.run(sent); strings.Join(got, " ") != "loan_due_soon>social_worker:email" {
 			t.Fatalf("after STOP: %v", got)
 		}
-		if _, changed, _ := f.svc.Notifications.RecordReply(ctx, "+1 312 555 0002", "STOP"); changed != 0 {
-			t.Fatalf("a number no client has changed %d clients", changed)
+		if out, _ := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM2", From: "+13125550002", Body: "STOP"}); out.Changed != 0 {
+			t.Fatalf("a number no client has changed %d clients", out.Changed)
 		}
-		if _, changed, err := f.svc.Notifications.RecordReply(ctx, c.Phone, "Start"); err != nil || changed != 1 {
-			t.Fatalf("START: %d %v", changed, err)
+		if out, err := f.svc.Notifications.RecordReply(ctx, notifications.InboundSMS{MessageSID: "SM3", From: c.Phone, Body: "Start"}); err != nil || out.Changed != 1 {
+			t.Fatalf("START: %+v %v", out, err)
 		}
 		f.clock.Set(local(4, 10, 10, 0))
 		if got := f.run(sent); strings.Join(got, " ") != "loan_due_today>client:sms" {
@@ -506,7 +509,7 @@ func TestTwoSchedulersNeverSendTwice(t *testing.T) {
 		}
 		// A second instance: its own services on the same database and clock.
 		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
-			Channels: map[string]notifications.Channel{"sms": sent, "email": sent}})
+			Channels: map[string]notifications.Channel{"sms": sent, "email": sent}, DatabaseNow: storage.FollowClock(f.clock.Now)})
 		instances := []*notifications.Service{f.svc.Notifications, other.Notifications}
 		for _, day := range []int{7, 9, 10, 11, 13, 17} {
 			f.clock.Set(local(4, day, 10, 0))
@@ -607,6 +610,67 @@ func TestOnlyConfiguredChannelsReachClients(t *testing.T) {
 		if len(copies) != 2 || !strings.Contains(copies[0]+copies[1], "The client has been sent a reminder too.") ||
 			!strings.Contains(copies[0]+copies[1], "cannot be reached") {
 			t.Fatalf("the worker's copies: %q", copies)
+		}
+	})
+}
+
+// One instance sweeps at a time: while another holds the sweep's lock, a
+// sweep on PostgreSQL skips its turn and creates nothing; once the lock is
+// free it creates what is due. Two sweeps at once, on either database,
+// create each reminder once between them.
+func TestOneSweepAtATime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f, _ := reminderFixture(t, db, local(4, 1, 10, 0))
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		for i := range 6 {
+			f.lend(co, f.client(sw, "Client", clients.SMS, "en"), date("2026-04-10").AddDays(i%2), nil)
+		}
+		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
+			Channels: map[string]notifications.Channel{"sms": &outbox{}}}).Notifications
+		f.clock.Set(local(4, 7, 10, 0))
+		count := func() int {
+			n, err := db.NewSelect().Table("notifications").Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		}
+		if db.Engine == storage.Postgres {
+			holder, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := storage.TryLockName(ctx, holder, notifications.SweepLock); err != nil || !ok {
+				t.Fatalf("take the sweep lock: %v %v", ok, err)
+			}
+			res, err := other.Sweep(ctx)
+			if err != nil || !res.Skipped || res.Created != 0 || count() != 0 {
+				t.Fatalf("a sweep while another holds the lock: %+v %v, %d rows; want skipped, nothing created", res, err, count())
+			}
+			holder.Rollback()
+		}
+		results := make(chan notifications.SweepResult, 2)
+		var wg sync.WaitGroup
+		for _, svc := range []*notifications.Service{f.svc.Notifications, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := svc.Sweep(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			}()
+		}
+		wg.Wait()
+		close(results)
+		created := 0
+		for res := range results {
+			created += res.Created
+		}
+		if created != 3 || count() != 3 {
+			t.Fatalf("two sweeps at once created %d, %d rows; want the 3 loans due in three days, once", created, count())
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -38,6 +39,9 @@ type Error struct {
 	Fields map[string]string
 	// Err is an underlying cause, kept for logs; never shown to users.
 	Err error
+	// RetryAfter, for RateLimited, is how long to wait before trying
+	// again (the Retry-After header); zero when unknown.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

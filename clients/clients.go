@@ -26,6 +26,7 @@ import (
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/optional"
+	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -89,6 +90,10 @@ type Service struct {
 	// coordinator: device requests and training places a social worker or
 	// an admin made.
 	Referrals []Referrals
+	// Region is the country (ISO 3166 code, such as US) in which a phone
+	// number written without its country code is read; "" means
+	// phone.DefaultRegion.
+	Region string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -226,8 +231,11 @@ type Input struct {
 const MaxIncomeCents = 100_000_000_000
 
 // apply copies the given fields of in onto c, trimmed, and checks the
-// result as a whole, reporting every bad field. today bounds the dates.
-func (in Input) apply(c *Client, today calendar.Date) error {
+// result as a whole, reporting every bad field. today bounds the dates; a
+// phone number given is stored in E.164, read in region when it has no
+// country code. (A number stored before numbers were kept in E.164, that
+// could not be converted, is left alone until the phone is edited.)
+func (in Input) apply(c *Client, today calendar.Date, region string) error {
 	for dst, src := range map[*string]*string{&c.CaseNumber: in.CaseNumber, &c.FirstName: in.FirstName,
 		&c.LastName: in.LastName, &c.Phone: in.Phone, &c.Email: in.Email, &c.PreferredLanguage: in.PreferredLanguage,
 		&c.PostalCode: in.PostalCode} {
@@ -274,7 +282,14 @@ func (in Input) apply(c *Client, today calendar.Date) error {
 	bad.MaxLength("first_name", c.FirstName, 100)
 	bad.Check(c.LastName == "", "last_name", "is required")
 	bad.MaxLength("last_name", c.LastName, 100)
-	bad.Check(c.Phone != "" && !validPhone(c.Phone), "phone", "must be a phone number of 7 to 15 digits (+, spaces, dashes and brackets allowed)")
+	if in.Phone != nil && c.Phone != "" {
+		if e164, err := phone.Normalize(c.Phone, region); err == nil {
+			c.Phone = e164
+		} else {
+			bad.Add("phone", "must be a phone number in use, with its country code (such as +44 20 7946 0958) or as a national number of "+
+				phone.RegionOrDefault(region)+" (such as "+phone.Example(region)+")")
+		}
+	}
 	if c.Email != "" {
 		a, err := mail.ParseAddress(c.Email)
 		bad.Check(err != nil || a.Address != c.Email, "email", "must be an email address")
@@ -315,20 +330,6 @@ func checkCodes(bad *apperr.Fields, field string, codes Codes) {
 			return
 		}
 	}
-}
-
-func validPhone(p string) bool {
-	digits := 0
-	for _, r := range p {
-		switch {
-		case r >= '0' && r <= '9': // ASCII only: what an SMS provider can dial
-			digits++
-		case strings.ContainsRune("+-() .", r):
-		default:
-			return false
-		}
-	}
-	return digits >= 7 && digits <= 15
 }
 
 // fields is the client's editable fields, by API name, for audit diffs.
@@ -386,7 +387,7 @@ func event(actor *accounts.Actor, at time.Time, action string, c *Client) audit.
 // Create records a new client.
 func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (*Client, error) {
 	c := &Client{}
-	fieldErr := in.apply(c, s.today())
+	fieldErr := in.apply(c, s.today(), s.Region)
 	var out *Client
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		worker, err := s.caseworker(ctx, tx, actor, in.CaseworkerID, 0)
@@ -503,7 +504,7 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 			return err
 		}
 		before := c.fields()
-		fieldErr := in.apply(c, s.today())
+		fieldErr := in.apply(c, s.today(), s.Region)
 		worker, err := s.caseworker(ctx, tx, actor, in.CaseworkerID, c.CaseworkerID)
 		household, herr := s.household(ctx, tx, actor, in.HouseholdID, c.HouseholdID)
 		if err := apperr.Join(fieldErr, err, herr); err != nil {

@@ -114,13 +114,16 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// LogChannel writes messages to the service's log, for development and
-// for a newcomer to see reminders. The address is not logged.
+// LogChannel stands in for SMS and email when no provider is configured
+// (development): it logs that a notification went, by its id, kind and
+// channel. Never its text or address: a reminder names the client and may
+// carry a coordinator's note, and logs leave the agency's hands. The text
+// is in the outbox (GET /api/v1/notifications), for those who may read it.
 type LogChannel struct{ Log *slog.Logger }
 
-// Send logs the message.
+// Send logs the notification's id, kind and channel.
 func (l LogChannel) Send(ctx context.Context, n *Notification) error {
-	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", n.Kind, "language", n.Language, "text", n.Body)
+	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", string(n.Kind), "channel", n.Channel)
 	return nil
 }
 
@@ -142,6 +145,28 @@ type Outbox struct {
 	// OptedOut, when set, is told of a delivery the provider refused
 	// because the recipient opted out.
 	OptedOut func(ctx context.Context, n *Notification) error
+	// DatabaseNow reads the database's clock, which times every lease so
+	// that instances whose clocks disagree never take a live claim from
+	// each other; nil means storage.DatabaseNow. (Now still decides what
+	// is due: scheduling is the agency's business, leases are the
+	// instances'.)
+	DatabaseNow func(ctx context.Context, db bun.IDB) (time.Time, error)
+}
+
+// outcomeTimeout bounds the write of a send's outcome, which is made even
+// when the dispatch was cancelled (SIGTERM, the job's deadline) after the
+// message left: an outcome lost is a message sent twice.
+const outcomeTimeout = 10 * time.Second
+
+func (o *Outbox) dbNow(ctx context.Context, db bun.IDB) (time.Time, error) {
+	now := storage.DatabaseNow
+	if o.DatabaseNow != nil {
+		now = o.DatabaseNow
+	}
+	t, err := now(ctx, db)
+	// Both databases keep microseconds; a claim is matched by its exact
+	// claimed_until.
+	return t.UTC().Truncate(time.Microsecond), err
 }
 
 // Backoff is the wait before each retry: 1, 5, 30 minutes, then 2 hours.
@@ -195,9 +220,11 @@ type DispatchResult struct{ Sent, Retrying, Failed, Cancelled, Deferred int }
 // Dispatch sends the notifications that are due, at most batch of them:
 // it claims them (several dispatchers never claim the same one), sends
 // each through its channel, and records the outcome. A claim whose
-// dispatcher died is taken over once its lease expires, so nothing is
-// missed; a message sent just before such a death may then go twice, which
-// a channel's own idempotency (where the provider has one) absorbs.
+// dispatcher died is taken over once its lease expires, by the database's
+// clock, so nothing is missed; a message sent just before such a death
+// may then go twice, which a channel's own idempotency (where the provider
+// has one) absorbs. A cancelled dispatch sends nothing more, still records
+// what it sent, and hands back the rows it did not reach at once.
 func (o *Outbox) Dispatch(ctx context.Context, batch int) (DispatchResult, error) {
 	return o.dispatch(ctx, batch, 0)
 }
@@ -225,19 +252,54 @@ func (o *Outbox) dispatch(ctx context.Context, batch int, only int64) (DispatchR
 			first = err
 		}
 	}
-	if first == nil {
-		first = ctx.Err()
+	if ctx.Err() != nil {
+		// Cancelled: the rows not reached go back to pending for the next
+		// run, here or in another instance, rather than wait out the lease.
+		// (Rows delivered or renewed no longer carry this claim.)
+		o.release(ctx, claimed, until)
+		if first == nil {
+			first = ctx.Err()
+		}
 	}
 	return res, first
+}
+
+// detached is a context for recording what already happened: it outlives
+// ctx's cancellation, for at most outcomeTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+}
+
+// release hands claimed rows this dispatcher did not send back to pending,
+// if it still holds them (claimed_until is its own).
+func (o *Outbox) release(ctx context.Context, rows []Notification, until time.Time) {
+	if len(rows) == 0 {
+		return
+	}
+	ids := make([]int64, len(rows))
+	for i, n := range rows {
+		ids[i] = n.ID
+	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	// Best effort: a row not released is taken over when its lease ends.
+	_, _ = o.DB.NewUpdate().Model((*Notification)(nil)).Set("status = ?", Pending).Set("claimed_until = NULL").
+		Where("id IN (?) AND status = ? AND claimed_until = ?", bun.In(ids), Sending, until).Exec(ctx)
 }
 
 // deliver prepares and sends one claimed notification and records the
 // outcome. Right before sending it renews this dispatcher's claim on the
 // row: a batch slower than its lease must not send a row another
 // dispatcher has since taken over, and the renewal makes sure that one
-// cannot take it over while it is being sent.
+// cannot take it over while it is being sent. Cancellation is checked
+// after preparing, just before the send; once the message is handed to
+// the channel, its outcome is recorded whatever happens to ctx.
 func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, res *DispatchResult) error {
-	renewed := o.Now().UTC().Add(o.lease()).Truncate(time.Microsecond)
+	dbNow, err := o.dbNow(ctx, o.DB)
+	if err != nil {
+		return err
+	}
+	renewed := dbNow.Add(o.lease())
 	r, err := o.DB.NewUpdate().Model((*Notification)(nil)).Set("claimed_until = ?", renewed).
 		Where("id = ? AND status = ? AND claimed_until = ?", n.ID, Sending, until).Exec(ctx)
 	if err != nil {
@@ -251,6 +313,11 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	if o.Prepare != nil {
 		verdict, sendErr = o.Prepare(ctx, n)
 	}
+	if ctx.Err() != nil {
+		// Nothing was sent: the row goes back, not counted as an attempt.
+		o.release(ctx, []Notification{*n}, renewed)
+		return nil
+	}
 	if sendErr == nil && verdict == (Verdict{}) {
 		if ch, ok := o.Channels[n.Channel]; !ok {
 			sendErr = Permanent(fmt.Errorf("no %s channel is configured", n.Channel))
@@ -258,6 +325,8 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 			sendErr = ch.Send(ctx, n)
 		}
 	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	now := o.Now().UTC()
 	q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
 		WherePK().Where("status = ? AND claimed_until = ?", Sending, renewed)
@@ -298,19 +367,25 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 }
 
 // claim marks up to batch due notifications as being sent by this
-// dispatcher until the lease ends, and returns them. On PostgreSQL rows
+// dispatcher until the lease ends, and returns them with that end. What is
+// due is decided by the service's clock; whether another dispatcher's
+// claim has lapsed, and the lease, by the database's. On PostgreSQL rows
 // locked by another dispatcher are skipped (FOR UPDATE SKIP LOCKED); on
 // SQLite the transaction holds the write lock.
 func (o *Outbox) claim(ctx context.Context, batch int, only int64) ([]Notification, time.Time, error) {
 	now := o.Now().UTC()
-	// Both databases keep microseconds; the claim is matched by this value.
-	until := now.Add(o.lease()).Truncate(time.Microsecond)
 	var claimed []Notification
+	var until time.Time
 	err := storage.InTx(ctx, o.DB, func(tx bun.Tx) error {
+		dbNow, err := o.dbNow(ctx, tx)
+		if err != nil {
+			return err
+		}
+		until = dbNow.Add(o.lease())
 		due := tx.NewSelect().Model((*Notification)(nil)).Column("id").
 			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 				return q.Where("n.status = ? AND n.next_attempt_at <= ?", Pending, now).
-					WhereOr("n.status = ? AND n.claimed_until < ?", Sending, now)
+					WhereOr("n.status = ? AND n.claimed_until < ?", Sending, dbNow)
 			}).OrderExpr("n.next_attempt_at, n.id").Limit(int64(batch))
 		if only != 0 {
 			due.Where("n.id = ?", only)

@@ -41,8 +41,11 @@ func (r *recorder) Send(ctx context.Context, n *Notification) error {
 	return nil
 }
 
+// newOutbox is an outbox (an instance) whose clock and database clock are
+// both clk; tests of clock skew give instances clocks of their own.
 func newOutbox(db *storage.DB, clk *testClock, ch Channel) *Outbox {
-	return &Outbox{DB: db, Now: clk.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute, MaxAttempts: 3}
+	return &Outbox{DB: db, Now: clk.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute, MaxAttempts: 3,
+		DatabaseNow: storage.FollowClock(clk.Now)}
 }
 
 func note(key string, at time.Time) *Notification {
@@ -169,24 +172,163 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 }
 
 // A dispatcher that dies after claiming leaves nothing behind for good:
-// once its lease expires another takes the work over.
+// once its lease expires, by the database's clock, another instance takes
+// the work over and sends it once. Until then it is left alone, however
+// far the other instance's own clock has run ahead.
 func TestAnExpiredClaimIsTakenOver(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		dbClock := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
+		ch := &recorder{}
+		dead := newOutbox(db, dbClock, ch)
+		dead.Enqueue(ctx, db, note("orphan", dbClock.Now()))
+		if claimed, _, err := dead.claim(ctx, 10, 0); err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %d %v", len(claimed), err)
+		}
+		// The claimant "dies". Within the lease nobody else sends it, even
+		// an instance whose clock is an hour ahead.
+		aheadClock := &testClock{t: dbClock.Now().Add(time.Hour)}
+		other := newOutbox(db, dbClock, ch)
+		other.Now = aheadClock.Now
+		if res, err := other.Dispatch(ctx, 10); err != nil || res != (DispatchResult{}) {
+			t.Fatalf("a live claim was taken over: %+v %v", res, err)
+		}
+		dbClock.Add(other.Lease - time.Second)
+		if res, _ := other.Dispatch(ctx, 10); res.Sent != 0 {
+			t.Fatalf("a claim was taken over a second before its lease ended: %+v", res)
+		}
+		dbClock.Add(2 * time.Second)
+		if res, err := other.Dispatch(ctx, 10); err != nil || res.Sent != 1 {
+			t.Fatalf("the expired claim was not taken over: %+v %v", res, err)
+		}
+		if s := status(t, db, "orphan"); s.Status != Sent || s.ClaimedUntil != nil || len(ch.delivered) != 1 || ch.delivered[s.ID] != 1 {
+			t.Fatalf("after the takeover: %+v, deliveries %v", s, ch.delivered)
+		}
+	})
+}
+
+// Two instances whose clocks disagree by an hour, timed by the real
+// database clock: the one running ahead does not take the other's live
+// claim, and the row is sent once, by its claimant.
+func TestClockSkewDoesNotStealALiveClaim(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		ch := &recorder{}
+		behind := &Outbox{DB: db, Now: time.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute}
+		ahead := &Outbox{DB: db, Now: func() time.Time { return time.Now().Add(time.Hour) }, Channels: map[string]Channel{"sms": ch},
+			Lease: time.Minute}
+		behind.Enqueue(ctx, db, note("skewed", time.Now().Add(-time.Minute)))
+		claimed, until, err := behind.claim(ctx, 10, 0)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %d %v", len(claimed), err)
+		}
+		if res, err := ahead.Dispatch(ctx, 10); err != nil || res != (DispatchResult{}) {
+			t.Fatalf("the instance an hour ahead took a claim with a minute of its lease left: %+v %v", res, err)
+		}
+		var res DispatchResult
+		if err := behind.deliver(ctx, &claimed[0], until, &res); err != nil || res.Sent != 1 {
+			t.Fatalf("the claimant could not send its row: %+v %v", res, err)
+		}
+		if len(ch.delivered) != 1 || ch.delivered[claimed[0].ID] != 1 {
+			t.Fatalf("deliveries: %v, want one", ch.delivered)
+		}
+		// The lease itself is the database's: a minute from its clock, not
+		// from either instance's.
+		dbNow, err := storage.DatabaseNow(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lease := until.Sub(dbNow); lease > time.Minute || lease < 50*time.Second {
+			t.Fatalf("the claim ran until %v, %v after the database's now; want about a minute", until, lease)
+		}
+	})
+}
+
+// cancelling is a channel that delivers, then cancels the dispatch that
+// called it, as SIGTERM or the job's deadline would between the provider's
+// answer and the outcome's write.
+type cancelling struct {
+	recorder
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Send(ctx context.Context, n *Notification) error {
+	err := c.recorder.Send(ctx, n)
+	c.cancel()
+	return err
+}
+
+// A dispatch cancelled after a message went still records it as sent, so
+// no instance sends it again after the lease; the rows it had not reached
+// go straight back to pending, and another instance sends each of them
+// once without waiting for the lease.
+func TestCancelledDispatchRecordsWhatItSent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
+		ch := &cancelling{}
+		first, second := newOutbox(db, clk, ch), newOutbox(db, clk, ch)
+		for i := range 3 {
+			first.Enqueue(context.Background(), db, note(fmt.Sprint("batch-", i), clk.Now()))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ch.cancel = cancel
+		res, err := first.Dispatch(ctx, 10)
+		if !errors.Is(err, context.Canceled) || res != (DispatchResult{Sent: 1}) {
+			t.Fatalf("the cancelled dispatch: %+v %v, want 1 sent and context.Canceled", res, err)
+		}
+		if s := status(t, db, "batch-0"); s.Status != Sent || s.SentAt == nil || s.Attempts != 1 || s.ClaimedUntil != nil {
+			t.Fatalf("the row sent before the cancellation: %+v, want it recorded as sent", s)
+		}
+		for _, key := range []string{"batch-1", "batch-2"} {
+			if s := status(t, db, key); s.Status != Pending || s.ClaimedUntil != nil || s.Attempts != 0 {
+				t.Fatalf("a row not reached: %+v, want it pending again, no attempt counted", s)
+			}
+		}
+		// Another instance at once, and again after the first's lease.
+		ch.cancel = func() {}
+		if res, err := second.Dispatch(context.Background(), 10); err != nil || res.Sent != 2 {
+			t.Fatalf("the other instance: %+v %v, want the 2 rows not reached", res, err)
+		}
+		clk.Add(first.Lease + time.Second)
+		if res, err := second.Dispatch(context.Background(), 10); err != nil || res != (DispatchResult{}) {
+			t.Fatalf("after the lease: %+v %v, want nothing left", res, err)
+		}
+		if len(ch.delivered) != 3 {
+			t.Fatalf("deliveries: %v, want 3", ch.delivered)
+		}
+		for id, n := range ch.delivered {
+			if n != 1 {
+				t.Errorf("notification %d delivered %d times", id, n)
+			}
+		}
+	})
+}
+
+// Cancelled while the message is being prepared, the dispatch sends
+// nothing: cancellation is checked before the send, not after.
+func TestCancelledBeforeTheSendSendsNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &recorder{}
 		o := newOutbox(db, clk, ch)
-		o.Enqueue(ctx, db, note("orphan", clk.Now()))
-		if claimed, _, err := o.claim(ctx, 10, 0); err != nil || len(claimed) != 1 {
-			t.Fatalf("claim: %d %v", len(claimed), err)
+		o.Enqueue(context.Background(), db, note("prepared", clk.Now()))
+		ctx, cancel := context.WithCancel(context.Background())
+		o.Prepare = func(context.Context, *Notification) (Verdict, error) {
+			cancel()
+			return Verdict{}, nil
 		}
-		// The claimer "dies". Within the lease nobody else sends it.
-		if res, _ := o.Dispatch(ctx, 10); res.Sent != 0 {
-			t.Fatalf("a live claim was taken over: %+v", res)
+		if res, err := o.Dispatch(ctx, 10); !errors.Is(err, context.Canceled) || res != (DispatchResult{}) {
+			t.Fatalf("dispatch cancelled in Prepare: %+v %v", res, err)
 		}
-		clk.Add(o.Lease + time.Second)
-		if res, _ := o.Dispatch(ctx, 10); res.Sent != 1 {
-			t.Fatalf("the expired claim was not taken over: %+v", res)
+		if len(ch.delivered) != 0 {
+			t.Fatalf("sent after cancellation: %v", ch.delivered)
+		}
+		if s := status(t, db, "prepared"); s.Status != Pending || s.ClaimedUntil != nil || s.Attempts != 0 {
+			t.Fatalf("the row: %+v, want pending, unclaimed, no attempt counted", s)
+		}
+		o.Prepare = nil
+		if res, err := o.Dispatch(context.Background(), 10); err != nil || res.Sent != 1 || len(ch.delivered) != 1 {
+			t.Fatalf("the next dispatch: %+v %v %v", res, err, ch.delivered)
 		}
 	})
 }

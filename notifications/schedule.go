@@ -47,8 +47,10 @@ const Off = "off"
 // NewScheduler returns a cron (not started) that runs the sweep, the
 // dispatcher and the digest on specs, in the service's time zone; a spec
 // that is empty or "off" turns its job off. A job still running when its
-// next turn comes skips that turn. Every instance may run one: claims and
-// dedup keys keep them from doing anything twice. Jobs stop when ctx ends.
+// next turn comes skips that turn. Every instance may run one: the sweep's
+// lock, claims and dedup keys keep them from doing anything twice. Jobs
+// stop when ctx ends; a dispatch stopped mid-batch still records what it
+// sent.
 func (s *Service) NewScheduler(ctx context.Context, specs Schedules, log *slog.Logger) (*cron.Cron, error) {
 	c := cron.New(cron.WithLocation(s.Location), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	jobs := []struct {
@@ -57,7 +59,10 @@ func (s *Service) NewScheduler(ctx context.Context, specs Schedules, log *slog.L
 	}{
 		{"sweep", specs.Sweep, func(ctx context.Context) error {
 			res, err := s.Sweep(ctx)
-			if res.Created > 0 {
+			switch {
+			case res.Skipped:
+				log.Info("reminder sweep skipped: another instance is sweeping")
+			case res.Created > 0:
 				log.Info("reminders created", "count", res.Created)
 			}
 			return err

@@ -20,6 +20,7 @@ import (
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -55,7 +56,13 @@ type Service struct {
 	// Default is the policy until an admin sets one; nil means
 	// DefaultPolicy().
 	Default *Policy
+	// RemindNowInterval is how long after a manual reminder about a loan
+	// ("remind now") the next may be sent; 0 means no limit.
+	RemindNowInterval time.Duration
 }
+
+// DefaultRemindNowInterval: one manual reminder per loan every ten minutes.
+const DefaultRemindNowInterval = 10 * time.Minute
 
 // NewService builds the service and its outbox, delivering through
 // channels ("sms", "email").
@@ -221,7 +228,9 @@ type RemindInput struct {
 // SendNow sends a reminder about an open loan at once (coordinators),
 // recorded like the others: to the client on their channel, or to their
 // social worker when the client cannot be reached. Quiet hours still hold:
-// then it waits for their end.
+// then it waits for their end. At most one is sent per loan in
+// RemindNowInterval, whoever asks and through whichever instance; more is
+// refused as rate_limited, saying when the next may go.
 func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int64, in RemindInput) (*Notification, error) {
 	if !actor.Can(accounts.SendReminders) {
 		return nil, apperr.New(apperr.Forbidden, "only a coordinator may send a reminder")
@@ -243,6 +252,9 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 	var id int64
 	now := s.Now().UTC()
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := s.takeRemindSlot(ctx, tx, loan.ID); err != nil {
+			return err
+		}
 		var c struct {
 			Channel, Phone, Email, Language, WorkerEmail string
 			SMSOut, EmailOut                             bool
@@ -286,6 +298,42 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 		return nil, err
 	}
 	return &shown[0], nil
+}
+
+// takeRemindSlot records, in tx, that a manual reminder about loanID goes
+// now, unless one went less than RemindNowInterval ago: then it returns a
+// rate_limited error carrying the wait. The window is the database's clock
+// and the check one conditional upsert, so simultaneous requests, to one
+// instance or several, get one slot between them (the second waits on the
+// first's row, then finds it taken). A failed send keeps the slot only if
+// its transaction commits.
+func (s *Service) takeRemindSlot(ctx context.Context, tx bun.Tx, loanID int64) error {
+	window := s.RemindNowInterval
+	if window <= 0 {
+		return nil
+	}
+	now, err := s.Outbox.dbNow(ctx, tx)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO remind_now_slots (loan_id, sent_at) VALUES (?, ?)
+		ON CONFLICT (loan_id) DO UPDATE SET sent_at = EXCLUDED.sent_at WHERE remind_now_slots.sent_at <= ?`,
+		loanID, now, now.Add(-window))
+	if err != nil {
+		return storage.Err(err, "reminder")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var last time.Time
+	if err := tx.NewSelect().Table("remind_now_slots").Column("sent_at").Where("loan_id = ?", loanID).Scan(ctx, &last); err != nil {
+		return storage.Err(err, "reminder")
+	}
+	// In whole seconds, rounded up, as Retry-After gives it.
+	wait := max(time.Second, (last.Add(window).Sub(now) + time.Second - 1).Truncate(time.Second))
+	return &apperr.Error{Code: apperr.RateLimited, RetryAfter: wait,
+		Message: fmt.Sprintf("a reminder about loan %d was sent less than %s ago; the next may be sent in %s", loanID,
+			window, wait)}
 }
 
 func randomHex() string {
@@ -389,20 +437,68 @@ func (s *Service) hideBodies(ctx context.Context, actor *accounts.Actor, ns []No
 	return nil
 }
 
-// RecordReply acts on an SMS reply from the phone number from: STOP opts
-// every client with that number out of SMS (and cancels their pending
-// SMS), START opts them back in. It returns what the reply was and how
-// many clients it changed.
-func (s *Service) RecordReply(ctx context.Context, from, body string) (Reply, int, error) {
-	reply := ParseReply(body)
-	numbers := phoneVariants(from)
-	if reply == ReplyOther || len(numbers) == 0 {
-		return reply, 0, nil
+// InboundSMS is a text someone sent to the agency's number, as the SMS
+// provider's webhook reports it.
+type InboundSMS struct {
+	// MessageSID is the provider's id of the message (Twilio's
+	// MessageSid), unique to it.
+	MessageSID string
+	// From is the sender's number, in E.164 as the provider sends it.
+	From string
+	Body string
+}
+
+// ReplyOutcome is what RecordReply did.
+type ReplyOutcome struct {
+	Reply   Reply
+	Changed int // clients opted out or back in
+	// Repeated: the message was recorded before (the provider retrying, or
+	// someone replaying a signed request), so nothing was done again.
+	Repeated bool
+}
+
+// MaxMessageSIDLength bounds a message id: Twilio's are 34 characters.
+const MaxMessageSIDLength = 64
+
+// RecordReply acts on an SMS reply: STOP opts every client whose number
+// is exactly the sender's (in E.164) out of SMS and cancels their pending
+// SMS; START opts them back in. Each message is acted on once: its id is
+// recorded in the same transaction, and a message seen before changes
+// nothing and is not recorded twice. A sender that is not an E.164 number
+// matches no one.
+func (s *Service) RecordReply(ctx context.Context, in InboundSMS) (ReplyOutcome, error) {
+	var bad apperr.Fields
+	bad.Check(in.MessageSID == "", "MessageSid", "is required: the provider's id of the message")
+	bad.MaxLength("MessageSid", in.MessageSID, MaxMessageSIDLength)
+	bad.Check(strings.ContainsFunc(in.MessageSID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }),
+		"MessageSid", "must not contain spaces or control characters")
+	if err := bad.Err(); err != nil {
+		return ReplyOutcome{}, err
 	}
-	n, err := s.setSMSOptOut(ctx, reply == ReplyStop, "sms_reply", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Where(phoneDigitsSQL+" IN (?)", bun.In(numbers))
+	out := ReplyOutcome{Reply: ParseReply(in.Body)}
+	now := s.Now().UTC()
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO sms_inbound (message_sid, received_at) VALUES (?, ?) ON CONFLICT (message_sid) DO NOTHING",
+			in.MessageSID, now)
+		if err != nil {
+			return storage.Err(err, "message")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			out.Repeated = true
+			return nil
+		}
+		if out.Reply == ReplyOther || !phone.IsE164(in.From) {
+			return nil
+		}
+		out.Changed, err = s.setSMSOptOut(ctx, tx, out.Reply == ReplyStop, "sms_reply", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("c.phone = ?", in.From)
+		})
+		return err
 	})
-	return reply, n, err
+	if err != nil {
+		return ReplyOutcome{Reply: out.Reply}, err
+	}
+	return out, nil
 }
 
 // providerOptOut records that the SMS provider refused n because its
@@ -411,64 +507,43 @@ func (s *Service) providerOptOut(ctx context.Context, n *Notification) error {
 	if n.ClientID == nil || n.Recipient != ClientRecipient {
 		return nil
 	}
-	_, err := s.setSMSOptOut(ctx, true, "sms_provider", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Where("c.id = ?", *n.ClientID)
+	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		_, err := s.setSMSOptOut(ctx, tx, true, "sms_provider", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("c.id = ?", *n.ClientID)
+		})
+		return err
 	})
-	return err
-}
-
-// phoneDigitsSQL is a stored phone number (c.phone) reduced to its digits;
-// client validation allows only ASCII digits, +, spaces, dashes, dots and
-// brackets.
-const phoneDigitsSQL = "replace(replace(replace(replace(replace(replace(c.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', '')"
-
-// phoneVariants are the digit strings a stored number may reduce to for
-// the same phone: a North American number with and without its 1.
-func phoneVariants(from string) []string {
-	d := PhoneDigits(from)
-	switch {
-	case len(d) < 7:
-		return nil
-	case len(d) == 11 && d[0] == '1':
-		return []string{d, d[1:]}
-	case len(d) == 10:
-		return []string{d, "1" + d}
-	}
-	return []string{d}
 }
 
 // setSMSOptOut opts the clients where selects (over clients c) out of SMS
-// or back in, records each change, and cancels their pending SMS when
-// opting out. It returns how many clients changed.
-func (s *Service) setSMSOptOut(ctx context.Context, out bool, source string, where func(*bun.SelectQuery) *bun.SelectQuery) (int, error) {
+// or back in, within tx, records each change, and cancels their pending
+// SMS when opting out. It returns how many clients changed.
+func (s *Service) setSMSOptOut(ctx context.Context, tx bun.Tx, out bool, source string, where func(*bun.SelectQuery) *bun.SelectQuery) (int, error) {
 	now := s.Now().UTC()
 	var ids []int64
-	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		q := tx.NewSelect().TableExpr("clients AS c").Column("c.id").Where("c.sms_opted_out = ?", !out)
-		if err := storage.Locked(where(q)).Scan(ctx, &ids); err != nil {
-			return storage.Err(err, "clients")
+	q := tx.NewSelect().TableExpr("clients AS c").Column("c.id").Where("c.sms_opted_out = ?", !out)
+	if err := storage.Locked(where(q)).Scan(ctx, &ids); err != nil {
+		return 0, storage.Err(err, "clients")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if _, err := tx.NewUpdate().Table("clients").Set("sms_opted_out = ?", out).Set("updated_at = ?", now).
+		Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+		return 0, storage.Err(err, "clients")
+	}
+	if out {
+		if err := s.cancelPending(ctx, tx, "the client opted out of SMS", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			return q.Where("client_id IN (?) AND channel = 'sms' AND recipient = ?", bun.In(ids), ClientRecipient)
+		}); err != nil {
+			return 0, err
 		}
-		if len(ids) == 0 {
-			return nil
+	}
+	for _, id := range ids {
+		if err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, Action: "client.updated", SubjectType: "client",
+			SubjectID: id, ClientID: &id}, map[string]any{"sms_opted_out": audit.Change{From: !out, To: out}, "source": source}); err != nil {
+			return 0, err
 		}
-		if _, err := tx.NewUpdate().Table("clients").Set("sms_opted_out = ?", out).Set("updated_at = ?", now).
-			Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
-			return storage.Err(err, "clients")
-		}
-		if out {
-			if err := s.cancelPending(ctx, tx, "the client opted out of SMS", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-				return q.Where("client_id IN (?) AND channel = 'sms' AND recipient = ?", bun.In(ids), ClientRecipient)
-			}); err != nil {
-				return err
-			}
-		}
-		for _, id := range ids {
-			if err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, Action: "client.updated", SubjectType: "client",
-				SubjectID: id, ClientID: &id}, map[string]any{"sms_opted_out": audit.Change{From: !out, To: out}, "source": source}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return len(ids), err
+	}
+	return len(ids), nil
 }

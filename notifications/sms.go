@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/devicebank/devicebank/phone"
 )
 
 // SMSConfig configures the SMS channel for Twilio or a provider that
@@ -67,7 +69,7 @@ func (c SMSConfig) Validate() error {
 		// fails each one at once.
 		errs = append(errs, errors.New("sms: auth token contains spaces or line breaks"))
 	}
-	if !smsIsE164(c.From) && !smsIsServiceSID(c.From) {
+	if !phone.IsE164(c.From) && !smsIsServiceSID(c.From) {
 		errs = append(errs, fmt.Errorf("sms: from must be a phone number in E.164 such as +13125550100, or a messaging service SID starting MG (got %q)", c.From))
 	}
 	if c.BaseURL != "" {
@@ -101,18 +103,20 @@ func NewSMSChannel(cfg SMSConfig) (*SMSChannel, error) {
 	return &SMSChannel{cfg: cfg, endpoint: endpoint}, nil
 }
 
-// Send posts n.Body to n.Address. The address is normalised to E.164
-// (spaces, dashes, dots and brackets dropped; ten North American digits get
-// +1; see smsE164). An address that cannot be normalised is a permanent
-// failure, as is any 4xx from the provider but 408 and 429, which, like
-// network failures and 5xx, are retried by the outbox. A recipient who
-// replied STOP gives a permanent error for which IsOptedOut is true.
+// Send posts n.Body to n.Address, which must be in E.164, as client
+// numbers are stored: it is not guessed at here, since a number read in
+// the wrong country reaches a stranger. An address in another form (a
+// number stored before numbers were normalised, that could not be
+// converted) is a permanent failure, as is any 4xx from the provider but
+// 408 and 429, which, like network failures and 5xx, are retried by the
+// outbox. A recipient who replied STOP gives a permanent error for which
+// IsOptedOut is true.
 func (c *SMSChannel) Send(ctx context.Context, n *Notification) error {
-	to, ok := smsE164(n.Address)
-	if !ok {
+	to := n.Address
+	if !phone.IsE164(to) {
 		// The address is not quoted: last_error is shown in lists, where
 		// addresses are not.
-		return Permanent(errors.New("sms: the address is not a phone number (E.164 such as +13125550100, or 10 digits in North America)"))
+		return Permanent(errors.New("sms: the client's phone number is not in E.164 (such as +13125550100): correct it on the client's record"))
 	}
 	if strings.TrimSpace(n.Body) == "" {
 		return Permanent(errors.New("sms: the message is empty"))
@@ -218,7 +222,7 @@ func smsScrub(msg string, s smsSecrets) string {
 		msg = strings.ReplaceAll(msg, s.token, "[redacted]")
 	}
 	type repl struct{ old, new string }
-	for _, r := range []repl{{s.body, "[message]"}, {s.address, "[recipient]"}, {s.to, "[recipient]"}, {PhoneDigits(s.to), "[recipient]"}} {
+	for _, r := range []repl{{s.body, "[message]"}, {s.address, "[recipient]"}, {s.to, "[recipient]"}, {strings.TrimPrefix(s.to, "+"), "[recipient]"}} {
 		// A very short one ("ok") would blank out ordinary words; the
 		// templates and phone numbers are all far longer.
 		if len(strings.TrimSpace(r.old)) >= 4 {
@@ -230,41 +234,6 @@ func smsScrub(msg string, s smsSecrets) string {
 		msg = string([]rune(msg)[:smsMaxDetail-1]) + "…"
 	}
 	return msg
-}
-
-// smsE164 normalises a stored phone number to E.164 for the provider:
-// spaces, dashes, dots and brackets are dropped; a number starting with +
-// is kept as it is; ten digits are a North American number and get +1 (its
-// area code must start 2-9, so a foreign local number such as 0412 345 678
-// is refused rather than sent to a wrong +1 number); eleven digits starting
-// with 1 are the same with the country code and get +. Anything else
-// (letters, an 00 prefix, too few or too many digits) is refused.
-func smsE164(addr string) (string, bool) {
-	s := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || strings.ContainsRune("-.()[]", r) {
-			return -1
-		}
-		return r
-	}, addr)
-	switch {
-	case strings.HasPrefix(s, "+"):
-	case len(s) == 10 && smsAllDigits(s) && s[0] >= '2':
-		s = "+1" + s
-	case len(s) == 11 && smsAllDigits(s) && s[0] == '1' && s[1] >= '2':
-		s = "+" + s
-	default:
-		return "", false
-	}
-	if !smsIsE164(s) {
-		return "", false
-	}
-	return s, true
-}
-
-// smsIsE164 reports whether s is + then 7 to 15 digits, the first not 0.
-func smsIsE164(s string) bool {
-	d, ok := strings.CutPrefix(s, "+")
-	return ok && len(d) >= 7 && len(d) <= 15 && d[0] != '0' && smsAllDigits(d)
 }
 
 // smsIsServiceSID reports whether s looks like a messaging service SID:
@@ -281,15 +250,6 @@ func smsIsServiceSID(s string) bool {
 		}
 	}
 	return true
-}
-
-func smsAllDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // VerifySignature reports whether signature (the X-Twilio-Signature header)
@@ -450,16 +410,4 @@ var smsReplies = map[string]Reply{
 func ParseReply(body string) Reply {
 	word := strings.TrimFunc(body, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) })
 	return smsReplies[strings.ToUpper(word)] // ReplyOther is the zero value
-}
-
-// PhoneDigits is the digits of a phone number, for matching an inbound
-// message's From against stored numbers: "+1 312-555-0100" is
-// "13125550100".
-func PhoneDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }

@@ -26,7 +26,14 @@ import (
 // facts have moved (a renewed loan, a rescheduled session).
 
 // SweepResult counts what one sweep created.
-type SweepResult struct{ Created int }
+type SweepResult struct {
+	Created int
+	// Skipped: another instance was sweeping, so this one did nothing.
+	Skipped bool
+}
+
+// SweepLock names the database lock a sweep holds (storage.TryLockName).
+const SweepLock = "notifications.sweep"
 
 // target is one policy step: which rows it selects and what the reminders
 // it makes are about. Every field but kind and the expressions is a query
@@ -161,20 +168,38 @@ func (s *Service) newSweeper(db bun.IDB) *sweeper {
 }
 
 // Sweep creates the reminders that are due by the policy at the service's
-// clock. Each step is its own statement: a sweep stopped midway is
-// finished by the next.
+// clock, in one transaction that holds the sweep's database lock: one
+// instance sweeps at a time, and another that comes while it does skips
+// its turn (PostgreSQL); on SQLite the transaction's write lock makes it
+// wait, then find nothing left to create. The dedup keys would keep two
+// sweeps from creating a reminder twice anyway; the lock keeps them from
+// doing the same work twice. A sweep stopped midway creates nothing, and
+// the next does it all.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	p, err := s.Policy(ctx)
 	if err != nil {
 		return SweepResult{}, err
 	}
-	w := s.newSweeper(s.DB)
-	for _, t := range s.targets(p, w.now) {
-		if err := w.reach(ctx, t.target, t.audience); err != nil {
-			return SweepResult{Created: w.created}, err
+	var res SweepResult
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		ok, err := storage.TryLockName(ctx, tx, SweepLock)
+		if err != nil || !ok {
+			res.Skipped = !ok
+			return err
 		}
+		w := s.newSweeper(tx)
+		for _, t := range s.targets(p, w.now) {
+			if err := w.reach(ctx, t.target, t.audience); err != nil {
+				return err
+			}
+		}
+		res.Created = w.created
+		return nil
+	})
+	if err != nil {
+		return SweepResult{}, err
 	}
-	return SweepResult{Created: w.created}, nil
+	return res, nil
 }
 
 type audienceTarget struct {

@@ -51,34 +51,36 @@ type Message struct {
 var Languages = []string{"en", "es", "fr"}
 
 // templates[lang][kind] is a short message. Keep them short (an SMS is 160
-// characters) and kind.
+// characters) and kind. The agency's phone is optional (it is required
+// only once SMS or email is configured): every sentence that names it is
+// inside {{if .AgencyPhone}}, so no message reads "call  to book another".
 var templates = map[string]map[Kind]string{
 	"en": {
-		LoanDueSoon:       "Hi {{.FirstName}}, a reminder from {{.Agency}}: the {{.DeviceKind}} you borrowed ({{.AssetTag}}) is due back on {{.DueOn}}. Questions? Call {{.AgencyPhone}}.",
-		LoanDueToday:      "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) is due back today. Need more time? Call {{.AgencyPhone}}.",
-		LoanOverdue:       "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) was due on {{.DueOn}}. Please bring it back or call {{.AgencyPhone}} and we will help.",
-		TrainingUpcoming:  "Hi {{.FirstName}}, see you at \"{{.SessionTitle}}\" on {{.SessionWhen}}{{if .Location}} at {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
-		TrainingCancelled: "Hi {{.FirstName}}, sorry: \"{{.SessionTitle}}\" on {{.SessionWhen}} is cancelled. Call {{.Agency}} at {{.AgencyPhone}} to book another.",
-		DataPlanEnding:    "Hi {{.FirstName}}, the data plan on the device you borrowed from {{.Agency}} ends on {{.PlanEndsOn}}. Questions? Call {{.AgencyPhone}}.",
-		Manual:            "Hi {{.FirstName}}, a message from {{.Agency}}: {{if .Note}}{{.Note}} {{end}}Please call {{.AgencyPhone}}.",
+		LoanDueSoon:       "Hi {{.FirstName}}, a reminder from {{.Agency}}: the {{.DeviceKind}} you borrowed ({{.AssetTag}}) is due back on {{.DueOn}}.{{if .AgencyPhone}} Questions? Call {{.AgencyPhone}}.{{end}}",
+		LoanDueToday:      "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) is due back today.{{if .AgencyPhone}} Need more time? Call {{.AgencyPhone}}.{{end}}",
+		LoanOverdue:       "Hi {{.FirstName}}, the {{.DeviceKind}} you borrowed from {{.Agency}} ({{.AssetTag}}) was due on {{.DueOn}}. Please bring it back{{if .AgencyPhone}} or call {{.AgencyPhone}} and we will help{{end}}.",
+		TrainingUpcoming:  "Hi {{.FirstName}}, see you at \"{{.SessionTitle}}\" on {{.SessionWhen}}{{if .Location}} at {{.Location}}{{end}}. {{.Agency}}{{if .AgencyPhone}}, {{.AgencyPhone}}{{end}}.",
+		TrainingCancelled: "Hi {{.FirstName}}, sorry: \"{{.SessionTitle}}\" on {{.SessionWhen}} is cancelled.{{if .AgencyPhone}} Call {{.Agency}} at {{.AgencyPhone}} to book another.{{else}} {{.Agency}}.{{end}}",
+		DataPlanEnding:    "Hi {{.FirstName}}, the data plan on the device you borrowed from {{.Agency}} ends on {{.PlanEndsOn}}.{{if .AgencyPhone}} Questions? Call {{.AgencyPhone}}.{{end}}",
+		Manual:            "Hi {{.FirstName}}, a message from {{.Agency}}{{if .Note}}: {{.Note}}{{else}} about the device you borrowed.{{end}}{{if .AgencyPhone}} Please call {{.AgencyPhone}}.{{end}}",
 	},
 	"es": {
-		LoanDueSoon:       "Hola {{.FirstName}}, un recordatorio de {{.Agency}}: el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestamos se devuelve el {{.DueOn}}. ¿Preguntas? Llame al {{.AgencyPhone}}.",
-		LoanDueToday:      "Hola {{.FirstName}}, hoy se devuelve el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}}. ¿Necesita más tiempo? Llame al {{.AgencyPhone}}.",
-		LoanOverdue:       "Hola {{.FirstName}}, el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}} debía devolverse el {{.DueOn}}. Tráigalo o llame al {{.AgencyPhone}} y le ayudamos.",
-		TrainingUpcoming:  "Hola {{.FirstName}}, le esperamos en \"{{.SessionTitle}}\" el {{.SessionWhen}}{{if .Location}} en {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
-		TrainingCancelled: "Hola {{.FirstName}}, lo sentimos: \"{{.SessionTitle}}\" del {{.SessionWhen}} se canceló. Llame a {{.Agency}} al {{.AgencyPhone}} para reservar otra.",
-		DataPlanEnding:    "Hola {{.FirstName}}, el plan de datos del equipo que le prestó {{.Agency}} termina el {{.PlanEndsOn}}. ¿Preguntas? Llame al {{.AgencyPhone}}.",
-		Manual:            "Hola {{.FirstName}}, un mensaje de {{.Agency}}: {{if .Note}}{{.Note}} {{end}}Por favor llame al {{.AgencyPhone}}.",
+		LoanDueSoon:       "Hola {{.FirstName}}, un recordatorio de {{.Agency}}: el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestamos se devuelve el {{.DueOn}}.{{if .AgencyPhone}} ¿Preguntas? Llame al {{.AgencyPhone}}.{{end}}",
+		LoanDueToday:      "Hola {{.FirstName}}, hoy se devuelve el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}}.{{if .AgencyPhone}} ¿Necesita más tiempo? Llame al {{.AgencyPhone}}.{{end}}",
+		LoanOverdue:       "Hola {{.FirstName}}, el equipo ({{.DeviceKind}}, {{.AssetTag}}) que le prestó {{.Agency}} debía devolverse el {{.DueOn}}. Tráigalo{{if .AgencyPhone}} o llame al {{.AgencyPhone}} y le ayudamos{{end}}.",
+		TrainingUpcoming:  "Hola {{.FirstName}}, le esperamos en \"{{.SessionTitle}}\" el {{.SessionWhen}}{{if .Location}} en {{.Location}}{{end}}. {{.Agency}}{{if .AgencyPhone}}, {{.AgencyPhone}}{{end}}.",
+		TrainingCancelled: "Hola {{.FirstName}}, lo sentimos: \"{{.SessionTitle}}\" del {{.SessionWhen}} se canceló.{{if .AgencyPhone}} Llame a {{.Agency}} al {{.AgencyPhone}} para reservar otra.{{else}} {{.Agency}}.{{end}}",
+		DataPlanEnding:    "Hola {{.FirstName}}, el plan de datos del equipo que le prestó {{.Agency}} termina el {{.PlanEndsOn}}.{{if .AgencyPhone}} ¿Preguntas? Llame al {{.AgencyPhone}}.{{end}}",
+		Manual:            "Hola {{.FirstName}}, un mensaje de {{.Agency}}{{if .Note}}: {{.Note}}{{else}} sobre el equipo que le prestamos.{{end}}{{if .AgencyPhone}} Por favor llame al {{.AgencyPhone}}.{{end}}",
 	},
 	"fr": {
-		LoanDueSoon:       "Bonjour {{.FirstName}}, un rappel de {{.Agency}} : l'appareil prêté ({{.DeviceKind}}, {{.AssetTag}}) est à rendre le {{.DueOn}}. Des questions ? Appelez le {{.AgencyPhone}}.",
-		LoanDueToday:      "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) est à rendre aujourd'hui. Besoin de plus de temps ? Appelez le {{.AgencyPhone}}.",
-		LoanOverdue:       "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) était à rendre le {{.DueOn}}. Rapportez-le ou appelez le {{.AgencyPhone}}, nous vous aiderons.",
-		TrainingUpcoming:  "Bonjour {{.FirstName}}, à bientôt pour « {{.SessionTitle}} » le {{.SessionWhen}}{{if .Location}} à {{.Location}}{{end}}. {{.Agency}}, {{.AgencyPhone}}.",
-		TrainingCancelled: "Bonjour {{.FirstName}}, désolés : « {{.SessionTitle}} » du {{.SessionWhen}} est annulé. Appelez {{.Agency}} au {{.AgencyPhone}} pour en réserver un autre.",
-		DataPlanEnding:    "Bonjour {{.FirstName}}, le forfait de données de l'appareil prêté par {{.Agency}} se termine le {{.PlanEndsOn}}. Des questions ? Appelez le {{.AgencyPhone}}.",
-		Manual:            "Bonjour {{.FirstName}}, un message de {{.Agency}} : {{if .Note}}{{.Note}} {{end}}Merci d'appeler le {{.AgencyPhone}}.",
+		LoanDueSoon:       "Bonjour {{.FirstName}}, un rappel de {{.Agency}} : l'appareil prêté ({{.DeviceKind}}, {{.AssetTag}}) est à rendre le {{.DueOn}}.{{if .AgencyPhone}} Des questions ? Appelez le {{.AgencyPhone}}.{{end}}",
+		LoanDueToday:      "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) est à rendre aujourd'hui.{{if .AgencyPhone}} Besoin de plus de temps ? Appelez le {{.AgencyPhone}}.{{end}}",
+		LoanOverdue:       "Bonjour {{.FirstName}}, l'appareil prêté par {{.Agency}} ({{.DeviceKind}}, {{.AssetTag}}) était à rendre le {{.DueOn}}. Rapportez-le{{if .AgencyPhone}} ou appelez le {{.AgencyPhone}}, nous vous aiderons{{end}}.",
+		TrainingUpcoming:  "Bonjour {{.FirstName}}, à bientôt pour « {{.SessionTitle}} » le {{.SessionWhen}}{{if .Location}} à {{.Location}}{{end}}. {{.Agency}}{{if .AgencyPhone}}, {{.AgencyPhone}}{{end}}.",
+		TrainingCancelled: "Bonjour {{.FirstName}}, désolés : « {{.SessionTitle}} » du {{.SessionWhen}} est annulé.{{if .AgencyPhone}} Appelez {{.Agency}} au {{.AgencyPhone}} pour en réserver un autre.{{else}} {{.Agency}}.{{end}}",
+		DataPlanEnding:    "Bonjour {{.FirstName}}, le forfait de données de l'appareil prêté par {{.Agency}} se termine le {{.PlanEndsOn}}.{{if .AgencyPhone}} Des questions ? Appelez le {{.AgencyPhone}}.{{end}}",
+		Manual:            "Bonjour {{.FirstName}}, un message de {{.Agency}}{{if .Note}} : {{.Note}}{{else}} au sujet de l'appareil prêté.{{end}}{{if .AgencyPhone}} Merci d'appeler le {{.AgencyPhone}}.{{end}}",
 	},
 }
 

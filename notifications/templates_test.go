@@ -57,6 +57,50 @@ func TestEveryTemplateInEveryLanguage(t *testing.T) {
 	}
 }
 
+// Without an agency phone (the default until a provider is configured),
+// every message leaves out the sentences that would name it, rather than
+// saying "llame al ." or "Call Northside at to book another": no call to
+// action, no space before punctuation, no empty clause; and it still
+// names the agency and greets the client.
+func TestTemplatesWithoutAnAgencyPhone(t *testing.T) {
+	callWords := map[string][]string{
+		"en": {"call", "Call"},
+		"es": {"llame", "Llame"},
+		"fr": {"appelez", "Appelez", "appeler"},
+	}
+	for _, note := range []string{"", "Your charger is ready."} {
+		m := Message{FirstName: "Rosa", Agency: "Northside", DeviceKind: "laptop", AssetTag: "DB-000042", DueOn: "April 10",
+			DaysLeft: 3, DaysOverdue: 7, SessionTitle: "Your phone, step by step", SessionWhen: "April 2, 5:30 pm",
+			PlanEndsOn: "May 31", Note: note}
+		for _, lang := range Languages {
+			if len(callWords[lang]) == 0 {
+				t.Fatalf("no call-to-action words listed for %s: add them here", lang)
+			}
+			for _, kind := range ClientKinds {
+				text, err := Render(kind, lang, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, bad := range append([]string{" .", " ,", " :.", ": .", ",.", "..", "  ", " ?", "al .", "le .", "at  "}, callWords[lang]...) {
+					// French puts a space before ? and : on purpose.
+					if lang == "fr" && (bad == " ?" || bad == " :.") {
+						continue
+					}
+					if strings.Contains(text, bad) {
+						t.Errorf("%s/%s without a phone, note %q: %q contains %q", lang, kind, note, text, bad)
+					}
+				}
+				if !strings.Contains(text, "Rosa") || !strings.Contains(text, m.Agency) || !strings.HasSuffix(text, ".") {
+					t.Errorf("%s/%s without a phone: %q must greet Rosa, name the agency and end a sentence", lang, kind, text)
+				}
+				if note != "" && kind == Manual && !strings.Contains(text, note) {
+					t.Errorf("%s/%s: %q lacks the note", lang, kind, text)
+				}
+			}
+		}
+	}
+}
+
 func TestEveryLanguageHasEveryClientTemplate(t *testing.T) {
 	for _, lang := range Languages {
 		for _, kind := range ClientKinds {

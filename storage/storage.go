@@ -194,3 +194,19 @@ func LockName(ctx context.Context, tx bun.Tx, name string) error {
 	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", name)
 	return Err(err, "lock")
 }
+
+// TryLockName takes the lock LockName takes, without waiting: it reports
+// false when another transaction holds it, for work that one instance at a
+// time should do and the others may skip (the reminder sweep). On SQLite
+// the transaction's write lock already keeps every other writer waiting,
+// so it is always taken.
+func TryLockName(ctx context.Context, tx bun.Tx, name string) (bool, error) {
+	if tx.Dialect().Name() != dialect.PG {
+		return true, nil
+	}
+	var ok bool
+	if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(hashtext(?))", name).Scan(ctx, &ok); err != nil {
+		return false, Err(err, "lock")
+	}
+	return ok, nil
+}

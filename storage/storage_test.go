@@ -3,6 +3,9 @@ package storage_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
@@ -22,6 +25,84 @@ func TestLowerFoldsUnicodeOnBothDatabases(t *testing.T) {
 		var null *string
 		if err := db.NewRaw("SELECT LOWER(NULL)").Scan(context.Background(), &null); err != nil || null != nil {
 			t.Fatalf("LOWER(NULL) = %v, %v", null, err)
+		}
+	})
+}
+
+// The database clock is the server's time, in UTC, on both databases (the
+// test's database runs on this host, so the two agree within moments).
+func TestDatabaseNow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		before := time.Now().Add(-time.Second)
+		got, err := storage.DatabaseNow(context.Background(), db)
+		after := time.Now().Add(time.Second)
+		if err != nil || got.Location() != time.UTC || got.Before(before) || got.After(after) {
+			t.Fatalf("DatabaseNow = %v (%v), %v; want UTC between %v and %v", got, got.Location(), err, before, after)
+		}
+		// Inside a transaction too, and not frozen at its start.
+		err = storage.InTx(context.Background(), db, func(tx bun.Tx) error {
+			first, err := storage.DatabaseNow(context.Background(), tx)
+			if err != nil {
+				return err
+			}
+			second, err := storage.DatabaseNow(context.Background(), tx)
+			if err == nil && second.Before(first) {
+				t.Errorf("the database clock went back within a transaction: %v then %v", first, second)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A named lock taken with TryLockName in one transaction is refused to
+// another until the first ends (PostgreSQL); on SQLite the first
+// transaction's write lock already keeps every other writer out.
+func TestTryLockName(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if db.Engine != storage.Postgres {
+			err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+				ok, err := storage.TryLockName(ctx, tx, "job")
+				if err == nil && !ok {
+					t.Error("TryLockName on SQLite: not taken")
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		holder, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := storage.TryLockName(ctx, holder, "job"); err != nil || !ok {
+			t.Fatalf("first TryLockName: %v %v", ok, err)
+		}
+		try := func(name string) bool {
+			var got bool
+			if err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+				var err error
+				got, err = storage.TryLockName(ctx, tx, name)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if try("job") {
+			t.Error("a second transaction took a held lock")
+		}
+		if !try("another job") {
+			t.Error("a lock of another name was refused")
+		}
+		holder.Rollback()
+		if !try("job") {
+			t.Error("the lock was not released when its transaction ended")
 		}
 	})
 }

@@ -81,7 +81,9 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 		}
 	}
 	resp := c.Response()
-	if resp.StatusCode() >= 500 {
+	// A server error, or a refusal that waiting cures (429), is not the
+	// answer to keep: the same key may be tried again.
+	if resp.StatusCode() >= 500 || resp.StatusCode() == fiber.StatusTooManyRequests {
 		if err := s.svc.Idempotency.Abandon(ctx, req); err != nil {
 			s.log.Error("release idempotency key", "request_id", requestID(c), "error", err.Error())
 		}

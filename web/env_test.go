@@ -36,6 +36,19 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// logBuffer collects what a server logs; safe for the server's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
 // env is a running DeviceBank server on a fresh database, reached over real HTTP.
 type env struct {
 	t     *testing.T
@@ -54,10 +67,20 @@ func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 	})
 }
 
+// newEnv is a server on db whose clock, and database clock, is the env's
+// clock, starting at testNow. "Remind now" has no limit here, so tests may
+// remind about a loan again at once; TestRemindNowLimit sets one.
 func newEnv(t *testing.T, db *storage.DB) *env {
+	return newEnvWith(t, db, app.Options{RemindNowInterval: -1})
+}
+
+// newEnvWith is newEnv with the services built with opts (their clocks
+// are the env's).
+func newEnvWith(t *testing.T, db *storage.DB, opts app.Options) *env {
 	t.Helper()
 	clk := &clock{t: testNow}
-	svc := app.New(db, app.Options{Now: clk.Now})
+	opts.Now, opts.DatabaseNow = clk.Now, storage.FollowClock(clk.Now)
+	svc := app.New(db, opts)
 	// Cheap hashes keep tests quick; production uses argon2id's defaults.
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	e := &env{t: t, db: db, svc: svc, clock: clk, httpc: &http.Client{Timeout: 30 * time.Second}}
@@ -210,7 +233,7 @@ func (e *env) client(worker string) int64 {
 	n := e.seq.Add(1)
 	return e.must(201, worker, "POST", "/api/v1/clients", map[string]any{
 		"case_number": fmt.Sprintf("CASE-%d", n), "first_name": "Ana", "last_name": fmt.Sprintf("Client%d", n),
-		"phone": "+1 555 010 0000", "preferred_channel": "sms", "household_size": 3}).ID(e.t)
+		"phone": "+1 312 555 0100", "preferred_channel": "sms", "household_size": 3}).ID(e.t)
 }
 
 // walkIn is the written justification of a loan issued without a device

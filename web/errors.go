@@ -4,7 +4,9 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -92,6 +94,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	if status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="devicebank"`)
+	}
+	if ae != nil && ae.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
 	}
 	c.Status(status)
 	if !strings.HasPrefix(c.Path(), "/api/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {

@@ -188,7 +188,7 @@ func imei(body string, bad bool) string {
 // clientBody is a valid new client; extra fields are added or replaced.
 func clientBody(caseNumber string, extra map[string]any) map[string]any {
 	b := map[string]any{"case_number": caseNumber, "first_name": "Ana", "last_name": "Silva",
-		"phone": "+1 555 010 0000", "preferred_channel": "sms", "household_size": 3}
+		"phone": "+1 312 555 0100", "preferred_channel": "sms", "household_size": 3}
 	for k, v := range extra {
 		b[k] = v
 	}
@@ -429,16 +429,16 @@ func TestUnknownFieldsAndWrongTypes(t *testing.T) {
 			fields []string
 		}{
 			{"client: household_size as a string", sw, "POST", "/api/v1/clients",
-				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 555 010 0000","preferred_channel":"sms","household_size":"3"}`,
+				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 312 555 0100","preferred_channel":"sms","household_size":"3"}`,
 				[]string{"household_size"}},
 			{"client: household_size with a fraction", sw, "POST", "/api/v1/clients",
-				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 555 010 0000","preferred_channel":"sms","household_size":3.5}`,
+				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 312 555 0100","preferred_channel":"sms","household_size":3.5}`,
 				[]string{"household_size"}},
 			{"client: an unknown field", sw, "POST", "/api/v1/clients",
-				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 555 010 0000","preferred_channel":"sms","household_size":3,"nickname":"Annie"}`,
+				`{"case_number":"T-1","first_name":"Ana","last_name":"Silva","phone":"+1 312 555 0100","preferred_channel":"sms","household_size":3,"nickname":"Annie"}`,
 				[]string{"nickname"}},
 			{"client: several at once", sw, "POST", "/api/v1/clients",
-				`{"case_number":17,"first_name":["Ana"],"last_name":"Silva","phone":"+1 555 010 0000","preferred_channel":"sms","household_size":"three","nickname":"Annie","ssn":"x"}`,
+				`{"case_number":17,"first_name":["Ana"],"last_name":"Silva","phone":"+1 312 555 0100","preferred_channel":"sms","household_size":"three","nickname":"Annie","ssn":"x"}`,
 				[]string{"case_number", "first_name", "household_size", "nickname", "ssn"}},
 			{"client update: wrong types and unknown fields", sw, "PATCH", path("/api/v1/clients/%d", client),
 				`{"household_size":true,"caseworker_id":"me","id":5}`,

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
 )
 
 // Lists, their filters and pages; edits and what the history keeps of them.
@@ -471,7 +474,7 @@ func TestPatchClient(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		swID, sw := e.user(accounts.SocialWorker)
 		id := e.must(201, sw, "POST", "/api/v1/clients", map[string]any{
-			"case_number": "PATCH-1", "first_name": "Rosa", "last_name": "Diaz", "phone": "+1 555 010 0001",
+			"case_number": "PATCH-1", "first_name": "Rosa", "last_name": "Diaz", "phone": "(312) 555-0101",
 			"email": "rosa@example.org", "preferred_language": "es", "preferred_channel": "sms",
 			"household_size": 3, "postal_code": "60601"}).ID(t)
 		hist := path("/api/v1/clients/%d/history", id)
@@ -479,8 +482,8 @@ func TestPatchClient(t *testing.T) {
 
 		e.clock.Set(testNow.Add(time.Hour))
 		after := e.must(200, sw, "PATCH", path("/api/v1/clients/%d", id), map[string]any{
-			"phone": "+1 555 010 0002", "household_size": 4}).JSON(t)
-		if after["phone"] != "+1 555 010 0002" || after["household_size"].(float64) != 4 {
+			"phone": "+1 312 555 0102", "household_size": 4}).JSON(t)
+		if after["phone"] != "+13125550102" || after["household_size"].(float64) != 4 {
 			t.Fatalf("patched client: %v", after)
 		}
 		sameExcept(t, before, after, "phone", "household_size", "updated_at")
@@ -488,15 +491,16 @@ func TestPatchClient(t *testing.T) {
 			t.Errorf("updated_at did not move")
 		}
 		ev := oneEvent(t, e.historyAt(sw, hist), "client.updated")
-		expectChanges(t, ev, map[string][2]any{"phone": {"+1 555 010 0001", "+1 555 010 0002"}, "household_size": {3, 4}})
+		expectChanges(t, ev, map[string][2]any{"phone": {"+13125550101", "+13125550102"}, "household_size": {3, 4}})
 		if ev["actor_id"].(float64) != float64(swID) || ev["subject_type"] != "client" || ev["subject_id"].(float64) != float64(id) {
 			t.Errorf("client.updated event: %v", ev)
 		}
 		// What is stored is what was answered.
 		sameExcept(t, after, e.must(200, sw, "GET", path("/api/v1/clients/%d", id), nil).JSON(t))
 
-		// Sending the values it already has changes nothing and records nothing.
-		e.must(200, sw, "PATCH", path("/api/v1/clients/%d", id), map[string]any{"phone": "+1 555 010 0002", "first_name": "Rosa"})
+		// Sending the values it already has (the number written another
+		// way) changes nothing and records nothing.
+		e.must(200, sw, "PATCH", path("/api/v1/clients/%d", id), map[string]any{"phone": "312.555.0102", "first_name": "Rosa"})
 		oneEvent(t, e.historyAt(sw, hist), "client.updated")
 
 		// Emptying an optional field is a change like any other.
@@ -672,7 +676,7 @@ func TestClientListIsASummaryAndRecorded(t *testing.T) {
 				t.Errorf("listed %s is %v, the record says %v", k, item[k], record[k])
 			}
 		}
-		for _, secret := range []string{"312 555 0188", "rosa.alvarez", "1234567", "1988-07-14", "60623", "snap", "fleeing_violence", "2026-02-20"} {
+		for _, secret := range []string{"3125550188", "rosa.alvarez", "1234567", "1988-07-14", "60623", "snap", "fleeing_violence", "2026-02-20"} {
 			if strings.Contains(string(r.Body), secret) {
 				t.Errorf("the client list carries %q: %s", secret, r.Body)
 			}
@@ -714,4 +718,50 @@ func compactJSON(t testing.TB, s string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Client phone numbers are stored in E.164, written with their country
+// code or as a national number of the agency's country (the US unless
+// --default-country says otherwise). A number that is not one in use is
+// refused, naming phone, and nothing is written.
+func TestClientPhoneNumbersAreE164(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		for i, tc := range []struct {
+			country string
+			stored  map[string]string // as written: as stored
+			refused []string
+		}{
+			{"", map[string]string{"(312) 555-0100": "+13125550100", "312.555.0101": "+13125550101",
+				"+44 20 7946 0958": "+442079460958", "+52 55 1234 5678": "+525512345678"},
+				[]string{"+3125550100", "+1 555 222 3333", "555-0100", "312 555 O100", "0412 345 678", "call me", "+1 312 555 0100 x2"}},
+			{"GB", map[string]string{"020 7946 0958": "+442079460958", "+1 312 555 0100": "+13125550100"},
+				[]string{"(312) 555-0100", "020 7946"}},
+		} {
+			if i > 0 {
+				db = dbtest.Open(t, db.Engine) // a new agency
+			}
+			e := newEnvWith(t, db, app.Options{DefaultCountry: tc.country})
+			_, admin := e.user(accounts.Admin)
+			_, sw := e.user(accounts.SocialWorker)
+			for written, want := range tc.stored {
+				c := e.must(201, sw, "POST", clientsURL, clientBody(fmt.Sprint("PH-", e.seq.Add(1)), map[string]any{"phone": written})).JSON(t)
+				if c["phone"] != want {
+					t.Errorf("%s: %q is stored as %v, want %s", tc.country, written, c["phone"], want)
+				}
+			}
+			id := e.client(sw)
+			before := e.world(admin)
+			was := e.must(200, sw, "GET", path(clientsURL+"/%d", id), nil).JSON(t)
+			for _, written := range tc.refused {
+				r := e.do(sw, "POST", clientsURL, clientBody("PH-BAD", map[string]any{"phone": written}))
+				expectInvalid(t, r, "phone")
+				if msg := r.ErrorFields(t)["phone"]; !strings.Contains(fmt.Sprint(msg), "country code") {
+					t.Errorf("%s: the error for %q does not say how to write a number: %v", tc.country, written, msg)
+				}
+				expectInvalid(t, e.do(sw, "PATCH", path(clientsURL+"/%d", id), map[string]any{"phone": written, "household_size": 5}), "phone")
+			}
+			e.unchanged(admin, before, "refused phone numbers")
+			sameExcept(t, was, e.must(200, sw, "GET", path(clientsURL+"/%d", id), nil).JSON(t))
+		}
+	})
 }

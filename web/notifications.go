@@ -73,7 +73,10 @@ func (s *Server) setReminderPolicy(c *fiber.Ctx) error {
 // smsInbound takes the SMS provider's webhook for replies: STOP opts the
 // sender out of SMS, START back in. Requests must carry the provider's
 // signature; it answers with empty TwiML, so the provider sends nothing
-// back itself.
+// back itself. A message seen before (by its MessageSid) is answered the
+// same 200, since the provider retries anything else, but changes nothing:
+// its signature has no time in it, so a replayed request would otherwise
+// undo a client's later START or STOP.
 func (s *Server) smsInbound(c *fiber.Ctx) error {
 	if s.sms == nil {
 		return apperr.New(apperr.NotFound, "SMS is not configured")
@@ -85,11 +88,13 @@ func (s *Server) smsInbound(c *fiber.Ctx) error {
 	if !notifications.VerifySignature(s.sms.AuthToken, s.sms.URL, form, c.Get("X-Twilio-Signature")) {
 		return apperr.New(apperr.Forbidden, "the request's signature does not match")
 	}
-	reply, changed, err := s.svc.Notifications.RecordReply(c.UserContext(), form.Get("From"), form.Get("Body"))
+	out, err := s.svc.Notifications.RecordReply(c.UserContext(), notifications.InboundSMS{MessageSID: form.Get("MessageSid"),
+		From: form.Get("From"), Body: form.Get("Body")})
 	if err != nil {
 		return err
 	}
-	s.log.Info("sms reply", "request_id", requestID(c), "reply", reply.String(), "clients_changed", changed)
+	s.log.Info("sms reply", "request_id", requestID(c), "reply", out.Reply.String(), "clients_changed", out.Changed,
+		"repeated", out.Repeated)
 	c.Set(fiber.HeaderContentType, "text/xml; charset=utf-8")
 	return c.SendString(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
 }

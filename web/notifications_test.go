@@ -7,15 +7,21 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
 	"github.com/devicebank/devicebank/web"
 )
 
@@ -58,10 +64,13 @@ func twilioSignature(authToken, hookURL string, form url.Values) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// smsMessages numbers the messages smsReply makes.
+var smsMessages atomic.Int64
+
 // smsReply is the form the provider posts for a text from a phone number,
-// with the parameters of its own it adds.
+// with the parameters of its own it adds; each has a MessageSid of its own.
 func smsReply(from, body string) url.Values {
-	return url.Values{"MessageSid": {"SM0123456789abcdef0123456789abcdef"}, "AccountSid": {"AC0123456789abcdef0123456789abcdef"},
+	return url.Values{"MessageSid": {fmt.Sprintf("SM%032x", smsMessages.Add(1))}, "AccountSid": {"AC0123456789abcdef0123456789abcdef"},
 		"From": {from}, "To": {"+13125550100"}, "Body": {body}}
 }
 
@@ -582,8 +591,8 @@ func TestSMSWebhook(t *testing.T) {
 			t.Error("a message that is not START opted Rosa back in")
 		}
 
-		// START, from the number without its country code as well.
-		h.reply("3125550142", " Start! ")
+		// START.
+		h.reply("+13125550142", " Start! ")
 		if optedOut(rosa) != false {
 			t.Error("after START Rosa is still opted out")
 		}
@@ -594,7 +603,7 @@ func TestSMSWebhook(t *testing.T) {
 			t.Errorf("a reminder after START: %v, want a text to the client", n)
 		}
 		// Ben's number, in Spanish: PARAR.
-		h.reply("+1 312 555 0199", "PARAR")
+		h.reply("+13125550199", "PARAR")
 		if optedOut(ben) != true || optedOut(rosa) != false {
 			t.Errorf("after Ben's PARAR: Ben opted out %v, Rosa %v; want true, false", optedOut(ben), optedOut(rosa))
 		}
@@ -610,18 +619,209 @@ func TestSMSWebhook(t *testing.T) {
 	})
 }
 
-// A number may be stored written in any of the ways client records allow
-// (spaces, dashes, dots, brackets, with or without +1); a STOP from it
-// reaches the client however it was written.
-func TestSMSStopMatchesNumbersAsWritten(t *testing.T) {
+// Client numbers are stored in E.164, however they were written, and a
+// STOP matches a client's number exactly: one from a Dutch number
+// (+31 25550100) is not one from Chicago (+1 312 555 0100), and a sender
+// not written in E.164 matches no one.
+func TestSMSStopMatchesExactNumbers(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, sw := e.user(accounts.SocialWorker)
 		h := e.withSMS()
-		for i, written := range []string{"+1 312 555 0180", "(312) 555-0181", "312.555.0182", "1-312-555-0183", "+13125550184"} {
-			client := e.textClient(sw, written, nil)
-			h.reply(fmt.Sprintf("+1312555018%d", i), "STOP")
-			if got := e.must(200, sw, "GET", path(clientsURL+"/%d", client), nil).JSON(t)["sms_opted_out"]; got != true {
-				t.Errorf("a STOP from the number written %q: sms_opted_out %v, want true", written, got)
+		var chicago []int64
+		for _, written := range []string{"+1-312-555-0100", "3125550100", "(312) 555-0100", "+1 312.555.0100"} {
+			id := e.textClient(sw, written, nil)
+			if got := e.must(200, sw, "GET", path(clientsURL+"/%d", id), nil).JSON(t)["phone"]; got != "+13125550100" {
+				t.Errorf("a number written %q is stored as %v, want +13125550100", written, got)
+			}
+			chicago = append(chicago, id)
+		}
+		dutch := e.textClient(sw, "+31 20 555 0100", nil)
+		optedOut := func(id int64) bool {
+			return e.must(200, sw, "GET", path(clientsURL+"/%d", id), nil).JSON(t)["sms_opted_out"] == true
+		}
+		for _, from := range []string{"+3125550100", "3125550100", "+1 312 555 0100", "13125550100", "+312055501000"} {
+			h.reply(from, "STOP")
+		}
+		for _, id := range append(chicago, dutch) {
+			if optedOut(id) {
+				t.Fatalf("client %d was opted out by a STOP from another number, or one not in E.164", id)
+			}
+		}
+		h.reply("+31205550100", "STOP")
+		if !optedOut(dutch) || optedOut(chicago[0]) {
+			t.Errorf("after a STOP from +31205550100: the Dutch client opted out %v, a Chicago one %v; want true, false",
+				optedOut(dutch), optedOut(chicago[0]))
+		}
+		h.reply("+13125550100", "STOP")
+		for _, id := range chicago {
+			if !optedOut(id) {
+				t.Errorf("client %d at +13125550100 was not opted out by a STOP from it", id)
+			}
+		}
+	})
+}
+
+// The provider's signature carries no time, so a signed request can be
+// sent again, by the provider retrying or by anyone who saw it. A message
+// already recorded (by its MessageSid) is answered 200, as the provider
+// expects, and changes nothing: a replayed STOP does not undo a later
+// START, and is not recorded twice, even when both copies arrive at once.
+func TestSMSReplayChangesNothing(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, sw := e.user(accounts.SocialWorker)
+		rosa := e.textClient(sw, "+1 312 555 0142", nil)
+		h := e.withSMS()
+		optedOut := func() any { return e.must(200, sw, "GET", path(clientsURL+"/%d", rosa), nil).JSON(t)["sms_opted_out"] }
+		updates := func() int {
+			return countAction(e.allHistoryAt(sw, path(clientsURL+"/%d/history", rosa)), "client.updated")
+		}
+		send := func(form url.Values) *response {
+			return h.inbound(form, twilioSignature(testSMSWebhook.AuthToken, testSMSWebhook.URL, form))
+		}
+		okTwiML := func(r *response, what string) {
+			t.Helper()
+			if r.Status != 200 || !bytes.Contains(r.Body, []byte("<Response></Response>")) {
+				t.Fatalf("%s: %d %s, want 200 and empty TwiML", what, r.Status, r.Body)
+			}
+		}
+		stop, start := smsReply("+13125550142", "STOP"), smsReply("+13125550142", "START")
+		okTwiML(send(stop), "STOP")
+		okTwiML(send(start), "START")
+		if optedOut() != false || updates() != 2 {
+			t.Fatalf("after STOP then START: opted out %v, %d client.updated events; want false, 2", optedOut(), updates())
+		}
+		okTwiML(send(stop), "the STOP again")
+		if optedOut() != false || updates() != 2 {
+			t.Fatalf("a replayed STOP: opted out %v, %d client.updated events; want false, 2", optedOut(), updates())
+		}
+
+		// Two copies of one message at once: one acts, the other is a repeat.
+		again := smsReply("+13125550142", "STOP")
+		var wg sync.WaitGroup
+		answers := make([]*response, 2)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = send(again)
+			}()
+		}
+		wg.Wait()
+		for i, r := range answers {
+			okTwiML(r, fmt.Sprint("copy ", i))
+		}
+		if optedOut() != true || updates() != 3 {
+			t.Fatalf("two copies of a STOP at once: opted out %v, %d client.updated events; want true, 3", optedOut(), updates())
+		}
+
+		// A signed message without its id cannot be told from a replay:
+		// refused, naming the field, and changes nothing.
+		noID := smsReply("+13125550142", "START")
+		noID.Del("MessageSid")
+		r := send(noID)
+		expectError(t, r, 422, "invalid", "MessageSid")
+		if optedOut() != true || updates() != 3 {
+			t.Fatalf("a START without MessageSid: opted out %v, %d events; want it refused", optedOut(), updates())
+		}
+	})
+}
+
+// "Remind now" sends at most one reminder per loan in the window (ten
+// minutes unless --remind-now-interval says otherwise), whoever asks and
+// however fast: a double click gets one 201 and one 429 with Retry-After.
+// The window is kept in the database, so every instance shares it.
+func TestRemindNowLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnvWith(t, db, app.Options{}) // the default window
+		_, co := e.user(accounts.Coordinator)
+		_, co2 := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		client := e.textClient(sw, "+1 312 555 0142", nil)
+		loan, other := e.loan(co, client, e.device(co, "laptop")), e.loan(co, client, e.device(co, "phone"))
+		sent := func(loan int64) int { return len(e.notes(co, path("?loan_id=%d", loan))) }
+		limited := func(r *response, retryAfter string) {
+			t.Helper()
+			expectError(t, r, 429, "rate_limited")
+			if got := r.Header.Get("Retry-After"); got != retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, retryAfter)
+			}
+		}
+
+		// A double click.
+		answers := make([]*response, 2)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = e.do(co, "POST", remindURL(loan), map[string]any{"note": "Please bring it back."})
+			}()
+		}
+		wg.Wait()
+		statuses := []int{answers[0].Status, answers[1].Status}
+		slices.Sort(statuses)
+		if !slices.Equal(statuses, []int{201, 429}) {
+			t.Fatalf("a double click: %v, want one 201 and one 429\n%s\n%s", statuses, answers[0].Body, answers[1].Body)
+		}
+		for _, r := range answers {
+			if r.Status == 429 {
+				limited(r, "600")
+			}
+		}
+		if n := sent(loan); n != 1 {
+			t.Fatalf("%d reminders after a double click, want 1", n)
+		}
+
+		// Per loan, whoever asks; another loan is not held up.
+		limited(e.do(co2, "POST", remindURL(loan), nil), "600")
+		e.must(201, co2, "POST", remindURL(other), nil)
+		// A request refused for its note takes nothing from the window.
+		e.clock.Set(testNow.Add(9*time.Minute + 59*time.Second))
+		limited(e.do(co, "POST", remindURL(loan), nil), "1")
+		e.clock.Set(testNow.Add(10 * time.Minute))
+		expectInvalid(t, e.do(co, "POST", remindURL(loan), map[string]any{"note": "ring\u0007"}), "note")
+		e.must(201, co, "POST", remindURL(loan), nil)
+		if n := sent(loan); n != 2 {
+			t.Fatalf("%d reminders after the window, want 2", n)
+		}
+		if got := countAction(e.allHistoryAt(sw, path(clientsURL+"/%d/history", client)), "loan.reminder_sent"); got != 3 {
+			t.Errorf("the client's history has %d loan.reminder_sent events, want 3 (two loans)", got)
+		}
+
+		// A 429 is not kept as the answer to an Idempotency-Key: the same
+		// key works once the window has passed.
+		body := idemBody(t, map[string]any{"note": "Your tablet is due soon."})
+		limited(e.do(co, "POST", remindURL(loan), body, "Idempotency-Key", "remind-later"), "600")
+		e.clock.Set(testNow.Add(20 * time.Minute))
+		expectFresh(t, e.must(201, co, "POST", remindURL(loan), body, "Idempotency-Key", "remind-later"))
+		if n := sent(loan); n != 3 {
+			t.Fatalf("%d reminders, want 3", n)
+		}
+	})
+}
+
+// With no provider configured, a reminder goes to the log as its id, kind
+// and channel: never the client's name, the coordinator's note, the text
+// or the number.
+func TestRemindNowLogsNoClientDetails(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		logs := &logBuffer{}
+		e := newEnvWith(t, db, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), RemindNowInterval: -1})
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		client := e.textClient(sw, "+1 312 555 0142", map[string]any{"first_name": "Marisol"})
+		loan := e.loan(co, client, e.device(co, "laptop"))
+		n := e.must(201, co, "POST", remindURL(loan), map[string]any{"note": "Pick up your charger at desk nine."}).JSON(t)
+		if body, _ := n["body"].(string); !strings.Contains(body, "Marisol") || !strings.Contains(body, "desk nine") {
+			t.Fatalf("the reminder: %v", n)
+		}
+		want := fmt.Sprintf("msg=reminder notification_id=%d kind=manual channel=sms", int64(n["id"].(float64)))
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+		for _, secret := range []string{"Marisol", "desk nine", "charger", "Hi ", "5550142", "555 0142"} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("the log holds %q:\n%s", secret, logs)
 			}
 		}
 	})

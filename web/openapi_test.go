@@ -1925,7 +1925,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		// Clients.
 		clientIn := map[string]any{"case_number": "2026-0042", "first_name": "Rosa", "last_name": "Alvarez",
-			"phone": "+1 555 222 3333", "preferred_language": "es", "preferred_channel": "sms",
+			"phone": "+1 312 555 0123", "preferred_language": "es", "preferred_channel": "sms",
 			"household_size": 4, "postal_code": "60623"}
 		rosa := c.send(true, 201, sw, "POST", "/api/v1/clients", clientIn, "Idempotency-Key", "record-rosa")
 		rosaID := docInt(rosa.object()["id"])
@@ -2632,6 +2632,15 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(403, funder, "POST", remindAt, nil)
 		c.call(404, co, "POST", "/api/v1/loans/999999/reminders", nil)
 		c.call(409, co, "POST", path("/api/v1/loans/%d/reminders", loanID), nil) // returned
+		// One manual reminder per loan in ten minutes (the default; the
+		// scenario's own server has no limit): the second is a 429.
+		limited := c.on(newEnvWith(t, e.db, app.Options{}))
+		windowed := path("/api/v1/loans/%d/reminders", docInt(c.call(201, co, "POST", "/api/v1/loans",
+			map[string]any{"client_id": rosaID, "device_id": e.device(co, "tablet"), "due_on": "2026-04-10"})["id"]))
+		limited.call(201, co, "POST", windowed, nil)
+		if r := limited.send(true, 429, co, "POST", windowed, nil); r.Header.Get("Retry-After") != "600" {
+			t.Errorf("a second reminder within the window: Retry-After %q, want 600", r.Header.Get("Retry-After"))
+		}
 
 		// The outbox: a social worker sees their own clients' reminders.
 		outbox := c.call(200, co, "GET", path("/api/v1/notifications?loan_id=%d&client_id=%d&status=sent&kind=manual&limit=10&offset=0",
@@ -2694,12 +2703,12 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("the policy after refused changes: %v", now)
 		}
 
-		// The SMS provider's webhook: Rosa (+1 555 222 3333) replies STOP,
+		// The SMS provider's webhook: Rosa (+1 312 555 0123) replies STOP,
 		// then START, to the server with SMS set up.
 		sms := small
 		const form = "application/x-www-form-urlencoded"
 		signed := func(v url.Values) string { return twilioSignature(hook.AuthToken, hook.URL, v) }
-		stop, start := smsReply("+15552223333", "STOP"), smsReply("+15552223333", "Start")
+		stop, start := smsReply("+13125550123", "STOP"), smsReply("+13125550123", "Start")
 		c.call(404, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(stop))
 		twiml := sms.send(true, 200, "", "POST", "/api/v1/sms/inbound", stop.Encode(), "Content-Type", form, "X-Twilio-Signature", signed(stop))
 		if twiml.value != nil || !strings.Contains(string(twiml.Body), "<Response></Response>") {

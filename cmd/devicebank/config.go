@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -19,8 +20,11 @@ type config struct {
 	DatabaseURL string
 	AgencyName  string
 	Timezone    string
-	LogLevel    string
-	LogFormat   string
+	// DefaultCountry is where a client phone number without a country
+	// code is read.
+	DefaultCountry string
+	LogLevel       string
+	LogFormat      string
 }
 
 // envErr is the first NAME_FILE that could not be read; parse reports it,
@@ -61,18 +65,32 @@ func (c *config) register(fs *flag.FlagSet) {
 		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
 	fs.StringVar(&c.AgencyName, "agency-name", env("DEVICEBANK_AGENCY_NAME", "DeviceBank"),
 		"the agency's name, printed on certificates (env DEVICEBANK_AGENCY_NAME)")
-	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", "UTC"),
-		"the agency's time zone, which decides when a loan is overdue (env DEVICEBANK_TIMEZONE)")
+	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", ""),
+		"the agency's time zone, such as America/Chicago, which decides when a loan is overdue and when reminders go; empty: UTC, with a warning at start (env DEVICEBANK_TIMEZONE)")
+	fs.StringVar(&c.DefaultCountry, "default-country", env("DEVICEBANK_DEFAULT_COUNTRY", phone.DefaultRegion),
+		"the country (ISO code such as US, CA, MX) in which a client phone number written without its country code is read; numbers are stored in E.164 (env DEVICEBANK_DEFAULT_COUNTRY)")
 	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("DEVICEBANK_LOG_FORMAT", "text"), "text or json (env DEVICEBANK_LOG_FORMAT)")
 }
 
+// location is the agency's time zone; none set is UTC.
 func (c *config) location() (*time.Location, error) {
+	if c.Timezone == "" {
+		return time.UTC, nil
+	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("--timezone %q is not a known time zone (try America/Chicago)", c.Timezone)
 	}
 	return loc, nil
+}
+
+// region is the default country for phone numbers, checked.
+func (c *config) region() (string, error) {
+	if !phone.KnownRegion(c.DefaultCountry) {
+		return "", fmt.Errorf("--default-country %q is not a country code with phone numbering rules (try US, CA or MX)", c.DefaultCountry)
+	}
+	return strings.ToUpper(c.DefaultCountry), nil
 }
 
 func (c *config) logger(w io.Writer) (*slog.Logger, error) {

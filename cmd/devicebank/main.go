@@ -14,12 +14,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/notifications"
@@ -116,19 +118,57 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // open connects to the configured database and, unless told not to,
-// brings its schema up to date.
+// brings it up to date (upgrade).
 func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
+	if _, err := cfg.region(); err != nil {
+		return nil, err
+	}
 	db, err := storage.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	if migrate {
-		if _, err := migrations.Apply(ctx, db); err != nil {
+		if _, _, err := upgrade(ctx, db, cfg); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
 	return db, nil
+}
+
+// upgrade applies the migrations db has not seen, then converts what SQL
+// cannot: client phone numbers stored before numbers were kept in E.164.
+// Both are idempotent and safe with several instances starting at once.
+// It returns the migrations applied and what the conversion did.
+func upgrade(ctx context.Context, db *storage.DB, cfg *config) ([]string, clients.PhoneBackfill, error) {
+	region, err := cfg.region()
+	if err != nil {
+		return nil, clients.PhoneBackfill{}, err
+	}
+	applied, err := migrations.Apply(ctx, db)
+	if err != nil {
+		return nil, clients.PhoneBackfill{}, err
+	}
+	phones, err := clients.NormalizeStoredPhones(ctx, db, region, time.Now())
+	if err != nil {
+		return nil, clients.PhoneBackfill{}, fmt.Errorf("convert client phone numbers to E.164: %w", err)
+	}
+	return applied, phones, nil
+}
+
+// unconvertiblePhones says which clients' stored numbers could not be
+// converted to E.164 (their ids, never the numbers), or "".
+func unconvertiblePhones(p clients.PhoneBackfill) string {
+	if len(p.Unconvertible) == 0 {
+		return ""
+	}
+	ids := make([]string, len(p.Unconvertible))
+	for i, id := range p.Unconvertible {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return fmt.Sprintf("client phone numbers left as they were, not being numbers in use: %d (clients %s); "+
+		"texts to them fail and SMS replies cannot be matched to them until they are corrected",
+		len(ids), strings.Join(ids, ", "))
 }
 
 // withServices opens the configured database, brings it up to date, and
@@ -161,6 +201,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
+	remindEvery := fs.String("remind-now-interval", env("DEVICEBANK_REMIND_NOW_INTERVAL", notifications.DefaultRemindNowInterval.String()),
+		"how long after a manual reminder about a loan (remind now) the next may be sent, such as 10m or 1h; 0: no limit (env DEVICEBANK_REMIND_NOW_INTERVAL)")
 	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -173,11 +215,26 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	db, err := open(ctx, &cfg, !*noMigrate)
+	if opts.RemindNowInterval, err = remindNowInterval(*remindEvery); err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if !*noMigrate {
+		_, phones, err := upgrade(ctx, db, &cfg)
+		if err != nil {
+			return err
+		}
+		if phones.Converted > 0 {
+			log.Info("client phone numbers converted to E.164", "count", phones.Converted)
+		}
+		if msg := unconvertiblePhones(phones); msg != "" {
+			log.Warn(msg)
+		}
+	}
 	svc := app.New(db, opts)
 	scheduler, err := svc.Notifications.NewScheduler(ctx, specs, log)
 	if err != nil {
@@ -241,6 +298,18 @@ func purgeIdempotencyKeys(ctx context.Context, svc *app.Services, log *slog.Logg
 	}
 }
 
+// remindNowInterval reads --remind-now-interval as app.Options takes it.
+func remindNowInterval(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil || d < 0:
+		return 0, fmt.Errorf("--remind-now-interval must be a duration such as 10m or 1h, or 0 for no limit (got %q)", s)
+	case d == 0:
+		return -1, nil // no limit
+	}
+	return d, nil
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, part := range strings.Split(s, ",") {
@@ -263,15 +332,21 @@ func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return err
 	}
 	defer db.Close()
-	applied, err := migrations.Apply(ctx, db)
+	applied, phones, err := upgrade(ctx, db, &cfg)
 	if err != nil {
 		return err
 	}
-	if len(applied) == 0 {
+	if len(applied) == 0 && phones.Converted == 0 {
 		fmt.Fprintln(stdout, "The database is up to date.")
 	}
 	for _, name := range applied {
 		fmt.Fprintln(stdout, "applied", name)
+	}
+	if phones.Converted > 0 {
+		fmt.Fprintf(stdout, "client phone numbers converted to E.164: %d\n", phones.Converted)
+	}
+	if msg := unconvertiblePhones(phones); msg != "" {
+		fmt.Fprintln(stdout, msg)
 	}
 	return nil
 }

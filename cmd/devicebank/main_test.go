@@ -13,11 +13,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
 
@@ -78,7 +83,7 @@ func TestWholeBinary(t *testing.T) {
 				cancel()
 				srv.Wait()
 				// Client contact details must never reach the logs.
-				for _, secret := range []string{"+1 555 222 3333", "rosa@example.org", "Rosa", "Alvarez"} {
+				for _, secret := range []string{"+1 312 555 0123", "+13125550123", "5550123", "rosa@example.org", "Rosa", "Alvarez"} {
 					if strings.Contains(logs.String(), secret) {
 						t.Errorf("the service logged client detail %q:\n%s", secret, logs.String())
 					}
@@ -173,7 +178,7 @@ func TestWholeBinary(t *testing.T) {
 				"model": "100e", "serial": "PF-123", "purchase_cost_cents": 21900, "funding_source": "City grant",
 				"accessories": []map[string]any{{"name": "charger", "replacement_cost_cents": 2500}}}, 201)
 			client := call(worker, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0042", "first_name": "Rosa",
-				"last_name": "Alvarez", "phone": "+1 555 222 3333", "email": "rosa@example.org", "preferred_language": "es",
+				"last_name": "Alvarez", "phone": "+1 312 555 0123", "email": "rosa@example.org", "preferred_language": "es",
 				"preferred_channel": "sms", "household_size": 4, "postal_code": "60623"}, 201)
 			// The worker asks for a laptop for Rosa, which refers her to the
 			// coordinator; with no rules to decide it, the coordinator
@@ -336,3 +341,155 @@ func TestUnreadableSecretFileStops(t *testing.T) {
 		t.Fatalf("migrate with a readable secret file: %s", errOut.String())
 	}
 }
+
+// serveUntilListening runs serve in this process with args until it
+// listens, then stops it as SIGTERM would, and returns its exit code and
+// what it wrote to standard error.
+func serveUntilListening(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, w := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), nil, w, &stderr)
+		w.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() && !strings.Contains(lines.Text(), "listening on") {
+	}
+	cancel()
+	go io.Copy(io.Discard, stdout)
+	code := <-done
+	return code, stderr.String()
+}
+
+// Left at the UTC default, the time zone is warned about at start: a
+// session at 17:30 in Chicago would be announced for 23:30.
+func TestServeWarnsWhenNoTimeZoneIsSet(t *testing.T) {
+	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
+	t.Setenv("DEVICEBANK_TIMEZONE", "")
+	code, logs := serveUntilListening(t)
+	if code != 0 || !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "no time zone is set") ||
+		!strings.Contains(logs, "--timezone") {
+		t.Errorf("serve without a time zone: exit %d, want 0 and a warning naming --timezone:\n%s", code, logs)
+	}
+	for _, set := range [][]string{{"--timezone", "America/Chicago"}, {"--timezone", "UTC"}} {
+		code, logs = serveUntilListening(t, set...)
+		if code != 0 || strings.Contains(logs, "time zone") {
+			t.Errorf("serve %v: exit %d, want 0 and no time zone warning:\n%s", set, code, logs)
+		}
+	}
+	t.Setenv("DEVICEBANK_TIMEZONE", "America/Chicago")
+	if code, logs = serveUntilListening(t); code != 0 || strings.Contains(logs, "time zone") {
+		t.Errorf("serve with DEVICEBANK_TIMEZONE: exit %d, want 0 and no time zone warning:\n%s", code, logs)
+	}
+}
+
+// Client numbers stored before numbers were kept in E.164 are converted by
+// migrate (and serve), reading those without a country code in the
+// default country; each change is in the client's history; a number that
+// is not one in use is left as it was and named by client id; a second run
+// changes nothing.
+func TestMigrateConvertsStoredPhoneNumbers(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			url := dbtest.FreshURL(t, engine)
+			t.Setenv("DATABASE_URL", url)
+			t.Setenv("DEVICEBANK_DEFAULT_COUNTRY", "")
+			migrate := func(args ...string) string {
+				t.Helper()
+				var out, errOut bytes.Buffer
+				if code := run(ctx, append([]string{"migrate"}, args...), nil, &out, &errOut); code != 0 {
+					t.Fatalf("migrate %v exited %d: %s", args, code, errOut.String())
+				}
+				return out.String()
+			}
+			migrate()
+			db := dbtest.OpenURL(t, url)
+			svc := app.New(db, app.Options{})
+			u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "sam@agency.test", Name: "Sam", Role: accounts.SocialWorker,
+				Password: "a long test password"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw := &accounts.Actor{ID: u.ID, Role: accounts.SocialWorker}
+			// As stored before: whatever was typed, digits and separators.
+			stored := map[string]string{"+1 (312) 555-0100": "+13125550100", "3125550101": "+13125550101",
+				"1-312-555-0102": "+13125550102", "+44 20 7946 0958": "+442079460958", "+13125550103": "+13125550103",
+				"555-0100": "555-0100", "020 7946 0958": "020 7946 0958", "": ""}
+			ids := map[string]int64{}
+			for written := range stored {
+				none, size := clients.None, 1
+				c, err := svc.Clients.Create(ctx, sw, clients.Input{CaseNumber: str("P-" + written), FirstName: str("Ana"), LastName: str("Lopez"),
+					PreferredChannel: &none, HouseholdSize: &size})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.NewUpdate().Table("clients").Set("phone = ?", written).Where("id = ?", c.ID).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+				ids[written] = c.ID
+			}
+			phoneOf := func(id int64) string {
+				var p string
+				if err := db.NewSelect().Table("clients").Column("phone").Where("id = ?", id).Scan(ctx, &p); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			events := func() int {
+				n, err := db.NewSelect().Table("audit_events").Where("action = 'client.updated' AND changes LIKE '%phone_e164%'").Count(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(n)
+			}
+
+			out := migrate()
+			left := []int64{ids["555-0100"], ids["020 7946 0958"]}
+			slices.Sort(left)
+			wantLeft := fmt.Sprintf("client phone numbers left as they were, not being numbers in use: 2 (clients %d, %d)", left[0], left[1])
+			if !strings.Contains(out, "client phone numbers converted to E.164: 4") || !strings.Contains(out, wantLeft) {
+				t.Errorf("migrate printed %q, want 4 converted and %q", out, wantLeft)
+			}
+			for written, want := range stored {
+				if got := phoneOf(ids[written]); got != want {
+					t.Errorf("%q became %q, want %q", written, got, want)
+				}
+			}
+			history, _, err := audit.List(ctx, db, audit.Filter{ClientID: ids["3125550101"]}, storage.Page{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := history[len(history)-1]
+			if last.Action != "client.updated" || last.ActorID != nil ||
+				string(last.Changes) != `{"phone":{"from":"3125550101","to":"+13125550101"},"source":"phone_e164"}` {
+				t.Errorf("the client's history ends with %s %s", last.Action, last.Changes)
+			}
+			if n := events(); n != 4 {
+				t.Errorf("%d conversions recorded, want 4", n)
+			}
+
+			// Again: nothing to convert, the same two named.
+			if out := migrate(); !strings.Contains(out, "The database is up to date.") || !strings.Contains(out, wantLeft) || events() != 4 {
+				t.Errorf("a second migrate printed %q with %d conversions recorded; want nothing converted", out, events())
+			}
+			// In another country, its national numbers convert.
+			if out := migrate("--default-country", "gb"); !strings.Contains(out, "client phone numbers converted to E.164: 1") ||
+				phoneOf(ids["020 7946 0958"]) != "+442079460958" {
+				t.Errorf("migrate --default-country gb printed %q; the GB number is %q", out, phoneOf(ids["020 7946 0958"]))
+			}
+			var errOut bytes.Buffer
+			if code := run(ctx, []string{"migrate", "--default-country", "XX"}, nil, io.Discard, &errOut); code != 1 ||
+				!strings.Contains(errOut.String(), "--default-country") {
+				t.Errorf("migrate --default-country XX: exit %d, %q", code, errOut.String())
+			}
+		})
+	}
+}
+
+func str(s string) *string { return &s }

@@ -96,6 +96,12 @@ func (c *notifyConfig) setup(cfg *config, stderr io.Writer) (app.Options, *slog.
 	}
 	opts, err := c.options(cfg)
 	opts.Logger = log
+	if err == nil && cfg.Timezone == "" {
+		// Left unset, UTC moves every reminder and overdue day: a session
+		// at 17:30 in Chicago would be announced for 23:30.
+		log.Warn("no time zone is set, so UTC is used for due dates, reminder times and quiet hours; " +
+			"set --timezone (DEVICEBANK_TIMEZONE) to the agency's, such as America/Chicago")
+	}
 	return opts, log, err
 }
 
@@ -113,7 +119,12 @@ func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 	if len(channels) > 0 && strings.TrimSpace(c.AgencyPhone) == "" {
 		return app.Options{}, fmt.Errorf("--agency-phone is required when SMS or email is configured: every reminder tells the client whom to call")
 	}
-	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels}
+	region, err := cfg.region()
+	if err != nil {
+		return app.Options{}, err
+	}
+	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels,
+		DefaultCountry: region}
 	if c.PolicyFile != "" {
 		b, err := os.ReadFile(c.PolicyFile)
 		if err != nil {
@@ -153,6 +164,7 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 			svc := all.Notifications
 			var created int
 			var sent notifications.DispatchResult
+			note := ""
 			switch what {
 			case "sweep":
 				res, err := svc.Sweep(ctx)
@@ -160,6 +172,9 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 					return err
 				}
 				created = res.Created
+				if res.Skipped {
+					note = "; skipped: another instance is sweeping"
+				}
 			case "digest":
 				res, err := svc.Digest(ctx)
 				if err != nil {
@@ -171,8 +186,8 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 					return err
 				}
 			}
-			fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)\n",
-				what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred)
+			fmt.Fprintf(stdout, "%s: %d created, %d sent, %d failed (%d to retry, %d cancelled, %d deferred)%s\n",
+				what, created, sent.Sent, sent.Failed, sent.Retrying, sent.Cancelled, sent.Deferred, note)
 			return nil
 		})
 	}
