@@ -186,12 +186,14 @@ func LockedIf(q *bun.SelectQuery, lock bool) *bun.SelectQuery {
 // LockName serializes transactions that use the same name until they end:
 // an advisory lock on PostgreSQL; on SQLite the transaction already holds
 // the write lock. For rules over many rows, such as "no two requests take
-// the last free device".
+// the last free device". The lock's key includes the schema, so that
+// installs (or test databases) sharing one PostgreSQL database in separate
+// schemas never wait for each other.
 func LockName(ctx context.Context, tx bun.Tx, name string) error {
 	if tx.Dialect().Name() != dialect.PG {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", name)
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || ?))", name)
 	return Err(err, "lock")
 }
 
@@ -205,7 +207,7 @@ func TryLockName(ctx context.Context, tx bun.Tx, name string) (bool, error) {
 		return true, nil
 	}
 	var ok bool
-	if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(hashtext(?))", name).Scan(ctx, &ok); err != nil {
+	if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || ':' || ?))", name).Scan(ctx, &ok); err != nil {
 		return false, Err(err, "lock")
 	}
 	return ok, nil

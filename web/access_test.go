@@ -108,7 +108,7 @@ func TestCoordinatorReachesOnlyReferredClients(t *testing.T) {
 		never := e.client(sw)
 		s := w.session(9)
 		wantNoClient(t, e.do(co, "POST", path(sessionsURL+"/%d/enrollments", s), map[string]any{"client_id": never}), "coordinator books a client no one referred")
-		wantNoClient(t, e.do(co, "POST", v1+"/loans", map[string]any{"client_id": never, "device_id": e.device(co, "phone"), "due_on": "2026-04-10"}),
+		wantNoClient(t, e.do(co, "POST", v1+"/loans", map[string]any{"client_id": never, "device_id": e.device(co, "phone"), "due_on": "2026-04-10", "walk_in_justification": walkIn}),
 			"coordinator lends to a client no one referred")
 		wantNotFound(t, e.do(co, "DELETE", path(sessionsURL+"/%d/enrollments/%d", s, never), nil), "coordinator withdraws a client no one referred")
 		if n := e.totalAt(w.admin, path(sessionsURL+"/%d/enrollments", s)); n != 0 {
@@ -156,7 +156,7 @@ func TestCoordinatorReachesOnlyReferredClients(t *testing.T) {
 			{"POST", func(int64) string { return check }, func(c int64) any { return map[string]any{"client_id": c, "device_kind": "phone"} }, [3]int{422, 422, 403}},
 			{"POST", func(int64) string { return v1 + "/requests" }, func(c int64) any { return map[string]any{"client_id": c, "device_kind": "phone"} }, [3]int{403, 422, 403}},
 			{"POST", func(int64) string { return v1 + "/loans" }, func(c int64) any {
-				return map[string]any{"client_id": c, "device_id": free, "due_on": "2026-04-10"}
+				return map[string]any{"client_id": c, "device_id": free, "due_on": "2026-04-10", "walk_in_justification": walkIn}
 			}, [3]int{422, 403, 403}},
 			{"POST", func(int64) string { return path(sessionsURL+"/%d/enrollments", later) }, func(c int64) any { return map[string]any{"client_id": c} }, [3]int{422, 422, 403}},
 			{"DELETE", func(c int64) string { return path(sessionsURL+"/%d/enrollments/%d", s, c) }, nil, [3]int{404, 404, 403}},

@@ -2636,7 +2636,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		// scenario's own server has no limit): the second is a 429.
 		limited := c.on(newEnvWith(t, e.db, app.Options{}))
 		windowed := path("/api/v1/loans/%d/reminders", docInt(c.call(201, co, "POST", "/api/v1/loans",
-			map[string]any{"client_id": rosaID, "device_id": e.device(co, "tablet"), "due_on": "2026-04-10"})["id"]))
+			map[string]any{"client_id": rosaID, "device_id": e.device(co, "tablet"), "due_on": "2026-04-10", "walk_in_justification": walkIn})["id"]))
 		limited.call(201, co, "POST", windowed, nil)
 		if r := limited.send(true, 429, co, "POST", windowed, nil); r.Header.Get("Retry-After") != "600" {
 			t.Errorf("a second reminder within the window: Retry-After %q, want 600", r.Header.Get("Retry-After"))

@@ -356,7 +356,7 @@ func TestConcurrentLoansOfOneKindToOneClient(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
 		for round := range 5 {
-			client := e.client(sw)
+			client := e.referred(sw)
 			first, second := e.device(co, "laptop"), e.device(co, "laptop")
 			got := e.race(co, walkInBody(client, first), walkInBody(client, second))
 			if slices.Sort(got); fmt.Sprint(got) != "[201 409]" {
