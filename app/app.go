@@ -48,6 +48,9 @@ type Options struct {
 	ReminderPolicy *notifications.Policy
 	// Logger is where the log channel writes; nil means slog.Default().
 	Logger *slog.Logger
+	// TokenLifetime and TokenIdleTimeout end API tokens; zero means
+	// accounts.DefaultTokenLifetime and accounts.DefaultTokenIdleTimeout.
+	TokenLifetime, TokenIdleTimeout time.Duration
 }
 
 // New builds the services on db.
@@ -59,6 +62,12 @@ func New(db *storage.DB, opts Options) *Services {
 	loc := calendar.Zone(opts.Location)
 	acc := accounts.NewService(db)
 	acc.Now = now
+	if opts.TokenLifetime > 0 {
+		acc.TokenLifetime = opts.TokenLifetime
+	}
+	if opts.TokenIdleTimeout > 0 {
+		acc.TokenIdleTimeout = opts.TokenIdleTimeout
+	}
 	cl := &clients.Service{DB: db, Now: now, Location: loc}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
 	cl.Borrowers = []clients.Borrowers{inv}
