@@ -285,9 +285,9 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		// Locked, so that a deactivation running at the same time either
 		// comes first (and we refuse) or waits and revokes this token too.
-		var u User
-		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", userID)).Scan(ctx); err != nil {
-			return storage.Err(err, "user")
+		u, err := s.lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
 		}
 		if !u.Active {
 			return apperr.New(apperr.Conflict, "user %s is deactivated", u.Email)

@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -93,9 +92,6 @@ func personalWords(about ...string) []string {
 	words := []string{"devicebank"}
 	for _, s := range about {
 		s = strings.ToLower(s)
-		if a, err := mail.ParseAddress(s); err == nil {
-			s = a.Address
-		}
 		words = append(words, s)
 		words = append(words, strings.FieldsFunc(s, func(r rune) bool {
 			return !unicode.IsLetter(r) && !unicode.IsDigit(r)
