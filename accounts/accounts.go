@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"net/mail"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -40,11 +39,13 @@ type User struct {
 type Token struct {
 	bun.BaseModel `bun:"table:api_tokens,alias:t"`
 
-	ID         int64      `bun:"id,pk,autoincrement" json:"id"`
-	UserID     int64      `bun:"user_id" json:"user_id"`
-	Name       string     `bun:"name" json:"name"`
-	Hash       string     `bun:"token_hash" json:"-"`
-	CreatedAt  time.Time  `bun:"created_at" json:"created_at"`
+	ID        int64     `bun:"id,pk,autoincrement" json:"id"`
+	UserID    int64     `bun:"user_id" json:"user_id"`
+	Name      string    `bun:"name" json:"name"`
+	Hash      string    `bun:"token_hash" json:"-"`
+	CreatedAt time.Time `bun:"created_at" json:"created_at"`
+	// ExpiresAt is the end of the token's lifetime, set when it is made.
+	ExpiresAt  time.Time  `bun:"expires_at" json:"expires_at"`
 	LastUsedAt *time.Time `bun:"last_used_at" json:"last_used_at"`
 	RevokedAt  *time.Time `bun:"revoked_at" json:"revoked_at"`
 }
@@ -53,8 +54,17 @@ type Token struct {
 // secret scanner. 32 random bytes follow: 256 bits.
 const tokenPrefix = "dbk_"
 
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 12
+// Token lifetimes. A token stops working TokenLifetime after it is made,
+// whatever its use (NIST SP 800-63B asks a password sign-in to be repeated
+// at least every 30 days), and also once it has not been used for
+// TokenIdleTimeout (a phone left in a drawer or lost over a weekend).
+const (
+	DefaultTokenLifetime    = 30 * 24 * time.Hour
+	DefaultTokenIdleTimeout = 72 * time.Hour
+	// usageGranularity is how often a token's last use is recorded: at
+	// most once a minute, so that reads do not all become writes.
+	usageGranularity = time.Minute
+)
 
 // Service manages users and tokens.
 type Service struct {
@@ -62,11 +72,19 @@ type Service struct {
 	Now func() time.Time
 	// HashParams are the argon2id parameters for new password hashes.
 	HashParams *argon2id.Params
+	// Hashing bounds the password hashes running at once.
+	Hashing *HashLimit
+	// Throttle slows password guessing per account and client address.
+	Throttle *Throttle
+	// TokenLifetime and TokenIdleTimeout end tokens (see the defaults).
+	TokenLifetime, TokenIdleTimeout time.Duration
 }
 
-// NewService returns a Service using the recommended argon2id parameters.
+// NewService returns a Service using the recommended argon2id parameters
+// and the default token lifetimes.
 func NewService(db bun.IDB) *Service {
-	return &Service{DB: db, Now: time.Now, HashParams: argon2id.DefaultParams}
+	return &Service{DB: db, Now: time.Now, HashParams: argon2id.DefaultParams, Hashing: DefaultHashLimit(),
+		Throttle: NewThrottle(), TokenLifetime: DefaultTokenLifetime, TokenIdleTimeout: DefaultTokenIdleTimeout}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -96,13 +114,17 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, in NewUser) (*Us
 	bad.Check(!validEmail(in.Email), "email", "must be an email address")
 	bad.Check(in.Name == "", "name", "is required")
 	bad.Check(!in.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
-	bad.Check(len(in.Password) < MinPasswordLength, "password", "must be at least 12 characters")
+	password, problem := passwordShape(in.Password)
+	if problem == "" {
+		problem = passwordStrength(password, in.Email, in.Name)
+	}
+	bad.Check(problem != "", "password", problem)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := argon2id.CreateHash(in.Password, s.HashParams)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return nil, apperr.Wrap(err, "hash password")
+		return nil, err
 	}
 	now := s.now()
 	u := &User{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash,
@@ -254,36 +276,24 @@ func hashToken(plain string) string {
 // CreateToken issues a new API token for user userID and returns it in the
 // clear; it cannot be read back later.
 func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, name string) (string, *Token, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		name = "api"
-	}
-	var bad apperr.Fields
-	bad.MaxLength("name", name, 100)
-	if err := bad.Err(); err != nil {
+	name, err := tokenName("name", name)
+	if err != nil {
 		return "", nil, err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, apperr.Wrap(err, "random token")
-	}
-	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	t := &Token{UserID: userID, Name: name, Hash: hashToken(plain), CreatedAt: s.now()}
-	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	var plain string
+	var t *Token
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		// Locked, so that a deactivation running at the same time either
 		// comes first (and we refuse) or waits and revokes this token too.
-		var u User
-		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", userID)).Scan(ctx); err != nil {
-			return storage.Err(err, "user")
+		u, err := s.lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
 		}
 		if !u.Active {
 			return apperr.New(apperr.Conflict, "user %s is deactivated", u.Email)
 		}
-		if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
-			return storage.Err(err, "token")
-		}
-		return audit.Record(ctx, tx, audit.Event{OccurredAt: t.CreatedAt, ActorID: actor.IDPtr(),
-			Action: "token.created", SubjectType: "user", SubjectID: userID}, map[string]any{"token_id": t.ID, "name": name})
+		plain, t, err = s.issueToken(ctx, tx, actor, userID, name)
+		return err
 	})
 	if err != nil {
 		return "", nil, err
@@ -291,21 +301,54 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	return plain, t, nil
 }
 
+// tokenName checks a token's name, given in field; empty means "api".
+func tokenName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "api"
+	}
+	var bad apperr.Fields
+	bad.MaxLength(field, name, 100)
+	return name, bad.Err()
+}
+
+// issueToken inserts a new token for a user whose row tx has locked.
+func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userID int64, name string) (string, *Token, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, apperr.Wrap(err, "random token")
+	}
+	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	t := &Token{UserID: userID, Name: name, Hash: hashToken(plain), CreatedAt: now, ExpiresAt: now.Add(s.TokenLifetime)}
+	if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
+		return "", nil, storage.Err(err, "token")
+	}
+	err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "token.created",
+		SubjectType: "user", SubjectID: userID}, map[string]any{"token_id": t.ID, "name": name, "expires_at": t.ExpiresAt})
+	return plain, t, err
+}
+
 // Authenticate returns the actor that owns a bearer token, or Unauthorized.
+// A token past its lifetime, or idle for longer than the idle timeout, is
+// refused with a message saying it expired, so that a script knows to sign
+// in again.
 func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error) {
 	unauthorized := apperr.New(apperr.Unauthorized, "the token is missing, unknown or revoked")
 	if !strings.HasPrefix(plain, tokenPrefix) || len(plain) > 200 {
 		return nil, unauthorized
 	}
 	var row struct {
-		TokenID  int64      `bun:"token_id"`
-		UserID   int64      `bun:"user_id"`
-		Name     string     `bun:"name"`
-		Role     Role       `bun:"role"`
-		LastUsed *time.Time `bun:"last_used_at"`
+		TokenID   int64      `bun:"token_id"`
+		UserID    int64      `bun:"user_id"`
+		Name      string     `bun:"name"`
+		Role      Role       `bun:"role"`
+		CreatedAt time.Time  `bun:"created_at"`
+		ExpiresAt time.Time  `bun:"expires_at"`
+		LastUsed  *time.Time `bun:"last_used_at"`
 	}
 	err := s.DB.NewSelect().
-		ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.last_used_at").
+		ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
 		TableExpr("api_tokens AS t").
 		Join("JOIN users AS u ON u.id = t.user_id").
 		Where("t.token_hash = ?", hashToken(plain)).
@@ -318,12 +361,23 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 		}
 		return nil, storage.Err(err, "token")
 	}
-	// Record use at most once a minute, so reads do not all become writes.
 	now := s.now()
-	if row.LastUsed == nil || now.Sub(*row.LastUsed) > time.Minute {
+	lastUse := row.CreatedAt
+	if row.LastUsed != nil {
+		lastUse = *row.LastUsed
+	}
+	switch {
+	case !now.Before(row.ExpiresAt):
+		return nil, apperr.New(apperr.Unauthorized, "the token has expired: it reached the end of its lifetime; sign in again for a new one")
+	// Use is recorded to the minute, so the token is given that minute:
+	// it is never refused early, and at most a minute late.
+	case now.Sub(lastUse) > s.TokenIdleTimeout+usageGranularity:
+		return nil, apperr.New(apperr.Unauthorized, "the token has expired: it was not used for %s; sign in again for a new one", s.TokenIdleTimeout)
+	}
+	if row.LastUsed == nil || now.Sub(*row.LastUsed) >= usageGranularity {
 		s.DB.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", row.TokenID).Exec(ctx)
 	}
-	return &Actor{ID: row.UserID, Name: row.Name, Role: row.Role}, nil
+	return &Actor{ID: row.UserID, Name: row.Name, Role: row.Role, TokenID: row.TokenID}, nil
 }
 
 // ListTokens returns a user's tokens, newest first (without their secrets).
@@ -356,78 +410,5 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, tokenID int64) 
 		}
 		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "token.revoked",
 			SubjectType: "user", SubjectID: t.UserID}, map[string]any{"token_id": t.ID})
-	})
-}
-
-// SignIn is the input for exchanging a password for a token.
-type SignIn struct {
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	NewPassword string `json:"new_password"`
-	TokenName   string `json:"token_name"`
-}
-
-// SignIn checks a password and returns a new token. A user whose password
-// was one-time (the first admin, or one reset by an admin) must give a
-// new_password, which replaces it.
-func (s *Service) SignIn(ctx context.Context, in SignIn) (string, *Token, error) {
-	wrong := apperr.New(apperr.Unauthorized, "the email or password is wrong")
-	// Check the token's name before anything changes.
-	var bad apperr.Fields
-	bad.MaxLength("token_name", in.TokenName, 100)
-	if err := bad.Err(); err != nil {
-		return "", nil, err
-	}
-	u, err := s.UserByEmail(ctx, in.Email)
-	if apperr.Is(err, apperr.NotFound) {
-		// Spend the same time as a real check, so timing does not reveal who exists.
-		argon2id.ComparePasswordAndHash(in.Password, dummyHash())
-		return "", nil, wrong
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	ok, err := argon2id.ComparePasswordAndHash(in.Password, u.PasswordHash)
-	if err != nil || !ok || !u.Active {
-		return "", nil, wrong
-	}
-	if u.MustChangePassword || in.NewPassword != "" {
-		if err := s.SetPassword(ctx, u.ID, in.NewPassword); err != nil {
-			if ae, ok := err.(*apperr.Error); ok && ae.Fields["password"] != "" {
-				return "", nil, (apperr.Fields{"new_password": "this password is one-time: choose a new one of at least 12 characters"}).Err()
-			}
-			return "", nil, err
-		}
-	}
-	return s.CreateToken(ctx, &Actor{ID: u.ID, Name: u.Name, Role: u.Role}, u.ID, in.TokenName)
-}
-
-// dummyHash is hashed on first use, not at start, to keep start-up quick.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := argon2id.CreateHash("not a real password", argon2id.DefaultParams)
-	return h
-})
-
-// SetPassword replaces a user's password and clears the one-time flag.
-func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
-	if len(password) < MinPasswordLength {
-		return (apperr.Fields{"password": "must be at least 12 characters"}).Err()
-	}
-	hash, err := argon2id.CreateHash(password, s.HashParams)
-	if err != nil {
-		return apperr.Wrap(err, "hash password")
-	}
-	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		now := s.now()
-		res, err := tx.NewUpdate().Model((*User)(nil)).Set("password_hash = ?", hash).
-			Set("must_change_password = ?", false).Set("updated_at = ?", now).Where("id = ?", userID).Exec(ctx)
-		if err != nil {
-			return storage.Err(err, "user")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return apperr.New(apperr.NotFound, "user not found")
-		}
-		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: &userID, Action: "user.password_changed",
-			SubjectType: "user", SubjectID: userID}, nil)
 	})
 }

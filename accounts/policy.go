@@ -99,6 +99,8 @@ type Actor struct {
 	ID   int64
 	Name string
 	Role Role
+	// TokenID is the token the request came with; 0 when there is none.
+	TokenID int64
 }
 
 // Can reports whether the actor holds permission p.

@@ -62,6 +62,9 @@ type Options struct {
 	// remind-now window; nil means storage.DatabaseNow. Tests that move Now
 	// pass storage.FollowClock(Now).
 	DatabaseNow func(ctx context.Context, db bun.IDB) (time.Time, error)
+	// TokenLifetime and TokenIdleTimeout end API tokens; zero means
+	// accounts.DefaultTokenLifetime and accounts.DefaultTokenIdleTimeout.
+	TokenLifetime, TokenIdleTimeout time.Duration
 }
 
 // New builds the services on db.
@@ -73,6 +76,12 @@ func New(db *storage.DB, opts Options) *Services {
 	loc := calendar.Zone(opts.Location)
 	acc := accounts.NewService(db)
 	acc.Now = now
+	if opts.TokenLifetime > 0 {
+		acc.TokenLifetime = opts.TokenLifetime
+	}
+	if opts.TokenIdleTimeout > 0 {
+		acc.TokenIdleTimeout = opts.TokenIdleTimeout
+	}
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}

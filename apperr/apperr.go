@@ -28,6 +28,7 @@ const (
 	Unauthorized Code = "unauthorized" // no or bad credentials
 	TooLarge     Code = "too_large"    // the body is bigger than allowed
 	RateLimited  Code = "rate_limited" // too many attempts
+	Unavailable  Code = "unavailable"  // too busy right now; try again shortly
 	Internal     Code = "internal"     // a bug or an outage; details are logged, not shown
 )
 
@@ -39,8 +40,8 @@ type Error struct {
 	Fields map[string]string
 	// Err is an underlying cause, kept for logs; never shown to users.
 	Err error
-	// RetryAfter, for RateLimited, is how long to wait before trying
-	// again (the Retry-After header); zero when unknown.
+	// RetryAfter, for rate_limited and unavailable, is how long to wait
+	// before trying again (sent as the Retry-After header).
 	RetryAfter time.Duration
 }
 

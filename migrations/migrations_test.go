@@ -213,3 +213,48 @@ func TestReferralsAreBackfilled(t *testing.T) {
 		})
 	}
 }
+
+// Tokens made before tokens expired get the default lifetime, 30 days, from
+// when they were made.
+func TestTokenLifetimeMigrationBackfills(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.OpenURL(t, dbtest.FreshURL(t, engine))
+			all, err := migrations.List(engine)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := func(m migrations.Migration) {
+				if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+					t.Fatalf("%s: %v", m.Name, err)
+				}
+			}
+			var lifetimes migrations.Migration
+			for _, m := range all {
+				if m.Version < 8 {
+					run(m)
+				} else if m.Version == 8 {
+					lifetimes = m
+				}
+			}
+			made := time.Date(2026, 1, 31, 22, 15, 30, 250_000_000, time.UTC)
+			if _, err := db.ExecContext(ctx, `INSERT INTO users (email, name, role, password_hash, created_at, updated_at)
+				VALUES ('old@agency.test', 'Old', 'admin', 'x', ?, ?)`, made, made); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_at)
+				SELECT id, 'old', 'hash', ? FROM users`, made); err != nil {
+				t.Fatal(err)
+			}
+			run(lifetimes)
+			var expires time.Time
+			if err := db.NewRaw("SELECT expires_at FROM api_tokens").Scan(ctx, &expires); err != nil {
+				t.Fatal(err)
+			}
+			if want := made.AddDate(0, 0, 30); !expires.Equal(want) {
+				t.Fatalf("an old token expires at %v, want %v", expires, want)
+			}
+		})
+	}
+}

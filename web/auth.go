@@ -82,8 +82,11 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	}
 	resp := c.Response()
 	// A server error, or a refusal that waiting cures (429), is not the
-	// answer to keep: the same key may be tried again.
-	if resp.StatusCode() >= 500 || resp.StatusCode() == fiber.StatusTooManyRequests {
+	// answer to keep: the same key may be tried again. So does an answer that
+	// must not be stored (Cache-Control: no-store, such as a new password):
+	// it is never kept, and a resend acts again.
+	if resp.StatusCode() >= 500 || resp.StatusCode() == fiber.StatusTooManyRequests ||
+		strings.Contains(string(resp.Header.Peek(fiber.HeaderCacheControl)), "no-store") {
 		if err := s.svc.Idempotency.Abandon(ctx, req); err != nil {
 			s.log.Error("release idempotency key", "request_id", requestID(c), "error", err.Error())
 		}
@@ -119,11 +122,47 @@ func (s *Server) signIn(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	token, t, err := s.svc.Accounts.SignIn(c.UserContext(), in)
+	token, t, err := s.svc.Accounts.SignIn(c.UserContext(), in, clientAddress(c, s.proxies))
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": token, "id": t.ID, "name": t.Name})
+	c.Set(fiber.HeaderCacheControl, "no-store") // it carries a secret
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": token, "id": t.ID, "name": t.Name, "expires_at": t.ExpiresAt})
+}
+
+// changePassword replaces the signed-in user's password; their other
+// tokens stop working, the one used here goes on.
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	var in accounts.PasswordChange
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := s.svc.Accounts.ChangePassword(c.UserContext(), actor(c), in, clientAddress(c, s.proxies)); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// resetPassword gives a user a new one-time password, shown in this answer
+// only. The answer is marked not to be stored, which also keeps it out of
+// the Idempotency-Key store.
+func (s *Server) resetPassword(c *fiber.Ctx) error {
+	id, err := pathID(c, "user")
+	if err != nil {
+		return err
+	}
+	if len(c.Body()) > 0 {
+		var none struct{}
+		if err := decode(c, &none); err != nil {
+			return err
+		}
+	}
+	password, err := s.svc.Accounts.ResetPassword(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"user_id": id, "one_time_password": password})
 }
 
 func (s *Server) me(c *fiber.Ctx) error {
@@ -157,7 +196,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": token, "id": t.ID, "name": t.Name})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": token, "id": t.ID, "name": t.Name, "expires_at": t.ExpiresAt})
 }
 
 func (s *Server) revokeToken(c *fiber.Ctx) error {

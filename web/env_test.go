@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,12 +81,22 @@ func newEnvWith(t *testing.T, db *storage.DB, opts app.Options) *env {
 	t.Helper()
 	clk := &clock{t: testNow}
 	opts.Now, opts.DatabaseNow = clk.Now, storage.FollowClock(clk.Now)
-	svc := app.New(db, opts)
-	// Cheap hashes keep tests quick; production uses argon2id's defaults.
-	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	svc := testServices(db, opts)
 	e := &env{t: t, db: db, svc: svc, clock: clk, httpc: &http.Client{Timeout: 30 * time.Second}}
 	e.base = serve(t, svc, web.Config{SignInPerMinute: 1000})
 	return e
+}
+
+// testServices are the services on db as tests use them: with cheap
+// hashes (production uses argon2id's defaults) that wait as long as they
+// need for a slot, and tokens that outlive the months tests move the clock
+// by. The tests of those limits set their own.
+func testServices(db *storage.DB, opts app.Options) *app.Services {
+	opts.TokenLifetime, opts.TokenIdleTimeout = 100*365*24*time.Hour, 100*365*24*time.Hour
+	svc := app.New(db, opts)
+	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	svc.Accounts.Hashing = accounts.NewHashLimit(runtime.GOMAXPROCS(0), time.Minute)
+	return svc
 }
 
 // serve starts a server on the services with cfg (logging nowhere) and
@@ -170,7 +181,8 @@ func (r *response) ErrorFields(t testing.TB) map[string]any {
 }
 
 // do sends a request. body may be nil, a string (sent as is) or a value
-// (sent as JSON). headers come in name, value pairs.
+// (sent as JSON). headers come in name, value pairs; a name given twice is
+// sent as two header lines.
 func (e *env) do(token, method, path string, body any, headers ...string) *response {
 	e.t.Helper()
 	var rd io.Reader
@@ -197,8 +209,15 @@ func (e *env) do(token, method, path string, body any, headers ...string) *respo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	// A header named twice is sent as two lines.
+	named := map[string]bool{}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		if named[http.CanonicalHeaderKey(headers[i])] {
+			req.Header.Add(headers[i], headers[i+1])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		named[http.CanonicalHeaderKey(headers[i])] = true
 	}
 	res, err := e.httpc.Do(req)
 	if err != nil {

@@ -22,6 +22,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
 	apperr.Invalid:      fiber.StatusUnprocessableEntity,
 	apperr.RateLimited:  fiber.StatusTooManyRequests,
+	apperr.Unavailable:  fiber.StatusServiceUnavailable,
 	apperr.Internal:     fiber.StatusInternalServerError,
 }
 
@@ -86,7 +87,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		status = fiber.StatusInternalServerError
 		detail = errorDetail{Code: apperr.Internal}
 	}
-	if status >= 500 {
+	// A busy server (503 unavailable) is not a fault: it says so itself.
+	if status >= 500 && detail.Code != apperr.Unavailable {
 		s.log.Error("request failed", "request_id", requestID(c), "method", c.Method(),
 			"route", routePattern(c), "error", err.Error())
 		detail.Message = "something went wrong on our side; the error was logged (request " + requestID(c) + ")"
@@ -127,7 +129,10 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 }
 
 func levelFor(status int) slog.Level {
-	if status >= 500 {
+	switch {
+	case status == fiber.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
 		return slog.LevelError
 	}
 	return slog.LevelInfo

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -818,6 +820,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"UserPatch", accounts.UserPatch{}, false},
 		{"Token", accounts.Token{}, true},
 		{"SignIn", accounts.SignIn{}, false},
+		{"PasswordChange", accounts.PasswordChange{}, false},
 		{"AuditEvent", audit.Event{}, true},
 		{"EligibilityDecision", eligibility.Decision{}, true},
 		{"EligibilityRuleResult", eligibility.RuleResult{}, true},
@@ -1097,7 +1100,7 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"ReminderAudience":     strs(notifications.ToClient, notifications.ToSocialWorker, notifications.ToCoordinators),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
-			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
+			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, apperr.Unavailable, "method_not_allowed"),
 	}
 	for name, want := range enums {
 		var got []string
@@ -1174,6 +1177,11 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/parameters/Offset/schema/minimum", 0},
 		{"#/components/parameters/IdempotencyKey/schema/maxLength", idempotency.MaxKeyLength},
 		{"#/components/schemas/NewUser/properties/password/minLength", accounts.MinPasswordLength},
+		{"#/components/schemas/NewUser/properties/password/maxLength", accounts.MaxPasswordLength},
+		{"#/components/schemas/SignIn/properties/new_password/minLength", accounts.MinPasswordLength},
+		{"#/components/schemas/SignIn/properties/new_password/maxLength", accounts.MaxPasswordLength},
+		{"#/components/schemas/PasswordChange/properties/new_password/minLength", accounts.MinPasswordLength},
+		{"#/components/schemas/PasswordChange/properties/new_password/maxLength", accounts.MaxPasswordLength},
 		{"#/components/schemas/ClientInput/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
 		{"#/components/schemas/Client/properties/annual_income_cents/maximum", clients.MaxIncomeCents},
 		{"#/components/schemas/TrainingSessionInput/properties/capacity/maximum", training.MaxCapacity},
@@ -1862,6 +1870,21 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(422, "", "POST", "/api/v1/auth/token", map[string]any{"email": "sam.lee@agency.test", "password": "a long first passphrase"})
 		c.call(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "sam.lee@agency.test",
 			"password": "a long first passphrase", "new_password": "sam's own passphrase"})
+
+		// Passwords: one's own, and an admin's reset, which ends the tokens.
+		c.call(422, funder, "POST", "/api/v1/me/password", map[string]any{"current_password": "not the password", "new_password": "a fresh phrase for the funder"})
+		c.call(422, funder, "POST", "/api/v1/me/password", map[string]any{"current_password": password, "new_password": "password1234"})
+		c.bad(400, funder, "POST", "/api/v1/me/password", "not JSON")
+		c.call(401, "", "POST", "/api/v1/me/password", map[string]any{"current_password": password, "new_password": "a fresh phrase for the funder"})
+		c.call(204, funder, "POST", "/api/v1/me/password", map[string]any{"current_password": password, "new_password": "a fresh phrase for the funder"})
+		samReset := path("/api/v1/users/%d/password-reset", docInt(sam["id"]))
+		c.call(403, co, "POST", samReset, nil)
+		c.call(404, admin, "POST", "/api/v1/users/999999/password-reset", nil)
+		c.bad(422, admin, "POST", samReset, map[string]any{"password": "chosen by the admin"})
+		if reset := c.call(200, admin, "POST", samReset, nil); reset["one_time_password"] == "" || docInt(reset["user_id"]) != docInt(sam["id"]) {
+			t.Errorf("a password reset: %v", reset)
+		}
+		c.call(200, admin, "POST", samReset, map[string]any{}, "Idempotency-Key", "reset-sam")
 
 		// Devices.
 		hotspot := map[string]any{"kind": "hotspot", "make": "Franklin", "model": "T10", "serial": "F10X2231",
@@ -2775,7 +2798,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	_, admin := e.user(accounts.Admin)
 	_, co := e.user(accounts.Coordinator)
 	_, sw := e.user(accounts.SocialWorker)
-	swEmail := e.must(200, sw, "GET", "/api/v1/me", nil).JSON(t)["email"]
+	_, signerToken := e.user(accounts.Funder)
+	signer := e.must(200, signerToken, "GET", "/api/v1/me", nil).JSON(t)["email"]
 	target := e.must(201, admin, "POST", "/api/v1/users", map[string]any{"email": "target@agency.test",
 		"name": "Target", "role": "coordinator", "password": "a long passphrase"}).ID(t)
 	device := e.device(co, "laptop")
@@ -2810,8 +2834,16 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		// request in a status the action allows), in place of target.
 		next func() string
 	}{
+		// Signing in with a new password changes it (and revokes the
+		// user's other tokens), so it is tried as a user of its own; the
+		// password rules are checked before the password.
 		"POST /api/v1/auth/token": {"", "/api/v1/auth/token", func() map[string]any {
-			return map[string]any{"email": swEmail, "password": "correct horse battery"}
+			return map[string]any{"email": signer, "password": "correct horse battery"}
+		}, nil},
+		// A wrong current password: the new one is checked all the same,
+		// and nothing changes.
+		"POST /api/v1/me/password": {sw, "/api/v1/me/password", func() map[string]any {
+			return map[string]any{"current_password": "not the current one"}
 		}, nil},
 		"POST /api/v1/tokens": {sw, "/api/v1/tokens", func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/users": {admin, "/api/v1/users", func() map[string]any {
@@ -2904,6 +2936,17 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	}
 
 	valid["language"] = valid["preferred_language"] // a session's language
+	// A password nobody would guess: random letters and digits.
+	valid["password"] = func(n int) string {
+		rng := rand.New(rand.NewPCG(uint64(n), 9))
+		const letters = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = letters[rng.IntN(len(letters))]
+		}
+		return string(b)
+	}
+	valid["new_password"] = valid["password"]
 
 	// Lists whose items must differ (codes are stored without repeats) or
 	// rise (guideline amounts), by field: the i-th item, from 0.
@@ -3245,4 +3288,36 @@ func docFileRequest(e *env, worker string, incomeCents int, want ...string) int6
 		e.t.Fatalf("a request for a client with an income of %d cents is %v, want one of %v", incomeCents, r["status"], want)
 	}
 	return int64(r["id"].(float64))
+}
+
+// TestOpenAPIBusyAnswersMatchDocument checks the answer of every route
+// that hashes a password while the server hashes all it can at once.
+func TestOpenAPIBusyAnswersMatchDocument(t *testing.T) {
+	doc := loadOpenAPIDoc(t)
+	e := newEnv(t, dbtest.Open(t, storage.SQLite))
+	c := newDocChecker(t, e, doc)
+	userID, user := e.user(accounts.Coordinator)
+	_, admin := e.user(accounts.Admin)
+	limit := accounts.NewHashLimit(1, time.Millisecond)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	limit.Holding = func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	}
+	e.svc.Accounts.Hashing = limit
+	signIn := map[string]any{"email": "nobody@agency.test", "password": "not a password"}
+	holder := make(chan int)
+	go func() { holder <- e.do("", "POST", "/api/v1/auth/token", signIn).Status }()
+	<-held
+	c.call(503, "", "POST", "/api/v1/auth/token", signIn)
+	c.call(503, user, "POST", "/api/v1/me/password", map[string]any{"current_password": testPassword, "new_password": "a fresh phrase for busy days"})
+	c.call(503, admin, "POST", "/api/v1/users", map[string]any{"email": "busy@agency.test", "name": "Busy", "role": "funder", "password": testPassword})
+	c.call(503, admin, "POST", path("/api/v1/users/%d/password-reset", userID), nil)
+	close(release)
+	if status := <-holder; status != 401 {
+		t.Fatalf("the sign-in that held the slot: %d", status)
+	}
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"net/netip"
 	"strings"
 	"time"
@@ -42,7 +41,9 @@ func trusted(a netip.Addr, proxies []netip.Prefix) bool {
 // clientAddress is the address a request came from. Behind trusted proxies
 // it is the rightmost address in X-Forwarded-For that is not one of them:
 // each proxy appends the address it saw, and whatever stands to the left of
-// that the client may have written itself.
+// that the client may have written itself. A proxy may append its entry as
+// a header line of its own, so every X-Forwarded-For line is read, in
+// order, as one list.
 func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	remote, ok := netip.AddrFromSlice(c.Context().RemoteIP())
 	if !ok {
@@ -52,7 +53,10 @@ func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	if !trusted(remote, proxies) {
 		return remote.String()
 	}
-	hops := strings.Split(string(c.Request().Header.Peek(fiber.HeaderXForwardedFor)), ",")
+	var hops []string
+	for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+		hops = append(hops, strings.Split(string(line), ",")...)
+	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
@@ -65,26 +69,27 @@ func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	return remote.String()
 }
 
-// signInLimits slow down password guessing: at most perMinute attempts a
-// minute from one client address, and as many against one account from
-// anywhere. The counts are kept in each server's memory.
-func signInLimits(perMinute int, proxies []netip.Prefix) []fiber.Handler {
-	reached := func(c *fiber.Ctx) error {
-		return apperr.New(apperr.RateLimited, "too many sign-in attempts; wait a minute and try again")
-	}
+// signInLimit slows down password spraying: at most perMinute failed
+// sign-ins a minute from one client address, whatever the accounts tried
+// (successful ones are not counted, so an office behind one address can
+// all sign in on a Monday morning). Guessing at one account is slowed per
+// account and address by the accounts service. The counts are kept in each
+// server's memory.
+func (s *Server) signInLimit(perMinute int, proxies []netip.Prefix) []fiber.Handler {
 	byAddress := limiter.New(limiter.Config{
-		Max: perMinute, Expiration: time.Minute, LimitReached: reached,
-		KeyGenerator: func(c *fiber.Ctx) string { return "addr:" + clientAddress(c, proxies) },
-	})
-	byAccount := limiter.New(limiter.Config{
-		Max: perMinute, Expiration: time.Minute, LimitReached: reached,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			var in struct {
-				Email string `json:"email"`
-			}
-			json.Unmarshal(c.Body(), &in)
-			return "account:" + strings.ToLower(strings.TrimSpace(in.Email))
+		Max: perMinute, Expiration: time.Minute, SkipSuccessfulRequests: true,
+		LimitReached: func(c *fiber.Ctx) error {
+			return apperr.New(apperr.RateLimited, "too many failed sign-ins from your address; wait a minute and try again")
 		},
+		KeyGenerator: func(c *fiber.Ctx) string { return clientAddress(c, proxies) },
 	})
-	return []fiber.Handler{byAddress, byAccount}
+	// The limiter reads the status the handler answered, so an error must
+	// become its response before the limiter looks.
+	respond := func(c *fiber.Ctx) error {
+		if err := c.Next(); err != nil {
+			return s.handleError(c, err)
+		}
+		return nil
+	}
+	return []fiber.Handler{byAddress, respond}
 }

@@ -111,6 +111,22 @@ var matrix = []routeCase{
 	{"GET", v1 + "/me", signedIn, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/me"}
 	}},
+	// Each caller changes their own password (keeping the token they use);
+	// a refused change leaves the admin's, whose token is the revoked one.
+	{"POST", v1 + "/me/password", signedIn, func(f *roleFixtures, c caller) request {
+		current, next := f.password(c.id), fmt.Sprintf("matrix passphrase number %d", f.e.seq.Add(1))
+		if c.id != 0 {
+			f.passwords[c.id] = next
+		}
+		before := f.passwordHash(f.adminID)
+		return request{path: v1 + "/me/password", body: map[string]any{"current_password": current, "new_password": next},
+			unchanged: func() string {
+				if f.passwordHash(f.adminID) != before {
+					return "the admin's password changed"
+				}
+				return ""
+			}}
+	}},
 	{"GET", v1 + "/tokens", signedIn, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/tokens"}
 	}},
@@ -164,6 +180,18 @@ var matrix = []routeCase{
 			unchanged: func() string {
 				if got := f.userName(id); got != before {
 					return fmt.Sprintf("user name is %q, was %q", got, before)
+				}
+				return ""
+			}}
+	}},
+
+	{"POST", v1 + "/users/:id/password-reset", adminOnly, func(f *roleFixtures, c caller) request {
+		id, token := f.e.user(accounts.SocialWorker)
+		before := f.passwordHash(id)
+		return request{path: path(v1+"/users/%d/password-reset", id),
+			unchanged: func() string {
+				if r := f.e.do(token, "GET", v1+"/me", nil); r.Status != 200 || f.passwordHash(id) != before {
+					return fmt.Sprintf("the password changed, or the user's token was revoked (GET /me: %d)", r.Status)
 				}
 				return ""
 			}}
@@ -1113,11 +1141,13 @@ type roleFixtures struct {
 	// sms is a server on the same services with the SMS webhook set up
 	// (see smsServer).
 	sms *env
+	// passwords are the callers' passwords once changed (see password).
+	passwords map[int64]string
 }
 
 func newRoleFixtures(t *testing.T, e *env) *roleFixtures {
 	t.Helper()
-	f := &roleFixtures{t: t, e: e}
+	f := &roleFixtures{t: t, e: e, passwords: map[int64]string{}}
 	f.adminID, f.admin = e.user(accounts.Admin)
 	f.coordID, f.coord = e.user(accounts.Coordinator)
 	f.workerAID, f.workerA = e.user(accounts.SocialWorker)
@@ -1151,6 +1181,23 @@ func (f *roleFixtures) token(user int64) (string, int64) {
 		f.t.Fatalf("token: %v", err)
 	}
 	return plain, tok.ID
+}
+
+// password is user's password now.
+func (f *roleFixtures) password(user int64) string {
+	if p, ok := f.passwords[user]; ok {
+		return p
+	}
+	return testPassword
+}
+
+func (f *roleFixtures) passwordHash(user int64) string {
+	f.t.Helper()
+	u, err := f.e.svc.Accounts.User(context.Background(), user)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u.PasswordHash
 }
 
 func (f *roleFixtures) tokenCount(user int64) int {

@@ -26,7 +26,8 @@ const DefaultBodyLimit = 1 << 20
 type Config struct {
 	Logger    *slog.Logger
 	BodyLimit int
-	// SignInPerMinute limits password sign-ins per client address; 0 means 10.
+	// SignInPerMinute limits failed password sign-ins per client address
+	// and minute; 0 means 10.
 	SignInPerMinute int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// is believed (see ParseTrustedProxies). Empty: none.
@@ -42,6 +43,8 @@ type Server struct {
 	svc *app.Services
 	log *slog.Logger
 	sms *SMSWebhook
+	// proxies are the trusted reverse proxies (see clientAddress).
+	proxies []netip.Prefix
 }
 
 // Route is one API route and the permission it requires. An empty
@@ -67,7 +70,7 @@ func New(svc *app.Services, cfg Config) *Server {
 	if cfg.SignInPerMinute == 0 {
 		cfg.SignInPerMinute = 10
 	}
-	s := &Server{svc: svc, log: cfg.Logger, sms: cfg.SMSWebhook}
+	s := &Server{svc: svc, log: cfg.Logger, sms: cfg.SMSWebhook, proxies: cfg.TrustedProxies}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "DeviceBank",
 		BodyLimit:             cfg.BodyLimit,
@@ -81,7 +84,7 @@ func New(svc *app.Services, cfg Config) *Server {
 	s.app.Get("/", s.home)
 	s.app.Get("/healthz", s.health)
 
-	signInLimit := signInLimits(cfg.SignInPerMinute, cfg.TrustedProxies)
+	signInLimit := s.signInLimit(cfg.SignInPerMinute, cfg.TrustedProxies)
 	for _, r := range s.Routes() {
 		handlers := []fiber.Handler{}
 		switch r.Permission {
@@ -114,6 +117,7 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/openapi.json", Public, s.openAPI},
 		{"POST", v1 + "/auth/token", Public, s.signIn},
 		{"GET", v1 + "/me", "", s.me},
+		{"POST", v1 + "/me/password", "", s.changePassword},
 		{"GET", v1 + "/tokens", "", s.listTokens},
 		{"POST", v1 + "/tokens", "", s.createToken},
 		{"DELETE", v1 + "/tokens/:id", "", s.revokeToken},
@@ -122,6 +126,7 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/users", accounts.ManageUsers, s.createUser},
 		{"GET", v1 + "/users/:id", accounts.ManageUsers, s.getUser},
 		{"PATCH", v1 + "/users/:id", accounts.ManageUsers, s.updateUser},
+		{"POST", v1 + "/users/:id/password-reset", accounts.ManageUsers, s.resetPassword},
 
 		{"GET", v1 + "/devices", accounts.ReadDevices, s.listDevices},
 		{"POST", v1 + "/devices", accounts.ManageDevices, s.createDevice},

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -106,4 +108,41 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json")
+}
+
+// tokenConfig is how long API tokens work.
+type tokenConfig struct {
+	Lifetime, IdleTimeout string
+}
+
+func (c *tokenConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Lifetime, "token-lifetime", env("DEVICEBANK_TOKEN_LIFETIME", "30d"),
+		"how long an API token works after it is made, such as 30d or 12h (env DEVICEBANK_TOKEN_LIFETIME)")
+	fs.StringVar(&c.IdleTimeout, "token-idle-timeout", env("DEVICEBANK_TOKEN_IDLE_TIMEOUT", "72h"),
+		"an API token not used for this long stops working, such as 72h or 7d (env DEVICEBANK_TOKEN_IDLE_TIMEOUT)")
+}
+
+// apply sets the token lifetimes of opts.
+func (c *tokenConfig) apply(opts *app.Options) error {
+	var err error
+	if opts.TokenLifetime, err = parseDuration("token-lifetime", c.Lifetime); err != nil {
+		return err
+	}
+	opts.TokenIdleTimeout, err = parseDuration("token-idle-timeout", c.IdleTimeout)
+	return err
+}
+
+// parseDuration reads a Go duration ("12h", "90m") or a number of days
+// ("30d"), of at least five minutes (a token's use is recorded to the minute).
+func parseDuration(flag, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+	}
+	if err != nil || d < 5*time.Minute {
+		return 0, fmt.Errorf("--%s must be a duration of at least 5 minutes, such as 30d, 72h or 90m; got %q", flag, s)
+	}
+	return d, nil
 }

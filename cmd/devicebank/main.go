@@ -44,6 +44,7 @@ Commands:
   migrate          apply database migrations and exit
   users add        add a staff member
   users list       list staff members
+  users reset-password  give a staff member a new one-time password
   tokens create    create an API token for a staff member
   tokens revoke    revoke an API token
   notify sweep     create the reminders that are due, once
@@ -67,15 +68,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	commands := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"serve":           serve,
-		"migrate":         migrate,
-		"users add":       usersAdd,
-		"users list":      usersList,
-		"tokens create":   tokensCreate,
-		"tokens revoke":   tokensRevoke,
-		"notify sweep":    notifyCommand("sweep"),
-		"notify dispatch": notifyCommand("dispatch"),
-		"notify digest":   notifyCommand("digest"),
+		"serve":                serve,
+		"migrate":              migrate,
+		"users add":            usersAdd,
+		"users list":           usersList,
+		"users reset-password": usersResetPassword,
+		"tokens create":        tokensCreate,
+		"tokens revoke":        tokensRevoke,
+		"notify sweep":         notifyCommand("sweep"),
+		"notify dispatch":      notifyCommand("dispatch"),
+		"notify digest":        notifyCommand("digest"),
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -200,6 +202,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the dispatcher that sends pending reminders; off: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
 	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
+	var tc tokenConfig
+	tc.register(fs)
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	remindEvery := fs.String("remind-now-interval", env("DEVICEBANK_REMIND_NOW_INTERVAL", notifications.DefaultRemindNowInterval.String()),
 		"how long after a manual reminder about a loan (remind now) the next may be sent, such as 10m or 1h; 0: no limit (env DEVICEBANK_REMIND_NOW_INTERVAL)")
@@ -209,6 +213,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	opts, log, err := nc.setup(&cfg, stderr)
 	if err != nil {
+		return err
+	}
+	if err := tc.apply(&opts); err != nil {
 		return err
 	}
 	webhook, err := nc.webhook()
@@ -417,8 +424,41 @@ func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	var cfg config
 	fs := newFlagSet("tokens create", "Create an API token for a staff member. The token is printed alone on the\nlast line; it is stored hashed and cannot be shown again.", stderr)
 	cfg.register(fs)
+	var tc tokenConfig
+	tc.register(fs)
 	email := fs.String("email", "", "the staff member's email (required)")
 	name := fs.String("name", "cli", "a label for the token, such as the machine it is for")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		fs.Usage()
+		return errUsage
+	}
+	var opts app.Options
+	if err := tc.apply(&opts); err != nil {
+		return err
+	}
+	return withServices(ctx, &cfg, opts, func(svc *app.Services) error {
+		u, err := svc.Accounts.UserByEmail(ctx, *email)
+		if err != nil {
+			return err
+		}
+		token, t, err := svc.Accounts.CreateToken(ctx, nil, u.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Token %d (%s) for %s <%s>, role %s, works until %s if used at least every %s:\n%s\n",
+			t.ID, t.Name, u.Name, u.Email, u.Role, t.ExpiresAt.Format(time.RFC3339), svc.Accounts.TokenIdleTimeout, token)
+		return nil
+	})
+}
+
+func usersResetPassword(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("users reset-password", "Give a staff member a new one-time password, printed once; they must replace it at\ntheir next sign-in. Every API token of theirs stops working.", stderr)
+	cfg.register(fs)
+	email := fs.String("email", "", "the staff member's email (required)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -431,11 +471,11 @@ func tokensCreate(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		if err != nil {
 			return err
 		}
-		token, t, err := svc.Accounts.CreateToken(ctx, nil, u.ID, *name)
+		password, err := svc.Accounts.ResetPassword(ctx, nil, u.ID)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Token %d (%s) for %s <%s>, role %s:\n%s\n", t.ID, t.Name, u.Name, u.Email, u.Role, token)
+		fmt.Fprintf(stdout, "Reset the password of %s <%s> (id %d); their tokens are revoked.\nOne-time password: %s\n", u.Name, u.Email, u.ID, password)
 		return nil
 	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/storage"
@@ -233,7 +234,7 @@ func TestMigrateCommand(t *testing.T) {
 }
 
 func TestEverySubcommandHasHelp(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"tokens", "create"}, {"tokens", "revoke"},
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"users", "reset-password"}, {"tokens", "create"}, {"tokens", "revoke"},
 		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append(cmd, "--help"), nil, &out, &errOut)
@@ -256,12 +257,12 @@ func TestUsersAddRefusesBadInput(t *testing.T) {
 	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"users", "add", "--email", "not-an-email", "--name", "", "--role", "boss", "--password-stdin"},
-		strings.NewReader("short\n"), &out, &errOut)
+		strings.NewReader("aaaaaaaaaaaa\n"), &out, &errOut)
 	msg := errOut.String()
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	for _, want := range []string{"--email", "--name", "--role", "--password"} {
+	for _, want := range []string{"--email", "--name", "--role", "--password must not be one character repeated"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %s: %s", want, msg)
 		}
@@ -493,3 +494,106 @@ func TestMigrateConvertsStoredPhoneNumbers(t *testing.T) {
 }
 
 func str(s string) *string { return &s }
+
+// An admin without the API resets a password from the command line: a new
+// one-time password is printed, and every token of the user stops working.
+func TestUsersResetPassword(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Setenv("DATABASE_URL", dbtest.FreshURL(t, engine))
+			ctx := context.Background()
+			var out, errOut bytes.Buffer
+			if code := run(ctx, []string{"users", "add", "--email", "cora@agency.test", "--name", "Cora", "--role", "coordinator", "--password-stdin"},
+				strings.NewReader("a long enough passphrase\n"), &out, &errOut); code != 0 {
+				t.Fatalf("users add: %s", errOut.String())
+			}
+			out.Reset()
+			if code := run(ctx, []string{"tokens", "create", "--email", "cora@agency.test"}, nil, &out, &errOut); code != 0 {
+				t.Fatalf("tokens create: %s", errOut.String())
+			}
+			token := lastLine(out.String())
+
+			out.Reset()
+			if code := run(ctx, []string{"users", "reset-password", "--email", "CORA@agency.test"}, nil, &out, &errOut); code != 0 {
+				t.Fatalf("users reset-password: %s", errOut.String())
+			}
+			m := regexp.MustCompile(`One-time password: (\S{12,})`).FindStringSubmatch(out.String())
+			if m == nil {
+				t.Fatalf("no one-time password printed: %q", out.String())
+			}
+			acc := app.New(dbtest.OpenURL(t, os.Getenv("DATABASE_URL")), app.Options{}).Accounts
+			if _, err := acc.Authenticate(ctx, token); err == nil {
+				t.Fatal("a token made before the reset still works")
+			}
+			if _, _, err := acc.SignIn(ctx, accounts.SignIn{Email: "cora@agency.test", Password: "a long enough passphrase"}, ""); !apperr.Is(err, apperr.Unauthorized) {
+				t.Fatalf("the old password after a reset: %v", err)
+			}
+			if _, _, err := acc.SignIn(ctx, accounts.SignIn{Email: "cora@agency.test", Password: m[1]}, ""); !apperr.Is(err, apperr.Invalid) {
+				t.Fatalf("the one-time password without a new one: %v", err)
+			}
+			if _, _, err := acc.SignIn(ctx, accounts.SignIn{Email: "cora@agency.test", Password: m[1], NewPassword: "cora's very own words"}, ""); err != nil {
+				t.Fatalf("the one-time password with a new one: %v", err)
+			}
+
+			errOut.Reset()
+			if code := run(ctx, []string{"users", "reset-password", "--email", "nobody@agency.test"}, nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), "not found") {
+				t.Fatalf("resetting an unknown user: exit %d, %q", code, errOut.String())
+			}
+			if code := run(ctx, []string{"users", "reset-password"}, nil, io.Discard, io.Discard); code != 2 {
+				t.Fatalf("users reset-password without --email: exit %d, want 2", code)
+			}
+		})
+	}
+}
+
+// Token lifetimes come from flags or the environment; a token made on the
+// command line says until when it works, and bad values stop the command.
+func TestTokenLifetimeSettings(t *testing.T) {
+	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"users", "add", "--email", "cora@agency.test", "--name", "Cora", "--role", "coordinator", "--password-stdin"},
+		strings.NewReader("a long enough passphrase\n"), &out, &errOut); code != 0 {
+		t.Fatalf("users add: %s", errOut.String())
+	}
+	create := func(args ...string) (string, int, string) {
+		out.Reset()
+		errOut.Reset()
+		code := run(ctx, append([]string{"tokens", "create", "--email", "cora@agency.test"}, args...), nil, &out, &errOut)
+		return out.String(), code, errOut.String()
+	}
+	printedExpiry := func(stdout string) time.Time {
+		t.Helper()
+		m := regexp.MustCompile(`works until (\S+) if used at least every (\S+):`).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Fatalf("tokens create printed %q", stdout)
+		}
+		at, err := time.Parse(time.RFC3339, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	stdout, _, _ := create()
+	if d := time.Until(printedExpiry(stdout)); d < 29*24*time.Hour || d > 30*24*time.Hour || !strings.Contains(stdout, "every 72h0m0s") {
+		t.Fatalf("by default a token works 30 days, if used every 72h: %q", stdout)
+	}
+	stdout, _, _ = create("--token-lifetime", "12h", "--token-idle-timeout", "2d")
+	if d := time.Until(printedExpiry(stdout)); d < 11*time.Hour || d > 12*time.Hour || !strings.Contains(stdout, "every 48h0m0s") {
+		t.Fatalf("with --token-lifetime 12h --token-idle-timeout 2d: %q", stdout)
+	}
+	t.Setenv("DEVICEBANK_TOKEN_LIFETIME", "7d")
+	stdout, _, _ = create()
+	if d := time.Until(printedExpiry(stdout)); d < 6*24*time.Hour || d > 7*24*time.Hour {
+		t.Fatalf("with DEVICEBANK_TOKEN_LIFETIME=7d: %q", stdout)
+	}
+	for _, bad := range [][]string{{"--token-lifetime", "forever"}, {"--token-lifetime", "0"}, {"--token-idle-timeout", "1m"}, {"--token-idle-timeout", "-3d"}} {
+		if _, code, msg := create(bad...); code != 1 || !strings.Contains(msg, bad[0]) {
+			t.Errorf("tokens create %v: exit %d, %q", bad, code, msg)
+		}
+		errOut.Reset()
+		if code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, bad...), nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), bad[0]) {
+			t.Errorf("serve %v: exit %d, %q", bad, code, errOut.String())
+		}
+	}
+}
