@@ -22,6 +22,15 @@ func walkInBody(client, device int64) map[string]any {
 	return map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn}
 }
 
+// walkInClient is an eligible client whom the worker has referred to the
+// program (by a request for a device of another kind), as a walk-in needs.
+func (r *reqEnv) walkInClient() int64 {
+	r.t.Helper()
+	c := r.eligible()
+	r.refer(r.sw, c)
+	return c
+}
+
 // againstBody is a loan of device to client against request.
 func againstBody(client, device, request int64) map[string]any {
 	return map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "request_id": request}
@@ -84,7 +93,7 @@ func TestWalkInLoans(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r := newReqEnv(e)
 		laptop := r.device(r.co, "laptop")
-		client := r.eligible()
+		client := r.walkInClient()
 
 		// Without a request, a written justification is required, as for
 		// an override; with one, it has no place. Nothing is lent.
@@ -164,7 +173,7 @@ func TestReadyRequestHoldsADevice(t *testing.T) {
 
 		// A walk-in cannot take a device held for a ready request (the
 		// request would be left ready with nothing to lend).
-		b := r.eligible()
+		b := r.walkInClient()
 		expectConflictNaming(t, r.do(r.co, "POST", loansURL, walkInBody(b, first)), fmt.Sprintf("held for request %d", ra))
 		r.neverLent(first, "a walk-in of a held device")
 		r.holds(ra, "ready", first)
@@ -258,7 +267,7 @@ func TestReadyRequestHoldsADevice(t *testing.T) {
 func TestDueDateAndDataPlanEnd(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r := newReqEnv(e)
-		client := r.eligible()
+		client := r.walkInClient()
 		hotspot := r.device(r.co, "hotspot")
 		plan := r.must(201, r.co, "POST", v1+"/data-plans", map[string]any{"carrier": "Mint", "line_number": "+1 312 555 0199",
 			"starts_on": "2026-01-01", "ends_on": "2026-06-30"}).ID(t)
@@ -336,7 +345,7 @@ func TestConcurrentWalkInsAndAHeldDevice(t *testing.T) {
 			a := r.eligible()
 			ra := r.fileAs("ready", a, "laptop", nil)
 			r.holds(ra, "ready", device)
-			got := e.race(r.co, walkInBody(r.eligible(), device), againstBody(a, device, ra), walkInBody(r.eligible(), device))
+			got := e.race(r.co, walkInBody(r.walkInClient(), device), againstBody(a, device, ra), walkInBody(r.walkInClient(), device))
 			if fmt.Sprint(got) != "[409 201 409]" {
 				t.Fatalf("round %d: statuses %v, want [409 201 409] (walk-in, the request's loan, walk-in)", round, got)
 			}
