@@ -34,6 +34,22 @@ type User struct {
 	Active             bool      `bun:"active" json:"active"`
 	CreatedAt          time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at" json:"updated_at"`
+	// SortKey orders staff by name alike on every database; it is set
+	// whenever the row is written (see BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*User)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the name on every
+// insert and update. An update that names its columns must name sort_key
+// with name.
+func (u *User) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		u.SortKey = storage.SortKey(u.Name)
+	}
+	return nil
 }
 
 // Token is an API token. Only its SHA-256 hash is stored.
@@ -175,7 +191,7 @@ func (s *Service) User(ctx context.Context, id int64) (*User, error) {
 // ListUsers returns staff members, by name.
 func (s *Service) ListUsers(ctx context.Context, page storage.Page) ([]User, int, error) {
 	users := []User{}
-	total, err := page.Apply(s.DB.NewSelect().Model(&users).OrderExpr("name, id")).ScanAndCount(ctx)
+	total, err := page.Apply(s.DB.NewSelect().Model(&users).OrderExpr("sort_key, id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "users")
 	}
@@ -227,7 +243,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 			return nil
 		}
 		u.UpdatedAt = s.now()
-		if _, err := tx.NewUpdate().Model(&u).Column("name", "role", "active", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(&u).Column("name", "sort_key", "role", "active", "updated_at").WherePK().Exec(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
 		if _, ok := changes["role"]; ok || !u.Active {

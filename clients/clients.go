@@ -66,6 +66,21 @@ type Client struct {
 
 	CreatedAt time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
+	// SortKey orders clients by last name, then first name, alike on every
+	// database; it is set whenever the row is written (BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Client)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the names on every
+// insert and update.
+func (c *Client) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		c.SortKey = storage.SortKey(c.LastName, c.FirstName)
+	}
+	return nil
 }
 
 // Borrowers is what this package needs to know about lending: the ids of
@@ -409,7 +424,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if f.CaseworkerID != 0 {
 		q.Where("c.caseworker_id = ?", f.CaseworkerID)
 	}
-	total, err := page.Apply(q.OrderExpr("c.last_name, c.first_name, c.id")).ScanAndCount(ctx)
+	total, err := page.Apply(q.OrderExpr("c.sort_key, c.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "clients")
 	}

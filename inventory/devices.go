@@ -91,6 +91,22 @@ type Device struct {
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
 	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+	// SortKey orders devices by asset tag alike on every database; it is
+	// set whenever the row is written (BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Device)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the asset tag on every
+// insert and update. An update that names its columns must name sort_key
+// with asset_tag.
+func (d *Device) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		d.SortKey = storage.SortKey(d.AssetTag)
+	}
+	return nil
 }
 
 // Accessory is something that goes out with a device (a charger, a case).
@@ -372,7 +388,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 		}
 		d.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(d).
-			Column("kind", "make", "model", "serial", "imei", "asset_tag", "condition",
+			Column("kind", "make", "model", "serial", "imei", "asset_tag", "sort_key", "condition",
 				"funding_source", "purchase_cost_cents", "notes", "updated_at").
 			WherePK().Exec(ctx); err != nil {
 			return deviceConflict(err)
@@ -427,7 +443,7 @@ func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.
 			return q
 		})
 	}
-	total, err := page.Apply(q.OrderExpr("d.asset_tag")).ScanAndCount(ctx)
+	total, err := page.Apply(q.OrderExpr("d.sort_key, d.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "devices")
 	}

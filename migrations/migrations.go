@@ -107,7 +107,7 @@ func Apply(ctx context.Context, db *storage.DB) ([]string, error) {
 			}
 			applied = append(applied, m.Name)
 		}
-		return nil
+		return refreshSortKeys(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
