@@ -267,8 +267,10 @@ func (in Input) apply(c *Client, today calendar.Date) error {
 		"annual_income_cents", "must be 0 or more (in cents), or null when not disclosed")
 	checkCodes(&bad, "programs", c.Programs)
 	checkCodes(&bad, "needs", c.Needs)
-	bad.Check(!c.ProofVerifiedOn.IsZero() && c.ProofVerifiedOn.After(today), "proof_verified_on", "must not be in the future")
-	bad.Check(!c.DateOfBirth.IsZero() && c.DateOfBirth.After(today), "date_of_birth", "must not be in the future")
+	bad.Check(c.ProofVerifiedOn.Check(&bad, "proof_verified_on") && !c.ProofVerifiedOn.IsZero() && c.ProofVerifiedOn.After(today),
+		"proof_verified_on", "must not be in the future")
+	bad.Check(c.DateOfBirth.Check(&bad, "date_of_birth") && !c.DateOfBirth.IsZero() && c.DateOfBirth.After(today),
+		"date_of_birth", "must not be in the future")
 	return bad.Err()
 }
 

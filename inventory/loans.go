@@ -87,6 +87,7 @@ type IssueInput struct {
 func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
 	today := s.today()
 	switch {
+	case !due.Check(bad, "due_on"):
 	case due.IsZero():
 		bad.Add("due_on", "is required")
 	case !due.After(today):

@@ -58,14 +58,54 @@ func decode(c *fiber.Ctx, dst any) error {
 	typ := reflect.TypeOf(dst).Elem()
 	for name, raw := range fields {
 		one, _ := json.Marshal(map[string]json.RawMessage{name: raw})
-		if err := strictUnmarshal(one, reflect.New(typ).Interface()); err != nil {
+		v := reflect.New(typ)
+		if err := strictUnmarshal(one, v.Interface()); err != nil {
 			bad.Add(fieldName(name, err), problem(err))
+		} else if p := valueProblem(v); p != "" {
+			// The service would have reported it with the rest; it does
+			// not run now, so it is reported here.
+			bad.Add(name, p)
 		}
 	}
 	if len(bad) == 0 {
 		return apperr.New(apperr.Malformed, "the request body could not be read")
 	}
 	return bad.Err()
+}
+
+// problemValue is a value that decodes from well-formed JSON but may hold
+// something its type cannot be (calendar.Date: "2026-02-30"), for the
+// service's validation to report.
+type problemValue interface{ Problem() string }
+
+// valueProblem finds the first such problem in v (exported struct fields,
+// pointers and lists are searched).
+func valueProblem(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return valueProblem(v.Elem())
+		}
+	case reflect.Struct:
+		if pv, ok := v.Interface().(problemValue); ok {
+			return pv.Problem()
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			if p := valueProblem(v.Field(i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if p := valueProblem(v.Index(i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // hasNUL reports whether any string in a decoded JSON value has a NUL.
