@@ -72,6 +72,12 @@ const tokenPrefix = "dbk_"
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 12
 
+// Limits of what is stored about a staff member, in characters.
+const (
+	MaxNameLength  = 200
+	MaxEmailLength = 254 // the longest address SMTP can carry
+)
+
 // Service manages users and tokens.
 type Service struct {
 	DB  bun.IDB
@@ -110,7 +116,9 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, in NewUser) (*Us
 	in.Name = strings.TrimSpace(in.Name)
 	var bad apperr.Fields
 	bad.Check(!validEmail(in.Email), "email", "must be an email address")
+	bad.MaxLength("email", in.Email, MaxEmailLength)
 	bad.Check(in.Name == "", "name", "is required")
+	bad.MaxLength("name", in.Name, MaxNameLength)
 	bad.Check(!in.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
 	bad.Check(len(in.Password) < MinPasswordLength, "password", "must be at least 12 characters")
 	if err := bad.Err(); err != nil {
@@ -212,6 +220,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 	if p.Name != nil {
 		*p.Name = strings.TrimSpace(*p.Name)
 		bad.Check(*p.Name == "", "name", "must not be empty")
+		bad.MaxLength("name", *p.Name, MaxNameLength)
 	}
 	if p.Role != nil {
 		bad.Check(!p.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")

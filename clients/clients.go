@@ -240,9 +240,11 @@ func (in Input) apply(c *Client, today calendar.Date) error {
 	bad.Check(c.LastName == "", "last_name", "is required")
 	bad.MaxLength("last_name", c.LastName, 100)
 	bad.Check(c.Phone != "" && !validPhone(c.Phone), "phone", "must be a phone number of 7 to 15 digits (+, spaces, dashes and brackets allowed)")
+	bad.MaxLength("phone", c.Phone, 30)
 	if c.Email != "" {
 		a, err := mail.ParseAddress(c.Email)
 		bad.Check(err != nil || a.Address != c.Email, "email", "must be an email address")
+		bad.MaxLength("email", c.Email, 254)
 	}
 	if c.PreferredLanguage == "" {
 		c.PreferredLanguage = "en"

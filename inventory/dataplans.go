@@ -69,6 +69,8 @@ func (in DataPlanInput) apply(p *DataPlan) error {
 	var bad apperr.Fields
 	bad.Check(p.Carrier == "", "carrier", "is required")
 	bad.MaxLength("carrier", p.Carrier, 100)
+	bad.MaxLength("line_number", p.LineNumber, 30)
+	bad.MaxLength("notes", p.Notes, MaxNotesLength)
 	bad.Check(p.LineNumber == "" && p.ICCID == "", "line_number", "give the line number or the SIM's ICCID")
 	bad.Check(p.LineNumber != "" && !digitsBetween(strings.Map(dropPhonePunct, p.LineNumber), 7, 15), "line_number", "must be a phone number of 7 to 15 digits")
 	bad.Check(p.ICCID != "" && !digitsBetween(p.ICCID, 18, 22), "iccid", "must be 18 to 22 digits")

@@ -209,6 +209,7 @@ func (in DeviceInput) apply(d *Device) error {
 	bad.MaxLength("asset_tag", d.AssetTag, 50)
 	bad.Check(!oneOf(d.Condition, Conditions), "condition", "must be one of "+list(Conditions))
 	bad.MaxLength("funding_source", d.FundingSource, 200)
+	bad.MaxLength("notes", d.Notes, MaxNotesLength)
 	bad.Check(d.PurchaseCostCents < 0, "purchase_cost_cents", "must not be negative")
 	bad.Check(len(d.Accessories) > 50, "accessories", "at most 50 accessories")
 	for i := range d.Accessories {
@@ -216,6 +217,7 @@ func (in DeviceInput) apply(d *Device) error {
 		a.Name = strings.TrimSpace(a.Name)
 		a.Position = i
 		bad.Check(a.Name == "", fmt.Sprintf("accessories[%d].name", i), "is required")
+		bad.MaxLength(fmt.Sprintf("accessories[%d].name", i), a.Name, 100)
 		bad.Check(a.ReplacementCostCents < 0, fmt.Sprintf("accessories[%d].replacement_cost_cents", i), "must not be negative")
 	}
 	return bad.Err()
@@ -482,7 +484,7 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 	bad.Check(!oneOf(in.Outcome, []Outcome{Ready, NeedsRepair, Retire}), "outcome", "must be one of ready, repair, retire")
 	bad.Check(in.Outcome == Ready && in.Wiped != nil && !*in.Wiped, "wiped", "must be true: a device goes back into the pool only after its data is wiped")
 	bad.Check(in.Condition != "" && !oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}

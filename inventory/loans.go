@@ -30,6 +30,10 @@ const (
 // MaxLoanDays is how far ahead a due date may be set.
 const MaxLoanDays = 3 * 366
 
+// MaxNotesLength is the longest note, in characters, on a device, a data
+// plan, a loan, a return or an inspection.
+const MaxNotesLength = 2000
+
 // Loan is a device (and perhaps a data plan) lent to a client.
 type Loan struct {
 	bun.BaseModel `bun:"table:loans,alias:l"`
@@ -107,7 +111,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 	bad.Check(in.DataPlanID != nil && *in.DataPlanID <= 0, "data_plan_id", "must be a data plan id")
 	bad.Check(in.RequestID != nil && (*in.RequestID <= 0 || s.Waitlist == nil), "request_id", "must be a request id")
 	s.checkDueDate(&bad, in.DueOn)
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -355,7 +359,7 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 	in.Condition, in.Notes = strings.TrimSpace(in.Condition), strings.TrimSpace(in.Notes)
 	var bad apperr.Fields
 	bad.Check(!oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -408,7 +412,7 @@ type LostInput struct {
 func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64, in LostInput) (*Loan, error) {
 	in.Notes = strings.TrimSpace(in.Notes)
 	var bad apperr.Fields
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}

@@ -1178,6 +1178,12 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/schemas/TrainingSessionInput/properties/capacity/maximum", training.MaxCapacity},
 		{"#/components/schemas/TrainingSession/properties/capacity/maximum", training.MaxCapacity},
 		{"#/components/schemas/RemindInput/properties/note/maxLength", notifications.MaxNoteLength},
+		{"#/components/schemas/NewUser/properties/name/maxLength", accounts.MaxNameLength},
+		{"#/components/schemas/UserPatch/properties/name/maxLength", accounts.MaxNameLength},
+		{"#/components/schemas/NewUser/properties/email/maxLength", accounts.MaxEmailLength},
+		{"#/components/schemas/DeviceInput/properties/notes/maxLength", inventory.MaxNotesLength},
+		{"#/components/schemas/DataPlanInput/properties/notes/maxLength", inventory.MaxNotesLength},
+		{"#/components/schemas/IssueLoan/properties/notes/maxLength", inventory.MaxNotesLength},
 	}
 	for _, c := range checks {
 		if got := number(c.ref); got != c.want {
@@ -2726,8 +2732,11 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 // TestOpenAPILimitErrorsMatchDocument checks the answers that need a server
 // set up with small limits, or a database that has gone away.
 func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
+	dbtest.Each(t, checkLimitErrors)
+}
+
+func checkLimitErrors(t *testing.T, db *storage.DB) {
 	doc := loadOpenAPIDoc(t)
-	db := dbtest.Open(t, storage.SQLite)
 	svc := app.New(db, app.Options{})
 	srv := web.New(svc, web.Config{Logger: openAPITestLogger(), BodyLimit: 256, SignInPerMinute: 2})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -2758,8 +2767,11 @@ func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
 // the server, at the limit and just past it: at the limit the field must
 // not be refused, past it the answer must be a 422 naming the field.
 func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
+	eachEnv(t, checkInputLimits)
+}
+
+func checkInputLimits(t *testing.T, e *env) {
 	doc := loadOpenAPIDoc(t)
-	e := newEnv(t, dbtest.Open(t, storage.SQLite))
 	_, admin := e.user(accounts.Admin)
 	_, co := e.user(accounts.Coordinator)
 	_, sw := e.user(accounts.SocialWorker)
@@ -2811,6 +2823,9 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			return map[string]any{"kind": "tablet", "make": "Acme", "model": "Tab"}
 		}, nil},
 		"PATCH /api/v1/devices/{id}": {co, path("/api/v1/devices/%d", device), func() map[string]any { return map[string]any{} }, nil},
+		"POST /api/v1/devices/{id}/inspection": {co, path("/api/v1/devices/%d/inspection", device), func() map[string]any {
+			return map[string]any{"wiped": true, "outcome": "ready"}
+		}, nil},
 		"POST /api/v1/data-plans": {co, "/api/v1/data-plans", func() map[string]any {
 			return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 773 555 %04d", unique()), "starts_on": "2026-01-01"}
 		}, nil},
@@ -2861,6 +2876,9 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			return map[string]any{}
 		}, nil},
 		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
+		"PUT /api/v1/eligibility/rules": {admin, "/api/v1/eligibility/rules", func() map[string]any {
+			return map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"kind": "proof_recent", "months": 12}}
+		}, nil},
 		"POST /api/v1/requests/{id}/approve": {co, "", func() map[string]any { return map[string]any{} }, func() string {
 			// Income not disclosed: the request needs review, so it can be approved.
 			client := e.situated(sw, map[string]any{"annual_income_cents": nil})
@@ -2891,6 +2909,17 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 	}
 
 	valid["language"] = valid["preferred_language"] // a session's language
+	// An email address, or a phone number with ten digits and dashes, of n
+	// characters, each one new (a line number is unique).
+	valid["email"] = func(n int) string {
+		s := fmt.Sprintf("x%d", unique())
+		return s + strings.Repeat("a", n-len(s)-len("@agency.test")) + "@agency.test"
+	}
+	valid["phone"] = func(n int) string {
+		digits := fmt.Sprint(3125550000 + unique())
+		return digits[:1] + strings.Repeat("-", n-len(digits)) + digits[1:]
+	}
+	valid["line_number"] = valid["phone"]
 
 	// Lists whose items must differ (codes are stored without repeats) or
 	// rise (guideline amounts), by field: the i-th item, from 0.
@@ -3021,6 +3050,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			for kw, lim := range doc.limits(t, props[field]) {
 				var at, past any
 				switch types := doc.schemaTypes(t, props[field]); {
+				case types["string"] && kw == "maxLength":
+					at, past = strings.Repeat("a", int(lim)), strings.Repeat("a", int(lim)+1)
 				case types["number"] && kw == "maximum": // an integer is a number too
 					at, past = lim, lim+1
 				case types["number"] && kw == "minimum":
