@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,12 +16,16 @@ import (
 )
 
 // decode reads the JSON object in the request body into dst (a pointer to
-// a struct). Malformed JSON is a 400; unknown fields and values of the wrong
-// type are a 422 naming every such field at once.
+// a struct). A body not sent as JSON is a 415; malformed JSON is a 400;
+// unknown fields and values of the wrong type are a 422 naming every such
+// field at once.
 func decode(c *fiber.Ctx, dst any) error {
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
+	if !isJSON(c.Get(fiber.HeaderContentType)) {
+		return apperr.New(apperr.UnsupportedMediaType, "send the body as JSON, with the header Content-Type: application/json")
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -71,6 +76,30 @@ func decode(c *fiber.Ctx, dst any) error {
 		return apperr.New(apperr.Malformed, "the request body could not be read")
 	}
 	return bad.Err()
+}
+
+// decodeOptional is decode for a route whose body may be left out: with no
+// body (or only white space) dst is left as it is.
+func decodeOptional(c *fiber.Ctx, dst any) error {
+	if len(bytes.TrimSpace(c.Body())) == 0 {
+		return nil
+	}
+	return decode(c, dst)
+}
+
+// isJSON reports whether a Content-Type header says JSON: application/json,
+// in any case, with no parameter but charset=utf-8 (JSON is UTF-8).
+func isJSON(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 // problemValue is a value that decodes from well-formed JSON but may hold

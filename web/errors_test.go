@@ -868,3 +868,37 @@ func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 		e.unchanged(admin, before, "bodies with impossible dates")
 	})
 }
+
+// A body is JSON, said so with Content-Type: application/json (a
+// charset=utf-8 may follow); anything else is a 415 and changes nothing.
+// An action whose body is optional takes none, with no Content-Type.
+func TestBodiesMustBeSentAsJSON(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		device := `{"kind":"phone","make":"Acme","model":"One"}`
+		before := e.world(admin)
+		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin1",
+			"application/jsonx", "application/json; profile=x", "not a media type"} {
+			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", ct)
+			expectError(t, r, 415, "unsupported_media_type")
+		}
+		e.unchanged(admin, before, "bodies not sent as JSON")
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8"} {
+			e.must(201, co, "POST", "/api/v1/devices", device, "Content-Type", ct)
+		}
+		// A route that needs a body still says so when there is none.
+		expectError(t, e.do(co, "POST", "/api/v1/devices", nil), 400, "malformed")
+
+		// Cancelling a request takes no body at all, as the docs show it.
+		request := docFileRequest(e, sw, 1000000, "ready", "waitlisted")
+		r := e.must(200, sw, "POST", path("/api/v1/requests/%d/cancel", request), nil)
+		if r.JSON(t)["status"] != "cancelled" {
+			t.Errorf("cancelled without a body: %s", r.Body)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("the answer's Content-Type %q", ct)
+		}
+	})
+}

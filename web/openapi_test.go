@@ -515,6 +515,7 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 			t.Errorf("%s: the request body must be an object with additionalProperties false (unknown fields are a 422)", key)
 		}
 		need("400", "a body that is not a JSON object")
+		need("415", "a body sent without Content-Type: application/json")
 	}
 	if schema := doc.requestBodySchema(t, o, docForm); schema != nil {
 		// A form is flat text: each field a string. Whether other fields
@@ -1096,7 +1097,7 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"ReminderAudience":     strs(notifications.ToClient, notifications.ToSocialWorker, notifications.ToCoordinators),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
-			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
+			apperr.Unauthorized, apperr.TooLarge, apperr.UnsupportedMediaType, apperr.RateLimited, apperr.Internal, "method_not_allowed"),
 	}
 	for name, want := range enums {
 		var got []string
@@ -2252,7 +2253,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		if r := c.call(200, co, "GET", reqURL(eveID, ""), nil); status(r) != "ready" {
 			t.Errorf("the next in the tablet line after a ready request was cancelled: %v", r)
 		}
-		c.call(200, co, "POST", reqURL(eveID, "cancel"), map[string]any{})
+		c.call(200, co, "POST", reqURL(eveID, "cancel"), nil) // no body, as the docs show
+		c.bad(415, co, "POST", reqURL(eveID, "cancel"), "{}", "Content-Type", "text/plain")
 
 		// Each step is in the client's history.
 		var steps []string
@@ -2630,6 +2632,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, co, "POST", remindAt, map[string]any{"note": "hola", "urgent": true})
 		c.bad(400, co, "POST", remindAt, "not JSON")
 		small.bad(413, co, "POST", remindAt, tooLarge)
+		c.bad(415, co, "POST", remindAt, `{"note": "hola"}`, "Content-Type", "application/x-www-form-urlencoded")
 		c.call(401, "", "POST", remindAt, nil)
 		c.call(403, sw, "POST", remindAt, nil)
 		c.call(403, funder, "POST", remindAt, nil)
@@ -2690,6 +2693,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, admin, "PUT", "/api/v1/notifications/policy", map[string]any{"due_soon_days": []any{3}})
 		c.bad(400, admin, "PUT", "/api/v1/notifications/policy", "[]")
 		small.bad(413, admin, "PUT", "/api/v1/notifications/policy", tooLarge)
+		c.bad(415, admin, "PUT", "/api/v1/notifications/policy", "{}", "Content-Type", "application/json; charset=latin1")
 		c.call(403, co, "PUT", "/api/v1/notifications/policy", policy)
 		c.call(403, sw, "PUT", "/api/v1/notifications/policy", policy)
 		c.call(401, "", "PUT", "/api/v1/notifications/policy", policy)
@@ -2725,7 +2729,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
 			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
-		c.covered(400, 401, 403, 404, 409, 422)
+		c.covered(400, 401, 403, 404, 409, 415, 422)
 	})
 }
 
