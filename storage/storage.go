@@ -139,7 +139,7 @@ func Err(err error, what string) error {
 		// SQLite does not say which way the reference failed, so the
 		// message covers both.
 		return &apperr.Error{Code: apperr.Conflict, Err: err,
-			Message: what + " cannot be changed so: it names a record that does not exist, or another record still names it"}
+			Message: what + " cannot be saved or removed: it names a record that does not exist, or another record still names it"}
 	}
 	return apperr.Wrap(err, "database error")
 }
