@@ -33,6 +33,22 @@ type User struct {
 	Active             bool      `bun:"active" json:"active"`
 	CreatedAt          time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt          time.Time `bun:"updated_at" json:"updated_at"`
+	// SortKey orders staff by name alike on every database; it is set
+	// whenever the row is written (see BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*User)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the name on every
+// insert and update. An update that names its columns must name sort_key
+// with name.
+func (u *User) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		u.SortKey = storage.SortKey(u.Name)
+	}
+	return nil
 }
 
 // Token is an API token. Only its SHA-256 hash is stored.
@@ -64,6 +80,12 @@ const (
 	// usageGranularity is how often a token's last use is recorded: at
 	// most once a minute, so that reads do not all become writes.
 	usageGranularity = time.Minute
+)
+
+// Limits of what is stored about a staff member, in characters.
+const (
+	MaxNameLength  = 200
+	MaxEmailLength = 254 // the longest address SMTP can carry
 )
 
 // Service manages users and tokens.
@@ -112,7 +134,9 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, in NewUser) (*Us
 	in.Name = strings.TrimSpace(in.Name)
 	var bad apperr.Fields
 	bad.Check(!validEmail(in.Email), "email", "must be an email address")
+	bad.MaxLength("email", in.Email, MaxEmailLength)
 	bad.Check(in.Name == "", "name", "is required")
+	bad.MaxLength("name", in.Name, MaxNameLength)
 	bad.Check(!in.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
 	password, problem := passwordShape(in.Password)
 	if problem == "" {
@@ -197,7 +221,7 @@ func (s *Service) User(ctx context.Context, id int64) (*User, error) {
 // ListUsers returns staff members, by name.
 func (s *Service) ListUsers(ctx context.Context, page storage.Page) ([]User, int, error) {
 	users := []User{}
-	total, err := page.Apply(s.DB.NewSelect().Model(&users).OrderExpr("name, id")).ScanAndCount(ctx)
+	total, err := page.Apply(s.DB.NewSelect().Model(&users).OrderExpr("sort_key, id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "users")
 	}
@@ -218,6 +242,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 	if p.Name != nil {
 		*p.Name = strings.TrimSpace(*p.Name)
 		bad.Check(*p.Name == "", "name", "must not be empty")
+		bad.MaxLength("name", *p.Name, MaxNameLength)
 	}
 	if p.Role != nil {
 		bad.Check(!p.Role.Valid(), "role", "must be one of admin, coordinator, social_worker, funder")
@@ -249,7 +274,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 			return nil
 		}
 		u.UpdatedAt = s.now()
-		if _, err := tx.NewUpdate().Model(&u).Column("name", "role", "active", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(&u).Column("name", "sort_key", "role", "active", "updated_at").WherePK().Exec(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
 		if _, ok := changes["role"]; ok || !u.Active {

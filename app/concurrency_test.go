@@ -2,8 +2,9 @@ package app_test
 
 // Lost updates: an edit that reads a row and writes it back must not undo
 // a change committed by another transaction in between. Each test holds a
-// competing change open in a transaction, starts the service call, then
-// commits the competitor; the service call must see the committed change.
+// competing change open in a transaction, starts the service call, waits
+// until the call is waiting for the competitor's lock, then commits the
+// competitor; the service call must see the committed change.
 // (On PostgreSQL the service locks the row it reads; on SQLite the held
 // transaction already blocks every other writer.)
 
@@ -31,6 +32,7 @@ type fixture struct {
 	svc   *app.Services
 	n     int
 	clock *clock
+	locks *dbtest.Locks
 }
 
 // clock is a settable clock; it starts at the real time.
@@ -44,9 +46,10 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func newFixture(t testing.TB, db *storage.DB) *fixture {
 	clk := &clock{t: time.Now().UTC()}
+	locks := dbtest.WatchLocks(db)
 	svc := app.New(db, app.Options{Now: clk.Now})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-	return &fixture{t: t, db: db, svc: svc, clock: clk}
+	return &fixture{t: t, db: db, svc: svc, clock: clk, locks: locks}
 }
 
 func (f *fixture) actor(role accounts.Role) *accounts.Actor {
@@ -60,21 +63,18 @@ func (f *fixture) actor(role accounts.Role) *accounts.Actor {
 }
 
 // race holds competitor open in a transaction while call runs, commits it
-// after call has had time to reach the database, and returns call's error.
+// once call is waiting for the competitor's lock, and returns call's error.
+// A call that finishes without waiting fails the test.
 func (f *fixture) race(competitor func(tx bun.Tx) error, call func() error) error {
-	ctx := context.Background()
-	tx, err := f.db.BeginTx(ctx, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := competitor(tx); err != nil {
-		tx.Rollback()
-		f.t.Fatal(err)
-	}
+	held := f.locks.Hold(f.t, competitor)
 	done := make(chan error, 1)
-	go func() { done <- call() }()
-	time.Sleep(300 * time.Millisecond)
-	if err := tx.Commit(); err != nil {
+	finished := make(chan struct{})
+	go func() {
+		done <- call()
+		close(finished)
+	}()
+	held.WaitForWaiters(f.t, 1, finished)
+	if err := held.Tx.Commit(); err != nil {
 		f.t.Fatal(err)
 	}
 	return <-done

@@ -27,9 +27,12 @@ const (
 	Forbidden    Code = "forbidden"    // the caller's role may not do this
 	Unauthorized Code = "unauthorized" // no or bad credentials
 	TooLarge     Code = "too_large"    // the body is bigger than allowed
-	RateLimited  Code = "rate_limited" // too many attempts
-	Unavailable  Code = "unavailable"  // too busy right now; try again shortly
-	Internal     Code = "internal"     // a bug or an outage; details are logged, not shown
+	// UnsupportedMediaType: the body is not sent as the route takes it
+	// (JSON, with Content-Type: application/json).
+	UnsupportedMediaType Code = "unsupported_media_type"
+	RateLimited          Code = "rate_limited" // too many attempts
+	Unavailable          Code = "unavailable"  // too busy right now; try again shortly
+	Internal             Code = "internal"     // a bug or an outage; details are logged, not shown
 )
 
 // Error is the application error.

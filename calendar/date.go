@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/devicebank/devicebank/apperr"
 )
 
 const layout = "2006-01-02"
@@ -16,6 +18,10 @@ type Date struct {
 	Year  int
 	Month time.Month
 	Day   int
+	// problem says why the JSON text this Date was read from is not a date
+	// ("2026-02-30"); Year, Month and Day are then zero. Validation reports
+	// it with Check, beside every other bad field of the same input.
+	problem string
 }
 
 // MinYear and MaxYear bound the dates DeviceBank accepts: every date it
@@ -41,7 +47,7 @@ func Parse(s string) (Date, error) {
 // Of returns the day t falls on, in t's own location.
 func Of(t time.Time) Date {
 	y, m, d := t.Date()
-	return Date{y, m, d}
+	return Date{Year: y, Month: m, Day: d}
 }
 
 // Zone is loc, or UTC when no zone is set.
@@ -58,8 +64,22 @@ func In(t time.Time, loc *time.Location) Date { return Of(t.In(Zone(loc))) }
 // Today is the day it is now in loc (UTC when loc is nil).
 func Today(now time.Time, loc *time.Location) Date { return In(now, loc) }
 
-// IsZero reports whether d is the zero date.
+// IsZero reports whether d is the zero date: no date was given. A date
+// that was given but is not one is not zero (see Check).
 func (d Date) IsZero() bool { return d == Date{} }
+
+// Problem says why d, read from JSON, is not a date; "" for a date or no date.
+func (d Date) Problem() string { return d.problem }
+
+// Check records under field why d, read from JSON, is not a date, and
+// reports whether d is usable: a date, or no date.
+func (d Date) Check(bad *apperr.Fields, field string) bool {
+	if d.problem != "" {
+		bad.Add(field, d.problem)
+		return false
+	}
+	return true
+}
 
 // Time is midnight UTC at the start of d.
 func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
@@ -82,13 +102,19 @@ func (d Date) String() string {
 
 // MarshalJSON writes "YYYY-MM-DD", or null for the zero date.
 func (d Date) MarshalJSON() ([]byte, error) {
+	if d.problem != "" {
+		return nil, fmt.Errorf("calendar: not a date: %s", d.problem)
+	}
 	if d.IsZero() {
 		return []byte("null"), nil
 	}
 	return json.Marshal(d.String())
 }
 
-// UnmarshalJSON reads "YYYY-MM-DD" or null.
+// UnmarshalJSON reads "YYYY-MM-DD" or null. A value that is not a string
+// is an error, like any value of the wrong type; a string that is not a
+// date in range ("2026-02-30") is kept as a problem for Check to report,
+// so that the other fields of the input are checked and reported with it.
 func (d *Date) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*d = Date{}
@@ -100,14 +126,19 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 	}
 	p, err := Parse(s)
 	if err != nil {
-		return err
+		*d = Date{problem: err.Error()}
+		return nil
 	}
 	*d = p
 	return nil
 }
 
 // Value stores the date as YYYY-MM-DD text (a DATE column in PostgreSQL).
+// A date read from bad JSON and not checked is refused, never stored.
 func (d Date) Value() (driver.Value, error) {
+	if d.problem != "" {
+		return nil, fmt.Errorf("calendar: not a date: %s", d.problem)
+	}
 	if d.IsZero() {
 		return nil, nil
 	}
@@ -158,7 +189,7 @@ func (d Date) AddMonths(n int) Date {
 	if day > last {
 		day = last
 	}
-	return Date{y, time.Month(m + 1), day}
+	return Date{Year: y, Month: time.Month(m + 1), Day: day}
 }
 
 // YearsSince is the number of whole years from d to on (an age).

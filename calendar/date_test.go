@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/devicebank/devicebank/apperr"
 )
 
 func TestParseAndFormat(t *testing.T) {
@@ -40,8 +42,24 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"d":"2026-04-10"}`), &v); err != nil || v.D.String() != "2026-04-10" {
 		t.Fatalf("unmarshal: %v %v", v.D, err)
 	}
-	if err := json.Unmarshal([]byte(`{"d":"April 10"}`), &v); err == nil {
-		t.Fatal("unmarshal accepted a bad date")
+	// A string that is not a date is kept as a problem, for validation to
+	// report with the other fields; it is never stored or written out.
+	if err := json.Unmarshal([]byte(`{"d":"2026-02-30"}`), &v); err != nil || v.D.Problem() == "" || v.D.IsZero() {
+		t.Fatalf("an impossible date: %+v %v", v.D, err)
+	}
+	var bad apperr.Fields
+	if v.D.Check(&bad, "d") || bad["d"] != "must be a date written YYYY-MM-DD" {
+		t.Fatalf("Check: %v", bad)
+	}
+	if _, err := v.D.Value(); err == nil {
+		t.Fatal("an impossible date would be stored")
+	}
+	if _, err := json.Marshal(v); err == nil {
+		t.Fatal("an impossible date was written out")
+	}
+	// A value of another type is an error at once.
+	if err := json.Unmarshal([]byte(`{"d":20260410}`), &v); err == nil {
+		t.Fatal("unmarshal accepted a number")
 	}
 	if err := json.Unmarshal([]byte(`{"d":null}`), &v); err != nil || !v.D.IsZero() {
 		t.Fatalf("null: %v %v", v.D, err)

@@ -69,6 +69,21 @@ type Client struct {
 
 	CreatedAt time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
+	// SortKey orders clients by last name, then first name, alike on every
+	// database; it is set whenever the row is written (BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Client)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the names on every
+// insert and update.
+func (c *Client) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		c.SortKey = storage.SortKey(c.LastName, c.FirstName)
+	}
+	return nil
 }
 
 // Referrals is what this package needs to know of the records that refer
@@ -283,7 +298,9 @@ func (in Input) apply(c *Client, today calendar.Date, region string) error {
 	bad.Check(c.LastName == "", "last_name", "is required")
 	bad.MaxLength("last_name", c.LastName, 100)
 	if in.Phone != nil && c.Phone != "" {
-		if e164, err := phone.Normalize(c.Phone, region); err == nil {
+		if len(c.Phone) > 30 {
+			bad.MaxLength("phone", c.Phone, 30)
+		} else if e164, err := phone.Normalize(c.Phone, region); err == nil {
 			c.Phone = e164
 		} else {
 			bad.Add("phone", "must be a phone number in use, with its country code (such as +44 20 7946 0958) or as a national number of "+
@@ -293,6 +310,7 @@ func (in Input) apply(c *Client, today calendar.Date, region string) error {
 	if c.Email != "" {
 		a, err := mail.ParseAddress(c.Email)
 		bad.Check(err != nil || a.Address != c.Email, "email", "must be an email address")
+		bad.MaxLength("email", c.Email, 254)
 	}
 	if c.PreferredLanguage == "" {
 		c.PreferredLanguage = "en"
@@ -317,8 +335,10 @@ func (in Input) apply(c *Client, today calendar.Date, region string) error {
 		"annual_income_cents", "must be 0 or more (in cents), or null when not disclosed")
 	checkCodes(&bad, "programs", c.Programs)
 	checkCodes(&bad, "needs", c.Needs)
-	bad.Check(!c.ProofVerifiedOn.IsZero() && c.ProofVerifiedOn.After(today), "proof_verified_on", "must not be in the future")
-	bad.Check(!c.DateOfBirth.IsZero() && c.DateOfBirth.After(today), "date_of_birth", "must not be in the future")
+	bad.Check(c.ProofVerifiedOn.Check(&bad, "proof_verified_on") && !c.ProofVerifiedOn.IsZero() && c.ProofVerifiedOn.After(today),
+		"proof_verified_on", "must not be in the future")
+	bad.Check(c.DateOfBirth.Check(&bad, "date_of_birth") && !c.DateOfBirth.IsZero() && c.DateOfBirth.After(today),
+		"date_of_birth", "must not be in the future")
 	return bad.Err()
 }
 
@@ -475,7 +495,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if f.CaseworkerID != 0 {
 		q.Where("c.caseworker_id = ?", f.CaseworkerID)
 	}
-	total, err := page.Apply(q.OrderExpr("c.last_name, c.first_name, c.id")).ScanAndCount(ctx)
+	total, err := page.Apply(q.OrderExpr("c.sort_key, c.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "clients")
 	}

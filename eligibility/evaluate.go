@@ -2,6 +2,7 @@ package eligibility
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -328,7 +329,7 @@ func (e *evaluator) check(r *Rule) (verdict, string) {
 				}
 			}
 			got := float64(minutes) / 60
-			notes = append(notes, fmt.Sprintf("%s of %s required hours completed in the last %s", hours(got), hours(*r.Hours), months(r.Months)))
+			notes = append(notes, fmt.Sprintf("%s of %s required hours completed in the last %s", FormatHours(got), FormatHours(*r.Hours), months(r.Months)))
 			if got+1e-9 < *r.Hours {
 				v = fail
 			}
@@ -460,6 +461,8 @@ func Score(rs *RuleSet, urgency string, needs []string) (int, []string) {
 }
 
 // hours writes a number of hours without trailing zeros: 2, 2.5, 1.25.
-func hours(h float64) string {
-	return strconv.FormatFloat(float64(int64(h*100+0.5))/100, 'f', -1, 64)
+// FormatHours writes a number of hours for people: at most two decimals
+// (1.5, 0.83), never 0.8333333333333334.
+func FormatHours(h float64) string {
+	return strconv.FormatFloat(math.Round(h*100)/100, 'f', -1, 64)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -137,6 +138,28 @@ func (gs Guidelines) For(region string, year int) (g *Guideline, exact bool) {
 		}
 	}
 	return g, g != nil && g.Year == year
+}
+
+// HasRegion reports whether some table covers region.
+func (gs Guidelines) HasRegion(region string) bool {
+	for _, g := range gs {
+		if g.Region == region {
+			return true
+		}
+	}
+	return false
+}
+
+// Regions lists the regions the tables cover, each once, in order.
+func (gs Guidelines) Regions() []string {
+	var out []string
+	for _, g := range gs {
+		if !slices.Contains(out, g.Region) {
+			out = append(out, g.Region)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func validCurrency(c string) bool {

@@ -180,6 +180,9 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 		problems[path] = fmt.Sprintf("groups nest too deep (at most %d)", maxDepth)
 		return
 	}
+	if len([]rune(r.Name)) > 100 {
+		problems[path+".name"] = "must be at most 100 characters"
+	}
 	group := func(name string, rules []Rule) {
 		if len(rules) == 0 {
 			problems[path+"."+name] = "must list at least one rule"
@@ -197,6 +200,9 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 		return
 	}
 	bad := func(field, problem string) { problems[path+"."+field] = problem }
+	if len([]rune(r.Name)) > 100 {
+		bad("name", "must be at most 100 characters")
+	}
 	// Fields of other kinds are refused, so a stored rule says only what it checks.
 	for field, set := range map[string]bool{
 		"percent": r.Percent != 0, "programs": r.Programs != nil, "months": r.Months != 0, "max": r.Max != nil,

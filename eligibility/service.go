@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -137,9 +138,25 @@ func (s *Service) RuleSetVersions(ctx context.Context, page storage.Page) ([]Sto
 // ReplaceRuleSet checks a rule set written as JSON and stores it as the
 // next version. Past decisions keep the version they used.
 func (s *Service) ReplaceRuleSet(ctx context.Context, actor *accounts.Actor, data []byte) (*StoredRuleSet, error) {
-	rs, err := ParseRuleSet(data)
+	guidelines, err := s.Guidelines(ctx)
 	if err != nil {
-		return nil, invalid("the rule set is not valid", err)
+		return nil, err
+	}
+	rs, err := ParseRuleSet(data)
+	problems := map[string]string{}
+	if ve, ok := err.(*ValidationError); ok {
+		problems = ve.Problems
+	}
+	// Income rules look up the region's guideline table: a region with
+	// none is refused, with the rule set's other problems.
+	var named struct{ Region string }
+	json.Unmarshal(data, &named)
+	if _, ok := problems["region"]; !ok && strings.TrimSpace(named.Region) != "" && !guidelines.HasRegion(named.Region) {
+		problems["region"] = fmt.Sprintf("no guideline table is loaded for region %q: load one first, or name one that has a table (%s)",
+			named.Region, strings.Join(guidelines.Regions(), ", "))
+	}
+	if len(problems) > 0 {
+		return nil, invalid("the rule set is not valid", &ValidationError{Problems: problems})
 	}
 	if _, err := s.CurrentRuleSet(ctx); err != nil {
 		return nil, err

@@ -69,13 +69,16 @@ func (in DataPlanInput) apply(p *DataPlan) error {
 	var bad apperr.Fields
 	bad.Check(p.Carrier == "", "carrier", "is required")
 	bad.MaxLength("carrier", p.Carrier, 100)
+	bad.MaxLength("line_number", p.LineNumber, 30)
+	bad.MaxLength("notes", p.Notes, MaxNotesLength)
 	bad.Check(p.LineNumber == "" && p.ICCID == "", "line_number", "give the line number or the SIM's ICCID")
 	bad.Check(p.LineNumber != "" && !digitsBetween(strings.Map(dropPhonePunct, p.LineNumber), 7, 15), "line_number", "must be a phone number of 7 to 15 digits")
 	bad.Check(p.ICCID != "" && !digitsBetween(p.ICCID, 18, 22), "iccid", "must be 18 to 22 digits")
 	bad.Check(p.MonthlyCostCents < 0, "monthly_cost_cents", "must not be negative")
 	bad.Check(p.DataCapMB != nil && (*p.DataCapMB <= 0 || *p.DataCapMB > MaxDataCapMB), "data_cap_mb", "must be 1 to 100000000 (megabytes), or null for unlimited")
+	startsOK, endsOK := p.StartsOn.Check(&bad, "starts_on"), p.EndsOn.Check(&bad, "ends_on")
 	bad.Check(p.StartsOn.IsZero(), "starts_on", "is required")
-	bad.Check(!p.EndsOn.IsZero() && !p.StartsOn.IsZero() && p.EndsOn.Before(p.StartsOn), "ends_on", "must not be before starts_on")
+	bad.Check(startsOK && endsOK && !p.EndsOn.IsZero() && !p.StartsOn.IsZero() && p.EndsOn.Before(p.StartsOn), "ends_on", "must not be before starts_on")
 	return bad.Err()
 }
 

@@ -99,6 +99,22 @@ type Device struct {
 	// ReservedForRequestID is the ready device request this available
 	// device is held for; null when it is held for none.
 	ReservedForRequestID *int64 `bun:"reserved_for_request_id" json:"reserved_for_request_id"`
+	// SortKey orders devices by asset tag alike on every database; it is
+	// set whenever the row is written (BeforeAppendModel).
+	SortKey []byte `bun:"sort_key" json:"-"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Device)(nil)
+
+// BeforeAppendModel keeps the sort key in step with the asset tag on every
+// insert and update. An update that names its columns must name sort_key
+// with asset_tag.
+func (d *Device) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	switch q.(type) {
+	case *bun.InsertQuery, *bun.UpdateQuery:
+		d.SortKey = storage.SortKey(d.AssetTag)
+	}
+	return nil
 }
 
 // Accessory is something that goes out with a device (a charger, a case).
@@ -211,6 +227,7 @@ func (in DeviceInput) apply(d *Device) error {
 	bad.MaxLength("asset_tag", d.AssetTag, 50)
 	bad.Check(!oneOf(d.Condition, Conditions), "condition", "must be one of "+list(Conditions))
 	bad.MaxLength("funding_source", d.FundingSource, 200)
+	bad.MaxLength("notes", d.Notes, MaxNotesLength)
 	bad.Check(d.PurchaseCostCents < 0, "purchase_cost_cents", "must not be negative")
 	bad.Check(len(d.Accessories) > 50, "accessories", "at most 50 accessories")
 	for i := range d.Accessories {
@@ -218,6 +235,7 @@ func (in DeviceInput) apply(d *Device) error {
 		a.Name = strings.TrimSpace(a.Name)
 		a.Position = i
 		bad.Check(a.Name == "", fmt.Sprintf("accessories[%d].name", i), "is required")
+		bad.MaxLength(fmt.Sprintf("accessories[%d].name", i), a.Name, 100)
 		bad.Check(a.ReplacementCostCents < 0, fmt.Sprintf("accessories[%d].replacement_cost_cents", i), "must not be negative")
 	}
 	return bad.Err()
@@ -402,7 +420,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 		}
 		d.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(d).
-			Column("kind", "make", "model", "serial", "imei", "asset_tag", "condition",
+			Column("kind", "make", "model", "serial", "imei", "asset_tag", "sort_key", "condition",
 				"funding_source", "purchase_cost_cents", "notes", "updated_at").
 			WherePK().Exec(ctx); err != nil {
 			return deviceConflict(err)
@@ -464,7 +482,7 @@ func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.
 			return q
 		})
 	}
-	total, err := page.Apply(q.OrderExpr("d.asset_tag")).ScanAndCount(ctx)
+	total, err := page.Apply(q.OrderExpr("d.sort_key, d.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "devices")
 	}
@@ -503,7 +521,7 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 	bad.Check(!oneOf(in.Outcome, []Outcome{Ready, NeedsRepair, Retire}), "outcome", "must be one of ready, repair, retire")
 	bad.Check(in.Outcome == Ready && in.Wiped != nil && !*in.Wiped, "wiped", "must be true: a device goes back into the pool only after its data is wiped")
 	bad.Check(in.Condition != "" && !oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}

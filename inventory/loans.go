@@ -32,6 +32,10 @@ const (
 // MaxLoanDays is how far ahead a due date may be set.
 const MaxLoanDays = 3 * 366
 
+// MaxNotesLength is the longest note, in characters, on a device, a data
+// plan, a loan, a return or an inspection.
+const MaxNotesLength = 2000
+
 // Loan is a device (and perhaps a data plan) lent to a client.
 type Loan struct {
 	bun.BaseModel `bun:"table:loans,alias:l"`
@@ -99,6 +103,7 @@ func checkPlanEnd(bad *apperr.Fields, due calendar.Date, plan *DataPlan, allowed
 func (s *Service) checkDueDate(bad *apperr.Fields, due calendar.Date) {
 	today := s.today()
 	switch {
+	case !due.Check(bad, "due_on"):
 	case due.IsZero():
 		bad.Add("due_on", "is required")
 	case !due.After(today):
@@ -126,7 +131,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		bad.Check(strings.TrimSpace(in.WalkInJustification) != "", "walk_in_justification", "is only for a loan without request_id (a walk-in); leave it out")
 	}
 	s.checkDueDate(&bad, in.DueOn)
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -432,7 +437,7 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 	in.Condition, in.Notes = strings.TrimSpace(in.Condition), strings.TrimSpace(in.Notes)
 	var bad apperr.Fields
 	bad.Check(!oneOf(in.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
@@ -498,7 +503,7 @@ type LostInput struct {
 func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64, in LostInput) (*Loan, error) {
 	in.Notes = strings.TrimSpace(in.Notes)
 	var bad apperr.Fields
-	bad.MaxLength("notes", in.Notes, 2000)
+	bad.MaxLength("notes", in.Notes, MaxNotesLength)
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}

@@ -120,7 +120,7 @@ func applyBefore(ctx context.Context, db *storage.DB, version int) ([]string, er
 			}
 			applied = append(applied, m.Name)
 		}
-		return nil
+		return refreshSortKeys(ctx, tx)
 	})
 	if err != nil {
 		return nil, err

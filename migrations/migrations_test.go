@@ -1,10 +1,12 @@
 package migrations_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,7 +66,7 @@ func TestBothDialectsHaveTheSameTablesAndColumns(t *testing.T) {
 	}
 }
 
-func merge(a, b map[string][]string) map[string]bool {
+func merge[V any](a, b map[string]V) map[string]bool {
 	out := map[string]bool{}
 	for k := range a {
 		out[k] = true
@@ -254,6 +256,167 @@ func TestTokenLifetimeMigrationBackfills(t *testing.T) {
 			}
 			if want := made.AddDate(0, 0, 30); !expires.Equal(want) {
 				t.Fatalf("an old token expires at %v, want %v", expires, want)
+			}
+		})
+	}
+}
+
+func foreignKeys(t *testing.T, db *storage.DB) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	var rows []struct {
+		Table    string `bun:"table_name"`
+		Column   string `bun:"column_name"`
+		Ref      string `bun:"ref_table"`
+		OnDelete string `bun:"on_delete"`
+	}
+	var err error
+	switch db.Engine {
+	case storage.SQLite:
+		err = db.NewRaw(`SELECT m.name AS table_name, f."from" AS column_name, f."table" AS ref_table, f.on_delete AS on_delete
+			FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS f
+			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`).Scan(ctx, &rows)
+	case storage.Postgres:
+		err = db.NewRaw(`SELECT cl.relname AS table_name, a.attname AS column_name, ref.relname AS ref_table,
+				CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT'
+					WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END AS on_delete
+			FROM pg_constraint AS c
+			JOIN pg_class AS cl ON cl.oid = c.conrelid
+			JOIN pg_class AS ref ON ref.oid = c.confrelid
+			JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+			WHERE c.contype = 'f' AND cl.relnamespace = current_schema()::regnamespace`).Scan(ctx, &rows)
+	}
+	if err != nil {
+		t.Fatalf("read %s foreign keys: %v", db.Engine, err)
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.Table] = append(out[r.Table], fmt.Sprintf("%s -> %s (on delete %s)", r.Column, r.Ref, strings.ToLower(r.OnDelete)))
+	}
+	for _, keys := range out {
+		sort.Strings(keys)
+	}
+	return out
+}
+
+func TestBothDialectsHaveTheSameForeignKeys(t *testing.T) {
+	engines := dbtest.Engines(t)
+	if len(engines) < 2 {
+		t.Skip("set TEST_DATABASE_URL to compare with PostgreSQL")
+	}
+	lite := foreignKeys(t, dbtest.Open(t, storage.SQLite))
+	pg := foreignKeys(t, dbtest.Open(t, storage.Postgres))
+	if len(lite) < 5 {
+		t.Fatalf("only %d tables with foreign keys after migrating SQLite: %v", len(lite), lite)
+	}
+	for table := range merge(lite, pg) {
+		if !reflect.DeepEqual(lite[table], pg[table]) {
+			t.Errorf("table %s:\n  sqlite:   %v\n  postgres: %v", table, lite[table], pg[table])
+		}
+	}
+}
+
+func applyBefore(t *testing.T, db *storage.DB, version int) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := migrations.List(db.Engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.Version >= version {
+			break
+		}
+		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestUpgradeFillsSortKeysAndKeepsTheOutbox(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.OpenURL(t, dbtest.FreshURL(t, engine))
+			applyBefore(t, db, 11)
+			now := time.Now().UTC()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			exec(`INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+				VALUES (7, 'w@agency.test', 'Zoë Worker', 'social_worker', 'x', ?, ?)`, now, now)
+			for i := 1; i <= 600; i++ { // more than one batch
+				exec(`INSERT INTO clients (id, case_number, first_name, last_name, preferred_channel, household_size, caseworker_id, created_at, updated_at)
+					VALUES (?, ?, 'Ana', ?, 'none', 1, 7, ?, ?)`, i, fmt.Sprint("C-", i), fmt.Sprint("de la Cruz ", i), now, now)
+			}
+			exec(`INSERT INTO devices (id, kind, make, model, asset_tag, status, condition, created_at, updated_at)
+				VALUES (3, 'phone', 'Acme', 'One', 'ábaco-1', 'available', 'good', ?, ?)`, now, now)
+			exec(`INSERT INTO loans (id, client_id, device_id, issued_at, due_on, status, issued_by, updated_at)
+				VALUES (5, 1, 3, ?, '2026-04-01', 'open', 7, ?)`, now, now)
+			exec(`INSERT INTO notifications (id, kind, dedup_key, client_id, loan_id, user_id, recipient, channel, address, language, body,
+					status, scheduled_at, next_attempt_at, attempts, created_at, updated_at, about_date, note)
+				VALUES (42, 'loan_due_soon', 'k1', 1, 5, 7, 'social_worker', 'email', 'w@agency.test', 'en', 'Hello',
+					'pending', ?, ?, 2, ?, ?, '2026-04-01', 'a note')`, now, now, now, now)
+
+			if _, err := migrations.Apply(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			checkKey := func(table string, id int64, parts ...string) {
+				t.Helper()
+				var key []byte
+				if err := db.NewRaw("SELECT sort_key FROM "+table+" WHERE id = ?", id).Scan(ctx, &key); err != nil {
+					t.Fatal(err)
+				}
+				if want := storage.SortKey(parts...); !bytes.Equal(key, want) {
+					t.Errorf("%s %d: sort key %x, want %x", table, id, key, want)
+				}
+			}
+			checkKey("users", 7, "Zoë Worker")
+			checkKey("clients", 1, "de la Cruz 1", "Ana")
+			checkKey("clients", 600, "de la Cruz 600", "Ana")
+			checkKey("devices", 3, "ábaco-1")
+
+			var n struct {
+				ID       int64  `bun:"id"`
+				DedupKey string `bun:"dedup_key"`
+				ClientID int64  `bun:"client_id"`
+				LoanID   int64  `bun:"loan_id"`
+				UserID   int64  `bun:"user_id"`
+				Note     string `bun:"note"`
+				Attempts int    `bun:"attempts"`
+			}
+			if err := db.NewRaw("SELECT id, dedup_key, client_id, loan_id, user_id, note, attempts FROM notifications").Scan(ctx, &n); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(n) != "{42 k1 1 5 7 a note 2}" {
+				t.Errorf("notification after the upgrade: %+v", n)
+			}
+			// Its indexes are all there: a second row with the same dedup key is refused.
+			_, err := db.ExecContext(ctx, `INSERT INTO notifications (kind, dedup_key, channel, language, body, status, scheduled_at,
+				next_attempt_at, created_at, updated_at) VALUES ('x', 'k1', 'log', 'en', 'b', 'pending', ?, ?, ?, ?)`, now, now, now, now)
+			if !storage.IsUniqueViolation(err) {
+				t.Errorf("a duplicate dedup key after the upgrade: %v", err)
+			}
+
+			// Another collation version: every key is recomputed.
+			exec("UPDATE sort_key_version SET version = 'older'")
+			exec("UPDATE users SET sort_key = ? WHERE id = 7", []byte{1, 2, 3})
+			if applied, err := migrations.Apply(ctx, db); err != nil || len(applied) != 0 {
+				t.Fatalf("Apply: %v %v", applied, err)
+			}
+			checkKey("users", 7, "Zoë Worker")
+			var version string
+			if err := db.NewRaw("SELECT version FROM sort_key_version").Scan(ctx, &version); err != nil || version != storage.SortKeyVersion {
+				t.Fatalf("sort_key_version %q, %v", version, err)
 			}
 		})
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/devicebank/devicebank/apperr"
@@ -43,6 +45,60 @@ type Policy struct {
 	// CatchUpDays: a day reminder missed (the service was down) is still
 	// sent this many days late, counting the day itself; 1 means no catch-up.
 	CatchUpDays int `json:"catch_up_days"`
+
+	// nulls are the places where the JSON the policy was read from had
+	// null, which would otherwise read as 0, false or nothing; Validate
+	// reports them.
+	nulls []string
+}
+
+// UnmarshalJSON reads a policy strictly (unknown fields are an error) and
+// notes where it has null.
+func (p *Policy) UnmarshalJSON(b []byte) error {
+	type plain Policy // the same fields, without this method
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var v plain
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	*p = Policy(v)
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	p.nulls = nullPaths("", doc, nil)
+	return nil
+}
+
+// nullPaths lists the paths (quiet_hours.start, overdue[1].days) of the
+// nulls in a decoded JSON value.
+func nullPaths(path string, v any, out []string) []string {
+	switch x := v.(type) {
+	case nil:
+		out = append(out, path)
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			out = nullPaths(sub, x[k], out)
+		}
+	case []any:
+		for i, e := range x {
+			out = nullPaths(fmt.Sprintf("%s[%d]", path, i), e, out)
+		}
+	}
+	return out
+}
+
+// topField is the policy field a path is in: overdue for overdue[1].days.
+func topField(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 // Audience is who an overdue step notifies.
@@ -91,17 +147,51 @@ func DefaultPolicy() Policy {
 // validates it.
 func ParsePolicy(b []byte) (Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return Policy{}, apperr.New(apperr.Invalid, "reminder policy: %v", err)
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Policy{}, apperr.New(apperr.Invalid, "reminder policy: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return p, p.Validate()
 }
 
 // Validate reports every bad field of p at once, by path, and puts the
-// day lists in the order the sweep uses (largest first).
+// day lists in the order the sweep uses (largest first). A null is
+// reported where it is; the other checks of a field with a null in it
+// are left out, since they would only describe the 0 it was read as.
 func (p *Policy) Validate() error {
+	var bad apperr.Fields
+	nulled := map[string]bool{}
+	for _, path := range p.nulls {
+		bad.Add(path, "must not be null: give a value (the default policy shows one for every field)")
+		nulled[topField(path)] = true
+	}
+	if err := p.validate(); err != nil {
+		for path, problem := range err.(*apperr.Error).Fields {
+			if !nulled[topField(path)] {
+				bad.Add(path, problem)
+			}
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	p.nulls = nil
+	sort.Sort(sort.Reverse(sort.IntSlice(p.DueSoonDays)))
+	sort.Sort(sort.Reverse(sort.IntSlice(p.DataPlanEndingDays)))
+	sort.Slice(p.Overdue, func(i, j int) bool { return p.Overdue[i].Days < p.Overdue[j].Days })
+	if p.DueSoonDays == nil {
+		p.DueSoonDays = []int{}
+	}
+	if p.DataPlanEndingDays == nil {
+		p.DataPlanEndingDays = []int{}
+	}
+	if p.Overdue == nil {
+		p.Overdue = []OverdueStep{}
+	}
+	return nil
+}
+
+// validate checks the values of p.
+func (p *Policy) validate() error {
 	var bad apperr.Fields
 	days := func(path string, list []int, min, max int) {
 		seen := map[int]bool{}
@@ -146,22 +236,7 @@ func (p *Policy) Validate() error {
 		bad.Add("quiet_hours", "needs both start and end, or neither")
 	}
 	bad.Check(p.CatchUpDays < 1 || p.CatchUpDays > 7, "catch_up_days", "must be between 1 (no catch-up) and 7")
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(p.DueSoonDays)))
-	sort.Sort(sort.Reverse(sort.IntSlice(p.DataPlanEndingDays)))
-	sort.Slice(p.Overdue, func(i, j int) bool { return p.Overdue[i].Days < p.Overdue[j].Days })
-	if p.DueSoonDays == nil {
-		p.DueSoonDays = []int{}
-	}
-	if p.DataPlanEndingDays == nil {
-		p.DataPlanEndingDays = []int{}
-	}
-	if p.Overdue == nil {
-		p.Overdue = []OverdueStep{}
-	}
-	return nil
+	return bad.Err()
 }
 
 // clock parses "HH:MM" into the time since midnight; "" is allowed (no

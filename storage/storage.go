@@ -75,6 +75,14 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 				return nil, fmt.Errorf("create database folder: %w", err)
 			}
 		}
+		// Client records are confidential: a new database file is readable
+		// by its owner only. SQLite gives its -wal and -shm files the main
+		// file's permissions, so they are private too.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+		}
+		f.Close()
 		q := url.Values{}
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
@@ -127,7 +135,28 @@ func Err(err error, what string) error {
 	if IsUniqueViolation(err) {
 		return &apperr.Error{Code: apperr.Conflict, Message: what + " already exists", Err: err}
 	}
+	if IsForeignKeyViolation(err) {
+		// SQLite does not say which way the reference failed, so the
+		// message covers both.
+		return &apperr.Error{Code: apperr.Conflict, Err: err,
+			Message: what + " cannot be saved or removed: it names a record that does not exist, or another record still names it"}
+	}
 	return apperr.Wrap(err, "database error")
+}
+
+// IsForeignKeyViolation reports whether err is a foreign-key violation: a
+// reference to a row that does not exist, or the removal of a row that is
+// still referenced.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		return pgErr.Field('C') == "23503"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation.

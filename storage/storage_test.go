@@ -2,11 +2,17 @@ package storage_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -105,4 +111,55 @@ func TestTryLockName(t *testing.T) {
 			t.Error("the lock was not released when its transaction ended")
 		}
 	})
+}
+// A new SQLite database and its -wal and -shm files hold client records:
+// only their owner may read them, whatever the process's umask allows.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "private.db")
+	db := dbtest.OpenURL(t, "sqlite:"+path)
+	if _, err := migrations.Apply(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has permissions %v, want -rw-------", filepath.Base(name), perm)
+		}
+	}
+}
+
+// A foreign-key violation, either way round, is a conflict with a message a
+// person can read, not an internal error, on both databases.
+func TestForeignKeyViolationIsAConflict(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		_, err := db.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (999, 'x', 'h1', ?)`, now)
+		checkForeignKeyConflict(t, "a token of no user", err)
+
+		var userID int64
+		if err := db.NewRaw(`INSERT INTO users (email, name, role, password_hash, created_at, updated_at)
+			VALUES ('a@agency.test', 'A', 'admin', 'x', ?, ?) RETURNING id`, now, now).Scan(ctx, &userID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, 'x', 'h2', ?)`, userID, now); err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, userID)
+		checkForeignKeyConflict(t, "removing a user who has a token", err)
+	})
+}
+
+func checkForeignKeyConflict(t *testing.T, what string, err error) {
+	t.Helper()
+	if !storage.IsForeignKeyViolation(err) || storage.IsUniqueViolation(err) {
+		t.Fatalf("%s: %v is not reported as a foreign-key violation", what, err)
+	}
+	var ae *apperr.Error
+	if !errors.As(storage.Err(err, "token"), &ae) || ae.Code != apperr.Conflict || !strings.Contains(ae.Message, "names a record that does not exist") {
+		t.Fatalf("%s: storage.Err gave %v, want a conflict", what, storage.Err(err, "token"))
+	}
 }

@@ -3,11 +3,12 @@ package training
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jung-kurt/gofpdf"
+
+	"github.com/devicebank/devicebank/eligibility"
 )
 
 // Certificate is what a certificate of completion says.
@@ -52,7 +53,7 @@ func (c Certificate) render(compress bool) ([]byte, error) {
 	line(30, "B", 100, c.ClientName)
 	line(16, "", 125, "has completed the digital-literacy module")
 	line(22, "B", 138, moduleTitle(c.Module))
-	details := fmt.Sprintf("on %s, %s hours of training", c.CompletedOn.Format("2 January 2006"), strconv.FormatFloat(c.Hours, 'f', -1, 64))
+	details := fmt.Sprintf("on %s, %s hours of training", c.CompletedOn.Format("2 January 2006"), eligibility.FormatHours(c.Hours))
 	if c.Score != nil {
 		details += fmt.Sprintf(", assessment score %d", *c.Score)
 	}

@@ -224,7 +224,8 @@ func (s *Service) RecordAttendance(ctx context.Context, actor *accounts.Actor, s
 			return apperr.New(apperr.Conflict, "session %d has not started yet; attendance is recorded after it", ss.ID)
 		}
 		if max := ss.EndsAt.Sub(ss.StartsAt).Hours(); in.Hours > max+1e-9 {
-			return (apperr.Fields{"hours": "must be at most the session's length (" + strconv.FormatFloat(max, 'f', -1, 64) + " hours)"}).Err()
+			// Rounded down, so that the figure shown is itself allowed.
+			return (apperr.Fields{"hours": "must be at most the session's length (" + eligibility.FormatHours(math.Floor(max*100)/100) + " hours)"}).Err()
 		}
 		err = storage.Locked(tx.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ? AND te.status = 'enrolled'", sessionID, in.ClientID)).Scan(ctx)
 		if err != nil {

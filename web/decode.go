@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,12 +16,16 @@ import (
 )
 
 // decode reads the JSON object in the request body into dst (a pointer to
-// a struct). Malformed JSON is a 400; unknown fields and values of the wrong
-// type are a 422 naming every such field at once.
+// a struct). A body not sent as JSON is a 415; malformed JSON is a 400;
+// unknown fields and values of the wrong type are a 422 naming every such
+// field at once.
 func decode(c *fiber.Ctx, dst any) error {
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
+	if !isJSON(c.Get(fiber.HeaderContentType)) {
+		return apperr.New(apperr.UnsupportedMediaType, "send the body as JSON, with the header Content-Type: application/json")
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -58,14 +63,78 @@ func decode(c *fiber.Ctx, dst any) error {
 	typ := reflect.TypeOf(dst).Elem()
 	for name, raw := range fields {
 		one, _ := json.Marshal(map[string]json.RawMessage{name: raw})
-		if err := strictUnmarshal(one, reflect.New(typ).Interface()); err != nil {
+		v := reflect.New(typ)
+		if err := strictUnmarshal(one, v.Interface()); err != nil {
 			bad.Add(fieldName(name, err), problem(err))
+		} else if p := valueProblem(v); p != "" {
+			// The service would have reported it with the rest; it does
+			// not run now, so it is reported here.
+			bad.Add(name, p)
 		}
 	}
 	if len(bad) == 0 {
 		return apperr.New(apperr.Malformed, "the request body could not be read")
 	}
 	return bad.Err()
+}
+
+// decodeOptional is decode for a route whose body may be left out: with no
+// body (or only white space) dst is left as it is.
+func decodeOptional(c *fiber.Ctx, dst any) error {
+	if len(bytes.TrimSpace(c.Body())) == 0 {
+		return nil
+	}
+	return decode(c, dst)
+}
+
+// isJSON reports whether a Content-Type header says JSON: application/json,
+// in any case, with no parameter but charset=utf-8 (JSON is UTF-8).
+func isJSON(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// problemValue is a value that decodes from well-formed JSON but may hold
+// something its type cannot be (calendar.Date: "2026-02-30"), for the
+// service's validation to report.
+type problemValue interface{ Problem() string }
+
+// valueProblem finds the first such problem in v (exported struct fields,
+// pointers and lists are searched).
+func valueProblem(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return valueProblem(v.Elem())
+		}
+	case reflect.Struct:
+		if pv, ok := v.Interface().(problemValue); ok {
+			return pv.Problem()
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			if p := valueProblem(v.Field(i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if p := valueProblem(v.Index(i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // hasNUL reports whether any string in a decoded JSON value has a NUL.

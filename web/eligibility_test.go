@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -684,7 +685,24 @@ func TestEligibilityGuidelines(t *testing.T) {
 		expectOutcome(t, d, "ineligible")
 		expectRule(t, d, "income_at_most_150_percent", false, "$82,501", "$82,500")
 
-		// A region without a table cannot be decided.
+		// A region with no table at all is refused, named with the rule
+		// set's other problems, and stores nothing.
+		versions := e.totalAt(admin, rules+"/versions")
+		rh := e.do(admin, "PUT", rules, map[string]any{"name": "Hawaii", "region": "HI", "rules": map[string]any{"all_of": []any{
+			map[string]any{"kind": "income", "percent": 0}}}})
+		expectError(t, rh, 422, "invalid")
+		expectFieldsExactly(t, rh, "region", "rules.all_of[0].percent")
+		if msg, _ := rh.ErrorFields(t)["region"].(string); !strings.Contains(msg, `"HI"`) || !strings.Contains(msg, "48, AK") {
+			t.Errorf("region: %q", msg)
+		}
+		if n := e.totalAt(admin, rules+"/versions"); n != versions {
+			t.Errorf("a refused rule set was stored: %d versions, were %d", n, versions)
+		}
+		// A region whose tables are all for later years cannot be decided
+		// this year.
+		hi := maps.Clone(ak)
+		hi["id"], hi["region"], hi["year"] = "hi-2027-test", "HI", 2027
+		e.must(201, admin, "POST", guides, hi)
 		e.must(200, admin, "PUT", rules, map[string]any{"name": "Hawaii", "region": "HI", "rules": map[string]any{"all_of": []any{
 			map[string]any{"kind": "income", "percent": 150}}}})
 		d = e.check(sw, six, "phone")
@@ -713,7 +731,7 @@ func TestEligibilityGuidelines(t *testing.T) {
 		expectError(t, e.do(admin, "POST", guides, `{"id": "x",`), 400, "malformed")
 		expectError(t, e.do(admin, "POST", guides, map[string]any{"id": "x", "amounts": []int{1}}), 422, "invalid", "amounts")
 		expectError(t, e.do(sw, "POST", guides, map[string]any{"id": "sw-table"}), 403, "forbidden")
-		if got := ids(); fmt.Sprint(got) != "[hhs-2025-48 hhs-2026-48 ak-2026-test]" {
+		if got := ids(); fmt.Sprint(got) != "[hhs-2025-48 hhs-2026-48 ak-2026-test hi-2027-test]" {
 			t.Errorf("tables after refused loads: %v", got)
 		}
 	})

@@ -14,16 +14,17 @@ import (
 )
 
 var statusOf = map[apperr.Code]int{
-	apperr.Malformed:    fiber.StatusBadRequest,
-	apperr.Unauthorized: fiber.StatusUnauthorized,
-	apperr.Forbidden:    fiber.StatusForbidden,
-	apperr.NotFound:     fiber.StatusNotFound,
-	apperr.Conflict:     fiber.StatusConflict,
-	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
-	apperr.Invalid:      fiber.StatusUnprocessableEntity,
-	apperr.RateLimited:  fiber.StatusTooManyRequests,
-	apperr.Unavailable:  fiber.StatusServiceUnavailable,
-	apperr.Internal:     fiber.StatusInternalServerError,
+	apperr.Malformed:            fiber.StatusBadRequest,
+	apperr.Unauthorized:         fiber.StatusUnauthorized,
+	apperr.Forbidden:            fiber.StatusForbidden,
+	apperr.NotFound:             fiber.StatusNotFound,
+	apperr.Conflict:             fiber.StatusConflict,
+	apperr.TooLarge:             fiber.StatusRequestEntityTooLarge,
+	apperr.UnsupportedMediaType: fiber.StatusUnsupportedMediaType,
+	apperr.Invalid:              fiber.StatusUnprocessableEntity,
+	apperr.RateLimited:          fiber.StatusTooManyRequests,
+	apperr.Unavailable:          fiber.StatusServiceUnavailable,
+	apperr.Internal:             fiber.StatusInternalServerError,
 }
 
 // codeOfStatus classifies Fiber's own errors (no route, body too large).
@@ -41,6 +42,8 @@ func codeOfStatus(status int) apperr.Code {
 		return "method_not_allowed"
 	case fiber.StatusRequestEntityTooLarge:
 		return apperr.TooLarge
+	case fiber.StatusUnsupportedMediaType:
+		return apperr.UnsupportedMediaType
 	case fiber.StatusTooManyRequests:
 		return apperr.RateLimited
 	}

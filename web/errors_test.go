@@ -832,3 +832,73 @@ func TestAssetTags(t *testing.T) {
 		expectError(t, r, 409, "conflict", "asset_tag")
 	})
 }
+
+// An impossible date is reported with every other bad field of the body,
+// not alone, on every route that takes a date; nothing is stored.
+func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		client, device := e.client(sw), e.device(co, "laptop")
+		plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint", "iccid": "8901260123456789012",
+			"starts_on": "2026-01-01"}).ID(t)
+		loan := e.loan(co, client, device)
+		before := e.world(admin)
+		for _, c := range []struct {
+			token, method, path string
+			body                map[string]any
+			fields              []string
+		}{
+			{co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "", "iccid": "8901260123456789012", "starts_on": "2026-02-30",
+				"data_cap_mb": -5}, []string{"carrier", "starts_on", "data_cap_mb"}},
+			{co, "PATCH", path("/api/v1/data-plans/%d", plan), map[string]any{"carrier": "", "ends_on": "2026-13-01"}, []string{"carrier", "ends_on"}},
+			{co, "POST", "/api/v1/loans", map[string]any{"client_id": 0, "device_id": device, "due_on": "2026-04-31"},
+				[]string{"client_id", "due_on"}},
+			{co, "POST", path("/api/v1/loans/%d/renew", loan), map[string]any{"due_on": "2026-02-29"}, []string{"due_on"}},
+			{sw, "POST", "/api/v1/clients", clientBody("D-1", map[string]any{"date_of_birth": "1990-02-30", "proof_verified_on": "1899-12-31",
+				"household_size": 0}), []string{"date_of_birth", "proof_verified_on", "household_size"}},
+			{sw, "PATCH", path("/api/v1/clients/%d", client), map[string]any{"first_name": "", "date_of_birth": "31/12/1990"},
+				[]string{"first_name", "date_of_birth"}},
+		} {
+			r := e.do(c.token, c.method, c.path, c.body)
+			expectError(t, r, 422, "invalid")
+			expectFieldsExactly(t, r, c.fields...)
+		}
+		e.unchanged(admin, before, "bodies with impossible dates")
+	})
+}
+
+// A body is JSON, said so with Content-Type: application/json (a
+// charset=utf-8 may follow); anything else is a 415 and changes nothing.
+// An action whose body is optional takes none, with no Content-Type.
+func TestBodiesMustBeSentAsJSON(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		device := `{"kind":"phone","make":"Acme","model":"One"}`
+		before := e.world(admin)
+		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin1",
+			"application/jsonx", "application/json; profile=x", "not a media type"} {
+			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", ct)
+			expectError(t, r, 415, "unsupported_media_type")
+		}
+		e.unchanged(admin, before, "bodies not sent as JSON")
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8"} {
+			e.must(201, co, "POST", "/api/v1/devices", device, "Content-Type", ct)
+		}
+		// A route that needs a body still says so when there is none.
+		expectError(t, e.do(co, "POST", "/api/v1/devices", nil), 400, "malformed")
+
+		// Cancelling a request takes no body at all, as the docs show it.
+		request := docFileRequest(e, sw, 1000000, "ready", "waitlisted")
+		r := e.must(200, sw, "POST", path("/api/v1/requests/%d/cancel", request), nil)
+		if r.JSON(t)["status"] != "cancelled" {
+			t.Errorf("cancelled without a body: %s", r.Body)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("the answer's Content-Type %q", ct)
+		}
+	})
+}

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
 )
 
 // Resending a request with the same Idempotency-Key must never act twice.
@@ -267,37 +270,57 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 
 // Many identical requests with one key at the same moment: exactly one is
 // acted on; each of the others gets its answer replayed or is told to retry.
-// With hold set, the device is held while the requests arrive, so that on
+// With locks, the device is held while the requests arrive, so that on
 // PostgreSQL the first is still being processed when the others come in.
-func testConcurrentResends(t *testing.T, e *env, hold bool) {
+func testConcurrentResends(t *testing.T, e *env, locks *dbtest.Locks) {
 	_, co := e.user(accounts.Coordinator)
 	_, sw := e.user(accounts.SocialWorker)
 	client := e.referred(sw)
 	device := e.device(co, "laptop")
 	body := idemBody(t, map[string]any{"client_id": client, "device_id": device, "due_on": "2026-04-10", "walk_in_justification": walkIn})
+	hold := locks != nil
 
-	var release func()
+	var held *dbtest.Held
 	if hold {
-		release = e.holdDevice(device)
+		held = e.holdDevice(locks, device)
 	}
 	const n = 10
 	answers := make([]*response, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	answered := make(chan struct{}, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			<-start
 			answers[i] = e.do(co, "POST", "/api/v1/loans", body, "Idempotency-Key", "same-moment")
+			answered <- struct{}{}
 		}(i)
 	}
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
 	close(start)
 	if hold {
-		time.Sleep(300 * time.Millisecond)
-		release()
+		if e.db.Engine == storage.Postgres {
+			// The request that claimed the key waits for the device; the
+			// others are answered meanwhile, without it.
+			held.WaitForWaiters(t, 1, allDone)
+			deadline := time.After(time.Minute)
+			for i := 0; i < n-1; i++ {
+				select {
+				case <-answered:
+				case <-deadline:
+					t.Fatalf("only %d of the other %d requests answered while the first was held", i, n-1)
+				}
+			}
+		} else {
+			// Every request waits for the write lock.
+			held.WaitForWaiters(t, n, allDone)
+		}
+		held.Tx.Rollback()
 	}
-	wg.Wait()
+	<-allDone
 
 	var created []*response
 	fresh, retry := 0, 0
@@ -348,33 +371,30 @@ func testConcurrentResends(t *testing.T, e *env, hold bool) {
 }
 
 func TestIdempotentConcurrentResends(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) { testConcurrentResends(t, e, false) })
+	eachEnv(t, func(t *testing.T, e *env) { testConcurrentResends(t, e, nil) })
 }
 
 func TestIdempotentConcurrentResendsWhileHeld(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) { testConcurrentResends(t, e, true) })
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		locks := dbtest.WatchLocks(db) // before the server shares db
+		testConcurrentResends(t, newEnv(t, db), locks)
+	})
 }
 
-// holdDevice blocks writes to a device until release is called: on
-// PostgreSQL by locking its row, on SQLite by holding the write lock.
-func (e *env) holdDevice(id int64) (release func()) {
+// holdDevice blocks writes to a device until the transaction it returns
+// ends: on PostgreSQL by locking its row, on SQLite by holding the write
+// lock.
+func (e *env) holdDevice(locks *dbtest.Locks, id int64) *dbtest.Held {
 	e.t.Helper()
-	ctx := context.Background()
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if e.db.Engine == storage.Postgres {
-		if _, err := tx.NewRaw("SELECT id FROM devices WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
-			e.t.Fatal(err)
+	return locks.Hold(e.t, func(tx bun.Tx) error {
+		ctx := context.Background()
+		if e.db.Engine == storage.Postgres {
+			_, err := tx.NewRaw("SELECT id FROM devices WHERE id = ? FOR UPDATE", id).Exec(ctx)
+			return err
 		}
-	} else if _, err := tx.NewRaw("UPDATE counters SET value = value WHERE name = 'asset_tag'").Exec(ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() { once.Do(func() { tx.Rollback() }) }
-	e.t.Cleanup(release)
-	return release
+		_, err := tx.NewRaw("UPDATE counters SET value = value WHERE name = 'asset_tag'").Exec(ctx)
+		return err
+	})
 }
 
 // A request whose key is claimed by one still in progress is told to retry,

@@ -765,3 +765,74 @@ func TestClientPhoneNumbersAreE164(t *testing.T) {
 		}
 	})
 }
+
+func (e *env) namesIn(token, p, field string, ids ...int64) []string {
+	e.t.Helper()
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []string
+	for _, it := range e.must(200, token, "GET", p, nil).JSON(e.t)["items"].([]any) {
+		m := it.(map[string]any)
+		if want[int64(m["id"].(float64))] {
+			out = append(out, fmt.Sprint(m[field]))
+		}
+	}
+	return out
+}
+
+func TestListsOrderByNameAlikeOnEveryDatabase(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		var clients []int64
+		for i, name := range [][2]string{{"Zoe", "Ng"}, {"de la Cruz", "Pia"}, {"álvaro", "Luz"}, {"Ana", "Rey"},
+			{"Lo Bo", "Ann"}, {"Lopez", "Al"}, {"Lo", "Zed"}, {"Same", "Sam"}, {"Same", "Sam"}, {"Same", "Sam"}} {
+			clients = append(clients, e.must(201, sw, "POST", "/api/v1/clients", map[string]any{"case_number": path("ORD-%d", i),
+				"last_name": name[0], "first_name": name[1], "preferred_channel": "none", "household_size": 1}).ID(t))
+		}
+		want := "[álvaro Ana de la Cruz Lo Lo Bo Lopez Same Same Same Zoe]"
+		if got := e.namesIn(sw, "/api/v1/clients", "last_name", clients...); fmt.Sprint(got) != want {
+			t.Errorf("clients by last name: %v, want %v", got, want)
+		}
+		// Equal names: by id.
+		if ids := itemIDs(t, e.must(200, sw, "GET", "/api/v1/clients?q=same", nil)); fmt.Sprint(ids) != fmt.Sprint(clients[7:10]) {
+			t.Errorf("equal names in order %v, want %v", ids, clients[7:10])
+		}
+		for _, size := range []int{1, 2, 3} {
+			e.expectPages(sw, "/api/v1/clients?", size)
+		}
+		e.must(200, sw, "PATCH", path("/api/v1/clients/%d", clients[0]), map[string]any{"last_name": "Aaron"})
+		if got := e.namesIn(sw, "/api/v1/clients?limit=1", "last_name", clients...); fmt.Sprint(got) != "[Aaron]" {
+			t.Errorf("after a rename the first client is %v, want Aaron", got)
+		}
+
+		var users []int64
+		for i, name := range []string{"Zoe Ng", "de la Cruz, Pia", "álvaro Luz", "Ana Rey"} {
+			users = append(users, e.must(201, admin, "POST", "/api/v1/users", map[string]any{"email": path("order%d@agency.test", i),
+				"name": name, "role": "coordinator", "password": "a long enough passphrase"}).ID(t))
+		}
+		if got := e.namesIn(admin, "/api/v1/users", "name", users...); fmt.Sprint(got) != "[álvaro Luz Ana Rey de la Cruz, Pia Zoe Ng]" {
+			t.Errorf("staff by name: %v", got)
+		}
+		e.must(200, admin, "PATCH", path("/api/v1/users/%d", users[0]), map[string]any{"name": "Aaron Ng"})
+		if got := e.namesIn(admin, "/api/v1/users", "name", users...); fmt.Sprint(got) != "[Aaron Ng álvaro Luz Ana Rey de la Cruz, Pia]" {
+			t.Errorf("staff by name after a rename: %v", got)
+		}
+
+		var devices []int64
+		for _, tag := range []string{"Tablet-3", "laptop-7", "ábaco-1"} {
+			devices = append(devices, e.must(201, co, "POST", "/api/v1/devices", map[string]any{"kind": "tablet", "make": "Acme",
+				"model": "One", "asset_tag": tag}).ID(t))
+		}
+		if got := e.namesIn(co, "/api/v1/devices", "asset_tag", devices...); fmt.Sprint(got) != "[ábaco-1 laptop-7 Tablet-3]" {
+			t.Errorf("devices by asset tag: %v", got)
+		}
+		e.must(200, co, "PATCH", path("/api/v1/devices/%d", devices[0]), map[string]any{"asset_tag": "aardvark-3"})
+		if got := e.namesIn(co, "/api/v1/devices", "asset_tag", devices...); fmt.Sprint(got) != "[aardvark-3 ábaco-1 laptop-7]" {
+			t.Errorf("devices by asset tag after a change: %v", got)
+		}
+	})
+}

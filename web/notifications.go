@@ -38,10 +38,8 @@ func (s *Server) remindNow(c *fiber.Ctx) error {
 		return err
 	}
 	var in notifications.RemindInput
-	if len(c.Body()) > 0 {
-		if err := decode(c, &in); err != nil {
-			return err
-		}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
 	}
 	n, err := s.svc.Notifications.SendNow(c.UserContext(), actor(c), id, in)
 	if err != nil {

@@ -472,6 +472,20 @@ func TestReminderPolicy(t *testing.T) {
 		p["quiet"] = true
 		expectInvalid(t, e.do(admin, "PUT", policyURL, p), "quiet")
 		expectError(t, e.do(admin, "PUT", policyURL, "not JSON"), 400, "malformed")
+		// null is not 0, false or "none": each one is named where it is,
+		// with the policy's other problems.
+		p = defaultPolicy()
+		p["due_today"], p["catch_up_days"], p["data_plan_ending_days"] = nil, nil, nil
+		p["due_soon_days"] = []any{3, nil}
+		p["quiet_hours"] = map[string]any{"start": nil, "end": "08:00"}
+		p["overdue"] = []any{map[string]any{"days": nil, "notify": []any{"client"}}, map[string]any{"days": 7, "notify": []any{"client", nil}}}
+		p["training_hours_before"] = 49
+		r := e.do(admin, "PUT", policyURL, p)
+		expectInvalid(t, r, "due_today", "catch_up_days", "data_plan_ending_days", "due_soon_days[1]", "quiet_hours.start",
+			"overdue[0].days", "overdue[1].notify[1]", "training_hours_before")
+		if msg := r.ErrorFields(t)["quiet_hours.start"]; !strings.Contains(fmt.Sprint(msg), "must not be null") {
+			t.Errorf("quiet_hours.start: %v", msg)
+		}
 		samePolicy(t, "the policy after refused changes", e.must(200, admin, "GET", policyURL, nil), defaultPolicy())
 
 		// Only an admin changes it.

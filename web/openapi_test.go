@@ -517,6 +517,7 @@ func checkOperation(t *testing.T, doc *apiDoc, o docOperation, perm accounts.Per
 			t.Errorf("%s: the request body must be an object with additionalProperties false (unknown fields are a 422)", key)
 		}
 		need("400", "a body that is not a JSON object")
+		need("415", "a body sent without Content-Type: application/json")
 	}
 	if schema := doc.requestBodySchema(t, o, docForm); schema != nil {
 		// A form is flat text: each field a string. Whether other fields
@@ -1100,7 +1101,7 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"ReminderAudience":     strs(notifications.ToClient, notifications.ToSocialWorker, notifications.ToCoordinators),
 		// Every apperr code, and the one the server makes of Fiber's 405.
 		"ErrorCode": strs(apperr.Invalid, apperr.Malformed, apperr.NotFound, apperr.Conflict, apperr.Forbidden,
-			apperr.Unauthorized, apperr.TooLarge, apperr.RateLimited, apperr.Internal, apperr.Unavailable, "method_not_allowed"),
+			apperr.Unauthorized, apperr.TooLarge, apperr.UnsupportedMediaType, apperr.RateLimited, apperr.Internal, apperr.Unavailable, "method_not_allowed"),
 	}
 	for name, want := range enums {
 		var got []string
@@ -1187,6 +1188,12 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		{"#/components/schemas/TrainingSessionInput/properties/capacity/maximum", training.MaxCapacity},
 		{"#/components/schemas/TrainingSession/properties/capacity/maximum", training.MaxCapacity},
 		{"#/components/schemas/RemindInput/properties/note/maxLength", notifications.MaxNoteLength},
+		{"#/components/schemas/NewUser/properties/name/maxLength", accounts.MaxNameLength},
+		{"#/components/schemas/UserPatch/properties/name/maxLength", accounts.MaxNameLength},
+		{"#/components/schemas/NewUser/properties/email/maxLength", accounts.MaxEmailLength},
+		{"#/components/schemas/DeviceInput/properties/notes/maxLength", inventory.MaxNotesLength},
+		{"#/components/schemas/DataPlanInput/properties/notes/maxLength", inventory.MaxNotesLength},
+		{"#/components/schemas/IssueLoan/properties/notes/maxLength", inventory.MaxNotesLength},
 	}
 	for _, c := range checks {
 		if got := number(c.ref); got != c.want {
@@ -2272,7 +2279,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		if r := c.call(200, co, "GET", reqURL(eveID, ""), nil); status(r) != "ready" {
 			t.Errorf("the next in the tablet line after a ready request was cancelled: %v", r)
 		}
-		c.call(200, co, "POST", reqURL(eveID, "cancel"), map[string]any{})
+		c.call(200, co, "POST", reqURL(eveID, "cancel"), nil) // no body, as the docs show
+		c.bad(415, co, "POST", reqURL(eveID, "cancel"), "{}", "Content-Type", "text/plain")
 
 		// Each step is in the client's history.
 		var steps []string
@@ -2511,7 +2519,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		}
 
 		// Cancelling a session cancels every place in it.
-		called := c.call(200, co, "POST", sessURL(laterID, "/cancel"), map[string]any{}, "Idempotency-Key", "cancel-later")
+		called := c.call(200, co, "POST", sessURL(laterID, "/cancel"), nil, "Idempotency-Key", "cancel-later") // no body needed
 		if called["status"] != "cancelled" || docInt(called["enrolled_count"]) != 0 {
 			t.Errorf("a cancelled session: %v", called)
 		}
@@ -2650,6 +2658,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, co, "POST", remindAt, map[string]any{"note": "hola", "urgent": true})
 		c.bad(400, co, "POST", remindAt, "not JSON")
 		small.bad(413, co, "POST", remindAt, tooLarge)
+		c.bad(415, co, "POST", remindAt, `{"note": "hola"}`, "Content-Type", "application/x-www-form-urlencoded")
 		c.call(401, "", "POST", remindAt, nil)
 		c.call(403, sw, "POST", remindAt, nil)
 		c.call(403, funder, "POST", remindAt, nil)
@@ -2719,6 +2728,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(422, admin, "PUT", "/api/v1/notifications/policy", map[string]any{"due_soon_days": []any{3}})
 		c.bad(400, admin, "PUT", "/api/v1/notifications/policy", "[]")
 		small.bad(413, admin, "PUT", "/api/v1/notifications/policy", tooLarge)
+		c.bad(415, admin, "PUT", "/api/v1/notifications/policy", "{}", "Content-Type", "application/json; charset=latin1")
 		c.call(403, co, "PUT", "/api/v1/notifications/policy", policy)
 		c.call(403, sw, "PUT", "/api/v1/notifications/policy", policy)
 		c.call(401, "", "PUT", "/api/v1/notifications/policy", policy)
@@ -2754,15 +2764,18 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
 			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
-		c.covered(400, 401, 403, 404, 409, 422)
+		c.covered(400, 401, 403, 404, 409, 415, 422)
 	})
 }
 
 // TestOpenAPILimitErrorsMatchDocument checks the answers that need a server
 // set up with small limits, or a database that has gone away.
 func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
+	dbtest.Each(t, checkLimitErrors)
+}
+
+func checkLimitErrors(t *testing.T, db *storage.DB) {
 	doc := loadOpenAPIDoc(t)
-	db := dbtest.Open(t, storage.SQLite)
 	svc := app.New(db, app.Options{})
 	srv := web.New(svc, web.Config{Logger: openAPITestLogger(), BodyLimit: 256, SignInPerMinute: 2})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -2793,8 +2806,11 @@ func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
 // the server, at the limit and just past it: at the limit the field must
 // not be refused, past it the answer must be a 422 naming the field.
 func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
+	eachEnv(t, checkInputLimits)
+}
+
+func checkInputLimits(t *testing.T, e *env) {
 	doc := loadOpenAPIDoc(t)
-	e := newEnv(t, dbtest.Open(t, storage.SQLite))
 	_, admin := e.user(accounts.Admin)
 	_, co := e.user(accounts.Coordinator)
 	_, sw := e.user(accounts.SocialWorker)
@@ -2855,6 +2871,9 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			return map[string]any{"kind": "tablet", "make": "Acme", "model": "Tab"}
 		}, nil},
 		"PATCH /api/v1/devices/{id}": {co, path("/api/v1/devices/%d", device), func() map[string]any { return map[string]any{} }, nil},
+		"POST /api/v1/devices/{id}/inspection": {co, path("/api/v1/devices/%d/inspection", device), func() map[string]any {
+			return map[string]any{"wiped": true, "outcome": "ready"}
+		}, nil},
 		"POST /api/v1/data-plans": {co, "/api/v1/data-plans", func() map[string]any {
 			return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 773 555 %04d", unique()), "starts_on": "2026-01-01"}
 		}, nil},
@@ -2906,6 +2925,9 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			return map[string]any{}
 		}, nil},
 		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
+		"PUT /api/v1/eligibility/rules": {admin, "/api/v1/eligibility/rules", func() map[string]any {
+			return map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"kind": "proof_recent", "months": 12}}
+		}, nil},
 		"POST /api/v1/requests/{id}/approve": {co, "", func() map[string]any { return map[string]any{} }, func() string {
 			// Income not disclosed: the request needs review, so it can be approved.
 			client := e.situated(sw, map[string]any{"annual_income_cents": nil})
@@ -2947,6 +2969,17 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 		return string(b)
 	}
 	valid["new_password"] = valid["password"]
+	// An email address, or a phone number with ten digits and dashes, of n
+	// characters, each one new (a line number is unique).
+	valid["email"] = func(n int) string {
+		s := fmt.Sprintf("x%d", unique())
+		return s + strings.Repeat("a", n-len(s)-len("@agency.test")) + "@agency.test"
+	}
+	valid["phone"] = func(n int) string {
+		digits := fmt.Sprint(3125550000 + unique())
+		return digits[:1] + strings.Repeat("-", n-len(digits)) + digits[1:]
+	}
+	valid["line_number"] = valid["phone"]
 
 	// Lists whose items must differ (codes are stored without repeats) or
 	// rise (guideline amounts), by field: the i-th item, from 0.
@@ -3077,6 +3110,8 @@ func TestOpenAPIInputLimitsMatchServer(t *testing.T) {
 			for kw, lim := range doc.limits(t, props[field]) {
 				var at, past any
 				switch types := doc.schemaTypes(t, props[field]); {
+				case types["string"] && kw == "maxLength":
+					at, past = strings.Repeat("a", int(lim)), strings.Repeat("a", int(lim)+1)
 				case types["number"] && kw == "maximum": // an integer is a number too
 					at, past = lim, lim+1
 				case types["number"] && kw == "minimum":

@@ -79,7 +79,7 @@ func (s *Server) cancelRequest(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct{}
-	if err := decode(c, &in); err != nil {
+	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
 	r, err := s.svc.Eligibility.Cancel(c.UserContext(), actor(c), id)

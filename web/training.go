@@ -83,7 +83,7 @@ func (s *Server) cancelSession(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct{}
-	if err := decode(c, &in); err != nil {
+	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
 	ss, err := s.svc.Training.CancelSession(c.UserContext(), actor(c), id)

@@ -306,6 +306,8 @@ func TestTrainingAttendance(t *testing.T) {
 		c, other := e.client(tr.sw), e.client(tr.sw)
 		tr.enroll(s, c)
 		present := map[string]any{"client_id": c, "status": "present", "hours": 2, "module_completed": true}
+		odd, third := tr.session(nextWeek, 59*time.Minute+52*time.Second, 5, nil), e.client(tr.sw)
+		tr.enroll(odd, third)
 
 		// Not before the session starts.
 		expectError(t, tr.attend(s, present), 409, "conflict")
@@ -322,6 +324,13 @@ func TestTrainingAttendance(t *testing.T) {
 		expectError(t, tr.attend(s, map[string]any{"client_id": c, "status": "absent", "hours": 1}), 422, "invalid", "hours")
 		expectError(t, tr.attend(s, map[string]any{"client_id": c, "status": "present", "hours": -1}), 422, "invalid", "hours")
 		expectError(t, tr.attend(s, map[string]any{"client_id": c, "status": "asleep", "hours": 1}), 422, "invalid", "status")
+		// The session's length is written for people: 59 minutes 52
+		// seconds is "0.99 hours" (rounded down: what is shown is allowed).
+		r := tr.attend(odd, map[string]any{"client_id": third, "status": "present", "hours": 1})
+		expectError(t, r, 422, "invalid", "hours")
+		if msg := r.ErrorFields(t)["hours"]; msg != "must be at most the session's length (0.99 hours)" {
+			t.Errorf("hours past a session of 59m52s: %q", msg)
+		}
 		// Only an enrolled client has attendance.
 		expectError(t, tr.attend(s, map[string]any{"client_id": other, "status": "present", "hours": 1}), 422, "invalid", "client_id")
 		if rec := tr.record(c); rec["total_hours"] != float64(0) {
@@ -329,7 +338,7 @@ func TestTrainingAttendance(t *testing.T) {
 		}
 
 		// Exactly the session's length is fine.
-		r := tr.attend(s, present)
+		r = tr.attend(s, present)
 		if r.Status != 200 {
 			t.Fatalf("attendance: %d %s", r.Status, r.Body)
 		}

@@ -62,8 +62,20 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// secretVar registers a string flag that may hold a secret (a password, a
+// token, a database URL with its password). Its value from the environment
+// or a NAME_FILE is used but never shown: usage, which --help and any flag
+// mistake print, says "(set)" instead. The built-in default is shown.
+func secretVar(fs *flag.FlagSet, p *string, name, envName, def, usage string) {
+	v := env(envName, def)
+	fs.StringVar(p, name, v, usage)
+	if v != def {
+		fs.Lookup(name).DefValue = "(set)"
+	}
+}
+
 func (c *config) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", storage.DefaultURL),
+	secretVar(fs, &c.DatabaseURL, "database-url", "DATABASE_URL", storage.DefaultURL,
 		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
 	fs.StringVar(&c.AgencyName, "agency-name", env("DEVICEBANK_AGENCY_NAME", "DeviceBank"),
 		"the agency's name, printed on certificates (env DEVICEBANK_AGENCY_NAME)")

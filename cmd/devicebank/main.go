@@ -64,7 +64,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "users" || cmd == "tokens" || cmd == "notify") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if cmd == "users" || cmd == "tokens" || cmd == "notify" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			// A group alone: its commands, on stdout with exit 0 when asked for.
+			help := len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help")
+			out := stderr
+			if help {
+				out = stdout
+			}
+			fmt.Fprint(out, groupUsage(cmd))
+			if help {
+				return 0
+			}
+			return 2
+		}
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	commands := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
@@ -95,6 +108,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// groupUsage is the usage of a command group ("users"): its lines of usage.
+func groupUsage(group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: devicebank %s COMMAND [flags]\n\nCommands:\n", group)
+	for _, line := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(line, "  "+group+" ") {
+			b.WriteString(line + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "\nRun \"devicebank %s COMMAND --help\" for a command's flags.\n", group)
+	return b.String()
 }
 
 // errUsage reports bad flags (already explained by the flag package).

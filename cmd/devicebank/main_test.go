@@ -251,6 +251,55 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"frobnicate"}, nil, io.Discard, io.Discard); code != 2 {
 		t.Errorf("unknown command exited %d, want 2", code)
 	}
+	// A group of commands lists its commands.
+	for group, want := range map[string]string{"users": "users list", "tokens": "tokens revoke", "notify": "notify digest"} {
+		for _, flag := range []string{"--help", "-h"} {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), []string{group, flag}, nil, &out, &errOut); code != 0 ||
+				!strings.Contains(out.String(), "Usage: devicebank "+group+" COMMAND") || !strings.Contains(out.String(), want) {
+				t.Errorf("%s %s: exit %d, stdout:\n%s\nstderr:\n%s", group, flag, code, out.String(), errOut.String())
+			}
+		}
+		var errOut bytes.Buffer
+		if code := run(context.Background(), []string{group}, nil, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), want) {
+			t.Errorf("%s alone: exit %d, stderr:\n%s", group, code, errOut.String())
+		}
+	}
+}
+
+// Secrets from the environment or a _FILE are used but never printed: not
+// by --help, not by the usage a mistyped flag prints.
+func TestUsageHidesSecrets(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "sms-token")
+	if err := os.WriteFile(token, []byte("sms-token-5ecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DATABASE_URL", "postgres://devicebank:db-pa55word@db.internal:5432/devicebank")
+	t.Setenv("DEVICEBANK_SMTP_PASSWORD", "smtp-pa55word")
+	t.Setenv("DEVICEBANK_SMS_AUTH_TOKEN", "")
+	t.Setenv("DEVICEBANK_SMS_AUTH_TOKEN_FILE", token)
+	for _, args := range [][]string{{"serve", "--help"}, {"notify", "dispatch", "--help"}, {"migrate", "--databse-url", "x"},
+		{"users", "list", "-h"}, {"notify", "sweep", "--smtp-pasword", "x"}} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, nil, &out, &errOut)
+		all := out.String() + errOut.String()
+		for _, secret := range []string{"db-pa55word", "smtp-pa55word", "sms-token-5ecret", "db.internal"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("%v printed %q:\n%s", args, secret, all)
+			}
+		}
+		if !strings.Contains(all, `-database-url string`) || !strings.Contains(all, `(default "(set)")`) || code == 1 {
+			t.Errorf("%v: exit %d, no usage saying (set):\n%s", args, code, all)
+		}
+	}
+	// The hidden values are still the ones used.
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"notify", "dispatch", "--sms-account-sid", "AC1", "--sms-from", "+13125550100",
+		"--agency-phone", "312-555-0199", "--database-url", "bogus:"}, nil, io.Discard, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "database URL must start with") {
+		t.Fatalf("with the SMS token read from its file, dispatch should get as far as the database: exit %d, %s", code, errOut.String())
+	}
 }
 
 func TestUsersAddRefusesBadInput(t *testing.T) {

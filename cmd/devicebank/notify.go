@@ -35,11 +35,11 @@ func (c *notifyConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPHost, "smtp-host", env("DEVICEBANK_SMTP_HOST", ""), "SMTP server for email reminders; empty: email goes to the log (env DEVICEBANK_SMTP_HOST)")
 	fs.StringVar(&c.SMTPPort, "smtp-port", env("DEVICEBANK_SMTP_PORT", ""), "SMTP port; empty: 587 for starttls, 465 for tls, 25 for none (env DEVICEBANK_SMTP_PORT)")
 	fs.StringVar(&c.SMTPUser, "smtp-username", env("DEVICEBANK_SMTP_USERNAME", ""), "SMTP user (env DEVICEBANK_SMTP_USERNAME)")
-	fs.StringVar(&c.SMTPPassword, "smtp-password", env("DEVICEBANK_SMTP_PASSWORD", ""), "SMTP password (env DEVICEBANK_SMTP_PASSWORD, or DEVICEBANK_SMTP_PASSWORD_FILE)")
+	secretVar(fs, &c.SMTPPassword, "smtp-password", "DEVICEBANK_SMTP_PASSWORD", "", "SMTP password (env DEVICEBANK_SMTP_PASSWORD, or DEVICEBANK_SMTP_PASSWORD_FILE)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", env("DEVICEBANK_SMTP_FROM", ""), "sender address of email reminders (env DEVICEBANK_SMTP_FROM)")
 	fs.StringVar(&c.SMTPTLS, "smtp-tls", env("DEVICEBANK_SMTP_TLS", "starttls"), "starttls, tls or none (env DEVICEBANK_SMTP_TLS)")
 	fs.StringVar(&c.SMSAccountSID, "sms-account-sid", env("DEVICEBANK_SMS_ACCOUNT_SID", ""), "account SID of the Twilio-compatible SMS API; empty: SMS goes to the log (env DEVICEBANK_SMS_ACCOUNT_SID)")
-	fs.StringVar(&c.SMSAuthToken, "sms-auth-token", env("DEVICEBANK_SMS_AUTH_TOKEN", ""), "its auth token (env DEVICEBANK_SMS_AUTH_TOKEN, or DEVICEBANK_SMS_AUTH_TOKEN_FILE)")
+	secretVar(fs, &c.SMSAuthToken, "sms-auth-token", "DEVICEBANK_SMS_AUTH_TOKEN", "", "its auth token (env DEVICEBANK_SMS_AUTH_TOKEN, or DEVICEBANK_SMS_AUTH_TOKEN_FILE)")
 	fs.StringVar(&c.SMSFrom, "sms-from", env("DEVICEBANK_SMS_FROM", ""), "sending number (E.164) or messaging service SID (env DEVICEBANK_SMS_FROM)")
 	fs.StringVar(&c.SMSBaseURL, "sms-base-url", env("DEVICEBANK_SMS_BASE_URL", ""), "base URL of the SMS API; empty: https://api.twilio.com (env DEVICEBANK_SMS_BASE_URL)")
 	fs.StringVar(&c.SMSWebhookURL, "sms-webhook-url", env("DEVICEBANK_SMS_WEBHOOK_URL", ""),

@@ -121,6 +121,8 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 	t.Setenv("DATABASE_URL", dbtest.FreshURL(t, "sqlite"))
 	bad := filepath.Join(t.TempDir(), "policy.json")
 	os.WriteFile(bad, []byte(`{"due_soon_days": [0]}`), 0o600)
+	null := filepath.Join(t.TempDir(), "null.json")
+	os.WriteFile(null, []byte(`{"due_soon_days": [3], "due_today": null, "send_at": "09:00", "catch_up_days": 2}`), 0o600)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -128,6 +130,7 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 		{[]string{"notify", "dispatch", "--smtp-host", "mail.agency.test", "--smtp-from", "nobody"}, "smtp from"},
 		{[]string{"notify", "dispatch", "--sms-account-sid", "AC123"}, "auth token"},
 		{[]string{"notify", "sweep", "--reminder-policy", bad}, "due_soon_days[0]"},
+		{[]string{"notify", "sweep", "--reminder-policy", null}, "due_today: must not be null"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sweep-schedule", "every tuesday"}, "sweep schedule"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "soon"}, "--remind-now-interval"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "-5m"}, "--remind-now-interval"},
