@@ -261,6 +261,8 @@ func TestTokenLifetimeMigrationBackfills(t *testing.T) {
 	}
 }
 
+// foreignKeys returns each table's foreign keys, sorted, as
+// "column -> table (on delete action)".
 func foreignKeys(t *testing.T, db *storage.DB) map[string][]string {
 	t.Helper()
 	ctx := context.Background()
@@ -299,6 +301,8 @@ func foreignKeys(t *testing.T, db *storage.DB) map[string][]string {
 	return out
 }
 
+// A row one database lets you delete, or insert, the other must too: both
+// dialects end with the same foreign keys.
 func TestBothDialectsHaveTheSameForeignKeys(t *testing.T) {
 	engines := dbtest.Engines(t)
 	if len(engines) < 2 {
@@ -316,35 +320,17 @@ func TestBothDialectsHaveTheSameForeignKeys(t *testing.T) {
 	}
 }
 
-func applyBefore(t *testing.T, db *storage.DB, version int) {
-	t.Helper()
-	ctx := context.Background()
-	all, err := migrations.List(db.Engine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all {
-		if m.Version >= version {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
+// A database from before the sort keys gets them for every existing row
+// and keeps every notification, on both databases; keys stored under
+// another collation version are recomputed; a second start changes nothing.
 func TestUpgradeFillsSortKeysAndKeepsTheOutbox(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
 			db := dbtest.OpenURL(t, dbtest.FreshURL(t, engine))
-			applyBefore(t, db, 11)
+			if _, err := migrations.ApplyBefore(ctx, db, 11); err != nil {
+				t.Fatal(err)
+			}
 			now := time.Now().UTC()
 			exec := func(q string, args ...any) {
 				t.Helper()

@@ -30,6 +30,10 @@ var sortKeyed = []struct {
 // sortKeyBatch is how many rows one statement updates.
 const sortKeyBatch = 500
 
+// sortKeysMigration is the migration that adds the sort keys and their
+// version table.
+const sortKeysMigration = 11
+
 // refreshSortKeys brings every stored sort key up to date, in the
 // migration's transaction (so one instance does it while others wait).
 // Rows whose key is present and current are not touched, so it is quick

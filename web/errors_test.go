@@ -840,7 +840,7 @@ func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 		_, admin := e.user(accounts.Admin)
 		_, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
-		client, device := e.client(sw), e.device(co, "laptop")
+		client, device := e.referred(sw), e.device(co, "laptop")
 		plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint", "iccid": "8901260123456789012",
 			"starts_on": "2026-01-01"}).ID(t)
 		loan := e.loan(co, client, device)
@@ -853,7 +853,7 @@ func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 			{co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "", "iccid": "8901260123456789012", "starts_on": "2026-02-30",
 				"data_cap_mb": -5}, []string{"carrier", "starts_on", "data_cap_mb"}},
 			{co, "PATCH", path("/api/v1/data-plans/%d", plan), map[string]any{"carrier": "", "ends_on": "2026-13-01"}, []string{"carrier", "ends_on"}},
-			{co, "POST", "/api/v1/loans", map[string]any{"client_id": 0, "device_id": device, "due_on": "2026-04-31"},
+			{co, "POST", "/api/v1/loans", map[string]any{"client_id": 0, "device_id": device, "due_on": "2026-04-31", "walk_in_justification": walkIn},
 				[]string{"client_id", "due_on"}},
 			{co, "POST", path("/api/v1/loans/%d/renew", loan), map[string]any{"due_on": "2026-02-29"}, []string{"due_on"}},
 			{sw, "POST", "/api/v1/clients", clientBody("D-1", map[string]any{"date_of_birth": "1990-02-30", "proof_verified_on": "1899-12-31",

@@ -766,6 +766,8 @@ func TestClientPhoneNumbersAreE164(t *testing.T) {
 	})
 }
 
+// namesIn returns the value of field for the items of the list at p that
+// are among ids, in the list's order.
 func (e *env) namesIn(token, p, field string, ids ...int64) []string {
 	e.t.Helper()
 	want := map[int64]bool{}
@@ -782,6 +784,10 @@ func (e *env) namesIn(token, p, field string, ids ...int64) []string {
 	return out
 }
 
+// Names are listed in the Unicode collation order on every database, not
+// in the order of the database's own collation (byte order on SQLite and a
+// C.UTF-8 PostgreSQL: "Ana, Zoe, de la Cruz, álvaro"); renaming moves a row;
+// equal names are ordered by id, so pages never overlap.
 func TestListsOrderByNameAlikeOnEveryDatabase(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, admin := e.user(accounts.Admin)
