@@ -28,6 +28,10 @@ const (
 	TooLarge     Code = "too_large"    // the body is bigger than allowed
 	RateLimited  Code = "rate_limited" // too many attempts
 	Internal     Code = "internal"     // a bug or an outage; details are logged, not shown
+
+	// Unsupported: the body comes in a form the service does not take
+	// (compressed, say).
+	Unsupported Code = "unsupported_media_type"
 )
 
 // Error is the application error.

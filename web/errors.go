@@ -18,6 +18,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.NotFound:     fiber.StatusNotFound,
 	apperr.Conflict:     fiber.StatusConflict,
 	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
+	apperr.Unsupported:  fiber.StatusUnsupportedMediaType,
 	apperr.Invalid:      fiber.StatusUnprocessableEntity,
 	apperr.RateLimited:  fiber.StatusTooManyRequests,
 	apperr.Internal:     fiber.StatusInternalServerError,
@@ -61,6 +62,7 @@ type errorDetail struct {
 // a small HTML page for a browser elsewhere. Only internal errors are logged
 // with their detail, and never with request bodies.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	secureHeaders(c)
 	var (
 		status int
 		detail errorDetail

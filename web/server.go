@@ -77,7 +77,8 @@ func New(svc *app.Services, cfg Config) *Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.app.Use(s.assignRequestID, s.logRequests, recover.New(), rejectNULQuery)
+	// Nothing before rejectEncodedBody may read the body.
+	s.app.Use(withSecureHeaders, s.assignRequestID, s.logRequests, recover.New(), rejectEncodedBody, rejectNULQuery)
 	s.app.Get("/", s.home)
 	s.app.Get("/healthz", s.health)
 
