@@ -292,6 +292,8 @@ type Filter struct {
 	Kind     Kind
 	LoanID   int64
 	ClientID int64
+	// ID picks one notification (for Notification).
+	ID int64
 }
 
 // Statuses are the values of the status filter.
@@ -348,6 +350,9 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if f.ClientID != 0 {
 		q.Where("n.client_id = ?", f.ClientID)
 	}
+	if f.ID != 0 {
+		q.Where("n.id = ?", f.ID)
+	}
 	total, err := q.ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "notifications")
@@ -368,6 +373,19 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 		}
 	}
 	return out, int(total), nil
+}
+
+// Notification returns one outbox row, shown as List shows it: a row the
+// actor may not see is not found.
+func (s *Service) Notification(ctx context.Context, actor *accounts.Actor, id int64) (*Notification, error) {
+	out, _, err := s.List(ctx, actor, Filter{ID: id}, storage.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, apperr.New(apperr.NotFound, "notification not found")
+	}
+	return &out[0], nil
 }
 
 // RecordReply acts on an SMS reply from the phone number from: STOP opts

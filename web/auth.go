@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -137,6 +138,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/users/" + strconv.FormatInt(u.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(u)
 }
 

@@ -2337,7 +2337,16 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		alaska := map[string]any{"id": "hhs-2026-ak", "name": "HHS poverty guidelines 2026, Alaska", "region": "AK",
 			"year": 2026, "currency": "USD", "source": "Federal Register 91 FR 1797, 15 January 2026",
 			"amounts_cents": []any{1995000, 2705000, 3415000}, "each_additional_cents": 710000}
-		c.call(201, admin, "POST", "/api/v1/eligibility/guidelines", alaska)
+		loaded := c.send(true, 201, admin, "POST", "/api/v1/eligibility/guidelines", alaska)
+		if got := c.call(200, admin, "GET", loaded.Header.Get("Location"), nil); got["id"] != "hhs-2026-ak" || got["region"] != "AK" {
+			t.Errorf("the table loaded, read at its Location %s: %v", loaded.Header.Get("Location"), got)
+		}
+		if got := c.call(200, admin, "GET", "/api/v1/eligibility/guidelines/"+url.PathEscape(shippedID.(string)), nil); got["id"] != shippedID {
+			t.Errorf("a shipped table: %v", got)
+		}
+		c.call(404, admin, "GET", "/api/v1/eligibility/guidelines/no-such-table", nil)
+		c.call(403, co, "GET", loaded.Header.Get("Location"), nil)
+		c.call(401, "", "GET", loaded.Header.Get("Location"), nil)
 		c.call(409, admin, "POST", "/api/v1/eligibility/guidelines", alaska)
 		taken := maps.Clone(alaska)
 		taken["id"] = shippedID
@@ -2429,6 +2438,15 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			"Idempotency-Key", "enroll-rosa"); again.Header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("a replayed enrollment: %v", again.Header)
 		}
+		placeAt := enrolled.Header.Get("Location")
+		if p := c.call(200, sw, "GET", placeAt, nil); p["status"] != "enrolled" || docInt(p["id"]) != docInt(enrolled.object()["id"]) {
+			t.Errorf("Rosa's place, read at its Location %s: %v", placeAt, p)
+		}
+		c.call(200, co, "GET", placeAt, nil)
+		c.call(404, sw2, "GET", placeAt, nil)
+		c.call(404, sw, "GET", sessURL(emailID, path("/enrollments/%d", rosaID)), nil) // never enrolled there
+		c.call(403, funder, "GET", placeAt, nil)
+		c.call(401, "", "GET", placeAt, nil)
 		c.call(409, sw, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": rosaID})
 		if p := c.call(201, co, "POST", sessURL(basicsID, "/enrollments"), map[string]any{"client_id": benID}); p["status"] != "waitlisted" {
 			t.Errorf("an enrollment in a full session: %v", p)
@@ -2617,6 +2635,17 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			!strings.Contains(fmt.Sprint(reminder["body"]), "Traiga también el cargador.") {
 			t.Errorf("a reminder sent now: %v", reminder)
 		}
+		reminderAt := sent.Header.Get("Location")
+		if got := c.call(200, co, "GET", reminderAt, nil); docInt(got["id"]) != docInt(reminder["id"]) || got["body"] != reminder["body"] {
+			t.Errorf("the reminder, read at its Location %s: %v", reminderAt, got)
+		}
+		if got := c.call(200, sw, "GET", reminderAt, nil); got["body"] != reminder["body"] {
+			t.Errorf("Rosa's social worker reads the reminder: %v", got)
+		}
+		c.call(404, sw2, "GET", reminderAt, nil)
+		c.call(404, co, "GET", "/api/v1/notifications/999999", nil)
+		c.call(403, funder, "GET", reminderAt, nil)
+		c.call(401, "", "GET", reminderAt, nil)
 		if again := c.send(true, 201, co, "POST", remindAt, note, "Idempotency-Key", "remind-rosa"); again.Header.Get("Idempotent-Replayed") != "true" ||
 			docInt(again.object()["id"]) != docInt(reminder["id"]) {
 			t.Errorf("a replayed reminder: %s %v", again.Header.Get("Idempotent-Replayed"), again.object())

@@ -155,6 +155,7 @@ func (s *Server) Routes() []Route {
 		{"PUT", v1 + "/eligibility/rules", accounts.ManageEligibility, s.replaceRules},
 		{"GET", v1 + "/eligibility/rules/versions", accounts.ManageEligibility, s.ruleVersions},
 		{"GET", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.listGuidelines},
+		{"GET", v1 + "/eligibility/guidelines/:id", accounts.ManageEligibility, s.getGuideline},
 		{"POST", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.loadGuideline},
 
 		{"POST", v1 + "/requests", accounts.FileRequests, s.fileRequest},
@@ -173,6 +174,7 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/training/sessions/:id/cancel", accounts.ManageTraining, s.cancelSession},
 		{"GET", v1 + "/training/sessions/:id/enrollments", accounts.ManageTraining, s.listEnrollments},
 		{"POST", v1 + "/training/sessions/:id/enrollments", accounts.EnrollTraining, s.enroll},
+		{"GET", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.ReadTraining, s.getPlace},
 		{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.EnrollTraining, s.withdraw},
 		{"POST", v1 + "/training/sessions/:id/attendance", accounts.ManageTraining, s.recordAttendance},
 		{"GET", v1 + "/clients/:id/training", accounts.ReadTraining, s.clientTraining},
@@ -181,6 +183,8 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/notifications", accounts.ReadNotifications, s.listNotifications},
 		{"GET", v1 + "/notifications/policy", accounts.ReadNotifications, s.reminderPolicy},
 		{"PUT", v1 + "/notifications/policy", accounts.ManageReminders, s.setReminderPolicy},
+		// After /notifications/policy, which would otherwise match :id.
+		{"GET", v1 + "/notifications/:id", accounts.ReadNotifications, s.getNotification},
 		{"POST", v1 + "/loans/:id/reminders", accounts.SendReminders, s.remindNow},
 		{"POST", v1 + "/sms/inbound", Public, s.smsInbound},
 	}
