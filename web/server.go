@@ -93,10 +93,8 @@ func New(svc *app.Services, cfg Config) *Server {
 		if r.Path == "/api/v1/auth/token" {
 			handlers = append(handlers, signInLimit...)
 		}
-		// Keys are scoped to the signed-in user, so only signed-in routes
-		// take them; sign-in itself is safe to repeat.
-		if r.Permission != Public && (r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch || r.Method == fiber.MethodPut) {
-			handlers = append(handlers, s.idempotent)
+		if r.keyed() {
+			handlers = append(handlers, s.idempotent(replayOf(r)))
 		}
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
 	}
@@ -191,6 +189,9 @@ func (s *Server) Routes() []Route {
 }
 
 func (s *Server) assignRequestID(c *fiber.Ctx) error {
+	if requestID(c) != "" { // a replay's second pass
+		return c.Next()
+	}
 	b := make([]byte, 8)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
