@@ -231,6 +231,20 @@ func (s *Service) Guidelines(ctx context.Context) (Guidelines, error) {
 	return out, nil
 }
 
+// Guideline returns the guideline table with id, shipped or loaded.
+func (s *Service) Guideline(ctx context.Context, id string) (*Guideline, error) {
+	all, err := s.Guidelines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].ID == id {
+			return &all[i], nil
+		}
+	}
+	return nil, apperr.New(apperr.NotFound, "guideline table not found")
+}
+
 // LoadGuideline adds a guideline table (Alaska's, next year's, another
 // country's), checked first. Its id must be new.
 func (s *Service) LoadGuideline(ctx context.Context, actor *accounts.Actor, g Guideline) (*Guideline, error) {

@@ -1,15 +1,32 @@
 // Package idempotency lets a client resend a request safely. A request
-// carrying an Idempotency-Key is acted on once; a resend with the same key
-// and the same body gets the first answer again, and the same key with a
-// different body is refused. This follows the IETF draft "The
+// carrying an Idempotency-Key is acted on at most once; a resend with the
+// same key and the same body is told what became of the first, and the same
+// key with a different body is refused. This follows the IETF draft "The
 // Idempotency-Key HTTP Header Field": 422 for a key reused with another
 // request, 409 while the first request is still being processed.
+//
+// A key is claimed by inserting a row with a random claim token. Every
+// transaction of the request that holds the claim begins with the claim's
+// fence (see Claim.Fence and storage.WithFence): it marks the row applied,
+// on the condition that the token is still the request's own, and so holds
+// the row (PostgreSQL's row lock; SQLite's write lock) until it commits or
+// rolls back. A claim left in progress past its lease (its server died) may
+// be taken over by a resend, by changing the token, but only while nothing
+// was applied. So whichever instance or retry runs a request, its changes
+// commit at most once: a request whose claim was taken over cannot commit,
+// and a claim whose request committed cannot be taken over.
+//
+// No answer is stored but an error's: a resend of a request that succeeded
+// re-reads what it made or changed (the web layer decides how), so that
+// neither secrets nor client records sit in this table.
 package idempotency
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -27,22 +44,31 @@ const MaxKeyLength = 255
 type record struct {
 	bun.BaseModel `bun:"table:idempotency_keys"`
 
-	ID           int64     `bun:"id,pk,autoincrement"`
-	UserID       int64     `bun:"user_id"`
-	Key          string    `bun:"key"`
-	Method       string    `bun:"method"`
-	Path         string    `bun:"path"`
-	RequestHash  string    `bun:"request_hash"`
-	StatusCode   int       `bun:"status_code"`
-	ResponseBody string    `bun:"response_body"`
-	Location     string    `bun:"location"`
-	CreatedAt    time.Time `bun:"created_at"`
+	ID          int64  `bun:"id,pk,autoincrement"`
+	UserID      int64  `bun:"user_id"`
+	Key         string `bun:"key"`
+	Method      string `bun:"method"`
+	Path        string `bun:"path"`
+	RequestHash string `bun:"request_hash"`
+	ClaimToken  string `bun:"claim_token"`
+	// Applied is set by the fence when a transaction of the request
+	// commits.
+	Applied    bool   `bun:"applied"`
+	StatusCode int    `bun:"status_code"` // 0 until the outcome is stored
+	ErrorBody  string `bun:"error_body"`  // only for a 4xx answer
+	Location   string `bun:"location"`
+	// CreatedAt is when the key was claimed (or last taken over).
+	CreatedAt time.Time `bun:"created_at"`
 }
 
-// Store keeps keys and the answers they got.
+// Store keeps keys and what became of their requests.
 type Store struct {
 	DB  bun.IDB
 	Now func() time.Time
+	// Claimed, when set, is called with each request that has just
+	// claimed its key, before it is carried out. Tests use it to hold a
+	// request midway.
+	Claimed func(ctx context.Context, r Request)
 }
 
 // Request identifies a request made with a key.
@@ -61,77 +87,138 @@ func (r Request) hash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Response is a stored answer: its status, body, and Location header.
-type Response struct {
+// Outcome is what became of a request: its status, the Location it
+// answered, and for a 4xx answer its body. StatusCode 0 means the request
+// was carried out but its outcome was never stored (its server stopped, or
+// the database failed, after it committed).
+type Outcome struct {
 	StatusCode int
-	Body       []byte
 	Location   string
+	ErrorBody  []byte
 }
 
-// Begin claims the key for r. It returns (nil, nil) when r is new and must
-// be carried out (then call Finish or Abandon), or the stored response when
-// r was already answered. Errors are Invalid (key misused or reused with a
-// different request) or Conflict (the first request is still in progress).
-func (s *Store) Begin(ctx context.Context, r Request) (*Response, error) {
+// Claim is a request's hold on its key.
+type Claim struct {
+	id    int64
+	token string
+}
+
+// Begin claims the key for r. It returns a claim when r is to be carried
+// out (then call Finish), or the outcome of the request that already was.
+// Errors are Invalid (key misused or reused with a different request) or
+// Conflict (the first request is still in progress).
+func (s *Store) Begin(ctx context.Context, r Request) (*Claim, *Outcome, error) {
 	if r.Key == "" || len(r.Key) > MaxKeyLength {
-		return nil, (apperr.Fields{Header: "must be 1 to 255 characters"}).Err()
+		return nil, nil, (apperr.Fields{Header: "must be 1 to 255 characters"}).Err()
 	}
 	for _, c := range r.Key {
 		if c < 0x21 || c > 0x7e {
-			return nil, (apperr.Fields{Header: "must be printable ASCII without spaces"}).Err()
+			return nil, nil, (apperr.Fields{Header: "must be printable ASCII without spaces"}).Err()
 		}
 	}
 	now := s.Now().UTC()
 	rec := &record{UserID: r.UserID, Key: r.Key, Method: r.Method, Path: r.Path,
-		RequestHash: r.hash(), CreatedAt: now}
+		RequestHash: r.hash(), ClaimToken: newToken(), CreatedAt: now}
 	_, err := s.DB.NewInsert().Model(rec).Exec(ctx)
 	if err == nil {
-		return nil, nil
+		return s.claimed(ctx, r, rec.ID, rec.ClaimToken), nil, nil
 	}
 	if !storage.IsUniqueViolation(err) {
-		return nil, storage.Err(err, "idempotency key")
-	}
-	// A claim still in progress after its lease belongs to a request whose
-	// process died: release it and claim it anew. Whatever that request did
-	// is safe to try again, since every change is conditional on state.
-	res, err := s.DB.NewDelete().Model((*record)(nil)).
-		Where("user_id = ? AND key = ? AND status_code = 0 AND created_at < ?", r.UserID, r.Key, now.Add(-Lease)).Exec(ctx)
-	if err != nil {
-		return nil, storage.Err(err, "idempotency key")
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		if _, err := s.DB.NewInsert().Model(rec).Exec(ctx); err == nil {
-			return nil, nil
-		}
+		return nil, nil, storage.Err(err, "idempotency key")
 	}
 	var prev record
 	if err := s.DB.NewSelect().Model(&prev).Where("user_id = ? AND key = ?", r.UserID, r.Key).Scan(ctx); err != nil {
-		// Abandoned between our insert and this read: the caller may retry.
-		return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is being processed; retry shortly")
+		// Released between our insert and this read: the caller may retry.
+		return nil, nil, inProgress()
 	}
 	if prev.RequestHash != rec.RequestHash {
-		return nil, &apperr.Error{Code: apperr.Invalid, Message: "this Idempotency-Key was already used for a different request",
+		return nil, nil, &apperr.Error{Code: apperr.Invalid, Message: "this Idempotency-Key was already used for a different request",
 			Fields: map[string]string{Header: "was already used with a different request; use a new key"}}
 	}
-	if prev.StatusCode == 0 {
-		return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry shortly")
+	if prev.StatusCode != 0 {
+		return nil, &Outcome{StatusCode: prev.StatusCode, Location: prev.Location, ErrorBody: []byte(prev.ErrorBody)}, nil
 	}
-	return &Response{StatusCode: prev.StatusCode, Body: []byte(prev.ResponseBody), Location: prev.Location}, nil
+	if prev.CreatedAt.After(now.Add(-Lease)) {
+		return nil, nil, inProgress()
+	}
+	if prev.Applied {
+		// Past its lease, and its changes were committed: it must not run
+		// again, whatever became of its answer.
+		return nil, &Outcome{}, nil
+	}
+	// A claim still in progress after its lease, with nothing applied,
+	// belongs to a request whose server stopped: take it over. Taking it
+	// is conditional on the token and on applied, so it waits for a
+	// transaction whose fence holds the row (PostgreSQL's row lock,
+	// SQLite's write lock) and fails if that transaction committed; and a
+	// fence that comes after it finds another token, so its transaction
+	// changes nothing.
+	res, err := s.DB.NewUpdate().Model((*record)(nil)).
+		Set("claim_token = ?", rec.ClaimToken).Set("created_at = ?", now).
+		Where("id = ? AND claim_token = ? AND applied = ? AND status_code = 0", prev.ID, prev.ClaimToken, false).Exec(ctx)
+	if err != nil {
+		return nil, nil, storage.Err(err, "idempotency key")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Someone else moved first: applied, finished or taken over.
+		return nil, nil, inProgress()
+	}
+	return s.claimed(ctx, r, prev.ID, rec.ClaimToken), nil, nil
 }
 
-// Finish stores the answer to r so that resends replay it.
-func (s *Store) Finish(ctx context.Context, r Request, resp Response) error {
+func (s *Store) claimed(ctx context.Context, r Request, id int64, token string) *Claim {
+	if s.Claimed != nil {
+		s.Claimed(ctx, r)
+	}
+	return &Claim{id: id, token: token}
+}
+
+func inProgress() error {
+	return apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry shortly")
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Fence is the condition every transaction of the claimed request must meet
+// to commit (see storage.WithFence): the claim is still the request's own.
+// It marks the key applied (undone if the transaction rolls back), holding
+// its row until the transaction ends; a later transaction of the same
+// request finds its own claim and goes on.
+func (cl *Claim) Fence(ctx context.Context, tx bun.Tx) error {
+	res, err := tx.NewUpdate().Model((*record)(nil)).Set("applied = ?", true).
+		Where("id = ? AND claim_token = ?", cl.id, cl.token).Exec(ctx)
+	if err != nil {
+		return storage.Err(err, "idempotency key")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.New(apperr.Conflict, "this request took so long that a resend with the same Idempotency-Key took its place; "+
+			"nothing was done by this one: the resend's answer is the one that counts")
+	}
+	return nil
+}
+
+// Finish stores the outcome of the claimed request. A server error (5xx), or
+// a 429, releases the key instead, so that the request can be retried, unless the
+// request had already committed changes: then that is recorded, and a
+// resend is told the request was carried out.
+func (s *Store) Finish(ctx context.Context, cl *Claim, o Outcome) error {
+	// A server error, or a refusal that waiting cures (429), is not the
+	// answer to keep: unless something was committed, the key is released
+	// and the same request may be sent again.
+	if o.StatusCode >= 500 || o.StatusCode == http.StatusTooManyRequests {
+		o.ErrorBody = nil
+		if _, err := s.DB.NewDelete().Model((*record)(nil)).
+			Where("id = ? AND claim_token = ? AND applied = ?", cl.id, cl.token, false).Exec(ctx); err != nil {
+			return storage.Err(err, "idempotency key")
+		}
+	}
 	_, err := s.DB.NewUpdate().Model((*record)(nil)).
-		Set("status_code = ?", resp.StatusCode).Set("response_body = ?", string(resp.Body)).
-		Set("location = ?", resp.Location).
-		Where("user_id = ? AND key = ?", r.UserID, r.Key).Exec(ctx)
-	return storage.Err(err, "idempotency key")
-}
-
-// Abandon releases the key after a failure that did not change anything the
-// client can see (a server error), so the request can be retried.
-func (s *Store) Abandon(ctx context.Context, r Request) error {
-	_, err := s.DB.NewDelete().Model((*record)(nil)).Where("user_id = ? AND key = ? AND status_code = 0", r.UserID, r.Key).Exec(ctx)
+		Set("status_code = ?", o.StatusCode).Set("error_body = ?", string(o.ErrorBody)).Set("location = ?", o.Location).
+		Where("id = ? AND claim_token = ?", cl.id, cl.token).Exec(ctx)
 	return storage.Err(err, "idempotency key")
 }
 

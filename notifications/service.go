@@ -348,6 +348,8 @@ type Filter struct {
 	Kind     Kind
 	LoanID   int64
 	ClientID int64
+	// ID picks one notification (for Notification).
+	ID int64
 }
 
 // Statuses are the values of the status filter.
@@ -406,6 +408,9 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 		// client that does not exist.
 		q.Where("n.client_id = ?", f.ClientID).Where("n.client_id IN (?)", s.Clients.VisibleIDs(s.DB, actor))
 	}
+	if f.ID != 0 {
+		q.Where("n.id = ?", f.ID)
+	}
 	total, err := q.ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "notifications")
@@ -435,6 +440,19 @@ func (s *Service) hideBodies(ctx context.Context, actor *accounts.Actor, ns []No
 		}
 	}
 	return nil
+}
+
+// Notification returns one outbox row, shown as List shows it: a row the
+// actor may not see is not found.
+func (s *Service) Notification(ctx context.Context, actor *accounts.Actor, id int64) (*Notification, error) {
+	out, _, err := s.List(ctx, actor, Filter{ID: id}, storage.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, apperr.New(apperr.NotFound, "notification not found")
+	}
+	return &out[0], nil
 }
 
 // InboundSMS is a text someone sent to the agency's number, as the SMS

@@ -113,9 +113,32 @@ func redact(raw string) string {
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil. On SQLite
-// the transaction holds the write lock from its first statement.
+// the transaction holds the write lock from its first statement. When ctx
+// carries a fence (WithFence), it runs first in the transaction, and an
+// error from it ends the transaction before fn runs.
 func InTx(ctx context.Context, db bun.IDB, fn func(tx bun.Tx) error) error {
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if fence, ok := ctx.Value(fenceKey{}).(Fence); ok {
+			if err := fence(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
+
+// A Fence is a first statement for every transaction of a request: a
+// condition the request must meet for its changes to be committed, which
+// the fence keeps true until the transaction ends (by a row lock, say).
+// The Idempotency-Key claim is one (package idempotency): a request whose
+// claim was taken over by a resend must not commit.
+type Fence func(ctx context.Context, tx bun.Tx) error
+
+type fenceKey struct{}
+
+// WithFence returns ctx with f to run at the start of each InTx.
+func WithFence(ctx context.Context, f Fence) context.Context {
+	return context.WithValue(ctx, fenceKey{}, f)
 }
 
 // Err translates a database error into an apperr: no rows becomes NotFound

@@ -142,6 +142,22 @@ func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor,
 	}
 }
 
+// Place returns a client's latest place in a session (enrolled,
+// waitlisted, withdrawn or cancelled, with any attendance). A client the
+// actor may not see is not found.
+func (s *Service) Place(ctx context.Context, actor *accounts.Actor, sessionID, clientID int64) (*Enrollment, error) {
+	if err := s.checkPathClient(ctx, s.DB, actor, clientID, "enrollment"); err != nil {
+		return nil, err
+	}
+	var e Enrollment
+	if err := s.DB.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ?", sessionID, clientID).
+		OrderExpr("te.id DESC").Limit(1).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "enrollment")
+	}
+	e.finish()
+	return &e, nil
+}
+
 // Withdraw takes a client out of a session; a freed seat goes to the
 // first on the waitlist.
 func (s *Service) Withdraw(ctx context.Context, actor *accounts.Actor, sessionID, clientID int64) (*Enrollment, error) {

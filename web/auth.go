@@ -1,14 +1,13 @@
 package web
 
 import (
-	"context"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
-	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -41,62 +40,6 @@ func require(p accounts.Permission) fiber.Handler {
 		}
 		return c.Next()
 	}
-}
-
-// idempotent honours an Idempotency-Key header: a resent request gets the
-// first answer again instead of acting twice. Requests without the header
-// pass straight through.
-func (s *Server) idempotent(c *fiber.Ctx) error {
-	key := c.Get(idempotency.Header)
-	if key == "" {
-		return c.Next()
-	}
-	ctx := c.UserContext()
-	req := idempotency.Request{UserID: actor(c).ID, Key: key, Method: c.Method(), Path: c.Path(), Body: c.Body()}
-	prev, err := s.svc.Idempotency.Begin(ctx, req)
-	if err != nil {
-		return err
-	}
-	if prev == nil {
-		// If the handler panics, release the key before the panic goes on
-		// to the recover middleware, so that the client can retry at once.
-		defer func() {
-			if p := recover(); p != nil {
-				s.svc.Idempotency.Abandon(context.Background(), req)
-				panic(p)
-			}
-		}()
-	}
-	if prev != nil {
-		c.Set("Idempotent-Replayed", "true")
-		if prev.Location != "" {
-			c.Location(prev.Location)
-		}
-		c.Type("json")
-		return c.Status(prev.StatusCode).Send(prev.Body)
-	}
-	if err := c.Next(); err != nil {
-		if herr := s.handleError(c, err); herr != nil {
-			return herr
-		}
-	}
-	resp := c.Response()
-	// A server error, or a refusal that waiting cures (429), is not the
-	// answer to keep: the same key may be tried again. So does an answer that
-	// must not be stored (Cache-Control: no-store, such as a new password):
-	// it is never kept, and a resend acts again.
-	if resp.StatusCode() >= 500 || resp.StatusCode() == fiber.StatusTooManyRequests ||
-		strings.Contains(string(resp.Header.Peek(fiber.HeaderCacheControl)), "no-store") {
-		if err := s.svc.Idempotency.Abandon(ctx, req); err != nil {
-			s.log.Error("release idempotency key", "request_id", requestID(c), "error", err.Error())
-		}
-		return nil
-	}
-	if err := s.svc.Idempotency.Finish(ctx, req, idempotency.Response{StatusCode: resp.StatusCode(), Body: resp.Body(),
-		Location: string(resp.Header.Peek(fiber.HeaderLocation))}); err != nil {
-		s.log.Error("store idempotent response", "request_id", requestID(c), "error", err.Error())
-	}
-	return nil
 }
 
 // list is the shape of every list response.
@@ -231,6 +174,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/users/" + strconv.FormatInt(u.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(u)
 }
 

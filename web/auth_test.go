@@ -376,7 +376,8 @@ func TestPasswordChangeRevokesOtherTokens(t *testing.T) {
 
 // An admin resets a password: the new one-time password is shown once,
 // every token of the user ends, and they must choose their own at their
-// next sign-in. The answer is never stored, not even for an Idempotency-Key.
+// next sign-in. The answer is never stored, not even for an Idempotency-Key,
+// and a resend with the key is refused rather than resetting twice.
 func TestAdminResetsAPassword(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, admin := e.user(accounts.Admin)
@@ -403,12 +404,18 @@ func TestAdminResetsAPassword(t *testing.T) {
 		if u := e.must(200, admin, "GET", path("/api/v1/users/%d", id), nil).JSON(t); u["must_change_password"] != true {
 			t.Fatalf("after a reset: %v", u)
 		}
-		// Resent with the same key, it is not replayed: the password is
-		// nowhere stored in the clear, so it is reset again.
-		again := e.must(200, admin, "POST", reset, nil, "Idempotency-Key", "reset-nia")
+		// Resent with the same key, it is neither replayed (the password
+		// is nowhere stored in the clear) nor carried out again: a 409 says
+		// so, and the first password still stands. A new key resets again.
+		refused := e.do(admin, "POST", reset, nil, "Idempotency-Key", "reset-nia")
+		expectError(t, refused, 409, "conflict")
+		if strings.Contains(string(refused.Body), first) {
+			t.Fatalf("a resent reset shows the password: %s", refused.Body)
+		}
+		again := e.must(200, admin, "POST", reset, nil, "Idempotency-Key", "reset-nia-again")
 		second, _ := again.JSON(t)["one_time_password"].(string)
 		if again.Header.Get("Idempotent-Replayed") != "" || second == first || second == "" {
-			t.Fatalf("a resent reset: %s (replayed %q)", again.Body, again.Header.Get("Idempotent-Replayed"))
+			t.Fatalf("a second reset: %s (replayed %q)", again.Body, again.Header.Get("Idempotent-Replayed"))
 		}
 		for _, table := range []string{"idempotency_keys", "audit_events"} {
 			var rows []map[string]any

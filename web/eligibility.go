@@ -2,9 +2,11 @@ package web
 
 import (
 	"encoding/json"
+	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/eligibility"
 )
 
@@ -74,5 +76,18 @@ func (s *Server) loadGuideline(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/eligibility/guidelines/" + url.PathEscape(out.ID))
 	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (s *Server) getGuideline(c *fiber.Ctx) error {
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil {
+		return apperr.New(apperr.NotFound, "guideline table not found")
+	}
+	g, err := s.svc.Eligibility.Guideline(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(g)
 }

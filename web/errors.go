@@ -67,6 +67,7 @@ type errorDetail struct {
 // a small HTML page for a browser elsewhere. Only internal errors are logged
 // with their detail, and never with request bodies.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	secureHeaders(c)
 	var (
 		status int
 		detail errorDetail
@@ -119,6 +120,9 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 // logRequests logs one line per request: no query string and no body, since
 // either may carry client details.
 func (s *Server) logRequests(c *fiber.Ctx) error {
+	if c.Locals(replaying) != nil { // a replay's second pass: logged once, as sent
+		return c.Next()
+	}
 	err := c.Next()
 	if err != nil {
 		if herr := s.handleError(c, err); herr != nil {
@@ -144,6 +148,9 @@ func levelFor(status int) slog.Level {
 // routePattern is the matched route ("/api/v1/clients/:id"), not the path,
 // so logs never carry ids or search text.
 func routePattern(c *fiber.Ctx) string {
+	if p, ok := c.Locals(keyedRoute).(string); ok {
+		return p
+	}
 	if r := c.Route(); r != nil && r.Path != "" && r.Path != "/" {
 		return r.Path
 	}

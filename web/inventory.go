@@ -33,6 +33,7 @@ func (s *Server) createDevice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/devices/" + strconv.FormatInt(d.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(d)
 }
 
@@ -124,6 +125,7 @@ func (s *Server) createDataPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/data-plans/" + strconv.FormatInt(plan.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(plan)
 }
 

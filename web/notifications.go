@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -45,7 +46,20 @@ func (s *Server) remindNow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/notifications/" + strconv.FormatInt(n.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(n)
+}
+
+func (s *Server) getNotification(c *fiber.Ctx) error {
+	id, err := pathID(c, "notification")
+	if err != nil {
+		return err
+	}
+	n, err := s.svc.Notifications.Notification(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(n)
 }
 
 func (s *Server) reminderPolicy(c *fiber.Ctx) error {

@@ -350,6 +350,12 @@ var matrix = []routeCase{
 	{"GET", v1 + "/eligibility/guidelines", adminOnly, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/eligibility/guidelines"}
 	}},
+	{"GET", v1 + "/eligibility/guidelines/:id", adminOnly, func(f *roleFixtures, c caller) request {
+		body := f.guidelineBody()
+		body["region"] = body["id"] // one table per region and year
+		loaded := f.e.must(201, f.admin, "POST", v1+"/eligibility/guidelines", body)
+		return request{path: loaded.Header.Get("Location")}
+	}},
 	{"POST", v1 + "/eligibility/guidelines", adminOnly, func(f *roleFixtures, c caller) request {
 		body := f.guidelineBody()
 		before := f.guidelineIDs()
@@ -455,6 +461,11 @@ var matrix = []routeCase{
 				return f.field(path(v1+"/training/sessions/%d", id), "enrolled_count", float64(0))
 			}}
 	}},
+	{"GET", v1 + "/training/sessions/:id/enrollments/:client_id", staffRead, func(f *roleFixtures, c caller) request {
+		id, client := f.session(), f.client()
+		f.enroll(id, client, "enrolled")
+		return request{path: path(v1+"/training/sessions/%d/enrollments/%d", id, client)}
+	}},
 	{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", staffRead, func(f *roleFixtures, c caller) request {
 		id, client := f.session(), f.referred()
 		f.enroll(id, client, "enrolled")
@@ -499,6 +510,11 @@ var matrix = []routeCase{
 	}},
 	{"GET", v1 + "/notifications/policy", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/notifications/policy"}
+	}},
+	{"GET", v1 + "/notifications/:id", staffRead, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		sent := f.e.must(201, f.coord, "POST", path(v1+"/loans/%d/reminders", loan), map[string]any{})
+		return request{path: sent.Header.Get("Location")}
 	}},
 	{"PUT", v1 + "/notifications/policy", adminOnly, func(f *roleFixtures, c caller) request {
 		before := f.policy()

@@ -80,7 +80,8 @@ func New(svc *app.Services, cfg Config) *Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.app.Use(s.assignRequestID, s.logRequests, recover.New(), rejectNULQuery)
+	// Nothing before rejectEncodedBody may read the body.
+	s.app.Use(withSecureHeaders, s.assignRequestID, s.logRequests, recover.New(), rejectEncodedBody, rejectNULQuery)
 	s.app.Get("/", s.home)
 	s.app.Get("/healthz", s.health)
 
@@ -95,10 +96,8 @@ func New(svc *app.Services, cfg Config) *Server {
 		if r.Path == "/api/v1/auth/token" {
 			handlers = append(handlers, signInLimit...)
 		}
-		// Keys are scoped to the signed-in user, so only signed-in routes
-		// take them; sign-in itself is safe to repeat.
-		if r.Permission != Public && (r.Method == fiber.MethodPost || r.Method == fiber.MethodPatch || r.Method == fiber.MethodPut) {
-			handlers = append(handlers, s.idempotent)
+		if r.keyed() {
+			handlers = append(handlers, s.idempotent(replayOf(r)))
 		}
 		s.app.Add(r.Method, r.Path, append(handlers, r.handler)...)
 	}
@@ -159,6 +158,7 @@ func (s *Server) Routes() []Route {
 		{"PUT", v1 + "/eligibility/rules", accounts.ManageEligibility, s.replaceRules},
 		{"GET", v1 + "/eligibility/rules/versions", accounts.ManageEligibility, s.ruleVersions},
 		{"GET", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.listGuidelines},
+		{"GET", v1 + "/eligibility/guidelines/:id", accounts.ManageEligibility, s.getGuideline},
 		{"POST", v1 + "/eligibility/guidelines", accounts.ManageEligibility, s.loadGuideline},
 
 		{"POST", v1 + "/requests", accounts.FileRequests, s.fileRequest},
@@ -177,6 +177,7 @@ func (s *Server) Routes() []Route {
 		{"POST", v1 + "/training/sessions/:id/cancel", accounts.ManageTraining, s.cancelSession},
 		{"GET", v1 + "/training/sessions/:id/enrollments", accounts.ManageTraining, s.listEnrollments},
 		{"POST", v1 + "/training/sessions/:id/enrollments", accounts.EnrollTraining, s.enroll},
+		{"GET", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.ReadTraining, s.getPlace},
 		{"DELETE", v1 + "/training/sessions/:id/enrollments/:client_id", accounts.EnrollTraining, s.withdraw},
 		{"POST", v1 + "/training/sessions/:id/attendance", accounts.ManageTraining, s.recordAttendance},
 		{"GET", v1 + "/clients/:id/training", accounts.ReadTraining, s.clientTraining},
@@ -185,12 +186,17 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/notifications", accounts.ReadNotifications, s.listNotifications},
 		{"GET", v1 + "/notifications/policy", accounts.ReadNotifications, s.reminderPolicy},
 		{"PUT", v1 + "/notifications/policy", accounts.ManageReminders, s.setReminderPolicy},
+		// After /notifications/policy, which would otherwise match :id.
+		{"GET", v1 + "/notifications/:id", accounts.ReadNotifications, s.getNotification},
 		{"POST", v1 + "/loans/:id/reminders", accounts.SendReminders, s.remindNow},
 		{"POST", v1 + "/sms/inbound", Public, s.smsInbound},
 	}
 }
 
 func (s *Server) assignRequestID(c *fiber.Ctx) error {
+	if requestID(c) != "" { // a replay's second pass
+		return c.Next()
+	}
 	b := make([]byte, 8)
 	rand.Read(b)
 	id := hex.EncodeToString(b)

@@ -124,7 +124,29 @@ func (s *Server) enroll(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location(placePath(e.SessionID, e.ClientID))
 	return c.Status(fiber.StatusCreated).JSON(e)
+}
+
+// placePath is where a client's place in a session is read.
+func placePath(sessionID, clientID int64) string {
+	return "/api/v1/training/sessions/" + strconv.FormatInt(sessionID, 10) + "/enrollments/" + strconv.FormatInt(clientID, 10)
+}
+
+func (s *Server) getPlace(c *fiber.Ctx) error {
+	id, err := pathID(c, "session")
+	if err != nil {
+		return err
+	}
+	clientID, err := strconv.ParseInt(c.Params("client_id"), 10, 64)
+	if err != nil || clientID <= 0 {
+		return apperr.New(apperr.NotFound, "enrollment not found")
+	}
+	e, err := s.svc.Training.Place(c.UserContext(), actor(c), id, clientID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
 }
 
 func (s *Server) withdraw(c *fiber.Ctx) error {
