@@ -462,7 +462,7 @@ var matrix = []routeCase{
 			}}
 	}},
 	{"GET", v1 + "/training/sessions/:id/enrollments/:client_id", staffRead, func(f *roleFixtures, c caller) request {
-		id, client := f.session(), f.client()
+		id, client := f.session(), f.referred()
 		f.enroll(id, client, "enrolled")
 		return request{path: path(v1+"/training/sessions/%d/enrollments/%d", id, client)}
 	}},
