@@ -70,12 +70,12 @@ func List(dialect storage.Dialect) ([]Migration, error) {
 
 // Apply brings db up to date and returns the names of the migrations it applied.
 func Apply(ctx context.Context, db *storage.DB) ([]string, error) {
-	return applyBefore(ctx, db, math.MaxInt)
+	return ApplyBefore(ctx, db, math.MaxInt)
 }
 
-// applyBefore applies the pending migrations numbered below version (tests
-// use it to fill a database as it was before a migration).
-func applyBefore(ctx context.Context, db *storage.DB, version int) ([]string, error) {
+// ApplyBefore applies the pending migrations numbered below version. Tests
+// of an upgrade use it to build a database as an older release left it.
+func ApplyBefore(ctx context.Context, db *storage.DB, version int) ([]string, error) {
 	all, err := List(db.Engine)
 	if err != nil {
 		return nil, err

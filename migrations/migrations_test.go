@@ -223,22 +223,8 @@ func TestTokenLifetimeMigrationBackfills(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
 			db := dbtest.OpenURL(t, dbtest.FreshURL(t, engine))
-			all, err := migrations.List(engine)
-			if err != nil {
+			if _, err := migrations.ApplyBefore(ctx, db, 8); err != nil {
 				t.Fatal(err)
-			}
-			run := func(m migrations.Migration) {
-				if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-					t.Fatalf("%s: %v", m.Name, err)
-				}
-			}
-			var lifetimes migrations.Migration
-			for _, m := range all {
-				if m.Version < 8 {
-					run(m)
-				} else if m.Version == 8 {
-					lifetimes = m
-				}
 			}
 			made := time.Date(2026, 1, 31, 22, 15, 30, 250_000_000, time.UTC)
 			if _, err := db.ExecContext(ctx, `INSERT INTO users (email, name, role, password_hash, created_at, updated_at)
@@ -249,7 +235,9 @@ func TestTokenLifetimeMigrationBackfills(t *testing.T) {
 				SELECT id, 'old', 'hash', ? FROM users`, made); err != nil {
 				t.Fatal(err)
 			}
-			run(lifetimes)
+			if _, err := migrations.Apply(ctx, db); err != nil {
+				t.Fatal(err)
+			}
 			var expires time.Time
 			if err := db.NewRaw("SELECT expires_at FROM api_tokens").Scan(ctx, &expires); err != nil {
 				t.Fatal(err)

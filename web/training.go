@@ -133,14 +133,22 @@ func placePath(sessionID, clientID int64) string {
 	return "/api/v1/training/sessions/" + strconv.FormatInt(sessionID, 10) + "/enrollments/" + strconv.FormatInt(clientID, 10)
 }
 
+// placeIDs reads a place's path, /training/sessions/:id/enrollments/:client_id.
+func placeIDs(c *fiber.Ctx) (sessionID, clientID int64, err error) {
+	if sessionID, err = pathID(c, "session"); err != nil {
+		return 0, 0, err
+	}
+	clientID, err = strconv.ParseInt(c.Params("client_id"), 10, 64)
+	if err != nil || clientID <= 0 {
+		return 0, 0, apperr.New(apperr.NotFound, "enrollment not found")
+	}
+	return sessionID, clientID, nil
+}
+
 func (s *Server) getPlace(c *fiber.Ctx) error {
-	id, err := pathID(c, "session")
+	id, clientID, err := placeIDs(c)
 	if err != nil {
 		return err
-	}
-	clientID, err := strconv.ParseInt(c.Params("client_id"), 10, 64)
-	if err != nil || clientID <= 0 {
-		return apperr.New(apperr.NotFound, "enrollment not found")
 	}
 	e, err := s.svc.Training.Place(c.UserContext(), actor(c), id, clientID)
 	if err != nil {
@@ -150,13 +158,9 @@ func (s *Server) getPlace(c *fiber.Ctx) error {
 }
 
 func (s *Server) withdraw(c *fiber.Ctx) error {
-	id, err := pathID(c, "session")
+	id, clientID, err := placeIDs(c)
 	if err != nil {
 		return err
-	}
-	clientID, err := strconv.ParseInt(c.Params("client_id"), 10, 64)
-	if err != nil || clientID <= 0 {
-		return apperr.New(apperr.NotFound, "enrollment not found")
 	}
 	e, err := s.svc.Training.Withdraw(c.UserContext(), actor(c), id, clientID)
 	if err != nil {
