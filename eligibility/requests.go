@@ -497,10 +497,11 @@ func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind st
 }
 
 // Fulfil links a ready request to the loan issued against it, inside the
-// loan's transaction. The request must be for that client and kind.
+// loan's transaction. The request must be for that client and kind. A
+// request the actor may not see is answered as one that does not exist.
 func (s *Service) Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error {
 	r := new(DeviceRequest)
-	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ?", requestID)).Scan(ctx); err != nil {
+	if err := storage.Locked(s.scope(tx, tx.NewSelect().Model(r).Where("r.id = ?", requestID), actor)).Scan(ctx); err != nil {
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
 			return (apperr.Fields{"request_id": "no request has this id"}).Err()
 		}
