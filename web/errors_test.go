@@ -326,7 +326,6 @@ func TestInvalidDeviceNamesEveryField(t *testing.T) {
 		// device and its history alone.
 		id := int64(good["id"].(float64))
 		hist := e.historyAt(co, path("/api/v1/devices/%d/history", id))
-		before = e.world(admin)
 		r = e.do(co, "PATCH", path("/api/v1/devices/%d", id), map[string]any{
 			"kind": "fridge", "make": " ", "model": "", "purchase_cost_cents": -1,
 			"imei": "490154203237519", "accessories": []any{map[string]any{"name": ""}}})
@@ -393,7 +392,6 @@ func TestInvalidClientNamesEveryField(t *testing.T) {
 		id := e.client(sw)
 		was := e.must(200, sw, "GET", path("/api/v1/clients/%d", id), nil).JSON(t)
 		hist := e.historyAt(sw, path("/api/v1/clients/%d/history", id))
-		before = e.world(admin)
 		r = e.do(sw, "PATCH", path("/api/v1/clients/%d", id), map[string]any{
 			"first_name": "", "household_size": 0, "preferred_channel": "pigeon", "email": "a@"})
 		expectError(t, r, 422, "invalid")
@@ -899,6 +897,26 @@ func TestBodiesMustBeSentAsJSON(t *testing.T) {
 		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("the answer's Content-Type %q", ct)
+		}
+
+		// So does an approval, whose justification is optional; a denial
+		// and an override without one name the justification they need.
+		for _, action := range []string{"deny", "override"} {
+			want := map[string]string{"deny": "waitlisted", "override": "denied"}[action]
+			income := map[string]int{"deny": 1000000, "override": 90000000}[action]
+			request := docFileRequest(e, sw, income, want)
+			r := e.do(co, "POST", path("/api/v1/requests/%d/%s", request, action), nil)
+			expectError(t, r, 422, "invalid")
+			expectFieldsExactly(t, r, "justification")
+			if got := e.must(200, co, "GET", path("/api/v1/requests/%d", request), nil).JSON(t)["status"]; got != want {
+				t.Errorf("after a refused %s without a body the request is %v, want %s", action, got, want)
+			}
+		}
+		client := e.situated(sw, map[string]any{"annual_income_cents": nil})
+		review := e.must(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": client, "device_kind": "other"}).ID(t)
+		r = e.must(200, co, "POST", path("/api/v1/requests/%d/approve", review), nil)
+		if m := r.JSON(t); m["status"] != "waitlisted" || m["justification"] != "" {
+			t.Errorf("approved without a body: %s", r.Body)
 		}
 	})
 }
