@@ -1003,6 +1003,8 @@ func goJSONType(t reflect.Type) (string, bool) {
 	switch t {
 	case reflect.TypeOf(time.Time{}):
 		return "string", nullable
+	case reflect.TypeOf(calendar.Time{}):
+		return "string", nullable
 	case reflect.TypeOf(calendar.Date{}):
 		return "string", true // the zero date is written as null
 	case reflect.TypeOf(json.RawMessage{}):
