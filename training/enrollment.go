@@ -319,7 +319,7 @@ func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clien
 	}
 	sort.Strings(rec.CompletedModules)
 	sort.SliceStable(rec.Sessions, func(i, j int) bool { return rec.Sessions[i].Session.StartsAt.Before(rec.Sessions[j].Session.StartsAt) })
-	rec.TotalHours = math.Round(float64(minutes)/60*100) / 100
+	rec.TotalHours = hours(minutes)
 	return rec, nil
 }
 

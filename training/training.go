@@ -10,6 +10,7 @@ package training
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"time"
 
@@ -67,7 +68,11 @@ type Enrollment struct {
 	Referral bool `bun:"referral" json:"-"`
 }
 
-func (e *Enrollment) finish() { e.Hours = float64(e.CreditedMinutes) / 60 }
+func (e *Enrollment) finish() { e.Hours = hours(e.CreditedMinutes) }
+
+// hours is minutes as hours with at most two decimals, for the API: 59
+// minutes are 0.98 hours, not 0.98333…; the minutes stay exact.
+func hours(minutes int) float64 { return math.Round(float64(minutes)/60*100) / 100 }
 
 // Clients is what training needs to know about clients.
 type Clients interface {
