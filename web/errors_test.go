@@ -326,6 +326,7 @@ func TestInvalidDeviceNamesEveryField(t *testing.T) {
 		// device and its history alone.
 		id := int64(good["id"].(float64))
 		hist := e.historyAt(co, path("/api/v1/devices/%d/history", id))
+		before = e.world(admin)
 		r = e.do(co, "PATCH", path("/api/v1/devices/%d", id), map[string]any{
 			"kind": "fridge", "make": " ", "model": "", "purchase_cost_cents": -1,
 			"imei": "490154203237519", "accessories": []any{map[string]any{"name": ""}}})
@@ -392,6 +393,7 @@ func TestInvalidClientNamesEveryField(t *testing.T) {
 		id := e.client(sw)
 		was := e.must(200, sw, "GET", path("/api/v1/clients/%d", id), nil).JSON(t)
 		hist := e.historyAt(sw, path("/api/v1/clients/%d/history", id))
+		before = e.world(admin)
 		r = e.do(sw, "PATCH", path("/api/v1/clients/%d", id), map[string]any{
 			"first_name": "", "household_size": 0, "preferred_channel": "pigeon", "email": "a@"})
 		expectError(t, r, 422, "invalid")
