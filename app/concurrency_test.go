@@ -21,6 +21,7 @@ import (
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
@@ -196,6 +197,50 @@ func TestRenewalsDoNotOverwriteEachOther(t *testing.T) {
 		dev, _ := f.svc.Inventory.Device(ctx, d.ID)
 		if dev.Condition != "damaged" || dev.Notes != "sticker on lid" {
 			t.Fatalf("after the race: condition %q notes %q", dev.Condition, dev.Notes)
+		}
+	})
+}
+
+// A request is decided on the facts as they are when it is stored: a loan
+// of the same kind issued to the client while the request is being filed
+// (a walk-in, still uncommitted) is counted by the decision, which waits
+// for it, rather than the request being approved beside the loan.
+func TestRequestIsDecidedOnTheLoanIssuedMeanwhile(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		co, sw := f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
+		client := f.person(sw, cents(20000))
+		lent, free := f.laptop(co), f.laptop(co)
+		var r *eligibility.DeviceRequest
+		err := f.race(func(tx bun.Tx) error {
+			// What issuing a walk-in does: the kind's lock, then the loan.
+			if err := f.svc.Inventory.LockKind(ctx, tx, "laptop"); err != nil {
+				return err
+			}
+			now := f.clock.Now()
+			loan := &inventory.Loan{ClientID: client, DeviceID: lent, DeviceKind: "laptop", Status: inventory.LoanOpen,
+				DueOn: calendar.Of(now).AddDays(30), IssuedAt: now, IssuedBy: co.ID, UpdatedAt: now}
+			if _, err := tx.NewInsert().Model(loan).Exec(ctx); err != nil {
+				return err
+			}
+			_, err := tx.NewUpdate().Table("devices").Set("status = 'on_loan'").Where("id = ?", lent).Exec(ctx)
+			return err
+		}, func() error {
+			var err error
+			r, err = f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: client, DeviceKind: "laptop"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != eligibility.Denied || r.ReservedDeviceID != nil {
+			t.Fatalf("a request filed while the client was lent a laptop is %s, holding %v; want denied, holding none: %+v",
+				r.Status, r.ReservedDeviceID, r.Decision)
+		}
+		d, err := f.svc.Inventory.Device(ctx, free)
+		if err != nil || d.ReservedForRequestID != nil {
+			t.Fatalf("the free laptop is held for %v (%v); want for no one", d.ReservedForRequestID, err)
 		}
 	})
 }

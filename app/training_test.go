@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
@@ -17,9 +18,9 @@ import (
 // session schedules a session of hours hours starting at start.
 func (f *fixture) session(co *accounts.Actor, topic string, start time.Time, hours, capacity int) *training.Session {
 	f.t.Helper()
-	end := start.Add(time.Duration(hours) * time.Hour)
+	starts, ends := calendar.TimeOf(start), calendar.TimeOf(start.Add(time.Duration(hours)*time.Hour))
 	ss, err := f.svc.Training.CreateSession(context.Background(), co, training.SessionInput{Title: str("Class " + topic), Topic: str(topic),
-		StartsAt: &start, EndsAt: &end, Capacity: &capacity})
+		StartsAt: &starts, EndsAt: &ends, Capacity: &capacity})
 	if err != nil {
 		f.t.Fatal(err)
 	}

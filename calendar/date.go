@@ -1,5 +1,6 @@
 // Package calendar holds Date, a day on the calendar with no time or zone,
-// for the dates people pick (due dates, plan start and end).
+// for the dates people pick (due dates, plan start and end), and Time, a
+// moment as people send it (a session's start and end).
 package calendar
 
 import (

@@ -568,12 +568,12 @@ func (s *Service) History(ctx context.Context, actor *accounts.Actor, id int64, 
 // EligibilityFacts returns the situation of a client the actor may see,
 // and the ids of the clients in their household (them included). Reading
 // it is recorded, since decisions quote income and programs.
-func (s *Service) EligibilityFacts(ctx context.Context, actor *accounts.Actor, id int64) (eligibility.Situation, []int64, error) {
+func (s *Service) EligibilityFacts(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (eligibility.Situation, []int64, error) {
 	var (
 		c         *Client
 		household []int64
 	)
-	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
 		var err error
 		if c, err = s.load(ctx, tx, actor, id, false); err != nil {
 			return err

@@ -124,23 +124,32 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
-	d, rules, needs, err := s.decide(ctx, actor, in.ClientID, Request{DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan})
+	p, err := s.policy(ctx)
 	if err != nil {
 		return nil, err
 	}
-	score, reasons := Score(rules, in.Urgency, needs)
-	decision, _ := json.Marshal(d)
-	reasonJSON, _ := json.Marshal(reasons)
-	now := s.now()
-	r := &DeviceRequest{ClientID: in.ClientID, DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan,
-		Reason: in.Reason, Urgency: in.Urgency, Outcome: d.Outcome, RuleSetVersion: d.RuleSetVersion,
-		DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
-		PriorityReasons: reasons, Referral: actor.Can(accounts.ReferClients), CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
-	r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
+	var r *DeviceRequest
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		if err := s.Lending.LockKind(ctx, tx, r.DeviceKind); err != nil {
+		// The decision is made under the kind's lock, which issuing a loan
+		// also takes: a walk-in of this kind to this client either commits
+		// first, and the decision counts it, or waits and finds the request
+		// (see docs/eligibility.md).
+		if err := s.Lending.LockKind(ctx, tx, in.DeviceKind); err != nil {
 			return err
 		}
+		d, needs, err := s.decide(ctx, tx, actor, in.ClientID, Request{DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan}, p)
+		if err != nil {
+			return err
+		}
+		score, reasons := Score(p.rules.RuleSet, in.Urgency, needs)
+		decision, _ := json.Marshal(d)
+		reasonJSON, _ := json.Marshal(reasons)
+		now := s.now()
+		r = &DeviceRequest{ClientID: in.ClientID, DeviceKind: in.DeviceKind, NeedsDataPlan: in.NeedsDataPlan,
+			Reason: in.Reason, Urgency: in.Urgency, Outcome: d.Outcome, RuleSetVersion: d.RuleSetVersion,
+			DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
+			PriorityReasons: reasons, Referral: actor.Can(accounts.ReferClients), CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+		r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
 			if storage.IsUniqueViolation(err) {
 				return apperr.New(apperr.Conflict, "this client already has an open request for a %s", in.DeviceKind)
@@ -497,10 +506,11 @@ func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind st
 }
 
 // Fulfil links a ready request to the loan issued against it, inside the
-// loan's transaction. The request must be for that client and kind.
+// loan's transaction. The request must be for that client and kind. A
+// request the actor may not see is answered as one that does not exist.
 func (s *Service) Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error {
 	r := new(DeviceRequest)
-	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ?", requestID)).Scan(ctx); err != nil {
+	if err := storage.Locked(s.scope(tx, tx.NewSelect().Model(r).Where("r.id = ?", requestID), actor)).Scan(ctx); err != nil {
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
 			return (apperr.Fields{"request_id": "no request has this id"}).Err()
 		}

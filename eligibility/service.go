@@ -20,7 +20,9 @@ import (
 // situation, and the ids of the clients in their household (them included).
 // The clients package provides it, applying its visibility rules.
 type ClientFacts interface {
-	EligibilityFacts(ctx context.Context, actor *accounts.Actor, clientID int64) (Situation, []int64, error)
+	// EligibilityFacts reads through db, so that a decision made inside a
+	// transaction reads what that transaction sees.
+	EligibilityFacts(ctx context.Context, db bun.IDB, actor *accounts.Actor, clientID int64) (Situation, []int64, error)
 	// VisibleIDs selects the ids of the clients actor may see.
 	VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
 	// CheckReference reports field invalid unless actor may see client id,
@@ -31,7 +33,7 @@ type ClientFacts interface {
 // LendingFacts is what eligibility needs to know about loans and devices.
 // The inventory package provides it.
 type LendingFacts interface {
-	EligibilityHistory(ctx context.Context, clientID int64, household []int64) (History, error)
+	EligibilityHistory(ctx context.Context, db bun.IDB, clientID int64, household []int64) (History, error)
 	// LockKind serializes, until tx ends, every change to the free devices
 	// of a kind and to whom they are held for. Taken before any row of a
 	// request or a device is locked.
@@ -50,7 +52,7 @@ type LendingFacts interface {
 // TrainingFacts is what eligibility needs to know about a client's
 // training. The training package provides it.
 type TrainingFacts interface {
-	EligibilityTraining(ctx context.Context, clientID int64) ([]TrainingCredit, error)
+	EligibilityTraining(ctx context.Context, db bun.IDB, clientID int64) ([]TrainingCredit, error)
 }
 
 // Service stores rule sets and guideline tables and makes decisions.
@@ -298,43 +300,56 @@ func (s *Service) LoadGuideline(ctx context.Context, actor *accounts.Actor, g Gu
 // Check decides whether a client the actor may see qualifies for a device
 // of kind today, under the current rules, and saves no decision.
 func (s *Service) Check(ctx context.Context, actor *accounts.Actor, clientID int64, req Request) (*Decision, error) {
-	d, _, _, err := s.decide(ctx, actor, clientID, req)
+	p, err := s.policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.decide(ctx, s.DB, actor, clientID, req, p)
 	return d, err
 }
 
-// decide makes a decision and returns it with the rule set it used and the
-// client's needs flags (for the waitlist score).
-func (s *Service) decide(ctx context.Context, actor *accounts.Actor, clientID int64, req Request) (*Decision, *RuleSet, []string, error) {
-	var bad apperr.Fields
-	bad.Check(!contains(DeviceKinds, req.DeviceKind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
-	clientErr := s.Clients.CheckReference(ctx, s.DB, actor, "client_id", clientID)
-	if err := apperr.Join(clientErr, bad.Err()); err != nil {
-		return nil, nil, nil, err
-	}
-	// The rules and tables first: the read of the client's record is
-	// recorded, so it comes after everything that could fail without it.
+// policy is what a decision is made under: the current rule set (installing
+// the default on a new database) and the guideline tables.
+type policy struct {
+	rules  *StoredRuleSet
+	guides Guidelines
+}
+
+func (s *Service) policy(ctx context.Context) (policy, error) {
 	rules, err := s.CurrentRuleSet(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return policy{}, err
 	}
 	guides, err := s.Guidelines(ctx)
-	if err != nil {
-		return nil, nil, nil, err
+	return policy{rules: rules, guides: guides}, err
+}
+
+// decide makes a decision under p from the client's facts as db sees them
+// (a transaction's, when the decision is stored), and returns it with the
+// client's needs flags (for the waitlist score).
+func (s *Service) decide(ctx context.Context, db bun.IDB, actor *accounts.Actor, clientID int64, req Request, p policy) (*Decision, []string, error) {
+	var bad apperr.Fields
+	bad.Check(!contains(DeviceKinds, req.DeviceKind), "device_kind", "must be one of phone, tablet, laptop, hotspot, other")
+	clientErr := s.Clients.CheckReference(ctx, db, actor, "client_id", clientID)
+	if err := apperr.Join(clientErr, bad.Err()); err != nil {
+		return nil, nil, err
 	}
-	situation, household, err := s.Clients.EligibilityFacts(ctx, actor, clientID)
+	// The read of the client's record is recorded, so it comes after
+	// everything that could fail without it.
+	situation, household, err := s.Clients.EligibilityFacts(ctx, db, actor, clientID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	history, err := s.Lending.EligibilityHistory(ctx, clientID, household)
+	history, err := s.Lending.EligibilityHistory(ctx, db, clientID, household)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if s.Training != nil {
-		if history.Training, err = s.Training.EligibilityTraining(ctx, clientID); err != nil {
-			return nil, nil, nil, err
+		if history.Training, err = s.Training.EligibilityTraining(ctx, db, clientID); err != nil {
+			return nil, nil, err
 		}
 	}
-	d := Evaluate(Input{Situation: situation, Request: req, History: history, RuleSet: rules.RuleSet,
-		Version: rules.Version, Guidelines: guides, On: calendar.Today(s.Now(), s.Location)})
-	return &d, rules.RuleSet, situation.Needs, nil
+	d := Evaluate(Input{Situation: situation, Request: req, History: history, RuleSet: p.rules.RuleSet,
+		Version: p.rules.Version, Guidelines: p.guides, On: calendar.Today(s.Now(), s.Location)})
+	return &d, situation.Needs, nil
 }

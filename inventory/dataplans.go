@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type DataPlanInput struct {
 	StartsOn         *calendar.Date                `json:"starts_on"`
 	EndsOn           optional.Field[calendar.Date] `json:"ends_on"`
 	Notes            *string                       `json:"notes"`
+	// DueAfterPlanEnds lets an update end the plan before the due date of
+	// the open loan it is lent on, as issuing and renewing allow.
+	DueAfterPlanEnds bool `json:"due_after_plan_ends"`
 }
 
 func (in DataPlanInput) apply(p *DataPlan) error {
@@ -141,7 +145,9 @@ func (s *Service) CreateDataPlan(ctx context.Context, actor *accounts.Actor, in 
 	return p, nil
 }
 
-// UpdateDataPlan changes a data plan.
+// UpdateDataPlan changes a data plan. Its end may not move before the due
+// date of the open loan it is lent on unless the coordinator says so
+// (DueAfterPlanEnds), as when issuing or renewing the loan.
 func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id int64, in DataPlanInput) (*DataPlan, error) {
 	var p *DataPlan
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
@@ -149,19 +155,44 @@ func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id 
 		if p, err = s.loadDataPlan(ctx, tx, id, true); err != nil {
 			return err
 		}
-		before := p.fields()
-		if err := in.apply(p); err != nil {
+		before, oldEnd := p.fields(), p.EndsOn
+		applyErr := in.apply(p)
+		// The plan's row lock keeps a loan from being issued or renewed
+		// on it meanwhile: both lock the plan before checking its end.
+		var bad apperr.Fields
+		endsBeforeDue := false
+		if p.EndsOn != oldEnd && p.EndsOn.Problem() == "" && !p.EndsOn.IsZero() {
+			var open []Loan
+			if err := tx.NewSelect().Model(&open).Column("l.id", "l.due_on").
+				Where("l.data_plan_id = ? AND l.status = ?", p.ID, LoanOpen).Scan(ctx); err != nil {
+				return storage.Err(err, "loans")
+			}
+			for _, l := range open {
+				if l.DueOn.After(p.EndsOn) {
+					endsBeforeDue = true
+					bad.Check(!in.DueAfterPlanEnds, "ends_on", fmt.Sprintf("is before loan %d is due (%s): choose a date from then on, or send \"due_after_plan_ends\": true to end it anyway", l.ID, l.DueOn))
+				}
+			}
+		}
+		if err := apperr.Join(applyErr, bad.Err()); err != nil {
 			return err
 		}
 		changes := audit.Diff(before, p.fields())
 		if len(changes) == 0 {
 			return nil
 		}
+		recorded := map[string]any{}
+		for k, v := range changes {
+			recorded[k] = v
+		}
+		if endsBeforeDue {
+			recorded["due_after_plan_ends"] = true
+		}
 		p.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(p).ExcludeColumn("id", "created_at").WherePK().Exec(ctx); err != nil {
 			return planConflict(err)
 		}
-		return audit.Record(ctx, tx, planEvent(actor, p.UpdatedAt, "data_plan.updated", p), changes)
+		return audit.Record(ctx, tx, planEvent(actor, p.UpdatedAt, "data_plan.updated", p), recorded)
 	})
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 // eligibility rules see it: open loans by device kind for the client and
 // for their household, unrecovered losses, and when the last loan ended.
 // Dates are days in the agency's time zone.
-func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, household []int64) (eligibility.History, error) {
+func (s *Service) EligibilityHistory(ctx context.Context, db bun.IDB, clientID int64, household []int64) (eligibility.History, error) {
 	h := eligibility.History{OpenLoans: map[string]int{}, HouseholdOpenLoans: map[string]int{}}
 	if len(household) == 0 {
 		household = []int64{clientID}
@@ -24,7 +24,7 @@ func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, househ
 		ClientID int64  `bun:"client_id"`
 		Kind     string `bun:"kind"`
 	}
-	err := s.DB.NewSelect().TableExpr("loans AS l").ColumnExpr("l.client_id, l.device_kind AS kind").
+	err := db.NewSelect().TableExpr("loans AS l").ColumnExpr("l.client_id, l.device_kind AS kind").
 		Where("l.status = ? AND l.client_id IN (?)", LoanOpen, bun.In(household)).Scan(ctx, &open)
 	if err != nil {
 		return h, storage.Err(err, "loans")
@@ -41,7 +41,7 @@ func (s *Service) EligibilityHistory(ctx context.Context, clientID int64, househ
 		LostAt      *time.Time `bun:"lost_at"`
 		RecoveredAt *time.Time `bun:"recovered_at"`
 	}
-	err = s.DB.NewSelect().TableExpr("loans").Column("status", "returned_at", "lost_at", "recovered_at").
+	err = db.NewSelect().TableExpr("loans").Column("status", "returned_at", "lost_at", "recovered_at").
 		Where("client_id = ? AND status <> ?", clientID, LoanOpen).Scan(ctx, &ended)
 	if err != nil {
 		return h, storage.Err(err, "loans")

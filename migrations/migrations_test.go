@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -393,5 +395,45 @@ func TestUpgradeFillsSortKeysAndKeepsTheOutbox(t *testing.T) {
 				t.Fatalf("sort_key_version %q, %v", version, err)
 			}
 		})
+	}
+}
+
+// A PostgreSQL database migrated with 0005 as it was first released, which
+// kept the outbox's foreign keys to loans, clients and users, loses them on
+// upgrade, and ends with the keys of a new database.
+func TestOutboxKeysFromTheFirst0005AreDropped(t *testing.T) {
+	if !slices.Contains(dbtest.Engines(t), storage.Postgres) {
+		t.Skip("set TEST_DATABASE_URL to upgrade a PostgreSQL database")
+	}
+	ctx := context.Background()
+	db := dbtest.OpenURL(t, dbtest.FreshURL(t, storage.Postgres))
+	released, err := os.ReadFile("testdata/postgres_0005_reminders_as_released.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.ApplyBefore(ctx, db, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, string(released)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (5, '0005_reminders', ?)", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	outbox := func() []string { return foreignKeys(t, db)["notifications"] }
+	if keys := outbox(); !slices.Contains(keys, "loan_id -> loans (on delete no action)") {
+		t.Fatalf("the first 0005 left the outbox with %v, want its key to loans", keys)
+	}
+	if _, err := migrations.Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	want := foreignKeys(t, dbtest.Open(t, storage.Postgres))["notifications"]
+	if got := outbox(); !reflect.DeepEqual(got, want) {
+		t.Errorf("the upgraded outbox has the keys %v, want those of a new database, %v", got, want)
+	}
+	for _, k := range outbox() {
+		if col, _, _ := strings.Cut(k, " "); col == "client_id" || col == "loan_id" || col == "user_id" {
+			t.Errorf("the upgraded outbox keeps %s", k)
+		}
 	}
 }

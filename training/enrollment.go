@@ -319,21 +319,21 @@ func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clien
 	}
 	sort.Strings(rec.CompletedModules)
 	sort.SliceStable(rec.Sessions, func(i, j int) bool { return rec.Sessions[i].Session.StartsAt.Before(rec.Sessions[j].Session.StartsAt) })
-	rec.TotalHours = math.Round(float64(minutes)/60*100) / 100
+	rec.TotalHours = hours(minutes)
 	return rec, nil
 }
 
 // EligibilityTraining lists the sessions a client attended, as the
 // eligibility rules count them: the day (in the agency's zone), credited
 // time, topic and whether the module was completed.
-func (s *Service) EligibilityTraining(ctx context.Context, clientID int64) ([]eligibility.TrainingCredit, error) {
+func (s *Service) EligibilityTraining(ctx context.Context, db bun.IDB, clientID int64) ([]eligibility.TrainingCredit, error) {
 	var rows []struct {
 		StartsAt  time.Time `bun:"starts_at"`
 		Minutes   int       `bun:"credited_minutes"`
 		Topic     string    `bun:"topic"`
 		Completed bool      `bun:"module_completed"`
 	}
-	err := s.DB.NewSelect().TableExpr("training_enrollments AS te").Join("JOIN training_sessions AS ts ON ts.id = te.session_id").
+	err := db.NewSelect().TableExpr("training_enrollments AS te").Join("JOIN training_sessions AS ts ON ts.id = te.session_id").
 		ColumnExpr("ts.starts_at, te.credited_minutes, ts.topic, te.module_completed").
 		Where("te.client_id = ? AND te.status = 'enrolled' AND te.attendance IN ('present', 'late')", clientID).
 		Scan(ctx, &rows)

@@ -10,6 +10,7 @@ package training
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -66,7 +68,11 @@ type Enrollment struct {
 	Referral bool `bun:"referral" json:"-"`
 }
 
-func (e *Enrollment) finish() { e.Hours = float64(e.CreditedMinutes) / 60 }
+func (e *Enrollment) finish() { e.Hours = hours(e.CreditedMinutes) }
+
+// hours is minutes as hours with at most two decimals, for the API: 59
+// minutes are 0.98 hours, not 0.98333…; the minutes stay exact.
+func hours(minutes int) float64 { return math.Round(float64(minutes)/60*100) / 100 }
 
 // Clients is what training needs to know about clients.
 type Clients interface {
@@ -105,15 +111,15 @@ func (s *Service) now() time.Time { return s.Now().UTC() }
 
 // SessionInput is a session as entered; for an update, nil fields stay.
 type SessionInput struct {
-	Title      *string    `json:"title"`
-	Topic      *string    `json:"topic"`
-	Language   *string    `json:"language"`
-	Location   *string    `json:"location"`
-	StartsAt   *time.Time `json:"starts_at"`
-	EndsAt     *time.Time `json:"ends_at"`
-	Capacity   *int       `json:"capacity"`
-	Instructor *string    `json:"instructor"`
-	Notes      *string    `json:"notes"`
+	Title      *string        `json:"title"`
+	Topic      *string        `json:"topic"`
+	Language   *string        `json:"language"`
+	Location   *string        `json:"location"`
+	StartsAt   *calendar.Time `json:"starts_at"`
+	EndsAt     *calendar.Time `json:"ends_at"`
+	Capacity   *int           `json:"capacity"`
+	Instructor *string        `json:"instructor"`
+	Notes      *string        `json:"notes"`
 }
 
 // MaxCapacity bounds a session's seats.
@@ -124,17 +130,13 @@ func (in SessionInput) apply(ss *Session) error {
 		&ss.Location: in.Location, &ss.Instructor: in.Instructor, &ss.Notes: in.Notes} {
 		optional.AssignTrimmed(dst, src)
 	}
-	if in.StartsAt != nil {
-		ss.StartsAt = in.StartsAt.UTC()
-	}
-	if in.EndsAt != nil {
-		ss.EndsAt = in.EndsAt.UTC()
-	}
+	var bad apperr.Fields
+	startsOK := assignTime(&bad, "starts_at", &ss.StartsAt, in.StartsAt)
+	endsOK := assignTime(&bad, "ends_at", &ss.EndsAt, in.EndsAt)
 	optional.Assign(&ss.Capacity, in.Capacity)
 	if ss.Language == "" {
 		ss.Language = "en"
 	}
-	var bad apperr.Fields
 	bad.Check(ss.Title == "", "title", "is required")
 	bad.MaxLength("title", ss.Title, 200)
 	bad.Check(ss.Topic == "", "topic", "is required: the module this session teaches, such as device_basics")
@@ -147,15 +149,28 @@ func (in SessionInput) apply(ss *Session) error {
 	bad.MaxLength("location", ss.Location, 500)
 	bad.MaxLength("instructor", ss.Instructor, 200)
 	bad.MaxLength("notes", ss.Notes, 2000)
-	bad.Check(ss.StartsAt.IsZero(), "starts_at", "is required (RFC 3339, such as 2026-04-02T17:30:00-05:00)")
-	bad.Check(ss.EndsAt.IsZero(), "ends_at", "is required (RFC 3339)")
-	if !ss.StartsAt.IsZero() && !ss.EndsAt.IsZero() {
+	bad.Check(startsOK && ss.StartsAt.IsZero(), "starts_at", "is required (RFC 3339, such as 2026-04-02T17:30:00-05:00)")
+	bad.Check(endsOK && ss.EndsAt.IsZero(), "ends_at", "is required (RFC 3339)")
+	if startsOK && endsOK && !ss.StartsAt.IsZero() && !ss.EndsAt.IsZero() {
 		bad.Check(!ss.EndsAt.After(ss.StartsAt), "ends_at", "must be after starts_at")
 		bad.Check(ss.EndsAt.Sub(ss.StartsAt) > 12*time.Hour, "ends_at", "a session lasts at most 12 hours")
 		bad.Check(ss.StartsAt.Year() < 2000 || ss.StartsAt.Year() > 2200, "starts_at", "must be between 2000 and 2200")
 	}
 	bad.Check(ss.Capacity < 1 || ss.Capacity > MaxCapacity, "capacity", "must be 1 to "+strconv.Itoa(MaxCapacity))
 	return bad.Err()
+}
+
+// assignTime sets dst to the time given as src, in UTC, and reports whether
+// src was usable: left out, or a time (what else it was is noted in bad).
+func assignTime(bad *apperr.Fields, field string, dst *time.Time, src *calendar.Time) bool {
+	if src == nil {
+		return true
+	}
+	if !src.Check(bad, field) {
+		return false
+	}
+	*dst = src.Time().UTC()
+	return true
 }
 
 // CreateSession schedules a session.

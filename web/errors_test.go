@@ -833,8 +833,8 @@ func TestAssetTags(t *testing.T) {
 	})
 }
 
-// An impossible date is reported with every other bad field of the body,
-// not alone, on every route that takes a date; nothing is stored.
+// An impossible date or time is reported with every other bad field of the
+// body, not alone, on every route that takes one; nothing is stored.
 func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, admin := e.user(accounts.Admin)
@@ -844,6 +844,8 @@ func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 		plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint", "iccid": "8901260123456789012",
 			"starts_on": "2026-01-01"}).ID(t)
 		loan := e.loan(co, client, device)
+		session := e.must(201, co, "POST", "/api/v1/training/sessions", map[string]any{"title": "Basics", "topic": "device_basics",
+			"starts_at": "2026-04-02T17:00:00Z", "ends_at": "2026-04-02T19:00:00Z", "capacity": 5}).ID(t)
 		before := e.world(admin)
 		for _, c := range []struct {
 			token, method, path string
@@ -860,10 +862,20 @@ func TestImpossibleDateIsReportedWithTheOtherFields(t *testing.T) {
 				"household_size": 0}), []string{"date_of_birth", "proof_verified_on", "household_size"}},
 			{sw, "PATCH", path("/api/v1/clients/%d", client), map[string]any{"first_name": "", "date_of_birth": "31/12/1990"},
 				[]string{"first_name", "date_of_birth"}},
+			{co, "POST", "/api/v1/training/sessions", map[string]any{"title": "", "topic": "device_basics", "starts_at": "2026-02-30T10:00:00Z",
+				"ends_at": "2026-03-01T25:00:00Z", "capacity": 0}, []string{"title", "starts_at", "ends_at", "capacity"}},
+			{co, "POST", "/api/v1/training/sessions", map[string]any{"title": 5, "topic": "device_basics", "starts_at": "2026-04-02T17:00:00Z",
+				"ends_at": "2026-04-02T19:61:00Z", "capacity": 5}, []string{"title", "ends_at"}},
+			{co, "PATCH", path("/api/v1/training/sessions/%d", session), map[string]any{"starts_at": "next Tuesday", "capacity": 0},
+				[]string{"starts_at", "capacity"}},
 		} {
 			r := e.do(c.token, c.method, c.path, c.body)
 			expectError(t, r, 422, "invalid")
 			expectFieldsExactly(t, r, c.fields...)
+		}
+		r := e.do(co, "PATCH", path("/api/v1/training/sessions/%d", session), map[string]any{"starts_at": "2026-02-30T10:00:00Z"})
+		if msg, _ := r.ErrorFields(t)["starts_at"].(string); !strings.Contains(msg, "RFC 3339") || !strings.Contains(msg, "day out of range") {
+			t.Errorf("an impossible day: starts_at %q", msg)
 		}
 		e.unchanged(admin, before, "bodies with impossible dates")
 	})
@@ -899,6 +911,26 @@ func TestBodiesMustBeSentAsJSON(t *testing.T) {
 		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("the answer's Content-Type %q", ct)
+		}
+
+		// So does an approval, whose justification is optional; a denial
+		// and an override without one name the justification they need.
+		for _, action := range []string{"deny", "override"} {
+			want := map[string]string{"deny": "waitlisted", "override": "denied"}[action]
+			income := map[string]int{"deny": 1000000, "override": 90000000}[action]
+			request := docFileRequest(e, sw, income, want)
+			r := e.do(co, "POST", path("/api/v1/requests/%d/%s", request, action), nil)
+			expectError(t, r, 422, "invalid")
+			expectFieldsExactly(t, r, "justification")
+			if got := e.must(200, co, "GET", path("/api/v1/requests/%d", request), nil).JSON(t)["status"]; got != want {
+				t.Errorf("after a refused %s without a body the request is %v, want %s", action, got, want)
+			}
+		}
+		client := e.situated(sw, map[string]any{"annual_income_cents": nil})
+		review := e.must(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": client, "device_kind": "other"}).ID(t)
+		r = e.must(200, co, "POST", path("/api/v1/requests/%d/approve", review), nil)
+		if m := r.JSON(t); m["status"] != "waitlisted" || m["justification"] != "" {
+			t.Errorf("approved without a body: %s", r.Body)
 		}
 	})
 }

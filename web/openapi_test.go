@@ -1003,6 +1003,8 @@ func goJSONType(t reflect.Type) (string, bool) {
 	switch t {
 	case reflect.TypeOf(time.Time{}):
 		return "string", nullable
+	case reflect.TypeOf(calendar.Time{}):
+		return "string", nullable
 	case reflect.TypeOf(calendar.Date{}):
 		return "string", true // the zero date is written as null
 	case reflect.TypeOf(json.RawMessage{}):
@@ -2211,10 +2213,17 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(404, co, "POST", reqURL(999999, "approve"), map[string]any{})
 		c.bad(422, co, "POST", reqURL(eveID, "approve"), map[string]any{"reason": "seen in person"})
 		c.bad(400, co, "POST", reqURL(eveID, "approve"), "[]")
+		c.bad(422, co, "POST", reqURL(eveID, "deny"), nil) // a denial needs its justification
 		approved := c.call(200, co, "POST", reqURL(eveID, "approve"), map[string]any{"justification": "income letter seen in person"})
 		if status(approved) != "waitlisted" || approved["justification"] != "income letter seen in person" || outcome(approved) != "needs_review" {
 			t.Errorf("an approved request with no tablet free: %v", approved)
 		}
+		// The body may be left out: no justification.
+		bare := c.call(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": eve, "device_kind": "other"})
+		if bare = c.call(200, co, "POST", reqURL(docInt(bare["id"]), "approve"), nil); status(bare) != "waitlisted" || bare["justification"] != "" {
+			t.Errorf("a request approved without a body: %v", bare)
+		}
+		c.call(200, sw, "POST", reqURL(docInt(bare["id"]), "cancel"), nil)
 
 		// Deny: with a justification of 10 characters or more.
 		justified := map[string]any{"justification": "moved out of the service area"}

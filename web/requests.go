@@ -52,7 +52,8 @@ func (s *Server) getRequest(c *fiber.Ctx) error {
 }
 
 // requestAction is the handler of a coordinator's decision on a request:
-// the body carries the written justification.
+// the body, which may be left out, carries the written justification
+// (optional for an approval; the service names it when it is required).
 func requestAction(do func(ctx context.Context, actor *accounts.Actor, id int64, justification string) (*eligibility.DeviceRequest, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "request")
@@ -62,7 +63,7 @@ func requestAction(do func(ctx context.Context, actor *accounts.Actor, id int64,
 		var in struct {
 			Justification string `json:"justification"`
 		}
-		if err := decode(c, &in); err != nil {
+		if err := decodeOptional(c, &in); err != nil {
 			return err
 		}
 		r, err := do(c.UserContext(), actor(c), id, in.Justification)

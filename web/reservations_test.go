@@ -316,6 +316,45 @@ func TestDueDateAndDataPlanEnd(t *testing.T) {
 	})
 }
 
+// A data plan's end does not move before the due date of the open loan it
+// is lent on unless the coordinator says so, as when issuing or renewing.
+func TestDataPlanEndBeforeItsLoanIsDue(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r := newReqEnv(e)
+		client := r.walkInClient()
+		hotspot := r.device(r.co, "hotspot")
+		plan := r.must(201, r.co, "POST", v1+"/data-plans", map[string]any{"carrier": "Mint", "line_number": "+1 312 555 0197",
+			"starts_on": "2026-01-01", "ends_on": "2026-12-31"}).ID(t)
+		body := walkInBody(client, hotspot)
+		body["data_plan_id"], body["due_on"] = plan, "2026-07-15"
+		loan := r.must(201, r.co, "POST", loansURL, body).ID(t)
+		planURL := path(v1+"/data-plans/%d", plan)
+
+		// Refused, naming the loan and its due date, with every other bad field.
+		res := r.do(r.co, "PATCH", planURL, map[string]any{"ends_on": "2026-06-30", "monthly_cost_cents": -1})
+		expectError(t, res, 422, "invalid", "ends_on", "monthly_cost_cents")
+		expectFieldsExactly(t, res, "ends_on", "monthly_cost_cents")
+		if msg, _ := res.ErrorFields(t)["ends_on"].(string); !strings.Contains(msg, fmt.Sprintf("loan %d", loan)) ||
+			!strings.Contains(msg, "2026-07-15") || !strings.Contains(msg, "due_after_plan_ends") {
+			t.Errorf("ends_on: %q", msg)
+		}
+		expectError(t, r.do(r.co, "PATCH", planURL, map[string]any{"ends_on": "2026-07-14"}), 422, "invalid", "ends_on")
+		if got := r.must(200, r.co, "GET", planURL, nil).JSON(t)["ends_on"]; got != "2026-12-31" {
+			t.Errorf("a refused edit moved the plan's end to %v", got)
+		}
+
+		// Up to the due date is fine, and so is any date when said so.
+		r.must(200, r.co, "PATCH", planURL, map[string]any{"ends_on": "2026-07-15"})
+		r.must(200, r.co, "PATCH", planURL, map[string]any{"notes": "the loan is still due on its day"})
+		if got := r.must(200, r.co, "PATCH", planURL, map[string]any{"ends_on": "2026-06-30", "due_after_plan_ends": true}).JSON(t)["ends_on"]; got != "2026-06-30" {
+			t.Errorf("the plan ends on %v, want 2026-06-30", got)
+		}
+		// Once the loan is returned the plan's end is free to move.
+		r.must(200, r.co, "POST", path(loansURL+"/%d/return", loan), map[string]any{"condition": "good"})
+		r.must(200, r.co, "PATCH", planURL, map[string]any{"ends_on": "2026-05-31"})
+	})
+}
+
 // race sends the requests at the same moment and returns their statuses.
 func (e *env) race(token string, bodies ...map[string]any) []int {
 	statuses := make([]int, len(bodies))

@@ -331,6 +331,17 @@ func TestTrainingAttendance(t *testing.T) {
 		if msg := r.ErrorFields(t)["hours"]; msg != "must be at most the session's length (0.99 hours)" {
 			t.Errorf("hours past a session of 59m52s: %q", msg)
 		}
+		// Hours are shown with at most two decimals; the minutes credited
+		// stay exact (0.99 hours is 59 minutes, shown as 0.98 hours).
+		r = tr.attend(odd, map[string]any{"client_id": third, "status": "present", "hours": 0.99})
+		if r.Status != 200 || r.JSON(t)["hours"] != 0.98 {
+			t.Errorf("attendance of 0.99 hours answered %d %s, want hours 0.98", r.Status, r.Body)
+		}
+		if got, _ := tr.record(third)["sessions"].([]any)[0].(map[string]any)["enrollment"].(map[string]any); got["hours"] != 0.98 {
+			t.Errorf("the record shows %s, want hours 0.98", asJSON(t, got))
+		}
+		credited := oneEvent(t, e.historyAt(tr.sw, path(clientsURL+"/%d/history", third)), "training.attendance_recorded")
+		expectChanges(t, credited, map[string][2]any{"attendance": {"", "present"}, "minutes": {0, 59}})
 		// Only an enrolled client has attendance.
 		expectError(t, tr.attend(s, map[string]any{"client_id": other, "status": "present", "hours": 1}), 422, "invalid", "client_id")
 		if rec := tr.record(c); rec["total_hours"] != float64(0) {
