@@ -497,20 +497,19 @@ func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind st
 }
 
 // Fulfil links a ready request to the loan issued against it, inside the
-// loan's transaction. The request must be for that client and kind.
+// loan's transaction. The request must be for that client and kind. Another
+// client's request is answered as one that does not exist: it may be of a
+// client the actor may not see, whose requests must not show through.
 func (s *Service) Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error {
 	r := new(DeviceRequest)
-	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ?", requestID)).Scan(ctx); err != nil {
+	if err := storage.Locked(tx.NewSelect().Model(r).Where("r.id = ? AND r.client_id = ?", requestID, clientID)).Scan(ctx); err != nil {
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
-			return (apperr.Fields{"request_id": "no request has this id"}).Err()
+			return (apperr.Fields{"request_id": "no request of this client has this id"}).Err()
 		}
 		return storage.Err(err, "request")
 	}
-	var bad apperr.Fields
-	bad.Check(r.ClientID != clientID, "request_id", "is a request for another client")
-	bad.Check(r.DeviceKind != kind, "request_id", "is a request for a "+r.DeviceKind+", not a "+kind)
-	if err := bad.Err(); err != nil {
-		return err
+	if r.DeviceKind != kind {
+		return (apperr.Fields{"request_id": "is a request for a " + r.DeviceKind + ", not a " + kind}).Err()
 	}
 	if err := s.move(ctx, tx, actor, r, []RequestStatus{Ready}, Fulfilled, ""); err != nil {
 		return err
