@@ -154,6 +154,36 @@ func TestWrongPasswordsElsewhereDoNotLockTheAccount(t *testing.T) {
 	})
 }
 
+// An IPv6 client holds a whole /64 (one home or office line, one phone):
+// the limits count the /64, not each of its 2^64 addresses, or a guesser
+// would take a new address for each try. Another /64 is another client.
+func TestSignInLimitsCountAnIPv6Slash64AsOneAddress(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.newUser("nia@agency.test", testPassword, false)
+		// The account and address throttle: five wrong passwords, then a wait.
+		proxy := e.behindProxy(web.Config{SignInPerMinute: 1000})
+		var statuses []int
+		for i := range 7 {
+			statuses = append(statuses, proxy.signInFrom(fmt.Sprintf("2001:db8:5:7::%x", 0x100+i), "nia@agency.test", "guessing at nia").Status)
+		}
+		if fmt.Sprint(statuses) != "[401 401 401 401 401 429 429]" {
+			t.Fatalf("seven wrong passwords from one /64, each from its own address: %v, want five checked and then slowed down", statuses)
+		}
+		proxy.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "nia@agency.test", "password": testPassword},
+			"X-Forwarded-For", "2001:db8:5:8::1")
+
+		// The per-address limit of failed sign-ins, across accounts.
+		limited := e.behindProxy(web.Config{SignInPerMinute: 3})
+		statuses = nil
+		for i := range 5 {
+			statuses = append(statuses, limited.signInFrom(fmt.Sprintf("2001:db8:6:1:%x::1", i), fmt.Sprintf("x%d@agency.test", i), "guessing guessing").Status)
+		}
+		if fmt.Sprint(statuses) != "[401 401 401 429 429]" {
+			t.Fatalf("five failed sign-ins from one /64: %v, want three and then the limit", statuses)
+		}
+	})
+}
+
 // Wrong passwords sent at once are all counted: only five are checked.
 func TestConcurrentWrongPasswordsAreCounted(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
