@@ -112,6 +112,7 @@ func TestTryLockName(t *testing.T) {
 		}
 	})
 }
+
 // A new SQLite database and its -wal and -shm files hold client records:
 // only their owner may read them, whatever the process's umask allows.
 func TestSQLiteFilesArePrivate(t *testing.T) {
