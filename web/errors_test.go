@@ -884,6 +884,12 @@ func TestBodiesMustBeSentAsJSON(t *testing.T) {
 			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", ct)
 			expectError(t, r, 415, "unsupported_media_type")
 		}
+		// Content-Type is said once: of two lines, one reader takes the
+		// first, another the last, so neither is believed.
+		for _, cts := range [][2]string{{"text/plain", "application/json"}, {"application/json", "text/plain"}, {"application/json", "application/json"}} {
+			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", cts[0], "Content-Type", cts[1])
+			expectError(t, r, 415, "unsupported_media_type")
+		}
 		e.unchanged(admin, before, "bodies not sent as JSON")
 		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8"} {
 			e.must(201, co, "POST", "/api/v1/devices", device, "Content-Type", ct)
