@@ -282,6 +282,34 @@ func TestSignInHashingIsBounded(t *testing.T) {
 	})
 }
 
+// A token made with a token (POST /tokens) ends when the token that made it
+// does: the lifetime bounds how long one password sign-in lasts, and a
+// token must not renew itself into a session that never asks for the
+// password again.
+func TestTokensMadeWithATokenEndWithIt(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.svc.Accounts.TokenLifetime = accounts.DefaultTokenLifetime
+		e.svc.Accounts.TokenIdleTimeout = accounts.DefaultTokenIdleTimeout
+		e.newUser("nia@agency.test", testPassword, false)
+		first := e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "nia@agency.test", "password": testPassword}).JSON(t)
+		start := e.clock.Now()
+		// Kept in use, it makes a new token each day before its end.
+		token, ends := first["token"].(string), first["expires_at"].(string)
+		for day := 1; day <= 29; day++ {
+			e.clock.Set(start.Add(time.Duration(day) * 24 * time.Hour))
+			made := e.must(201, token, "POST", "/api/v1/tokens", map[string]any{"name": "renewed"}).JSON(t)
+			if made["expires_at"] != ends {
+				t.Fatalf("day %d: a token made with a token ends %v, want %s as the sign-in's", day, made["expires_at"], ends)
+			}
+			token = made["token"].(string)
+		}
+		e.clock.Set(start.Add(accounts.DefaultTokenLifetime))
+		if r := e.do(token, "GET", "/api/v1/me", nil); r.Status != 401 {
+			t.Fatalf("a token made with tokens after the sign-in's lifetime: %d %s, want 401", r.Status, r.Body)
+		}
+	})
+}
+
 // A token ends at the end of its lifetime, or once idle for longer than
 // the idle timeout (to within the minute to which use is recorded), and
 // the answer says it expired.
