@@ -103,9 +103,9 @@ func (e *env) allHistoryAt(token, p string) []map[string]any {
 	return out
 }
 
-// readActions are the audit events that record reads of client records,
-// not changes.
-var readActions = []string{"client.viewed", "client.history_viewed", "client.listed"}
+// readActions are the audit events that record reads of client records
+// (and of requests, which quote them), not changes.
+var readActions = []string{"client.viewed", "client.history_viewed", "client.listed", "client.request_viewed", "request.listed", "waitlist.viewed"}
 
 // actionsOf lists the actions of events, in order.
 func actionsOf(events []map[string]any) []string {
