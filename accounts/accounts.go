@@ -299,7 +299,9 @@ func hashToken(plain string) string {
 }
 
 // CreateToken issues a new API token for user userID and returns it in the
-// clear; it cannot be read back later.
+// clear; it cannot be read back later. A token made with a token (the
+// actor's) ends no later than that one: the lifetime bounds a password
+// sign-in, which a token must not renew by making others.
 func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, name string) (string, *Token, error) {
 	name, err := tokenName("name", name)
 	if err != nil {
@@ -317,7 +319,13 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 		if !u.Active {
 			return apperr.New(apperr.Conflict, "user %s is deactivated", u.Email)
 		}
-		plain, t, err = s.issueToken(ctx, tx, actor, userID, name)
+		var notAfter time.Time
+		if actor != nil && actor.TokenID != 0 {
+			if err := tx.NewSelect().Model((*Token)(nil)).Column("expires_at").Where("id = ?", actor.TokenID).Scan(ctx, &notAfter); err != nil {
+				return storage.Err(err, "token")
+			}
+		}
+		plain, t, err = s.issueToken(ctx, tx, actor, userID, name, notAfter)
 		return err
 	})
 	if err != nil {
@@ -337,8 +345,9 @@ func tokenName(field, name string) (string, error) {
 	return name, bad.Err()
 }
 
-// issueToken inserts a new token for a user whose row tx has locked.
-func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userID int64, name string) (string, *Token, error) {
+// issueToken inserts a new token for a user whose row tx has locked, which
+// ends after the lifetime, or at notAfter if that is sooner (zero: no bound).
+func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userID int64, name string, notAfter time.Time) (string, *Token, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", nil, apperr.Wrap(err, "random token")
@@ -346,6 +355,9 @@ func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userI
 	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
 	t := &Token{UserID: userID, Name: name, Hash: hashToken(plain), CreatedAt: now, ExpiresAt: now.Add(s.TokenLifetime)}
+	if !notAfter.IsZero() && notAfter.Before(t.ExpiresAt) {
+		t.ExpiresAt = notAfter.UTC()
+	}
 	if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
 		return "", nil, storage.Err(err, "token")
 	}

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/uptrace/bun"
@@ -83,7 +84,7 @@ func (s *Service) SignIn(ctx context.Context, in SignIn, address string) (string
 				return err
 			}
 		}
-		plain, t, err = s.issueToken(ctx, tx, actor, u.ID, name)
+		plain, t, err = s.issueToken(ctx, tx, actor, u.ID, name, time.Time{})
 		return err
 	})
 	if err != nil {

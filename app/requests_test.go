@@ -80,7 +80,7 @@ func TestWaitlistServesByPriorityThenTime(t *testing.T) {
 		}
 		later := file(f.person(sw, cents(20000)), "normal")
 
-		list, total, err := f.svc.Eligibility.Waitlist(ctx, "laptop", storage.Page{})
+		list, total, err := f.svc.Eligibility.Waitlist(ctx, co, "laptop", storage.Page{})
 		if err != nil || total != 3 {
 			t.Fatalf("waitlist: %v %v", total, err)
 		}
@@ -185,7 +185,7 @@ func TestConcurrentRequestsShareOneDevice(t *testing.T) {
 			}
 		}
 		ready, _, _ := f.svc.Eligibility.Requests(ctx, co, eligibility.RequestFilter{Status: eligibility.Ready}, storage.Page{})
-		_, waiting, _ := f.svc.Eligibility.Waitlist(ctx, "laptop", storage.Page{})
+		_, waiting, _ := f.svc.Eligibility.Waitlist(ctx, co, "laptop", storage.Page{})
 		if len(ready) != 1 || waiting != n-1 {
 			t.Fatalf("%d ready and %d waiting, want 1 and %d", len(ready), waiting, n-1)
 		}

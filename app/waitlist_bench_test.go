@@ -27,9 +27,10 @@ func BenchmarkWaitlist(b *testing.B) {
 			}
 			seedRequests(b, db, u.ID, 100_000)
 			page := storage.Page{Limit: 50}
+			co := &accounts.Actor{ID: u.ID, Role: accounts.Coordinator}
 			b.ResetTimer()
 			for b.Loop() {
-				list, total, err := f.svc.Eligibility.Waitlist(ctx, "laptop", page)
+				list, total, err := f.svc.Eligibility.Waitlist(ctx, co, "laptop", page)
 				if err != nil || len(list) != 50 || total != 25_000 {
 					b.Fatalf("waitlist: %d of %d, %v", len(list), total, err)
 				}

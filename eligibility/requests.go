@@ -267,9 +267,26 @@ func (s *Service) loadRequest(ctx context.Context, db bun.IDB, actor *accounts.A
 	return r, r.decode()
 }
 
-// DeviceRequest returns one request the actor may see.
+// DeviceRequest returns one request the actor may see, and records the
+// read: its decision and priority quote the client's income, programs and
+// needs.
 func (s *Service) DeviceRequest(ctx context.Context, actor *accounts.Actor, id int64) (*DeviceRequest, error) {
-	return s.loadRequest(ctx, s.DB, actor, id, false)
+	var r *DeviceRequest
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var err error
+		if r, err = s.loadRequest(ctx, tx, actor, id, false); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, requestEvent(actor, s.now(), "client.request_viewed", r), nil)
+	})
+	return r, err
+}
+
+// recordList records a read of a list of requests (the requests list or
+// the waitlist) as one event naming the requests and clients it showed.
+func (s *Service) recordList(ctx context.Context, actor *accounts.Actor, action, subject string, requests, clients []int64, details map[string]any) error {
+	details["request_ids"], details["client_ids"] = requests, clients
+	return audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: action, SubjectType: subject}, details)
 }
 
 // RequestFilter narrows a list of requests.
@@ -288,7 +305,8 @@ func ParseRequestFilter(status, kind string) (RequestFilter, error) {
 	return f, bad.Err()
 }
 
-// Requests lists the requests the actor may see, newest first.
+// Requests lists the requests the actor may see, newest first. The read is
+// recorded, as one request.listed event naming the requests and clients.
 func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f RequestFilter, page storage.Page) ([]DeviceRequest, int, error) {
 	out := []DeviceRequest{}
 	q := s.scope(s.DB, s.selectRequests(s.DB, &out), actor)
@@ -305,10 +323,17 @@ func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f Request
 	if err != nil {
 		return nil, 0, storage.Err(err, "requests")
 	}
+	requests, clients := make([]int64, len(out)), make([]int64, len(out))
 	for i := range out {
 		if err := out[i].decode(); err != nil {
 			return nil, 0, err
 		}
+		requests[i], clients[i] = out[i].ID, out[i].ClientID
+	}
+	err = s.recordList(ctx, actor, "request.listed", "request_list", requests, clients, map[string]any{"total": total,
+		"client_id": f.ClientID, "status": f.Status, "device_kind": f.DeviceKind, "offset": page.Offset, "limit": page.Limit})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, int(total), nil
 }
@@ -507,20 +532,19 @@ func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind st
 
 // Fulfil links a ready request to the loan issued against it, inside the
 // loan's transaction. The request must be for that client and kind. A
-// request the actor may not see is answered as one that does not exist.
+// request of another client, or one the actor may not see, is answered as
+// one that does not exist, so that no other client's requests show through.
 func (s *Service) Fulfil(ctx context.Context, tx bun.Tx, actor *accounts.Actor, requestID, clientID int64, kind string, loanID int64) error {
 	r := new(DeviceRequest)
-	if err := storage.Locked(s.scope(tx, tx.NewSelect().Model(r).Where("r.id = ?", requestID), actor)).Scan(ctx); err != nil {
+	q := tx.NewSelect().Model(r).Where("r.id = ? AND r.client_id = ?", requestID, clientID)
+	if err := storage.Locked(s.scope(tx, q, actor)).Scan(ctx); err != nil {
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
-			return (apperr.Fields{"request_id": "no request has this id"}).Err()
+			return (apperr.Fields{"request_id": "no request of this client has this id"}).Err()
 		}
 		return storage.Err(err, "request")
 	}
-	var bad apperr.Fields
-	bad.Check(r.ClientID != clientID, "request_id", "is a request for another client")
-	bad.Check(r.DeviceKind != kind, "request_id", "is a request for a "+r.DeviceKind+", not a "+kind)
-	if err := bad.Err(); err != nil {
-		return err
+	if r.DeviceKind != kind {
+		return (apperr.Fields{"request_id": "is a request for a " + r.DeviceKind + ", not a " + kind}).Err()
 	}
 	if err := s.move(ctx, tx, actor, r, []RequestStatus{Ready}, Fulfilled, ""); err != nil {
 		return err
@@ -542,8 +566,10 @@ type WaitlistEntry struct {
 }
 
 // Waitlist returns the waiting requests for a kind (or every kind), in the
-// order they will be served.
-func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) ([]WaitlistEntry, int, error) {
+// order they will be served. The read is recorded (the priority reasons
+// quote clients' needs), as one waitlist.viewed event naming the requests
+// and clients.
+func (s *Service) Waitlist(ctx context.Context, actor *accounts.Actor, kind string, page storage.Page) ([]WaitlistEntry, int, error) {
 	if kind != "" && !contains(DeviceKinds, kind) {
 		return nil, 0, (apperr.Fields{"kind": "must be one of phone, tablet, laptop, hotspot, other"}).Err()
 	}
@@ -577,7 +603,9 @@ func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) 
 		return nil, 0, storage.Err(err, "waitlist")
 	}
 	out := make([]WaitlistEntry, len(rows))
+	requests, clients := make([]int64, len(rows)), make([]int64, len(rows))
 	for i, r := range rows {
+		requests[i], clients[i] = r.ID, r.ClientID
 		reasons := []string{}
 		json.Unmarshal([]byte(r.PriorityJSON), &reasons)
 		if kind != "" {
@@ -585,6 +613,11 @@ func (s *Service) Waitlist(ctx context.Context, kind string, page storage.Page) 
 		}
 		out[i] = WaitlistEntry{Position: r.Position, RequestID: r.ID, ClientID: r.ClientID, DeviceKind: r.DeviceKind,
 			Urgency: r.Urgency, Score: r.Priority, PriorityReasons: reasons, WaitlistedAt: r.WaitlistedAt}
+	}
+	err = s.recordList(ctx, actor, "waitlist.viewed", "waitlist", requests, clients, map[string]any{"total": total,
+		"kind": kind, "offset": page.Offset, "limit": page.Limit})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, int(total), nil
 }

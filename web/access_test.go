@@ -316,3 +316,41 @@ func TestReferralsLastWhileTheirRequestOrPlaceDoes(t *testing.T) {
 		w.expectSeen(kept, true, "a request by a worker since made a coordinator")
 	})
 }
+
+// A loan names its request in a body field: a request the coordinator may
+// not see (of a client out of their reach) answers exactly as one that does
+// not exist, telling neither that it exists nor what kind it asked for. So
+// does another referred client's request, which the loan may not take.
+func TestLoanNamesRequestsOutOfReachAsMissing(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w := newReferralWorld(e)
+		sw, co := w.sw, w.co
+		served := e.referred(sw)
+		hidden := e.client(sw)
+		cancelled := e.must(201, sw, "POST", v1+"/requests", map[string]any{"client_id": hidden, "device_kind": "laptop"}).ID(t)
+		e.must(200, sw, "POST", path(v1+"/requests/%d/cancel", cancelled), map[string]any{})
+		w.expectSeen(hidden, false, "a cancelled request")
+		other := e.referred(sw)
+		visible := e.must(201, sw, "POST", v1+"/requests", map[string]any{"client_id": other, "device_kind": "phone"}).ID(t)
+
+		free := e.device(co, "phone")
+		issue := func(request int64) *response {
+			return e.do(co, "POST", v1+"/loans", map[string]any{"client_id": served, "device_id": free, "due_on": "2026-04-10", "request_id": request})
+		}
+		none := issue(ghost)
+		if none.Status != 422 {
+			t.Fatalf("a loan against a request that does not exist: %d %s", none.Status, none.Body)
+		}
+		for _, r := range []struct {
+			what string
+			id   int64
+		}{{"a cancelled request of a client out of reach, for another kind", cancelled}, {"another referred client's request", visible}} {
+			if got := issue(r.id); got.Status != none.Status || !bytes.Equal(got.Body, none.Body) {
+				t.Errorf("a loan against %s answers otherwise than for one that does not exist:\n  %d %s\n  %d %s", r.what, got.Status, got.Body, none.Status, none.Body)
+			}
+		}
+		if d := e.must(200, co, "GET", path(v1+"/devices/%d", free), nil).JSON(t); d["status"] != "available" {
+			t.Errorf("a refused loan took the device: %v", d["status"])
+		}
+	})
+}

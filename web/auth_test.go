@@ -154,6 +154,36 @@ func TestWrongPasswordsElsewhereDoNotLockTheAccount(t *testing.T) {
 	})
 }
 
+// An IPv6 client holds a whole /64 (one home or office line, one phone):
+// the limits count the /64, not each of its 2^64 addresses, or a guesser
+// would take a new address for each try. Another /64 is another client.
+func TestSignInLimitsCountAnIPv6Slash64AsOneAddress(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.newUser("nia@agency.test", testPassword, false)
+		// The account and address throttle: five wrong passwords, then a wait.
+		proxy := e.behindProxy(web.Config{SignInPerMinute: 1000})
+		var statuses []int
+		for i := range 7 {
+			statuses = append(statuses, proxy.signInFrom(fmt.Sprintf("2001:db8:5:7::%x", 0x100+i), "nia@agency.test", "guessing at nia").Status)
+		}
+		if fmt.Sprint(statuses) != "[401 401 401 401 401 429 429]" {
+			t.Fatalf("seven wrong passwords from one /64, each from its own address: %v, want five checked and then slowed down", statuses)
+		}
+		proxy.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "nia@agency.test", "password": testPassword},
+			"X-Forwarded-For", "2001:db8:5:8::1")
+
+		// The per-address limit of failed sign-ins, across accounts.
+		limited := e.behindProxy(web.Config{SignInPerMinute: 3})
+		statuses = nil
+		for i := range 5 {
+			statuses = append(statuses, limited.signInFrom(fmt.Sprintf("2001:db8:6:1:%x::1", i), fmt.Sprintf("x%d@agency.test", i), "guessing guessing").Status)
+		}
+		if fmt.Sprint(statuses) != "[401 401 401 429 429]" {
+			t.Fatalf("five failed sign-ins from one /64: %v, want three and then the limit", statuses)
+		}
+	})
+}
+
 // Wrong passwords sent at once are all counted: only five are checked.
 func TestConcurrentWrongPasswordsAreCounted(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
@@ -248,6 +278,34 @@ func TestSignInHashingIsBounded(t *testing.T) {
 		wg.Wait()
 		if peak := e.svc.Accounts.Hashing.Peak(); peak < 1 || peak > 2 {
 			t.Fatalf("%d hashes ran at once, want at most 2", peak)
+		}
+	})
+}
+
+// A token made with a token (POST /tokens) ends when the token that made it
+// does: the lifetime bounds how long one password sign-in lasts, and a
+// token must not renew itself into a session that never asks for the
+// password again.
+func TestTokensMadeWithATokenEndWithIt(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.svc.Accounts.TokenLifetime = accounts.DefaultTokenLifetime
+		e.svc.Accounts.TokenIdleTimeout = accounts.DefaultTokenIdleTimeout
+		e.newUser("nia@agency.test", testPassword, false)
+		first := e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "nia@agency.test", "password": testPassword}).JSON(t)
+		start := e.clock.Now()
+		// Kept in use, it makes a new token each day before its end.
+		token, ends := first["token"].(string), first["expires_at"].(string)
+		for day := 1; day <= 29; day++ {
+			e.clock.Set(start.Add(time.Duration(day) * 24 * time.Hour))
+			made := e.must(201, token, "POST", "/api/v1/tokens", map[string]any{"name": "renewed"}).JSON(t)
+			if made["expires_at"] != ends {
+				t.Fatalf("day %d: a token made with a token ends %v, want %s as the sign-in's", day, made["expires_at"], ends)
+			}
+			token = made["token"].(string)
+		}
+		e.clock.Set(start.Add(accounts.DefaultTokenLifetime))
+		if r := e.do(token, "GET", "/api/v1/me", nil); r.Status != 401 {
+			t.Fatalf("a token made with tokens after the sign-in's lifetime: %d %s, want 401", r.Status, r.Body)
 		}
 	})
 }

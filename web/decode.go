@@ -24,8 +24,8 @@ func decode(c *fiber.Ctx, dst any) error {
 	if len(body) == 0 {
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
 	}
-	if !isJSON(c.Get(fiber.HeaderContentType)) {
-		return apperr.New(apperr.UnsupportedMediaType, "send the body as JSON, with the header Content-Type: application/json")
+	if !isJSON(c.Get(fiber.HeaderContentType)) || headerLines(c, fiber.HeaderContentType) > 1 {
+		return apperr.New(apperr.UnsupportedMediaType, "send the body as JSON, with the header Content-Type: application/json (once)")
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -85,6 +85,19 @@ func decodeOptional(c *fiber.Ctx, dst any) error {
 		return nil
 	}
 	return decode(c, dst)
+}
+
+// headerLines counts the request's header lines named name. The parsed
+// headers keep only the last Content-Type line, where a proxy or firewall
+// in front may have read the first, so the raw header is counted.
+func headerLines(c *fiber.Ctx, name string) int {
+	n := 0
+	for _, line := range bytes.Split(c.Request().Header.RawHeaders(), []byte("\n")) {
+		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			n++
+		}
+	}
+	return n
 }
 
 // isJSON reports whether a Content-Type header says JSON: application/json,

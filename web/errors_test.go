@@ -103,9 +103,9 @@ func (e *env) allHistoryAt(token, p string) []map[string]any {
 	return out
 }
 
-// readActions are the audit events that record reads of client records,
-// not changes.
-var readActions = []string{"client.viewed", "client.history_viewed", "client.listed"}
+// readActions are the audit events that record reads of client records
+// (and of requests, which quote them), not changes.
+var readActions = []string{"client.viewed", "client.history_viewed", "client.listed", "client.request_viewed", "request.listed", "waitlist.viewed"}
 
 // actionsOf lists the actions of events, in order.
 func actionsOf(events []map[string]any) []string {
@@ -894,6 +894,12 @@ func TestBodiesMustBeSentAsJSON(t *testing.T) {
 		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin1",
 			"application/jsonx", "application/json; profile=x", "not a media type"} {
 			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", ct)
+			expectError(t, r, 415, "unsupported_media_type")
+		}
+		// Content-Type is said once: of two lines, one reader takes the
+		// first, another the last, so neither is believed.
+		for _, cts := range [][2]string{{"text/plain", "application/json"}, {"application/json", "text/plain"}, {"application/json", "application/json"}} {
+			r := e.do(co, "POST", "/api/v1/devices", device, "Content-Type", cts[0], "Content-Type", cts[1])
 			expectError(t, r, 415, "unsupported_media_type")
 		}
 		e.unchanged(admin, before, "bodies not sent as JSON")

@@ -37,7 +37,8 @@ func withSecureHeaders(c *fiber.Ctx) error {
 // Content-Encoding but identity) before anything reads the body: Fiber's
 // Ctx.Body inflates gzip, deflate and brotli bodies without a limit, so a
 // small compressed body could expand to gigabytes in memory. No client of
-// the API needs to compress what it sends.
+// the API needs to compress what it sends. A body sent with identity alone
+// is read as sent.
 func rejectEncodedBody(c *fiber.Ctx) error {
 	encoded := false
 	c.Request().Header.VisitAll(func(k, v []byte) {
@@ -55,5 +56,9 @@ func rejectEncodedBody(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAcceptEncoding, "identity")
 		return apperr.New(apperr.UnsupportedMediaType, "request bodies must not be compressed: send them without a Content-Encoding")
 	}
+	// Only identity is left, which changes nothing; but Fiber's Ctx.Body
+	// reads a list of codings ("identity, identity") as an error and gives
+	// its text for the body, so the header goes.
+	c.Request().Header.Del(fiber.HeaderContentEncoding)
 	return c.Next()
 }

@@ -84,8 +84,16 @@ func TestCompressedBodiesAreRefused(t *testing.T) {
 			expectError(t, e.do(sw, "POST", "/api/v1/clients", valid, "Content-Encoding", coding), 415, "unsupported_media_type")
 		}
 		e.unchanged(admin, before, "compressed requests")
-		// identity is no coding at all.
+		// identity is no coding at all, however it is written: the body
+		// is read as sent.
 		e.must(201, sw, "POST", "/api/v1/clients", valid, "Content-Encoding", "identity")
+		for i, coding := range [][]string{{"IDENTITY"}, {"identity, identity"}, {"identity,"}, {"identity", "identity"}} {
+			var headers []string
+			for _, line := range coding {
+				headers = append(headers, "Content-Encoding", line)
+			}
+			e.must(201, sw, "POST", "/api/v1/clients", clientBody(path("ENC-ID-%d", i), nil), headers...)
+		}
 	})
 }
 

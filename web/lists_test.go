@@ -626,22 +626,83 @@ func TestClientReadsAreRecorded(t *testing.T) {
 	})
 }
 
-// listedEvent is a client.listed audit event, as stored.
-type listedEvent struct {
-	ActorID int64  `bun:"actor_id"`
-	Changes string `bun:"changes"`
+// recordedEvent is an audit event, as stored.
+type recordedEvent struct {
+	ActorID  int64  `bun:"actor_id"`
+	ClientID *int64 `bun:"client_id"`
+	Changes  string `bun:"changes"`
+}
+
+// recordedEvents are the audit events of action so far, oldest first.
+func (e *env) recordedEvents(action string) []recordedEvent {
+	e.t.Helper()
+	var out []recordedEvent
+	err := e.db.NewSelect().Table("audit_events").Column("actor_id", "client_id", "changes").
+		Where("action = ?", action).OrderExpr("id").Scan(context.Background(), &out)
+	if err != nil {
+		e.t.Fatalf("read %s events: %v", action, err)
+	}
+	return out
 }
 
 // listedEvents are the client.listed events so far, oldest first.
-func (e *env) listedEvents() []listedEvent {
-	e.t.Helper()
-	var out []listedEvent
-	err := e.db.NewSelect().Table("audit_events").Column("actor_id", "changes").
-		Where("action = 'client.listed' AND subject_type = 'client_list'").OrderExpr("id").Scan(context.Background(), &out)
-	if err != nil {
-		e.t.Fatalf("read client.listed events: %v", err)
-	}
-	return out
+func (e *env) listedEvents() []recordedEvent { return e.recordedEvents("client.listed") }
+
+// Device requests quote the client's situation (income and programs in the
+// decision, needs in the priority), so reading them is recorded as reading
+// the record is: one client.request_viewed event per request read, in the
+// client's history; one request.listed event per list read and one
+// waitlist.viewed event per waitlist read, naming the requests and clients
+// shown and the filter. A refused read records nothing.
+func TestRequestReadsAreRecorded(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		coID, co := e.user(accounts.Coordinator)
+		swID, sw := e.user(accounts.SocialWorker)
+		swBID, swB := e.user(accounts.SocialWorker)
+		client := e.situated(sw, map[string]any{"annual_income_cents": 1000000, "needs": []string{"fleeing_violence"}})
+		r := e.must(201, sw, "POST", "/api/v1/requests", map[string]any{"client_id": client, "device_kind": "laptop"}).JSON(t)
+		if r["status"] != "waitlisted" {
+			t.Fatalf("a request for a laptop with none in the pool: %v", r["status"])
+		}
+		id := int64(r["id"].(float64))
+
+		e.must(200, co, "GET", path("/api/v1/requests/%d", id), nil)
+		e.must(404, swB, "GET", path("/api/v1/requests/%d", id), nil)
+		viewed := e.recordedEvents("client.request_viewed")
+		if len(viewed) != 1 || viewed[0].ActorID != coID || viewed[0].ClientID == nil || *viewed[0].ClientID != client {
+			t.Fatalf("client.request_viewed events after one read and a refused one: %+v, want one by the coordinator about client %d", viewed, client)
+		}
+		if n := countAction(e.allHistoryAt(admin, path(clientsURL+"/%d/history", client)), "client.request_viewed"); n != 1 {
+			t.Errorf("the client's history shows %d reads of their request, want 1", n)
+		}
+
+		e.must(200, sw, "GET", "/api/v1/requests?device_kind=laptop", nil)
+		e.must(200, swB, "GET", "/api/v1/requests", nil)
+		listed := e.recordedEvents("request.listed")
+		if len(listed) != 2 {
+			t.Fatalf("%d request.listed events after two list reads, want 2: %+v", len(listed), listed)
+		}
+		for i, want := range []struct {
+			actor   int64
+			changes string
+		}{
+			{swID, fmt.Sprintf(`{"client_id":0,"client_ids":[%d],"device_kind":"laptop","limit":50,"offset":0,"request_ids":[%d],"status":"","total":1}`, client, id)},
+			{swBID, `{"client_id":0,"client_ids":[],"device_kind":"","limit":50,"offset":0,"request_ids":[],"status":"","total":0}`},
+		} {
+			if listed[i].ActorID != want.actor || compactJSON(t, listed[i].Changes) != want.changes {
+				t.Errorf("request.listed event %d: actor %d, %s; want actor %d, %s", i, listed[i].ActorID, listed[i].Changes, want.actor, want.changes)
+			}
+		}
+
+		e.must(200, co, "GET", "/api/v1/waitlist?kind=laptop", nil)
+		e.must(403, sw, "GET", "/api/v1/waitlist", nil)
+		waitlist := e.recordedEvents("waitlist.viewed")
+		want := fmt.Sprintf(`{"client_ids":[%d],"kind":"laptop","limit":50,"offset":0,"request_ids":[%d],"total":1}`, client, id)
+		if len(waitlist) != 1 || waitlist[0].ActorID != coID || compactJSON(t, waitlist[0].Changes) != want {
+			t.Fatalf("waitlist.viewed events: %+v, want one by the coordinator, %s", waitlist, want)
+		}
+	})
 }
 
 // A list of clients shows summaries, never contact details or situation,

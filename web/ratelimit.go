@@ -38,12 +38,13 @@ func trusted(a netip.Addr, proxies []netip.Prefix) bool {
 	return false
 }
 
-// clientAddress is the address a request came from. Behind trusted proxies
-// it is the rightmost address in X-Forwarded-For that is not one of them:
-// each proxy appends the address it saw, and whatever stands to the left of
-// that the client may have written itself. A proxy may append its entry as
-// a header line of its own, so every X-Forwarded-For line is read, in
-// order, as one list.
+// clientAddress is the client a request came from, as the sign-in limits
+// count clients. Behind trusted proxies it is the rightmost address in
+// X-Forwarded-For that is not one of them: each proxy appends the address
+// it saw, and whatever stands to the left of that the client may have
+// written itself. A proxy may append its entry as a header line of its
+// own, so every X-Forwarded-For line is read, in order, as one list. An
+// IPv6 address stands for its /64 (see client).
 func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	remote, ok := netip.AddrFromSlice(c.Context().RemoteIP())
 	if !ok {
@@ -51,7 +52,7 @@ func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	}
 	remote = remote.Unmap()
 	if !trusted(remote, proxies) {
-		return remote.String()
+		return client(remote)
 	}
 	var hops []string
 	for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
@@ -63,10 +64,22 @@ func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 			break
 		}
 		if !trusted(a, proxies) {
-			return a.Unmap().String()
+			return client(a.Unmap())
 		}
 	}
-	return remote.String()
+	return client(remote)
+}
+
+// client names the client at address a: an IPv4 address itself, an IPv6
+// address its /64. One IPv6 line (a home, an office, a phone) is given a
+// whole /64 (RFC 6177) and may pick any address in it, so counting single
+// addresses would give a guesser 2^64 fresh ones.
+func client(a netip.Addr) string {
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // signInLimit slows down password spraying: at most perMinute failed

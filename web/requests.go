@@ -95,7 +95,7 @@ func (s *Server) waitlist(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, total, err := s.svc.Eligibility.Waitlist(c.UserContext(), c.Query("kind"), p)
+	out, total, err := s.svc.Eligibility.Waitlist(c.UserContext(), actor(c), c.Query("kind"), p)
 	if err != nil {
 		return err
 	}
