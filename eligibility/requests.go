@@ -429,7 +429,9 @@ func (s *Service) Override(ctx context.Context, actor *accounts.Actor, id int64,
 func (s *Service) Cancel(ctx context.Context, actor *accounts.Actor, id int64) (*DeviceRequest, error) {
 	return s.transition(ctx, actor, id, func(tx bun.Tx, r *DeviceRequest) error {
 		wasReady := r.Status == Ready
-		if err := s.move(ctx, tx, actor, r, openStatuses, Cancelled, ""); err != nil {
+		// A denied request may be cancelled too: it still refers the client
+		// to the program, and a referral made by mistake must be undoable.
+		if err := s.move(ctx, tx, actor, r, append([]RequestStatus{Denied}, openStatuses...), Cancelled, ""); err != nil {
 			return err
 		}
 		if wasReady {

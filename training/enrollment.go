@@ -146,13 +146,19 @@ func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor,
 // waitlisted, withdrawn or cancelled, with any attendance). A client the
 // actor may not see is not found.
 func (s *Service) Place(ctx context.Context, actor *accounts.Actor, sessionID, clientID int64) (*Enrollment, error) {
-	if err := s.checkPathClient(ctx, s.DB, actor, clientID, "enrollment"); err != nil {
-		return nil, err
-	}
 	var e Enrollment
-	if err := s.DB.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ?", sessionID, clientID).
-		OrderExpr("te.id DESC").Limit(1).Scan(ctx); err != nil {
-		return nil, storage.Err(err, "enrollment")
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := s.checkPathClient(ctx, tx, actor, clientID, "enrollment"); err != nil {
+			return err
+		}
+		if err := tx.NewSelect().Model(&e).Where("te.session_id = ? AND te.client_id = ?", sessionID, clientID).
+			OrderExpr("te.id DESC").Limit(1).Scan(ctx); err != nil {
+			return storage.Err(err, "enrollment")
+		}
+		return s.recordTrainingRead(ctx, tx, actor, clientID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	e.finish()
 	return &e, nil
@@ -290,12 +296,18 @@ type Record struct {
 // ClientRecord returns the sessions a client the actor may see took part
 // in or is booked for, their credited hours and completed modules.
 func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clientID int64) (*Record, error) {
-	if err := s.checkPathClient(ctx, s.DB, actor, clientID, "client"); err != nil {
-		return nil, err
-	}
 	var enrollments []Enrollment
-	if err := s.DB.NewSelect().Model(&enrollments).Where("te.client_id = ?", clientID).OrderExpr("te.id").Scan(ctx); err != nil {
-		return nil, storage.Err(err, "enrollments")
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if err := s.checkPathClient(ctx, tx, actor, clientID, "client"); err != nil {
+			return err
+		}
+		if err := tx.NewSelect().Model(&enrollments).Where("te.client_id = ?", clientID).OrderExpr("te.id").Scan(ctx); err != nil {
+			return storage.Err(err, "enrollments")
+		}
+		return s.recordTrainingRead(ctx, tx, actor, clientID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	rec := &Record{ClientID: clientID, Sessions: []RecordEntry{}, CompletedModules: []string{}}
 	modules := map[string]bool{}
@@ -321,6 +333,13 @@ func (s *Service) ClientRecord(ctx context.Context, actor *accounts.Actor, clien
 	sort.SliceStable(rec.Sessions, func(i, j int) bool { return rec.Sessions[i].Session.StartsAt.Before(rec.Sessions[j].Session.StartsAt) })
 	rec.TotalHours = hours(minutes)
 	return rec, nil
+}
+
+// recordTrainingRead records that actor read a client's training (their
+// attendance, hours and assessments), as reading the record is recorded.
+func (s *Service) recordTrainingRead(ctx context.Context, tx bun.Tx, actor *accounts.Actor, clientID int64) error {
+	return audit.Record(ctx, tx, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.training_viewed",
+		SubjectType: "client", SubjectID: clientID, ClientID: &clientID}, nil)
 }
 
 // EligibilityTraining lists the sessions a client attended, as the

@@ -269,6 +269,10 @@ func TestReferralsLastWhileTheirRequestOrPlaceDoes(t *testing.T) {
 			t.Fatalf("request for a client over the limit: %v", denied)
 		}
 		w.expectSeen(rich, true, "a denied request")
+		// Filed by mistake and denied at once, it can still be undone: the
+		// worker cancels it, and the client is out of reach again.
+		e.must(200, sw, "POST", path(v1+"/requests/%v/cancel", denied["id"]), nil)
+		w.expectSeen(rich, false, "a denied request, cancelled")
 
 		// A place the worker books refers the client; withdrawn, it no
 		// longer does.
@@ -351,6 +355,30 @@ func TestLoanNamesRequestsOutOfReachAsMissing(t *testing.T) {
 		}
 		if d := e.must(200, co, "GET", path(v1+"/devices/%d", free), nil).JSON(t); d["status"] != "available" {
 			t.Errorf("a refused loan took the device: %v", d["status"])
+		}
+	})
+}
+
+// Reading a client's training (the whole record, or one place of theirs)
+// shows attendance, hours and assessments: it is recorded in the client's
+// history like a read of the record, once per read; a refused read is not.
+func TestTrainingReadsAreRecorded(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w := newReferralWorld(e)
+		client := e.client(w.sw)
+		s := w.session(9)
+		w.enroll(w.sw, s, client)
+		hist := path(clientsURL+"/%d/history", client)
+		reads := func() int { return countAction(e.allHistoryAt(w.admin, hist), "client.training_viewed") }
+		if n := reads(); n != 0 {
+			t.Fatalf("%d training reads recorded before any", n)
+		}
+		e.must(200, w.sw, "GET", path(clientsURL+"/%d/training", client), nil)
+		e.must(200, w.co, "GET", path(sessionsURL+"/%d/enrollments/%d", s, client), nil)
+		wantNotFound(t, e.do(w.swB, "GET", path(clientsURL+"/%d/training", client), nil), "another worker reads the training")
+		wantNotFound(t, e.do(w.swB, "GET", path(sessionsURL+"/%d/enrollments/%d", s, client), nil), "another worker reads the place")
+		if n := reads(); n != 2 {
+			t.Fatalf("%d training reads recorded, want 2 (the refused ones are not)", n)
 		}
 	})
 }

@@ -105,7 +105,7 @@ func (e *env) allHistoryAt(token, p string) []map[string]any {
 
 // readActions are the audit events that record reads of client records
 // (and of requests, which quote them), not changes.
-var readActions = []string{"client.viewed", "client.history_viewed", "client.listed", "client.request_viewed", "request.listed", "waitlist.viewed"}
+var readActions = []string{"client.viewed", "client.history_viewed", "client.listed", "client.request_viewed", "request.listed", "waitlist.viewed", "client.training_viewed"}
 
 // actionsOf lists the actions of events, in order.
 func actionsOf(events []map[string]any) []string {
