@@ -333,6 +333,8 @@ func TestLoanNamesRequestsOutOfReachAsMissing(t *testing.T) {
 		hidden := e.client(sw)
 		cancelled := e.must(201, sw, "POST", v1+"/requests", map[string]any{"client_id": hidden, "device_kind": "laptop"}).ID(t)
 		e.must(200, sw, "POST", path(v1+"/requests/%d/cancel", cancelled), map[string]any{})
+		sameKind := e.must(201, sw, "POST", v1+"/requests", map[string]any{"client_id": hidden, "device_kind": "phone"}).ID(t)
+		e.must(200, sw, "POST", path(v1+"/requests/%d/cancel", sameKind), map[string]any{})
 		w.expectSeen(hidden, false, "a cancelled request")
 		other := e.referred(sw)
 		visible := e.must(201, sw, "POST", v1+"/requests", map[string]any{"client_id": other, "device_kind": "phone"}).ID(t)
@@ -348,7 +350,9 @@ func TestLoanNamesRequestsOutOfReachAsMissing(t *testing.T) {
 		for _, r := range []struct {
 			what string
 			id   int64
-		}{{"a cancelled request of a client out of reach, for another kind", cancelled}, {"another referred client's request", visible}} {
+		}{{"a cancelled request of a client out of reach, for another kind", cancelled},
+			{"a cancelled request of a client out of reach, for the device's kind", sameKind},
+			{"another referred client's request", visible}} {
 			if got := issue(r.id); got.Status != none.Status || !bytes.Equal(got.Body, none.Body) {
 				t.Errorf("a loan against %s answers otherwise than for one that does not exist:\n  %d %s\n  %d %s", r.what, got.Status, got.Body, none.Status, none.Body)
 			}

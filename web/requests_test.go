@@ -566,45 +566,6 @@ func TestLoanFulfilsRequest(t *testing.T) {
 	})
 }
 
-// A loan against the request of a client the coordinator may not see (no
-// longer referred: the request was cancelled) answers exactly as one
-// against a request that does not exist, whatever the request's kind.
-func TestLoanAgainstARequestOutOfReach(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
-		r := newReqEnv(e)
-		client := r.walkInClient()
-		hidden := r.eligible()
-		sameKind := r.fileAs("waitlisted", hidden, "laptop", nil)
-		otherKind := r.fileAs("waitlisted", hidden, "tablet", nil)
-		for _, id := range []int64{sameKind, otherKind} {
-			r.must(200, r.sw, "POST", path(requestsURL+"/%d/cancel", id), nil)
-		}
-		r.must(404, r.co, "GET", path(clientsURL+"/%d", hidden), nil)
-		visible := r.fileAs("waitlisted", r.eligible(), "phone", nil)
-		laptop := r.device(r.co, "laptop")
-
-		body := func(request int64) map[string]any {
-			return map[string]any{"client_id": client, "device_id": laptop, "due_on": "2026-04-10", "request_id": request}
-		}
-		none := r.do(r.co, "POST", loansURL, body(999999))
-		expectError(t, none, 422, "invalid", "request_id")
-		for _, id := range []int64{sameKind, otherKind} {
-			got := r.do(r.co, "POST", loansURL, body(id))
-			if got.Status != none.Status || string(got.Body) != string(none.Body) {
-				t.Errorf("a loan against request %d, out of reach, answers otherwise than one against a request that does not exist:\n  %d %s\n  %d %s",
-					id, got.Status, got.Body, none.Status, none.Body)
-			}
-		}
-		// A request the coordinator may see is still named for what it is.
-		res := r.do(r.co, "POST", loansURL, body(visible))
-		expectError(t, res, 422, "invalid", "request_id")
-		if msg, _ := res.ErrorFields(t)["request_id"].(string); msg != "is a request for another client" {
-			t.Errorf("request_id: %q", msg)
-		}
-		r.neverLent(laptop, "loans against requests of others")
-	})
-}
-
 func TestRequestIdempotentFiling(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r := newReqEnv(e)
