@@ -1,13 +1,11 @@
 package training
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/jung-kurt/gofpdf"
-
+	"github.com/devicebank/devicebank/documents"
 	"github.com/devicebank/devicebank/eligibility"
 )
 
@@ -22,50 +20,34 @@ type Certificate struct {
 	Score       *int
 }
 
-// PDF renders the certificate as a one-page A4 landscape PDF. It uses the
-// PDF core fonts, which cover Western European letters (Latin-1); letters
-// beyond them print as '?' until an embedded Unicode font is added.
-func (c Certificate) PDF() ([]byte, error) { return c.render(true) }
-
-// render draws the certificate, compressed or not (tests read the text).
-func (c Certificate) render(compress bool) ([]byte, error) {
-	pdf := gofpdf.New("L", "mm", "A4", "")
-	pdf.SetCompression(compress)
-	pdf.SetCatalogSort(true) // the same certificate gives the same bytes
-	pdf.SetTitle("Certificate of completion: "+c.Module, true)
-	pdf.SetAuthor(c.Agency, true)
-	pdf.SetCreationDate(c.CompletedOn)
-	pdf.SetModificationDate(c.CompletedOn)
-	tr := pdf.UnicodeTranslatorFromDescriptor("") // UTF-8 to the core fonts' cp1252
+// PDF renders the certificate as a one-page A4 landscape PDF in the
+// documents font, so names in any Latin, Greek or Cyrillic script print as
+// written. The same certificate gives the same bytes.
+func (c Certificate) PDF() ([]byte, error) {
+	pdf := documents.New(documents.Landscape, "Certificate of completion: "+c.Module, c.Agency, c.CompletedOn)
 	pdf.AddPage()
 	w, h := pdf.GetPageSize()
 	pdf.SetLineWidth(1.2)
 	pdf.Rect(12, 12, w-24, h-24, "D")
 
-	line := func(size float64, style string, y float64, text string) {
-		pdf.SetFont("Helvetica", style, size)
-		pdf.SetXY(20, y)
-		pdf.CellFormat(w-40, size*0.6, tr(text), "", 0, "C", false, 0, "")
+	line := func(size float64, bold bool, y float64, text string) {
+		pdf.Centered(documents.Margin, y, w-2*documents.Margin, size, bold, text)
 	}
-	line(16, "", 35, c.Agency)
-	line(34, "B", 55, "Certificate of completion")
-	line(16, "", 85, "This certifies that")
-	line(30, "B", 100, c.ClientName)
-	line(16, "", 125, "has completed the digital-literacy module")
-	line(22, "B", 138, moduleTitle(c.Module))
+	line(16, false, 35, c.Agency)
+	line(34, true, 55, "Certificate of completion")
+	line(16, false, 85, "This certifies that")
+	line(30, true, 100, c.ClientName)
+	line(16, false, 125, "has completed the digital-literacy module")
+	line(22, true, 138, moduleTitle(c.Module))
 	details := fmt.Sprintf("on %s, %s hours of training", c.CompletedOn.Format("2 January 2006"), eligibility.FormatHours(c.Hours))
 	if c.Score != nil {
 		details += fmt.Sprintf(", assessment score %d", *c.Score)
 	}
-	line(14, "", 158, details)
+	line(14, false, 158, details)
 	if c.Instructor != "" {
-		line(14, "I", 175, "Instructor: "+c.Instructor)
+		line(14, false, 175, "Instructor: "+c.Instructor)
 	}
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return pdf.Bytes()
 }
 
 // moduleTitle writes a topic code as a title: device_basics -> Device basics.

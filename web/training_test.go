@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/documents/doctest"
 )
 
 // Training through the API: sessions with a capacity and a waitlist,
@@ -719,6 +721,34 @@ func TestTrainingCertificate(t *testing.T) {
 		expectError(t, e.do(tr.sw, "GET", clientsURL+"/999999/training/certificates/device_basics", nil), 404, "not_found")
 		if n := views(); n != 1 {
 			t.Errorf("%d client.viewed events after certificates not found, want still 1", n)
+		}
+	})
+}
+
+// Names in any Latin, Greek or Cyrillic script print on the certificate as
+// written, and the same certificate read twice is the same bytes.
+func TestTrainingCertificateNames(t *testing.T) {
+	names := [][2]string{{"José", "Núñez"}, {"Zoë", "Brontë"}, {"Françoise", "Lefèvre"}, {"Łukasz", "Wąsik"},
+		{"Nguyễn Thị", "Ánh"}, {"Σοφία", "Παπαδοπούλου"}, {"Ольга", "Ёлкина"}}
+	eachEnv(t, func(t *testing.T, e *env) {
+		tr := newTrainers(e)
+		ids := make([]int64, len(names))
+		for i, n := range names {
+			ids[i] = e.client(tr.sw)
+			e.must(200, tr.sw, "PATCH", path(clientsURL+"/%d", ids[i]), map[string]any{"first_name": n[0], "last_name": n[1]})
+		}
+		s := tr.pastSession(testNow.Add(-48*time.Hour), 2*time.Hour, "device_basics", ids...)
+		for i, n := range names {
+			e.must(200, tr.coord, "POST", path(sessionsURL+"/%d/attendance", s),
+				map[string]any{"client_id": ids[i], "status": "present", "hours": 2, "module_completed": true})
+			cert := path(clientsURL+"/%d/training/certificates/device_basics", ids[i])
+			pdf := e.must(200, tr.sw, "GET", cert, nil).Body
+			if again := e.must(200, tr.sw, "GET", cert, nil).Body; !bytes.Equal(pdf, again) {
+				t.Errorf("%s %s's certificate read twice differs (%d and %d bytes)", n[0], n[1], len(pdf), len(again))
+			}
+			if text, name := doctest.Text(t, pdf), n[0]+" "+n[1]; !strings.Contains(text, name) {
+				t.Errorf("the certificate does not name %q; it reads:\n%s", name, text)
+			}
 		}
 	})
 }
