@@ -58,6 +58,11 @@ type Terms struct {
 	RequestedLanguage string `bun:"-" json:"requested_language,omitempty"`
 }
 
+// TermsInput is new terms for one language.
+type TermsInput struct {
+	Body string `json:"body"`
+}
+
 // Paragraphs splits the body at its blank lines.
 func (t *Terms) Paragraphs() []string { return strings.Split(t.Body, "\n\n") }
 

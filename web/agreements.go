@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/apperr"
 )
 
@@ -31,9 +32,7 @@ func (s *Server) termsVersion(c *fiber.Ctx) error {
 }
 
 func (s *Server) saveTerms(c *fiber.Ctx) error {
-	var in struct {
-		Body string `json:"body"`
-	}
+	var in agreements.TermsInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
