@@ -249,3 +249,22 @@ func TestAgreementTermsConcurrentSaves(t *testing.T) {
 		}
 	})
 }
+
+// A saved version cannot be changed or removed, even by SQL that goes
+// around the service.
+func TestAgreementTermsRowsNeverChange(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		before := e.terms(admin, "es")
+		ctx := context.Background()
+		if _, err := e.db.ExecContext(ctx, "UPDATE agreement_terms SET body = 'changed' WHERE language = 'es'"); err == nil {
+			t.Error("an UPDATE of a terms version went through")
+		}
+		if _, err := e.db.ExecContext(ctx, "DELETE FROM agreement_terms WHERE language = 'es'"); err == nil {
+			t.Error("a DELETE of a terms version went through")
+		}
+		if after := e.terms(admin, "es"); after["body"] != before["body"] || after["version"] != before["version"] {
+			t.Fatalf("es terms %v, were %v", after, before)
+		}
+	})
+}
