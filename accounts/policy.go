@@ -68,12 +68,15 @@ const (
 	SendReminders Permission = "notifications:send"
 	// ManageReminders: change the reminder policy.
 	ManageReminders Permission = "notifications:manage"
+	// ManageAgreements: save new versions of the loan agreement's terms.
+	// Reading them comes with ManageLoans, which prints agreements.
+	ManageAgreements Permission = "agreements:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
-		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders),
+		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
 		ReadNotifications, SendReminders),

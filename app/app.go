@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
@@ -31,6 +32,8 @@ type Services struct {
 	Idempotency *idempotency.Store
 	// Notifications creates and sends reminders.
 	Notifications *notifications.Service
+	// Agreements keeps the loan agreement's terms.
+	Agreements *agreements.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -122,5 +125,6 @@ func New(db *storage.DB, opts Options) *Services {
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now},
-		Notifications: notes}
+		Notifications: notes,
+		Agreements:    &agreements.Service{DB: db, Now: now}}
 }

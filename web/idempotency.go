@@ -119,6 +119,9 @@ var replays = map[string]replay{
 	}},
 
 	"PUT /api/v1/notifications/policy": atPath,
+
+	// The version made, at its own path (the language is in the query).
+	"PUT /api/v1/agreement/terms": atLocation,
 }
 
 // keyed reports whether r takes an Idempotency-Key. Keys are scoped to the
@@ -168,7 +171,13 @@ func (s *Server) idempotent(rp replay) fiber.Handler {
 			return c.Next()
 		}
 		ctx := c.UserContext()
-		req := idempotency.Request{UserID: actor(c).ID, Key: key, Method: c.Method(), Path: c.Path(), Body: c.Body()}
+		// The query is part of the request: the same terms sent for
+		// another language are another request.
+		reqPath := c.Path()
+		if q := c.Request().URI().QueryString(); len(q) > 0 {
+			reqPath += "?" + string(q)
+		}
+		req := idempotency.Request{UserID: actor(c).ID, Key: key, Method: c.Method(), Path: reqPath, Body: c.Body()}
 		claim, first, err := s.svc.Idempotency.Begin(ctx, req)
 		if err != nil {
 			return err

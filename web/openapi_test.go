@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
@@ -852,6 +853,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"OverdueStep", notifications.OverdueStep{}, true},
 		{"QuietHours", notifications.QuietHours{}, true},
 		{"RemindInput", notifications.RemindInput{}, false},
+		{"AgreementTerms", agreements.Terms{}, true},
+		{"AgreementTermsInput", agreements.TermsInput{}, false},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -2815,6 +2818,52 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("Rosa after refused webhook requests: %v", got)
 		}
 
+		// The agreement's terms: shipped, falling back, saved as versions.
+		const terms = "/api/v1/agreement/terms"
+		if got := c.call(200, co, "GET", terms+"?language=es", nil); got["version"] != json.Number("1") || got["language"] != "es" {
+			t.Errorf("the shipped es terms: %v", got)
+		}
+		if got := c.call(200, co, "GET", terms+"?language=de", nil); got["language"] != "en" || got["requested_language"] != "de" {
+			t.Errorf("terms in a language with none: %v", got)
+		}
+		c.bad(422, co, "GET", terms+"?language=zz", nil)
+		c.call(403, sw, "GET", terms, nil)
+		c.call(401, "", "GET", terms, nil)
+		newTerms := map[string]any{"body": "The device stays the agency's.\n\nReturn it by the due date."}
+		saved := c.call(201, admin, "PUT", terms+"?language=es", newTerms, "Idempotency-Key", "terms-es")
+		if saved["version"] != json.Number("2") {
+			t.Errorf("saved terms: %v", saved)
+		}
+		if again := c.send(true, 201, admin, "PUT", terms+"?language=es", newTerms, "Idempotency-Key", "terms-es"); again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replayed terms: %v", again.Header)
+		}
+		slowTerms, err := json.Marshal(newTerms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claim, prev, err := e.svc.Idempotency.Begin(context.Background(), idempotency.Request{UserID: adminID, Key: "terms-slow",
+			Method: "PUT", Path: terms + "?language=fr", Body: slowTerms}); err != nil || claim == nil || prev != nil {
+			t.Fatalf("claim an Idempotency-Key: %v %v", prev, err)
+		}
+		c.call(409, admin, "PUT", terms+"?language=fr", string(slowTerms), "Idempotency-Key", "terms-slow")
+		refused = c.bad(422, admin, "PUT", terms+"?language=zz", map[string]any{"body": "\a"})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); len(fields) != 2 {
+			t.Errorf("terms with a control character in an unknown language: %v", refused)
+		}
+		c.bad(400, admin, "PUT", terms, "[]")
+		small.bad(413, admin, "PUT", terms, tooLarge)
+		c.bad(415, admin, "PUT", terms, newTerms, "Content-Encoding", "gzip")
+		c.call(403, co, "PUT", terms, newTerms)
+		c.call(401, "", "PUT", terms, newTerms)
+		if old := c.call(200, co, "GET", terms+"/versions/es/1", nil); old["created_by"] != nil {
+			t.Errorf("shipped es terms: %v", old)
+		}
+		c.call(404, co, "GET", terms+"/versions/es/3", nil)
+		c.bad(422, co, "GET", terms+"/versions/zz/1", nil)
+		c.call(403, sw, "GET", terms+"/versions/es/1", nil)
+		c.call(401, "", "GET", terms+"/versions/es/1", nil)
+		c.answeredEvery("GET "+terms, "PUT "+terms, "GET "+terms+"/versions/{language}/{version}")
+
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
 			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
 		c.covered(400, 401, 403, 404, 409, 415, 422)
@@ -2978,6 +3027,9 @@ func checkInputLimits(t *testing.T, e *env) {
 			return map[string]any{}
 		}, nil},
 		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
+		"PUT /api/v1/agreement/terms": {admin, "/api/v1/agreement/terms?language=fr", func() map[string]any {
+			return map[string]any{"body": "Return the device."}
+		}, nil},
 		"PUT /api/v1/eligibility/rules": {admin, "/api/v1/eligibility/rules", func() map[string]any {
 			return map[string]any{"name": "Limits", "region": "48", "rules": map[string]any{"kind": "proof_recent", "months": 12}}
 		}, nil},

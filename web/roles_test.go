@@ -85,7 +85,7 @@ const v1 = "/api/v1"
 var (
 	everyone   = row{allow, allow, allow, allow, allow, allow}   // public
 	signedIn   = row{allow, allow, allow, allow, unauth, unauth} // any role
-	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage, notifications:manage
+	adminOnly  = row{allow, deny, deny, deny, unauth, unauth}    // users:manage, eligibility:manage, notifications:manage, agreements:manage
 	staffRead  = row{allow, allow, allow, deny, unauth, unauth}  // devices:read, loans:read, clients:read, eligibility:check, training:read, training:enroll, notifications:read
 	managers   = row{allow, allow, deny, deny, unauth, unauth}   // devices:manage, loans:manage, training:manage
 	caseWriter = row{allow, deny, allow, deny, unauth, unauth}   // clients:write, requests:file
@@ -532,6 +532,23 @@ var matrix = []routeCase{
 		loan, _ := f.openLoan()
 		return request{path: path(v1+"/loans/%d/reminders", loan), body: map[string]any{"note": "matrix"},
 			unchanged: func() string { return f.sameTotal(path(v1+"/notifications?loan_id=%d", loan), 0) }}
+	}},
+	// The agreement's terms: read by those who issue loans, saved by admins.
+	{"GET", v1 + "/agreement/terms", managers, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/agreement/terms?language=fr"}
+	}},
+	{"PUT", v1 + "/agreement/terms", adminOnly, func(f *roleFixtures, c caller) request {
+		before := f.get(v1 + "/agreement/terms?language=es")
+		return request{path: v1 + "/agreement/terms?language=es", body: map[string]any{"body": "The device stays the agency's."},
+			unchanged: func() string {
+				if after := f.get(v1 + "/agreement/terms?language=es"); !reflect.DeepEqual(after, before) {
+					return fmt.Sprintf("the es terms are %v, were %v", after, before)
+				}
+				return ""
+			}}
+	}},
+	{"GET", v1 + "/agreement/terms/versions/:language/:version", managers, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/agreement/terms/versions/es/1"}
 	}},
 	// The SMS provider's webhook needs no token: a signed STOP from a fresh
 	// client's number, to a server with SMS set up, is taken whoever sends

@@ -190,6 +190,10 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/notifications/:id", accounts.ReadNotifications, s.getNotification},
 		{"POST", v1 + "/loans/:id/reminders", accounts.SendReminders, s.remindNow},
 		{"POST", v1 + "/sms/inbound", Public, s.smsInbound},
+
+		{"GET", v1 + "/agreement/terms", accounts.ManageLoans, s.currentTerms},
+		{"PUT", v1 + "/agreement/terms", accounts.ManageAgreements, s.saveTerms},
+		{"GET", v1 + "/agreement/terms/versions/:language/:version", accounts.ManageLoans, s.termsVersion},
 	}
 }
 
