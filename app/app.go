@@ -86,7 +86,7 @@ func New(db *storage.DB, opts Options) *Services {
 		acc.TokenIdleTimeout = opts.TokenIdleTimeout
 	}
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
-	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl}
+	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
 	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}

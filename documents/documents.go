@@ -51,7 +51,21 @@ type Doc struct {
 // unexported, so each document parses its two fonts again; measured, that
 // is most of a document's cost (see docs/PERFORMANCE.md).
 func New(orientation, title, author string, date time.Time) *Doc {
-	pdf := gofpdf.New(orientation, "mm", "A4", "")
+	return NewOn(A4, orientation, title, author, date)
+}
+
+// Paper is a page size.
+type Paper string
+
+// The page sizes documents are drawn on.
+const (
+	A4     Paper = "A4"
+	Letter Paper = "Letter"
+)
+
+// NewOn is New on paper rather than A4.
+func NewOn(paper Paper, orientation, title, author string, date time.Time) *Doc {
+	pdf := gofpdf.New(orientation, "mm", string(paper), "")
 	pdf.SetMargins(Margin, Margin, Margin)
 	pdf.SetAutoPageBreak(true, Margin)
 	pdf.SetCompression(true)

@@ -140,6 +140,8 @@ type Service struct {
 	Waitlist Waitlist
 	// Reminders hears of loans that close or move their due date; may be nil.
 	Reminders Reminders
+	// Agency is the agency's name, printed on asset labels.
+	Agency string
 }
 
 // Reminders is told, inside the transaction, that a loan changed: closed

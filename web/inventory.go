@@ -49,6 +49,21 @@ func (s *Server) getDevice(c *fiber.Ctx) error {
 	return c.JSON(d)
 }
 
+// deviceLabels prints asset labels for the devices in ?ids= on ?paper=.
+func (s *Server) deviceLabels(c *fiber.Ctx) error {
+	ids, paper, err := inventory.ParseLabelRequest(c.Query("ids"), c.Query("paper"))
+	if err != nil {
+		return err
+	}
+	pdf, err := s.svc.Inventory.Labels(c.UserContext(), ids, paper)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="asset-labels.pdf"`)
+	return c.Send(pdf)
+}
+
 func (s *Server) updateDevice(c *fiber.Ctx) error {
 	id, err := pathID(c, "device")
 	if err != nil {

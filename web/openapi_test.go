@@ -1944,6 +1944,12 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(200, sw, "GET", path("/api/v1/devices/%d", phoneID), nil) // no accessories
 		c.call(200, sw, "GET", "/api/v1/devices?kind=phone", nil)
 		c.call(404, co, "GET", "/api/v1/devices/999999", nil)
+		// Asset labels: a PDF file, not JSON.
+		if sheet := c.send(true, 200, co, "GET", path("/api/v1/devices/labels.pdf?ids=%d,%d&paper=a4", devID, phoneID), nil); sheet.value != nil {
+			t.Errorf("a label sheet was read as JSON: %v", sheet.value)
+		}
+		c.bad(422, co, "GET", path("/api/v1/devices/labels.pdf?ids=%d,%d", devID, devID), nil)
+		c.call(403, sw, "GET", path("/api/v1/devices/labels.pdf?ids=%d", devID), nil)
 		c.call(404, co, "GET", "/api/v1/devices/not-a-number", nil)
 		edited := c.call(200, co, "PATCH", path("/api/v1/devices/%d", devID), map[string]any{"notes": "green case",
 			"accessories": []any{map[string]any{"name": "USB-C charger", "replacement_cost_cents": 1500},

@@ -206,6 +206,9 @@ var matrix = []routeCase{
 			"serial": fmt.Sprintf("MX-%d", f.e.seq.Add(1))},
 			unchanged: func() string { return f.sameTotal(v1+"/devices", before) }}
 	}},
+	{"GET", v1 + "/devices/labels.pdf", managers, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/devices/labels.pdf?ids=%d", f.device())}
+	}},
 	{"GET", v1 + "/devices/:id", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: path(v1+"/devices/%d", f.device())}
 	}},

@@ -129,6 +129,8 @@ func (s *Server) Routes() []Route {
 
 		{"GET", v1 + "/devices", accounts.ReadDevices, s.listDevices},
 		{"POST", v1 + "/devices", accounts.ManageDevices, s.createDevice},
+		// Before /devices/:id, which would take "labels.pdf" for an id.
+		{"GET", v1 + "/devices/labels.pdf", accounts.ManageDevices, s.deviceLabels},
 		{"GET", v1 + "/devices/:id", accounts.ReadDevices, s.getDevice},
 		{"PATCH", v1 + "/devices/:id", accounts.ManageDevices, s.updateDevice},
 		{"POST", v1 + "/devices/:id/inspection", accounts.ManageDevices, s.inspectDevice},
