@@ -127,14 +127,22 @@ func (s *Service) Version(ctx context.Context, code string, v int) (*Terms, erro
 	if err != nil {
 		return nil, err
 	}
-	if v == 1 {
+	read := func() (*Terms, error) {
+		t := new(Terms)
+		err := s.DB.NewSelect().Model(t).Where("language = ? AND version = ?", lang, v).Scan(ctx)
+		return t, storage.Err(err, "agreement terms version")
+	}
+	t, err := read()
+	// Version 1 of a shipped language is saved on first use: only then
+	// does a read write.
+	if v == 1 && apperr.Is(err, apperr.NotFound) {
 		if err := s.saveShipped(ctx, lang); err != nil {
 			return nil, err
 		}
+		t, err = read()
 	}
-	t := new(Terms)
-	if err := s.DB.NewSelect().Model(t).Where("language = ? AND version = ?", lang, v).Scan(ctx); err != nil {
-		return nil, storage.Err(err, "agreement terms version")
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }

@@ -200,9 +200,6 @@ func (r *Rule) validate(path string, problems map[string]string, depth int) {
 		return
 	}
 	bad := func(field, problem string) { problems[path+"."+field] = problem }
-	if len([]rune(r.Name)) > 100 {
-		bad("name", "must be at most 100 characters")
-	}
 	// Fields of other kinds are refused, so a stored rule says only what it checks.
 	for field, set := range map[string]bool{
 		"percent": r.Percent != 0, "programs": r.Programs != nil, "months": r.Months != 0, "max": r.Max != nil,

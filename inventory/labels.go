@@ -12,6 +12,7 @@ import (
 
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/documents"
+	"github.com/devicebank/devicebank/storage"
 )
 
 // MaxLabels is the most devices one request prints labels for.
@@ -25,7 +26,7 @@ func (s *Service) Labels(ctx context.Context, ids []int64, paper documents.Paper
 	var devices []Device
 	if err := s.DB.NewSelect().Model(&devices).Column("id", "asset_tag", "updated_at").
 		Where("d.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
-		return nil, err
+		return nil, storage.Err(err, "devices")
 	}
 	byID := make(map[int64]Device, len(devices))
 	for _, d := range devices {
