@@ -16,6 +16,9 @@ const (
 	MinPasswordLength = 12
 	// MaxPasswordLength is the most; it also bounds the work of checking one.
 	MaxPasswordLength = 256
+	// maxPasswordBytes bounds a password as typed, before it is normalised:
+	// MaxPasswordLength characters of at most four bytes each.
+	maxPasswordBytes = 4 * MaxPasswordLength
 	// minPasswordScore is the zxcvbn score a new password needs: 3 means
 	// at least 10^8 guesses, "safely unguessable" against online attacks
 	// and a fair protection if the hashes leak, given argon2id.

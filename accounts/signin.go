@@ -27,6 +27,11 @@ type SignIn struct {
 // token of the user. address is the client's address, for the throttle.
 func (s *Service) SignIn(ctx context.Context, in SignIn, address string) (string, *Token, error) {
 	wrong := apperr.New(apperr.Unauthorized, "the email or password is wrong")
+	// No account has an email or password this long: refuse before the
+	// lookup, the throttle's memory and the hash are spent on it.
+	if len(in.Email) > MaxEmailLength || len(in.Password) > maxPasswordBytes {
+		return "", nil, wrong
+	}
 	// Check what can be checked before the password.
 	name, nameErr := tokenName("token_name", in.TokenName)
 	var bad apperr.Fields

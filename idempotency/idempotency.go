@@ -201,19 +201,24 @@ func (cl *Claim) Fence(ctx context.Context, tx bun.Tx) error {
 	return nil
 }
 
-// Finish stores the outcome of the claimed request. A server error (5xx), or
-// a 429, releases the key instead, so that the request can be retried, unless the
+// Finish stores the outcome of the claimed request. A server error (5xx), a
+// 429 or a 415 releases the key instead, so that the request can be retried, unless the
 // request had already committed changes: then that is recorded, and a
 // resend is told the request was carried out.
 func (s *Store) Finish(ctx context.Context, cl *Claim, o Outcome) error {
-	// A server error, or a refusal that waiting cures (429), is not the
-	// answer to keep: unless something was committed, the key is released
-	// and the same request may be sent again.
-	if o.StatusCode >= 500 || o.StatusCode == http.StatusTooManyRequests {
+	// A server error, a refusal that waiting cures (429), or a body sent
+	// in the wrong form (415, which the request's hash does not see) is
+	// not the answer to keep: unless something was committed, the key is
+	// released and the same request may be sent again.
+	if o.StatusCode >= 500 || o.StatusCode == http.StatusTooManyRequests || o.StatusCode == http.StatusUnsupportedMediaType {
 		o.ErrorBody = nil
-		if _, err := s.DB.NewDelete().Model((*record)(nil)).
-			Where("id = ? AND claim_token = ? AND applied = ?", cl.id, cl.token, false).Exec(ctx); err != nil {
+		res, err := s.DB.NewDelete().Model((*record)(nil)).
+			Where("id = ? AND claim_token = ? AND applied = ?", cl.id, cl.token, false).Exec(ctx)
+		if err != nil {
 			return storage.Err(err, "idempotency key")
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
 		}
 	}
 	_, err := s.DB.NewUpdate().Model((*record)(nil)).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -544,5 +545,28 @@ func TestPasswordRules(t *testing.T) {
 		e.must(201, admin, "POST", "/api/v1/users", map[string]any{"email": "rene@agency.test", "name": "René",
 			"role": "funder", "password": "cafe\u0301 au lait le matin"})
 		e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "rene@agency.test", "password": "caf\u00e9 au lait le matin"})
+	})
+}
+
+// An email or a password longer than any account can have is refused
+// before the account is looked up or a hash is spent on it.
+func TestOverlongSignInSpendsNoHash(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.newUser("long@agency.test", testPassword, false)
+		var hashes atomic.Int64
+		e.svc.Accounts.Hashing.Holding = func() { hashes.Add(1) }
+		for _, in := range []map[string]any{
+			{"email": strings.Repeat("a", 300) + "@agency.test", "password": testPassword},
+			{"email": "long@agency.test", "password": strings.Repeat("ж", 600)},
+		} {
+			expectError(t, e.do("", "POST", "/api/v1/auth/token", in), 401, "unauthorized")
+		}
+		if n := hashes.Load(); n != 0 {
+			t.Fatalf("%d hashes spent on overlong sign-ins, want 0", n)
+		}
+		e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": "long@agency.test", "password": testPassword})
+		if n := hashes.Load(); n != 1 {
+			t.Fatalf("%d hashes for a real sign-in, want 1", n)
+		}
 	})
 }

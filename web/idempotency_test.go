@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -667,4 +668,30 @@ func sameJSON(t *testing.T, first, r *response) *response {
 	out := *r
 	out.Body = first.Body
 	return &out
+}
+
+// A body refused for its form (415) does not use up its key: sent again
+// with the same key and body, as JSON, it is carried out.
+func TestUnsupportedMediaTypeReleasesTheKey(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, co := e.user(accounts.Coordinator)
+		body := `{"kind": "phone", "make": "Acme", "model": "One"}`
+		req, err := http.NewRequest("POST", e.base+"/api/v1/devices", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+co)
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Idempotency-Key", "form-fixed")
+		res, err := e.httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 415 {
+			t.Fatalf("a body sent as text/plain: %d, want 415", res.StatusCode)
+		}
+		created := e.must(201, co, "POST", "/api/v1/devices", body, "Idempotency-Key", "form-fixed")
+		expectFresh(t, created)
+	})
 }
