@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/locale"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -155,18 +156,18 @@ func (s *Service) prepare(ctx context.Context, n *Notification) (Verdict, error)
 	}
 	lang := n.Language
 	m := Message{FirstName: f.FirstName, Agency: s.Agency.Name, AgencyPhone: s.Agency.Phone,
-		DeviceKind: DeviceKindIn(f.DeviceKind, lang), AssetTag: f.AssetTag, Note: n.Note,
+		DeviceKind: locale.DeviceKind(f.DeviceKind, lang), AssetTag: f.AssetTag, Note: n.Note,
 		SessionTitle: f.SessionTitle, Location: f.Location}
 	if !f.DueOn.IsZero() {
-		m.DueOn = FormatDate(f.DueOn.Time(), lang, false)
+		m.DueOn = locale.FormatDate(f.DueOn.Time(), lang, false)
 		m.DaysLeft = int(f.DueOn.Time().Sub(today.Time()).Hours() / 24)
 		m.DaysOverdue = -m.DaysLeft
 	}
 	if !f.PlanEndsOn.IsZero() {
-		m.PlanEndsOn = FormatDate(f.PlanEndsOn.Time(), lang, false)
+		m.PlanEndsOn = locale.FormatDate(f.PlanEndsOn.Time(), lang, false)
 	}
 	if !f.StartsAt.IsZero() {
-		m.SessionWhen = FormatDate(f.StartsAt.In(loc), lang, true)
+		m.SessionWhen = locale.FormatDate(f.StartsAt.In(loc), lang, true)
 	}
 	body, err := Render(n.Kind, lang, m)
 	if err != nil {
@@ -211,14 +212,14 @@ func (s *Service) composeStaff(ctx context.Context, n *Notification, f *facts, t
 	}
 	if n.SessionID != nil {
 		m.SessionID = *n.SessionID
-		m.SessionWhen = FormatDate(f.StartsAt.In(s.Location), "en", true)
+		m.SessionWhen = locale.FormatDate(f.StartsAt.In(s.Location), "en", true)
 	}
 	if !f.DueOn.IsZero() {
-		m.DueOn = FormatDate(f.DueOn.Time(), "en", false)
+		m.DueOn = locale.FormatDate(f.DueOn.Time(), "en", false)
 		m.DaysOverdue = int(today.Time().Sub(f.DueOn.Time()).Hours() / 24)
 	}
 	if !f.PlanEndsOn.IsZero() {
-		m.PlanEndsOn = FormatDate(f.PlanEndsOn.Time(), "en", false)
+		m.PlanEndsOn = locale.FormatDate(f.PlanEndsOn.Time(), "en", false)
 	}
 	if n.Kind == CoordinatorDigest {
 		counts, err := s.digestCounts(ctx)

@@ -7,6 +7,8 @@ import (
 	"text/template"
 
 	"golang.org/x/text/language"
+
+	"github.com/devicebank/devicebank/locale"
 )
 
 // Kind is what a notification is about.
@@ -48,7 +50,7 @@ type Message struct {
 
 // Languages are the languages templates ship in; others fall back to
 // English. More are added as data in templates below.
-var Languages = []string{"en", "es", "fr"}
+var Languages = locale.Languages
 
 // templates[lang][kind] is a short message. Keep them short (an SMS is 160
 // characters) and kind. The agency's phone is optional (it is required

@@ -1,4 +1,7 @@
-package notifications
+// Package locale holds the words every language the product writes in
+// needs (month names, how a date is written, device kinds), shared by
+// reminders and documents. A language is added by adding its entries here.
+package locale
 
 import (
 	"strings"
@@ -6,8 +9,9 @@ import (
 	"time"
 )
 
-// Words a message needs in each language, kept as data beside the
-// templates: a language is added by adding its entries here and there.
+// Languages are the languages the product writes in; others fall back to
+// English.
+var Languages = []string{"en", "es", "fr"}
 
 // months[lang] are the month names.
 var months = map[string][12]string{
@@ -63,8 +67,8 @@ func FormatDate(t time.Time, lang string, withTime bool) string {
 	return b.String()
 }
 
-// DeviceKindIn names a kind of device in lang.
-func DeviceKindIn(kind, lang string) string {
+// DeviceKind names a kind of device in lang.
+func DeviceKind(kind, lang string) string {
 	if w, ok := deviceKinds[lang][kind]; ok {
 		return w
 	}
