@@ -1,6 +1,8 @@
 // Package agreements holds what a client signs for a loan: the agency's
 // terms, kept per language as numbered versions that never change once
-// saved, so that an agreement can name exactly the text it printed.
+// saved, so that an agreement can name exactly the text it printed; the
+// agreement itself, drawn as a PDF; and the record of its signing, which
+// keeps the signed PDF so that it is the same bytes every time.
 package agreements
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -66,10 +69,19 @@ type TermsInput struct {
 // Paragraphs splits the body at its blank lines.
 func (t *Terms) Paragraphs() []string { return strings.Split(t.Body, "\n\n") }
 
-// Service keeps the terms.
+// Service keeps the terms, draws loan agreements and records their
+// signing.
 type Service struct {
 	DB  *storage.DB
 	Now func() time.Time
+	// Location is the agency's time zone, in which dates are printed; nil
+	// means UTC.
+	Location *time.Location
+	// Agency is printed at the head of every agreement.
+	Agency Agency
+	// Loans finds the loans (scoped to the actor), devices and data plans
+	// an agreement prints.
+	Loans *inventory.Service
 }
 
 func (s *Service) now() time.Time {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"golang.org/x/text/currency"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/agreements"
@@ -46,6 +47,14 @@ type Options struct {
 	// reminders, with AgencyPhone.
 	AgencyName  string
 	AgencyPhone string
+	// AgencyAddress and AgencyEmail are printed on loan agreements with the
+	// name and phone, and AgencyLogo (a PNG documents.CleanImage returned)
+	// at their head.
+	AgencyAddress, AgencyEmail string
+	AgencyLogo                 []byte
+	// Currency is what replacement costs are printed in; the zero value is
+	// USD.
+	Currency currency.Unit
 	// Channels deliver reminders by name ("sms", "email"). None at all
 	// means both write to the log (the development setup).
 	Channels map[string]notifications.Channel
@@ -126,5 +135,7 @@ func New(db *storage.DB, opts Options) *Services {
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now},
 		Notifications: notes,
-		Agreements:    &agreements.Service{DB: db, Now: now}}
+		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv,
+			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
+				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}}}
 }

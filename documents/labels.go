@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/code128"
 	"github.com/boombuler/barcode/qr"
 )
 
@@ -78,10 +77,6 @@ func (d *Doc) label(x, y, w, h float64, l Label) error {
 	if err != nil {
 		return fmt.Errorf("documents: QR code of %q: %w", l.Tag, err)
 	}
-	bars, err := code128.Encode(l.Tag)
-	if err != nil {
-		return fmt.Errorf("documents: Code 128 of %q: %w", l.Tag, err)
-	}
 	side := min(h, w*0.36) // the QR code with its quiet zone
 	d.barcode(qrCode, 4, x, y+(h-side)/2, side, side)
 	rx, rw := x+side, w-side-pad
@@ -91,7 +86,9 @@ func (d *Doc) label(x, y, w, h float64, l Label) error {
 	d.CellFormat(rw, size*0.4, d.fit(l.Agency, rw), "", 0, "C", false, 0, "")
 	barTop := y + pad + size*0.4 + 1
 	barH := h - (barTop - y) - pad - size*0.45 - 1
-	d.barcode(bars, 10, rx, barTop, rw, barH)
+	if err := d.Code128(l.Tag, rx, barTop, rw, barH); err != nil {
+		return err
+	}
 	d.SetFont(Family, "B", size)
 	d.SetXY(rx, barTop+barH+0.5)
 	d.CellFormat(rw, size*0.45, d.fit(l.Tag, rw), "", 0, "C", false, 0, "")
