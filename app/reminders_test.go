@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
@@ -444,6 +445,13 @@ func TestCoordinatorDigest(t *testing.T) {
 		if _, err := f.svc.Inventory.ReturnLoan(ctx, co, loan.ID, inventory.ReturnInput{Condition: "good"}); err != nil {
 			t.Fatal(err)
 		}
+		// An open loan whose agreement is signed is not counted; one that
+		// is not, is.
+		signed := f.lend(co, f.client(sw, "Ana", clients.None, "en"), date("2026-04-10"), nil)
+		if _, err := f.svc.Agreements.Accept(ctx, co, signed.ID, agreements.AcceptanceInput{Method: agreements.Paper}); err != nil {
+			t.Fatal(err)
+		}
+		f.lend(co, f.client(sw, "Lupe", clients.None, "en"), date("2026-04-10"), nil)
 		for i, want := range []int{2, 0} {
 			if res, err := f.svc.Notifications.Digest(ctx); err != nil || res.Created != want {
 				t.Fatalf("digest %d: %+v %v", i+1, res, err)
@@ -453,7 +461,7 @@ func TestCoordinatorDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := sent.take()
-		if len(got) != 2 || got[0].Body != "DeviceBank (Northside): Today: 1 device waiting for inspection, 0 loans overdue." {
+		if len(got) != 2 || got[0].Body != "DeviceBank (Northside): Today: 1 device waiting for inspection, 0 loans overdue, 1 open loan without a signed agreement." {
 			t.Fatalf("digest: %+v", got)
 		}
 		f.clock.Set(local(4, 2, 8, 0))

@@ -309,6 +309,18 @@ type LoanFilter struct {
 	ClientID int64
 	DeviceID int64
 	Status   LoanStatus
+	// Agreement is "unsigned" (open loans whose agreement is not signed
+	// yet), "signed", or empty for any.
+	Agreement string
+}
+
+// ParseAgreementFilter checks the agreement filter given as text; empty
+// means any.
+func ParseAgreementFilter(s string) (string, error) {
+	if s != "" && s != "signed" && s != "unsigned" {
+		return "", (apperr.Fields{"agreement": "must be signed or unsigned"}).Err()
+	}
+	return s, nil
 }
 
 // LoanStatuses are the values the status filter takes.
@@ -324,7 +336,9 @@ func ParseLoanStatus(s string) (LoanStatus, error) {
 
 // ListLoans returns the loans the actor may see that match f, newest first.
 func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFilter, page storage.Page) ([]Loan, int, error) {
-	if _, err := ParseLoanStatus(string(f.Status)); err != nil {
+	_, serr := ParseLoanStatus(string(f.Status))
+	_, aerr := ParseAgreementFilter(f.Agreement)
+	if err := apperr.Join(serr, aerr); err != nil {
 		return nil, 0, err
 	}
 	out := []Loan{}
@@ -336,6 +350,13 @@ func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFi
 	}
 	if f.DeviceID != 0 {
 		q.Where("l.device_id = ?", f.DeviceID)
+	}
+	signed := s.DB.NewSelect().Table("loan_agreements").ColumnExpr("1").Where("loan_agreements.loan_id = l.id")
+	switch f.Agreement {
+	case "unsigned":
+		q.Where("l.status = ? AND NOT EXISTS (?)", LoanOpen, signed)
+	case "signed":
+		q.Where("EXISTS (?)", signed)
 	}
 	switch f.Status {
 	case LoanOverdue:

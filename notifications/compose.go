@@ -226,7 +226,7 @@ func (s *Service) composeStaff(ctx context.Context, n *Notification, f *facts, t
 		if err != nil {
 			return err
 		}
-		m.Inspection, m.Overdue = counts.Inspection, counts.Overdue
+		m.Inspection, m.Overdue, m.Unsigned = counts.Inspection, counts.Overdue, counts.Unsigned
 	}
 	subject, body, err := RenderStaff(n.Kind, m)
 	if err != nil {

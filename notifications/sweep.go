@@ -307,7 +307,8 @@ func quoteTime(t time.Time) string {
 }
 
 // Digest enqueues the daily summary for each active coordinator, when there
-// is something to report: devices waiting for inspection, loans overdue.
+// is something to report: devices waiting for inspection, loans overdue,
+// open loans whose agreement is not signed.
 // Its dedup key holds the agency date, so it goes once a day however many
 // instances run it.
 func (s *Service) Digest(ctx context.Context) (SweepResult, error) {
@@ -319,7 +320,7 @@ func (s *Service) Digest(ctx context.Context) (SweepResult, error) {
 	if err != nil {
 		return SweepResult{}, err
 	}
-	if counts.Inspection == 0 && counts.Overdue == 0 {
+	if counts == (DigestCounts{}) {
 		return SweepResult{}, nil
 	}
 	now := s.Now().UTC()
@@ -336,7 +337,7 @@ func (s *Service) Digest(ctx context.Context) (SweepResult, error) {
 }
 
 // DigestCounts is what the coordinators' digest reports.
-type DigestCounts struct{ Inspection, Overdue int }
+type DigestCounts struct{ Inspection, Overdue, Unsigned int }
 
 func (s *Service) digestCounts(ctx context.Context) (DigestCounts, error) {
 	inspection, err := s.DB.NewSelect().Table("devices").Where("status = 'inspection'").Count(ctx)
@@ -348,5 +349,10 @@ func (s *Service) digestCounts(ctx context.Context) (DigestCounts, error) {
 	if err != nil {
 		return DigestCounts{}, storage.Err(err, "loans")
 	}
-	return DigestCounts{Inspection: int(inspection), Overdue: int(overdue)}, nil
+	unsigned, err := s.DB.NewSelect().Table("loans").Where("status = 'open'").
+		Where("NOT EXISTS (SELECT 1 FROM loan_agreements la WHERE la.loan_id = loans.id)").Count(ctx)
+	if err != nil {
+		return DigestCounts{}, storage.Err(err, "loans")
+	}
+	return DigestCounts{Inspection: int(inspection), Overdue: int(overdue), Unsigned: int(unsigned)}, nil
 }

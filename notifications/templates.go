@@ -181,7 +181,7 @@ type StaffMessage struct {
 	// ClientReminded: the client was sent this reminder too.
 	ClientReminded bool
 	// The coordinators' digest.
-	Inspection, Overdue int
+	Inspection, Overdue, Unsigned int
 }
 
 var staffTemplates = map[Kind]string{
@@ -192,7 +192,7 @@ var staffTemplates = map[Kind]string{
 	TrainingUpcoming:  "Client #{{.ClientID}} is enrolled in training session #{{.SessionID}} \"{{.SessionTitle}}\" on {{.SessionWhen}}.",
 	TrainingCancelled: "Training session #{{.SessionID}} \"{{.SessionTitle}}\" on {{.SessionWhen}} is cancelled; client #{{.ClientID}} had a place.",
 	Manual:            "A coordinator asked that the client on loan #{{.LoanID}} ({{.DeviceKind}} {{.AssetTag}}) be reminded.{{if .Note}} Note: {{.Note}}{{end}}",
-	CoordinatorDigest: "Today: {{.Inspection}} device{{if ne .Inspection 1}}s{{end}} waiting for inspection, {{.Overdue}} loan{{if ne .Overdue 1}}s{{end}} overdue.",
+	CoordinatorDigest: "Today: {{.Inspection}} device{{if ne .Inspection 1}}s{{end}} waiting for inspection, {{.Overdue}} loan{{if ne .Overdue 1}}s{{end}} overdue, {{.Unsigned}} open loan{{if ne .Unsigned 1}}s{{end}} without a signed agreement.",
 }
 
 var parsedStaff = func() map[Kind]*template.Template {

@@ -43,3 +43,59 @@ func (s *Server) saveTerms(c *fiber.Ctx) error {
 	c.Location("/api/v1/agreement/terms/versions/" + t.Language + "/" + strconv.Itoa(t.Version))
 	return c.Status(fiber.StatusCreated).JSON(t)
 }
+
+func (s *Server) loanAgreementPDF(c *fiber.Ctx) error {
+	id, err := pathID(c, "loan")
+	if err != nil {
+		return err
+	}
+	f, err := s.svc.Agreements.Agreement(c.UserContext(), actor(c), id, c.Query("language"))
+	if err != nil {
+		return err
+	}
+	name := "loan-" + strconv.FormatInt(id, 10) + "-agreement"
+	if f.Signed {
+		name += "-signed"
+	}
+	return sendPDF(c, name, f.PDF)
+}
+
+func (s *Server) loanAgreement(c *fiber.Ctx) error {
+	id, err := pathID(c, "loan")
+	if err != nil {
+		return err
+	}
+	a, err := s.svc.Agreements.Acceptance(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
+func (s *Server) acceptAgreement(c *fiber.Ctx) error {
+	id, err := pathID(c, "loan")
+	if err != nil {
+		return err
+	}
+	var in agreements.AcceptanceInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	a, err := s.svc.Agreements.Accept(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/loans/" + strconv.FormatInt(id, 10) + "/agreement")
+	return c.Status(fiber.StatusCreated).JSON(a)
+}
+
+// sendPDF answers with a PDF document as a download named name.pdf (name
+// made of letters, digits, '-' and '_'), never cached: documents name
+// clients.
+func sendPDF(c *fiber.Ctx, name string, pdf []byte) error {
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.pdf"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Send(pdf)
+}

@@ -93,6 +93,9 @@ var replays = map[string]replay{
 	"POST /api/v1/loans/:id/lost":      at("/api/v1/loans/:id"),
 	"POST /api/v1/loans/:id/recovered": at("/api/v1/loans/:id"),
 	"POST /api/v1/loans/:id/reminders": atLocation,
+	// A resend reads the signing record again; the signed PDF is its own
+	// GET.
+	"POST /api/v1/loans/:id/agreement/acceptance": atLocation,
 
 	// A check records that the client's record was read, nothing more.
 	"POST /api/v1/eligibility/check":      again,

@@ -59,9 +59,7 @@ func (s *Server) deviceLabels(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="asset-labels.pdf"`)
-	return c.Send(pdf)
+	return sendPDF(c, "asset-labels", pdf)
 }
 
 func (s *Server) updateDevice(c *fiber.Ctx) error {
@@ -176,10 +174,11 @@ func (s *Server) listLoans(c *fiber.Ctx) error {
 	p, perr := page(c)
 	ids, ierr := queryIDs(c, "client_id", "device_id")
 	status, serr := inventory.ParseLoanStatus(c.Query("status"))
-	if err := apperr.Join(perr, ierr, serr); err != nil {
+	agreement, aerr := inventory.ParseAgreementFilter(c.Query("agreement"))
+	if err := apperr.Join(perr, ierr, serr, aerr); err != nil {
 		return err
 	}
-	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: status}
+	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: status, Agreement: agreement}
 	loans, total, err := s.svc.Inventory.ListLoans(c.UserContext(), actor(c), f, p)
 	if err != nil {
 		return err

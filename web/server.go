@@ -150,6 +150,11 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
 		{"POST", v1 + "/loans", accounts.ManageLoans, s.issueLoan},
 		{"GET", v1 + "/loans/:id", accounts.ReadLoans, s.getLoan},
+		// Whoever may see the loan: a social worker signs for their own
+		// clients as well.
+		{"GET", v1 + "/loans/:id/agreement.pdf", accounts.ReadLoans, s.loanAgreementPDF},
+		{"GET", v1 + "/loans/:id/agreement", accounts.ReadLoans, s.loanAgreement},
+		{"POST", v1 + "/loans/:id/agreement/acceptance", accounts.ReadLoans, s.acceptAgreement},
 		{"POST", v1 + "/loans/:id/return", accounts.ManageLoans, loanAction(inv.ReturnLoan)},
 		{"POST", v1 + "/loans/:id/renew", accounts.ManageLoans, loanAction(inv.RenewLoan)},
 		{"POST", v1 + "/loans/:id/lost", accounts.ManageLoans, loanAction(inv.MarkLost)},

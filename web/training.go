@@ -207,10 +207,7 @@ func (s *Server) certificate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="certificate-`+safeFileName(module)+`.pdf"`)
-	c.Set(fiber.HeaderCacheControl, "no-store") // it names the client
-	return c.Send(pdf)
+	return sendPDF(c, "certificate-"+module, pdf)
 }
 
 // safeFileName keeps letters, digits, '-' and '_' of s for a file name.

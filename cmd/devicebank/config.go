@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/currency"
+
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/documents"
 	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -21,7 +24,10 @@ import (
 type config struct {
 	DatabaseURL string
 	AgencyName  string
-	Timezone    string
+	// The agency's details and logo printed on loan agreements, and the
+	// currency of replacement costs.
+	AgencyAddress, AgencyEmail, AgencyLogo, Currency string
+	Timezone                                         string
 	// DefaultCountry is where a client phone number without a country
 	// code is read.
 	DefaultCountry string
@@ -78,7 +84,15 @@ func (c *config) register(fs *flag.FlagSet) {
 	secretVar(fs, &c.DatabaseURL, "database-url", "DATABASE_URL", storage.DefaultURL,
 		"database: postgres://… for PostgreSQL, sqlite:PATH or file:PATH for SQLite (env DATABASE_URL, or DATABASE_URL_FILE)")
 	fs.StringVar(&c.AgencyName, "agency-name", env("DEVICEBANK_AGENCY_NAME", "DeviceBank"),
-		"the agency's name, printed on certificates (env DEVICEBANK_AGENCY_NAME)")
+		"the agency's name, printed on certificates, labels and loan agreements (env DEVICEBANK_AGENCY_NAME)")
+	fs.StringVar(&c.AgencyAddress, "agency-address", env("DEVICEBANK_AGENCY_ADDRESS", ""),
+		"the agency's postal address, printed on loan agreements (env DEVICEBANK_AGENCY_ADDRESS)")
+	fs.StringVar(&c.AgencyEmail, "agency-email", env("DEVICEBANK_AGENCY_EMAIL", ""),
+		"the email address clients may write to, printed on loan agreements (env DEVICEBANK_AGENCY_EMAIL)")
+	fs.StringVar(&c.AgencyLogo, "agency-logo", env("DEVICEBANK_AGENCY_LOGO", ""),
+		"a PNG or JPEG file with the agency's logo, printed at the head of loan agreements; empty: none (env DEVICEBANK_AGENCY_LOGO)")
+	fs.StringVar(&c.Currency, "currency", env("DEVICEBANK_CURRENCY", "USD"),
+		"the ISO 4217 code of the currency replacement costs are in, such as USD, CAD or EUR (env DEVICEBANK_CURRENCY)")
 	fs.StringVar(&c.Timezone, "timezone", env("DEVICEBANK_TIMEZONE", ""),
 		"the agency's time zone, such as America/Chicago, which decides when a loan is overdue and when reminders go; empty: UTC, with a warning at start (env DEVICEBANK_TIMEZONE)")
 	fs.StringVar(&c.DefaultCountry, "default-country", env("DEVICEBANK_DEFAULT_COUNTRY", phone.DefaultRegion),
@@ -97,6 +111,38 @@ func (c *config) location() (*time.Location, error) {
 		return nil, fmt.Errorf("--timezone %q is not a known time zone (try America/Chicago)", c.Timezone)
 	}
 	return loc, nil
+}
+
+// maxLogoBytes bounds the logo file read at start.
+const maxLogoBytes = 2 << 20
+
+// agency sets the agency's details, logo and currency in opts, checked: a
+// logo that cannot be read or is not a PNG or JPEG stops the command.
+func (c *config) agency(opts *app.Options) error {
+	unit, err := currency.ParseISO(c.Currency)
+	if err != nil {
+		return fmt.Errorf("--currency %q is not an ISO 4217 currency code (try USD, CAD or EUR)", c.Currency)
+	}
+	opts.AgencyName, opts.AgencyAddress, opts.AgencyEmail, opts.Currency = c.AgencyName, c.AgencyAddress, c.AgencyEmail, unit
+	if c.AgencyLogo == "" {
+		return nil
+	}
+	f, err := os.Open(c.AgencyLogo)
+	if err != nil {
+		return fmt.Errorf("--agency-logo: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxLogoBytes+1))
+	if err != nil {
+		return fmt.Errorf("--agency-logo: %w", err)
+	}
+	if len(b) > maxLogoBytes {
+		return fmt.Errorf("--agency-logo %s is larger than 2 MB: use a smaller image", c.AgencyLogo)
+	}
+	if opts.AgencyLogo, err = documents.CleanImage(b, false, "png", "jpeg"); err != nil {
+		return fmt.Errorf("--agency-logo %s: %v (a PNG or JPEG of at most %d pixels)", c.AgencyLogo, err, documents.MaxImagePixels)
+	}
+	return nil
 }
 
 // region is the default country for phone numbers, checked.

@@ -29,7 +29,7 @@ type notifyConfig struct {
 
 func (c *notifyConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AgencyPhone, "agency-phone", env("DEVICEBANK_AGENCY_PHONE", ""),
-		"the phone number reminders tell clients to call (env DEVICEBANK_AGENCY_PHONE)")
+		"the phone number reminders tell clients to call, printed on loan agreements (env DEVICEBANK_AGENCY_PHONE)")
 	fs.StringVar(&c.PolicyFile, "reminder-policy", env("DEVICEBANK_REMINDER_POLICY", ""),
 		"a JSON file with the reminder policy to use until an admin sets one; empty: the built-in default (env DEVICEBANK_REMINDER_POLICY)")
 	fs.StringVar(&c.SMTPHost, "smtp-host", env("DEVICEBANK_SMTP_HOST", ""), "SMTP server for email reminders; empty: email goes to the log (env DEVICEBANK_SMTP_HOST)")
@@ -123,8 +123,10 @@ func (c *notifyConfig) options(cfg *config) (app.Options, error) {
 	if err != nil {
 		return app.Options{}, err
 	}
-	opts := app.Options{Location: loc, AgencyName: cfg.AgencyName, AgencyPhone: c.AgencyPhone, Channels: channels,
-		DefaultCountry: region}
+	opts := app.Options{Location: loc, AgencyPhone: c.AgencyPhone, Channels: channels, DefaultCountry: region}
+	if err := cfg.agency(&opts); err != nil {
+		return app.Options{}, err
+	}
 	if c.PolicyFile != "" {
 		b, err := os.ReadFile(c.PolicyFile)
 		if err != nil {

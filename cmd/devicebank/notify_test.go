@@ -123,6 +123,10 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"due_soon_days": [0]}`), 0o600)
 	null := filepath.Join(t.TempDir(), "null.json")
 	os.WriteFile(null, []byte(`{"due_soon_days": [3], "due_today": null, "send_at": "09:00", "catch_up_days": 2}`), 0o600)
+	notImage := filepath.Join(t.TempDir(), "logo.png")
+	os.WriteFile(notImage, []byte("GIF89a not a logo"), 0o600)
+	bigLogo := filepath.Join(t.TempDir(), "big.png")
+	os.WriteFile(bigLogo, make([]byte, 3<<20), 0o600)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -135,6 +139,10 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "soon"}, "--remind-now-interval"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "-5m"}, "--remind-now-interval"},
 		{[]string{"notify", "sweep", "--default-country", "USA"}, "--default-country"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--agency-logo", notImage}, "--agency-logo " + notImage + ": not a PNG or JPEG image"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--agency-logo", bigLogo}, "larger than 2 MB"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--agency-logo", filepath.Join(t.TempDir(), "missing.png")}, "--agency-logo: open"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--currency", "dollars"}, "--currency \"dollars\""},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100"}, "--agency-phone"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sms-account-sid", "AC123", "--sms-auth-token", "secret", "--sms-from", "+13125550100",
 			"--agency-phone", "312-555-0199"}, "--sms-webhook-url"},
