@@ -41,7 +41,7 @@ func sampleDocument(t testing.TB, lang, client string) *Document {
 		LoanID: 4711, Terms: &Terms{ID: 3, Language: lang, Version: 2, Body: body},
 		ClientName: client, CaseNumber: "CASE-2026-0042",
 		DeviceKind: "phone", Make: "Motorola", Model: "moto g 5G", Serial: "ZY22H8", IMEI: "356938035643809",
-		AssetTag: "DB-000123",
+		AssetTag:    "DB-000123",
 		Accessories: []Accessory{{"Charger", 1999}, {"USB-C cable", 899}, {"Case", 1250}},
 		Plan:        &Plan{Carrier: "Mint Mobile", LineNumber: "+1 312-555-0142", DataCapMB: &capMB, EndsOn: date(t, "2027-06-30")},
 		IssuedAt:    time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC), Location: chicago,
