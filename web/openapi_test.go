@@ -855,6 +855,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RemindInput", notifications.RemindInput{}, false},
 		{"AgreementTerms", agreements.Terms{}, true},
 		{"AgreementTermsInput", agreements.TermsInput{}, false},
+		{"LoanAgreement", agreements.Acceptance{}, true},
+		{"AgreementAcceptanceInput", agreements.AcceptanceInput{}, false},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -2870,6 +2872,37 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(401, "", "GET", terms+"/versions/es/1", nil)
 		c.answeredEvery("GET "+terms, "PUT "+terms, "GET "+terms+"/versions/{language}/{version}")
 
+		// A loan's agreement: printed, signed once, the record read back.
+		agLoan := e.loan(co, e.referred(sw), e.device(co, "laptop"))
+		agPDF, agRecord, agSign := path("/api/v1/loans/%d/agreement.pdf", agLoan), path("/api/v1/loans/%d/agreement", agLoan),
+			path("/api/v1/loans/%d/agreement/acceptance", agLoan)
+		c.send(true, 200, sw, "GET", agPDF+"?language=fr", nil)
+		c.bad(422, co, "GET", agPDF+"?language=zz", nil)
+		c.call(404, co, "GET", path("/api/v1/loans/%d/agreement.pdf", 999999), nil)
+		c.call(403, funder, "GET", agPDF, nil)
+		c.call(401, "", "GET", agPDF, nil)
+		c.call(404, sw, "GET", agRecord, nil)
+		c.bad(422, co, "POST", agSign, map[string]any{"method": "fingerprint"})
+		c.bad(400, co, "POST", agSign, "[]")
+		small.bad(413, co, "POST", agSign, tooLarge)
+		c.bad(415, co, "POST", agSign, map[string]any{"method": "paper"}, "Content-Encoding", "gzip")
+		c.call(403, funder, "POST", agSign, map[string]any{"method": "paper"})
+		c.call(401, "", "POST", agSign, map[string]any{"method": "paper"})
+		c.call(404, co, "POST", path("/api/v1/loans/%d/agreement/acceptance", 999999), map[string]any{"method": "paper"})
+		if got := c.call(201, sw, "POST", agSign, map[string]any{"method": "typed", "typed_name": "Ana Client"}, "Idempotency-Key", "sign-doc"); got["method"] != "typed" {
+			t.Errorf("the signing: %v", got)
+		}
+		c.call(409, co, "POST", agSign, map[string]any{"method": "paper"})
+		c.call(200, co, "GET", agRecord, nil)
+		c.send(true, 200, co, "GET", agPDF, nil)
+		c.call(403, funder, "GET", agRecord, nil)
+		c.call(401, "", "GET", agRecord, nil)
+		if got := docPageItems(c.call(200, co, "GET", "/api/v1/loans?agreement=signed", nil)); len(got) != 1 || docInt(got[0]["id"]) != agLoan {
+			t.Errorf("signed loans: %v", got)
+		}
+		c.bad(422, co, "GET", "/api/v1/loans?agreement=maybe", nil)
+		c.answeredEvery("GET /api/v1/loans/{id}/agreement.pdf", "GET /api/v1/loans/{id}/agreement", "POST /api/v1/loans/{id}/agreement/acceptance")
+
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
 			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
 		c.covered(400, 401, 403, 404, 409, 415, 422)
@@ -3033,6 +3066,12 @@ func checkInputLimits(t *testing.T, e *env) {
 			return map[string]any{}
 		}, nil},
 		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
+		// One signing per loan: each request signs a new loan.
+		"POST /api/v1/loans/{id}/agreement/acceptance": {co, "", func() map[string]any {
+			return map[string]any{"method": "typed", "typed_name": "Ana Ruiz"}
+		}, func() string {
+			return path("/api/v1/loans/%d/agreement/acceptance", e.loan(co, e.referred(sw), e.device(co, "phone")))
+		}},
 		"PUT /api/v1/agreement/terms": {admin, "/api/v1/agreement/terms?language=fr", func() map[string]any {
 			return map[string]any{"body": "Return the device."}
 		}, nil},

@@ -294,6 +294,26 @@ var matrix = []routeCase{
 		loan, _ := f.openLoan()
 		return request{path: path(v1+"/loans/%d", loan)}
 	}},
+	// A loan's agreement: whoever may see the loan, never a funder.
+	{"GET", v1 + "/loans/:id/agreement.pdf", staffRead, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		return request{path: path(v1+"/loans/%d/agreement.pdf", loan)}
+	}},
+	{"GET", v1 + "/loans/:id/agreement", staffRead, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		f.e.must(201, f.coord, "POST", path(v1+"/loans/%d/agreement/acceptance", loan), map[string]any{"method": "paper"})
+		return request{path: path(v1+"/loans/%d/agreement", loan)}
+	}},
+	{"POST", v1 + "/loans/:id/agreement/acceptance", staffRead, func(f *roleFixtures, c caller) request {
+		loan, _ := f.openLoan()
+		return request{path: path(v1+"/loans/%d/agreement/acceptance", loan), body: map[string]any{"method": "typed", "typed_name": "Ana Client"},
+			unchanged: func() string {
+				if r := f.e.do(f.coord, "GET", path(v1+"/loans/%d/agreement", loan), nil); r.Status != 404 {
+					return fmt.Sprintf("the agreement of loan %d was signed: %d %s", loan, r.Status, r.Body)
+				}
+				return ""
+			}}
+	}},
 	{"POST", v1 + "/loans/:id/return", managers, func(f *roleFixtures, c caller) request {
 		loan, device := f.openLoan()
 		return request{path: path(v1+"/loans/%d/return", loan), body: map[string]any{"condition": "good"},
