@@ -89,8 +89,8 @@ func (in *AcceptanceInput) check() (png []byte, err error) {
 		switch {
 		case in.TypedName == "":
 			bad.Add("typed_name", "is required with method typed: the name the client typed")
-		case !utf8.ValidString(in.TypedName) || strings.IndexFunc(in.TypedName, unicode.IsControl) >= 0:
-			bad.Add("typed_name", "must be a name: no control characters or line breaks")
+		case !utf8.ValidString(in.TypedName) || strings.IndexFunc(in.TypedName, notInAName) >= 0:
+			bad.Add("typed_name", "must be a name: no control characters, line breaks or direction overrides")
 		case utf8.RuneCountInString(in.TypedName) > MaxTypedNameLength:
 			bad.Add("typed_name", fmt.Sprintf("must be at most %d characters", MaxTypedNameLength))
 		}
@@ -109,6 +109,11 @@ func (in *AcceptanceInput) check() (png []byte, err error) {
 	}
 	return png, bad.Err()
 }
+
+// notInAName reports the characters a typed signature may not hold:
+// controls, and the bidirectional overrides that would make the printed
+// name read otherwise than it was typed.
+func notInAName(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
 // signaturePNG decodes a drawn signature and returns it re-encoded, or
 // adds what is wrong with it to bad.

@@ -49,8 +49,12 @@ func CleanImage(b []byte, mustHaveInk bool, formats ...string) ([]byte, error) {
 	if err != nil {
 		return nil, ErrNotImage
 	}
-	flat := image.NewNRGBA(img.Bounds())
-	draw.Draw(flat, flat.Bounds(), img, img.Bounds().Min, draw.Src)
+	// A PNG of 8-bit colour decodes as NRGBA already: no second copy.
+	flat, ok := img.(*image.NRGBA)
+	if !ok {
+		flat = image.NewNRGBA(img.Bounds())
+		draw.Draw(flat, flat.Bounds(), img, img.Bounds().Min, draw.Src)
+	}
 	if mustHaveInk && uniform(flat) {
 		return nil, ErrBlankImage
 	}

@@ -318,6 +318,7 @@ func TestLoanAgreementAcceptanceBadInput(t *testing.T) {
 			{"typed with a blank name", map[string]any{"method": "typed", "typed_name": " \t "}, "typed_name"},
 			{"typed over 200 characters", map[string]any{"method": "typed", "typed_name": strings.Repeat("é", 201)}, "typed_name"},
 			{"typed with a line break", map[string]any{"method": "typed", "typed_name": "Ana\nRuiz"}, "typed_name"},
+			{"typed with a direction override", map[string]any{"method": "typed", "typed_name": "Ana \u202eziuR"}, "typed_name"},
 			{"typed with a signature", map[string]any{"method": "typed", "typed_name": "Ana", "signature_png": b64(signaturePNG(t, 60, 20))}, "signature_png"},
 			{"paper with a name", map[string]any{"method": "paper", "typed_name": "Ana"}, "typed_name"},
 			{"an unknown language", map[string]any{"method": "paper", "language": "zz-!!"}, "language"},
