@@ -337,6 +337,9 @@ func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in De
 		if err := s.saveAccessories(ctx, tx, d); err != nil {
 			return err
 		}
+		if err := recordStatus(ctx, tx, d.ID, d.Status, d.CreatedAt); err != nil {
+			return err
+		}
 		if err := audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields()); err != nil {
 			return err
 		}
@@ -561,6 +564,11 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 		if err := transition(ctx, q, "device", d.AssetTag); err != nil {
 			return err
 		}
+		if next != from {
+			if err := recordStatus(ctx, tx, d.ID, next, now); err != nil {
+				return err
+			}
+		}
 		d.Status, d.UpdatedAt = next, now
 		if err := audit.Record(ctx, tx, deviceEvent(actor, now, "device.inspected", d), map[string]any{
 			"status": audit.Change{From: from, To: next}, "wiped": *in.Wiped, "outcome": in.Outcome,
@@ -579,6 +587,24 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 		return nil, err
 	}
 	return d, nil
+}
+
+// statusChange is one entry of a device's status history, which reports
+// read to know how the pool stood at any moment.
+type statusChange struct {
+	bun.BaseModel `bun:"table:device_status_changes"`
+
+	ID        int64     `bun:"id,pk,autoincrement"`
+	DeviceID  int64     `bun:"device_id"`
+	Status    Status    `bun:"status"`
+	ChangedAt time.Time `bun:"changed_at"`
+}
+
+// recordStatus adds a device's new status to its history, in the
+// transaction that moved it.
+func recordStatus(ctx context.Context, tx bun.Tx, deviceID int64, status Status, at time.Time) error {
+	_, err := tx.NewInsert().Model(&statusChange{DeviceID: deviceID, Status: status, ChangedAt: at}).Exec(ctx)
+	return storage.Err(err, "device status history")
 }
 
 // transition runs a conditional update and reports a Conflict when it

@@ -251,6 +251,9 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		if err := transition(ctx, q, "device", device.AssetTag); err != nil {
 			return err
 		}
+		if err := recordStatus(ctx, tx, device.ID, OnLoan, now); err != nil {
+			return err
+		}
 		device.Status, device.ReservedForRequestID = OnLoan, nil
 		// Lent against a request from another device on the shelf: the
 		// device the request held is free again, for the next in line.
@@ -408,6 +411,9 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 				dq.Set("condition = ?", move.Condition)
 			}
 			if err := transition(ctx, dq, "device", "#"+itoa(l.DeviceID)); err != nil {
+				return err
+			}
+			if err := recordStatus(ctx, tx, l.DeviceID, move.To, now); err != nil {
 				return err
 			}
 			details["device_status"] = audit.Change{From: move.From, To: move.To}

@@ -109,8 +109,13 @@ func TestNotifyCommands(t *testing.T) {
 					t.Errorf("the log channel wrote %q:\n%s", secret, logs)
 				}
 			}
+			// The loan's agreement is not signed: the coordinator hears of it,
+			// once however often the digest runs that day.
+			if out, _ := pass("digest"); !strings.HasPrefix(out, "digest: 1 created") {
+				t.Fatalf("digest of an unsigned agreement: %q", out)
+			}
 			if out, _ := pass("digest"); !strings.HasPrefix(out, "digest: 0 created") {
-				t.Fatalf("digest with nothing to report: %q", out)
+				t.Fatalf("the digest again the same day: %q", out)
 			}
 		})
 	}
