@@ -71,19 +71,22 @@ const (
 	// ManageAgreements: save new versions of the loan agreement's terms.
 	// Reading them comes with ManageLoans, which prints agreements.
 	ManageAgreements Permission = "agreements:manage"
+	// ReadReports: the utilization report (a funder's only for the funding
+	// sources linked to them).
+	ReadReports Permission = "reports:read"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
-		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements),
+		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements, ReadReports),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
-		ReadNotifications, SendReminders),
+		ReadNotifications, SendReminders, ReadReports),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, ReferClients, CheckEligibility,
 		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
-	// Funders see aggregates only; the reports that give them those come later.
-	Funder: set(),
+	// Funders see aggregates only: the reports of their funding sources.
+	Funder: set(ReadReports),
 }
 
 func set(ps ...Permission) map[Permission]bool {

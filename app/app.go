@@ -18,6 +18,7 @@ import (
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/notifications"
+	"github.com/devicebank/devicebank/reports"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/training"
 )
@@ -33,8 +34,11 @@ type Services struct {
 	Idempotency *idempotency.Store
 	// Notifications creates and sends reminders.
 	Notifications *notifications.Service
-	// Agreements keeps the loan agreement's terms.
+	// Agreements keeps the loan agreement's terms, draws agreements and
+	// records their signing.
 	Agreements *agreements.Service
+	// Reports computes the funders' utilization report.
+	Reports *reports.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -137,5 +141,6 @@ func New(db *storage.DB, opts Options) *Services {
 		Notifications: notes,
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
-				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}}}
+				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
+		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName}}
 }

@@ -148,6 +148,7 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/clients/:id/history", accounts.ReadClients, s.clientHistory},
 
 		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
+		{"GET", v1 + "/reports/utilization", accounts.ReadReports, s.utilizationReport},
 		{"POST", v1 + "/loans", accounts.ManageLoans, s.issueLoan},
 		{"GET", v1 + "/loans/:id", accounts.ReadLoans, s.getLoan},
 		// Whoever may see the loan: a social worker signs for their own

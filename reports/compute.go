@@ -1,0 +1,816 @@
+package reports
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// scope is what a report counts: the devices (and data plans) of some
+// funding sources or all, of a kind or all; the clients whose postal code
+// starts with a prefix, or all.
+type scope struct {
+	sources []int64 // nil: every source
+	kind    string
+	postal  string
+}
+
+func newScope(sources []FundingSource, kind, postal string) scope {
+	sc := scope{kind: kind, postal: postal}
+	if sources != nil {
+		sc.sources = make([]int64, len(sources))
+		for i, f := range sources {
+			sc.sources[i] = f.ID
+		}
+	}
+	return sc
+}
+
+// devices is the condition on devices d.
+func (sc scope) devices() (string, []any) {
+	w, args := []string{"1 = 1"}, []any{}
+	if sc.sources != nil {
+		w, args = append(w, "d.funding_source_id IN (?)"), append(args, bun.In(sc.sources))
+	}
+	if sc.kind != "" {
+		w, args = append(w, "d.kind = ?"), append(args, sc.kind)
+	}
+	return strings.Join(w, " AND "), args
+}
+
+// clients is the condition on clients c.
+func (sc scope) clients() (string, []any) {
+	if sc.postal == "" {
+		return "1 = 1", nil
+	}
+	// The prefix holds letters, digits, spaces and hyphens only: no LIKE
+	// wildcard.
+	return "UPPER(c.postal_code) LIKE ?", []any{sc.postal + "%"}
+}
+
+// loans is the condition on loans l joined to their device d and client c.
+func (sc scope) loans() (string, []any) {
+	dw, da := sc.devices()
+	cw, ca := sc.clients()
+	return dw + " AND " + cw, append(da, ca...)
+}
+
+// loanJoins joins a loan l to its device d and client c.
+const loanJoins = " JOIN devices d ON d.id = l.device_id JOIN clients c ON c.id = l.client_id "
+
+// closedAt is when a loan ended: returned, or reported lost.
+const closedAt = "COALESCE(l.returned_at, l.lost_at)"
+
+// month is one calendar month of the period, cut to the period.
+type month struct {
+	label      string    // "2026-03"
+	start, end time.Time // [start, end)
+	first      calendar.Date
+	last       calendar.Date
+}
+
+// computation fills one report.
+type computation struct {
+	db         *storage.DB
+	report     *Report
+	scope      scope
+	start, end time.Time // the period, [start, end)
+	to         calendar.Date
+	now        time.Time
+	loc        *time.Location
+	months     []month
+}
+
+func (c *computation) pg() bool { return c.db.Engine == storage.Postgres }
+
+// days is the number of days (with fractions) from timestamp a to b.
+func (c *computation) days(a, b string) string {
+	if c.pg() {
+		return "(EXTRACT(EPOCH FROM (" + b + ") - (" + a + ")) / 86400.0)"
+	}
+	return "(julianday(" + b + ") - julianday(" + a + "))"
+}
+
+func (c *computation) greatest(a, b string) string {
+	if c.pg() {
+		return "GREATEST(" + a + ", " + b + ")"
+	}
+	return "MAX(" + a + ", " + b + ")"
+}
+
+func (c *computation) least(a, b string) string {
+	if c.pg() {
+		return "LEAST(" + a + ", " + b + ")"
+	}
+	return "MIN(" + a + ", " + b + ")"
+}
+
+// ts is a timestamp parameter, typed where PostgreSQL cannot tell.
+func (c *computation) ts() string {
+	if c.pg() {
+		return "CAST(? AS TIMESTAMPTZ)"
+	}
+	return "?"
+}
+
+// date is a date parameter, typed where PostgreSQL cannot tell.
+func (c *computation) date(expr string) string {
+	if c.pg() {
+		return "CAST(" + expr + " AS DATE)"
+	}
+	return expr
+}
+
+// jsonText reads one string at a path of a JSON text column.
+func (c *computation) jsonText(col string, path ...string) string {
+	if c.pg() {
+		q := col + "::jsonb"
+		for i, p := range path {
+			op := "->"
+			if i == len(path)-1 {
+				op = "->>"
+			}
+			q += " " + op + " '" + p + "'"
+		}
+		return "(" + q + ")"
+	}
+	return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
+}
+
+// monthsTable is a derived table of the period's months (label, ms, me,
+// first, last), with its arguments.
+func (c *computation) monthsTable() (string, []any) {
+	var parts []string
+	var args []any
+	for _, m := range c.months {
+		parts = append(parts, "SELECT ? AS label, "+c.ts()+" AS ms, "+c.ts()+" AS me, "+c.date("?")+" AS first_day, "+c.date("?")+" AS last_day")
+		args = append(args, m.label, m.start, m.end, m.first, m.last)
+	}
+	return "(" + strings.Join(parts, " UNION ALL ") + ")", args
+}
+
+// periodMonths cuts [from, to] into calendar months.
+func periodMonths(from, to calendar.Date, loc *time.Location) []month {
+	var out []month
+	for first := (calendar.Date{Year: from.Year, Month: from.Month, Day: 1}); !to.Before(first); first = first.AddMonths(1) {
+		last := first.AddMonths(1).AddDays(-1)
+		m := month{label: fmt.Sprintf("%04d-%02d", first.Year, int(first.Month)), first: first, last: last}
+		if first.Before(from) {
+			m.first = from
+		}
+		if to.Before(last) {
+			m.last = to
+		}
+		m.start, m.end = dayStart(m.first, loc), dayStart(m.last.AddDays(1), loc)
+		out = append(out, m)
+	}
+	return out
+}
+
+// run computes every section.
+func (c *computation) run(ctx context.Context) error {
+	c.months = periodMonths(c.report.Period.From, c.report.Period.To, c.loc)
+	for _, step := range []func(context.Context) error{c.pool, c.use, c.people, c.access, c.training, c.connectivity} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// empty fills a report with nothing counted: every figure 0, every
+// breakdown with its rows and nothing in them.
+func (c *computation) empty() {
+	r := c.report
+	c.months = periodMonths(r.Period.From, r.Period.To, c.loc)
+	zero := Count(0)
+	r.Pool = Pool{DevicesAtEnd: zero, ByKind: []KindStatus{}, Added: zero, Retired: zero, Lost: zero}
+	r.Use = Use{LoansIssued: zero, LoansReturned: zero, Renewals: zero, LoansLost: zero, OverdueAtEnd: zero,
+		UtilizationRate: Rate(0), LoanDaysMedian: Figure{Hidden: true}, LoanDaysP90: Figure{Hidden: true},
+		OverdueRecoveryRate: Figure{Hidden: true}}
+	for _, m := range c.months {
+		r.Use.ByMonth = append(r.Use.ByMonth, MonthLoans{Month: m.label, Issued: zero, Returned: zero, Utilization: Rate(0)})
+	}
+	r.People = People{ClientsServed: zero, NewClients: zero, ReturningClients: zero, Households: zero, ByNeed: []NeedCount{}}
+	for _, b := range AgeBands {
+		r.People.ByAgeBand = append(r.People.ByAgeBand, AgeBandRow{Band: b, Clients: zero})
+	}
+	r.Access = Access{RequestsReceived: zero, Approved: zero, Denied: zero, DeniedByRule: []RuleDenials{}, Waitlisted: zero,
+		DaysToDeviceMedian: Figure{Hidden: true}, WaitlistAtEnd: zero}
+	r.Training = Training{SessionsHeld: zero, Enrollments: zero, AttendanceRate: Figure{Hidden: true}, HoursDelivered: Count(0), ModulesCompleted: zero}
+	r.Connectivity = Connectivity{DataPlanMonths: zero, DataPlanCostCents: zero, CostPerClientServedCents: Figure{Hidden: true}}
+}
+
+// scan runs a query and scans its rows with fn.
+func (c *computation) scan(ctx context.Context, what, query string, args []any, fn func(rows *sql.Rows) error) error {
+	rows, err := c.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return storage.Err(err, what)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return storage.Err(err, what)
+		}
+	}
+	return storage.Err(rows.Err(), what)
+}
+
+// count runs a query answering one number.
+func (c *computation) count(ctx context.Context, what, query string, args ...any) (int64, error) {
+	var n sql.NullFloat64
+	err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error { return rows.Scan(&n) })
+	return int64(math.Round(n.Float64)), err
+}
+
+// statuses are the device statuses by_kind counts, in its order.
+var statuses = []string{"available", "on_loan", "inspection", "repair", "lost", "retired"}
+
+func (c *computation) pool(ctx context.Context) error {
+	dw, da := c.scope.devices()
+	byKind := map[string]map[string]int64{}
+	err := c.scan(ctx, "pool", `SELECT d.kind, h.status, COUNT(*) FROM devices d
+		JOIN device_status_changes h ON h.device_id = d.id
+		WHERE `+dw+` AND h.id = (SELECT h2.id FROM device_status_changes h2 WHERE h2.device_id = d.id AND h2.changed_at < ?
+			ORDER BY h2.changed_at DESC, h2.id DESC LIMIT 1)
+		GROUP BY d.kind, h.status`, append(da, c.end), func(rows *sql.Rows) error {
+		var kind, status string
+		var n int64
+		if err := rows.Scan(&kind, &status, &n); err != nil {
+			return err
+		}
+		if byKind[kind] == nil {
+			byKind[kind] = map[string]int64{}
+		}
+		byKind[kind][status] = n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p := &c.report.Pool
+	p.ByKind = []KindStatus{}
+	var inService int64
+	for _, kind := range kinds {
+		n, ok := byKind[kind]
+		if !ok {
+			continue
+		}
+		p.ByKind = append(p.ByKind, KindStatus{Kind: kind, Available: Count(n["available"]), OnLoan: Count(n["on_loan"]),
+			Inspection: Count(n["inspection"]), Repair: Count(n["repair"]), Lost: Count(n["lost"]), Retired: Count(n["retired"])})
+		inService += n["available"] + n["on_loan"] + n["inspection"] + n["repair"]
+	}
+	p.DevicesAtEnd = Count(inService)
+	added, err := c.count(ctx, "pool", `SELECT COUNT(*) FROM devices d WHERE `+dw+` AND d.created_at >= ? AND d.created_at < ?`,
+		append(da, c.start, c.end)...)
+	if err != nil {
+		return err
+	}
+	p.Added = Count(added)
+	for _, s := range []struct {
+		status string
+		into   *Figure
+	}{{"retired", &p.Retired}, {"lost", &p.Lost}} {
+		n, err := c.count(ctx, "pool", `SELECT COUNT(DISTINCT h.device_id) FROM device_status_changes h JOIN devices d ON d.id = h.device_id
+			WHERE `+dw+` AND h.status = ? AND h.changed_at >= ? AND h.changed_at < ?`, append(da, s.status, c.start, c.end)...)
+		if err != nil {
+			return err
+		}
+		*s.into = Count(n)
+	}
+	return nil
+}
+
+func (c *computation) use(ctx context.Context) error {
+	u := &c.report.Use
+	lw, la := c.scope.loans()
+	mt, ma := c.monthsTable()
+	byMonth := map[string]*MonthLoans{}
+	for _, m := range c.months {
+		ml := MonthLoans{Month: m.label, Issued: Count(0), Returned: Count(0), Utilization: Rate(0)}
+		u.ByMonth = append(u.ByMonth, ml)
+	}
+	for i := range u.ByMonth {
+		byMonth[u.ByMonth[i].Month] = &u.ByMonth[i]
+	}
+	var issued, returned int64
+	for _, col := range []string{"issued_at", "returned_at"} {
+		err := c.scan(ctx, "loans", `SELECT m.label, COUNT(*) FROM `+mt+` m JOIN loans l ON l.`+col+` >= m.ms AND l.`+col+` < m.me`+loanJoins+
+			`WHERE `+lw+` GROUP BY m.label`, append(append([]any{}, ma...), la...), func(rows *sql.Rows) error {
+			var label string
+			var n int64
+			if err := rows.Scan(&label, &n); err != nil {
+				return err
+			}
+			if col == "issued_at" {
+				byMonth[label].Issued, issued = Count(n), issued+n
+			} else {
+				byMonth[label].Returned, returned = Count(n), returned+n
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	u.LoansIssued, u.LoansReturned = Count(issued), Count(returned)
+	lost, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+loanJoins+`WHERE `+lw+` AND l.lost_at >= ? AND l.lost_at < ?`,
+		append(la, c.start, c.end)...)
+	if err != nil {
+		return err
+	}
+	u.LoansLost = Count(lost)
+	renewals, err := c.count(ctx, "renewals", `SELECT COUNT(*) FROM audit_events e JOIN loans l ON l.id = e.loan_id`+loanJoins+
+		`WHERE e.action = 'loan.renewed' AND e.occurred_at >= ? AND e.occurred_at < ? AND `+lw, append([]any{c.start, c.end}, la...)...)
+	if err != nil {
+		return err
+	}
+	u.Renewals = Count(renewals)
+
+	// Overdue at the end: open then, and due before the last day, by the
+	// due date as it stood then (a later renewal's "from").
+	dueThen := "COALESCE(" + c.date("(SELECT "+c.jsonText("e.changes", "due_on", "from")+` FROM audit_events e
+		WHERE e.loan_id = l.id AND e.action = 'loan.renewed' AND e.occurred_at >= ? ORDER BY e.occurred_at, e.id LIMIT 1)`) + ", l.due_on)"
+	overdue, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+loanJoins+`WHERE `+lw+` AND l.issued_at < ?
+		AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?) AND `+dueThen+` < `+c.date("?"),
+		append(la, c.end, c.end, c.end, c.to)...)
+	if err != nil {
+		return err
+	}
+	u.OverdueAtEnd = Count(overdue)
+
+	if err := c.utilization(ctx); err != nil {
+		return err
+	}
+	if err := c.loanDays(ctx); err != nil {
+		return err
+	}
+	return c.overdueRecovery(ctx)
+}
+
+// utilization is device-days on loan over device-days in service, in the
+// period and in each month.
+func (c *computation) utilization(ctx context.Context) error {
+	u := &c.report.Use
+	dw, da := c.scope.devices()
+	lw, la := c.scope.loans()
+	mt, ma := c.monthsTable()
+	overlap := func(since, until string) string {
+		return "SUM(" + c.days(c.greatest(since, "m.ms"), c.least(until, "m.me")) + ")"
+	}
+	onLoan, inService := map[string]float64{}, map[string]float64{}
+	collect := func(into map[string]float64) func(rows *sql.Rows) error {
+		return func(rows *sql.Rows) error {
+			var label string
+			var v sql.NullFloat64
+			if err := rows.Scan(&label, &v); err != nil {
+				return err
+			}
+			into[label] = v.Float64
+			return nil
+		}
+	}
+	until := "COALESCE(" + closedAt + ", " + c.ts() + ")"
+	err := c.scan(ctx, "utilization", `SELECT m.label, `+overlap("l.issued_at", until)+` FROM `+mt+` m
+		JOIN loans l ON l.issued_at < m.me AND `+until+` > m.ms`+loanJoins+`WHERE `+lw+` GROUP BY m.label`,
+		append(append(append([]any{c.end}, ma...), c.end), la...), collect(onLoan))
+	if err != nil {
+		return err
+	}
+	// Each status a device was in, from when until the next (or the end).
+	history := `(SELECT h.status, h.changed_at AS since, COALESCE(LEAD(h.changed_at) OVER (PARTITION BY h.device_id ORDER BY h.changed_at, h.id), ` + c.ts() + `) AS until
+		FROM device_status_changes h JOIN devices d ON d.id = h.device_id WHERE ` + dw + ` AND h.changed_at < ?)`
+	err = c.scan(ctx, "utilization", `SELECT m.label, `+overlap("x.since", "x.until")+` FROM `+mt+` m
+		JOIN `+history+` x ON x.since < m.me AND x.until > m.ms
+		WHERE x.status NOT IN ('retired', 'lost') GROUP BY m.label`,
+		append(append(append(append([]any{}, ma...), c.end), da...), c.end), collect(inService))
+	if err != nil {
+		return err
+	}
+	var loaned, served float64
+	for i := range u.ByMonth {
+		m := &u.ByMonth[i]
+		if in := inService[m.Month]; in > 0 {
+			m.Utilization = Rate(min(1, onLoan[m.Month]/in))
+		}
+		loaned, served = loaned+onLoan[m.Month], served+inService[m.Month]
+	}
+	u.UtilizationRate = Rate(0)
+	if served > 0 {
+		u.UtilizationRate = Rate(min(1, loaned/served))
+	}
+	return nil
+}
+
+// loanDays is the median and 90th percentile of the days loans returned
+// in the period lasted.
+func (c *computation) loanDays(ctx context.Context) error {
+	lw, la := c.scope.loans()
+	var days []float64
+	err := c.scan(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` FROM loans l`+loanJoins+
+		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), func(rows *sql.Rows) error {
+		var d float64
+		err := rows.Scan(&d)
+		days = append(days, d)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.report.Use.LoanDaysMedian = percentile(days, 0.5)
+	c.report.Use.LoanDaysP90 = percentile(days, 0.9)
+	return nil
+}
+
+// percentile is the nearest-rank percentile p of values, in days to one
+// decimal; suppressed over fewer than MinPeople values.
+func percentile(values []float64, p float64) Figure {
+	if len(values) < MinPeople {
+		return Figure{Hidden: true}
+	}
+	sort.Float64s(values)
+	rank := int(math.Ceil(p * float64(len(values))))
+	return Rate(math.Round(values[max(rank, 1)-1]*10) / 10)
+}
+
+// overdueRecovery is, of the loans overdue at some time in the period, the
+// share returned by its end. A loan is overdue from the start of the day
+// after its due date, in the agency's time zone, until it is returned or
+// reported lost.
+func (c *computation) overdueRecovery(ctx context.Context) error {
+	lw, la := c.scope.loans()
+	var overdue, recovered int
+	err := c.scan(ctx, "loans", `SELECT l.due_on, l.returned_at, l.lost_at FROM loans l`+loanJoins+
+		`WHERE `+lw+` AND l.issued_at < ? AND l.due_on < `+c.date("?")+` AND (`+closedAt+` IS NULL OR `+closedAt+` > ?)`,
+		append(la, c.end, c.to, c.start), func(rows *sql.Rows) error {
+			var due calendar.Date
+			var returned, lost instant
+			if err := rows.Scan(&due, &returned, &lost); err != nil {
+				return err
+			}
+			from := dayStart(due.AddDays(1), c.loc)
+			until := c.end
+			if returned.Valid {
+				until = returned.Time
+			} else if lost.Valid {
+				until = lost.Time
+			}
+			if from.Before(c.end) && until.After(from) && until.After(c.start) {
+				overdue++
+				if returned.Valid && returned.Time.Before(c.end) {
+					recovered++
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	c.report.Use.OverdueRecoveryRate = Figure{Hidden: true}
+	if overdue >= MinPeople {
+		c.report.Use.OverdueRecoveryRate = Rate(float64(recovered) / float64(overdue))
+	}
+	return nil
+}
+
+func (c *computation) people(ctx context.Context) error {
+	dw, da := c.scope.devices()
+	cw, ca := c.scope.clients()
+	type served struct {
+		id        int64
+		household sql.NullInt64
+		born      calendar.Date
+		needs     string
+		first     time.Time
+	}
+	var all []served
+	err := c.scan(ctx, "clients", `SELECT c.id, c.household_id, c.date_of_birth, c.needs,
+			(SELECT MIN(l2.issued_at) FROM loans l2 WHERE l2.client_id = c.id)
+		FROM clients c WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l JOIN devices d ON d.id = l.device_id
+			WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?))`,
+		append(append(ca, da...), c.end, c.start), func(rows *sql.Rows) error {
+			var s served
+			var needs sql.NullString
+			var first instant
+			if err := rows.Scan(&s.id, &s.household, &s.born, &needs, &first); err != nil {
+				return err
+			}
+			s.needs, s.first = needs.String, first.Time
+			all = append(all, s)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	p := &c.report.People
+	var newClients int64
+	households := map[int64]bool{}
+	needs := map[string]int64{}
+	bands := map[string]int64{}
+	for _, s := range all {
+		if !s.first.Before(c.start) && s.first.Before(c.end) {
+			newClients++
+		}
+		if s.household.Valid {
+			households[s.household.Int64] = true
+		} else {
+			households[-s.id] = true // a household of one
+		}
+		var codes []string
+		if s.needs != "" {
+			if err := json.Unmarshal([]byte(s.needs), &codes); err != nil {
+				return fmt.Errorf("client needs: %w", err)
+			}
+		}
+		for _, n := range codes {
+			needs[n]++
+		}
+		bands[ageBand(s.born, c.to)]++
+	}
+	p.ClientsServed = Count(int64(len(all)))
+	p.NewClients = Count(newClients)
+	p.ReturningClients = Count(int64(len(all)) - newClients)
+	p.Households = Count(int64(len(households)))
+	p.ByNeed = []NeedCount{}
+	for _, n := range sortedKeys(needs) {
+		p.ByNeed = append(p.ByNeed, NeedCount{Need: n, Clients: Count(needs[n])})
+	}
+	p.ByAgeBand = nil
+	for _, b := range AgeBands {
+		p.ByAgeBand = append(p.ByAgeBand, AgeBandRow{Band: b, Clients: Count(bands[b])})
+	}
+	return nil
+}
+
+// ageBand is the band of someone born on born, on day on.
+func ageBand(born, on calendar.Date) string {
+	if born.IsZero() || on.Before(born) {
+		return "unknown"
+	}
+	switch age := born.YearsSince(on); {
+	case age < 18:
+		return "under 18"
+	case age < 25:
+		return "18-24"
+	case age < 45:
+		return "25-44"
+	case age < 65:
+		return "45-64"
+	default:
+		return "65 and over"
+	}
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// requestScope is the condition on device requests r and their client c:
+// the kind and the postal prefix (requests belong to no funding source).
+func (c *computation) requestScope() (string, []any) {
+	cw, ca := c.scope.clients()
+	if c.scope.kind != "" {
+		return cw + " AND r.device_kind = ?", append(ca, c.scope.kind)
+	}
+	return cw, ca
+}
+
+// StaffDecision is the rule by_rule names for a denial decided by staff.
+const StaffDecision = "staff decision"
+
+func (c *computation) access(ctx context.Context) error {
+	a := &c.report.Access
+	rw, ra := c.requestScope()
+	from := ` FROM device_requests r JOIN clients c ON c.id = r.client_id WHERE ` + rw
+	inPeriod := func(action string) string {
+		return `EXISTS (SELECT 1 FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id
+			AND e.action = '` + action + `' AND e.occurred_at >= ? AND e.occurred_at < ?)`
+	}
+	received, err := c.count(ctx, "requests", `SELECT COUNT(*)`+from+` AND r.created_at >= ? AND r.created_at < ?`, append(ra, c.start, c.end)...)
+	if err != nil {
+		return err
+	}
+	a.RequestsReceived = Count(received)
+	for _, d := range []struct {
+		outcome, action string
+		into            *Figure
+	}{{"eligible", "request.approved", &a.Approved}, {"ineligible", "request.denied", &a.Denied}} {
+		n, err := c.count(ctx, "requests", `SELECT COUNT(*)`+from+` AND ((r.outcome = ? AND r.created_at >= ? AND r.created_at < ?) OR `+inPeriod(d.action)+`)`,
+			append(ra, d.outcome, c.start, c.end, c.start, c.end)...)
+		if err != nil {
+			return err
+		}
+		*d.into = Count(n)
+	}
+	waitlisted, err := c.count(ctx, "requests", `SELECT COUNT(*)`+from+` AND `+inPeriod("request.waitlisted"), append(ra, c.start, c.end)...)
+	if err != nil {
+		return err
+	}
+	a.Waitlisted = Count(waitlisted)
+
+	// Denied by rule: the rules that failed when a request was filed and
+	// denied in the period, and staff's denials.
+	byRule := map[string]int64{}
+	err = c.scan(ctx, "requests", `SELECT r.decision`+from+` AND r.outcome = 'ineligible' AND r.created_at >= ? AND r.created_at < ?`,
+		append(ra, c.start, c.end), func(rows *sql.Rows) error {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				return err
+			}
+			var d struct {
+				Rules []struct {
+					Rule    string `json:"rule"`
+					Passed  bool   `json:"passed"`
+					Unknown bool   `json:"unknown"`
+				} `json:"rules"`
+			}
+			if err := json.Unmarshal([]byte(text), &d); err != nil {
+				return fmt.Errorf("request decision: %w", err)
+			}
+			for _, rule := range d.Rules {
+				if !rule.Passed && !rule.Unknown {
+					byRule[rule.Rule]++
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	staff, err := c.count(ctx, "requests", `SELECT COUNT(*)`+from+` AND `+inPeriod("request.denied"), append(ra, c.start, c.end)...)
+	if err != nil {
+		return err
+	}
+	if staff > 0 {
+		byRule[StaffDecision] = staff
+	}
+	a.DeniedByRule = []RuleDenials{}
+	for _, rule := range sortedKeys(byRule) {
+		a.DeniedByRule = append(a.DeniedByRule, RuleDenials{Rule: rule, Requests: Count(byRule[rule])})
+	}
+
+	// Days from filing to the device, for the loans of the period that
+	// fulfilled a request.
+	var days []float64
+	err = c.scan(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` FROM device_requests r JOIN loans l ON l.id = r.loan_id
+		JOIN clients c ON c.id = r.client_id WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end),
+		func(rows *sql.Rows) error {
+			var d float64
+			err := rows.Scan(&d)
+			days = append(days, d)
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	a.DaysToDeviceMedian = percentile(days, 0.5)
+	return c.waitlistAtEnd(ctx)
+}
+
+// waitlistAtEnd counts the requests whose last status before the end of
+// the period was "waitlisted", replaying their history.
+func (c *computation) waitlistAtEnd(ctx context.Context) error {
+	rw, ra := c.requestScope()
+	last := map[int64]string{}
+	err := c.scan(ctx, "requests", `SELECT e.subject_id, e.action FROM audit_events e
+		JOIN device_requests r ON r.id = e.subject_id JOIN clients c ON c.id = r.client_id
+		WHERE e.subject_type = 'device_request' AND e.occurred_at < ? AND `+rw+`
+		AND e.action IN ('request.filed', 'request.approved', 'request.denied', 'request.waitlisted', 'request.ready', 'request.fulfilled', 'request.cancelled')
+		AND r.id IN (SELECT w.subject_id FROM audit_events w WHERE w.subject_type = 'device_request' AND w.action = 'request.waitlisted' AND w.occurred_at < ?)
+		ORDER BY e.subject_id, e.occurred_at, e.id`, append(append([]any{c.end}, ra...), c.end), func(rows *sql.Rows) error {
+		var id int64
+		var action string
+		if err := rows.Scan(&id, &action); err != nil {
+			return err
+		}
+		last[id] = action
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var n int64
+	for _, action := range last {
+		if action == "request.waitlisted" {
+			n++
+		}
+	}
+	c.report.Access.WaitlistAtEnd = Count(n)
+	return nil
+}
+
+func (c *computation) training(ctx context.Context) error {
+	t := &c.report.Training
+	held := ` training_sessions s WHERE s.status = 'scheduled' AND s.starts_at >= ? AND s.starts_at < ? AND s.starts_at < ?`
+	heldArgs := []any{c.start, c.end, c.now}
+	sessions, err := c.count(ctx, "training", `SELECT COUNT(*) FROM`+held, heldArgs...)
+	if err != nil {
+		return err
+	}
+	hours, err := c.countFloat(ctx, "training", `SELECT SUM(`+c.days("s.starts_at", "s.ends_at")+`) * 24 FROM`+held, heldArgs...)
+	if err != nil {
+		return err
+	}
+	t.SessionsHeld, t.HoursDelivered = Count(sessions), Rate(math.Round(hours*100)/100)
+	cw, ca := c.scope.clients()
+	var enrolled, attended, completed sql.NullInt64
+	err = c.scan(ctx, "training", `SELECT COUNT(*),
+			SUM(CASE WHEN en.attendance IN ('present', 'late') THEN 1 ELSE 0 END),
+			SUM(CASE WHEN en.module_completed THEN 1 ELSE 0 END)
+		FROM training_enrollments en JOIN training_sessions s ON s.id = en.session_id JOIN clients c ON c.id = en.client_id
+		WHERE en.status = 'enrolled' AND s.status = 'scheduled' AND s.starts_at >= ? AND s.starts_at < ? AND s.starts_at < ? AND `+cw,
+		append(heldArgs, ca...), func(rows *sql.Rows) error { return rows.Scan(&enrolled, &attended, &completed) })
+	if err != nil {
+		return err
+	}
+	t.Enrollments, t.ModulesCompleted = Count(enrolled.Int64), Count(completed.Int64)
+	t.AttendanceRate = Figure{Hidden: true}
+	if enrolled.Int64 >= MinPeople {
+		t.AttendanceRate = Rate(float64(attended.Int64) / float64(enrolled.Int64))
+	}
+	return nil
+}
+
+// countFloat runs a query answering one number with fractions.
+func (c *computation) countFloat(ctx context.Context, what, query string, args ...any) (float64, error) {
+	var n sql.NullFloat64
+	err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error { return rows.Scan(&n) })
+	return n.Float64, err
+}
+
+// connectivity counts the months each data plan was active in the period
+// (a month counted in full when the plan was active on any day of it), and
+// what they cost. With a kind or postal prefix filter, only the plans lent
+// in the period on a loan it counts.
+func (c *computation) connectivity(ctx context.Context) error {
+	k := &c.report.Connectivity
+	mt, ma := c.monthsTable()
+	where, args := "1 = 1", []any{}
+	if c.scope.sources != nil {
+		where, args = "dp.funding_source_id IN (?)", []any{bun.In(c.scope.sources)}
+	}
+	if c.scope.kind != "" || c.scope.postal != "" {
+		lw, la := c.scope.loans()
+		where += ` AND EXISTS (SELECT 1 FROM loans l` + loanJoins + `WHERE l.data_plan_id = dp.id AND ` + lw +
+			` AND l.issued_at < ? AND (` + closedAt + ` IS NULL OR ` + closedAt + ` >= ?))`
+		args = append(append(args, la...), c.end, c.start)
+	}
+	var months, cost sql.NullInt64
+	err := c.scan(ctx, "data plans", `SELECT COUNT(*), SUM(dp.monthly_cost_cents) FROM `+mt+` m
+		JOIN data_plans dp ON dp.starts_on <= m.last_day AND (dp.ends_on IS NULL OR dp.ends_on >= m.first_day)
+		WHERE `+where, append(append([]any{}, ma...), args...), func(rows *sql.Rows) error { return rows.Scan(&months, &cost) })
+	if err != nil {
+		return err
+	}
+	k.DataPlanMonths, k.DataPlanCostCents = Count(months.Int64), Count(cost.Int64)
+	k.CostPerClientServedCents = Figure{Hidden: true}
+	if served := int64(c.report.People.ClientsServed.Value); served >= MinPeople {
+		k.CostPerClientServedCents = Count(int64(math.Round(float64(cost.Int64) / float64(served))))
+	}
+	return nil
+}
+
+// instant scans a moment from either database: a time from PostgreSQL, or
+// the text SQLite keeps (which it also answers for a computed column, such
+// as a MIN, whose type it does not know).
+type instant struct {
+	time.Time
+	Valid bool
+}
+
+func (t *instant) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*t = instant{}
+	case time.Time:
+		*t = instant{v.UTC(), true}
+	case []byte:
+		return t.Scan(string(v))
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+			if p, err := time.Parse(layout, v); err == nil {
+				*t = instant{p.UTC(), true}
+				return nil
+			}
+		}
+		return fmt.Errorf("reports: %q is not a time", v)
+	default:
+		return fmt.Errorf("reports: cannot read %T as a time", src)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package reports
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// MaxPeriodDays bounds a report's period: three years.
+const MaxPeriodDays = 3*365 + 1
+
+// MaxPostalPrefix is the longest postal prefix a report may be narrowed to.
+const MaxPostalPrefix = 10
+
+// Params are what a report is asked for.
+type Params struct {
+	From, To        calendar.Date
+	FundingSourceID *int64
+	Kind            string
+	PostalPrefix    string
+}
+
+// kinds are the device kinds a report may be narrowed to.
+var kinds = []string{"phone", "tablet", "laptop", "hotspot", "other"}
+
+// ParseParams reads a report's query parameters, naming each bad one.
+func ParseParams(from, to, fundingSourceID, kind, postalPrefix string) (Params, error) {
+	var p Params
+	var bad apperr.Fields
+	var err error
+	if from == "" {
+		bad.Add("from", "is required: the first day, YYYY-MM-DD")
+	} else if p.From, err = calendar.Parse(from); err != nil {
+		bad.Add("from", err.Error())
+	}
+	if to == "" {
+		bad.Add("to", "is required: the last day, YYYY-MM-DD")
+	} else if p.To, err = calendar.Parse(to); err != nil {
+		bad.Add("to", err.Error())
+	}
+	if !p.From.IsZero() && !p.To.IsZero() {
+		switch {
+		case p.To.Before(p.From):
+			bad.Add("to", "must not be before from")
+		case p.From.AddDays(MaxPeriodDays).Before(p.To):
+			bad.Add("to", "must be at most three years after from")
+		}
+	}
+	if fundingSourceID != "" {
+		id, err := strconv.ParseInt(fundingSourceID, 10, 64)
+		if err != nil || id <= 0 {
+			bad.Add("funding_source_id", "must be a funding source id")
+		} else {
+			p.FundingSourceID = &id
+		}
+	}
+	if kind != "" {
+		if !contains(kinds, kind) {
+			bad.Add("kind", "must be one of "+strings.Join(kinds, ", "))
+		}
+		p.Kind = kind
+	}
+	if postalPrefix != "" {
+		p.PostalPrefix = strings.ToUpper(strings.TrimSpace(postalPrefix))
+		if len(p.PostalPrefix) > MaxPostalPrefix || strings.IndexFunc(p.PostalPrefix, notPostal) >= 0 {
+			bad.Add("postal_prefix", "must be the start of a postal code: at most 10 letters, digits, spaces or hyphens")
+		}
+	}
+	return p, bad.Err()
+}
+
+func notPostal(r rune) bool {
+	return r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || r == '-')
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// FundingSources tells a report which funding sources exist and which a
+// funder may see.
+type FundingSources interface {
+	// FundingSource returns the source with this id; NotFound when there
+	// is none.
+	FundingSource(ctx context.Context, id int64) (FundingSource, error)
+	// LinkedTo returns the sources an admin linked to the funder user.
+	LinkedTo(ctx context.Context, userID int64) ([]FundingSource, error)
+}
+
+// Service computes reports.
+type Service struct {
+	DB  *storage.DB
+	Now func() time.Time
+	// Location is the agency's time zone, in which a report's days run.
+	Location *time.Location
+	// Agency is the agency's name, on the PDF's cover.
+	Agency  string
+	Funding FundingSources
+}
+
+// scopeFor decides which funding sources a report by actor counts: all
+// (nil) for admins and coordinators unless they ask for one; for a funder,
+// theirs only (an empty list when they have none), one of them if they ask.
+// A source the actor may not see is refused as one that does not exist.
+func (s *Service) scopeFor(ctx context.Context, actor *accounts.Actor, p Params) ([]FundingSource, error) {
+	unknown := apperr.Fields{"funding_source_id": "no funding source you can see has this id"}.Err()
+	if actor.Role == accounts.Funder {
+		var linked []FundingSource
+		if s.Funding != nil {
+			var err error
+			if linked, err = s.Funding.LinkedTo(ctx, actor.ID); err != nil {
+				return nil, err
+			}
+		}
+		if linked == nil {
+			linked = []FundingSource{}
+		}
+		if p.FundingSourceID == nil {
+			return linked, nil
+		}
+		for _, f := range linked {
+			if f.ID == *p.FundingSourceID {
+				return []FundingSource{f}, nil
+			}
+		}
+		return nil, unknown
+	}
+	if p.FundingSourceID == nil {
+		return nil, nil
+	}
+	if s.Funding == nil {
+		return nil, unknown
+	}
+	f, err := s.Funding.FundingSource(ctx, *p.FundingSourceID)
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, unknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []FundingSource{f}, nil
+}
+
+// Utilization computes the utilization report p asks for, as actor may
+// see it: a funder sees only the funding sources linked to them.
+func (s *Service) Utilization(ctx context.Context, actor *accounts.Actor, p Params) (*Report, error) {
+	r, err := s.compute(ctx, actor, p)
+	if err != nil {
+		return nil, err
+	}
+	suppress(r)
+	return r, nil
+}
+
+// compute is the report before suppression: every figure as counted.
+func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) (*Report, error) {
+	if !actor.Can(accounts.ReadReports) {
+		return nil, apperr.New(apperr.Forbidden, "your role may not read reports")
+	}
+	sources, err := s.scopeFor(ctx, actor, p)
+	if err != nil {
+		return nil, err
+	}
+	loc := calendar.Zone(s.Location)
+	r := &Report{Agency: s.Agency, Period: Period{From: p.From, To: p.To},
+		Filters: Filters{FundingSources: sources, Kind: p.Kind, PostalPrefix: p.PostalPrefix}}
+	if sources != nil {
+		r.Filters.AgencyWide = []string{"access", "training"}
+	}
+	c := &computation{db: s.DB, report: r, scope: newScope(sources, p.Kind, p.PostalPrefix),
+		start: dayStart(p.From, loc), end: dayStart(p.To.AddDays(1), loc), now: s.Now().UTC(), loc: loc, to: p.To}
+	if sources != nil && len(sources) == 0 {
+		// A funder linked to no source: nothing to count.
+		c.empty()
+		return r, nil
+	}
+	if err := c.run(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// dayStart is the moment day d begins in loc.
+func dayStart(d calendar.Date, loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc).UTC()
+}

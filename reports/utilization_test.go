@@ -1,0 +1,437 @@
+package reports_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/optional"
+	"github.com/devicebank/devicebank/reports"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+	"github.com/devicebank/devicebank/training"
+)
+
+var chicago = func() *time.Location {
+	loc, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// at is a wall-clock time in Chicago, where the agency is.
+func at(year int, month time.Month, day, hour int) time.Time {
+	return time.Date(year, month, day, hour, 0, 0, 0, chicago)
+}
+
+func q1(month time.Month, day, hour int) time.Time { return at(2026, month, day, hour) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// world builds a data set by hand through the services, each step at its
+// own moment.
+type world struct {
+	t                 *testing.T
+	ctx               context.Context
+	svc               *app.Services
+	clock             *clock
+	sw, co, admin     *accounts.Actor
+	n                 int
+	clients, devices  map[string]int64
+	loans, requests   map[string]int64
+	sessions, funders map[string]int64
+}
+
+func newWorld(t *testing.T, db *storage.DB) *world {
+	clk := &clock{t: at(2025, 11, 1, 8)}
+	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", DatabaseNow: storage.FollowClock(clk.Now)})
+	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	w := &world{t: t, ctx: context.Background(), svc: svc, clock: clk,
+		clients: map[string]int64{}, devices: map[string]int64{}, loans: map[string]int64{}, requests: map[string]int64{},
+		sessions: map[string]int64{}, funders: map[string]int64{}}
+	w.sw, w.co, w.admin = w.actor(accounts.SocialWorker), w.actor(accounts.Coordinator), w.actor(accounts.Admin)
+	return w
+}
+
+func (w *world) must(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) actor(role accounts.Role) *accounts.Actor {
+	w.n++
+	u, err := w.svc.Accounts.CreateUser(w.ctx, nil, accounts.NewUser{Email: fmt.Sprintf("u%d@agency.test", w.n), Name: string(role),
+		Role: role, Password: "a long test password"})
+	w.must(err)
+	return &accounts.Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+}
+
+func str(s string) *string { return &s }
+
+// client records a client with a situation and refers them (a request for
+// a device of kind "other", which stays on the waitlist: no such device is
+// ever taken in). income is in dollars; born "" is not known.
+func (w *world) client(name string, income int64, born, postal string, needs []string, household string) {
+	w.t.Helper()
+	w.n++
+	size, ch := 2, clients.None
+	in := clients.Input{CaseNumber: str("R-" + name), FirstName: str(name), LastName: str("Client"), PreferredChannel: &ch,
+		HouseholdSize: &size, PostalCode: str(postal), AnnualIncomeCents: optional.Of(income * 100),
+		ProofVerifiedOn: optional.Of(calendar.Of(w.clock.Now().In(chicago))), Needs: optional.Of(clients.Codes(needs))}
+	if born != "" {
+		d, err := calendar.Parse(born)
+		w.must(err)
+		in.DateOfBirth = optional.Of(d)
+	}
+	if household != "" {
+		in.HouseholdID = optional.Of(w.household(household))
+	}
+	c, err := w.svc.Clients.Create(w.ctx, w.sw, in)
+	w.must(err)
+	w.clients[name] = c.ID
+	_, err = w.svc.Eligibility.FileRequest(w.ctx, w.sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "other", Reason: "referral"})
+	w.must(err)
+}
+
+// household is the household of the client named.
+func (w *world) household(name string) int64 {
+	c, err := w.svc.Clients.Get(w.ctx, w.sw, w.clients[name])
+	w.must(err)
+	return *c.HouseholdID
+}
+
+func (w *world) device(name, kind string, when time.Time) {
+	w.t.Helper()
+	w.clock.Set(when)
+	k := inventory.Kind(kind)
+	d, err := w.svc.Inventory.CreateDevice(w.ctx, w.co, inventory.DeviceInput{Kind: &k, Make: str("Acme"), Model: str(kind)})
+	w.must(err)
+	w.devices[name] = d.ID
+}
+
+// lend issues a loan; request "" is a walk-in.
+func (w *world) lend(name, client, device, due, request string, when time.Time) {
+	w.t.Helper()
+	w.clock.Set(when)
+	d, err := calendar.Parse(due)
+	w.must(err)
+	in := inventory.IssueInput{ClientID: w.clients[client], DeviceID: w.devices[device], DueOn: d}
+	if request == "" {
+		in.WalkInJustification = "came to the front desk"
+	} else {
+		id := w.requests[request]
+		in.RequestID = &id
+	}
+	l, err := w.svc.Inventory.IssueLoan(w.ctx, w.co, in)
+	w.must(err)
+	w.loans[name] = l.ID
+}
+
+func (w *world) returned(loan string, when time.Time) {
+	w.t.Helper()
+	w.clock.Set(when)
+	_, err := w.svc.Inventory.ReturnLoan(w.ctx, w.co, w.loans[loan], inventory.ReturnInput{Condition: "good"})
+	w.must(err)
+}
+
+func (w *world) inspect(device string, outcome inventory.Outcome, when time.Time) {
+	w.t.Helper()
+	w.clock.Set(when)
+	wiped := true
+	_, err := w.svc.Inventory.InspectDevice(w.ctx, w.co, w.devices[device], inventory.InspectionInput{Wiped: &wiped, Outcome: outcome})
+	w.must(err)
+}
+
+func (w *world) request(name, client, kind string, when time.Time) {
+	w.t.Helper()
+	w.clock.Set(when)
+	r, err := w.svc.Eligibility.FileRequest(w.ctx, w.sw, eligibility.RequestInput{ClientID: w.clients[client], DeviceKind: kind, Reason: "needs one"})
+	w.must(err)
+	w.requests[name] = r.ID
+}
+
+// session schedules a training session of two hours starting at when.
+func (w *world) session(name string, starts time.Time) {
+	w.t.Helper()
+	title, topic, capacity := "Getting online", "device_basics", 10
+	ts, te := calendar.TimeOf(starts), calendar.TimeOf(starts.Add(2*time.Hour))
+	sess, err := w.svc.Training.CreateSession(w.ctx, w.co, training.SessionInput{Title: &title, Topic: &topic, StartsAt: &ts, EndsAt: &te, Capacity: &capacity})
+	w.must(err)
+	w.sessions[name] = sess.ID
+}
+
+func (w *world) plan(line string, monthlyCents int64, starts, ends string) {
+	w.t.Helper()
+	s, err := calendar.Parse(starts)
+	w.must(err)
+	in := inventory.DataPlanInput{Carrier: str("Mint"), LineNumber: str(line), MonthlyCostCents: &monthlyCents, StartsOn: &s}
+	if ends != "" {
+		e, err := calendar.Parse(ends)
+		w.must(err)
+		in.EndsOn = optional.Of(e)
+	}
+	_, err = w.svc.Inventory.CreateDataPlan(w.ctx, w.co, in)
+	w.must(err)
+}
+
+// firstQuarter builds the data set the report of 2026-01-01 to 2026-03-31
+// is checked against (see TestUtilizationReport for what it adds up to).
+func firstQuarter(t *testing.T, db *storage.DB) *world {
+	w := newWorld(t, db)
+	// Nine clients, known before the period. C2 and C3 share a household;
+	// C9 earns too much for a device.
+	for _, c := range []struct {
+		name         string
+		income       int64
+		born, postal string
+		needs        []string
+		household    string
+	}{
+		{"C1", 12000, "1990-06-01", "60607", []string{"internet_access"}, ""},
+		{"C2", 12000, "2005-01-01", "60607", []string{"internet_access"}, ""},
+		{"C3", 12000, "1970-05-05", "60607", []string{"internet_access"}, "C2"},
+		{"C4", 12000, "1950-01-01", "60607", []string{"internet_access"}, ""},
+		{"C5", 12000, "2010-01-01", "60607", []string{"internet_access"}, ""},
+		{"C6", 12000, "", "60614", []string{"job_search"}, ""},
+		{"C7", 12000, "1995-03-31", "60614", nil, ""},
+		{"C8", 12000, "", "60614", nil, ""},
+		{"C9", 900000, "", "60614", nil, ""},
+	} {
+		w.client(c.name, c.income, c.born, c.postal, c.needs, c.household)
+	}
+	w.device("d1", "laptop", at(2025, 12, 1, 8))
+	w.lend("L1", "C1", "d1", "2026-01-10", "", at(2025, 12, 10, 10))
+	w.plan("+1 312 555 0001", 1500, "2025-12-01", "2026-02-15")
+
+	w.device("d2", "laptop", q1(1, 5, 8))
+	w.request("Ra", "C2", "laptop", q1(1, 5, 9)) // ready: d2 held for it
+	w.lend("L2", "C2", "d2", "2026-02-06", "Ra", q1(1, 6, 10))
+	w.device("d3", "tablet", q1(1, 10, 8))
+	for i := 4; i <= 10; i++ {
+		w.device(fmt.Sprintf("d%d", i), "laptop", q1(1, 10, 8))
+	}
+	w.request("Rb", "C3", "tablet", q1(1, 11, 9))
+	w.lend("L3", "C3", "d3", "2026-02-12", "Rb", q1(1, 12, 10))
+	w.request("Rc", "C9", "phone", q1(1, 14, 9)) // denied: income
+	w.request("Rd", "C8", "laptop", q1(1, 14, 9))
+	w.lend("L9", "C8", "d9", "2026-01-31", "Rd", q1(1, 15, 10))
+	w.lend("L10", "C9", "d10", "2026-01-31", "", q1(1, 15, 10))
+	w.returned("L1", q1(1, 20, 10))
+	w.inspect("d1", inventory.Ready, q1(1, 21, 11))
+	w.lend("L4", "C4", "d4", "2026-03-25", "", q1(1, 25, 10))
+
+	w.device("dR", "phone", q1(2, 1, 8))
+	w.lend("L6", "C6", "d6", "2026-02-15", "", q1(2, 1, 10))
+	w.clock.Set(q1(2, 1, 11))
+	due, _ := calendar.Parse("2026-03-06")
+	_, err := w.svc.Inventory.RenewLoan(w.ctx, w.co, w.loans["L2"], inventory.RenewInput{DueOn: due})
+	w.must(err)
+	w.request("Rf", "C7", "phone", q1(2, 2, 9)) // ready: dR held for it
+	w.returned("L9", q1(2, 10, 10))
+	w.clock.Set(q1(2, 10, 11))
+	_, err = w.svc.Eligibility.Deny(w.ctx, w.co, w.requests["Rf"], "the client found a phone elsewhere")
+	w.must(err)
+	w.returned("L2", q1(2, 20, 10))
+	w.lend("L5", "C5", "d5", "2026-04-25", "", q1(2, 25, 10))
+
+	w.lend("L7", "C7", "d7", "2026-03-20", "", q1(3, 1, 10))
+	w.clock.Set(q1(3, 1, 10))
+	_, err = w.svc.Inventory.MarkLost(w.ctx, w.co, w.loans["L4"], inventory.LostInput{Notes: "left on a bus"})
+	w.must(err)
+	w.inspect("dR", inventory.Retire, q1(3, 5, 11))
+	w.plan("+1 312 555 0002", 2000, "2026-03-10", "")
+
+	// Training: one session held with six places, one cancelled, one
+	// after the period.
+	w.clock.Set(q1(3, 1, 12))
+	w.session("S1", q1(3, 10, 10))
+	w.session("S2", q1(3, 20, 10))
+	w.session("S3", q1(4, 20, 10))
+	for _, c := range []string{"C1", "C2", "C3", "C4", "C5", "C6"} {
+		_, err := w.svc.Training.Enroll(w.ctx, w.co, w.sessions["S1"], w.clients[c])
+		w.must(err)
+	}
+	_, err = w.svc.Training.CancelSession(w.ctx, w.co, w.sessions["S2"])
+	w.must(err)
+	w.returned("L6", q1(3, 10, 10))
+	w.clock.Set(q1(3, 10, 12))
+	for c, status := range map[string]string{"C1": "present", "C2": "present", "C3": "present", "C4": "present", "C5": "absent", "C6": "late"} {
+		_, err := w.svc.Training.RecordAttendance(w.ctx, w.co, w.sessions["S1"], training.AttendanceInput{
+			ClientID: w.clients[c], Status: status, ModuleCompleted: c == "C1"})
+		w.must(err)
+	}
+	w.request("Re", "C6", "hotspot", q1(3, 12, 9)) // waitlisted: no hotspot
+	w.inspect("d6", inventory.NeedsRepair, q1(3, 12, 11))
+	w.lend("L8", "C1", "d8", "2026-04-15", "", q1(3, 15, 10))
+	w.returned("L7", q1(3, 20, 10))
+	w.returned("L8", q1(3, 25, 10))
+
+	// After the period: a hotspot (which serves the waitlisted request), a
+	// plan, a loan.
+	w.device("dH", "hotspot", q1(4, 5, 8))
+	w.plan("+1 312 555 0003", 999, "2026-04-01", "")
+	w.clock.Set(q1(4, 15, 12))
+	return w
+}
+
+func q1Params(t *testing.T, query ...string) reports.Params {
+	t.Helper()
+	args := map[string]string{}
+	for i := 0; i+1 < len(query); i += 2 {
+		args[query[i]] = query[i+1]
+	}
+	p, err := reports.ParseParams("2026-01-01", "2026-03-31", args["funding_source_id"], args["kind"], args["postal_prefix"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// figures flattens a report's JSON to "section.measure[.row.column]" =
+// value text, for comparing many figures at once.
+func figures(t *testing.T, r *reports.Report) map[string]string {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				walk(prefix+"."+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				row, _ := x.(map[string]any)
+				key := ""
+				for _, name := range []string{"kind", "month", "need", "band", "rule", "id"} {
+					if s, ok := row[name]; ok {
+						key = fmt.Sprint(s)
+						delete(row, name)
+					}
+				}
+				walk(prefix+"."+key, row)
+			}
+		default:
+			out[strings.TrimPrefix(prefix, ".")] = fmt.Sprint(v)
+		}
+	}
+	walk("", m)
+	return out
+}
+
+func expectFigures(t *testing.T, what string, got map[string]string, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s = %q, want %q", what, k, got[k], v)
+		}
+	}
+}
+
+// span is the length of [from, to) in days.
+func span(from, to time.Time) float64 { return to.Sub(from).Hours() / 24 }
+
+// TestUtilizationReport checks every figure of the first quarter's report
+// against the data set built by hand, as counted and as shown.
+func TestUtilizationReport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db)
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, q1Params(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := figures(t, raw)
+
+		// Utilization worked out from the intervals by hand: every device
+		// in service from its creation (or the period's start) to the end,
+		// (d3 to d10 from the same moment) but d4 until it was lost and dR until it was retired; on loan,
+		// each loan from its issue (or the start) to its return, loss or
+		// the end.
+		start, end := q1(1, 1, 0), q1(4, 1, 0)
+		inService := span(start, end) + span(q1(1, 5, 8), end) + 8*span(q1(1, 10, 8), end) - span(q1(3, 1, 10), end) +
+			span(q1(2, 1, 8), q1(3, 5, 11))
+		onLoan := span(start, q1(1, 20, 10)) + span(q1(1, 6, 10), q1(2, 20, 10)) + span(q1(1, 12, 10), end) +
+			span(q1(1, 25, 10), q1(3, 1, 10)) + span(q1(2, 25, 10), end) + span(q1(2, 1, 10), q1(3, 10, 10)) +
+			span(q1(3, 1, 10), q1(3, 20, 10)) + span(q1(3, 15, 10), q1(3, 25, 10)) + span(q1(1, 15, 10), q1(2, 10, 10)) +
+			span(q1(1, 15, 10), end)
+		utilization := math.Round(onLoan/inService*10000) / 10000
+
+		expectFigures(t, "counted", got, map[string]string{
+			"period.from": "2026-01-01", "period.to": "2026-03-31",
+			"pool.devices_at_end": "9", "pool.added": "10", "pool.retired": "1", "pool.lost": "1",
+			"pool.by_kind.laptop.available": "1", "pool.by_kind.laptop.on_loan": "2", "pool.by_kind.laptop.inspection": "4",
+			"pool.by_kind.laptop.repair": "1", "pool.by_kind.laptop.lost": "1", "pool.by_kind.laptop.retired": "0",
+			"pool.by_kind.tablet.on_loan": "1", "pool.by_kind.tablet.available": "0", "pool.by_kind.phone.retired": "1",
+			"pool.by_kind.phone.available": "0",
+			"use.loans_issued":             "9", "use.loans_returned": "6", "use.renewals": "1", "use.loans_lost": "1", "use.overdue_at_end": "2",
+			"use.utilization_rate": fmt.Sprint(utilization), "use.loan_days_median": "26", "use.loan_days_p90": "45",
+			"use.overdue_recovery_rate":   "0.6",
+			"use.by_month.2026-01.issued": "5", "use.by_month.2026-01.returned": "1",
+			"use.by_month.2026-02.issued": "2", "use.by_month.2026-02.returned": "2",
+			"use.by_month.2026-03.issued": "2", "use.by_month.2026-03.returned": "3",
+			"people.clients_served": "9", "people.new_clients": "8", "people.returning_clients": "1", "people.households": "8",
+			"people.by_need.internet_access.clients": "5", "people.by_need.job_search.clients": "1",
+			"people.by_age_band.under 18.clients": "1", "people.by_age_band.18-24.clients": "1", "people.by_age_band.25-44.clients": "2",
+			"people.by_age_band.45-64.clients": "1", "people.by_age_band.65 and over.clients": "1", "people.by_age_band.unknown.clients": "3",
+			"access.requests_received": "6", "access.approved": "5", "access.denied": "2", "access.waitlisted": "1",
+			"access.waitlist_at_end": "9", "access.days_to_device_median": "suppressed", // three loans: fewer than five people
+			"access.denied_by_rule.income_or_program.requests": "1", "access.denied_by_rule.staff decision.requests": "1",
+			"training.sessions_held": "1", "training.enrollments": "6", "training.attendance_rate": "0.8333",
+			"training.hours_delivered": "2", "training.modules_completed": "1",
+			"connectivity.data_plan_months": "3", "connectivity.data_plan_cost_cents": "5000",
+			"connectivity.cost_per_client_served_cents": "556",
+		})
+		if _, ok := got["pool.by_kind.hotspot.available"]; ok {
+			t.Errorf("a hotspot taken in after the period is counted: %v", got)
+		}
+
+		// As shown: people from 1 to 4 are "<5"; the new clients are
+		// hidden too, as they would be the total less the returning one;
+		// rates over fewer than five people are suppressed.
+		shown, err := w.svc.Reports.Utilization(w.ctx, w.co, q1Params(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectFigures(t, "shown", figures(t, shown), map[string]string{
+			"people.clients_served": "9", "people.new_clients": "suppressed", "people.returning_clients": "<5", "people.households": "8",
+			"people.by_need.internet_access.clients": "5", "people.by_need.job_search.clients": "<5",
+			"people.by_age_band.25-44.clients": "<5", "people.by_age_band.unknown.clients": "<5",
+			"access.requests_received": "6", "access.approved": "5", "access.denied": "<5", "access.waitlisted": "<5",
+			"access.waitlist_at_end": "9", "access.days_to_device_median": "suppressed",
+			"access.denied_by_rule.income_or_program.requests": "<5",
+			"training.enrollments":                             "6", "training.attendance_rate": "0.8333", "training.modules_completed": "<5",
+			// Devices, loans and money are never suppressed.
+			"use.loans_lost": "1", "pool.retired": "1", "use.renewals": "1", "use.loan_days_median": "26",
+		})
+	})
+}
