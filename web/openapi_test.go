@@ -34,6 +34,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/agreements"
+	"github.com/devicebank/devicebank/reports"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
@@ -857,6 +858,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"AgreementTermsInput", agreements.TermsInput{}, false},
 		{"LoanAgreement", agreements.Acceptance{}, true},
 		{"AgreementAcceptanceInput", agreements.AcceptanceInput{}, false},
+		{"UtilizationReport", reports.Report{}, true},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -2901,6 +2903,16 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("signed loans: %v", got)
 		}
 		c.bad(422, co, "GET", "/api/v1/loans?agreement=maybe", nil)
+		// The utilization report.
+		const utilization = "/api/v1/reports/utilization?from=2026-01-01&to=2026-03-31"
+		if got := c.call(200, co, "GET", utilization+"&format=json&kind=laptop&postal_prefix=606", nil); got["use"] == nil {
+			t.Errorf("the report: %v", got)
+		}
+		c.call(200, funder, "GET", utilization, nil)
+		c.call(403, sw, "GET", utilization, nil)
+		c.call(401, "", "GET", utilization, nil)
+		c.bad(422, co, "GET", "/api/v1/reports/utilization?from=2026-03-31&to=2026-01-01&format=xml", nil)
+		c.answeredEvery("GET /api/v1/reports/utilization")
 		c.answeredEvery("GET /api/v1/loans/{id}/agreement.pdf", "GET /api/v1/loans/{id}/agreement", "POST /api/v1/loans/{id}/agreement/acceptance")
 
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",

@@ -92,6 +92,7 @@ var (
 	caseRead   = row{allow, allow, allow, deny, unauth, unauth}  // requests:read, requests:cancel
 	deciders   = row{allow, allow, deny, deny, unauth, unauth}   // requests:decide
 	senders    = row{allow, allow, deny, deny, unauth, unauth}   // notifications:send
+	reporters  = row{allow, allow, deny, allow, unauth, unauth}  // reports:read
 )
 
 var matrix = []routeCase{
@@ -293,6 +294,10 @@ var matrix = []routeCase{
 	{"GET", v1 + "/loans/:id", staffRead, func(f *roleFixtures, c caller) request {
 		loan, _ := f.openLoan()
 		return request{path: path(v1+"/loans/%d", loan)}
+	}},
+	// The utilization report: aggregates, for funders too.
+	{"GET", v1 + "/reports/utilization", reporters, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/reports/utilization?from=2026-01-01&to=2026-03-31"}
 	}},
 	// A loan's agreement: whoever may see the loan, never a funder.
 	{"GET", v1 + "/loans/:id/agreement.pdf", staffRead, func(f *roleFixtures, c caller) request {
