@@ -34,7 +34,6 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/agreements"
-	"github.com/devicebank/devicebank/reports"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
@@ -45,6 +44,7 @@ import (
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/optional"
+	"github.com/devicebank/devicebank/reports"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 	"github.com/devicebank/devicebank/training"
