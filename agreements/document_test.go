@@ -26,7 +26,7 @@ func sampleDocument(t testing.TB, lang, client string) *Document {
 	if !ok {
 		t.Fatalf("no shipped terms in %s", lang)
 	}
-	logo, err := documents.CleanImage(samplePNG(t, 240, 120), false, "png")
+	logo, err := documents.CleanImage(samplePNG(t, 240, 120), documents.LogoRules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestAgreementPrintsEveryPartInItsLanguage(t *testing.T) {
 
 func TestAgreementSignatureBlocks(t *testing.T) {
 	signedAt := time.Date(2026, 12, 1, 15, 4, 0, 0, time.UTC)
-	sig, err := documents.CleanImage(samplePNG(t, 400, 120), true, "png")
+	sig, err := documents.CleanImage(samplePNG(t, 400, 120), documents.ImageRules{Formats: []string{"png"}, MustHaveInk: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package agreements
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -38,6 +39,14 @@ var Methods = []Method{Drawn, Typed, Paper}
 
 // MaxSignatureBytes is the largest drawn signature accepted, as PNG bytes.
 const MaxSignatureBytes = 200 * 1024
+
+// MaxSignaturePixels bounds a drawn signature's width × height: a tablet's
+// signature pad at twice its screen's density (2000 × 1000) and no more,
+// as decoding one costs memory in proportion.
+const MaxSignaturePixels = 2_000_000
+
+// signatureRules take a drawn signature: a PNG with ink on it.
+var signatureRules = documents.ImageRules{Formats: []string{"png"}, MaxPixels: MaxSignaturePixels, MustHaveInk: true}
 
 // MaxTypedNameLength is the most characters a typed signature may have.
 const MaxTypedNameLength = 200
@@ -90,7 +99,9 @@ func (in *AcceptanceInput) check() (png []byte, err error) {
 		case in.TypedName == "":
 			bad.Add("typed_name", "is required with method typed: the name the client typed")
 		case !utf8.ValidString(in.TypedName) || strings.IndexFunc(in.TypedName, notInAName) >= 0:
-			bad.Add("typed_name", "must be a name: no control characters, line breaks or direction overrides")
+			bad.Add("typed_name", "must be a name: no control characters, line breaks, direction overrides or characters such as emoji that the agreement cannot print")
+		case strings.IndexFunc(in.TypedName, visibleLetter) < 0:
+			bad.Add("typed_name", "must have a letter: the name as the client typed it")
 		case utf8.RuneCountInString(in.TypedName) > MaxTypedNameLength:
 			bad.Add("typed_name", fmt.Sprintf("must be at most %d characters", MaxTypedNameLength))
 		}
@@ -111,17 +122,35 @@ func (in *AcceptanceInput) check() (png []byte, err error) {
 }
 
 // notInAName reports the characters a typed signature may not hold:
-// controls, and the bidirectional overrides that would make the printed
-// name read otherwise than it was typed.
-func notInAName(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+// controls, the bidirectional overrides that would make the printed name
+// read otherwise than it was typed, and characters beyond the Basic
+// Multilingual Plane, which the agreement's font cannot print.
+func notInAName(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r > 0xFFFF
+}
+
+// visibleLetter reports a letter that prints as one: not a filler that is
+// a letter only by category (the Hangul fillers) and shows nothing.
+func visibleLetter(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0:
+		return false
+	}
+	return unicode.IsLetter(r)
+}
 
 // signaturePNG decodes a drawn signature and returns it re-encoded, or
 // adds what is wrong with it to bad.
 func signaturePNG(bad *apperr.Fields, s string) []byte {
 	const field = "signature_png"
 	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(s, "data:image/png;base64,"); ok {
-		s = rest
+	if rest, ok := strings.CutPrefix(s, "data:"); ok {
+		mediaType, data, _ := strings.Cut(rest, ",")
+		if mediaType != "image/png;base64" {
+			bad.Add(field, "must be a PNG image (a data: URL of image/png, base64)")
+			return nil
+		}
+		s = data
 	}
 	switch {
 	case s == "":
@@ -140,12 +169,12 @@ func signaturePNG(bad *apperr.Fields, s string) []byte {
 		bad.Add(field, fmt.Sprintf("must be at most %d KB", MaxSignatureBytes/1024))
 		return nil
 	}
-	png, err := documents.CleanImage(raw, true, "png")
+	png, err := documents.CleanImage(raw, signatureRules)
 	switch {
 	case errors.Is(err, documents.ErrTooLarge):
-		bad.Add(field, fmt.Sprintf("must be at most %d pixels", documents.MaxImagePixels))
+		bad.Add(field, fmt.Sprintf("must be at most %d pixels (width × height)", MaxSignaturePixels))
 	case errors.Is(err, documents.ErrBlankImage):
-		bad.Add(field, "is blank: no stroke was drawn")
+		bad.Add(field, "is blank: no stroke dark enough to print was drawn")
 	case err != nil:
 		bad.Add(field, "must be a PNG image")
 	}
@@ -159,11 +188,13 @@ func signaturePNG(bad *apperr.Fields, s string) []byte {
 // open, already signed, or whose terms changed since the client read them
 // (TermsVersion) is a Conflict, and nothing is stored.
 func (s *Service) Accept(ctx context.Context, actor *accounts.Actor, id int64, in AcceptanceInput) (*Acceptance, error) {
-	png, err := in.check()
+	// The loan first: a signature is not decoded for a loan the caller
+	// cannot see.
+	loan, err := s.loan(ctx, actor, id)
 	if err != nil {
 		return nil, err
 	}
-	loan, err := s.Loans.Loan(ctx, actor, id)
+	png, err := in.check()
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +219,23 @@ func (s *Service) Accept(ctx context.Context, actor *accounts.Actor, id int64, i
 	doc.Signed = &Signing{Method: in.Method, SignaturePNG: png, TypedName: in.TypedName, WitnessName: actor.Name, SignedAt: signedAt}
 	pdf, err := doc.PDF()
 	if err != nil {
-		return nil, fmt.Errorf("agreement of loan %d: %w", id, err)
+		return nil, drawingFailed(id, err)
 	}
 	sum := sha256.Sum256(pdf)
 	a := &Acceptance{LoanID: id, Method: in.Method, TermsID: doc.Terms.ID, TermsVersion: doc.Terms.Version,
 		Language: doc.Terms.Language, SignedAt: signedAt, WitnessID: actor.ID, PDF: pdf, SHA256: hex.EncodeToString(sum[:])}
 	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		// Still open, and staying so until this commits: a return or loss
+		// at the same moment locks the same row, and one waits for the
+		// other.
+		var status inventory.LoanStatus
+		q := tx.NewSelect().Table("loans").Column("status").Where("id = ?", id)
+		if err := storage.LockedIf(q, true).Scan(ctx, &status); err != nil {
+			return storage.Err(err, "loan")
+		}
+		if status != inventory.LoanOpen {
+			return apperr.New(apperr.Conflict, "this loan is %s: an agreement is signed while the loan is open", status)
+		}
 		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
 			if apperr.Is(storage.Err(err, "agreement"), apperr.Conflict) {
 				return alreadySigned()
@@ -209,6 +251,34 @@ func (s *Service) Accept(ctx context.Context, actor *accounts.Actor, id int64, i
 	return a, nil
 }
 
+// drawingFailed is the error of an agreement that could not be drawn. It
+// names the loan only: gofpdf's own message may quote the text it could
+// not print, a client's name among it, and errors are logged.
+func drawingFailed(loanID int64, err error) error {
+	return fmt.Errorf("agreement of loan %d: the PDF could not be drawn (%T)", loanID, err)
+}
+
+// loan is loan id if the actor may see it and the client it names: a
+// coordinator sees every loan, but the agreement prints the client's name,
+// so it is theirs only while the client is referred to them; otherwise it
+// is answered as a loan that does not exist.
+func (s *Service) loan(ctx context.Context, actor *accounts.Actor, id int64) (*inventory.Loan, error) {
+	loan, err := s.Loans.Loan(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Clients != nil {
+		ok, err := s.Clients.Visible(ctx, s.DB, actor, loan.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, storage.Err(sql.ErrNoRows, "loan")
+		}
+	}
+	return loan, nil
+}
+
 func alreadySigned() error {
 	return apperr.New(apperr.Conflict, "this loan's agreement is already signed: GET its agreement for the record")
 }
@@ -216,7 +286,7 @@ func alreadySigned() error {
 // Acceptance returns the signing of loan id's agreement (without the PDF);
 // NotFound while it is unsigned or when the actor may not see the loan.
 func (s *Service) Acceptance(ctx context.Context, actor *accounts.Actor, id int64) (*Acceptance, error) {
-	if _, err := s.Loans.Loan(ctx, actor, id); err != nil {
+	if _, err := s.loan(ctx, actor, id); err != nil {
 		return nil, err
 	}
 	return s.acceptance(ctx, id)
@@ -249,7 +319,7 @@ func (s *Service) Agreement(ctx context.Context, actor *accounts.Actor, id int64
 			return nil, err
 		}
 	}
-	loan, err := s.Loans.Loan(ctx, actor, id)
+	loan, err := s.loan(ctx, actor, id)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +337,7 @@ func (s *Service) Agreement(ctx context.Context, actor *accounts.Actor, id int64
 			return nil, err
 		}
 		if f.PDF, err = doc.PDF(); err != nil {
-			return nil, fmt.Errorf("agreement of loan %d: %w", id, err)
+			return nil, drawingFailed(id, err)
 		}
 		details = map[string]any{"signed": false, "language": doc.Terms.Language, "terms_version": doc.Terms.Version}
 	default:

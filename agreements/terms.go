@@ -19,6 +19,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -82,6 +83,9 @@ type Service struct {
 	// Loans finds the loans (scoped to the actor), devices and data plans
 	// an agreement prints.
 	Loans *inventory.Service
+	// Clients tells whether a coordinator may see the client an agreement
+	// names (nil: every loan's client is visible with the loan).
+	Clients *clients.Service
 }
 
 func (s *Service) now() time.Time {
@@ -262,6 +266,8 @@ func CheckBody(body string) (string, error) {
 		bad.Add("body", "must be at most 20000 characters")
 	case strings.IndexFunc(body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
 		bad.Add("body", "must be plain text: no control characters other than line breaks and tabs")
+	case strings.IndexFunc(body, func(r rune) bool { return r > 0xFFFF }) >= 0:
+		bad.Add("body", "must not hold characters such as emoji (beyond the Basic Multilingual Plane), which the agreement's font cannot print")
 	}
 	return body, bad.Err()
 }

@@ -139,7 +139,7 @@ func New(db *storage.DB, opts Options) *Services {
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now},
 		Notifications: notes,
-		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv,
+		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
 				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
 		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName}}

@@ -11,7 +11,9 @@ package documents
 import (
 	"bytes"
 	_ "embed"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jung-kurt/gofpdf"
 )
@@ -72,11 +74,14 @@ func NewOn(paper Paper, orientation, title, author string, date time.Time) *Doc 
 	pdf.SetCatalogSort(true)
 	pdf.SetCreationDate(date)
 	pdf.SetModificationDate(date)
-	pdf.SetTitle(title, true)
-	pdf.SetAuthor(author, true)
+	pdf.SetTitle(Printable(title), true)
+	pdf.SetAuthor(Printable(author), true)
 	pdf.SetCreator("DeviceBank", true)
-	pdf.AddUTF8FontFromBytes(Family, "", regular)
-	pdf.AddUTF8FontFromBytes(Family, "B", bold)
+	// gofpdf pads the font's tables by appending to the slice it is given:
+	// each document gets its own copy, or two drawn at once would write
+	// into the one embedded in the binary.
+	pdf.AddUTF8FontFromBytes(Family, "", bytes.Clone(regular))
+	pdf.AddUTF8FontFromBytes(Family, "B", bytes.Clone(bold))
 	pdf.SetFont(Family, "", 11)
 	return &Doc{pdf}
 }
@@ -105,6 +110,49 @@ func (d *Doc) Paragraph(text string) {
 	d.MultiCell(0, 5.5, text, "", "L", false)
 	d.Ln(2.5)
 }
+
+// Printable is text as the embedded font can take it: gofpdf refuses a
+// character beyond the Basic Multilingual Plane (an emoji, a rare CJK
+// ideograph) and fails the whole document, so each is printed as U+FFFD,
+// the replacement character.
+func Printable(text string) string {
+	if strings.IndexFunc(text, beyondBMP) < 0 {
+		return text
+	}
+	return strings.Map(func(r rune) rune {
+		if beyondBMP(r) {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, text)
+}
+
+func beyondBMP(r rune) bool { return r > 0xFFFF }
+
+// The methods that take text are gofpdf's, through Printable: every
+// document draws through them, so no record's text can fail a document.
+
+// MultiCell is gofpdf's MultiCell of Printable(text).
+func (d *Doc) MultiCell(w, h float64, text, border, align string, fill bool) {
+	d.Fpdf.MultiCell(w, h, Printable(text), border, align, fill)
+}
+
+// CellFormat is gofpdf's CellFormat of Printable(text).
+func (d *Doc) CellFormat(w, h float64, text, border string, ln int, align string, fill bool, link int, linkStr string) {
+	d.Fpdf.CellFormat(w, h, Printable(text), border, ln, align, fill, link, linkStr)
+}
+
+// Cell is gofpdf's Cell of Printable(text).
+func (d *Doc) Cell(w, h float64, text string) { d.Fpdf.Cell(w, h, Printable(text)) }
+
+// Text is gofpdf's Text of Printable(text).
+func (d *Doc) Text(x, y float64, text string) { d.Fpdf.Text(x, y, Printable(text)) }
+
+// Write is gofpdf's Write of Printable(text).
+func (d *Doc) Write(h float64, text string) { d.Fpdf.Write(h, Printable(text)) }
+
+// GetStringWidth is gofpdf's GetStringWidth of Printable(text).
+func (d *Doc) GetStringWidth(text string) float64 { return d.Fpdf.GetStringWidth(Printable(text)) }
 
 // Bytes finishes the document and returns it, or the first drawing error.
 func (d *Doc) Bytes() ([]byte, error) {

@@ -13,10 +13,28 @@ import (
 	"github.com/jung-kurt/gofpdf"
 )
 
-// MaxImagePixels bounds the pixels of an image the product accepts (a logo,
-// a drawn signature): its header is read first, so a small file that would
-// decode to gigabytes is refused before any is allocated.
+// MaxImagePixels bounds the pixels of any image the product accepts: its
+// header is read first, so a small file that would decode to gigabytes is
+// refused before any is allocated. ImageRules may bound it lower.
 const MaxImagePixels = 4_000_000
+
+// ImageRules are what CleanImage accepts.
+type ImageRules struct {
+	// Formats are the formats taken: "png", "jpeg".
+	Formats []string
+	// MaxPixels bounds width × height; 0 means MaxImagePixels.
+	MaxPixels int
+	// MustHaveInk refuses an image with fewer than MinInk pixels that
+	// stand out from its background (a signature pad sent without a
+	// stroke, or with one too faint to print).
+	MustHaveInk bool
+}
+
+// LogoRules take an agency's logo: a PNG or JPEG.
+var LogoRules = ImageRules{Formats: []string{"png", "jpeg"}}
+
+// MinInk is the fewest ink pixels an image that must have ink has.
+const MinInk = 20
 
 // Image errors, for callers that explain them in their own words.
 var (
@@ -25,18 +43,22 @@ var (
 	ErrBlankImage = errors.New("the image is blank: every pixel the same")
 )
 
-// CleanImage decodes b as one of formats ("png", "jpeg") and returns it
+// CleanImage decodes b as one of the rules' formats and returns it
 // re-encoded as a plain 8-bit PNG, so that nothing but its pixels (no
 // metadata, no chunk gofpdf cannot read, nothing hidden after the image)
-// goes into a document. An image with more than MaxImagePixels, or in
-// another format, is refused; so, when mustHaveInk, is one whose pixels are
-// all the same (a signature pad sent without a stroke).
-func CleanImage(b []byte, mustHaveInk bool, formats ...string) ([]byte, error) {
+// goes into a document. An image in another format, or with more pixels
+// than the rules allow, is refused before it is decoded; so, when it must
+// have ink, is one without.
+func CleanImage(b []byte, rules ImageRules) ([]byte, error) {
+	maxPixels := rules.MaxPixels
+	if maxPixels <= 0 || maxPixels > MaxImagePixels {
+		maxPixels = MaxImagePixels
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
-	if err != nil || !contains(formats, format) {
+	if err != nil || !contains(rules.Formats, format) {
 		return nil, ErrNotImage
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxImagePixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels {
 		return nil, ErrTooLarge
 	}
 	var img image.Image
@@ -55,7 +77,7 @@ func CleanImage(b []byte, mustHaveInk bool, formats ...string) ([]byte, error) {
 		flat = image.NewNRGBA(img.Bounds())
 		draw.Draw(flat, flat.Bounds(), img, img.Bounds().Min, draw.Src)
 	}
-	if mustHaveInk && uniform(flat) {
+	if rules.MustHaveInk && ink(flat) < MinInk {
 		return nil, ErrBlankImage
 	}
 	var out bytes.Buffer
@@ -74,15 +96,35 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// uniform reports whether every pixel of img is the same colour.
-func uniform(img *image.NRGBA) bool {
+// ink counts the pixels of img that stand out from its background, as
+// they print: each pixel's grey laid over white paper by its opacity (a
+// transparent pixel is paper, whatever colour it hides), the background
+// being the commonest grey, and ink a grey at least a quarter of the scale
+// away from it.
+func ink(img *image.NRGBA) int {
 	p := img.Pix
-	for i := 4; i < len(p); i += 4 {
-		if p[i] != p[0] || p[i+1] != p[1] || p[i+2] != p[2] || p[i+3] != p[3] {
-			return false
+	printed := func(i int) int {
+		grey := (299*int(p[i]) + 587*int(p[i+1]) + 114*int(p[i+2])) / 1000
+		a := int(p[i+3])
+		return (grey*a + 255*(255-a)) / 255
+	}
+	var hist [256]int
+	for i := 0; i+3 < len(p); i += 4 {
+		hist[printed(i)]++
+	}
+	background := 0
+	for g, n := range hist {
+		if n > hist[background] {
+			background = g
 		}
 	}
-	return true
+	count := 0
+	for g, n := range hist {
+		if g-background >= 64 || background-g >= 64 {
+			count += n
+		}
+	}
+	return count
 }
 
 // PNG draws a PNG (one CleanImage returned) scaled to fit inside the w × h

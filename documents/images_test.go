@@ -27,7 +27,7 @@ func TestCleanImage(t *testing.T) {
 	}
 	trailing := append(append([]byte{}, p.Bytes()...), []byte("<script>alert(1)</script>")...)
 	for name, in := range map[string][]byte{"png": p.Bytes(), "jpeg": j.Bytes(), "png with bytes after it": trailing} {
-		out, err := documents.CleanImage(in, false, "png", "jpeg")
+		out, err := documents.CleanImage(in, documents.LogoRules)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -39,16 +39,16 @@ func TestCleanImage(t *testing.T) {
 			t.Errorf("%s: the bytes after the image were kept", name)
 		}
 	}
-	if _, err := documents.CleanImage(j.Bytes(), false, "png"); !errors.Is(err, documents.ErrNotImage) {
+	if _, err := documents.CleanImage(j.Bytes(), documents.ImageRules{Formats: []string{"png"}}); !errors.Is(err, documents.ErrNotImage) {
 		t.Errorf("a JPEG where only PNG is taken: %v", err)
 	}
 	blank := image.NewNRGBA(image.Rect(0, 0, 10, 10))
 	var b bytes.Buffer
 	png.Encode(&b, blank)
-	if _, err := documents.CleanImage(b.Bytes(), true, "png"); !errors.Is(err, documents.ErrBlankImage) {
+	if _, err := documents.CleanImage(b.Bytes(), documents.ImageRules{Formats: []string{"png"}, MustHaveInk: true}); !errors.Is(err, documents.ErrBlankImage) {
 		t.Errorf("a blank image that must have ink: %v", err)
 	}
-	if _, err := documents.CleanImage(b.Bytes(), false, "png"); err != nil {
+	if _, err := documents.CleanImage(b.Bytes(), documents.ImageRules{Formats: []string{"png"}}); err != nil {
 		t.Errorf("a blank image that may be blank: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func acceptanceOf(loan int64) string { return path(v1+"/loans/%d/agreement/accep
 
 // agreementEnv is a server whose agency has all its details and a logo.
 func agreementEnv(t *testing.T, db *storage.DB) *env {
-	logo, err := documents.CleanImage(signaturePNG(t, 300, 100), false, "png")
+	logo, err := documents.CleanImage(signaturePNG(t, 300, 100), documents.LogoRules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +298,29 @@ func TestLoanAgreementAcceptanceBadInput(t *testing.T) {
 		huge := signaturePNG(t, 10, 10)
 		copy(huge[16:24], []byte{0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20})
 		big := append(signaturePNG(t, 50, 50), make([]byte, 201*1024)...)
+		// Pixels of many colours, all fully transparent: nothing prints.
+		see := image.NewNRGBA(image.Rect(0, 0, 300, 100))
+		for i := 0; i < len(see.Pix); i += 4 {
+			see.Pix[i], see.Pix[i+1], see.Pix[i+2] = byte(i), byte(i/3), byte(i/7)
+		}
+		var invisibleBuf bytes.Buffer
+		if err := png.Encode(&invisibleBuf, see); err != nil {
+			t.Fatal(err)
+		}
+		invisible := invisibleBuf.Bytes()
+		// White with a stroke of almost-white.
+		pale := image.NewGray(image.Rect(0, 0, 300, 100))
+		for i := range pale.Pix {
+			pale.Pix[i] = 255
+		}
+		for x := range 300 {
+			pale.Pix[50*300+x] = 0xFE
+		}
+		var faintBuf bytes.Buffer
+		if err := png.Encode(&faintBuf, pale); err != nil {
+			t.Fatal(err)
+		}
+		faint := faintBuf.Bytes()
 		for _, tc := range []struct {
 			name  string
 			body  any
@@ -319,6 +342,15 @@ func TestLoanAgreementAcceptanceBadInput(t *testing.T) {
 			{"typed over 200 characters", map[string]any{"method": "typed", "typed_name": strings.Repeat("é", 201)}, "typed_name"},
 			{"typed with a line break", map[string]any{"method": "typed", "typed_name": "Ana\nRuiz"}, "typed_name"},
 			{"typed with a direction override", map[string]any{"method": "typed", "typed_name": "Ana \u202eziuR"}, "typed_name"},
+			{"typed with an emoji", map[string]any{"method": "typed", "typed_name": "Ana 🙂"}, "typed_name"},
+			{"typed with only a zero-width space", map[string]any{"method": "typed", "typed_name": "\u200b"}, "typed_name"},
+			{"typed with only a Hangul filler", map[string]any{"method": "typed", "typed_name": "\u3164"}, "typed_name"},
+			{"typed with only joiners", map[string]any{"method": "typed", "typed_name": "\u200d\u200c"}, "typed_name"},
+			{"typed with only an accent", map[string]any{"method": "typed", "typed_name": "\u0301"}, "typed_name"},
+			{"drawn invisible: transparent pixels of many colours", map[string]any{"method": "drawn", "signature_png": b64(invisible)}, "signature_png"},
+			{"drawn too faint to print", map[string]any{"method": "drawn", "signature_png": b64(faint)}, "signature_png"},
+			{"drawn over 2,000,000 pixels", map[string]any{"method": "drawn", "signature_png": b64(signaturePNG(t, 2001, 1000))}, "signature_png"},
+			{"drawn as a JPEG data URL", map[string]any{"method": "drawn", "signature_png": "data:image/jpeg;base64," + b64(jpg.Bytes())}, "signature_png"},
 			{"typed with a signature", map[string]any{"method": "typed", "typed_name": "Ana", "signature_png": b64(signaturePNG(t, 60, 20))}, "signature_png"},
 			{"paper with a name", map[string]any{"method": "paper", "typed_name": "Ana"}, "typed_name"},
 			{"an unknown language", map[string]any{"method": "paper", "language": "zz-!!"}, "language"},
@@ -389,6 +421,92 @@ func TestLoanAgreementConcurrentSignings(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d signings in the audit trail, want 1", n)
+		}
+	})
+}
+
+// Text the embedded font cannot print (beyond the Basic Multilingual Plane:
+// emoji, rare ideographs) in a client's, a device's or a witness's name
+// prints as a replacement character; the agreement is still drawn.
+func TestLoanAgreementPrintsWhatTheFontCannot(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := agreementEnv(t, db)
+		_, sw := e.user(accounts.SocialWorker)
+		coID, co := e.user(accounts.Coordinator)
+		_, admin := e.user(accounts.Admin)
+		e.must(200, admin, "PATCH", path(v1+"/users/%d", coID), map[string]any{"name": "Sam 🌈 Lee"})
+		loan := e.agreementLoan(sw, co, "Ana", "𠮷田 😀", "en")
+		device := e.must(200, co, "GET", path(v1+"/loans/%d", loan), nil).JSON(t)["device_id"]
+		e.must(200, co, "PATCH", path(v1+"/devices/%v", device), map[string]any{"model": "Tab 🌟"})
+		wantSaying(t, "the agreement", pdfText(t, e.must(200, co, "GET", agreementOf(loan), nil).Body), "Ana \ufffd\u7530 \ufffd", "Motorola Tab \ufffd")
+		e.must(201, co, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})
+		wantSaying(t, "the signed agreement", pdfText(t, e.must(200, co, "GET", agreementOf(loan), nil).Body), "Sam \ufffd Lee")
+		expectError(t, e.do(admin, "PUT", v1+"/agreement/terms", map[string]any{"body": "Keep the phone 📱 safe."}), 422, "invalid", "body")
+	})
+}
+
+// A coordinator reaches a loan's agreement, which names the client, only
+// while the client is referred to them, as for the client's record.
+func TestLoanAgreementNeedsTheClientInReach(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := agreementEnv(t, db)
+		_, sw := e.user(accounts.SocialWorker)
+		_, co := e.user(accounts.Coordinator)
+		client := e.client(sw)
+		referral := e.refer(sw, client)
+		loan := e.must(201, co, "POST", "/api/v1/loans", map[string]any{"client_id": client, "device_id": e.device(co, "laptop"),
+			"due_on": "2026-04-10", "walk_in_justification": walkIn}).ID(t)
+		e.must(200, co, "GET", agreementOf(loan), nil)
+		e.must(200, sw, "POST", path(v1+"/requests/%d/cancel", referral), nil)
+		e.must(404, co, "GET", path(v1+"/clients/%d", client), nil)
+		want := e.do(co, "GET", path(v1+"/loans/%d/agreement", 999999), nil)
+		for _, r := range []*response{e.do(co, "GET", agreementOf(loan), nil), e.do(co, "GET", path(v1+"/loans/%d/agreement", loan), nil),
+			e.do(co, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})} {
+			if r.Status != 404 || !bytes.Equal(r.Body, want.Body) {
+				t.Errorf("a coordinator without the referral: %d %s, want %s", r.Status, r.Body, want.Body)
+			}
+		}
+		// The client's worker still may.
+		e.must(201, sw, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})
+	})
+}
+
+// A signing and a return at the same moment: the agreement is signed only
+// if the loan was still open when it was, whichever commits first.
+func TestLoanAgreementSignedWhileReturned(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := agreementEnv(t, db)
+		_, sw := e.user(accounts.SocialWorker)
+		_, co := e.user(accounts.Coordinator)
+		_, admin := e.user(accounts.Admin)
+		sig := base64.StdEncoding.EncodeToString(signaturePNG(t, 600, 200))
+		for round := range 6 {
+			loan := e.agreementLoan(sw, co, "Ana", fmt.Sprintf("Round%d", round), "en")
+			var wg sync.WaitGroup
+			var signed, returned int
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				signed = e.do(sw, "POST", acceptanceOf(loan), map[string]any{"method": "drawn", "signature_png": sig}).Status
+			}()
+			go func() {
+				defer wg.Done()
+				returned = e.do(co, "POST", path(v1+"/loans/%d/return", loan), map[string]any{"condition": "good"}).Status
+			}()
+			wg.Wait()
+			if returned != 200 || (signed != 201 && signed != 409) {
+				t.Fatalf("round %d: signing %d, return %d", round, signed, returned)
+			}
+			client := int64(e.must(200, co, "GET", path(v1+"/loans/%d", loan), nil).JSON(t)["client_id"].(float64))
+			order := strings.Join(actionsOf(e.allHistoryAt(admin, path(v1+"/clients/%d/history", client))), " ")
+			signedAt, returnedAt := strings.Index(order, "agreement.signed"), strings.Index(order, "loan.returned")
+			// The history lists the newest first.
+			if signed == 201 && (signedAt < 0 || signedAt < returnedAt) {
+				t.Errorf("round %d: the agreement was signed after the loan was returned: %s", round, order)
+			}
+			if signed == 409 && signedAt >= 0 {
+				t.Errorf("round %d: a refused signing is in the history: %s", round, order)
+			}
 		}
 	})
 }

@@ -139,7 +139,7 @@ func (c *config) agency(opts *app.Options) error {
 	if len(b) > maxLogoBytes {
 		return fmt.Errorf("--agency-logo %s is larger than 2 MB: use a smaller image", c.AgencyLogo)
 	}
-	if opts.AgencyLogo, err = documents.CleanImage(b, false, "png", "jpeg"); err != nil {
+	if opts.AgencyLogo, err = documents.CleanImage(b, documents.LogoRules); err != nil {
 		return fmt.Errorf("--agency-logo %s: %v (a PNG or JPEG of at most %d pixels)", c.AgencyLogo, err, documents.MaxImagePixels)
 	}
 	return nil

@@ -2,7 +2,7 @@
 -- signed PDF itself, kept so that every later download is the same bytes
 -- (its SHA-256 recorded beside it) whatever the terms, the agency's details
 -- or the records become. One per loan: the primary key makes a second
--- signing a conflict. A signed agreement is never changed.
+-- signing a conflict. A signed agreement is never changed or removed.
 CREATE TABLE loan_agreements (
     loan_id       BIGINT      PRIMARY KEY REFERENCES loans (id),
     method        TEXT        NOT NULL CHECK (method IN ('drawn', 'typed', 'paper')),
@@ -17,8 +17,8 @@ CREATE TABLE loan_agreements (
 
 CREATE FUNCTION loan_agreements_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'signed agreements are never changed';
+    RAISE EXCEPTION 'signed agreements are never changed or removed';
 END;
 $$;
-CREATE TRIGGER loan_agreements_unchanged BEFORE UPDATE ON loan_agreements
+CREATE TRIGGER loan_agreements_unchanged BEFORE UPDATE OR DELETE ON loan_agreements
     FOR EACH ROW EXECUTE FUNCTION loan_agreements_unchanged();

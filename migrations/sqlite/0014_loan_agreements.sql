@@ -2,7 +2,7 @@
 -- signed PDF itself, kept so that every later download is the same bytes
 -- (its SHA-256 recorded beside it) whatever the terms, the agency's details
 -- or the records become. One per loan: the primary key makes a second
--- signing a conflict. A signed agreement is never changed.
+-- signing a conflict. A signed agreement is never changed or removed.
 CREATE TABLE loan_agreements (
     loan_id       INTEGER   PRIMARY KEY REFERENCES loans (id),
     method        TEXT      NOT NULL CHECK (method IN ('drawn', 'typed', 'paper')),
@@ -18,4 +18,8 @@ CREATE TABLE loan_agreements (
 CREATE TRIGGER loan_agreements_never_updated BEFORE UPDATE ON loan_agreements
 BEGIN
     SELECT RAISE(ABORT, 'signed agreements are never changed');
+END;
+CREATE TRIGGER loan_agreements_never_deleted BEFORE DELETE ON loan_agreements
+BEGIN
+    SELECT RAISE(ABORT, 'signed agreements are never removed');
 END;
