@@ -117,6 +117,10 @@ func (p pdfReport) cover() {
 	pageW, _ := p.GetPageSize()
 	const gap, boxH = 5.0, 28.0
 	boxW := (pageW - 2*documents.Margin - 2*gap) / 3
+	_, pageH := p.GetPageSize()
+	if p.GetY()+2*boxH+gap+15 > pageH-documents.Margin { // many funding sources
+		p.AddPage()
+	}
 	top := p.GetY()
 	p.SetDrawColor(180, 180, 180)
 	p.SetLineWidth(0.3)
@@ -124,7 +128,11 @@ func (p pdfReport) cover() {
 		x := documents.Margin + float64(i%3)*(boxW+gap)
 		y := top + float64(i/3)*(boxH+gap)
 		p.Rect(x, y, boxW, boxH, "D")
-		p.Centered(x, y+6, boxW, 20, true, h.value)
+		size := 20.0 // points, smaller for a value too wide for its box
+		for p.SetFont(documents.Family, "B", size); p.GetStringWidth(h.value) > boxW-4 && size > 8; size-- {
+			p.SetFont(documents.Family, "B", size-1)
+		}
+		p.Centered(x, y+6, boxW, size, true, h.value)
 		p.Centered(x, y+19, boxW, 9, false, h.label)
 	}
 	p.SetDrawColor(0, 0, 0)
@@ -345,18 +353,18 @@ func (p pdfReport) methods() {
 		}
 		name := "Whole section"
 		if d.Measure != "" {
-			name = label(strings.ReplaceAll(d.Measure, ", ", " and ")) + "\n" + d.Measure
+			name = label(strings.ReplaceAll(d.Measure, ", ", " and "))
 		}
-		p.definition(name, d.Definition)
+		p.definition(name, d.Measure, d.Definition)
 	}
 	p.heading("Suppression", 12)
 	p.Paragraph(SuppressionRule)
 	p.Paragraph("Rates are written from 0 to 1 in the tables (0.25 is 25 %); money is in cents in the tables and the CSV.")
 }
 
-// definition writes a measure's name in a column of its own and its
-// definition beside it.
-func (p pdfReport) definition(name, text string) {
+// definition writes a measure's name and its name in the CSV in a column
+// of their own, and its definition beside them.
+func (p pdfReport) definition(name, code, text string) {
 	const nameW = 55.0
 	_, pageH := p.GetPageSize()
 	if p.GetY() > pageH-documents.Margin-15 {
@@ -366,6 +374,12 @@ func (p pdfReport) definition(name, text string) {
 	p.SetFont(documents.Family, "B", 9)
 	p.SetXY(documents.Margin, y)
 	p.MultiCell(nameW, 4.5, name, "", "L", false)
+	if code != "" {
+		p.SetFont(documents.Family, "", 8)
+		p.SetTextColor(90, 90, 90)
+		p.MultiCell(nameW, 4, code, "", "L", false)
+		p.SetTextColor(0, 0, 0)
+	}
 	end := p.GetY()
 	p.SetFont(documents.Family, "", 9)
 	p.SetXY(documents.Margin+nameW, y)

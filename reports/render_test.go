@@ -249,6 +249,18 @@ connectivity,cost_per_client_served_cents,,14524
 	if records[4][3] != "Smith, Jones \"Tech\" Fund\nPhase 2" {
 		t.Errorf("a name with a comma, quotes and a line break reads back as %q", records[4][3])
 	}
+
+	// Names in any script are written as they are, in UTF-8.
+	got := csvOf(t, unicodeReport())
+	for _, row := range []string{
+		"filters,funding_source,3,\"" + longName + "\"\n",
+		"filters,funding_source,4,Zoë Brontë Trust\n",
+		"people,by_need,accès à internet pour la recherche d'emploi et les démarches administratives en ligne,11\n",
+	} {
+		if !strings.Contains(got, row) {
+			t.Errorf("the CSV has no row %q; it is\n%s", row, got)
+		}
+	}
 }
 
 // Suppressed figures are their words; no funding source filter is "all",
@@ -464,6 +476,14 @@ func TestPDFLongNamesAndUnicode(t *testing.T) {
 	mustSay(t, "the cover", text[0], "Servicios Familiares del Norte — Ñuñoa", longName, "Zoë Brontë Trust")
 	mustSay(t, "the tables", strings.Join(text, " "),
 		"accès à internet pour la recherche 11 d'emploi et les démarches administratives en ligne") // the need wraps in its column
+
+	// So many funding sources that the headline figures go on the next page.
+	for i := range 40 {
+		r.Filters.FundingSources = append(r.Filters.FundingSources, reports.FundingSource{ID: int64(10 + i), Name: fmt.Sprintf("Fonds n° %d", i+1)})
+	}
+	text = pages(t, pdfOf(t, r))
+	mustSay(t, "the cover", text[0], "Fonds n° 1 ", "Zoë Brontë Trust")
+	mustSay(t, "the cover's second page", text[1], "Fonds n° 40", "57 120 85 Devices in service at the end Loans issued Clients served", "page 2 of")
 
 	text = pages(t, pdfOf(t, threeYears()))
 	mustSay(t, "the charts", text[1], "2024-01", "tablet", "desktop", "28,720")
