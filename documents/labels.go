@@ -83,7 +83,7 @@ func (d *Doc) label(x, y, w, h float64, l Label) error {
 	size := min(8, h/4) // points
 	d.SetFont(Family, "", size)
 	d.SetXY(rx, y+pad)
-	d.CellFormat(rw, size*0.4, d.fit(l.Agency, rw), "", 0, "C", false, 0, "")
+	d.CellFormat(rw, size*0.4, d.Fit(l.Agency, rw), "", 0, "C", false, 0, "")
 	barTop := y + pad + size*0.4 + 1
 	barH := h - (barTop - y) - pad - size*0.45 - 1
 	if err := d.Code128(l.Tag, rx, barTop, rw, barH); err != nil {
@@ -91,7 +91,7 @@ func (d *Doc) label(x, y, w, h float64, l Label) error {
 	}
 	d.SetFont(Family, "B", size)
 	d.SetXY(rx, barTop+barH+0.5)
-	d.CellFormat(rw, size*0.45, d.fit(l.Tag, rw), "", 0, "C", false, 0, "")
+	d.CellFormat(rw, size*0.45, d.Fit(l.Tag, rw), "", 0, "C", false, 0, "")
 	d.SetFont(Family, "", 11)
 	return d.Error()
 }
@@ -146,9 +146,9 @@ func dark(c color.Color) bool {
 	return y < 128
 }
 
-// fit shortens text with an ellipsis until it fits w mm in the current
+// Fit shortens text with an ellipsis until it fits w mm in the current
 // font.
-func (d *Doc) fit(text string, w float64) string {
+func (d *Doc) Fit(text string, w float64) string {
 	if d.GetStringWidth(text) <= w {
 		return text
 	}

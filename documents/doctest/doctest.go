@@ -23,6 +23,15 @@ func Text(t testing.TB, pdf []byte) string {
 	return string(run(t, pdf, bin, "-q", "-enc", "UTF-8", "-", "-"))
 }
 
+// Layout is Text as the page lays it out (pdftotext -layout): the words
+// of one line on the page, such as a table's row or a row of boxes, on
+// one line of text.
+func Layout(t testing.TB, pdf []byte) string {
+	t.Helper()
+	bin := tool(t, "pdftotext", "poppler-utils")
+	return string(run(t, pdf, bin, "-q", "-layout", "-enc", "UTF-8", "-", "-"))
+}
+
 // Symbologies zbarimg names, for Barcodes.
 const (
 	Code128 = "code128"
