@@ -151,8 +151,8 @@ type MonthLoans struct {
 	Month    string `json:"month"`
 	Issued   Figure `json:"issued"`
 	Returned Figure `json:"returned"`
-	// Utilization is the month's utilization rate, for the PDF's chart.
-	Utilization Figure `json:"-"`
+	// Utilization is the month's utilization rate (the PDF charts it).
+	Utilization Figure `json:"utilization_rate"`
 }
 
 // People is who was served.

@@ -1,19 +1,24 @@
 package web
 
 import (
+	"bytes"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/reports"
 )
 
+// reportFormats are the forms the utilization report is answered in.
+var reportFormats = []string{"json", "csv", "pdf"}
+
 // utilizationReport answers the utilization report of ?from= to ?to=, as
 // JSON (the default), CSV or PDF (?format=).
 func (s *Server) utilizationReport(c *fiber.Ctx) error {
 	p, err := reports.ParseParams(c.Query("from"), c.Query("to"), c.Query("funding_source_id"), c.Query("kind"), c.Query("postal_prefix"))
 	format := c.Query("format", "json")
-	if format != "json" {
-		err = apperr.Join(err, apperr.Fields{"format": "must be json"}.Err())
+	if !contains(reportFormats, format) {
+		err = apperr.Join(err, apperr.Fields{"format": "must be json, csv or pdf"}.Err())
 	}
 	if err != nil {
 		return err
@@ -22,5 +27,42 @@ func (s *Server) utilizationReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	name := "utilization-" + p.From.String() + "-to-" + p.To.String()
+	switch format {
+	case "csv":
+		var b bytes.Buffer
+		if err := r.CSV(&b); err != nil {
+			return err
+		}
+		return sendCSV(c, name, b.Bytes())
+	case "pdf":
+		pdf, err := r.PDF()
+		if err != nil {
+			return err
+		}
+		return sendPDF(c, name, pdf)
+	}
+	// An attachment in every format: a browser that opens the link saves a
+	// file.
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.json"`)
 	return c.JSON(r)
+}
+
+// sendCSV answers with a CSV file as a download named name.csv, never
+// cached.
+func sendCSV(c *fiber.Ctx, name string, csv []byte) error {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.csv"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Send(csv)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
