@@ -71,19 +71,26 @@ const (
 	// ManageAgreements: save new versions of the loan agreement's terms.
 	// Reading them comes with ManageLoans, which prints agreements.
 	ManageAgreements Permission = "agreements:manage"
+	// ReadFunding: see funding sources (a funder: only those they are
+	// linked to), to choose one for a device or a data plan.
+	ReadFunding Permission = "funding:read"
+	// ManageFunding: add and edit funding sources.
+	ManageFunding Permission = "funding:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
-		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements),
+		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements,
+		ReadFunding, ManageFunding),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
-		ReadNotifications, SendReminders),
+		ReadNotifications, SendReminders, ReadFunding),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, ReferClients, CheckEligibility,
 		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
-	// Funders see aggregates only; the reports that give them those come later.
-	Funder: set(),
+	// Funders see aggregates only, of the funding sources an admin linked
+	// them to; they may read those sources' own records.
+	Funder: set(ReadFunding),
 }
 
 func set(ps ...Permission) map[Permission]bool {

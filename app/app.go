@@ -14,6 +14,7 @@ import (
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/notifications"
@@ -34,6 +35,9 @@ type Services struct {
 	Notifications *notifications.Service
 	// Agreements keeps the loan agreement's terms.
 	Agreements *agreements.Service
+	// Funding keeps the funding sources and which funders they are
+	// linked to.
+	Funding *funding.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -85,8 +89,11 @@ func New(db *storage.DB, opts Options) *Services {
 	if opts.TokenIdleTimeout > 0 {
 		acc.TokenIdleTimeout = opts.TokenIdleTimeout
 	}
+	fund := &funding.Service{DB: db, Now: now}
+	acc.Funding = fund
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
-	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName}
+	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName,
+		Funding: fund}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
 	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}
@@ -126,5 +133,6 @@ func New(db *storage.DB, opts Options) *Services {
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now},
 		Notifications: notes,
-		Agreements:    &agreements.Service{DB: db, Now: now}}
+		Agreements:    &agreements.Service{DB: db, Now: now},
+		Funding:       fund}
 }
