@@ -54,15 +54,19 @@ type Source struct {
 	Notes              string        `bun:"notes" json:"notes"`
 	CreatedAt          time.Time     `bun:"created_at" json:"created_at"`
 	UpdatedAt          time.Time     `bun:"updated_at" json:"updated_at"`
+	// SortKey orders sources by name alike on every database.
+	SortKey []byte `bun:"sort_key" json:"-"`
 }
 
 var _ bun.BeforeAppendModelHook = (*Source)(nil)
 
-// BeforeAppendModel keeps the name key in step with the name.
+// BeforeAppendModel keeps the name key and the sort key in step with the
+// name on every insert and update.
 func (s *Source) BeforeAppendModel(_ context.Context, q bun.Query) error {
 	switch q.(type) {
 	case *bun.InsertQuery, *bun.UpdateQuery:
 		s.NameKey = nameKey(s.Name)
+		s.SortKey = storage.SortKey(s.Name)
 	}
 	return nil
 }
@@ -204,7 +208,7 @@ func (s *Service) Get(ctx context.Context, actor *accounts.Actor, id int64) (*So
 // List returns the funding sources actor may see, by name.
 func (s *Service) List(ctx context.Context, actor *accounts.Actor, page storage.Page) ([]Source, int, error) {
 	out := []Source{}
-	q := visible(s.DB.NewSelect().Model(&out), actor).OrderExpr("fs.name_key, fs.id")
+	q := visible(s.DB.NewSelect().Model(&out), actor).OrderExpr("fs.sort_key, fs.id")
 	total, err := page.Apply(q).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "funding sources")

@@ -62,6 +62,14 @@ func TestFundingSourcesMigrationMakesRecords(t *testing.T) {
 				}
 			}
 
+			var unsorted int
+			if err := db.NewRaw("SELECT COUNT(*) FROM funding_sources WHERE sort_key IS NULL").Scan(ctx, &unsorted); err != nil {
+				t.Fatal(err)
+			}
+			if unsorted != 0 {
+				t.Errorf("%d funding sources without a sort key", unsorted)
+			}
+
 			var devices []struct {
 				ID     int64  `bun:"id"`
 				Source *int64 `bun:"funding_source_id"`

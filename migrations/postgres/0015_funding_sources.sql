@@ -12,11 +12,15 @@ CREATE TABLE funding_sources (
     grant_starts_on     DATE,
     grant_ends_on       DATE,
     notes               TEXT      NOT NULL DEFAULT '',
+    -- Orders the list by name alike on both databases (see 0011); the
+    -- migration runner fills it in for the rows made below.
+    sort_key            BYTEA,
     created_at          TIMESTAMPTZ NOT NULL,
     updated_at          TIMESTAMPTZ NOT NULL,
     CHECK (grant_starts_on IS NULL OR grant_ends_on IS NULL OR grant_ends_on >= grant_starts_on)
 );
 CREATE UNIQUE INDEX funding_sources_name_key ON funding_sources (name_key);
+CREATE INDEX funding_sources_sort_key_idx ON funding_sources (sort_key, id);
 
 ALTER TABLE devices ADD COLUMN funding_source_id BIGINT REFERENCES funding_sources (id);
 ALTER TABLE data_plans ADD COLUMN funding_source_id BIGINT REFERENCES funding_sources (id);
