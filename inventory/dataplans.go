@@ -29,11 +29,11 @@ type DataPlan struct {
 	StartsOn         calendar.Date `bun:"starts_on,type:date" json:"starts_on"`
 	EndsOn           calendar.Date `bun:"ends_on,type:date,nullzero" json:"ends_on"`
 	Notes            string        `bun:"notes" json:"notes"`
+	CreatedAt        time.Time     `bun:"created_at" json:"created_at"`
+	UpdatedAt        time.Time     `bun:"updated_at" json:"updated_at"`
 	// FundingSourceID is the funding source that pays for the plan; null
 	// when none is recorded.
-	FundingSourceID *int64    `bun:"funding_source_id" json:"funding_source_id"`
-	CreatedAt       time.Time `bun:"created_at" json:"created_at"`
-	UpdatedAt       time.Time `bun:"updated_at" json:"updated_at"`
+	FundingSourceID *int64 `bun:"funding_source_id" json:"funding_source_id"`
 	// OnLoan is true while the plan is on an open loan.
 	OnLoan bool `bun:"on_loan,scanonly" json:"on_loan"`
 }

@@ -79,27 +79,28 @@ func list[T ~string](options []T) string {
 type Device struct {
 	bun.BaseModel `bun:"table:devices,alias:d"`
 
-	ID        int64  `bun:"id,pk,autoincrement" json:"id"`
-	Kind      Kind   `bun:"kind" json:"kind"`
-	Make      string `bun:"make" json:"make"`
-	Model     string `bun:"model" json:"model"`
-	Serial    string `bun:"serial" json:"serial"`
-	IMEI      string `bun:"imei" json:"imei"`
-	AssetTag  string `bun:"asset_tag" json:"asset_tag"`
-	Status    Status `bun:"status" json:"status"`
-	Condition string `bun:"condition" json:"condition"`
-	// FundingSourceID is the funding source that paid for the device;
-	// null when none is recorded.
-	FundingSourceID *int64 `bun:"funding_source_id" json:"funding_source_id"`
-	// FundingSource is that source's name ("" for none), read only: kept
-	// in the JSON for scripts written when it was the device's own text.
-	FundingSource     string      `bun:"funding_source_name,scanonly" json:"funding_source"`
+	ID                int64       `bun:"id,pk,autoincrement" json:"id"`
+	Kind              Kind        `bun:"kind" json:"kind"`
+	Make              string      `bun:"make" json:"make"`
+	Model             string      `bun:"model" json:"model"`
+	Serial            string      `bun:"serial" json:"serial"`
+	IMEI              string      `bun:"imei" json:"imei"`
+	AssetTag          string      `bun:"asset_tag" json:"asset_tag"`
+	Status            Status      `bun:"status" json:"status"`
+	Condition         string      `bun:"condition" json:"condition"`
 	PurchaseCostCents int64       `bun:"purchase_cost_cents" json:"purchase_cost_cents"`
 	Notes             string      `bun:"notes" json:"notes"`
 	LastWipedAt       *time.Time  `bun:"last_wiped_at" json:"last_wiped_at"`
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
 	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+
+	// FundingSourceID is the funding source that paid for the device;
+	// null when none is recorded.
+	FundingSourceID *int64 `bun:"funding_source_id" json:"funding_source_id"`
+	// FundingSource is that source's name ("" for none), read only: kept
+	// in the JSON for scripts written when it was the device's own text.
+	FundingSource string `bun:"funding_source_name,scanonly" json:"funding_source"`
 
 	// ReservedForRequestID is the ready device request this available
 	// device is held for; null when it is held for none.
@@ -211,22 +212,22 @@ func (s *Service) today() calendar.Date { return calendar.Today(s.Now(), s.Locat
 // DeviceInput is a device as entered; for an update, nil fields stay as
 // they are. Status is not editable: it changes only through the lifecycle.
 type DeviceInput struct {
-	Kind      *Kind   `json:"kind"`
-	Make      *string `json:"make"`
-	Model     *string `json:"model"`
-	Serial    *string `json:"serial"`
-	IMEI      *string `json:"imei"`
-	AssetTag  *string `json:"asset_tag"`
-	Condition *string `json:"condition"`
+	Kind              *Kind        `json:"kind"`
+	Make              *string      `json:"make"`
+	Model             *string      `json:"model"`
+	Serial            *string      `json:"serial"`
+	IMEI              *string      `json:"imei"`
+	AssetTag          *string      `json:"asset_tag"`
+	Condition         *string      `json:"condition"`
+	PurchaseCostCents *int64       `json:"purchase_cost_cents"`
+	Notes             *string      `json:"notes"`
+	Accessories       *[]Accessory `json:"accessories"`
 	// FundingSourceID names the funding source; null for none.
 	FundingSourceID optional.Field[int64] `json:"funding_source_id"`
 	// FundingSource names it by its name instead (ignoring case; "" for
 	// none), for scripts written when it was the device's own text. A
 	// name no funding source has is refused: an admin adds sources.
-	FundingSource     *string      `json:"funding_source"`
-	PurchaseCostCents *int64       `json:"purchase_cost_cents"`
-	Notes             *string      `json:"notes"`
-	Accessories       *[]Accessory `json:"accessories"`
+	FundingSource *string `json:"funding_source"`
 }
 
 func (in DeviceInput) apply(d *Device) error {
