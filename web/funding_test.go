@@ -521,3 +521,47 @@ func TestFundingSourceReaders(t *testing.T) {
 		e.must(403, sw, "GET", v1+"/data-plans?"+q.Encode(), nil)
 	})
 }
+
+// Admins linking one funder at the same moment: each change replaces the
+// whole set in turn (the user's row is locked), so the funder ends with one
+// of the sets sent, never a mixture, and the last event says which.
+func TestFunderLinksConcurrently(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, admin := e.user(accounts.Admin)
+		funderID, _ := e.user(accounts.Funder)
+		a, b, c := e.fundingSource(admin, "A Fund"), e.fundingSource(admin, "B Fund"), e.fundingSource(admin, "C Fund")
+		sets := [][]int64{{a}, {b, c}, {a, c}, {c}, {a, b, c}, {}}
+		var wg sync.WaitGroup
+		statuses := make([]int, len(sets))
+		for i, set := range sets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.do(admin, "PATCH", path(v1+"/users/%d", funderID), map[string]any{"funding_source_ids": set}).Status
+			}()
+		}
+		wg.Wait()
+		for i, s := range statuses {
+			if s != 200 {
+				t.Errorf("linking %v answered %d", sets[i], s)
+			}
+		}
+		final := fmt.Sprint(e.must(200, admin, "GET", path(v1+"/users/%d", funderID), nil).JSON(t)["funding_source_ids"])
+		found := false
+		for _, set := range sets {
+			want := make([]any, len(set))
+			for i, id := range set {
+				want[i] = float64(id)
+			}
+			found = found || fmt.Sprint(want) == final
+		}
+		if !found {
+			t.Errorf("the funder ends linked to %s, which no request sent", final)
+		}
+		evs := e.events("user", funderID)
+		last := changesOf(t, evs[len(evs)-1])["funding_source_ids"].(map[string]any)
+		if fmt.Sprint(last["to"]) != final {
+			t.Errorf("the last event links %v, the funder is linked to %s", last["to"], final)
+		}
+	})
+}
