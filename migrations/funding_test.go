@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -59,6 +60,27 @@ func TestFundingSourcesMigrationMakesRecords(t *testing.T) {
 				s := sources[i]
 				if s.Name != w.name || s.NameKey != w.key || !s.CreatedAt.Equal(time.Date(2025, 1, w.first, 9, 0, 0, 0, time.UTC)) {
 					t.Errorf("source %d: %+v, want %s (%s) created with device %d", i, s, w.name, w.key, w.first)
+				}
+			}
+
+			var events []struct {
+				Subject int64  `bun:"subject_id"`
+				Actor   *int64 `bun:"actor_id"`
+				Changes string `bun:"changes"`
+			}
+			if err := db.NewRaw("SELECT subject_id, actor_id, changes FROM audit_events WHERE action = 'funding_source.created' ORDER BY subject_id").Scan(ctx, &events); err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != len(sources) {
+				t.Fatalf("%d funding_source.created events, want %d: %+v", len(events), len(sources), events)
+			}
+			for i, ev := range events {
+				var changes map[string]any
+				if err := json.Unmarshal([]byte(ev.Changes), &changes); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Subject != sources[i].ID || ev.Actor != nil || changes["name"] != sources[i].Name {
+					t.Errorf("event %d: %+v, want one by the system for %+v", i, ev, sources[i])
 				}
 			}
 

@@ -29,7 +29,8 @@ CREATE INDEX data_plans_funding_source_id_idx ON data_plans (funding_source_id) 
 
 -- Each distinct text a device carried becomes one record, names differing
 -- only in case being one source, spelled as on the first device that
--- carried it (the lowest id: the same choice on both databases).
+-- carried it (the lowest id: the same choice on both databases), and made
+-- when that device was. Each is recorded in the audit trail, by the system.
 INSERT INTO funding_sources (name, name_key, created_at, updated_at)
 SELECT trim(d.funding_source), k.name_key, d.created_at, d.created_at
 FROM (SELECT lower(trim(funding_source)) AS name_key, MIN(id) AS first_id
@@ -37,6 +38,11 @@ FROM (SELECT lower(trim(funding_source)) AS name_key, MIN(id) AS first_id
       GROUP BY lower(trim(funding_source))) AS k
 JOIN devices AS d ON d.id = k.first_id
 ORDER BY k.first_id;
+
+INSERT INTO audit_events (occurred_at, actor_id, action, subject_type, subject_id, changes)
+SELECT now(), NULL, 'funding_source.created', 'funding_source', id,
+       json_build_object('name', name, 'from', 'the text of its devices')::text
+FROM funding_sources ORDER BY id;
 
 UPDATE devices SET funding_source_id =
     (SELECT fs.id FROM funding_sources AS fs WHERE fs.name_key = lower(trim(devices.funding_source)))
