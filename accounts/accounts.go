@@ -36,6 +36,10 @@ type User struct {
 	// SortKey orders staff by name alike on every database; it is set
 	// whenever the row is written (see BeforeAppendModel).
 	SortKey []byte `bun:"sort_key" json:"-"`
+	// FundingSourceIDs are the funding sources a funder is linked to
+	// (an empty list for none); nil, and left out of the JSON, for the
+	// other roles. Filled in by the Service's reads (see FundingLinks).
+	FundingSourceIDs *[]int64 `bun:"-" json:"funding_source_ids,omitempty"`
 }
 
 var _ bun.BeforeAppendModelHook = (*User)(nil)
@@ -100,6 +104,48 @@ type Service struct {
 	Throttle *Throttle
 	// TokenLifetime and TokenIdleTimeout end tokens (see the defaults).
 	TokenLifetime, TokenIdleTimeout time.Duration
+	// Funding keeps which funding sources funders are linked to; nil:
+	// users are shown without links and cannot be linked.
+	Funding FundingLinks
+}
+
+// FundingLinks is what accounts needs of funding sources: which ones
+// funder users are linked to. Satisfied by funding.Service.
+type FundingLinks interface {
+	// Linked returns the ids of the funding sources each user is linked
+	// to, in order; a user with none has no entry.
+	Linked(ctx context.Context, db bun.IDB, users []int64) (map[int64][]int64, error)
+	// SetLinks replaces a user's links in tx (a repeated id counts once);
+	// an unknown id is a 422 on funding_source_ids.
+	SetLinks(ctx context.Context, tx bun.Tx, user int64, ids []int64) error
+}
+
+// withFunding fills in FundingSourceIDs of the funders among users.
+func (s *Service) withFunding(ctx context.Context, db bun.IDB, users ...*User) error {
+	if s.Funding == nil {
+		return nil
+	}
+	var funders []int64
+	for _, u := range users {
+		if u.Role == Funder {
+			funders = append(funders, u.ID)
+		}
+	}
+	linked, err := s.Funding.Linked(ctx, db, funders)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		u.FundingSourceIDs = nil
+		if u.Role == Funder {
+			ids := linked[u.ID]
+			if ids == nil {
+				ids = []int64{}
+			}
+			u.FundingSourceIDs = &ids
+		}
+	}
+	return nil
 }
 
 // NewService returns a Service using the recommended argon2id parameters
@@ -167,6 +213,9 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, in NewUser) (*Us
 	if err != nil {
 		return nil, err
 	}
+	if err := s.withFunding(ctx, s.DB, u); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -215,6 +264,9 @@ func (s *Service) User(ctx context.Context, id int64) (*User, error) {
 	if err := s.DB.NewSelect().Model(u).Where("id = ?", id).Scan(ctx); err != nil {
 		return nil, storage.Err(err, "user")
 	}
+	if err := s.withFunding(ctx, s.DB, u); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -225,6 +277,13 @@ func (s *Service) ListUsers(ctx context.Context, page storage.Page) ([]User, int
 	if err != nil {
 		return nil, 0, storage.Err(err, "users")
 	}
+	ptrs := make([]*User, len(users))
+	for i := range users {
+		ptrs[i] = &users[i]
+	}
+	if err := s.withFunding(ctx, s.DB, ptrs...); err != nil {
+		return nil, 0, err
+	}
 	return users, int(total), nil
 }
 
@@ -233,10 +292,15 @@ type UserPatch struct {
 	Name   *string `json:"name"`
 	Role   *Role   `json:"role"`
 	Active *bool   `json:"active"`
+	// FundingSourceIDs replaces the funding sources a funder is linked
+	// to (an empty list: none); only for a user who is, or becomes, a
+	// funder. A repeated id counts once.
+	FundingSourceIDs *[]int64 `json:"funding_source_ids"`
 }
 
-// UpdateUser changes a user's name, role or active flag. Deactivating a
-// user, or changing their role, revokes their tokens.
+// UpdateUser changes a user's name, role, active flag or, for a funder,
+// funding sources. Deactivating a user, or changing their role, revokes
+// their tokens; a funder who takes another role loses their links.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p UserPatch) (*User, error) {
 	var bad apperr.Fields
 	if p.Name != nil {
@@ -259,7 +323,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", id)).Scan(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
-		before := map[string]any{"name": u.Name, "role": u.Role, "active": u.Active}
+		if err := s.withFunding(ctx, tx, &u); err != nil {
+			return err
+		}
+		before := map[string]any{"name": u.Name, "role": u.Role, "active": u.Active, "funding_source_ids": u.FundingSourceIDs}
 		if p.Name != nil {
 			u.Name = *p.Name
 		}
@@ -269,7 +336,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 		if p.Active != nil {
 			u.Active = *p.Active
 		}
-		changes := audit.Diff(before, map[string]any{"name": u.Name, "role": u.Role, "active": u.Active})
+		links, err := s.relink(ctx, tx, &u, p.FundingSourceIDs)
+		if err != nil {
+			return err
+		}
+		changes := audit.Diff(before, map[string]any{"name": u.Name, "role": u.Role, "active": u.Active, "funding_source_ids": links})
 		if len(changes) == 0 {
 			return nil
 		}
@@ -290,6 +361,34 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 		return nil, err
 	}
 	return &u, nil
+}
+
+// relink applies a patch's funding_source_ids to u, whose role is the
+// patched one, in tx: only a funder is linked to funding sources, and one
+// who takes another role loses their links. It returns u's links after
+// (nil for a user who is not a funder), and sets them on u.
+func (s *Service) relink(ctx context.Context, tx bun.Tx, u *User, ids *[]int64) (*[]int64, error) {
+	var bad apperr.Fields
+	bad.Check(ids != nil && u.Role != Funder, "funding_source_ids", "only a funder is linked to funding sources; this user is "+string(u.Role))
+	bad.Check(ids != nil && s.Funding == nil, "funding_source_ids", "funding sources are not set up on this server")
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	had := u.FundingSourceIDs
+	switch {
+	case ids != nil:
+		if err := s.Funding.SetLinks(ctx, tx, u.ID, *ids); err != nil {
+			return nil, err
+		}
+	case u.Role != Funder && had != nil && len(*had) > 0:
+		if err := s.Funding.SetLinks(ctx, tx, u.ID, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.withFunding(ctx, tx, u); err != nil {
+		return nil, err
+	}
+	return u.FundingSourceIDs, nil
 }
 
 // hashToken is how tokens are stored: SHA-256 is enough for 256 random bits.

@@ -74,19 +74,26 @@ const (
 	// ReadReports: the utilization report (a funder's only for the funding
 	// sources linked to them).
 	ReadReports Permission = "reports:read"
+	// ReadFunding: see funding sources (a funder: only those they are
+	// linked to), to choose one for a device or a data plan.
+	ReadFunding Permission = "funding:read"
+	// ManageFunding: add and edit funding sources.
+	ManageFunding Permission = "funding:manage"
 )
 
 var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
-		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements, ReadReports),
+		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements,
+		ReadFunding, ManageFunding, ReadReports),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
-		ReadNotifications, SendReminders, ReadReports),
+		ReadNotifications, SendReminders, ReadFunding, ReadReports),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, ReferClients, CheckEligibility,
 		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
-	// Funders see aggregates only: the reports of their funding sources.
-	Funder: set(ReadReports),
+	// Funders see aggregates only: the reports of the funding sources an
+	// admin linked them to, and those sources' own records.
+	Funder: set(ReadFunding, ReadReports),
 }
 
 func set(ps ...Permission) map[Permission]bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/notifications"
@@ -39,6 +40,9 @@ type Services struct {
 	Agreements *agreements.Service
 	// Reports computes the funders' utilization report.
 	Reports *reports.Service
+	// Funding keeps the funding sources and which funders they are
+	// linked to.
+	Funding *funding.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -98,8 +102,11 @@ func New(db *storage.DB, opts Options) *Services {
 	if opts.TokenIdleTimeout > 0 {
 		acc.TokenIdleTimeout = opts.TokenIdleTimeout
 	}
+	fund := &funding.Service{DB: db, Now: now}
+	acc.Funding = fund
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
-	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName}
+	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName,
+		Funding: fund}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
 	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}
@@ -142,5 +149,6 @@ func New(db *storage.DB, opts Options) *Services {
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
 				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
-		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName}}
+		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Funding: fund},
+		Funding: fund}
 }

@@ -31,6 +31,9 @@ type DataPlan struct {
 	Notes            string        `bun:"notes" json:"notes"`
 	CreatedAt        time.Time     `bun:"created_at" json:"created_at"`
 	UpdatedAt        time.Time     `bun:"updated_at" json:"updated_at"`
+	// FundingSourceID is the funding source that pays for the plan; null
+	// when none is recorded.
+	FundingSourceID *int64 `bun:"funding_source_id" json:"funding_source_id"`
 	// OnLoan is true while the plan is on an open loan.
 	OnLoan bool `bun:"on_loan,scanonly" json:"on_loan"`
 }
@@ -50,6 +53,8 @@ type DataPlanInput struct {
 	StartsOn         *calendar.Date                `json:"starts_on"`
 	EndsOn           optional.Field[calendar.Date] `json:"ends_on"`
 	Notes            *string                       `json:"notes"`
+	// FundingSourceID names the funding source; null for none.
+	FundingSourceID optional.Field[int64] `json:"funding_source_id"`
 	// DueAfterPlanEnds lets an update end the plan before the due date of
 	// the open loan it is lent on, as issuing and renewing allow.
 	DueAfterPlanEnds bool `json:"due_after_plan_ends"`
@@ -108,7 +113,7 @@ func digitsBetween(s string, lo, hi int) bool {
 func (p *DataPlan) fields() map[string]any {
 	return map[string]any{"carrier": p.Carrier, "line_number": p.LineNumber, "iccid": p.ICCID,
 		"monthly_cost_cents": p.MonthlyCostCents, "data_cap_mb": p.DataCapMB,
-		"starts_on": p.StartsOn, "ends_on": p.EndsOn, "notes": p.Notes}
+		"starts_on": p.StartsOn, "ends_on": p.EndsOn, "notes": p.Notes, "funding_source_id": p.FundingSourceID}
 }
 
 func planEvent(actor *accounts.Actor, at time.Time, action string, p *DataPlan) audit.Event {
@@ -128,7 +133,7 @@ func planConflict(err error) error {
 // CreateDataPlan adds a data plan to the pool.
 func (s *Service) CreateDataPlan(ctx context.Context, actor *accounts.Actor, in DataPlanInput) (*DataPlan, error) {
 	p := &DataPlan{}
-	if err := in.apply(p); err != nil {
+	if err := apperr.Join(in.apply(p), s.fundPlan(ctx, s.DB, in, p)); err != nil {
 		return nil, err
 	}
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
@@ -156,7 +161,7 @@ func (s *Service) UpdateDataPlan(ctx context.Context, actor *accounts.Actor, id 
 			return err
 		}
 		before, oldEnd := p.fields(), p.EndsOn
-		applyErr := in.apply(p)
+		applyErr := apperr.Join(in.apply(p), s.fundPlan(ctx, tx, in, p))
 		// The plan's row lock keeps a loan from being issued or renewed
 		// on it meanwhile: both lock the plan before checking its end.
 		var bad apperr.Fields
@@ -233,12 +238,17 @@ type DataPlanFilter struct {
 	Free *bool
 	// Q matches part of the carrier, line number or ICCID.
 	Q string
+	// FundingSourceID keeps the plans this funding source pays for.
+	FundingSourceID int64
 }
 
 // ListDataPlans returns data plans matching f.
 func (s *Service) ListDataPlans(ctx context.Context, f DataPlanFilter, page storage.Page) ([]DataPlan, int, error) {
 	out := []DataPlan{}
 	q := planSelect(s.DB, &out)
+	if f.FundingSourceID != 0 {
+		q.Where("dp.funding_source_id = ?", f.FundingSourceID)
+	}
 	if f.Free != nil {
 		today := s.today()
 		cond := "(dp.starts_on <= ? AND (dp.ends_on IS NULL OR dp.ends_on >= ?) AND NOT EXISTS (SELECT 1 FROM loans AS l WHERE l.data_plan_id = dp.id AND l.status = 'open'))"

@@ -88,13 +88,19 @@ type Device struct {
 	AssetTag          string      `bun:"asset_tag" json:"asset_tag"`
 	Status            Status      `bun:"status" json:"status"`
 	Condition         string      `bun:"condition" json:"condition"`
-	FundingSource     string      `bun:"funding_source" json:"funding_source"`
 	PurchaseCostCents int64       `bun:"purchase_cost_cents" json:"purchase_cost_cents"`
 	Notes             string      `bun:"notes" json:"notes"`
 	LastWipedAt       *time.Time  `bun:"last_wiped_at" json:"last_wiped_at"`
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time   `bun:"updated_at" json:"updated_at"`
 	Accessories       []Accessory `bun:"rel:has-many,join:id=device_id" json:"accessories"`
+
+	// FundingSourceID is the funding source that paid for the device;
+	// null when none is recorded.
+	FundingSourceID *int64 `bun:"funding_source_id" json:"funding_source_id"`
+	// FundingSource is that source's name ("" for none), read only: kept
+	// in the JSON for scripts written when it was the device's own text.
+	FundingSource string `bun:"funding_source_name,scanonly" json:"funding_source"`
 
 	// ReservedForRequestID is the ready device request this available
 	// device is held for; null when it is held for none.
@@ -142,6 +148,20 @@ type Service struct {
 	Reminders Reminders
 	// Agency is the agency's name, printed on asset labels.
 	Agency string
+	// Funding checks the funding source a device or a data plan names.
+	Funding FundingSources
+}
+
+// FundingSources is what inventory needs to know about funding sources.
+// Satisfied by funding.Service.
+type FundingSources interface {
+	// Name returns the name of funding source id, and whether there is one.
+	Name(ctx context.Context, db bun.IDB, id int64) (string, bool, error)
+	// Named returns the id and name of the source called name, ignoring
+	// case; id 0 when there is none.
+	Named(ctx context.Context, db bun.IDB, name string) (int64, string, error)
+	// NameQuery selects the name of the source whose id is in column.
+	NameQuery(db bun.IDB, column string) *bun.SelectQuery
 }
 
 // Reminders is told, inside the transaction, that a loan changed: closed
@@ -199,17 +219,21 @@ type DeviceInput struct {
 	IMEI              *string      `json:"imei"`
 	AssetTag          *string      `json:"asset_tag"`
 	Condition         *string      `json:"condition"`
-	FundingSource     *string      `json:"funding_source"`
 	PurchaseCostCents *int64       `json:"purchase_cost_cents"`
 	Notes             *string      `json:"notes"`
 	Accessories       *[]Accessory `json:"accessories"`
+	// FundingSourceID names the funding source; null for none.
+	FundingSourceID optional.Field[int64] `json:"funding_source_id"`
+	// FundingSource names it by its name instead (ignoring case; "" for
+	// none), for scripts written when it was the device's own text. A
+	// name no funding source has is refused: an admin adds sources.
+	FundingSource *string `json:"funding_source"`
 }
 
 func (in DeviceInput) apply(d *Device) error {
 	optional.Assign(&d.Kind, in.Kind)
 	for dst, src := range map[*string]*string{&d.Make: in.Make, &d.Model: in.Model, &d.Serial: in.Serial,
-		&d.IMEI: in.IMEI, &d.AssetTag: in.AssetTag, &d.Condition: in.Condition, &d.FundingSource: in.FundingSource,
-		&d.Notes: in.Notes} {
+		&d.IMEI: in.IMEI, &d.AssetTag: in.AssetTag, &d.Condition: in.Condition, &d.Notes: in.Notes} {
 		optional.AssignTrimmed(dst, src)
 	}
 	optional.Assign(&d.PurchaseCostCents, in.PurchaseCostCents)
@@ -228,7 +252,6 @@ func (in DeviceInput) apply(d *Device) error {
 	bad.Check(d.IMEI != "" && !validIMEI(d.IMEI), "imei", "must be 15 digits with a valid check digit")
 	bad.MaxLength("asset_tag", d.AssetTag, 50)
 	bad.Check(!oneOf(d.Condition, Conditions), "condition", "must be one of "+list(Conditions))
-	bad.MaxLength("funding_source", d.FundingSource, 200)
 	bad.MaxLength("notes", d.Notes, MaxNotesLength)
 	bad.Check(d.PurchaseCostCents < 0, "purchase_cost_cents", "must not be negative")
 	bad.Check(len(d.Accessories) > 50, "accessories", "at most 50 accessories")
@@ -269,7 +292,7 @@ func validIMEI(s string) bool {
 func (d *Device) fields() map[string]any {
 	return map[string]any{
 		"kind": d.Kind, "make": d.Make, "model": d.Model, "serial": d.Serial, "imei": d.IMEI,
-		"asset_tag": d.AssetTag, "condition": d.Condition, "funding_source": d.FundingSource,
+		"asset_tag": d.AssetTag, "condition": d.Condition, "funding_source_id": d.FundingSourceID,
 		"purchase_cost_cents": d.PurchaseCostCents, "notes": d.Notes, "accessories": d.Accessories,
 	}
 }
@@ -304,7 +327,7 @@ func nextAssetTag(ctx context.Context, tx bun.Tx) (string, error) {
 // tag, the next free DB-NNNNNN tag is given.
 func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in DeviceInput) (*Device, error) {
 	d := &Device{Status: Available}
-	if err := in.apply(d); err != nil {
+	if err := apperr.Join(in.apply(d), s.fundDevice(ctx, s.DB, in, d)); err != nil {
 		return nil, err
 	}
 	generate := d.AssetTag == ""
@@ -373,7 +396,7 @@ func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) err
 // row stays locked for the caller's transaction.
 func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64, lock bool) (*Device, error) {
 	d := new(Device)
-	q := db.NewSelect().Model(d).Where("d.id = ?", id).
+	q := s.withFundingName(db, db.NewSelect().Model(d)).Where("d.id = ?", id).
 		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
 	q = storage.LockedIf(q, lock)
 	err := q.Scan(ctx)
@@ -412,7 +435,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 		oldKind := d.Kind
 		var tagErr apperr.Fields
 		tagErr.Check(in.AssetTag != nil && strings.TrimSpace(*in.AssetTag) == "", "asset_tag", "must not be empty")
-		if err := apperr.Join(tagErr.Err(), in.apply(d)); err != nil {
+		if err := apperr.Join(tagErr.Err(), in.apply(d), s.fundDevice(ctx, tx, in, d)); err != nil {
 			return err
 		}
 		changes := audit.Diff(before, d.fields())
@@ -426,7 +449,7 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 		d.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(d).
 			Column("kind", "make", "model", "serial", "imei", "asset_tag", "sort_key", "condition",
-				"funding_source", "purchase_cost_cents", "notes", "updated_at").
+				"funding_source_id", "purchase_cost_cents", "notes", "updated_at").
 			WherePK().Exec(ctx); err != nil {
 			return deviceConflict(err)
 		}
@@ -454,6 +477,8 @@ func (s *Service) UpdateDevice(ctx context.Context, actor *accounts.Actor, id in
 type DeviceFilter struct {
 	Status Status
 	Kind   Kind
+	// FundingSourceID keeps the devices this funding source paid for.
+	FundingSourceID int64
 	// Q matches part of the asset tag, serial, make, model or IMEI, ignoring case.
 	Q string
 }
@@ -470,8 +495,11 @@ func ParseDeviceFilter(status, kind, q string) (DeviceFilter, error) {
 // ListDevices returns devices matching f, by asset tag.
 func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.Page) ([]Device, int, error) {
 	out := []Device{}
-	q := s.DB.NewSelect().Model(&out).
+	q := s.withFundingName(s.DB, s.DB.NewSelect().Model(&out)).
 		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
+	if f.FundingSourceID != 0 {
+		q.Where("d.funding_source_id = ?", f.FundingSourceID)
+	}
 	if f.Status != "" {
 		q.Where("d.status = ?", f.Status)
 	}

@@ -123,7 +123,7 @@ func ApplyBefore(ctx context.Context, db *storage.DB, version int) ([]string, er
 		if version <= sortKeysMigration {
 			return nil // a test's older schema: no sort keys yet
 		}
-		return refreshSortKeys(ctx, tx)
+		return refreshSortKeys(ctx, tx, version)
 	})
 	if err != nil {
 		return nil, err

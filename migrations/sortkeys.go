@@ -21,10 +21,13 @@ import (
 var sortKeyed = []struct {
 	table   string
 	columns []string
+	// since is the migration that made the table or its sort_key.
+	since int
 }{
-	{"clients", []string{"last_name", "first_name"}},
-	{"users", []string{"name"}},
-	{"devices", []string{"asset_tag"}},
+	{"clients", []string{"last_name", "first_name"}, sortKeysMigration},
+	{"users", []string{"name"}, sortKeysMigration},
+	{"devices", []string{"asset_tag"}, sortKeysMigration},
+	{"funding_sources", []string{"name"}, 15},
 }
 
 // sortKeyBatch is how many rows one statement updates.
@@ -35,10 +38,11 @@ const sortKeyBatch = 500
 const sortKeysMigration = 11
 
 // refreshSortKeys brings every stored sort key up to date, in the
-// migration's transaction (so one instance does it while others wait).
-// Rows whose key is present and current are not touched, so it is quick
-// when there is nothing to do.
-func refreshSortKeys(ctx context.Context, tx bun.Tx) error {
+// migration's transaction (so one instance does it while others wait),
+// in the tables that the migrations numbered below before made. Rows whose
+// key is present and current are not touched, so it is quick when there is
+// nothing to do.
+func refreshSortKeys(ctx context.Context, tx bun.Tx, before int) error {
 	var version string
 	err := tx.NewRaw("SELECT version FROM sort_key_version WHERE id = 1").Scan(ctx, &version)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -46,6 +50,9 @@ func refreshSortKeys(ctx context.Context, tx bun.Tx) error {
 	}
 	if version != storage.SortKeyVersion {
 		for _, t := range sortKeyed {
+			if t.since >= before {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, "UPDATE "+t.table+" SET sort_key = NULL WHERE sort_key IS NOT NULL"); err != nil {
 				return fmt.Errorf("reset %s sort keys: %w", t.table, err)
 			}
@@ -56,6 +63,9 @@ func refreshSortKeys(ctx context.Context, tx bun.Tx) error {
 		}
 	}
 	for _, t := range sortKeyed {
+		if t.since >= before {
+			continue
+		}
 		if err := fillSortKeys(ctx, tx, t.table, t.columns); err != nil {
 			return fmt.Errorf("fill %s sort keys: %w", t.table, err)
 		}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -89,16 +91,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// FundingSources tells a report which funding sources exist and which a
-// funder may see.
-type FundingSources interface {
-	// FundingSource returns the source with this id; NotFound when there
-	// is none.
-	FundingSource(ctx context.Context, id int64) (FundingSource, error)
-	// LinkedTo returns the sources an admin linked to the funder user.
-	LinkedTo(ctx context.Context, userID int64) ([]FundingSource, error)
-}
-
 // Service computes reports.
 type Service struct {
 	DB  *storage.DB
@@ -106,51 +98,44 @@ type Service struct {
 	// Location is the agency's time zone, in which a report's days run.
 	Location *time.Location
 	// Agency is the agency's name, on the PDF's cover.
-	Agency  string
-	Funding FundingSources
+	Agency string
+	// Funding says which funding sources an actor's figures may cover.
+	Funding *funding.Service
 }
 
 // scopeFor decides which funding sources a report by actor counts: all
 // (nil) for admins and coordinators unless they ask for one; for a funder,
-// theirs only (an empty list when they have none), one of them if they ask.
-// A source the actor may not see is refused as one that does not exist.
+// theirs only (an empty list when they have none), or the one of theirs
+// they ask for. A source the actor may not see is refused as one that does
+// not exist.
 func (s *Service) scopeFor(ctx context.Context, actor *accounts.Actor, p Params) ([]FundingSource, error) {
 	unknown := apperr.Fields{"funding_source_id": "no funding source you can see has this id"}.Err()
-	if actor.Role == accounts.Funder {
-		var linked []FundingSource
-		if s.Funding != nil {
-			var err error
-			if linked, err = s.Funding.LinkedTo(ctx, actor.ID); err != nil {
-				return nil, err
-			}
-		}
-		if linked == nil {
-			linked = []FundingSource{}
-		}
-		if p.FundingSourceID == nil {
-			return linked, nil
-		}
-		for _, f := range linked {
-			if f.ID == *p.FundingSourceID {
-				return []FundingSource{f}, nil
-			}
-		}
-		return nil, unknown
-	}
-	if p.FundingSourceID == nil {
-		return nil, nil
-	}
-	if s.Funding == nil {
-		return nil, unknown
-	}
-	f, err := s.Funding.FundingSource(ctx, *p.FundingSourceID)
-	if apperr.Is(err, apperr.NotFound) {
-		return nil, unknown
-	}
+	scope, err := s.Funding.ScopeOf(ctx, actor)
 	if err != nil {
 		return nil, err
 	}
-	return []FundingSource{f}, nil
+	ids := scope.IDs
+	switch {
+	case p.FundingSourceID != nil:
+		if !scope.All && !slices.Contains(scope.IDs, *p.FundingSourceID) {
+			return nil, unknown
+		}
+		ids = []int64{*p.FundingSourceID}
+	case scope.All:
+		return nil, nil
+	}
+	out := make([]FundingSource, 0, len(ids))
+	for _, id := range ids {
+		name, ok, err := s.Funding.Name(ctx, s.DB, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, unknown
+		}
+		out = append(out, FundingSource{ID: id, Name: name})
+	}
+	return out, nil
 }
 
 // Utilization computes the utilization report p asks for, as actor may

@@ -84,6 +84,9 @@ var replays = map[string]replay{
 	"POST /api/v1/data-plans":             atLocation,
 	"PATCH /api/v1/data-plans/:id":        atPath,
 
+	"POST /api/v1/funding-sources":      atLocation,
+	"PATCH /api/v1/funding-sources/:id": atPath,
+
 	"POST /api/v1/clients":      atLocation,
 	"PATCH /api/v1/clients/:id": atPath,
 

@@ -14,9 +14,11 @@ import (
 func (s *Server) listDevices(c *fiber.Ctx) error {
 	p, perr := page(c)
 	f, ferr := inventory.ParseDeviceFilter(c.Query("status"), c.Query("kind"), c.Query("q"))
-	if err := apperr.Join(perr, ferr); err != nil {
+	ids, ierr := queryIDs(c, "funding_source_id")
+	if err := apperr.Join(perr, ferr, ierr); err != nil {
 		return err
 	}
+	f.FundingSourceID = ids["funding_source_id"]
 	devices, total, err := s.svc.Inventory.ListDevices(c.UserContext(), f, p)
 	if err != nil {
 		return err
@@ -112,14 +114,15 @@ func (s *Server) deviceHistory(c *fiber.Ctx) error {
 
 func (s *Server) listDataPlans(c *fiber.Ctx) error {
 	p, perr := page(c)
-	f := inventory.DataPlanFilter{Q: c.Query("q")}
+	ids, ierr := queryIDs(c, "funding_source_id")
+	f := inventory.DataPlanFilter{Q: c.Query("q"), FundingSourceID: ids["funding_source_id"]}
 	var bad apperr.Fields
 	if v := c.Query("free"); v != "" {
 		free, err := strconv.ParseBool(v)
 		bad.Check(err != nil, "free", "must be true or false")
 		f.Free = &free
 	}
-	if err := apperr.Join(perr, bad.Err()); err != nil {
+	if err := apperr.Join(perr, ierr, bad.Err()); err != nil {
 		return err
 	}
 	plans, total, err := s.svc.Inventory.ListDataPlans(c.UserContext(), f, p)

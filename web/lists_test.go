@@ -517,6 +517,8 @@ func TestPatchDevice(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		coID, co := e.user(accounts.Coordinator)
 		_, sw := e.user(accounts.SocialWorker)
+		_, admin := e.user(accounts.Admin)
+		grantA, grantB := e.fundingSource(admin, "Grant A"), e.fundingSource(admin, "Grant B")
 		id := e.must(201, co, "POST", "/api/v1/devices", map[string]any{
 			"kind": "tablet", "make": "Samsung", "model": "Tab A", "serial": "SER-9", "funding_source": "Grant A",
 			"purchase_cost_cents": 25000, "accessories": []any{map[string]any{"name": "Charger", "replacement_cost_cents": 1500}}}).ID(t)
@@ -564,7 +566,7 @@ func TestPatchDevice(t *testing.T) {
 			t.Fatalf("status %v after a patch, want on_loan", st)
 		}
 		events = e.historyAt(co, hist)
-		expectChanges(t, events[len(events)-1], map[string][2]any{"funding_source": {"Grant A", "Grant B"}})
+		expectChanges(t, events[len(events)-1], map[string][2]any{"funding_source_id": {float64(grantA), float64(grantB)}})
 	})
 }
 

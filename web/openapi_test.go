@@ -8,6 +8,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -632,7 +633,20 @@ var docMagic = map[string]string{"application/pdf": "%PDF-"}
 // with a check that a body is one, which gives its kind (an XML
 // document's root element); the scenario checks that an answer is of the
 // kind of the documented examples.
-var docTextTypes = map[string]func([]byte) (string, error){"text/xml": docXMLRoot}
+var docTextTypes = map[string]func([]byte) (string, error){"text/xml": docXMLRoot, "text/csv": docCSVHeader}
+
+// docCSVHeader checks that b is a CSV document with a header row and rows
+// of its width, and returns the header.
+func docCSVHeader(b []byte) (string, error) {
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return "", err
+	}
+	if len(rows) < 2 {
+		return "", fmt.Errorf("a header and no rows")
+	}
+	return strings.Join(rows[0], ","), nil
+}
 
 // docXMLRoot checks that b is one well-formed XML document and returns the
 // name of its root element.
@@ -1914,9 +1928,46 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		}
 		c.call(200, admin, "POST", samReset, map[string]any{}, "Idempotency-Key", "reset-sam")
 
+		// Funding sources: admins manage them, coordinators read them, a
+		// funder reads those linked to them.
+		grantIn := map[string]any{"name": "City digital-equity grant", "funder_organization": "City of Springfield",
+			"grant_reference": "DEG-2026-014", "grant_starts_on": "2026-01-01", "grant_ends_on": "2027-12-31"}
+		grant := c.call(201, admin, "POST", "/api/v1/funding-sources", grantIn, "Idempotency-Key", "add-city-grant")
+		grantID := docInt(grant["id"])
+		c.call(201, admin, "POST", "/api/v1/funding-sources", grantIn, "Idempotency-Key", "add-city-grant")
+		c.call(409, admin, "POST", "/api/v1/funding-sources", map[string]any{"name": "CITY DIGITAL-EQUITY GRANT"})
+		c.call(403, co, "POST", "/api/v1/funding-sources", map[string]any{"name": "Coordinator's fund"})
+		c.call(422, admin, "POST", "/api/v1/funding-sources", map[string]any{"name": "Late grant", "grant_starts_on": "2026-06-01", "grant_ends_on": "2026-01-01"})
+		c.bad(400, admin, "POST", "/api/v1/funding-sources", "not JSON")
+		state := c.call(201, admin, "POST", "/api/v1/funding-sources", map[string]any{"name": "State broadband fund"})
+		stateID := docInt(state["id"])
+		c.call(200, co, "GET", "/api/v1/funding-sources?limit=10&offset=0", nil)
+		c.bad(422, co, "GET", "/api/v1/funding-sources?limit=0", nil)
+		c.call(403, sw, "GET", "/api/v1/funding-sources", nil)
+		c.call(401, "", "GET", "/api/v1/funding-sources", nil)
+		c.call(200, co, "GET", path("/api/v1/funding-sources/%d", grantID), nil)
+		c.call(404, co, "GET", "/api/v1/funding-sources/999999", nil)
+		c.call(403, sw, "GET", path("/api/v1/funding-sources/%d", grantID), nil)
+		c.call(200, admin, "PATCH", path("/api/v1/funding-sources/%d", grantID), map[string]any{"notes": "Renewed yearly.", "grant_ends_on": nil})
+		c.call(409, admin, "PATCH", path("/api/v1/funding-sources/%d", stateID), map[string]any{"name": "city digital-equity grant"})
+		c.bad(422, admin, "PATCH", path("/api/v1/funding-sources/%d", stateID), map[string]any{"name": ""})
+		c.call(404, admin, "PATCH", "/api/v1/funding-sources/999999", map[string]any{"notes": "x"})
+		c.call(403, co, "PATCH", path("/api/v1/funding-sources/%d", grantID), map[string]any{"notes": "x"})
+		funderID := docInt(c.call(200, funder, "GET", "/api/v1/me", nil)["id"])
+		linked := c.call(200, admin, "PATCH", path("/api/v1/users/%d", funderID), map[string]any{"funding_source_ids": []int64{grantID}})
+		if ids := docList(linked["funding_source_ids"]); len(ids) != 1 || docInt(ids[0]) != grantID {
+			t.Errorf("a funder linked: %v", linked)
+		}
+		c.call(422, admin, "PATCH", path("/api/v1/users/%d", swID), map[string]any{"funding_source_ids": []int64{grantID}})
+		if mine := docPageItems(c.call(200, funder, "GET", "/api/v1/funding-sources", nil)); len(mine) != 1 || docInt(mine[0]["id"]) != grantID {
+			t.Errorf("the funder's funding sources: %v", mine)
+		}
+		c.call(200, funder, "GET", path("/api/v1/funding-sources/%d", grantID), nil)
+		c.call(404, funder, "GET", path("/api/v1/funding-sources/%d", stateID), nil)
+
 		// Devices.
 		hotspot := map[string]any{"kind": "hotspot", "make": "Franklin", "model": "T10", "serial": "F10X2231",
-			"imei": "356938035643809", "condition": "new", "funding_source": "City digital-equity grant",
+			"imei": "356938035643809", "condition": "new", "funding_source_id": grantID,
 			"purchase_cost_cents": 9900, "notes": "blue case",
 			"accessories": []any{map[string]any{"name": "USB-C charger", "replacement_cost_cents": 1500}}}
 		dev := c.call(201, co, "POST", "/api/v1/devices", hotspot, "Idempotency-Key", "take-in-hotspot")
@@ -1947,6 +1998,12 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(200, sw, "GET", path("/api/v1/devices/%d", devID), nil)
 		c.call(200, sw, "GET", path("/api/v1/devices/%d", phoneID), nil) // no accessories
 		c.call(200, sw, "GET", "/api/v1/devices?kind=phone", nil)
+		if got := docPageItems(c.call(200, sw, "GET", path("/api/v1/devices?funding_source_id=%d", grantID), nil)); len(got) != 1 || got[0]["funding_source"] != "City digital-equity grant" {
+			t.Errorf("devices of a funding source: %v", got)
+		}
+		// A funding source's name, as scripts sent when it was text.
+		c.call(201, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Three", "funding_source": "state broadband fund"})
+		c.call(422, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "Three", "funding_source": "No such fund"})
 		c.call(404, co, "GET", "/api/v1/devices/999999", nil)
 		// Asset labels: a PDF file, not JSON.
 		if sheet := c.send(true, 200, co, "GET", path("/api/v1/devices/labels.pdf?ids=%d,%d&paper=a4", devID, phoneID), nil); sheet.value != nil {
@@ -1975,6 +2032,10 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("free data plans: %v", free)
 		}
 		c.bad(422, co, "GET", "/api/v1/data-plans?free=maybe", nil)
+		c.call(200, co, "PATCH", path("/api/v1/data-plans/%d", planID), map[string]any{"funding_source_id": stateID})
+		if got := docPageItems(c.call(200, co, "GET", path("/api/v1/data-plans?funding_source_id=%d", stateID), nil)); len(got) != 1 || docInt(got[0]["id"]) != planID {
+			t.Errorf("data plans of a funding source: %v", got)
+		}
 		c.call(403, sw, "GET", "/api/v1/data-plans", nil)
 		c.call(200, co, "GET", path("/api/v1/data-plans/%d", planID), nil)
 		c.call(404, co, "GET", "/api/v1/data-plans/999999", nil)
@@ -2909,6 +2970,10 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("the report: %v", got)
 		}
 		c.call(200, funder, "GET", utilization, nil)
+		c.send(true, 200, co, "GET", utilization+"&format=csv", nil)
+		c.call(200, funder, "GET", path(utilization+"&funding_source_id=%d", docInt(grant["id"])), nil)
+		c.bad(422, funder, "GET", path(utilization+"&funding_source_id=%d", docInt(state["id"])), nil)
+		c.send(true, 200, co, "GET", utilization+"&format=pdf", nil)
 		c.call(403, sw, "GET", utilization, nil)
 		c.call(401, "", "GET", utilization, nil)
 		c.bad(422, co, "GET", "/api/v1/reports/utilization?from=2026-03-31&to=2026-01-01&format=xml", nil)
@@ -2974,6 +3039,7 @@ func checkInputLimits(t *testing.T, e *env) {
 	device := e.device(co, "laptop")
 	plan := e.must(201, co, "POST", "/api/v1/data-plans", map[string]any{"carrier": "Mint",
 		"line_number": "+1 312 555 0000", "starts_on": "2026-01-01"}).ID(t)
+	fund := e.fundingSource(admin, "Limits fund")
 	client := e.referred(sw)
 	loan := e.loan(co, client, e.device(co, "phone"))
 	session := func(startsAt string) int64 {
@@ -3031,6 +3097,10 @@ func checkInputLimits(t *testing.T, e *env) {
 			return map[string]any{"carrier": "Mint", "line_number": fmt.Sprintf("+1 773 555 %04d", unique()), "starts_on": "2026-01-01"}
 		}, nil},
 		"PATCH /api/v1/data-plans/{id}": {co, path("/api/v1/data-plans/%d", plan), func() map[string]any { return map[string]any{} }, nil},
+		"POST /api/v1/funding-sources": {admin, "/api/v1/funding-sources", func() map[string]any {
+			return map[string]any{"name": fmt.Sprintf("Limits fund %d", unique())}
+		}, nil},
+		"PATCH /api/v1/funding-sources/{id}": {admin, path("/api/v1/funding-sources/%d", fund), func() map[string]any { return map[string]any{} }, nil},
 		"POST /api/v1/clients": {sw, "/api/v1/clients", func() map[string]any {
 			return map[string]any{"case_number": fmt.Sprintf("LIM-%d", unique()), "first_name": "Ana", "last_name": "Ruiz",
 				"preferred_channel": "none", "household_size": 2}

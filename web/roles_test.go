@@ -93,6 +93,7 @@ var (
 	deciders   = row{allow, allow, deny, deny, unauth, unauth}   // requests:decide
 	senders    = row{allow, allow, deny, deny, unauth, unauth}   // notifications:send
 	reporters  = row{allow, allow, deny, allow, unauth, unauth}  // reports:read
+	fundRead   = row{allow, allow, deny, allow, unauth, unauth}  // funding:read (a funder: the sources linked to them)
 )
 
 var matrix = []routeCase{
@@ -242,6 +243,27 @@ var matrix = []routeCase{
 		p := path(v1+"/data-plans/%d", f.plan())
 		return request{path: p, body: map[string]any{"carrier": "Visible"},
 			unchanged: func() string { return f.field(p, "carrier", "Mint") }}
+	}},
+
+	// The funding source rows use a fresh source linked to the funder, so
+	// that every role that may read sources reads this one; the row-level
+	// test below has the funder read one not theirs.
+	{"GET", v1 + "/funding-sources", fundRead, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/funding-sources"}
+	}},
+	{"POST", v1 + "/funding-sources", adminOnly, func(f *roleFixtures, c caller) request {
+		before := f.total(v1 + "/funding-sources")
+		return request{path: v1 + "/funding-sources", body: map[string]any{"name": fmt.Sprintf("Matrix fund %d", f.e.seq.Add(1))},
+			unchanged: func() string { return f.sameTotal(v1+"/funding-sources", before) }}
+	}},
+	{"GET", v1 + "/funding-sources/:id", fundRead, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/funding-sources/%d", f.fundersSource())}
+	}},
+	{"PATCH", v1 + "/funding-sources/:id", adminOnly, func(f *roleFixtures, c caller) request {
+		p := path(v1+"/funding-sources/%d", f.fundersSource())
+		before := f.get(p)["name"]
+		return request{path: p, body: map[string]any{"notes": "renewed"},
+			unchanged: func() string { return f.field(p, "notes", "") + f.field(p, "name", before) }}
 	}},
 
 	// The client rows use a client of worker A (the social_worker column)
@@ -1063,6 +1085,17 @@ func TestRoleRowLevelVisibility(t *testing.T) {
 		// Deactivating a user ends their tokens too.
 		e.must(200, ad, "PATCH", path(v1+"/users/%d", f.workerBID), map[string]any{"active": false})
 		wantUnauthorized(t, e.do(b, "GET", v1+"/clients", nil), "a deactivated worker's token")
+
+		// A funder reads the funding sources linked to them, and no other:
+		// another answers as one that does not exist, and is not listed.
+		theirs := f.fundersSource()
+		other := e.fundingSource(ad, "Not the funder's")
+		e.must(200, f.funder, "GET", path(v1+"/funding-sources/%d", theirs), nil)
+		wantNotFound(t, e.do(f.funder, "GET", path(v1+"/funding-sources/%d", other), nil), "funder read a source not theirs")
+		if ids := listIDs(t, e.must(200, f.funder, "GET", v1+"/funding-sources", nil)); !has(ids, theirs) || has(ids, other) {
+			t.Errorf("the funder's source list: %v (theirs %d, another %d)", ids, theirs, other)
+		}
+		e.must(200, co, "GET", path(v1+"/funding-sources/%d", other), nil)
 	})
 }
 
@@ -1289,6 +1322,20 @@ func (f *roleFixtures) userName(user int64) string {
 }
 
 func (f *roleFixtures) device() int64 { return f.e.device(f.coord, "phone") }
+
+// fundersSource is a new funding source that the funder is linked to (with
+// those linked before).
+func (f *roleFixtures) fundersSource() int64 {
+	f.t.Helper()
+	id := f.e.fundingSource(f.admin, fmt.Sprintf("Matrix fund %d", f.e.seq.Add(1)))
+	u, err := f.e.svc.Accounts.User(context.Background(), f.funderID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ids := append(*u.FundingSourceIDs, id)
+	f.e.must(200, f.admin, "PATCH", path(v1+"/users/%d", f.funderID), map[string]any{"funding_source_ids": ids})
+	return id
+}
 
 // client is a new client of worker A's, not referred to the program: only
 // worker A and the admin see them.

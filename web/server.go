@@ -141,6 +141,11 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/data-plans/:id", accounts.ManageDevices, s.getDataPlan},
 		{"PATCH", v1 + "/data-plans/:id", accounts.ManageDevices, s.updateDataPlan},
 
+		{"GET", v1 + "/funding-sources", accounts.ReadFunding, s.listFundingSources},
+		{"POST", v1 + "/funding-sources", accounts.ManageFunding, s.createFundingSource},
+		{"GET", v1 + "/funding-sources/:id", accounts.ReadFunding, s.getFundingSource},
+		{"PATCH", v1 + "/funding-sources/:id", accounts.ManageFunding, s.updateFundingSource},
+
 		{"GET", v1 + "/clients", accounts.ReadClients, s.listClients},
 		{"POST", v1 + "/clients", accounts.WriteClients, s.createClient},
 		{"GET", v1 + "/clients/:id", accounts.ReadClients, s.getClient},

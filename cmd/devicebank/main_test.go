@@ -175,8 +175,10 @@ func TestWholeBinary(t *testing.T) {
 				t.Fatalf("tokens create printed %q and %q on the last line", coordinator, worker)
 			}
 
+			// The admin sets up the funding source the coordinator names.
+			grant := call(admin, "POST", "/api/v1/funding-sources", map[string]any{"name": "City grant"}, 201)
 			device := call(coordinator, "POST", "/api/v1/devices", map[string]any{"kind": "laptop", "make": "Lenovo",
-				"model": "100e", "serial": "PF-123", "purchase_cost_cents": 21900, "funding_source": "City grant",
+				"model": "100e", "serial": "PF-123", "purchase_cost_cents": 21900, "funding_source_id": grant["id"],
 				"accessories": []map[string]any{{"name": "charger", "replacement_cost_cents": 2500}}}, 201)
 			client := call(worker, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0042", "first_name": "Rosa",
 				"last_name": "Alvarez", "phone": "+1 312 555 0123", "email": "rosa@example.org", "preferred_language": "es",
