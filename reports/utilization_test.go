@@ -14,9 +14,11 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/reports"
@@ -51,15 +53,15 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // world builds a data set by hand through the services, each step at its
 // own moment.
 type world struct {
-	t                 *testing.T
-	ctx               context.Context
-	svc               *app.Services
-	clock             *clock
-	sw, co, admin     *accounts.Actor
-	n                 int
-	clients, devices  map[string]int64
-	loans, requests   map[string]int64
-	sessions, funders map[string]int64
+	t                *testing.T
+	ctx              context.Context
+	svc              *app.Services
+	clock            *clock
+	sw, co, admin    *accounts.Actor
+	n                int
+	clients, devices map[string]int64
+	loans, requests  map[string]int64
+	sessions, plans  map[string]int64
 }
 
 func newWorld(t *testing.T, db *storage.DB) *world {
@@ -68,7 +70,7 @@ func newWorld(t *testing.T, db *storage.DB) *world {
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	w := &world{t: t, ctx: context.Background(), svc: svc, clock: clk,
 		clients: map[string]int64{}, devices: map[string]int64{}, loans: map[string]int64{}, requests: map[string]int64{},
-		sessions: map[string]int64{}, funders: map[string]int64{}}
+		sessions: map[string]int64{}, plans: map[string]int64{}}
 	w.sw, w.co, w.admin = w.actor(accounts.SocialWorker), w.actor(accounts.Coordinator), w.actor(accounts.Admin)
 	return w
 }
@@ -192,8 +194,9 @@ func (w *world) plan(line string, monthlyCents int64, starts, ends string) {
 		w.must(err)
 		in.EndsOn = optional.Of(e)
 	}
-	_, err = w.svc.Inventory.CreateDataPlan(w.ctx, w.co, in)
+	dp, err := w.svc.Inventory.CreateDataPlan(w.ctx, w.co, in)
 	w.must(err)
+	w.plans[line] = dp.ID
 }
 
 // firstQuarter builds the data set the report of 2026-01-01 to 2026-03-31
@@ -330,6 +333,12 @@ func figures(t *testing.T, r *reports.Report) map[string]string {
 				walk(prefix+"."+k, x)
 			}
 		case []any:
+			if len(v) > 0 {
+				if _, rows := v[0].(map[string]any); !rows {
+					out[strings.TrimPrefix(prefix, ".")] = fmt.Sprint(v)
+					return
+				}
+			}
 			for _, x := range v {
 				row, _ := x.(map[string]any)
 				key := ""
@@ -433,5 +442,69 @@ func TestUtilizationReport(t *testing.T) {
 			// Devices, loans and money are never suppressed.
 			"use.loans_lost": "1", "pool.retired": "1", "use.renewals": "1", "use.loan_days_median": "26",
 		})
+	})
+}
+
+// A funder's report counts the devices and data plans of the funding
+// sources linked to them and no others, with requests and training the
+// agency's; asking for another source is refused as an unknown one.
+func TestUtilizationReportOfAFunder(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db)
+		source := func(name string) int64 {
+			f, err := w.svc.Funding.Create(w.ctx, w.admin, funding.Input{Name: str(name)})
+			w.must(err)
+			return f.ID
+		}
+		city, state := source("City grant"), source("State fund")
+		for _, d := range []string{"d3", "d5"} {
+			_, err := w.svc.Inventory.UpdateDevice(w.ctx, w.co, w.devices[d], inventory.DeviceInput{FundingSourceID: optional.Of(city)})
+			w.must(err)
+		}
+		_, err := w.svc.Inventory.UpdateDevice(w.ctx, w.co, w.devices["d1"], inventory.DeviceInput{FundingSourceID: optional.Of(state)})
+		w.must(err)
+		_, err = w.svc.Inventory.UpdateDataPlan(w.ctx, w.co, w.plans["+1 312 555 0002"], inventory.DataPlanInput{FundingSourceID: optional.Of(city)})
+		w.must(err)
+		funder := w.actor(accounts.Funder)
+		_, err = w.svc.Accounts.UpdateUser(w.ctx, w.admin, funder.ID, accounts.UserPatch{FundingSourceIDs: &[]int64{city}})
+		w.must(err)
+
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, funder, q1Params(t))
+		w.must(err)
+		want := map[string]string{
+			"filters.funding_sources.1.name": "City grant",
+			"pool.devices_at_end":            "2", "pool.added": "2", "pool.by_kind.tablet.on_loan": "1", "pool.by_kind.laptop.on_loan": "1",
+			"use.loans_issued": "2", "use.loans_returned": "0", "use.overdue_at_end": "1",
+			"people.clients_served": "2", "people.new_clients": "2",
+			// Requests and training are the agency's.
+			"access.requests_received": "6", "training.sessions_held": "1",
+			"connectivity.data_plan_months": "1", "connectivity.data_plan_cost_cents": "2000",
+		}
+		got := figures(t, raw)
+		want["filters.funding_sources."+fmt.Sprint(city)+".name"] = "City grant"
+		delete(want, "filters.funding_sources.1.name")
+		expectFigures(t, "the funder's", got, want)
+		if _, ok := got["pool.by_kind.phone.retired"]; ok {
+			t.Errorf("the funder's report counts devices of no source of theirs: %v", got)
+		}
+		shown, err := w.svc.Reports.Utilization(w.ctx, funder, q1Params(t))
+		w.must(err)
+		expectFigures(t, "the funder's, shown", figures(t, shown), map[string]string{
+			"people.clients_served": "<5", "filters.agency_wide": "[access training]", "connectivity.cost_per_client_served_cents": "suppressed"})
+		// A coordinator asking for the city's source sees the same.
+		coordinator, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, q1Params(t, "funding_source_id", fmt.Sprint(city)))
+		w.must(err)
+		expectFigures(t, "the city's, for a coordinator", figures(t, coordinator), want)
+		// Another source, or one that does not exist, is not the funder's.
+		for _, id := range []int64{state, 99999} {
+			_, err := w.svc.Reports.Utilization(w.ctx, funder, q1Params(t, "funding_source_id", fmt.Sprint(id)))
+			if !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("a funder asking for source %d: %v", id, err)
+			}
+		}
+		// A social worker reads no report.
+		if _, err := w.svc.Reports.Utilization(w.ctx, w.sw, q1Params(t)); !apperr.Is(err, apperr.Forbidden) {
+			t.Errorf("a social worker's report: %v", err)
+		}
 	})
 }
