@@ -74,6 +74,9 @@ const (
 	// ReadReports: the utilization report (a funder's only for the funding
 	// sources linked to them).
 	ReadReports Permission = "reports:read"
+	// ExportRecords: the record export of every device, plan and loan,
+	// with clients' case numbers, that auditors ask for.
+	ExportRecords Permission = "reports:export"
 	// ReadFunding: see funding sources (a funder: only those they are
 	// linked to), to choose one for a device or a data plan.
 	ReadFunding Permission = "funding:read"
@@ -85,10 +88,10 @@ var policy = map[Role]map[Permission]bool{
 	Admin: set(ManageUsers, ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, WriteClients, ReferClients,
 		CheckEligibility, ManageEligibility, FileRequests, ReadRequests, CancelRequests, DecideRequests,
 		ReadTraining, EnrollTraining, ManageTraining, ReadNotifications, SendReminders, ManageReminders, ManageAgreements,
-		ReadFunding, ManageFunding, ReadReports),
+		ReadFunding, ManageFunding, ReadReports, ExportRecords),
 	Coordinator: set(ReadDevices, ManageDevices, ReadLoans, ManageLoans, ReadClients, CheckEligibility,
 		ReadRequests, CancelRequests, DecideRequests, ReadTraining, EnrollTraining, ManageTraining,
-		ReadNotifications, SendReminders, ReadFunding, ReadReports),
+		ReadNotifications, SendReminders, ReadFunding, ReadReports, ExportRecords),
 	SocialWorker: set(ReadDevices, ReadLoans, ReadClients, WriteClients, ReferClients, CheckEligibility,
 		FileRequests, ReadRequests, CancelRequests, ReadTraining, EnrollTraining, ReadNotifications),
 	// Funders see aggregates only: the reports of the funding sources an

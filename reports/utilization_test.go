@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -507,4 +508,87 @@ func TestUtilizationReportOfAFunder(t *testing.T) {
 			t.Errorf("a social worker's report: %v", err)
 		}
 	})
+}
+
+// The record export lists each device and data plan in service in the
+// period with each of its loans then and the client's case number, never a
+// name; cells that a spreadsheet would run are made inert.
+func TestRecordsExport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db)
+		hostile, err := w.svc.Funding.Create(w.ctx, w.admin, funding.Input{Name: str("+SUM(1+1)")})
+		w.must(err)
+		w.clock.Set(q1(2, 2, 8))
+		k := inventory.Kind("tablet")
+		_, err = w.svc.Inventory.CreateDevice(w.ctx, w.co, inventory.DeviceInput{Kind: &k, Make: str(`=HYPERLINK("http://x.test","y")`),
+			Model: str("@SUM(A1)"), FundingSourceID: optional.Of(hostile.ID)})
+		w.must(err)
+		w.clock.Set(q1(4, 15, 12))
+		var b strings.Builder
+		w.must(w.svc.Reports.Records(w.ctx, w.co, q1Params(t), &b))
+		rows, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+		w.must(err)
+		if strings.Join(rows[0], ",") != strings.Join(reports.RecordsHeader, ",") {
+			t.Fatalf("header %v", rows[0])
+		}
+		byTag := map[string][]string{}
+		var devices, plans int
+		for _, r := range rows[1:] {
+			switch r[0] {
+			case "device":
+				devices++
+				byTag[r[6]] = r
+			case "data_plan":
+				plans++
+				byTag[r[8]] = r
+			}
+		}
+		// Eleven devices with one row each (ten lent once in the period, the
+		// retired phone never), the hostile tablet; the two plans of the
+		// period, neither lent.
+		if devices != 12 || plans != 2 {
+			t.Errorf("%d device rows and %d plan rows, want 12 and 2:\n%s", devices, plans, b.String())
+		}
+		tag := func(device string) string {
+			d, err := w.svc.Inventory.Device(w.ctx, w.devices[device])
+			w.must(err)
+			return d.AssetTag
+		}
+		for device, want := range map[string]string{
+			"d4": "device,laptop,Acme,laptop,,,TAG,,,,,,0,2026-01-10,2026-03-01,2026-01-25,,2026-03-01,R-C4",
+			"d1": "device,laptop,Acme,laptop,,,TAG,,,,,,0,2025-12-01,,2025-12-10,2026-01-20,,R-C1",
+			"dR": "device,phone,Acme,phone,,,TAG,,,,,,0,2026-02-01,2026-03-05,,,,",
+			"d5": "device,laptop,Acme,laptop,,,TAG,,,,,,0,2026-01-10,,2026-02-25,,,R-C5",
+		} {
+			want = strings.Replace(want, "TAG", tag(device), 1)
+			if got := strings.Join(byTag[tag(device)], ","); got != want {
+				t.Errorf("%s: %s\nwant    %s", device, got, want)
+			}
+		}
+		plan, err := w.svc.Inventory.DataPlan(w.ctx, w.plans["+1 312 555 0002"])
+		w.must(err)
+		// A line number begins with "+": like any such cell it is made inert.
+		if got := strings.Join(byTag["'"+plan.LineNumber], ","); got != "data_plan,,,,,,,Mint,'"+plan.LineNumber+",,,,2000,2026-03-10,,,,," {
+			t.Errorf("plan: %s\n%s", got, b.String())
+		}
+		if strings.Contains(b.String(), "Client") {
+			t.Errorf("the export names a client:\n%s", b.String())
+		}
+		for _, cell := range []string{`'=HYPERLINK("http://x.test","y")`, "'@SUM(A1)", "'+SUM(1+1)"} {
+			if !strings.Contains(strings.Join(byTagAll(rows), "\n"), cell) {
+				t.Errorf("no inert %s in:\n%s", cell, b.String())
+			}
+		}
+		if err := w.svc.Reports.Records(w.ctx, w.actor(accounts.Funder), q1Params(t), &b); !apperr.Is(err, apperr.Forbidden) {
+			t.Errorf("a funder's export: %v", err)
+		}
+	})
+}
+
+func byTagAll(rows [][]string) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
 }

@@ -2978,6 +2978,13 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.call(401, "", "GET", utilization, nil)
 		c.bad(422, co, "GET", "/api/v1/reports/utilization?from=2026-03-31&to=2026-01-01&format=xml", nil)
 		c.answeredEvery("GET /api/v1/reports/utilization")
+		const records = "/api/v1/reports/devices.csv?from=2026-01-01&to=2026-03-31"
+		c.send(true, 200, co, "GET", path(records+"&funding_source_id=%d&kind=hotspot", docInt(grant["id"])), nil)
+		c.send(true, 200, admin, "GET", records, nil)
+		c.call(403, funder, "GET", records, nil)
+		c.call(401, "", "GET", records, nil)
+		c.bad(422, co, "GET", "/api/v1/reports/devices.csv?from=2026-01-01", nil)
+		c.answeredEvery("GET /api/v1/reports/devices.csv")
 		c.answeredEvery("GET /api/v1/loans/{id}/agreement.pdf", "GET /api/v1/loans/{id}/agreement", "POST /api/v1/loans/{id}/agreement/acceptance")
 
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",

@@ -321,6 +321,10 @@ var matrix = []routeCase{
 	{"GET", v1 + "/reports/utilization", reporters, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/reports/utilization?from=2026-01-01&to=2026-03-31"}
 	}},
+	// The record export names clients by case number: staff who manage loans.
+	{"GET", v1 + "/reports/devices.csv", managers, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/reports/devices.csv?from=2026-01-01&to=2026-03-31"}
+	}},
 	// A loan's agreement: whoever may see the loan, never a funder.
 	{"GET", v1 + "/loans/:id/agreement.pdf", staffRead, func(f *roleFixtures, c caller) request {
 		loan, _ := f.openLoan()

@@ -154,6 +154,7 @@ func (s *Server) Routes() []Route {
 
 		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
 		{"GET", v1 + "/reports/utilization", accounts.ReadReports, s.utilizationReport},
+		{"GET", v1 + "/reports/devices.csv", accounts.ExportRecords, s.recordsExport},
 		{"POST", v1 + "/loans", accounts.ManageLoans, s.issueLoan},
 		{"GET", v1 + "/loans/:id", accounts.ReadLoans, s.getLoan},
 		// Whoever may see the loan: a social worker signs for their own
