@@ -149,6 +149,6 @@ func New(db *storage.DB, opts Options) *Services {
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
 				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
-		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Funding: fund},
+		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund},
 		Funding: fund}
 }

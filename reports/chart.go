@@ -6,6 +6,10 @@ import (
 	"strings"
 
 	"github.com/devicebank/devicebank/documents"
+
+	"golang.org/x/text/currency"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // chart is a chart drawn with gofpdf's lines and rectangles: bars (grouped
@@ -326,12 +330,14 @@ func percent(f Figure) string {
 	return strconv.FormatFloat(math.Round(f.Value*1000)/10, 'f', 1, 64) + " %"
 }
 
-// money writes cents as an amount with two decimals: 12,345.67. The
-// report carries no currency; the cover names the figure's unit.
-func money(f Figure) string {
+// money writes cents as an amount in unit (USD when unset), as English
+// writes it: $ 12,345.67, € 12,345.67.
+func money(f Figure, unit currency.Unit) string {
 	if f.Suppressed() {
 		return f.Text()
 	}
-	cents := int64(math.Round(f.Value))
-	return grouped(cents/100) + "." + strconv.FormatInt(100+cents%100, 10)[1:]
+	if unit == (currency.Unit{}) {
+		unit = currency.USD
+	}
+	return message.NewPrinter(language.English).Sprint(currency.Symbol(unit.Amount(math.Round(f.Value) / 100)))
 }

@@ -112,7 +112,7 @@ func (p pdfReport) cover() {
 		{"Loans issued", r.Use.LoansIssued.Text()},
 		{"Clients served", r.People.ClientsServed.Text()},
 		{"Utilization rate", percent(r.Use.UtilizationRate)},
-		{"Data plan cost", money(r.Connectivity.DataPlanCostCents)},
+		{"Data plan cost", money(r.Connectivity.DataPlanCostCents, r.Currency)},
 	}
 	pageW, _ := p.GetPageSize()
 	const gap, boxH = 5.0, 28.0

@@ -403,7 +403,7 @@ func TestPDF(t *testing.T) {
 		`=HYPERLINK("http://x","y")`, `Smith, Jones "Tech" Fund Phase 2`, "All kinds", "beginning 941",
 		"Access to devices, Training: not narrowed by funding source",
 		"57 120 85 Devices in service at the end Loans issued Clients served",
-		"72.3 % 12,345.67 Utilization rate Data plan cost")
+		"72.3 % $ 12,345.67 Utilization rate Data plan cost")
 	mustSay(t, "the charts", text[1],
 		"Devices by kind and status at the end of the period", "Kind of device", "Devices",
 		"available", "on loan", "inspection", "repair", "lost", "retired", "laptop", "hotspot",
@@ -443,7 +443,7 @@ func TestPDFSuppressed(t *testing.T) {
 	r.People.ClientsServed = small
 	r.Use.UtilizationRate = hidden
 	text := pages(t, pdfOf(t, r))
-	mustSay(t, "the cover", text[0], "57 120 <5", "suppressed 12,345.67", "Device kind hotspot", "Funding sources All funding sources")
+	mustSay(t, "the cover", text[0], "57 120 <5", "suppressed $ 12,345.67", "Device kind hotspot", "Funding sources All funding sources")
 	mustSay(t, "the utilization chart", text[2], "65.0 %", "suppressed", "78.0 %")
 	if strings.Contains(text[2], "74.1 %") {
 		t.Error("the suppressed month's utilization is drawn")
@@ -460,7 +460,7 @@ func TestPDFEmpty(t *testing.T) {
 	text := pages(t, b)
 	all := strings.Join(text, " ")
 	mustSay(t, "the report", all, "1 July 2025 to 31 July 2025", "None: no funding source is linked",
-		"0 0 0 Devices in service at the end", "0.0 % 0.00 Utilization rate Data plan cost",
+		"0 0 0 Devices in service at the end", "0.0 % $ 0.00 Utilization rate Data plan cost",
 		"No devices", "No months", "By kind No rows.", "Methods", fmt.Sprintf("page %d of %d", len(text), len(text)))
 }
 

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"golang.org/x/text/currency"
+
 	"github.com/devicebank/devicebank/calendar"
 )
 
@@ -69,15 +71,17 @@ func Rate(v float64) Figure { return Figure{Value: round4(v)} }
 // Report is the utilization report of a period.
 type Report struct {
 	// Agency is the agency's name, for the PDF's cover.
-	Agency       string       `json:"-"`
-	Period       Period       `json:"period"`
-	Filters      Filters      `json:"filters"`
-	Pool         Pool         `json:"pool"`
-	Use          Use          `json:"use"`
-	People       People       `json:"people"`
-	Access       Access       `json:"access"`
-	Training     Training     `json:"training"`
-	Connectivity Connectivity `json:"connectivity"`
+	Agency string `json:"-"`
+	// Currency is what the PDF writes money in.
+	Currency     currency.Unit `json:"-"`
+	Period       Period        `json:"period"`
+	Filters      Filters       `json:"filters"`
+	Pool         Pool          `json:"pool"`
+	Use          Use           `json:"use"`
+	People       People        `json:"people"`
+	Access       Access        `json:"access"`
+	Training     Training      `json:"training"`
+	Connectivity Connectivity  `json:"connectivity"`
 }
 
 // Period is the days the report covers, both included, in the agency's

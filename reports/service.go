@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/text/currency"
+
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
@@ -97,8 +99,10 @@ type Service struct {
 	Now func() time.Time
 	// Location is the agency's time zone, in which a report's days run.
 	Location *time.Location
-	// Agency is the agency's name, on the PDF's cover.
-	Agency string
+	// Agency is the agency's name, on the PDF's cover, and Currency what
+	// its money is written in.
+	Agency   string
+	Currency currency.Unit
 	// Funding says which funding sources an actor's figures may cover.
 	Funding *funding.Service
 }
@@ -159,7 +163,7 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 		return nil, err
 	}
 	loc := calendar.Zone(s.Location)
-	r := &Report{Agency: s.Agency, Period: Period{From: p.From, To: p.To},
+	r := &Report{Agency: s.Agency, Currency: s.Currency, Period: Period{From: p.From, To: p.To},
 		Filters: Filters{FundingSources: sources, Kind: p.Kind, PostalPrefix: p.PostalPrefix}}
 	if sources != nil {
 		r.Filters.AgencyWide = []string{"access", "training"}
