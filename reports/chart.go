@@ -5,11 +5,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/devicebank/devicebank/documents"
-
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/devicebank/devicebank/documents"
 )
 
 // chart is a chart drawn with gofpdf's lines and rectangles: bars (grouped
