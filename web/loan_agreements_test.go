@@ -261,18 +261,25 @@ func TestLoanAgreementWhoMay(t *testing.T) {
 			expectError(t, e.do(funder, "GET", p, nil), 403, "forbidden")
 		}
 		expectError(t, e.do(funder, "POST", acceptanceOf(loan), map[string]any{"method": "paper"}), 403, "forbidden")
-		for _, id := range []int64{loan, 99999} {
-			want := e.do(other, "GET", path(v1+"/loans/%d", 99999), nil)
-			for _, r := range []*response{e.do(other, "GET", agreementOf(id), nil), e.do(other, "GET", path(v1+"/loans/%d/agreement", id), nil),
-				e.do(other, "POST", acceptanceOf(id), map[string]any{"method": "paper"})} {
-				if r.Status != 404 || !bytes.Equal(r.Body, want.Body) {
-					t.Errorf("another worker on loan %d: %d %s, want the answer for no loan: %s", id, r.Status, r.Body, want.Body)
-				}
-			}
-		}
+		e.wantAgreementHidden("another worker", other, loan)
 		e.must(404, sw, "GET", path(v1+"/loans/%d/agreement", loan), nil) // unsigned, and nothing was signed above
 		e.must(201, sw, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})
 	})
+}
+
+// wantAgreementHidden checks that each agreement route answers token on
+// loan byte for byte as it answers on a loan that does not exist.
+func (e *env) wantAgreementHidden(who, token string, loan int64) {
+	e.t.Helper()
+	for _, id := range []int64{loan, 99999} {
+		want := e.do(token, "GET", path(v1+"/loans/%d", 99999), nil)
+		for _, r := range []*response{e.do(token, "GET", agreementOf(id), nil), e.do(token, "GET", path(v1+"/loans/%d/agreement", id), nil),
+			e.do(token, "POST", acceptanceOf(id), map[string]any{"method": "paper"})} {
+			if r.Status != 404 || !bytes.Equal(r.Body, want.Body) {
+				e.t.Errorf("%s on loan %d: %d %s, want the answer for no loan: %s", who, id, r.Status, r.Body, want.Body)
+			}
+		}
+	}
 }
 
 // Bad signings are refused naming the field, and store nothing: the
@@ -459,13 +466,7 @@ func TestLoanAgreementNeedsTheClientInReach(t *testing.T) {
 		e.must(200, co, "GET", agreementOf(loan), nil)
 		e.must(200, sw, "POST", path(v1+"/requests/%d/cancel", referral), nil)
 		e.must(404, co, "GET", path(v1+"/clients/%d", client), nil)
-		want := e.do(co, "GET", path(v1+"/loans/%d/agreement", 999999), nil)
-		for _, r := range []*response{e.do(co, "GET", agreementOf(loan), nil), e.do(co, "GET", path(v1+"/loans/%d/agreement", loan), nil),
-			e.do(co, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})} {
-			if r.Status != 404 || !bytes.Equal(r.Body, want.Body) {
-				t.Errorf("a coordinator without the referral: %d %s, want %s", r.Status, r.Body, want.Body)
-			}
-		}
+		e.wantAgreementHidden("a coordinator without the referral", co, loan)
 		// The client's worker still may.
 		e.must(201, sw, "POST", acceptanceOf(loan), map[string]any{"method": "paper"})
 	})
