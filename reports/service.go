@@ -17,8 +17,8 @@ import (
 	"github.com/devicebank/devicebank/storage"
 )
 
-// MaxPeriodDays bounds a report's period: three years.
-const MaxPeriodDays = 3*365 + 1
+// MaxPeriodMonths bounds a report's period: three years.
+const MaxPeriodMonths = 36
 
 // MaxPostalPrefix is the longest postal prefix a report may be narrowed to.
 const MaxPostalPrefix = 10
@@ -53,7 +53,7 @@ func ParseParams(from, to, fundingSourceID, kind, postalPrefix string) (Params, 
 		switch {
 		case p.To.Before(p.From):
 			bad.Add("to", "must not be before from")
-		case p.From.AddDays(MaxPeriodDays).Before(p.To):
+		case p.From.AddMonths(MaxPeriodMonths).Before(p.To):
 			bad.Add("to", "must be at most three years after from")
 		}
 	}
