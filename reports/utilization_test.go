@@ -18,6 +18,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/documents/doctest"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/inventory"
@@ -100,7 +101,7 @@ func (w *world) client(name string, income int64, born, postal string, needs []s
 	w.t.Helper()
 	w.n++
 	size, ch := 2, clients.None
-	in := clients.Input{CaseNumber: str("R-" + name), FirstName: str(name), LastName: str("Client"), PreferredChannel: &ch,
+	in := clients.Input{CaseNumber: str("R-" + name), FirstName: str("Anya" + name), LastName: str("Quixote"), PreferredChannel: &ch,
 		HouseholdSize: &size, PostalCode: str(postal), AnnualIncomeCents: optional.Of(income * 100),
 		ProofVerifiedOn: optional.Of(calendar.Of(w.clock.Now().In(chicago))), Needs: optional.Of(clients.Codes(needs))}
 	if born != "" {
@@ -571,7 +572,7 @@ func TestRecordsExport(t *testing.T) {
 		if got := strings.Join(byTag["'"+plan.LineNumber], ","); got != "data_plan,,,,,,,Mint,'"+plan.LineNumber+",,,,2000,2026-03-10,,,,," {
 			t.Errorf("plan: %s\n%s", got, b.String())
 		}
-		if strings.Contains(b.String(), "Client") {
+		if strings.Contains(b.String(), "Quixote") || strings.Contains(b.String(), "Anya") {
 			t.Errorf("the export names a client:\n%s", b.String())
 		}
 		for _, cell := range []string{`'=HYPERLINK("http://x.test","y")`, "'@SUM(A1)", "'+SUM(1+1)"} {
@@ -591,4 +592,30 @@ func byTagAll(rows [][]string) []string {
 		out = append(out, r...)
 	}
 	return out
+}
+
+// No name, case number or address of a client appears in any format of
+// the report.
+func TestUtilizationReportNamesNoClient(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db)
+		r, err := w.svc.Reports.Utilization(w.ctx, w.co, q1Params(t))
+		w.must(err)
+		js, err := json.Marshal(r)
+		w.must(err)
+		var csvText strings.Builder
+		w.must(r.CSV(&csvText))
+		pdf, err := r.PDF()
+		w.must(err)
+		for format, text := range map[string]string{"JSON": string(js), "CSV": csvText.String(), "PDF": doctest.Text(t, pdf)} {
+			for _, secret := range []string{"Anya", "Quixote", "R-C", "60607", "60614", "1990-06-01"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("the %s report holds %q:\n%s", format, secret, text)
+				}
+			}
+			if !strings.Contains(text, "2026-01-01") && format != "PDF" {
+				t.Errorf("the %s report is empty: %s", format, text)
+			}
+		}
+	})
 }
