@@ -141,6 +141,7 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 		{[]string{"notify", "sweep", "--reminder-policy", bad}, "due_soon_days[0]"},
 		{[]string{"notify", "sweep", "--reminder-policy", null}, "due_today: must not be null"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sweep-schedule", "every tuesday"}, "sweep schedule"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--report-schedule", "monthly"}, `reports schedule "monthly"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "soon"}, "--remind-now-interval"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "-5m"}, "--remind-now-interval"},
 		{[]string{"notify", "sweep", "--default-country", "USA"}, "--default-country"},
