@@ -163,12 +163,6 @@ func (s *Service) UtilizationPDF(ctx context.Context, actor *accounts.Actor, fro
 	return r.PDF()
 }
 
-// FileName is the name of the report's file, without its extension:
-// utilization-2026-11-01-to-2026-11-30.
-func (p Params) FileName() string {
-	return "utilization-" + p.From.String() + "-to-" + p.To.String()
-}
-
 // compute is the report before suppression: every figure as counted.
 func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) (*Report, error) {
 	if !actor.Can(accounts.ReadReports) {

@@ -14,12 +14,13 @@ import (
 	"github.com/devicebank/devicebank/reports"
 )
 
-const reportSummary = `Write the utilization report of a period (GET /api/v1/reports/utilization) to a file.
+const reportSummary = `Write the utilization report of a period (GET /api/v1/reports/utilization) to a file
+or to standard output, as JSON, CSV or PDF.
 
 It runs with the machine's authority, as an admin would, not as any user: the
-report covers every funding source unless --funding-source-id names one. Whoever
-may run this command can read the database anyway; give a funder the file of
-their own sources only (--funding-source-id). Small counts of people are
+report covers every funding source unless --funding-source-id names one (whoever
+may run this command can read the database anyway). Before handing the file to a
+funder, name their source with --funding-source-id. Small counts of people are
 suppressed as in every report. Days are the agency's (--timezone).`
 
 // report writes the utilization report as JSON, CSV or PDF, to --out or
