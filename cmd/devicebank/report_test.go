@@ -189,13 +189,7 @@ func TestNotifyReportsThroughTheLog(t *testing.T) {
 			url := dbtest.FreshURL(t, engine)
 			seedFunding(t, url)
 			t.Setenv("DATABASE_URL", url)
-			pass := func(what string) (string, string) {
-				var out, errOut bytes.Buffer
-				if code := run(context.Background(), []string{"notify", what}, nil, &out, &errOut); code != 0 {
-					t.Fatalf("notify %s exited %d: %s", what, code, errOut.String())
-				}
-				return strings.TrimSpace(out.String()), errOut.String()
-			}
+			pass := func(what string) (string, string) { return notifyPass(t, what) }
 			if out, _ := pass("reports"); out != "reports: 1 created, 0 sent, 0 failed (0 to retry, 0 cancelled, 0 deferred)" {
 				t.Fatalf("first run: %q", out)
 			}
