@@ -142,6 +142,8 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	inv.Reminders = notes
 	train.Notices = notes
+	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund}
+	notes.Reports = rep
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now},
@@ -149,6 +151,6 @@ func New(db *storage.DB, opts Options) *Services {
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
 				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
-		Reports: &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund},
+		Reports: rep,
 		Funding: fund}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/locale"
 	"github.com/devicebank/devicebank/storage"
@@ -31,6 +32,8 @@ type facts struct {
 	Enrolled     bool
 	// The staff recipient.
 	UserEmail  string
+	UserName   string
+	UserRole   string
 	UserActive bool
 }
 
@@ -74,8 +77,8 @@ func (s *Service) facts(ctx context.Context, n *Notification) (*facts, error) {
 		}
 	}
 	if n.UserID != nil {
-		if err := db.NewSelect().Table("users").Column("email", "active").Where("id = ?", *n.UserID).
-			Scan(ctx, &f.UserEmail, &f.UserActive); err != nil {
+		if err := db.NewSelect().Table("users").Column("email", "name", "role", "active").Where("id = ?", *n.UserID).
+			Scan(ctx, &f.UserEmail, &f.UserName, &f.UserRole, &f.UserActive); err != nil {
 			return nil, storage.Err(err, "user")
 		}
 	}
@@ -110,6 +113,14 @@ func stale(n *Notification, f *facts) string {
 		if f.Session != "scheduled" || n.AboutTime == nil || !f.StartsAt.Equal(*n.AboutTime) || !f.Enrolled {
 			return "the session moved or was cancelled, or the place ended"
 		}
+	case FunderReport:
+		// Another role would see other figures (all of them, for an admin).
+		if n.UserID == nil || f.UserRole != string(accounts.Funder) {
+			return "the user is no longer a funder"
+		}
+		if f.UserEmail == "" {
+			return "the funder has no email address"
+		}
 	}
 	if n.UserID != nil && !f.UserActive {
 		return "the staff member was deactivated"
@@ -134,6 +145,9 @@ func (s *Service) prepare(ctx context.Context, n *Notification) (Verdict, error)
 	}
 	if why := stale(n, f); why != "" {
 		return Verdict{Cancel: why}, nil
+	}
+	if n.Kind == FunderReport {
+		return Verdict{}, s.composeFunderReport(ctx, n, f)
 	}
 	loc := s.Location
 	today := calendar.Today(now, loc)

@@ -1,7 +1,9 @@
 // Package notifications sends reminders: loans due soon, due today and
 // overdue (with escalation to the social worker and the coordinators),
 // training sessions coming up or cancelled, data plans ending, and the
-// coordinators' daily digest, by SMS or email, in the client's language.
+// coordinators' daily digest, by SMS or email, in the client's language;
+// and each funder's monthly utilization report, by email with the PDF
+// attached (report.go).
 //
 //   - policy.go: what is sent when, set by an admin (Policy), with quiet
 //     hours in the agency's time zone.
@@ -20,6 +22,9 @@
 //     (a loan closed or renewed, a session cancelled, a place ended).
 //   - email.go, sms.go: the SMTP and Twilio-compatible channels; LogChannel
 //     for development.
+//   - report.go: the funders' monthly report: one row per funder and month,
+//     the PDF drawn by the Reports interface just before sending, never
+//     stored.
 //   - schedule.go: the cron jobs serve runs.
 //
 // Templates can only use a Message, which holds nothing sensitive: a first

@@ -9,6 +9,7 @@ package notifications
 // mailbox (never retry) from a busy server (retry).
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -167,7 +168,8 @@ func NewEmailChannel(cfg SMTPConfig) (*EmailChannel, error) {
 	}, nil
 }
 
-// Send delivers n as a plain-text UTF-8 email to n.Address. A recipient or
+// Send delivers n as a plain-text UTF-8 email to n.Address, with n's
+// attachments. A recipient or
 // message the server refuses for good (a 5xx reply to RCPT or DATA) and an
 // address that cannot be parsed are Permanent; anything else (no
 // connection, TLS or AUTH trouble, a 4xx reply) is returned to be retried.
@@ -196,6 +198,15 @@ func (e *EmailChannel) Send(ctx context.Context, n *Notification) error {
 	msg.SetDate()
 	msg.SetGenHeader("X-DeviceBank-Notification", strconv.FormatInt(n.ID, 10))
 	msg.SetBodyString(mail.TypeTextPlain, n.Body)
+	for _, a := range n.Attachments {
+		opts := []mail.FileOption{}
+		if a.ContentType != "" {
+			opts = append(opts, mail.WithFileContentType(mail.ContentType(a.ContentType)))
+		}
+		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), opts...); err != nil {
+			return e.fail("email: attachment "+a.Name, err)
+		}
+	}
 
 	client, stop, err := e.client(ctx)
 	if err != nil {

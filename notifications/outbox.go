@@ -33,6 +33,7 @@ const (
 	ClientRecipient       Recipient = "client"
 	SocialWorkerRecipient Recipient = "social_worker"
 	CoordinatorRecipient  Recipient = "coordinator"
+	FunderRecipient       Recipient = "funder"
 )
 
 // Notification is one message in the outbox.
@@ -76,6 +77,16 @@ type Notification struct {
 
 	// Subject is an email's subject line, set with the body.
 	Subject string `bun:"-" json:"-"`
+	// Attachments go with an email. Like the subject they are made just
+	// before sending and never stored: the outbox holds no report.
+	Attachments []Attachment `bun:"-" json:"-"`
+}
+
+// Attachment is a file sent with an email.
+type Attachment struct {
+	Name        string // the file name the recipient sees
+	ContentType string // such as "application/pdf"
+	Data        []byte
 }
 
 // Verdict is what Prepare decides about a notification about to be sent:
@@ -116,14 +127,24 @@ func IsPermanent(err error) bool {
 
 // LogChannel stands in for SMS and email when no provider is configured
 // (development): it logs that a notification went, by its id, kind and
-// channel. Never its text or address: a reminder names the client and may
-// carry a coordinator's note, and logs leave the agency's hands. The text
-// is in the outbox (GET /api/v1/notifications), for those who may read it.
+// channel, and the names and sizes of its attachments. Never its text,
+// address or attachments' content: a reminder names the client and may
+// carry a coordinator's note, a funder's report is theirs, and logs leave
+// the agency's hands. The text is in the outbox (GET /api/v1/notifications),
+// for those who may read it.
 type LogChannel struct{ Log *slog.Logger }
 
 // Send logs the notification's id, kind and channel.
 func (l LogChannel) Send(ctx context.Context, n *Notification) error {
-	l.Log.InfoContext(ctx, "reminder", "notification_id", n.ID, "kind", string(n.Kind), "channel", n.Channel)
+	what := "reminder"
+	if n.Kind == FunderReport {
+		what = "funder report"
+	}
+	attrs := []any{"notification_id", n.ID, "kind", string(n.Kind), "channel", n.Channel}
+	for _, a := range n.Attachments {
+		attrs = append(attrs, "attachment", a.Name, "attachment_bytes", len(a.Data))
+	}
+	l.Log.InfoContext(ctx, what, attrs...)
 	return nil
 }
 

@@ -15,11 +15,12 @@ type Schedules struct {
 	Sweep    string // create the reminders that are due
 	Dispatch string // send the pending ones
 	Digest   string // the coordinators' daily digest
+	Reports  string // last month's report to each funder
 }
 
 // DefaultSchedules: a sweep every five minutes, a dispatch every minute,
-// the digest at 08:00.
-var DefaultSchedules = Schedules{Sweep: "*/5 * * * *", Dispatch: "* * * * *", Digest: "0 8 * * *"}
+// the digest at 08:00, the funders' reports at 07:00 on the 1st.
+var DefaultSchedules = Schedules{Sweep: "*/5 * * * *", Dispatch: "* * * * *", Digest: "0 8 * * *", Reports: "0 7 1 * *"}
 
 // dispatchBatch is how many notifications one claim takes.
 const dispatchBatch = 100
@@ -45,7 +46,7 @@ func (s *Service) DispatchDue(ctx context.Context) (DispatchResult, error) {
 const Off = "off"
 
 // NewScheduler returns a cron (not started) that runs the sweep, the
-// dispatcher and the digest on specs, in the service's time zone; a spec
+// dispatcher, the digest and the funders' reports on specs, in the service's time zone; a spec
 // that is empty or "off" turns its job off. A job still running when its
 // next turn comes skips that turn. Every instance may run one: the sweep's
 // lock, claims and dedup keys keep them from doing anything twice. Jobs
@@ -77,6 +78,13 @@ func (s *Service) NewScheduler(ctx context.Context, specs Schedules, log *slog.L
 		}},
 		{"digest", specs.Digest, func(ctx context.Context) error {
 			_, err := s.Digest(ctx)
+			return err
+		}},
+		{"reports", specs.Reports, func(ctx context.Context) error {
+			res, err := s.FunderReports(ctx)
+			if res.Created > 0 {
+				log.Info("funder reports queued", "count", res.Created)
+			}
 			return err
 		}},
 	}

@@ -53,6 +53,8 @@ type Service struct {
 	Outbox   *Outbox
 	Clients  Clients
 	Loans    Loans
+	// Reports draws the report funders are emailed each month.
+	Reports Reports
 	// Default is the policy until an admin sets one; nil means
 	// DefaultPolicy().
 	Default *Policy

@@ -23,6 +23,9 @@ const (
 	DataPlanEnding    Kind = "data_plan_ending"
 	CoordinatorDigest Kind = "coordinator_digest"
 	Manual            Kind = "manual"
+	// FunderReport is last month's utilization report, emailed to a funder
+	// with the PDF attached (report.go).
+	FunderReport Kind = "funder_report"
 )
 
 // ClientKinds are the notifications sent to clients, which must carry

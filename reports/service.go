@@ -153,6 +153,16 @@ func (s *Service) Utilization(ctx context.Context, actor *accounts.Actor, p Para
 	return r, nil
 }
 
+// UtilizationPDF is the utilization report of the days from to to as actor
+// may see it, drawn as a PDF: what a funder is emailed each month.
+func (s *Service) UtilizationPDF(ctx context.Context, actor *accounts.Actor, from, to calendar.Date) ([]byte, error) {
+	r, err := s.Utilization(ctx, actor, Params{From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	return r.PDF()
+}
+
 // compute is the report before suppression: every figure as counted.
 func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) (*Report, error) {
 	if !actor.Can(accounts.ReadReports) {

@@ -50,6 +50,8 @@ Commands:
   notify sweep     create the reminders that are due, once
   notify dispatch  send the pending reminders, once
   notify digest    create today's coordinator digest, once
+  notify reports   queue last month's report to each funder, once
+  report           write the utilization report to a file (JSON, CSV or PDF)
 
 Run "devicebank COMMAND --help" for a command's flags.
 `
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"notify sweep":         notifyCommand("sweep"),
 		"notify dispatch":      notifyCommand("dispatch"),
 		"notify digest":        notifyCommand("digest"),
+		"notify reports":       notifyCommand("reports"),
+		"report":               report,
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -228,6 +232,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the dispatcher that sends pending reminders; off: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
 	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
+	fs.StringVar(&specs.Reports, "report-schedule", env("DEVICEBANK_REPORT_SCHEDULE", notifications.DefaultSchedules.Reports),
+		"cron spec of the monthly email of last month's utilization report (PDF) to each funder; off: none (env DEVICEBANK_REPORT_SCHEDULE)")
 	var tc tokenConfig
 	tc.register(fs)
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")

@@ -148,6 +148,8 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 		"sweep":    "Create the reminders that are due now, once, and exit.",
 		"dispatch": "Send the pending reminders that are due, once, and exit.",
 		"digest":   "Create today's coordinator digest (once a day, however often it runs) and exit.",
+		"reports": "Queue last month's utilization report (a PDF by email) for each active funder, once per funder\n" +
+			"and month however often it runs, and exit; notify dispatch (or serve) sends them.",
 	}
 	return func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		var cfg config
@@ -177,8 +179,12 @@ func notifyCommand(what string) func(context.Context, []string, io.Reader, io.Wr
 				if res.Skipped {
 					note = "; skipped: another instance is sweeping"
 				}
-			case "digest":
-				res, err := svc.Digest(ctx)
+			case "digest", "reports":
+				job := svc.Digest
+				if what == "reports" {
+					job = svc.FunderReports
+				}
+				res, err := job(ctx)
 				if err != nil {
 					return err
 				}

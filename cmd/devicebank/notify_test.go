@@ -67,6 +67,17 @@ func seedDueLoan(t *testing.T, url string) {
 	}
 }
 
+// notifyPass runs notify what once, which must succeed, and returns its
+// one line of output and its log.
+func notifyPass(t *testing.T, what string) (string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"notify", what}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("notify %s exited %d: %s", what, code, errOut.String())
+	}
+	return strings.TrimSpace(out.String()), errOut.String()
+}
+
 // notify sweep and notify dispatch each run one pass and say what they did
 // in one line; with no provider configured the log records that the
 // reminder went, without its text or the client's phone number.
@@ -83,13 +94,7 @@ func TestNotifyCommands(t *testing.T) {
 			t.Setenv("DATABASE_URL", url)
 			t.Setenv("DEVICEBANK_REMINDER_POLICY", policy)
 			t.Setenv("DEVICEBANK_AGENCY_PHONE", "312-555-0199")
-			pass := func(what string) (string, string) {
-				var out, errOut bytes.Buffer
-				if code := run(context.Background(), []string{"notify", what}, nil, &out, &errOut); code != 0 {
-					t.Fatalf("notify %s exited %d: %s", what, code, errOut.String())
-				}
-				return strings.TrimSpace(out.String()), errOut.String()
-			}
+			pass := func(what string) (string, string) { return notifyPass(t, what) }
 			if out, _ := pass("sweep"); out != "sweep: 1 created, 0 sent, 0 failed (0 to retry, 0 cancelled, 0 deferred)" {
 				t.Fatalf("first sweep: %q", out)
 			}
@@ -141,6 +146,7 @@ func TestNotifyRefusesBadSettings(t *testing.T) {
 		{[]string{"notify", "sweep", "--reminder-policy", bad}, "due_soon_days[0]"},
 		{[]string{"notify", "sweep", "--reminder-policy", null}, "due_today: must not be null"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--sweep-schedule", "every tuesday"}, "sweep schedule"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--report-schedule", "monthly"}, `reports schedule "monthly"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "soon"}, "--remind-now-interval"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--remind-now-interval", "-5m"}, "--remind-now-interval"},
 		{[]string{"notify", "sweep", "--default-country", "USA"}, "--default-country"},
