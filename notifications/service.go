@@ -358,7 +358,7 @@ type Filter struct {
 var Statuses = []Status{Pending, Sending, Sent, Failed, Cancelled}
 
 // Kinds are every kind of notification.
-var Kinds = append(append([]Kind{}, ClientKinds...), CoordinatorDigest)
+var Kinds = append(append([]Kind{}, ClientKinds...), CoordinatorDigest, FunderReport)
 
 // Validate checks the filter's values.
 func (f Filter) Validate() error {

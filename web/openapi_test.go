@@ -1123,7 +1123,7 @@ func TestOpenAPIEnumsAndLimitsMatchCode(t *testing.T) {
 		"NotificationKind":   each(notifications.Kinds),
 		"NotificationStatus": each(notifications.Statuses),
 		"NotificationRecipient": strs(notifications.ClientRecipient, notifications.SocialWorkerRecipient,
-			notifications.CoordinatorRecipient),
+			notifications.CoordinatorRecipient, notifications.FunderRecipient),
 		"NotificationLanguage": each(notifications.Languages),
 		"ReminderAudience":     strs(notifications.ToClient, notifications.ToSocialWorker, notifications.ToCoordinators),
 		// Every apperr code, and the one the server makes of Fiber's 405.
