@@ -73,7 +73,7 @@ func ParseParams(from, to, fundingSourceID, kind, postalPrefix string) (Params, 
 	}
 	if postalPrefix != "" {
 		p.PostalPrefix = strings.ToUpper(strings.TrimSpace(postalPrefix))
-		if len(p.PostalPrefix) > MaxPostalPrefix || strings.IndexFunc(p.PostalPrefix, notPostal) >= 0 {
+		if p.PostalPrefix == "" || len(p.PostalPrefix) > MaxPostalPrefix || strings.IndexFunc(p.PostalPrefix, notPostal) >= 0 {
 			bad.Add("postal_prefix", "must be the start of a postal code: at most 10 letters, digits, spaces or hyphens")
 		}
 	}
@@ -163,10 +163,36 @@ func (s *Service) UtilizationPDF(ctx context.Context, actor *accounts.Actor, fro
 	return r.PDF()
 }
 
+// MaxFunderPostalPrefix is the longest postal prefix a funder may narrow
+// a report to: an area, never a street.
+const MaxFunderPostalPrefix = 3
+
+// checkFunderParams refuses what would let a funder single a person out
+// by comparing two reports: a period of other than whole months (one a day
+// longer than another), or a postal prefix finer than an area.
+func checkFunderParams(p Params) error {
+	var bad apperr.Fields
+	if p.From.Day != 1 {
+		bad.Add("from", "must be the first day of a month: a funder's report covers whole months")
+	}
+	if p.To.AddDays(1).Day != 1 {
+		bad.Add("to", "must be the last day of a month: a funder's report covers whole months")
+	}
+	if len(p.PostalPrefix) > MaxFunderPostalPrefix {
+		bad.Add("postal_prefix", "must be at most 3 characters for a funder: an area, not a street")
+	}
+	return bad.Err()
+}
+
 // compute is the report before suppression: every figure as counted.
 func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) (*Report, error) {
 	if !actor.Can(accounts.ReadReports) {
 		return nil, apperr.New(apperr.Forbidden, "your role may not read reports")
+	}
+	if actor.Role == accounts.Funder {
+		if err := checkFunderParams(p); err != nil {
+			return nil, err
+		}
 	}
 	sources, err := s.scopeFor(ctx, actor, p)
 	if err != nil {

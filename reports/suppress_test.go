@@ -35,8 +35,18 @@ func TestProtect(t *testing.T) {
 		{20, []int64{2, 0, 12, 6}, "[<5 0 12 suppressed]"},
 		{20, []int64{0, 20}, "[0 20]"},
 		{9, []int64{1, 8}, "[<5 suppressed]"},
-		{10, []int64{2, 3, 5}, "[<5 <5 5]"},
 		{12, []int64{2, 0, 0, 10}, "[<5 0 0 suppressed]"},
+		// Two small cells whose sum the others leave free protect each
+		// other; two that the total pins do not.
+		{10, []int64{2, 3, 5}, "[<5 <5 5]"},
+		{10, []int64{1, 0, 8, 0, 1, 0}, "[<5 0 suppressed 0 <5 0]"},
+		// Hiding the next smallest is not enough when the total pins the
+		// small one (1 + a cell of at least 5 = 6): more are hidden, ...
+		{15, []int64{1, 0, 9, 5, 0, 0}, "[<5 0 suppressed suppressed 0 0]"},
+		// ... and when none is left, all of them, "<5" too.
+		{6, []int64{1, 5}, "[suppressed suppressed]"},
+		// Two small cells adding up to the total: four ways to do it.
+		{5, []int64{4, 1}, "[<5 <5]"},
 	} {
 		total := Count(tc.total)
 		cells := counts(tc.cells...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -439,7 +440,8 @@ func TestUtilizationReport(t *testing.T) {
 			"people.by_age_band.25-44.clients": "<5", "people.by_age_band.unknown.clients": "<5",
 			"access.requests_received": "6", "access.approved": "5", "access.denied": "<5", "access.waitlisted": "<5",
 			"access.waitlist_at_end": "9", "access.days_to_device_median": "suppressed",
-			"access.denied_by_rule.income_or_program.requests": "<5",
+			// Fewer than five denied: which rules denied them is not said.
+			"access.denied_by_rule.income_or_program.requests": "",
 			"training.enrollments":                             "6", "training.attendance_rate": "0.8333", "training.modules_completed": "<5",
 			// Devices, loans and money are never suppressed.
 			"use.loans_lost": "1", "pool.retired": "1", "use.renewals": "1", "use.loan_days_median": "26",
@@ -618,4 +620,65 @@ func TestUtilizationReportNamesNoClient(t *testing.T) {
 			}
 		}
 	})
+}
+
+// What a report narrowed to a few people would say of them is not said: a
+// postal prefix where fewer than five clients were served hides their
+// loans, requests, training and plans, and the breakdowns of a hidden
+// total show nothing. A funder may not compare reports a day apart or
+// narrow one to a street.
+func TestUtilizationReportOfFewPeople(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db)
+		few, err := w.svc.Reports.Utilization(w.ctx, w.co, q1Params(t, "postal_prefix", "60614"))
+		w.must(err)
+		got := figures(t, few)
+		expectFigures(t, "four clients' report", got, map[string]string{
+			"people.clients_served": "<5", "people.new_clients": "suppressed", "people.households": "suppressed",
+			"people.by_age_band.unknown.clients": "suppressed", "people.by_age_band.under 18.clients": "suppressed",
+			"use.loans_issued": "suppressed", "use.renewals": "suppressed", "use.by_month.2026-01.issued": "suppressed",
+			"use.utilization_rate": "suppressed", "access.requests_received": "suppressed",
+			"training.enrollments": "suppressed", "connectivity.data_plan_months": "suppressed",
+			// The pool is not theirs: a postal prefix does not narrow it.
+			"pool.devices_at_end": "9",
+		})
+		for k := range got {
+			if strings.HasPrefix(k, "people.by_need.") || strings.HasPrefix(k, "access.denied_by_rule.") {
+				t.Errorf("a breakdown of fewer than five shows a row: %s", k)
+			}
+		}
+		five, err := w.svc.Reports.Utilization(w.ctx, w.co, q1Params(t, "postal_prefix", "60607"))
+		w.must(err)
+		expectFigures(t, "five clients' report", figures(t, five), map[string]string{"people.clients_served": "5", "use.loans_issued": "5"})
+
+		funder := w.actor(accounts.Funder)
+		for _, tc := range []struct {
+			from, to, prefix string
+			fields           []string
+		}{
+			{"2026-01-02", "2026-03-31", "", []string{"from"}},
+			{"2026-01-01", "2026-03-30", "606", []string{"to"}},
+			{"2026-01-01", "2026-03-31", "6060", []string{"postal_prefix"}},
+		} {
+			p, err := reports.ParseParams(tc.from, tc.to, "", "", tc.prefix)
+			w.must(err)
+			_, err = w.svc.Reports.Utilization(w.ctx, funder, p)
+			fields := fieldsOf(err)
+			if !apperr.Is(err, apperr.Invalid) || len(fields) != len(tc.fields) || fields[tc.fields[0]] == "" {
+				t.Errorf("a funder's report %s to %s, prefix %q: %v", tc.from, tc.to, tc.prefix, err)
+			}
+		}
+		if _, err := reports.ParseParams("2026-01-01", "2026-01-31", "", "", "   "); fieldsOf(err)["postal_prefix"] == "" {
+			t.Errorf("a postal prefix of spaces: %v", err)
+		}
+	})
+}
+
+// fieldsOf is the fields an Invalid error names.
+func fieldsOf(err error) map[string]string {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae.Fields
+	}
+	return nil
 }
