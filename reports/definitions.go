@@ -62,6 +62,9 @@ var Definitions = []Definition{
 // as the methods page states it.
 const SuppressionRule = "Every count of people (clients, households, requests, enrollments, modules completed) from 1 to 4 is shown as \"<5\". " +
 	"Where a breakdown has its total shown (new and returning clients of the clients served; clients served by age band), " +
-	"the next smallest cell is suppressed as well and shown as \"suppressed\", so that no suppressed count can be recovered by subtraction. " +
+	"more cells are shown as \"suppressed\", smallest first, until no hidden count can be worked out from the total and the cells shown; " +
+	"when no cell is left to hide, all of them are suppressed. " +
+	"The breakdowns of a hidden total show nothing. " +
 	"Rates and medians computed over fewer than 5 people are shown as \"suppressed\". " +
-	"Counts of devices, loans, sessions and money are never suppressed."
+	"A report narrowed to a postal prefix where fewer than 5 clients were served hides its counts of their loans, requests, training and data plans. " +
+	"Otherwise counts of devices, loans, sessions and money are never suppressed."
