@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -13,6 +14,15 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+)
+
+// MaxConcurrentExports is how many record exports run at once.
+const MaxConcurrentExports = 2
+
+var (
+	exports     = make(chan struct{}, MaxConcurrentExports)
+	exportsBusy = &apperr.Error{Code: apperr.Unavailable, RetryAfter: 30 * time.Second,
+		Message: "other record exports are running; try again in a minute"}
 )
 
 // RecordsHeader is the header row of the record export: one row for each
@@ -33,6 +43,15 @@ var RecordsHeader = []string{"record", "device_kind", "make", "model", "serial",
 func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, w io.Writer) error {
 	if !actor.Can(accounts.ExportRecords) {
 		return apperr.New(apperr.Forbidden, "your role may not export records")
+	}
+	// Three years of a large agency is a file of a hundred megabytes or
+	// so, held whole until it is recorded in the audit trail: a few at a
+	// time, the others asked to come back.
+	select {
+	case exports <- struct{}{}:
+		defer func() { <-exports }()
+	default:
+		return exportsBusy
 	}
 	sources, err := s.scopeFor(ctx, actor, p)
 	if err != nil {
