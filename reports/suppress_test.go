@@ -1,8 +1,14 @@
 package reports
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"testing"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
 )
 
 // One hidden cell in a breakdown whose total is shown takes the smallest
@@ -83,5 +89,23 @@ func TestFigureJSON(t *testing.T) {
 		if err != nil || json.Unmarshal(b, &got) != nil || json.Unmarshal([]byte(want), &expected) != nil || got != expected {
 			t.Errorf("%+v: %s %v, want %s", f, b, err, want)
 		}
+	}
+}
+
+// A third export while two run is asked to come back, and runs once one
+// has ended.
+func TestExportsAreBounded(t *testing.T) {
+	for range MaxConcurrentExports {
+		exports <- struct{}{}
+	}
+	s := &Service{}
+	coordinator := &accounts.Actor{ID: 1, Role: accounts.Coordinator}
+	err := s.Records(context.Background(), coordinator, Params{}, io.Discard)
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Code != apperr.Unavailable || ae.RetryAfter <= 0 {
+		t.Errorf("a third export: %v", err)
+	}
+	for range MaxConcurrentExports {
+		<-exports
 	}
 }
