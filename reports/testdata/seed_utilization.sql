@@ -92,7 +92,7 @@ SELECT i,
        '606' || lpad((i * 7 % 60)::text, 2, '0'),
        4 + i % 200,
        CASE WHEN i % 5 < 2 THEN (i / 5 * 2 + i % 5) / 2 % (p.clients / 5) + 1 END,
-       CASE WHEN i % 10 < 7 THEN DATE '1940-01-01' + (i * 7919 % 24000)::int END,
+       CASE WHEN i % 10 < 7 THEN DATE '1940-01-01' + (i::bigint * 7919 % 24000)::int END,
        CASE i % 4
            WHEN 0 THEN '[]'
            WHEN 1 THEN '["no_home_internet"]'
@@ -175,10 +175,10 @@ INSERT INTO data_plans (id, carrier, line_number, iccid, monthly_cost_cents, dat
 SELECT sp.id, 'Bench Mobile', '773' || lpad(sp.id::text, 7, '0'), '8901' || lpad(sp.id::text, 15, '0'),
        1500 + (sp.id % 3) * 1000, 15360,
        (d.created_at AT TIME ZONE 'America/Chicago')::date,
-       (SELECT (coalesce(l.returned_at, l.lost_at) AT TIME ZONE 'America/Chicago')::date + 1
-        FROM seed_loans l WHERE l.device_id = d.i AND l.last AND (l.retires OR l.status = 'lost')),
+       (coalesce(l.returned_at, l.lost_at) AT TIME ZONE 'America/Chicago')::date + 1,
        d.created_at, d.created_at
-FROM seed_plans sp JOIN seed_devices d ON d.i = sp.device_id;
+FROM seed_plans sp JOIN seed_devices d ON d.i = sp.device_id
+LEFT JOIN seed_loans l ON l.device_id = d.i AND l.last AND (l.retires OR l.status = 'lost');
 
 -- Loans take their ids in the order they were issued, as they would have.
 INSERT INTO loans (id, client_id, device_id, data_plan_id, status, due_on, renewals, issued_at, issued_by,
@@ -225,7 +225,7 @@ FROM seed_loans l JOIN seed_loan_ids li ON li.seq = l.seq
 WHERE l.seq % 6 = 0;
 -- Denied at filing, by a failed rule.
 INSERT INTO seed_requests
-SELECT k, 'ineligible', (k * 69621) % p.clients + 1,
+SELECT k, 'ineligible', (k::bigint * 69621) % p.clients + 1,
        (ARRAY['phone', 'phone', 'laptop', 'tablet', 'hotspot'])[1 + k % 5], NULL,
        p.t0 + pg_temp.frac(k, 7) * (p.t_end - p.t0), NULL
 FROM seed_params p, generate_series(1, p.n / 40) AS g(k);
