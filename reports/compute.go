@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -508,20 +509,54 @@ func (c *computation) utilization(ctx context.Context, issued map[string]monthSu
 // in the period lasted.
 func (c *computation) loanDays(ctx context.Context) error {
 	lw, la := c.scope.loans()
-	var days []float64
-	err := c.scan(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` FROM loans l`+c.scope.loanJoins()+
-		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), func(rows *sql.Rows) error {
-		var d float64
-		err := rows.Scan(&d)
-		days = append(days, d)
-		return err
-	})
+	f, err := c.percentiles(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` AS x FROM loans l`+c.scope.loanJoins()+
+		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), 0.5, 0.9)
 	if err != nil {
 		return err
 	}
-	c.report.Use.LoanDaysMedian = percentile(days, 0.5)
-	c.report.Use.LoanDaysP90 = percentile(days, 0.9)
+	c.report.Use.LoanDaysMedian, c.report.Use.LoanDaysP90 = f[0], f[1]
 	return nil
+}
+
+// percentiles are the nearest-rank percentiles ps of the values x the
+// query selects, as percentile computes them. PostgreSQL computes them
+// itself (percentile_disc is the nearest rank: the value at position
+// ceil(p * n)), rather than sending every value here.
+func (c *computation) percentiles(ctx context.Context, what, query string, args []any, ps ...float64) ([]Figure, error) {
+	out := make([]Figure, len(ps))
+	if !c.pg() {
+		var values []float64
+		err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error {
+			var v float64
+			err := rows.Scan(&v)
+			values = append(values, v)
+			return err
+		})
+		for i, p := range ps {
+			out[i] = percentile(values, p)
+		}
+		return out, err
+	}
+	cols := "COUNT(*)"
+	for _, p := range ps {
+		cols += ", percentile_disc(" + strconv.FormatFloat(p, 'g', -1, 64) + ") WITHIN GROUP (ORDER BY v.x)"
+	}
+	values := make([]sql.NullFloat64, len(ps))
+	var n int64
+	err := c.scan(ctx, what, `SELECT `+cols+` FROM (`+query+`) v`, args, func(rows *sql.Rows) error {
+		dest := []any{&n}
+		for i := range values {
+			dest = append(dest, &values[i])
+		}
+		return rows.Scan(dest...)
+	})
+	for i, v := range values {
+		out[i] = Figure{Hidden: true}
+		if n >= MinPeople {
+			out[i] = Rate(math.Round(v.Float64*10) / 10)
+		}
+	}
+	return out, err
 }
 
 // percentile is the nearest-rank percentile p of values, in days to one
@@ -769,19 +804,12 @@ func (c *computation) access(ctx context.Context) error {
 
 	// Days from filing to the device, for the loans of the period that
 	// fulfilled a request.
-	var days []float64
-	err = c.scan(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` FROM device_requests r JOIN loans l ON l.id = r.loan_id`+
-		c.scope.clientJoin("r.client_id")+` WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end),
-		func(rows *sql.Rows) error {
-			var d float64
-			err := rows.Scan(&d)
-			days = append(days, d)
-			return err
-		})
+	f, err := c.percentiles(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` AS x FROM device_requests r JOIN loans l ON l.id = r.loan_id`+
+		c.scope.clientJoin("r.client_id")+` WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end), 0.5)
 	if err != nil {
 		return err
 	}
-	a.DaysToDeviceMedian = percentile(days, 0.5)
+	a.DaysToDeviceMedian = f[0]
 	return c.waitlistAtEnd(ctx)
 }
 

@@ -27,3 +27,10 @@ CREATE INDEX audit_events_request_action_idx ON audit_events (action, occurred_a
 
 -- Devices retired or lost: in a period, and the intervals out of service.
 CREATE INDEX device_status_changes_out_idx ON device_status_changes (status, changed_at) WHERE status IN ('retired', 'lost');
+
+-- A request's events in order, with their action: its status at a moment
+-- read from the index alone.
+CREATE INDEX audit_events_request_history_idx ON audit_events (subject_id, occurred_at, id) INCLUDE (action) WHERE subject_type = 'device_request';
+
+-- The request a loan fulfilled.
+CREATE INDEX device_requests_loan_id_idx ON device_requests (loan_id) WHERE loan_id IS NOT NULL;
