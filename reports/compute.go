@@ -620,65 +620,61 @@ func (c *computation) overdueRecovery(ctx context.Context) error {
 func (c *computation) people(ctx context.Context) error {
 	dw, da := c.scope.devices()
 	cw, ca := c.scope.clients()
-	type served struct {
-		id        int64
-		household sql.NullInt64
-		born      calendar.Date
-		needs     string
-		first     time.Time
-	}
-	var all []served
+	p := &c.report.People
+	needs := map[string]int64{}
+	bands := map[string]int64{}
 	// The clients with a loan in scope open during the period, with the
 	// first loan each was ever issued (of any device): the first loans in
 	// one pass over the index on (client_id, issued_at), rather than a
-	// look-up per client.
-	err := c.scan(ctx, "clients", `SELECT c.id, c.household_id, c.date_of_birth, c.needs, f.first_issued
-		FROM clients c JOIN (SELECT l.client_id, MIN(l.issued_at) AS first_issued FROM loans l GROUP BY l.client_id) f ON f.client_id = c.id
-		WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l`+c.scope.deviceJoin("l.device_id")+`
-			WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?))`,
-		append(append(ca, da...), c.end, c.start), func(rows *sql.Rows) error {
-			var s served
-			var needs sql.NullString
-			var first instant
-			if err := rows.Scan(&s.id, &s.household, &s.born, &needs, &first); err != nil {
+	// look-up per client. They are counted in the database: in all, new
+	// (first issued in the period) and by household (one's own when in
+	// none); then by each distinct list of needs and date of birth, which
+	// are few, rather than client by client.
+	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.date_of_birth, c.needs, f.first_issued
+			FROM clients c JOIN (SELECT l.client_id, MIN(l.issued_at) AS first_issued FROM loans l GROUP BY l.client_id) f ON f.client_id = c.id
+			WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l`+c.scope.deviceJoin("l.device_id")+`
+				WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)))
+		SELECT 'all', NULL, COUNT(*), SUM(CASE WHEN s.first_issued >= ? AND s.first_issued < ? THEN 1 ELSE 0 END),
+			COUNT(DISTINCT COALESCE(s.household_id, -s.id)) FROM s
+		UNION ALL SELECT 'needs', s.needs, COUNT(*), 0, 0 FROM s GROUP BY s.needs
+		UNION ALL SELECT 'born', CAST(s.date_of_birth AS TEXT), COUNT(*), 0, 0 FROM s GROUP BY s.date_of_birth`,
+		append(append(ca, da...), c.end, c.start, c.start, c.end), func(rows *sql.Rows) error {
+			var row string
+			var value sql.NullString
+			var n int64
+			var newClients, households sql.NullInt64
+			if err := rows.Scan(&row, &value, &n, &newClients, &households); err != nil {
 				return err
 			}
-			s.needs, s.first = needs.String, first.Time
-			all = append(all, s)
+			switch row {
+			case "all":
+				p.ClientsServed, p.NewClients = Count(n), Count(newClients.Int64)
+				p.ReturningClients, p.Households = Count(n-newClients.Int64), Count(households.Int64)
+			case "needs":
+				var codes []string
+				if value.String != "" {
+					if err := json.Unmarshal([]byte(value.String), &codes); err != nil {
+						return fmt.Errorf("client needs: %w", err)
+					}
+				}
+				for _, code := range codes {
+					needs[code] += n
+				}
+			case "born":
+				var born calendar.Date
+				if value.Valid {
+					var err error
+					if born, err = calendar.Parse(value.String[:min(len(value.String), 10)]); err != nil {
+						return fmt.Errorf("client date of birth: %w", err)
+					}
+				}
+				bands[ageBand(born, c.to)] += n
+			}
 			return nil
 		})
 	if err != nil {
 		return err
 	}
-	p := &c.report.People
-	var newClients int64
-	households := map[int64]bool{}
-	needs := map[string]int64{}
-	bands := map[string]int64{}
-	for _, s := range all {
-		if !s.first.Before(c.start) && s.first.Before(c.end) {
-			newClients++
-		}
-		if s.household.Valid {
-			households[s.household.Int64] = true
-		} else {
-			households[-s.id] = true // a household of one
-		}
-		var codes []string
-		if s.needs != "" {
-			if err := json.Unmarshal([]byte(s.needs), &codes); err != nil {
-				return fmt.Errorf("client needs: %w", err)
-			}
-		}
-		for _, n := range codes {
-			needs[n]++
-		}
-		bands[ageBand(s.born, c.to)]++
-	}
-	p.ClientsServed = Count(int64(len(all)))
-	p.NewClients = Count(newClients)
-	p.ReturningClients = Count(int64(len(all)) - newClients)
-	p.Households = Count(int64(len(households)))
 	p.ByNeed = []NeedCount{}
 	for _, n := range sortedKeys(needs) {
 		p.ByNeed = append(p.ByNeed, NeedCount{Need: n, Clients: Count(needs[n])})
