@@ -10,12 +10,14 @@
 --   N/10 devices (50% phones, 20% laptops, 20% tablets, 10% hotspots)
 --     created uniformly over the three years up to 30 days before the end,
 --     each lent in turn, as many times as its share of the device-days;
---   N loans: each in a slot of its device's life (about 55 days), issued
---     5-25% into the slot, for 30-70% of it (due after 28 days, 42 for
---     laptops and tablets; 15% renewed once, halfway, by 28 days, with a
+--   N loans: each in a slot of its device's life (about 55 days; a
+--     device's slots end up to 60 days before the end, so that the devices
+--     do not turn over in step), issued 5-25% into the slot, for 30-70% of
+--     it (due after 28 days, 42 for laptops and tablets; 15% renewed once, halfway, by 28 days, with a
 --     'loan.renewed' audit event); a device's last loan is open at the end
---     for 6 devices in 10 (a distinct client each), lost for 1 in 50; 1 in
---     25 devices is retired after its last loan; 5% of returns go to repair;
+--     for 60% of the devices (a distinct client each; issued any time from
+--     early in its slot to the last day), lost for 2%; 4% of
+--     the devices are retired after their last loan; 5% of returns go to repair;
 --     a returned device is inspected until 30% of the way to the slot's end
 --     (repaired from 20% to 80%);
 --   the device status history consistent with it: available at creation,
@@ -110,14 +112,15 @@ WITH d AS (
     SELECT i,
            CASE WHEN i % 10 < 5 THEN 'phone' WHEN i % 10 < 7 THEN 'laptop' WHEN i % 10 < 9 THEN 'tablet' ELSE 'hotspot' END AS kind,
            p.t0 + pg_temp.frac(i, 1) * (p.t_end - INTERVAL '30 days' - p.t0) AS created_at,
-           CASE WHEN i % 50 = 7 THEN 'lost' WHEN i % 25 = 3 THEN 'retired' WHEN i % 10 < 6 THEN 'open' ELSE 'returned' END AS fate,
+           CASE WHEN pg_temp.frac(i, 12) < 0.02 THEN 'lost' WHEN pg_temp.frac(i, 12) < 0.06 THEN 'retired'
+                WHEN pg_temp.frac(i, 12) < 0.66 THEN 'open' ELSE 'returned' END AS fate,
            p.n, p.t_end
     FROM seed_params p, generate_series(1, p.devices) AS s(i)
 ), w AS (
-    SELECT d.*, extract(epoch FROM t_end - created_at)::float8 AS life,
-           sum(extract(epoch FROM t_end - created_at)::float8) OVER (ORDER BY i) AS cum,
-           sum(extract(epoch FROM t_end - created_at)::float8) OVER () AS total
-    FROM d
+    SELECT d.*, life_secs * (1 - 0.5 * pg_temp.frac(i, 13) * least(1, 10368000 / life_secs)) AS life,
+           sum(life_secs * (1 - 0.5 * pg_temp.frac(i, 13) * least(1, 10368000 / life_secs))) OVER (ORDER BY i) AS cum,
+           sum(life_secs * (1 - 0.5 * pg_temp.frac(i, 13) * least(1, 10368000 / life_secs))) OVER () AS total
+    FROM (SELECT d.*, extract(epoch FROM d.t_end - d.created_at)::float8 AS life_secs FROM d) d
 )
 SELECT i, kind, created_at, fate, life,
        floor(n * (cum - life) / total)::bigint AS first_loan,
@@ -140,10 +143,13 @@ WITH slot AS (
     WHERE d.loans > 0
 ), timed AS (
     SELECT s.*,
-           s.slot_start + s.slot_secs * (0.05 + 0.2 * pg_temp.frac(s.seq, 2)) * INTERVAL '1 second' AS issued_at,
+           CASE WHEN s.last AND s.fate = 'open'
+                -- Open at the end: issued any time from early in its slot.
+                THEN s.slot_start + (p.t_end - s.slot_start) * (0.05 + 0.9 * pg_temp.frac(s.seq, 2))
+                ELSE s.slot_start + s.slot_secs * (0.05 + 0.2 * pg_temp.frac(s.seq, 2)) * INTERVAL '1 second' END AS issued_at,
            s.slot_secs * (0.3 + 0.4 * pg_temp.frac(s.seq, 3)) * INTERVAL '1 second' AS held,
            CASE WHEN s.kind IN ('laptop', 'tablet') THEN 42 ELSE 28 END AS term
-    FROM slot s
+    FROM slot s, seed_params p
 )
 SELECT t.seq, t.device_id, t.kind, t.last, t.slot_start + t.slot_secs * INTERVAL '1 second' AS slot_end, t.issued_at, t.term,
        CASE WHEN t.last AND t.fate = 'open' THEN 'open' WHEN t.last AND t.fate = 'lost' THEN 'lost' ELSE 'returned' END AS status,
