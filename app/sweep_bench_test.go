@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,7 +60,7 @@ func BenchmarkSweepMillionOpenLoans(b *testing.B) {
 	// (pgdriver gives up on a statement after 10 s); seeding, vacuuming and
 	// explaining go through a second pool with a long read timeout.
 	dbURL := dbtest.FreshURL(b, storage.Postgres)
-	admin := dbtest.OpenURL(b, withLongReadTimeout(b, dbURL))
+	admin := dbtest.OpenURL(b, dbtest.LongReadTimeout(b, dbURL))
 	if _, err := migrations.Apply(ctx, admin); err != nil {
 		b.Fatalf("migrate: %v", err)
 	}
@@ -144,19 +143,6 @@ func BenchmarkSweepMillionOpenLoans(b *testing.B) {
 		}
 		b.ReportMetric(float64(created), "reminders/op")
 	})
-}
-
-// withLongReadTimeout is rawURL with a read timeout of an hour rather than
-// pgdriver's 10 s.
-func withLongReadTimeout(b *testing.B, rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("read_timeout", "1h")
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // seedOpenLoans runs the seeding script for n open loans around day (an

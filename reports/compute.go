@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,8 +66,30 @@ func (sc scope) loans() (string, []any) {
 	return dw + " AND " + cw, append(da, ca...)
 }
 
-// loanJoins joins a loan l to its device d and client c.
-const loanJoins = " JOIN devices d ON d.id = l.device_id JOIN clients c ON c.id = l.client_id "
+// deviceJoin joins the device d of a row whose device is col, when the
+// scope narrows the devices. Every row has its device (a foreign key, not
+// null), so without a condition on d the join would only cost time.
+func (sc scope) deviceJoin(col string) string {
+	if sc.sources == nil && sc.kind == "" {
+		return ""
+	}
+	return " JOIN devices d ON d.id = " + col
+}
+
+// clientJoin joins the client c of a row whose client is col, when the
+// scope narrows the clients (as deviceJoin).
+func (sc scope) clientJoin(col string) string {
+	if sc.postal == "" {
+		return ""
+	}
+	return " JOIN clients c ON c.id = " + col
+}
+
+// loanJoins joins a loan l to its device d and client c, as the scope
+// needs them.
+func (sc scope) loanJoins() string {
+	return sc.deviceJoin("l.device_id") + sc.clientJoin("l.client_id") + " "
+}
 
 // closedAt is when a loan ended: returned, or reported lost.
 const closedAt = "COALESCE(l.returned_at, l.lost_at)"
@@ -239,11 +262,14 @@ var statuses = []string{"available", "on_loan", "inspection", "repair", "lost", 
 func (c *computation) pool(ctx context.Context) error {
 	dw, da := c.scope.devices()
 	byKind := map[string]map[string]int64{}
-	err := c.scan(ctx, "pool", `SELECT d.kind, h.status, COUNT(*) FROM devices d
-		JOIN device_status_changes h ON h.device_id = d.id
-		WHERE `+dw+` AND h.id = (SELECT h2.id FROM device_status_changes h2 WHERE h2.device_id = d.id AND h2.changed_at < ?
-			ORDER BY h2.changed_at DESC, h2.id DESC LIMIT 1)
-		GROUP BY d.kind, h.status`, append(da, c.end), func(rows *sql.Rows) error {
+	// Each device's last status before the end (none if it came later),
+	// read from the index on its history alone.
+	// (Materialized, so that the look-up runs once a device.)
+	err := c.scan(ctx, "pool", `WITH x AS MATERIALIZED (SELECT d.kind,
+			(SELECT h.status FROM device_status_changes h WHERE h.device_id = d.id AND h.changed_at < ?
+				ORDER BY h.changed_at DESC, h.id DESC LIMIT 1) AS status
+		FROM devices d WHERE `+dw+`)
+		SELECT x.kind, x.status, COUNT(*) FROM x WHERE x.status IS NOT NULL GROUP BY x.kind, x.status`, append([]any{c.end}, da...), func(rows *sql.Rows) error {
 		var kind, status string
 		var n int64
 		if err := rows.Scan(&kind, &status, &n); err != nil {
@@ -281,7 +307,7 @@ func (c *computation) pool(ctx context.Context) error {
 		status string
 		into   *Figure
 	}{{"retired", &p.Retired}, {"lost", &p.Lost}} {
-		n, err := c.count(ctx, "pool", `SELECT COUNT(DISTINCT h.device_id) FROM device_status_changes h JOIN devices d ON d.id = h.device_id
+		n, err := c.count(ctx, "pool", `SELECT COUNT(DISTINCT h.device_id) FROM device_status_changes h`+c.scope.deviceJoin("h.device_id")+`
 			WHERE `+dw+` AND h.status = ? AND h.changed_at >= ? AND h.changed_at < ?`, append(da, s.status, c.start, c.end)...)
 		if err != nil {
 			return err
@@ -294,7 +320,6 @@ func (c *computation) pool(ctx context.Context) error {
 func (c *computation) use(ctx context.Context) error {
 	u := &c.report.Use
 	lw, la := c.scope.loans()
-	mt, ma := c.monthsTable()
 	byMonth := map[string]*MonthLoans{}
 	for _, m := range c.months {
 		ml := MonthLoans{Month: m.label, Issued: Count(0), Returned: Count(0), Utilization: Rate(0)}
@@ -303,34 +328,27 @@ func (c *computation) use(ctx context.Context) error {
 	for i := range u.ByMonth {
 		byMonth[u.ByMonth[i].Month] = &u.ByMonth[i]
 	}
+	issuedIn, err := c.monthSums(ctx, "l.issued_at")
+	if err != nil {
+		return err
+	}
+	returnedIn, err := c.monthSums(ctx, "l.returned_at")
+	if err != nil {
+		return err
+	}
 	var issued, returned int64
-	for _, col := range []string{"issued_at", "returned_at"} {
-		err := c.scan(ctx, "loans", `SELECT m.label, COUNT(*) FROM `+mt+` m JOIN loans l ON l.`+col+` >= m.ms AND l.`+col+` < m.me`+loanJoins+
-			`WHERE `+lw+` GROUP BY m.label`, append(append([]any{}, ma...), la...), func(rows *sql.Rows) error {
-			var label string
-			var n int64
-			if err := rows.Scan(&label, &n); err != nil {
-				return err
-			}
-			if col == "issued_at" {
-				byMonth[label].Issued, issued = Count(n), issued+n
-			} else {
-				byMonth[label].Returned, returned = Count(n), returned+n
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	for _, m := range c.months {
+		byMonth[m.label].Issued, issued = Count(issuedIn[m.label].n), issued+issuedIn[m.label].n
+		byMonth[m.label].Returned, returned = Count(returnedIn[m.label].n), returned+returnedIn[m.label].n
 	}
 	u.LoansIssued, u.LoansReturned = Count(issued), Count(returned)
-	lost, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+loanJoins+`WHERE `+lw+` AND l.lost_at >= ? AND l.lost_at < ?`,
+	lost, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+` AND l.lost_at >= ? AND l.lost_at < ?`,
 		append(la, c.start, c.end)...)
 	if err != nil {
 		return err
 	}
 	u.LoansLost = Count(lost)
-	renewals, err := c.count(ctx, "renewals", `SELECT COUNT(*) FROM audit_events e JOIN loans l ON l.id = e.loan_id`+loanJoins+
+	renewals, err := c.count(ctx, "renewals", `SELECT COUNT(*) FROM audit_events e JOIN loans l ON l.id = e.loan_id`+c.scope.loanJoins()+
 		`WHERE e.action = 'loan.renewed' AND e.occurred_at >= ? AND e.occurred_at < ? AND `+lw, append([]any{c.start, c.end}, la...)...)
 	if err != nil {
 		return err
@@ -341,7 +359,7 @@ func (c *computation) use(ctx context.Context) error {
 	// due date as it stood then (a later renewal's "from").
 	dueThen := "COALESCE(" + c.date("(SELECT "+c.jsonText("e.changes", "due_on", "from")+` FROM audit_events e
 		WHERE e.loan_id = l.id AND e.action = 'loan.renewed' AND e.occurred_at >= ? ORDER BY e.occurred_at, e.id LIMIT 1)`) + ", l.due_on)"
-	overdue, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+loanJoins+`WHERE `+lw+` AND l.issued_at < ?
+	overdue, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+` AND l.issued_at < ?
 		AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?) AND `+dueThen+` < `+c.date("?"),
 		append(la, c.end, c.end, c.end, c.to)...)
 	if err != nil {
@@ -349,7 +367,7 @@ func (c *computation) use(ctx context.Context) error {
 	}
 	u.OverdueAtEnd = Count(overdue)
 
-	if err := c.utilization(ctx); err != nil {
+	if err := c.utilization(ctx, issuedIn); err != nil {
 		return err
 	}
 	if err := c.loanDays(ctx); err != nil {
@@ -358,42 +376,117 @@ func (c *computation) use(ctx context.Context) error {
 	return c.overdueRecovery(ctx)
 }
 
-// utilization is device-days on loan over device-days in service, in the
-// period and in each month.
-func (c *computation) utilization(ctx context.Context) error {
-	u := &c.report.Use
-	dw, da := c.scope.devices()
+// monthSum is, for the loans whose moment (an issue, a return) fell in a
+// month, how many they were and the days from the month's start to them.
+type monthSum struct {
+	n    int64
+	days float64
+}
+
+// monthSums sums, in each month of the period, the loans in scope whose
+// moment at falls in it; each month reads its loans by the index on at.
+func (c *computation) monthSums(ctx context.Context, at string) (map[string]monthSum, error) {
 	lw, la := c.scope.loans()
 	mt, ma := c.monthsTable()
-	overlap := func(since, until string) string {
-		return "SUM(" + c.days(c.greatest(since, "m.ms"), c.least(until, "m.me")) + ")"
-	}
-	onLoan, inService := map[string]float64{}, map[string]float64{}
-	collect := func(into map[string]float64) func(rows *sql.Rows) error {
-		return func(rows *sql.Rows) error {
-			var label string
-			var v sql.NullFloat64
-			if err := rows.Scan(&label, &v); err != nil {
-				return err
-			}
-			into[label] = v.Float64
-			return nil
+	sums := map[string]monthSum{}
+	err := c.scan(ctx, "loans", `SELECT m.label, COUNT(*), SUM(`+c.days("m.ms", at)+`) FROM `+mt+` m JOIN loans l ON `+at+` >= m.ms AND `+at+` < m.me`+
+		c.scope.loanJoins()+`WHERE `+lw+` GROUP BY m.label`, append(append([]any{}, ma...), la...), func(rows *sql.Rows) error {
+		var label string
+		var s monthSum
+		var days sql.NullFloat64
+		if err := rows.Scan(&label, &s.n, &days); err != nil {
+			return err
 		}
-	}
-	until := "COALESCE(" + closedAt + ", " + c.ts() + ")"
-	err := c.scan(ctx, "utilization", `SELECT m.label, `+overlap("l.issued_at", until)+` FROM `+mt+` m
-		JOIN loans l ON l.issued_at < m.me AND `+until+` > m.ms`+loanJoins+`WHERE `+lw+` GROUP BY m.label`,
-		append(append(append([]any{c.end}, ma...), c.end), la...), collect(onLoan))
+		s.days = days.Float64
+		sums[label] = s
+		return nil
+	})
+	return sums, err
+}
+
+// utilization is device-days on loan over device-days in service, in the
+// period and in each month; issued are the period's issues by month.
+//
+// Device-days on loan are each loan's time from its issue to its return or
+// loss (or the end of the period), cut to each month. Rather than joining
+// every loan to every month, each month's sum is made from the loans
+// issued and closed in it (read by index) and those open at its start:
+// a loan's time in [ms, me) is clamp(closed) - clamp(issued), clamping to
+// [ms, me), so the month's sum is the days from ms to its closes, less the
+// days from ms to its issues, plus (me - ms) for each loan open at me.
+func (c *computation) utilization(ctx context.Context, issued map[string]monthSum) error {
+	u := &c.report.Use
+	lw, la := c.scope.loans()
+	closed, err := c.monthSums(ctx, closedAt)
 	if err != nil {
 		return err
 	}
-	// Each status a device was in, from when until the next (or the end).
-	history := `(SELECT h.status, h.changed_at AS since, COALESCE(LEAD(h.changed_at) OVER (PARTITION BY h.device_id ORDER BY h.changed_at, h.id), ` + c.ts() + `) AS until
-		FROM device_status_changes h JOIN devices d ON d.id = h.device_id WHERE ` + dw + ` AND h.changed_at < ?)`
-	err = c.scan(ctx, "utilization", `SELECT m.label, `+overlap("x.since", "x.until")+` FROM `+mt+` m
-		JOIN `+history+` x ON x.since < m.me AND x.until > m.ms
-		WHERE x.status NOT IN ('retired', 'lost') GROUP BY m.label`,
-		append(append(append(append([]any{}, ma...), c.end), da...), c.end), collect(inService))
+	open, err := c.count(ctx, "utilization", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+
+		` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)`, append(la, c.start, c.start)...)
+	if err != nil {
+		return err
+	}
+	onLoan := map[string]float64{}
+	for _, m := range c.months {
+		in, out := issued[m.label], closed[m.label]
+		open += in.n - out.n // open at the month's end
+		onLoan[m.label] = out.days - in.days + float64(open)*m.end.Sub(m.start).Hours()/24
+	}
+
+	// Device-days in service: each device's time from its first status to
+	// the end of the period, less its time retired or lost (from such a
+	// status until the next, or the end). Few devices are ever retired or
+	// lost, so this reads one index entry a device and a few intervals,
+	// rather than every status a device was in.
+	dw, da := c.scope.devices()
+	mt, ma := c.monthsTable()
+	inService, firsts := map[string]float64{}, map[string]monthSum{}
+	// A device exists from its first status: in a month, for all of it if
+	// that came before, else from then to the month's end.
+	var existing int64 // devices whose first status came before the month
+	err = c.scan(ctx, "utilization", `WITH f AS MATERIALIZED (SELECT (SELECT h.changed_at FROM device_status_changes h WHERE h.device_id = d.id
+			ORDER BY h.changed_at, h.id LIMIT 1) AS since FROM devices d WHERE `+dw+`)
+		SELECT CAST(NULL AS TEXT), COUNT(*), 0 FROM f WHERE f.since < ?
+		UNION ALL
+		SELECT m.label, COUNT(*), SUM(`+c.days("g.since", "m.me")+`) FROM `+mt+` m
+		JOIN (SELECT f.since FROM f WHERE f.since >= ? AND f.since < ?) g ON g.since >= m.ms AND g.since < m.me GROUP BY m.label`,
+		append(append(append([]any{}, da...), c.start), append(ma, c.start, c.end)...), func(rows *sql.Rows) error {
+			var label sql.NullString
+			var s monthSum
+			var days sql.NullFloat64
+			if err := rows.Scan(&label, &s.n, &days); err != nil {
+				return err
+			}
+			if !label.Valid {
+				existing = s.n
+			} else {
+				s.days = days.Float64
+				firsts[label.String] = s
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, m := range c.months {
+		inService[m.label] += float64(existing)*m.end.Sub(m.start).Hours()/24 + firsts[m.label].days
+		existing += firsts[m.label].n
+	}
+	next := `(SELECT n.changed_at FROM device_status_changes n WHERE n.device_id = h.device_id AND n.changed_at < ?
+		AND (n.changed_at > h.changed_at OR (n.changed_at = h.changed_at AND n.id > h.id)) ORDER BY n.changed_at, n.id LIMIT 1)`
+	err = c.scan(ctx, "utilization", `WITH x AS MATERIALIZED (SELECT h.changed_at AS since, COALESCE(`+next+`, `+c.ts()+`) AS until
+			FROM device_status_changes h`+c.scope.deviceJoin("h.device_id")+` WHERE `+dw+` AND h.status IN ('retired', 'lost') AND h.changed_at < ?)
+		SELECT m.label, SUM(`+c.days(c.greatest("x.since", "m.ms"), c.least("x.until", "m.me"))+`) FROM `+mt+` m
+		JOIN x ON x.since < m.me AND x.until > m.ms GROUP BY m.label`,
+		append(append(append([]any{c.end, c.end}, da...), c.end), ma...), func(rows *sql.Rows) error {
+			var label string
+			var out sql.NullFloat64
+			if err := rows.Scan(&label, &out); err != nil {
+				return err
+			}
+			inService[label] -= out.Float64
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -416,20 +509,54 @@ func (c *computation) utilization(ctx context.Context) error {
 // in the period lasted.
 func (c *computation) loanDays(ctx context.Context) error {
 	lw, la := c.scope.loans()
-	var days []float64
-	err := c.scan(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` FROM loans l`+loanJoins+
-		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), func(rows *sql.Rows) error {
-		var d float64
-		err := rows.Scan(&d)
-		days = append(days, d)
-		return err
-	})
+	f, err := c.percentiles(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` AS x FROM loans l`+c.scope.loanJoins()+
+		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), 0.5, 0.9)
 	if err != nil {
 		return err
 	}
-	c.report.Use.LoanDaysMedian = percentile(days, 0.5)
-	c.report.Use.LoanDaysP90 = percentile(days, 0.9)
+	c.report.Use.LoanDaysMedian, c.report.Use.LoanDaysP90 = f[0], f[1]
 	return nil
+}
+
+// percentiles are the nearest-rank percentiles ps of the values x the
+// query selects, as percentile computes them. PostgreSQL computes them
+// itself (percentile_disc is the nearest rank: the value at position
+// ceil(p * n)), rather than sending every value here.
+func (c *computation) percentiles(ctx context.Context, what, query string, args []any, ps ...float64) ([]Figure, error) {
+	out := make([]Figure, len(ps))
+	if !c.pg() {
+		var values []float64
+		err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error {
+			var v float64
+			err := rows.Scan(&v)
+			values = append(values, v)
+			return err
+		})
+		for i, p := range ps {
+			out[i] = percentile(values, p)
+		}
+		return out, err
+	}
+	cols := "COUNT(*)"
+	for _, p := range ps {
+		cols += ", percentile_disc(" + strconv.FormatFloat(p, 'g', -1, 64) + ") WITHIN GROUP (ORDER BY v.x)"
+	}
+	values := make([]sql.NullFloat64, len(ps))
+	var n int64
+	err := c.scan(ctx, what, `SELECT `+cols+` FROM (`+query+`) v`, args, func(rows *sql.Rows) error {
+		dest := []any{&n}
+		for i := range values {
+			dest = append(dest, &values[i])
+		}
+		return rows.Scan(dest...)
+	})
+	for i, v := range values {
+		out[i] = Figure{Hidden: true}
+		if n >= MinPeople {
+			out[i] = Rate(math.Round(v.Float64*10) / 10)
+		}
+	}
+	return out, err
 }
 
 // percentile is the nearest-rank percentile p of values, in days to one
@@ -450,8 +577,15 @@ func percentile(values []float64, p float64) Figure {
 func (c *computation) overdueRecovery(ctx context.Context) error {
 	lw, la := c.scope.loans()
 	var overdue, recovered int
-	err := c.scan(ctx, "loans", `SELECT l.due_on, l.returned_at, l.lost_at FROM loans l`+loanJoins+
-		`WHERE `+lw+` AND l.issued_at < ? AND l.due_on < `+c.date("?")+` AND (`+closedAt+` IS NULL OR `+closedAt+` > ?)`,
+	// Only loans still open after their due date (at midnight UTC, hours
+	// before the overdue day starts anywhere) can have been overdue: the
+	// others are left in the database.
+	dueDay := "l.due_on"
+	if c.pg() {
+		dueDay = "(CAST(l.due_on AS TIMESTAMP) AT TIME ZONE 'UTC')"
+	}
+	err := c.scan(ctx, "loans", `SELECT l.due_on, l.returned_at, l.lost_at FROM loans l`+c.scope.loanJoins()+
+		`WHERE `+lw+` AND l.issued_at < ? AND l.due_on < `+c.date("?")+` AND (`+closedAt+` IS NULL OR (`+closedAt+` > ? AND `+closedAt+` > `+dueDay+`))`,
 		append(la, c.end, c.to, c.start), func(rows *sql.Rows) error {
 			var due calendar.Date
 			var returned, lost instant
@@ -486,61 +620,61 @@ func (c *computation) overdueRecovery(ctx context.Context) error {
 func (c *computation) people(ctx context.Context) error {
 	dw, da := c.scope.devices()
 	cw, ca := c.scope.clients()
-	type served struct {
-		id        int64
-		household sql.NullInt64
-		born      calendar.Date
-		needs     string
-		first     time.Time
-	}
-	var all []served
-	err := c.scan(ctx, "clients", `SELECT c.id, c.household_id, c.date_of_birth, c.needs,
-			(SELECT MIN(l2.issued_at) FROM loans l2 WHERE l2.client_id = c.id)
-		FROM clients c WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l JOIN devices d ON d.id = l.device_id
-			WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?))`,
-		append(append(ca, da...), c.end, c.start), func(rows *sql.Rows) error {
-			var s served
-			var needs sql.NullString
-			var first instant
-			if err := rows.Scan(&s.id, &s.household, &s.born, &needs, &first); err != nil {
+	p := &c.report.People
+	needs := map[string]int64{}
+	bands := map[string]int64{}
+	// The clients with a loan in scope open during the period, with the
+	// first loan each was ever issued (of any device): the first loans in
+	// one pass over the index on (client_id, issued_at), rather than a
+	// look-up per client. They are counted in the database: in all, new
+	// (first issued in the period) and by household (one's own when in
+	// none); then by each distinct list of needs and date of birth, which
+	// are few, rather than client by client.
+	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.date_of_birth, c.needs, f.first_issued
+			FROM clients c JOIN (SELECT l.client_id, MIN(l.issued_at) AS first_issued FROM loans l GROUP BY l.client_id) f ON f.client_id = c.id
+			WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l`+c.scope.deviceJoin("l.device_id")+`
+				WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)))
+		SELECT 'all', NULL, COUNT(*), SUM(CASE WHEN s.first_issued >= ? AND s.first_issued < ? THEN 1 ELSE 0 END),
+			COUNT(DISTINCT COALESCE(s.household_id, -s.id)) FROM s
+		UNION ALL SELECT 'needs', s.needs, COUNT(*), 0, 0 FROM s GROUP BY s.needs
+		UNION ALL SELECT 'born', CAST(s.date_of_birth AS TEXT), COUNT(*), 0, 0 FROM s GROUP BY s.date_of_birth`,
+		append(append(ca, da...), c.end, c.start, c.start, c.end), func(rows *sql.Rows) error {
+			var row string
+			var value sql.NullString
+			var n int64
+			var newClients, households sql.NullInt64
+			if err := rows.Scan(&row, &value, &n, &newClients, &households); err != nil {
 				return err
 			}
-			s.needs, s.first = needs.String, first.Time
-			all = append(all, s)
+			switch row {
+			case "all":
+				p.ClientsServed, p.NewClients = Count(n), Count(newClients.Int64)
+				p.ReturningClients, p.Households = Count(n-newClients.Int64), Count(households.Int64)
+			case "needs":
+				var codes []string
+				if value.String != "" {
+					if err := json.Unmarshal([]byte(value.String), &codes); err != nil {
+						return fmt.Errorf("client needs: %w", err)
+					}
+				}
+				for _, code := range codes {
+					needs[code] += n
+				}
+			case "born":
+				var born calendar.Date
+				if value.Valid {
+					var err error
+					if born, err = calendar.Parse(value.String[:min(len(value.String), 10)]); err != nil {
+						return fmt.Errorf("client date of birth: %w", err)
+					}
+				}
+				bands[ageBand(born, c.to)] += n
+			}
 			return nil
 		})
 	if err != nil {
 		return err
 	}
-	p := &c.report.People
-	var newClients int64
-	households := map[int64]bool{}
-	needs := map[string]int64{}
-	bands := map[string]int64{}
-	for _, s := range all {
-		if !s.first.Before(c.start) && s.first.Before(c.end) {
-			newClients++
-		}
-		if s.household.Valid {
-			households[s.household.Int64] = true
-		} else {
-			households[-s.id] = true // a household of one
-		}
-		var codes []string
-		if s.needs != "" {
-			if err := json.Unmarshal([]byte(s.needs), &codes); err != nil {
-				return fmt.Errorf("client needs: %w", err)
-			}
-		}
-		for _, n := range codes {
-			needs[n]++
-		}
-		bands[ageBand(s.born, c.to)]++
-	}
-	p.ClientsServed = Count(int64(len(all)))
-	p.NewClients = Count(newClients)
-	p.ReturningClients = Count(int64(len(all)) - newClients)
-	p.Households = Count(int64(len(households)))
 	p.ByNeed = []NeedCount{}
 	for _, n := range sortedKeys(needs) {
 		p.ByNeed = append(p.ByNeed, NeedCount{Need: n, Clients: Count(needs[n])})
@@ -596,7 +730,7 @@ const StaffDecision = "staff decision"
 func (c *computation) access(ctx context.Context) error {
 	a := &c.report.Access
 	rw, ra := c.requestScope()
-	from := ` FROM device_requests r JOIN clients c ON c.id = r.client_id WHERE ` + rw
+	from := ` FROM device_requests r` + c.scope.clientJoin("r.client_id") + ` WHERE ` + rw
 	inPeriod := func(action string) string {
 		return `EXISTS (SELECT 1 FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id
 			AND e.action = '` + action + `' AND e.occurred_at >= ? AND e.occurred_at < ?)`
@@ -666,49 +800,29 @@ func (c *computation) access(ctx context.Context) error {
 
 	// Days from filing to the device, for the loans of the period that
 	// fulfilled a request.
-	var days []float64
-	err = c.scan(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` FROM device_requests r JOIN loans l ON l.id = r.loan_id
-		JOIN clients c ON c.id = r.client_id WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end),
-		func(rows *sql.Rows) error {
-			var d float64
-			err := rows.Scan(&d)
-			days = append(days, d)
-			return err
-		})
+	f, err := c.percentiles(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` AS x FROM device_requests r JOIN loans l ON l.id = r.loan_id`+
+		c.scope.clientJoin("r.client_id")+` WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end), 0.5)
 	if err != nil {
 		return err
 	}
-	a.DaysToDeviceMedian = percentile(days, 0.5)
+	a.DaysToDeviceMedian = f[0]
 	return c.waitlistAtEnd(ctx)
 }
 
 // waitlistAtEnd counts the requests whose last status before the end of
-// the period was "waitlisted", replaying their history.
+// the period was "waitlisted".
 func (c *computation) waitlistAtEnd(ctx context.Context) error {
 	rw, ra := c.requestScope()
-	last := map[int64]string{}
-	err := c.scan(ctx, "requests", `SELECT e.subject_id, e.action FROM audit_events e
-		JOIN device_requests r ON r.id = e.subject_id JOIN clients c ON c.id = r.client_id
-		WHERE e.subject_type = 'device_request' AND e.occurred_at < ? AND `+rw+`
-		AND e.action IN ('request.filed', 'request.approved', 'request.denied', 'request.waitlisted', 'request.ready', 'request.fulfilled', 'request.cancelled')
+	// Counted in the database, the last status of each request ever
+	// waitlisted looked up by the index on its events, rather than every
+	// event of theirs replayed here.
+	n, err := c.count(ctx, "requests", `SELECT COUNT(*) FROM device_requests r`+c.scope.clientJoin("r.client_id")+` WHERE `+rw+`
 		AND r.id IN (SELECT w.subject_id FROM audit_events w WHERE w.subject_type = 'device_request' AND w.action = 'request.waitlisted' AND w.occurred_at < ?)
-		ORDER BY e.subject_id, e.occurred_at, e.id`, append(append([]any{c.end}, ra...), c.end), func(rows *sql.Rows) error {
-		var id int64
-		var action string
-		if err := rows.Scan(&id, &action); err != nil {
-			return err
-		}
-		last[id] = action
-		return nil
-	})
+		AND (SELECT e.action FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id AND e.occurred_at < ?
+			AND e.action IN ('request.filed', 'request.approved', 'request.denied', 'request.waitlisted', 'request.ready', 'request.fulfilled', 'request.cancelled')
+			ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) = 'request.waitlisted'`, append(ra, c.end, c.end)...)
 	if err != nil {
 		return err
-	}
-	var n int64
-	for _, action := range last {
-		if action == "request.waitlisted" {
-			n++
-		}
 	}
 	c.report.Access.WaitlistAtEnd = Count(n)
 	return nil
@@ -732,7 +846,7 @@ func (c *computation) training(ctx context.Context) error {
 	err = c.scan(ctx, "training", `SELECT COUNT(*),
 			SUM(CASE WHEN en.attendance IN ('present', 'late') THEN 1 ELSE 0 END),
 			SUM(CASE WHEN en.module_completed THEN 1 ELSE 0 END)
-		FROM training_enrollments en JOIN training_sessions s ON s.id = en.session_id JOIN clients c ON c.id = en.client_id
+		FROM training_enrollments en JOIN training_sessions s ON s.id = en.session_id`+c.scope.clientJoin("en.client_id")+`
 		WHERE en.status = 'enrolled' AND s.status = 'scheduled' AND s.starts_at >= ? AND s.starts_at < ? AND s.starts_at < ? AND `+cw,
 		append(heldArgs, ca...), func(rows *sql.Rows) error { return rows.Scan(&enrolled, &attended, &completed) })
 	if err != nil {
@@ -766,7 +880,7 @@ func (c *computation) connectivity(ctx context.Context) error {
 	}
 	if c.scope.kind != "" || c.scope.postal != "" {
 		lw, la := c.scope.loans()
-		where += ` AND EXISTS (SELECT 1 FROM loans l` + loanJoins + `WHERE l.data_plan_id = dp.id AND ` + lw +
+		where += ` AND EXISTS (SELECT 1 FROM loans l` + c.scope.loanJoins() + `WHERE l.data_plan_id = dp.id AND ` + lw +
 			` AND l.issued_at < ? AND (` + closedAt + ` IS NULL OR ` + closedAt + ` >= ?))`
 		args = append(append(args, la...), c.end, c.start)
 	}

@@ -103,3 +103,17 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// LongReadTimeout is rawURL with a read timeout of an hour rather than
+// pgdriver's 10 s, for a benchmark's seeding, vacuuming and explaining.
+func LongReadTimeout(t testing.TB, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("read_timeout", "1h")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
