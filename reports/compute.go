@@ -203,6 +203,15 @@ func periodMonths(from, to calendar.Date, loc *time.Location) []month {
 // run computes every section.
 func (c *computation) run(ctx context.Context) error {
 	c.months = periodMonths(c.report.Period.From, c.report.Period.To, c.loc)
+	for i := range c.months { // cut to now, when the period has not ended
+		m := &c.months[i]
+		if m.end.After(c.end) {
+			m.end = c.end
+		}
+		if m.start.After(m.end) {
+			m.start = m.end
+		}
+	}
 	for _, step := range []func(context.Context) error{c.pool, c.use, c.people, c.access, c.training, c.connectivity} {
 		if err := step(ctx); err != nil {
 			return err
@@ -509,7 +518,7 @@ func (c *computation) utilization(ctx context.Context, issued map[string]monthSu
 // in the period lasted.
 func (c *computation) loanDays(ctx context.Context) error {
 	lw, la := c.scope.loans()
-	f, err := c.percentiles(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` AS x FROM loans l`+c.scope.loanJoins()+
+	f, err := c.percentiles(ctx, "loans", `SELECT `+c.days("l.issued_at", "l.returned_at")+` AS x, l.client_id AS person FROM loans l`+c.scope.loanJoins()+
 		`WHERE `+lw+` AND l.returned_at >= ? AND l.returned_at < ?`, append(la, c.start, c.end), 0.5, 0.9)
 	if err != nil {
 		return err
@@ -519,25 +528,32 @@ func (c *computation) loanDays(ctx context.Context) error {
 }
 
 // percentiles are the nearest-rank percentiles ps of the values x the
-// query selects, as percentile computes them. PostgreSQL computes them
-// itself (percentile_disc is the nearest rank: the value at position
-// ceil(p * n)), rather than sending every value here.
+// query selects, as percentile computes them, suppressed when the values
+// are of fewer than MinPeople people (the query's column person, a client
+// id). PostgreSQL computes them itself (percentile_disc is the nearest
+// rank: the value at position ceil(p * n)), rather than sending every
+// value here.
 func (c *computation) percentiles(ctx context.Context, what, query string, args []any, ps ...float64) ([]Figure, error) {
 	out := make([]Figure, len(ps))
 	if !c.pg() {
 		var values []float64
+		people := map[int64]bool{}
 		err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error {
 			var v float64
-			err := rows.Scan(&v)
-			values = append(values, v)
+			var person int64
+			err := rows.Scan(&v, &person)
+			values, people[person] = append(values, v), true
 			return err
 		})
 		for i, p := range ps {
-			out[i] = percentile(values, p)
+			out[i] = Figure{Hidden: true}
+			if len(people) >= MinPeople {
+				out[i] = percentile(values, p)
+			}
 		}
 		return out, err
 	}
-	cols := "COUNT(*)"
+	cols := "COUNT(DISTINCT v.person)"
 	for _, p := range ps {
 		cols += ", percentile_disc(" + strconv.FormatFloat(p, 'g', -1, 64) + ") WITHIN GROUP (ORDER BY v.x)"
 	}
@@ -560,9 +576,9 @@ func (c *computation) percentiles(ctx context.Context, what, query string, args 
 }
 
 // percentile is the nearest-rank percentile p of values, in days to one
-// decimal; suppressed over fewer than MinPeople values.
+// decimal.
 func percentile(values []float64, p float64) Figure {
-	if len(values) < MinPeople {
+	if len(values) == 0 {
 		return Figure{Hidden: true}
 	}
 	sort.Float64s(values)
@@ -577,6 +593,7 @@ func percentile(values []float64, p float64) Figure {
 func (c *computation) overdueRecovery(ctx context.Context) error {
 	lw, la := c.scope.loans()
 	var overdue, recovered int
+	people := map[int64]bool{}
 	// Only loans still open after their due date (at midnight UTC, hours
 	// before the overdue day starts anywhere) can have been overdue: the
 	// others are left in the database.
@@ -584,12 +601,13 @@ func (c *computation) overdueRecovery(ctx context.Context) error {
 	if c.pg() {
 		dueDay = "(CAST(l.due_on AS TIMESTAMP) AT TIME ZONE 'UTC')"
 	}
-	err := c.scan(ctx, "loans", `SELECT l.due_on, l.returned_at, l.lost_at FROM loans l`+c.scope.loanJoins()+
+	err := c.scan(ctx, "loans", `SELECT l.due_on, l.returned_at, l.lost_at, l.client_id FROM loans l`+c.scope.loanJoins()+
 		`WHERE `+lw+` AND l.issued_at < ? AND l.due_on < `+c.date("?")+` AND (`+closedAt+` IS NULL OR (`+closedAt+` > ? AND `+closedAt+` > `+dueDay+`))`,
 		append(la, c.end, c.to, c.start), func(rows *sql.Rows) error {
 			var due calendar.Date
 			var returned, lost instant
-			if err := rows.Scan(&due, &returned, &lost); err != nil {
+			var person int64
+			if err := rows.Scan(&due, &returned, &lost, &person); err != nil {
 				return err
 			}
 			from := dayStart(due.AddDays(1), c.loc)
@@ -601,6 +619,7 @@ func (c *computation) overdueRecovery(ctx context.Context) error {
 			}
 			if from.Before(c.end) && until.After(from) && until.After(c.start) {
 				overdue++
+				people[person] = true
 				if returned.Valid && returned.Time.Before(c.end) {
 					recovered++
 				}
@@ -611,7 +630,7 @@ func (c *computation) overdueRecovery(ctx context.Context) error {
 		return err
 	}
 	c.report.Use.OverdueRecoveryRate = Figure{Hidden: true}
-	if overdue >= MinPeople {
+	if len(people) >= MinPeople {
 		c.report.Use.OverdueRecoveryRate = Rate(float64(recovered) / float64(overdue))
 	}
 	return nil
@@ -800,7 +819,7 @@ func (c *computation) access(ctx context.Context) error {
 
 	// Days from filing to the device, for the loans of the period that
 	// fulfilled a request.
-	f, err := c.percentiles(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` AS x FROM device_requests r JOIN loans l ON l.id = r.loan_id`+
+	f, err := c.percentiles(ctx, "requests", `SELECT `+c.days("r.created_at", "l.issued_at")+` AS x, r.client_id AS person FROM device_requests r JOIN loans l ON l.id = r.loan_id`+
 		c.scope.clientJoin("r.client_id")+` WHERE `+rw+` AND l.issued_at >= ? AND l.issued_at < ?`, append(ra, c.start, c.end), 0.5)
 	if err != nil {
 		return err
@@ -842,19 +861,19 @@ func (c *computation) training(ctx context.Context) error {
 	}
 	t.SessionsHeld, t.HoursDelivered = Count(sessions), Rate(math.Round(hours*100)/100)
 	cw, ca := c.scope.clients()
-	var enrolled, attended, completed sql.NullInt64
-	err = c.scan(ctx, "training", `SELECT COUNT(*),
+	var enrolled, attended, completed, people sql.NullInt64
+	err = c.scan(ctx, "training", `SELECT COUNT(*), COUNT(DISTINCT en.client_id),
 			SUM(CASE WHEN en.attendance IN ('present', 'late') THEN 1 ELSE 0 END),
 			SUM(CASE WHEN en.module_completed THEN 1 ELSE 0 END)
 		FROM training_enrollments en JOIN training_sessions s ON s.id = en.session_id`+c.scope.clientJoin("en.client_id")+`
 		WHERE en.status = 'enrolled' AND s.status = 'scheduled' AND s.starts_at >= ? AND s.starts_at < ? AND s.starts_at < ? AND `+cw,
-		append(heldArgs, ca...), func(rows *sql.Rows) error { return rows.Scan(&enrolled, &attended, &completed) })
+		append(heldArgs, ca...), func(rows *sql.Rows) error { return rows.Scan(&enrolled, &people, &attended, &completed) })
 	if err != nil {
 		return err
 	}
 	t.Enrollments, t.ModulesCompleted = Count(enrolled.Int64), Count(completed.Int64)
 	t.AttendanceRate = Figure{Hidden: true}
-	if enrolled.Int64 >= MinPeople {
+	if people.Int64 >= MinPeople {
 		t.AttendanceRate = Rate(float64(attended.Int64) / float64(enrolled.Int64))
 	}
 	return nil

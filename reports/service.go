@@ -206,6 +206,17 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 	}
 	c := &computation{db: s.DB, report: r, scope: newScope(sources, p.Kind, p.PostalPrefix),
 		start: dayStart(p.From, loc), end: dayStart(p.To.AddDays(1), loc), now: s.Now().UTC(), loc: loc, to: p.To}
+	// A period that has not ended is counted up to now: what is "at the
+	// end" is what is so now, and nothing is assumed of the days to come.
+	if c.now.Before(c.end) {
+		c.end = c.now
+		if c.end.Before(c.start) {
+			c.end = c.start
+		}
+		if today := calendar.Today(c.now, loc); today.Before(c.to) {
+			c.to = today
+		}
+	}
 	if sources != nil && len(sources) == 0 {
 		// A funder linked to no source: nothing to count.
 		c.empty()

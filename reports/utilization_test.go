@@ -682,3 +682,47 @@ func fieldsOf(err error) map[string]string {
 	}
 	return nil
 }
+
+// A median or rate over the loans of fewer than five people is suppressed,
+// however many loans they had.
+func TestRatesCountPeopleNotLoans(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		w.client("Solo", 12000, "1980-01-01", "60607", nil, "")
+		for i := range 6 {
+			device := fmt.Sprintf("d%d", i)
+			w.device(device, "laptop", q1(1, 2+i, 8))
+			w.lend(device, "Solo", device, fmt.Sprintf("2026-01-%02d", 3+i), "", q1(1, 2+i, 10))
+			// Returned late: overdue first, then recovered.
+			w.returned(device, q1(1, 10+i, 10))
+		}
+		w.clock.Set(q1(4, 15, 12))
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, q1Params(t))
+		w.must(err)
+		expectFigures(t, "one person's six loans", figures(t, raw), map[string]string{
+			"use.loans_returned": "6", "use.loan_days_median": "suppressed", "use.loan_days_p90": "suppressed",
+			"use.overdue_recovery_rate": "suppressed",
+		})
+	})
+}
+
+// A period that has not ended is counted up to now: nothing is said of
+// the days to come.
+func TestUtilizationReportOfAPeriodNotEnded(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db) // now: April 15
+		p, err := reports.ParseParams("2026-04-01", "2026-05-31", "", "", "")
+		w.must(err)
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, p)
+		w.must(err)
+		got := figures(t, raw)
+		// L5, due on April 25, is not overdue yet; L3 and L10 are.
+		expectFigures(t, "April and May, on April 15", got, map[string]string{
+			"use.overdue_at_end": "2", "use.by_month.2026-05.utilization_rate": "0", "use.by_month.2026-05.issued": "0",
+			"pool.by_kind.hotspot.available": "1", "pool.by_kind.hotspot.on_loan": "0",
+		})
+		if april := got["use.by_month.2026-04.utilization_rate"]; april == "0" || april == "" {
+			t.Errorf("April's utilization up to now: %q", april)
+		}
+	})
+}
