@@ -11,7 +11,7 @@ type Definition struct {
 // docs/reports.md points here: change a measure's computation, change its
 // definition.
 var Definitions = []Definition{
-	{"period", "from, to", "The first and the last day of the period, both included, as days in the agency's time zone."},
+	{"period", "from, to", "The first and the last day of the period, both included, as days in the agency's time zone. A period that has not ended is counted up to the moment the report is made."},
 
 	{"pool", "devices_at_end", "Devices in service at the end of the period: those in any status but retired or lost."},
 	{"pool", "by_kind", "For each kind of device, how many devices were in each status (available, on loan, inspection, repair, lost, retired) at the end of the period."},
@@ -25,8 +25,8 @@ var Definitions = []Definition{
 	{"use", "loans_lost", "Loans whose device was reported lost during the period."},
 	{"use", "overdue_at_end", "Loans open at the end of the period whose due date had passed."},
 	{"use", "utilization_rate", "Device-days on loan divided by device-days in service (devices neither retired nor lost) during the period, from 0 to 1."},
-	{"use", "loan_days_median", "The median number of days from issue to return of the loans returned during the period (nearest rank); suppressed over fewer than 5 loans."},
-	{"use", "loan_days_p90", "The 90th percentile of the same days (nearest rank); suppressed over fewer than 5 loans."},
+	{"use", "loan_days_median", "The median number of days from issue to return of the loans returned during the period (nearest rank); suppressed when those loans are of fewer than 5 clients."},
+	{"use", "loan_days_p90", "The 90th percentile of the same days (nearest rank); suppressed when those loans are of fewer than 5 clients."},
 	{"use", "overdue_recovery_rate", "Of the loans overdue at some time during the period, the share returned by its end, from 0 to 1."},
 	{"use", "by_month", "Loans issued and returned in each calendar month of the period, and the month's utilization rate."},
 
