@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/storage"
@@ -200,6 +201,10 @@ func periodMonths(from, to calendar.Date, loc *time.Location) []month {
 	return out
 }
 
+// ReportConnections is how many of a report's sections run at once on
+// PostgreSQL.
+const ReportConnections = 3
+
 // run computes every section.
 func (c *computation) run(ctx context.Context) error {
 	c.months = periodMonths(c.report.Period.From, c.report.Period.To, c.loc)
@@ -212,7 +217,22 @@ func (c *computation) run(ctx context.Context) error {
 			m.start = m.end
 		}
 	}
-	for _, step := range []func(context.Context) error{c.pool, c.use, c.people, c.access, c.training, c.connectivity} {
+	// The sections are independent but for connectivity, which divides by
+	// the clients served. On PostgreSQL they run at once, each on its own
+	// connection; SQLite, one file, takes them one after the other.
+	sections := []func(context.Context) error{c.pool, c.use, c.people, c.access, c.training}
+	if c.pg() {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(ReportConnections)
+		for _, step := range sections {
+			g.Go(func() error { return step(gctx) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		sections = nil
+	}
+	for _, step := range append(sections, c.connectivity) {
 		if err := step(ctx); err != nil {
 			return err
 		}
