@@ -291,25 +291,41 @@ var statuses = []string{"available", "on_loan", "inspection", "repair", "lost", 
 func (c *computation) pool(ctx context.Context) error {
 	dw, da := c.scope.devices()
 	byKind := map[string]map[string]int64{}
-	// Each device's last status before the end (none if it came later),
-	// read from the index on its history alone.
-	// (Materialized, so that the look-up runs once a device.)
-	err := c.scan(ctx, "pool", `WITH x AS MATERIALIZED (SELECT d.kind,
+	add := func(sign int64) func(rows *sql.Rows) error {
+		return func(rows *sql.Rows) error {
+			var kind string
+			var status sql.NullString
+			var n int64
+			if err := rows.Scan(&kind, &status, &n); err != nil || !status.Valid {
+				return err
+			}
+			if byKind[kind] == nil {
+				byKind[kind] = map[string]int64{}
+			}
+			byKind[kind][status.String] += sign * n
+			return nil
+		}
+	}
+	// A device's status at the end is its status now, unless it moved
+	// since: the devices taken in before the end are counted by their
+	// status now, and those with a change since (few, for a recent period)
+	// are moved back to their last status before the end, read from the
+	// index on their history. Both are written in one transaction.
+	err := c.scan(ctx, "pool", `SELECT d.kind, d.status, COUNT(*) FROM devices d WHERE `+dw+` AND d.created_at < ?
+		GROUP BY d.kind, d.status`, append(da, c.end), add(1))
+	if err != nil {
+		return err
+	}
+	since := `FROM devices d WHERE ` + dw + ` AND d.created_at < ? AND d.id IN (SELECT h.device_id FROM device_status_changes h WHERE h.changed_at >= ?)`
+	err = c.scan(ctx, "pool", `SELECT d.kind, d.status, COUNT(*) `+since+` GROUP BY d.kind, d.status`, append(da, c.end, c.end), add(-1))
+	if err != nil {
+		return err
+	}
+	err = c.scan(ctx, "pool", `WITH x AS MATERIALIZED (SELECT d.kind,
 			(SELECT h.status FROM device_status_changes h WHERE h.device_id = d.id AND h.changed_at < ?
 				ORDER BY h.changed_at DESC, h.id DESC LIMIT 1) AS status
-		FROM devices d WHERE `+dw+`)
-		SELECT x.kind, x.status, COUNT(*) FROM x WHERE x.status IS NOT NULL GROUP BY x.kind, x.status`, append([]any{c.end}, da...), func(rows *sql.Rows) error {
-		var kind, status string
-		var n int64
-		if err := rows.Scan(&kind, &status, &n); err != nil {
-			return err
-		}
-		if byKind[kind] == nil {
-			byKind[kind] = map[string]int64{}
-		}
-		byKind[kind][status] = n
-		return nil
-	})
+		`+since+`)
+		SELECT x.kind, x.status, COUNT(*) FROM x GROUP BY x.kind, x.status`, append(append([]any{c.end}, da...), c.end, c.end), add(1))
 	if err != nil {
 		return err
 	}

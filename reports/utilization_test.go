@@ -726,3 +726,23 @@ func TestUtilizationReportOfAPeriodNotEnded(t *testing.T) {
 		}
 	})
 }
+
+// The pool at the end of a past period is as it stood then, not now.
+func TestUtilizationReportPoolOfThePast(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := firstQuarter(t, db) // now: April 15
+		p, err := reports.ParseParams("2026-01-01", "2026-01-31", "", "", "")
+		w.must(err)
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, p)
+		w.must(err)
+		got := figures(t, raw)
+		expectFigures(t, "January", got, map[string]string{
+			"pool.devices_at_end": "10", "pool.by_kind.laptop.available": "5", "pool.by_kind.laptop.on_loan": "4",
+			"pool.by_kind.laptop.inspection": "0", "pool.by_kind.laptop.repair": "0", "pool.by_kind.laptop.lost": "0",
+			"pool.by_kind.tablet.on_loan": "1",
+		})
+		if _, ok := got["pool.by_kind.phone.retired"]; ok {
+			t.Errorf("a phone taken in after January is in its pool: %v", got)
+		}
+	})
+}
