@@ -64,9 +64,10 @@ func (p *Pages) login(c *fiber.Ctx) error {
 			return err
 		}
 		if e, ok := err.(*apperr.Error); ok && e.Code == apperr.Unauthorized {
-			// Say it next to both fields, as nothing tells which is wrong.
+			// Next to the password, which is typed again; which of the two
+			// is wrong is not told.
 			f.Problem = ""
-			f.Errors = apperr.Fields{"email": "the email or password is wrong", "password": "the email or password is wrong"}
+			f.Errors = apperr.Fields{"password": e.Message}
 		}
 		status := fiber.StatusUnprocessableEntity
 		if e, ok := err.(*apperr.Error); ok {
