@@ -101,9 +101,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
 	}
 	c.Status(status)
-	// A browser outside the API gets a page: the sign-in form in place of
-	// a page that needs a session, or an error page in the layout.
-	if s.pages != nil && !strings.HasPrefix(c.Path(), "/api/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+	// Outside the API, a browser (or any client of a page) gets a page: the
+	// sign-in form in place of a page that needs a session, or an error
+	// page in the layout.
+	if s.pages != nil && !strings.HasPrefix(c.Path(), "/api/") &&
+		(strings.Contains(c.Get(fiber.HeaderAccept), "text/html") || s.pages.IsPage(c.Method(), c.Route().Path)) {
 		c.Response().ResetBody()
 		return s.pages.Error(c, status, detail.Message)
 	}
