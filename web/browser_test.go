@@ -598,3 +598,28 @@ func TestBrowserErrorPagesAndRoles(t *testing.T) {
 		}
 	})
 }
+
+// A one-time password (the first admin's, or one an admin reset) signs in
+// only with a new password, which the form asks for in place.
+func TestBrowserOneTimePassword(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u, err := e.svc.Accounts.CreateUser(context.Background(), nil, accounts.NewUser{Email: "new.admin@agency.test",
+			Name: "Robin Admin", Role: accounts.Admin, Password: browserPassword, MustChangePassword: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.open("/login")
+		b.fill("email", u.Email, "password", browserPassword)
+		if status := b.submit(`main button[type="submit"]`); status != 422 || !strings.Contains(b.text("#f-new_password-error"), "one-time") {
+			t.Fatalf("a one-time password: %d, %q", status, b.text("main"))
+		}
+		b.check("sign-in-one-time-password")
+		const own = "harbour violet engine sketch"
+		b.fill("password", browserPassword, "new_password", own)
+		if status := b.submit(`main button[type="submit"]`); status != 200 || !strings.HasPrefix(b.text("h1"), "Hello") {
+			t.Fatalf("with a new password: %d, %q", status, b.text("main"))
+		}
+		e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": u.Email, "password": own})
+	})
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
 	"github.com/devicebank/devicebank/web"
 	"github.com/devicebank/devicebank/web/pages"
 )
@@ -171,4 +173,38 @@ func TestPagesSecureCookies(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The form and the API's sign-in count failures against one limit per
+// address.
+func TestPagesShareTheSignInLimit(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, email := e.staff(accounts.Coordinator, browserPassword)
+		limited := e.with(web.Config{SignInPerMinute: 3})
+		limited.must(401, "", "POST", "/api/v1/auth/token", map[string]any{"email": email, "password": "wrong one"})
+		limited.must(401, "", "POST", "/api/v1/auth/token", map[string]any{"email": "nobody@agency.test", "password": "wrong two"})
+		p := limited.pageClient()
+		if res, _ := p.send("POST", "/login", url.Values{"_csrf": {p.token("/login")}, "email": {email}, "password": {"wrong three"}}); res.StatusCode != 401 {
+			t.Fatalf("third failure, on the form: %d", res.StatusCode)
+		}
+		res, body := p.send("POST", "/login", url.Values{"_csrf": {p.token("/login")}, "email": {email}, "password": {browserPassword}})
+		if res.StatusCode != 429 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "any failed sign-ins from your address") {
+			t.Errorf("fourth sign-in, on the form: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		limited.must(429, "", "POST", "/api/v1/auth/token", map[string]any{"email": email, "password": browserPassword})
+	})
+}
+
+// A server fault is a page too, naming the request, without its detail.
+func TestPagesServerErrorPage(t *testing.T) {
+	e := newEnv(t, dbtest.Open(t, storage.SQLite))
+	_, email := e.staff(accounts.Admin, browserPassword)
+	p := e.pageClient()
+	p.signIn(email, browserPassword)
+	e.db.Close()
+	res, body := p.send("GET", "/users", nil)
+	if res.StatusCode != 500 || !strings.Contains(body, "Something went wrong") || !strings.Contains(body, res.Header.Get("X-Request-Id")) ||
+		strings.Contains(body, "sql") || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("a page when the database is gone: %d\n%s", res.StatusCode, body)
+	}
 }

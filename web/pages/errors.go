@@ -2,6 +2,7 @@ package pages
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -61,6 +62,12 @@ func (p *Pages) Error(c *fiber.Ctx, status int, message string) error {
 		}
 		return p.renderLogin(c, status, loginForm(), d)
 	}
+	// An address that is no page (a 404) has not been through the
+	// session: read it, so that the error page has the user's navigation.
+	// A server fault may be the database's: then not.
+	if status < 500 && p.loadSession(c) != nil {
+		c.Locals("actor", nil)
+	}
 	heading, ok := headings[status]
 	if !ok {
 		heading = "Something went wrong"
@@ -71,10 +78,17 @@ func (p *Pages) Error(c *fiber.Ctx, status int, message string) error {
 	return p.render(c, status, "error", heading, nil, errorData{Heading: heading, Message: sentence(message)})
 }
 
-// sentence starts a message with a capital, as a page shows it.
+// sentence writes a message as a page shows it: a capital first, a full
+// stop last.
 func sentence(s string) string {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
+	if s == "" {
 		return s
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	if s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".!?)") {
+		s += "."
+	}
+	return s
 }

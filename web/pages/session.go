@@ -35,20 +35,30 @@ func (p *Pages) clearCookie(c *fiber.Ctx, name string) {
 // goes on without an actor (the sign-in page needs none); an ended session
 // is remembered, so that the sign-in form can say why.
 func (p *Pages) session(c *fiber.Ctx) error {
-	if id := c.Cookies(sessionCookie); id != "" {
-		actor, err := p.svc.Accounts.AuthenticateSession(c.UserContext(), id)
-		switch {
-		case err == nil:
-			c.Locals("actor", actor)
-			c.Locals(sessionSecret, id)
-		case apperr.Is(err, apperr.Unauthorized):
-			p.clearCookie(c, sessionCookie)
-			c.Locals(sessionEnded, err)
-		default:
-			return err
-		}
+	if err := p.loadSession(c); err != nil {
+		return err
 	}
 	return c.Next()
+}
+
+// loadSession reads the browser's session into the request, once.
+func (p *Pages) loadSession(c *fiber.Ctx) error {
+	id := c.Cookies(sessionCookie)
+	if id == "" || Actor(c) != nil || c.Locals(sessionEnded) != nil {
+		return nil
+	}
+	actor, err := p.svc.Accounts.AuthenticateSession(c.UserContext(), id)
+	switch {
+	case err == nil:
+		c.Locals("actor", actor)
+		c.Locals(sessionSecret, id)
+	case apperr.Is(err, apperr.Unauthorized):
+		p.clearCookie(c, sessionCookie)
+		c.Locals(sessionEnded, err)
+	default:
+		return err
+	}
+	return nil
 }
 
 type localKey string
