@@ -104,6 +104,9 @@ type Service struct {
 	Throttle *Throttle
 	// TokenLifetime and TokenIdleTimeout end tokens (see the defaults).
 	TokenLifetime, TokenIdleTimeout time.Duration
+	// SessionIdleTimeout ends a browser session unused for this long; 0
+	// means DefaultSessionIdleTimeout.
+	SessionIdleTimeout time.Duration
 	// Funding keeps which funding sources funders are linked to; nil:
 	// users are shown without links and cannot be linked.
 	Funding FundingLinks
@@ -300,7 +303,8 @@ type UserPatch struct {
 
 // UpdateUser changes a user's name, role, active flag or, for a funder,
 // funding sources. Deactivating a user, or changing their role, revokes
-// their tokens; a funder who takes another role loses their links.
+// their tokens and browser sessions; a funder who takes another role loses
+// their links.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p UserPatch) (*User, error) {
 	var bad apperr.Fields
 	if p.Name != nil {
@@ -349,9 +353,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 			return storage.Err(err, "user")
 		}
 		if _, ok := changes["role"]; ok || !u.Active {
-			if _, err := tx.NewUpdate().Model((*Token)(nil)).Set("revoked_at = ?", u.UpdatedAt).
-				Where("user_id = ? AND revoked_at IS NULL", u.ID).Exec(ctx); err != nil {
-				return storage.Err(err, "tokens")
+			if _, _, err := revokeAccess(ctx, tx, u.ID, u.UpdatedAt, nil); err != nil {
+				return err
 			}
 		}
 		return audit.Record(ctx, tx, audit.Event{OccurredAt: u.UpdatedAt, ActorID: actor.IDPtr(),

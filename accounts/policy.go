@@ -117,6 +117,9 @@ type Actor struct {
 	Role Role
 	// TokenID is the token the request came with; 0 when there is none.
 	TokenID int64
+	// SessionID is the browser session the request came with (the row's
+	// id, not the secret); 0 when there is none.
+	SessionID int64
 }
 
 // Can reports whether the actor holds permission p.

@@ -24,29 +24,48 @@ type SignIn struct {
 // SignIn checks a password and returns a new token. A user whose password
 // was one-time (the first admin, or one reset by an admin) must give a
 // new_password, which replaces it; a new password revokes every other
-// token of the user. address is the client's address, for the throttle.
+// token and browser session of the user. address is the client's address,
+// for the throttle.
 func (s *Service) SignIn(ctx context.Context, in SignIn, address string) (string, *Token, error) {
+	// Check what can be checked before the password.
+	name, nameErr := tokenName("token_name", in.TokenName)
+	var plain string
+	var t *Token
+	err := s.signIn(ctx, in, address, nameErr, func(tx bun.Tx, actor *Actor) (err error) {
+		plain, t, err = s.issueToken(ctx, tx, actor, actor.ID, name, time.Time{})
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return plain, t, nil
+}
+
+// signIn is every password sign-in, for a token or a browser session: it
+// checks the password through the throttle, replaces a one-time password,
+// then calls issue in the transaction that has locked the user's row and
+// found them still active with the password checked. early is an error of
+// the caller's own input, reported with the new password's.
+func (s *Service) signIn(ctx context.Context, in SignIn, address string, early error, issue func(tx bun.Tx, actor *Actor) error) error {
 	wrong := apperr.New(apperr.Unauthorized, "the email or password is wrong")
 	// No account has an email or password this long: refuse before the
 	// lookup, the throttle's memory and the hash are spent on it.
 	if len(in.Email) > MaxEmailLength || len(in.Password) > maxPasswordBytes {
-		return "", nil, wrong
+		return wrong
 	}
-	// Check what can be checked before the password.
-	name, nameErr := tokenName("token_name", in.TokenName)
 	var bad apperr.Fields
 	newPassword, problem := "", ""
 	if in.NewPassword != "" {
 		newPassword, problem = passwordShape(in.NewPassword)
 		bad.Check(problem != "", "new_password", problem)
 	}
-	if err := apperr.Join(nameErr, bad.Err()); err != nil {
-		return "", nil, err
+	if err := apperr.Join(early, bad.Err()); err != nil {
+		return err
 	}
 
 	u, err := s.UserByEmail(ctx, in.Email)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		return "", nil, err
+		return err
 	}
 	hash := dummyHash()
 	if u != nil {
@@ -54,28 +73,26 @@ func (s *Service) SignIn(ctx context.Context, in SignIn, address string) (string
 	}
 	ok, err := s.checkPassword(ctx, in.Email, address, in.Password, hash, func(ok bool) bool { return ok && u != nil && u.Active })
 	if err != nil {
-		return "", nil, err
+		return err
 	}
 	if !ok {
-		return "", nil, wrong
+		return wrong
 	}
 
 	if u.MustChangePassword && in.NewPassword == "" {
-		return "", nil, (apperr.Fields{"new_password": "your password is one-time: choose a new one of at least 12 characters"}).Err()
+		return (apperr.Fields{"new_password": "your password is one-time: choose a new one of at least 12 characters"}).Err()
 	}
 	newHash := ""
 	if in.NewPassword != "" {
 		if problem := s.newPasswordProblem(newPassword, in.Password, u); problem != "" {
-			return "", nil, (apperr.Fields{"new_password": problem}).Err()
+			return (apperr.Fields{"new_password": problem}).Err()
 		}
 		if newHash, err = s.hash(ctx, newPassword); err != nil {
-			return "", nil, err
+			return err
 		}
 	}
 	actor := &Actor{ID: u.ID, Name: u.Name, Role: u.Role}
-	var plain string
-	var t *Token
-	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		// The password checked must still be the user's, and they still active.
 		locked, err := s.lockUser(ctx, tx, u.ID)
 		if err != nil {
@@ -85,17 +102,12 @@ func (s *Service) SignIn(ctx context.Context, in SignIn, address string) (string
 			return wrong
 		}
 		if newHash != "" {
-			if err := s.replacePassword(ctx, tx, actor, u.ID, newHash, false, 0, "user.password_changed"); err != nil {
+			if err := s.replacePassword(ctx, tx, actor, u.ID, newHash, false, nil, "user.password_changed"); err != nil {
 				return err
 			}
 		}
-		plain, t, err = s.issueToken(ctx, tx, actor, u.ID, name, time.Time{})
-		return err
+		return issue(tx, actor)
 	})
-	if err != nil {
-		return "", nil, err
-	}
-	return plain, t, nil
 }
 
 // checkPassword compares password with hash for account, through the
@@ -141,8 +153,9 @@ type PasswordChange struct {
 	NewPassword     string `json:"new_password"`
 }
 
-// ChangePassword replaces the actor's password. Every other token of theirs
-// is revoked in the same transaction; the one they used is kept. address is
+// ChangePassword replaces the actor's password. Every other token and
+// browser session of theirs is revoked in the same transaction; the one
+// they used is kept. address is
 // the client's address: wrong current passwords are throttled as sign-ins are.
 func (s *Service) ChangePassword(ctx context.Context, actor *Actor, in PasswordChange, address string) error {
 	u, err := s.User(ctx, actor.ID)
@@ -178,7 +191,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *Actor, in PasswordC
 		if locked.PasswordHash != u.PasswordHash {
 			return apperr.New(apperr.Conflict, "your password was changed meanwhile; sign in again")
 		}
-		return s.replacePassword(ctx, tx, actor, u.ID, hash, false, actor.TokenID, "user.password_changed")
+		return s.replacePassword(ctx, tx, actor, u.ID, hash, false, actor, "user.password_changed")
 	})
 }
 
@@ -198,7 +211,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor *Actor, userID int64)
 		if _, err := s.lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		return s.replacePassword(ctx, tx, actor, userID, hash, true, 0, "user.password_reset")
+		return s.replacePassword(ctx, tx, actor, userID, hash, true, nil, "user.password_reset")
 	})
 	if err != nil {
 		return "", err
@@ -214,21 +227,45 @@ func (s *Service) lockUser(ctx context.Context, tx bun.Tx, id int64) (*User, err
 	return u, nil
 }
 
-// replacePassword stores a user's new password hash and revokes all their
-// tokens but keep (0: all), in tx, which has locked the user's row. The
-// audit event says how many tokens ended, never anything of the password.
-func (s *Service) replacePassword(ctx context.Context, tx bun.Tx, actor *Actor, userID int64, hash string, oneTime bool, keep int64, action string) error {
+// replacePassword stores a user's new password hash and ends all their
+// tokens and browser sessions but keep's (nil: all), in tx, which has
+// locked the user's row. The audit event says how many ended, never
+// anything of the password.
+func (s *Service) replacePassword(ctx context.Context, tx bun.Tx, actor *Actor, userID int64, hash string, oneTime bool, keep *Actor, action string) error {
 	now := s.now()
 	if _, err := tx.NewUpdate().Model((*User)(nil)).Set("password_hash = ?", hash).
 		Set("must_change_password = ?", oneTime).Set("updated_at = ?", now).Where("id = ?", userID).Exec(ctx); err != nil {
 		return storage.Err(err, "user")
 	}
-	res, err := tx.NewUpdate().Model((*Token)(nil)).Set("revoked_at = ?", now).
-		Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, keep).Exec(ctx)
+	tokens, sessions, err := revokeAccess(ctx, tx, userID, now, keep)
 	if err != nil {
-		return storage.Err(err, "tokens")
+		return err
 	}
-	revoked, _ := res.RowsAffected()
 	return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: action,
-		SubjectType: "user", SubjectID: userID}, map[string]any{"tokens_revoked": revoked})
+		SubjectType: "user", SubjectID: userID}, map[string]any{"tokens_revoked": tokens, "sessions_ended": sessions})
+}
+
+// revokeAccess ends every token and browser session of user userID at now,
+// in tx, but the token and the session keep signed in with (nil: none
+// kept), and says how many of each ended. It is what a new password, a
+// deactivation and a change of role do, so that API tokens and browser
+// sessions end alike.
+func revokeAccess(ctx context.Context, tx bun.Tx, userID int64, now time.Time, keep *Actor) (tokens, sessions int64, err error) {
+	var keepToken, keepSession int64
+	if keep != nil {
+		keepToken, keepSession = keep.TokenID, keep.SessionID
+	}
+	res, err := tx.NewUpdate().Model((*Token)(nil)).Set("revoked_at = ?", now).
+		Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, keepToken).Exec(ctx)
+	if err != nil {
+		return 0, 0, storage.Err(err, "tokens")
+	}
+	tokens, _ = res.RowsAffected()
+	res, err = tx.NewUpdate().Model((*Session)(nil)).Set("revoked_at = ?", now).
+		Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, keepSession).Exec(ctx)
+	if err != nil {
+		return 0, 0, storage.Err(err, "sessions")
+	}
+	sessions, _ = res.RowsAffected()
+	return tokens, sessions, nil
 }

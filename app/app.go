@@ -85,6 +85,9 @@ type Options struct {
 	// TokenLifetime and TokenIdleTimeout end API tokens; zero means
 	// accounts.DefaultTokenLifetime and accounts.DefaultTokenIdleTimeout.
 	TokenLifetime, TokenIdleTimeout time.Duration
+	// SessionIdleTimeout ends a browser session unused for this long; zero
+	// means accounts.DefaultSessionIdleTimeout.
+	SessionIdleTimeout time.Duration
 }
 
 // New builds the services on db.
@@ -102,6 +105,7 @@ func New(db *storage.DB, opts Options) *Services {
 	if opts.TokenIdleTimeout > 0 {
 		acc.TokenIdleTimeout = opts.TokenIdleTimeout
 	}
+	acc.SessionIdleTimeout = opts.SessionIdleTimeout
 	fund := &funding.Service{DB: db, Now: now}
 	acc.Funding = fund
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}

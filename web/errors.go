@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"html/template"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -98,24 +97,23 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		detail.Message = "something went wrong on our side; the error was logged (request " + requestID(c) + ")"
 		detail.Fields = nil
 	}
-	if status == fiber.StatusUnauthorized {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="devicebank"`)
-	}
 	if ae != nil && ae.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
 	}
 	c.Status(status)
-	if !strings.HasPrefix(c.Path(), "/api/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
-		c.Type("html")
-		return errorPage.Execute(c.Response().BodyWriter(), map[string]any{"Status": status, "Detail": detail})
+	// Outside the API, a browser (or any client of a page) gets a page: the
+	// sign-in form in place of a page that needs a session, or an error
+	// page in the layout.
+	if s.pages != nil && !strings.HasPrefix(c.Path(), "/api/") &&
+		(strings.Contains(c.Get(fiber.HeaderAccept), "text/html") || s.pages.IsPage(c.Method(), c.Route().Path)) {
+		c.Response().ResetBody()
+		return s.pages.Error(c, status, detail.Message)
+	}
+	if status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="devicebank"`)
 	}
 	return c.JSON(errorBody{detail})
 }
-
-var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Status}} · DeviceBank</title></head>
-<body><h1>{{.Status}}</h1><p>{{.Detail.Message}}</p><p><a href="/">DeviceBank</a></p></body></html>
-`))
 
 // logRequests logs one line per request: no query string and no body, since
 // either may carry client details.

@@ -20,6 +20,9 @@ import (
 // data means a new route cannot be forgotten.)
 func secureHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// A link followed from a page or a document tells no other site where
+	// it came from (a path names a client's id).
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	if c.Path() != openAPIPath {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 	}

@@ -70,6 +70,27 @@ func clientAddress(c *fiber.Ctx, proxies []netip.Prefix) string {
 	return client(remote)
 }
 
+// overTLS reports whether the browser reached the server over TLS: the
+// connection itself, or a trusted proxy in front that says so in
+// X-Forwarded-Proto (a client's own X-Forwarded-Proto is not believed, as
+// Fiber's Ctx.Protocol would). Cookies are then marked Secure.
+func overTLS(c *fiber.Ctx, proxies []netip.Prefix) bool {
+	if c.Context().IsTLS() {
+		return true
+	}
+	remote, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !ok || !trusted(remote.Unmap(), proxies) {
+		return false
+	}
+	// The nearest proxy's word: the last value of the last line.
+	lines := c.Request().Header.PeekAll(fiber.HeaderXForwardedProto)
+	if len(lines) == 0 {
+		return false
+	}
+	protos := strings.Split(string(lines[len(lines)-1]), ",")
+	return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
+}
+
 // client names the client at address a: an IPv4 address itself, an IPv6
 // address its /64. One IPv6 line (a home, an office, a phone) is given a
 // whole /64 (RFC 6177) and may pick any address in it, so counting single

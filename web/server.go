@@ -17,6 +17,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/web/pages"
 )
 
 // DefaultBodyLimit is the largest request body accepted.
@@ -45,6 +46,8 @@ type Server struct {
 	sms *SMSWebhook
 	// proxies are the trusted reverse proxies (see clientAddress).
 	proxies []netip.Prefix
+	// pages are the web pages for staff, beside the API.
+	pages *pages.Pages
 }
 
 // Route is one API route and the permission it requires. An empty
@@ -82,10 +85,15 @@ func New(svc *app.Services, cfg Config) *Server {
 	})
 	// Nothing before rejectEncodedBody may read the body.
 	s.app.Use(withSecureHeaders, s.assignRequestID, s.logRequests, recover.New(), rejectEncodedBody, rejectNULQuery)
-	s.app.Get("/", s.home)
 	s.app.Get("/healthz", s.health)
 
+	// One limit of failed sign-ins per address, for the API and the
+	// sign-in page together.
 	signInLimit := s.signInLimit(cfg.SignInPerMinute, cfg.TrustedProxies)
+	s.pages = pages.New(pages.Config{Services: svc, Logger: cfg.Logger, SignInLimit: signInLimit,
+		ClientAddress: func(c *fiber.Ctx) string { return clientAddress(c, s.proxies) },
+		Secure:        func(c *fiber.Ctx) bool { return overTLS(c, s.proxies) }})
+	s.pages.Mount(s.app)
 	for _, r := range s.Routes() {
 		handlers := []fiber.Handler{}
 		switch r.Permission {
@@ -106,6 +114,9 @@ func New(svc *app.Services, cfg Config) *Server {
 
 // App returns the Fiber app, to listen or to test.
 func (s *Server) App() *fiber.App { return s.app }
+
+// Pages returns the web pages, which are not API routes (Routes).
+func (s *Server) Pages() *pages.Pages { return s.pages }
 
 // Routes is the API: every route, its permission and its handler. The
 // OpenAPI document and the role tests are checked against this list.
@@ -242,11 +253,4 @@ func (s *Server) health(c *fiber.Ctx) error {
 		status, code = "database unreachable", fiber.StatusServiceUnavailable
 	}
 	return c.Status(code).JSON(fiber.Map{"status": status, "database": s.svc.DB.Engine})
-}
-
-func (s *Server) home(c *fiber.Ctx) error {
-	c.Type("html")
-	return c.SendString(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DeviceBank</title></head>
-<body><h1>DeviceBank</h1><p>The device-lending service is running.</p>
-<p>The API is described at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>`)
 }

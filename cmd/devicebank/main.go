@@ -236,6 +236,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the monthly email of last month's utilization report (PDF) to each funder; off: none (env DEVICEBANK_REPORT_SCHEDULE)")
 	var tc tokenConfig
 	tc.register(fs)
+	sessionIdle := fs.String("session-idle-timeout", env("DEVICEBANK_SESSION_IDLE_TIMEOUT", "30m"),
+		"a signed-in browser unused for this long is signed out, such as 30m or 1h; at least 5m (env DEVICEBANK_SESSION_IDLE_TIMEOUT)")
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	remindEvery := fs.String("remind-now-interval", env("DEVICEBANK_REMIND_NOW_INTERVAL", notifications.DefaultRemindNowInterval.String()),
 		"how long after a manual reminder about a loan (remind now) the next may be sent, such as 10m or 1h; 0: no limit (env DEVICEBANK_REMIND_NOW_INTERVAL)")
@@ -248,6 +250,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	if err := tc.apply(&opts); err != nil {
+		return err
+	}
+	if opts.SessionIdleTimeout, err = parseDuration("session-idle-timeout", *sessionIdle); err != nil {
 		return err
 	}
 	webhook, err := nc.webhook()
@@ -286,7 +291,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	if admin != nil {
 		fmt.Fprintf(stdout, "Created the first admin.\n  email:             %s\n  one-time password: %s\n"+
-			"Sign in with POST /api/v1/auth/token {\"email\", \"password\", \"new_password\"} to choose a new password and get a token.\n",
+			"Sign in at /login in a browser, or with POST /api/v1/auth/token {\"email\", \"password\", \"new_password\"},\n"+
+			"to choose a new password.\n",
 			admin.Email, password)
 	}
 
