@@ -203,7 +203,7 @@ func periodMonths(from, to calendar.Date, loc *time.Location) []month {
 
 // ReportConnections is how many of a report's sections run at once on
 // PostgreSQL.
-const ReportConnections = 3
+const ReportConnections = 4
 
 // run computes every section.
 func (c *computation) run(ctx context.Context) error {
@@ -217,10 +217,11 @@ func (c *computation) run(ctx context.Context) error {
 			m.start = m.end
 		}
 	}
-	// The sections are independent but for connectivity, which divides by
+	// The parts are independent but for connectivity, which divides by
 	// the clients served. On PostgreSQL they run at once, each on its own
 	// connection; SQLite, one file, takes them one after the other.
-	sections := []func(context.Context) error{c.pool, c.use, c.people, c.access, c.training}
+	sections := []func(context.Context) error{c.pool, c.useMonths, c.useCounts, c.loanDays, c.overdueRecovery,
+		c.people, c.access, c.training}
 	if c.pg() {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(ReportConnections)
@@ -362,9 +363,10 @@ func (c *computation) pool(ctx context.Context) error {
 	return nil
 }
 
-func (c *computation) use(ctx context.Context) error {
+// useMonths counts the loans issued and returned in each month, and the
+// utilization.
+func (c *computation) useMonths(ctx context.Context) error {
 	u := &c.report.Use
-	lw, la := c.scope.loans()
 	byMonth := map[string]*MonthLoans{}
 	for _, m := range c.months {
 		ml := MonthLoans{Month: m.label, Issued: Count(0), Returned: Count(0), Utilization: Rate(0)}
@@ -387,6 +389,14 @@ func (c *computation) use(ctx context.Context) error {
 		byMonth[m.label].Returned, returned = Count(returnedIn[m.label].n), returned+returnedIn[m.label].n
 	}
 	u.LoansIssued, u.LoansReturned = Count(issued), Count(returned)
+	return c.utilization(ctx, issuedIn)
+}
+
+// useCounts counts the loans lost, the renewals and the loans overdue at
+// the end.
+func (c *computation) useCounts(ctx context.Context) error {
+	u := &c.report.Use
+	lw, la := c.scope.loans()
 	lost, err := c.count(ctx, "loans", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+` AND l.lost_at >= ? AND l.lost_at < ?`,
 		append(la, c.start, c.end)...)
 	if err != nil {
@@ -411,14 +421,7 @@ func (c *computation) use(ctx context.Context) error {
 		return err
 	}
 	u.OverdueAtEnd = Count(overdue)
-
-	if err := c.utilization(ctx, issuedIn); err != nil {
-		return err
-	}
-	if err := c.loanDays(ctx); err != nil {
-		return err
-	}
-	return c.overdueRecovery(ctx)
+	return nil
 }
 
 // monthSum is, for the loans whose moment (an issue, a return) fell in a
