@@ -209,7 +209,9 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 	// A period that has not ended is counted up to now: what is "at the
 	// end" is what is so now, and nothing is assumed of the days to come.
 	if c.now.Before(c.end) {
-		c.end = c.now
+		// Just after now (the databases keep microseconds), so that what
+		// happened at this very moment counts.
+		c.end = c.now.Add(time.Microsecond)
 		if c.end.Before(c.start) {
 			c.end = c.start
 		}
