@@ -333,7 +333,7 @@ func (c *computation) pool(ctx context.Context) error {
 	p := &c.report.Pool
 	p.ByKind = []KindStatus{}
 	var inService int64
-	for _, kind := range kinds {
+	for _, kind := range Kinds {
 		n, ok := byKind[kind]
 		if !ok {
 			continue

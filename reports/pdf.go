@@ -214,56 +214,37 @@ func (p pdfReport) tables() {
 		{"From", p.r.Period.From.String()},
 		{"To", p.r.Period.To.String()},
 	})
-	for _, s := range p.r.sections() {
-		p.heading(sectionTitles[s.Name], 13)
-		var rows [][]string
-		flush := func() {
-			if len(rows) > 0 {
-				p.table([]string{"Measure", "Value"}, []float64{0.6, 0.4}, rows)
-				rows = nil
-			}
-		}
-		for _, m := range s.Measures {
-			if m.Table == nil {
-				rows = append(rows, []string{label(m.Name), m.Value.Text()})
+	for _, s := range p.r.Sections() {
+		p.heading(s.Title, 13)
+		for _, t := range s.Tables {
+			if !t.Breakdown {
+				p.table(t.Head, []float64{0.6, 0.4}, t.Rows)
 				continue
 			}
-			flush()
-			p.breakdown(m)
+			p.breakdown(t)
 		}
-		flush()
 	}
 }
 
-// breakdown draws a measure with rows as a table: the row's key, then one
-// column per figure.
-func (p pdfReport) breakdown(m measure) {
-	b := m.Table
-	p.heading(label(m.Name), 10.5)
-	if len(b.Rows) == 0 {
+// breakdown draws a breakdown's table under its title: the row's key, then
+// one column per figure.
+func (p pdfReport) breakdown(t Table) {
+	p.heading(t.Title, 10.5)
+	if len(t.Rows) == 0 {
 		p.SetFont(documents.Family, "", 9)
 		p.MultiCell(0, 5, "No rows.", "", "L", false)
 		p.Ln(2)
 		return
 	}
-	head := []string{label(b.Key)}
+	columns := len(t.Head) - 1
 	widths := []float64{0.25}
-	if len(b.Columns) <= 3 {
+	if columns <= 3 {
 		widths[0] = 0.4
 	}
-	for _, c := range b.Columns {
-		head = append(head, label(or(statusNames[c], c)))
-		widths = append(widths, (1-widths[0])/float64(len(b.Columns)))
+	for range columns {
+		widths = append(widths, (1-widths[0])/float64(columns))
 	}
-	var rows [][]string
-	for _, row := range b.Rows {
-		cells := []string{row.Key}
-		for _, f := range row.Figures {
-			cells = append(cells, f.Text())
-		}
-		rows = append(rows, cells)
-	}
-	p.table(head, widths, rows)
+	p.table(t.Head, widths, t.Rows)
 }
 
 // heading writes a bold heading of size points, on a new page when less

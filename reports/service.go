@@ -31,8 +31,8 @@ type Params struct {
 	PostalPrefix    string
 }
 
-// kinds are the device kinds a report may be narrowed to.
-var kinds = []string{"phone", "tablet", "laptop", "hotspot", "other"}
+// Kinds are the device kinds a report may be narrowed to.
+var Kinds = []string{"phone", "tablet", "laptop", "hotspot", "other"}
 
 // ParseParams reads a report's query parameters, naming each bad one.
 func ParseParams(from, to, fundingSourceID, kind, postalPrefix string) (Params, error) {
@@ -66,8 +66,8 @@ func ParseParams(from, to, fundingSourceID, kind, postalPrefix string) (Params, 
 		}
 	}
 	if kind != "" {
-		if !contains(kinds, kind) {
-			bad.Add("kind", "must be one of "+strings.Join(kinds, ", "))
+		if !contains(Kinds, kind) {
+			bad.Add("kind", "must be one of "+strings.Join(Kinds, ", "))
 		}
 		p.Kind = kind
 	}

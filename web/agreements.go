@@ -8,6 +8,7 @@ import (
 
 	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/web/download"
 )
 
 func (s *Server) currentTerms(c *fiber.Ctx) error {
@@ -57,7 +58,7 @@ func (s *Server) loanAgreementPDF(c *fiber.Ctx) error {
 	if f.Signed {
 		name += "-signed"
 	}
-	return sendPDF(c, name, f.PDF)
+	return download.PDF(c, name, f.PDF)
 }
 
 func (s *Server) loanAgreement(c *fiber.Ctx) error {
@@ -87,15 +88,4 @@ func (s *Server) acceptAgreement(c *fiber.Ctx) error {
 	}
 	c.Location("/api/v1/loans/" + strconv.FormatInt(id, 10) + "/agreement")
 	return c.Status(fiber.StatusCreated).JSON(a)
-}
-
-// sendPDF answers with a PDF document as a download named name.pdf (name
-// made of letters, digits, '-' and '_'), never cached: documents name
-// clients.
-func sendPDF(c *fiber.Ctx, name string, pdf []byte) error {
-	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.pdf"`)
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	return c.Send(pdf)
 }

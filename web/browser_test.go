@@ -623,3 +623,48 @@ func TestBrowserOneTimePassword(t *testing.T) {
 		e.must(201, "", "POST", "/api/v1/auth/token", map[string]any{"email": u.Email, "password": own})
 	})
 }
+
+// The report page: the form, its errors in place, and a report with a
+// chart and suppressed figures, each checked as every page is.
+func TestBrowserReport(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		for _, kind := range []string{"laptop", "phone"} {
+			e.loan(co, e.referred(sw), e.device(co, kind))
+		}
+		_, email := e.staff(accounts.Coordinator, browserPassword)
+		b := e.browser()
+		b.signIn(email, browserPassword)
+		if status := b.open("/reports"); status != 200 || b.text("h1") != "Utilization report" {
+			t.Fatalf("GET /reports: %d, %q", status, b.text("h1"))
+		}
+		b.check("reports-form")
+
+		from, to := e.thisMonth()
+		b.fill("from", from, "to", "")
+		if status := b.submit(`main form[action="/reports"] button[type="submit"]`); status != 422 || !strings.Contains(b.text("#f-to-error"), "is required") ||
+			!strings.Contains(b.text(".error-summary"), "To: is required") {
+			t.Errorf("a report without its last day: %d, %q", status, b.text("main"))
+		}
+		b.check("reports-errors")
+
+		b.fill("from", from, "to", to)
+		if status := b.submit(`main form[action="/reports"] button[type="submit"]`); status != 200 || !strings.Contains(b.text("#report"), "Report from "+from) {
+			t.Fatalf("the report: %d, %q", status, b.text("main"))
+		}
+		if got := b.text(`caption[id="t-2-0"]`); got != "People served" {
+			t.Errorf("the people's table: %q", got)
+		}
+		// An SVG element has no innerText: its text alternative is read
+		// as its text content.
+		desc, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("chart-desc").textContent`))
+		if err != nil || !strings.Contains(desc, "2 issued") {
+			t.Errorf("the chart's description: %q %v", desc, err)
+		}
+		if !strings.Contains(b.text("main"), "<5") {
+			t.Errorf("no suppressed count of clients: %q", b.text("main"))
+		}
+		b.check("reports")
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/web/download"
 )
 
 func (s *Server) listDevices(c *fiber.Ctx) error {
@@ -61,7 +62,7 @@ func (s *Server) deviceLabels(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return sendPDF(c, "asset-labels", pdf)
+	return download.PDF(c, "asset-labels", pdf)
 }
 
 func (s *Server) updateDevice(c *fiber.Ctx) error {

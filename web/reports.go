@@ -7,6 +7,7 @@ import (
 
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/reports"
+	"github.com/devicebank/devicebank/web/download"
 )
 
 // reportFormats are the forms the utilization report is answered in.
@@ -34,28 +35,18 @@ func (s *Server) utilizationReport(c *fiber.Ctx) error {
 		if err := r.CSV(&b); err != nil {
 			return err
 		}
-		return sendCSV(c, name, b.Bytes())
+		return download.CSV(c, name, b.Bytes())
 	case "pdf":
 		pdf, err := r.PDF()
 		if err != nil {
 			return err
 		}
-		return sendPDF(c, name, pdf)
+		return download.PDF(c, name, pdf)
 	}
 	// An attachment in every format: a browser that opens the link saves a
 	// file.
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.json"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+download.FileName(name)+`.json"`)
 	return c.JSON(r)
-}
-
-// sendCSV answers with a CSV file as a download named name.csv, never
-// cached.
-func sendCSV(c *fiber.Ctx, name string, csv []byte) error {
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+safeFileName(name)+`.csv"`)
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	return c.Send(csv)
 }
 
 func contains(list []string, s string) bool {
@@ -78,5 +69,5 @@ func (s *Server) recordsExport(c *fiber.Ctx) error {
 	if err := s.svc.Reports.Records(c.UserContext(), actor(c), p, &b); err != nil {
 		return err
 	}
-	return sendCSV(c, "devices-"+p.From.String()+"-to-"+p.To.String(), b.Bytes())
+	return download.CSV(c, "devices-"+p.From.String()+"-to-"+p.To.String(), b.Bytes())
 }

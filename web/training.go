@@ -8,6 +8,7 @@ import (
 
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/training"
+	"github.com/devicebank/devicebank/web/download"
 )
 
 func (s *Server) createSession(c *fiber.Ctx) error {
@@ -207,20 +208,5 @@ func (s *Server) certificate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return sendPDF(c, "certificate-"+module, pdf)
-}
-
-// safeFileName keeps letters, digits, '-' and '_' of s for a file name.
-func safeFileName(s string) string {
-	b := []byte{}
-	for i := 0; i < len(s) && len(b) < 80; i++ {
-		ch := s[i]
-		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' {
-			b = append(b, ch)
-		}
-	}
-	if len(b) == 0 {
-		return "module"
-	}
-	return string(b)
+	return download.PDF(c, "certificate-"+module, pdf)
 }

@@ -125,6 +125,10 @@ func (p *Pages) Routes() []Route {
 		{"GET", "/password", "", p.passwordForm},
 		{"POST", "/password", "", p.changePassword},
 		{"GET", "/users", accounts.ManageUsers, p.users},
+		{"GET", "/reports", accounts.ReadReports, p.reportsForm},
+		{"POST", "/reports", accounts.ReadReports, p.report}, // posted: a postal prefix may say where clients live
+		{"POST", "/reports.csv", accounts.ReadReports, p.reportCSV},
+		{"POST", "/reports.pdf", accounts.ReadReports, p.reportPDF},
 	}
 }
 

@@ -115,6 +115,12 @@ type Field struct {
 	Required                                            bool
 }
 
+// Select is the select component's input: a field with its options.
+type Select struct {
+	Field
+	Options []Option
+}
+
 // NavItem is one link of the navigation.
 type NavItem struct {
 	Path, Label string
@@ -129,6 +135,7 @@ type NavItem struct {
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
+	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
 
@@ -184,6 +191,19 @@ func (p *Pages) funcs() template.FuncMap {
 				fd.Value = "" // never sent back to the browser
 			}
 			return fd
+		},
+		// choice builds a select from the form: choice FORM NAME LABEL
+		// OPTIONS [hint]; a select is optional, its first option the
+		// default.
+		"choice": func(f *Form, name, label string, options []Option, hint ...string) Select {
+			sel := Select{Field: Field{Name: name, Label: label}, Options: options}
+			if f != nil {
+				sel.Value, sel.Error = f.Values[name], f.Errors[name]
+			}
+			if len(hint) > 0 {
+				sel.Hint = hint[0]
+			}
+			return sel
 		},
 		"roleName": roleName,
 	}
