@@ -146,7 +146,7 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	inv.Reminders = notes
 	train.Notices = notes
-	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund}
+	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund, Clients: cl}
 	notes.Reports = rep
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Training:      train,

@@ -39,7 +39,8 @@ var RecordsHeader = []string{"record", "device_kind", "make", "model", "serial",
 // devices, cost_cents is the purchase cost and the service dates are when
 // it was taken in and retired or lost; for data plans, the monthly cost and
 // the plan's dates. The export names clients by case number, so each is
-// recorded in the audit trail.
+// recorded in the audit trail; a client the actor may not see (a
+// coordinator's, unless referred to them) leaves the case number empty.
 func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, w io.Writer) error {
 	if !actor.Can(accounts.ExportRecords) {
 		return apperr.New(apperr.Forbidden, "your role may not export records")
@@ -58,6 +59,10 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		return err
 	}
 	loc := calendar.Zone(s.Location)
+	// A case number only for a client the actor may see on their own: a
+	// coordinator, the clients referred to them. The export carries no more
+	// than reading the client would show.
+	visible := s.Clients.VisibleIDs(s.DB, actor)
 	c := &computation{db: s.DB, scope: newScope(sources, p.Kind, ""), start: dayStart(p.From, loc),
 		end: dayStart(p.To.AddDays(1), loc), to: p.To, loc: loc}
 	out := csv.NewWriter(w)
@@ -91,10 +96,10 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		FROM devices d
 		LEFT JOIN funding_sources fs ON fs.id = d.funding_source_id
 		LEFT JOIN loans l ON l.device_id = d.id AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)
-		LEFT JOIN clients cl ON cl.id = l.client_id
+		LEFT JOIN clients cl ON cl.id = l.client_id AND cl.id IN (?)
 		WHERE `+dw+` AND d.created_at < ? AND COALESCE(`+statusAt("?")+`, 'available') NOT IN ('retired', 'lost')
 		ORDER BY d.sort_key, d.id, l.issued_at, l.id`,
-		append(append([]any{c.end, c.end, c.end, c.start}, da...), c.end, c.start), func(r *sql.Rows) error {
+		append(append([]any{c.end, c.end, c.end, c.start, visible}, da...), c.end, c.start), func(r *sql.Rows) error {
 			var kind, make_, model, serial, imei, tag, source, caseNumber string
 			var cost int64
 			var created, out, issued, returned, lost instant
@@ -118,10 +123,10 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		FROM data_plans dp
 		LEFT JOIN funding_sources fs ON fs.id = dp.funding_source_id
 		LEFT JOIN loans l ON l.data_plan_id = dp.id AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)
-		LEFT JOIN clients cl ON cl.id = l.client_id
+		LEFT JOIN clients cl ON cl.id = l.client_id AND cl.id IN (?)
 		WHERE `+pw+` AND dp.starts_on <= `+c.date("?")+` AND (dp.ends_on IS NULL OR dp.ends_on >= `+c.date("?")+`)
 		ORDER BY dp.id, l.issued_at, l.id`,
-		append(append([]any{c.end, c.start}, pa...), p.To, p.From), func(r *sql.Rows) error {
+		append(append([]any{c.end, c.start, visible}, pa...), p.To, p.From), func(r *sql.Rows) error {
 			var carrier, line, iccid, source, caseNumber string
 			var capMB sql.NullInt64
 			var cost int64

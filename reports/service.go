@@ -13,6 +13,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -105,6 +106,8 @@ type Service struct {
 	Currency currency.Unit
 	// Funding says which funding sources an actor's figures may cover.
 	Funding *funding.Service
+	// Clients says which clients' case numbers the record export shows.
+	Clients *clients.Service
 }
 
 // scopeFor decides which funding sources a report by actor counts: all

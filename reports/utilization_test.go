@@ -116,8 +116,9 @@ func (w *world) client(name string, income int64, born, postal string, needs []s
 	c, err := w.svc.Clients.Create(w.ctx, w.sw, in)
 	w.must(err)
 	w.clients[name] = c.ID
-	_, err = w.svc.Eligibility.FileRequest(w.ctx, w.sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "other", Reason: "referral"})
+	ref, err := w.svc.Eligibility.FileRequest(w.ctx, w.sw, eligibility.RequestInput{ClientID: c.ID, DeviceKind: "other", Reason: "referral"})
 	w.must(err)
+	w.requests["referral "+name] = ref.ID
 }
 
 // household is the household of the client named.
@@ -580,6 +581,22 @@ func TestRecordsExport(t *testing.T) {
 		for _, cell := range []string{`'=HYPERLINK("http://x.test","y")`, "'@SUM(A1)", "'+SUM(1+1)"} {
 			if !strings.Contains(strings.Join(byTagAll(rows), "\n"), cell) {
 				t.Errorf("no inert %s in:\n%s", cell, b.String())
+			}
+		}
+		// C4's social worker withdraws the referral: the coordinator no
+		// longer reads C4's record, nor their case number in the export; an
+		// admin still does.
+		_, err = w.svc.Eligibility.Cancel(w.ctx, w.sw, w.requests["referral C4"])
+		w.must(err)
+		for who, want := range map[*accounts.Actor]string{w.co: "", w.admin: "R-C4"} {
+			var out strings.Builder
+			w.must(w.svc.Reports.Records(w.ctx, who, q1Params(t), &out))
+			rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+			w.must(err)
+			for _, r := range rows {
+				if r[0] == "device" && r[6] == tag("d4") && r[18] != want {
+					t.Errorf("%s's export: d4's loan names case %q, want %q", who.Role, r[18], want)
+				}
 			}
 		}
 		if err := w.svc.Reports.Records(w.ctx, w.actor(accounts.Funder), q1Params(t), &b); !apperr.Is(err, apperr.Forbidden) {
