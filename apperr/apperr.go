@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -158,4 +160,35 @@ func (f *Fields) MaxLength(field, value string, n int) {
 	if utf8.RuneCountInString(value) > n {
 		f.Add(field, fmt.Sprintf("must be at most %d characters", n))
 	}
+}
+
+// statuses are the HTTP statuses of the codes: the API answers with them,
+// and so do the pages.
+var statuses = map[Code]int{
+	Malformed:            http.StatusBadRequest,
+	Unauthorized:         http.StatusUnauthorized,
+	Forbidden:            http.StatusForbidden,
+	NotFound:             http.StatusNotFound,
+	Conflict:             http.StatusConflict,
+	TooLarge:             http.StatusRequestEntityTooLarge,
+	UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	Invalid:              http.StatusUnprocessableEntity,
+	RateLimited:          http.StatusTooManyRequests,
+	Unavailable:          http.StatusServiceUnavailable,
+	Internal:             http.StatusInternalServerError,
+}
+
+// HTTPStatus is the HTTP status a code is answered with; 500 for a code
+// that has none.
+func HTTPStatus(code Code) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// RetryAfterSeconds is the Retry-After header of e: its RetryAfter in
+// whole seconds, rounded up.
+func (e *Error) RetryAfterSeconds() string {
+	return strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
 }

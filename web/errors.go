@@ -3,28 +3,12 @@ package web
 import (
 	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/devicebank/devicebank/apperr"
 )
-
-var statusOf = map[apperr.Code]int{
-	apperr.Malformed:            fiber.StatusBadRequest,
-	apperr.Unauthorized:         fiber.StatusUnauthorized,
-	apperr.Forbidden:            fiber.StatusForbidden,
-	apperr.NotFound:             fiber.StatusNotFound,
-	apperr.Conflict:             fiber.StatusConflict,
-	apperr.TooLarge:             fiber.StatusRequestEntityTooLarge,
-	apperr.UnsupportedMediaType: fiber.StatusUnsupportedMediaType,
-	apperr.Invalid:              fiber.StatusUnprocessableEntity,
-	apperr.RateLimited:          fiber.StatusTooManyRequests,
-	apperr.Unavailable:          fiber.StatusServiceUnavailable,
-	apperr.Internal:             fiber.StatusInternalServerError,
-}
 
 // codeOfStatus classifies Fiber's own errors (no route, body too large).
 func codeOfStatus(status int) apperr.Code {
@@ -75,10 +59,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	)
 	switch {
 	case errors.As(err, &ae):
-		status = statusOf[ae.Code]
-		if status == 0 {
-			status = fiber.StatusInternalServerError
-		}
+		status = apperr.HTTPStatus(ae.Code)
 		detail = errorDetail{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}
 	case errors.As(err, &fe):
 		status = fe.Code
@@ -98,7 +79,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		detail.Fields = nil
 	}
 	if ae != nil && ae.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
+		c.Set(fiber.HeaderRetryAfter, ae.RetryAfterSeconds())
 	}
 	c.Status(status)
 	// Outside the API, a browser (or any client of a page) gets a page: the

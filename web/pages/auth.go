@@ -71,9 +71,9 @@ func (p *Pages) login(c *fiber.Ctx) error {
 		}
 		status := fiber.StatusUnprocessableEntity
 		if e, ok := err.(*apperr.Error); ok {
-			status = statusOf(e.Code)
+			status = apperr.HTTPStatus(e.Code)
 			if e.RetryAfter > 0 {
-				c.Set(fiber.HeaderRetryAfter, retryAfter(e))
+				c.Set(fiber.HeaderRetryAfter, e.RetryAfterSeconds())
 			}
 		}
 		return p.renderLogin(c, status, f, d)
@@ -134,9 +134,9 @@ func (p *Pages) changePassword(c *fiber.Ctx) error {
 			return err
 		}
 		if e, ok := err.(*apperr.Error); ok && e.RetryAfter > 0 {
-			c.Set(fiber.HeaderRetryAfter, retryAfter(e))
+			c.Set(fiber.HeaderRetryAfter, e.RetryAfterSeconds())
 		}
-		return p.render(c, statusOf(apperr.CodeOf(err)), "password", "Change your password", f, passwordData{})
+		return p.render(c, apperr.HTTPStatus(apperr.CodeOf(err)), "password", "Change your password", f, passwordData{})
 	}
 	return c.Redirect("/password?changed=1", fiber.StatusSeeOther)
 }

@@ -1,41 +1,10 @@
 package pages
 
 import (
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/devicebank/devicebank/apperr"
 )
-
-// statusOf is the HTTP status of a code, as the API answers it.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.Invalid:
-		return fiber.StatusUnprocessableEntity
-	case apperr.Unauthorized:
-		return fiber.StatusUnauthorized
-	case apperr.Forbidden:
-		return fiber.StatusForbidden
-	case apperr.NotFound:
-		return fiber.StatusNotFound
-	case apperr.Conflict:
-		return fiber.StatusConflict
-	case apperr.RateLimited:
-		return fiber.StatusTooManyRequests
-	case apperr.Unavailable:
-		return fiber.StatusServiceUnavailable
-	case apperr.Malformed:
-		return fiber.StatusBadRequest
-	}
-	return fiber.StatusInternalServerError
-}
-
-func retryAfter(e *apperr.Error) string {
-	return strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
-}
 
 type errorData struct{ Heading, Message string }
 

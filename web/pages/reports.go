@@ -132,7 +132,7 @@ func (p *Pages) reportProblem(c *fiber.Ctx, f *Form, d reportData, err error) er
 	if !f.Fail(err) {
 		return err
 	}
-	return p.render(c, statusOf(apperr.CodeOf(err)), "reports", "Utilization report", f, d)
+	return p.render(c, apperr.HTTPStatus(apperr.CodeOf(err)), "reports", "Utilization report", f, d)
 }
 
 // reportChoices are the form's selects: the device kinds and, for a funder
