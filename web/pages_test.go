@@ -86,7 +86,9 @@ func TestPagesFollowThePermissions(t *testing.T) {
 			p := e.pageClient()
 			p.signIn(email, browserPassword)
 			for _, r := range srv.Pages().Routes() {
-				if r.Method != "GET" || r.Path == "/login" {
+				// A page of one record (a path with :id) is tried by its own
+				// tests, with a record each role may or may not reach.
+				if r.Method != "GET" || r.Path == "/login" || strings.Contains(r.Path, ":") {
 					continue
 				}
 				want := 200
