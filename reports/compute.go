@@ -67,6 +67,10 @@ func (sc scope) loans() (string, []any) {
 	return dw + " AND " + cw, append(da, ca...)
 }
 
+// all reports whether the scope is everything: no source, kind or postal
+// prefix.
+func (sc scope) all() bool { return sc.sources == nil && sc.kind == "" && sc.postal == "" }
+
 // deviceJoin joins the device d of a row whose device is col, when the
 // scope narrows the devices. Every row has its device (a foreign key, not
 // null), so without a condition on d the join would only cost time.
@@ -389,7 +393,7 @@ func (c *computation) useMonths(ctx context.Context) error {
 		byMonth[m.label].Returned, returned = Count(returnedIn[m.label].n), returned+returnedIn[m.label].n
 	}
 	u.LoansIssued, u.LoansReturned = Count(issued), Count(returned)
-	return c.utilization(ctx, issuedIn)
+	return c.utilization(ctx, issuedIn, returnedIn)
 }
 
 // useCounts counts the loans lost, the renewals and the loans overdue at
@@ -403,8 +407,14 @@ func (c *computation) useCounts(ctx context.Context) error {
 		return err
 	}
 	u.LoansLost = Count(lost)
-	renewals, err := c.count(ctx, "renewals", `SELECT COUNT(*) FROM audit_events e JOIN loans l ON l.id = e.loan_id`+c.scope.loanJoins()+
-		`WHERE e.action = 'loan.renewed' AND e.occurred_at >= ? AND e.occurred_at < ? AND `+lw, append([]any{c.start, c.end}, la...)...)
+	// The renewals' loans are read only to scope them.
+	ofLoans, renewalArgs := "", []any{c.start, c.end}
+	if !c.scope.all() {
+		ofLoans = ` AND e.loan_id IN (SELECT l.id FROM loans l` + c.scope.loanJoins() + `WHERE ` + lw + `)`
+		renewalArgs = append(renewalArgs, la...)
+	}
+	renewals, err := c.count(ctx, "renewals", `SELECT COUNT(*) FROM audit_events e
+		WHERE e.action = 'loan.renewed' AND e.occurred_at >= ? AND e.occurred_at < ?`+ofLoans, renewalArgs...)
 	if err != nil {
 		return err
 	}
@@ -432,9 +442,13 @@ type monthSum struct {
 }
 
 // monthSums sums, in each month of the period, the loans in scope whose
-// moment at falls in it; each month reads its loans by the index on at.
-func (c *computation) monthSums(ctx context.Context, at string) (map[string]monthSum, error) {
+// moment at falls in it (and that meet the further conditions also); each
+// month reads its loans by the index on at.
+func (c *computation) monthSums(ctx context.Context, at string, also ...string) (map[string]monthSum, error) {
 	lw, la := c.scope.loans()
+	for _, cond := range also {
+		lw += " AND " + cond
+	}
 	mt, ma := c.monthsTable()
 	sums := map[string]monthSum{}
 	err := c.scan(ctx, "loans", `SELECT m.label, COUNT(*), SUM(`+c.days("m.ms", at)+`) FROM `+mt+` m JOIN loans l ON `+at+` >= m.ms AND `+at+` < m.me`+
@@ -453,7 +467,7 @@ func (c *computation) monthSums(ctx context.Context, at string) (map[string]mont
 }
 
 // utilization is device-days on loan over device-days in service, in the
-// period and in each month; issued are the period's issues by month.
+// period and in each month; issued and returned are the period's issues and returns by month.
 //
 // Device-days on loan are each loan's time from its issue to its return or
 // loss (or the end of the period), cut to each month. Rather than joining
@@ -462,12 +476,20 @@ func (c *computation) monthSums(ctx context.Context, at string) (map[string]mont
 // a loan's time in [ms, me) is clamp(closed) - clamp(issued), clamping to
 // [ms, me), so the month's sum is the days from ms to its closes, less the
 // days from ms to its issues, plus (me - ms) for each loan open at me.
-func (c *computation) utilization(ctx context.Context, issued map[string]monthSum) error {
+func (c *computation) utilization(ctx context.Context, issued, returned map[string]monthSum) error {
 	u := &c.report.Use
 	lw, la := c.scope.loans()
-	closed, err := c.monthSums(ctx, closedAt)
+	// A loan closes at its return, or at its loss if never returned: the
+	// returns are counted already, the losses are few (read by their own
+	// index).
+	lostIn, err := c.monthSums(ctx, "l.lost_at", "l.returned_at IS NULL")
 	if err != nil {
 		return err
+	}
+	closed := map[string]monthSum{}
+	for _, m := range c.months {
+		r, l := returned[m.label], lostIn[m.label]
+		closed[m.label] = monthSum{n: r.n + l.n, days: r.days + l.days}
 	}
 	open, err := c.count(ctx, "utilization", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+
 		` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)`, append(la, c.start, c.start)...)
@@ -566,63 +588,60 @@ func (c *computation) loanDays(ctx context.Context) error {
 	return nil
 }
 
-// percentiles are the nearest-rank percentiles ps of the values x the
-// query selects, as percentile computes them, suppressed when the values
-// are of fewer than MinPeople people (the query's column person, a client
-// id). PostgreSQL computes them itself (percentile_disc is the nearest
-// rank: the value at position ceil(p * n)), rather than sending every
-// value here.
+// percentiles are the nearest-rank percentiles ps (the value at position
+// ceil(p * n) of the n values in order) of the days x the query selects,
+// to one decimal, suppressed when the values are of fewer than MinPeople
+// people (the query's column person, a client id).
+//
+// Rounding to tenths keeps the order of the values, so the percentile of
+// the rounded values is the rounded percentile: the database counts the
+// values by tenth of a day (a few thousand groups, where sorting every
+// value cost more), and the ranks are walked here. Whether there are
+// MinPeople people stops at the fifth.
 func (c *computation) percentiles(ctx context.Context, what, query string, args []any, ps ...float64) ([]Figure, error) {
-	out := make([]Figure, len(ps))
-	if !c.pg() {
-		var values []float64
-		people := map[int64]bool{}
-		err := c.scan(ctx, what, query, args, func(rows *sql.Rows) error {
-			var v float64
-			var person int64
-			err := rows.Scan(&v, &person)
-			values, people[person] = append(values, v), true
-			return err
-		})
-		for i, p := range ps {
-			out[i] = Figure{Hidden: true}
-			if len(people) >= MinPeople {
-				out[i] = percentile(values, p)
+	tenths := "ROUND(v.x * 10)" // SQLite rounds halves away from zero, as numeric does on PostgreSQL
+	if c.pg() {
+		tenths = "ROUND(CAST(v.x * 10 AS NUMERIC))"
+	}
+	type bucket struct {
+		tenths float64
+		n      int64
+	}
+	var buckets []bucket
+	var people, total int64
+	err := c.scan(ctx, what, `SELECT 0, COUNT(*), 0 FROM (SELECT DISTINCT v.person FROM (`+query+`) v LIMIT `+strconv.Itoa(MinPeople)+`) p
+		UNION ALL SELECT 1, COUNT(*), `+tenths+` FROM (`+query+`) v GROUP BY `+tenths, append(append([]any{}, args...), args...),
+		func(rows *sql.Rows) error {
+			var row int
+			var b bucket
+			var value sql.NullFloat64
+			if err := rows.Scan(&row, &b.n, &value); err != nil {
+				return err
 			}
-		}
-		return out, err
-	}
-	cols := "COUNT(DISTINCT v.person)"
-	for _, p := range ps {
-		cols += ", percentile_disc(" + strconv.FormatFloat(p, 'g', -1, 64) + ") WITHIN GROUP (ORDER BY v.x)"
-	}
-	values := make([]sql.NullFloat64, len(ps))
-	var n int64
-	err := c.scan(ctx, what, `SELECT `+cols+` FROM (`+query+`) v`, args, func(rows *sql.Rows) error {
-		dest := []any{&n}
-		for i := range values {
-			dest = append(dest, &values[i])
-		}
-		return rows.Scan(dest...)
-	})
-	for i, v := range values {
+			if row == 0 {
+				people = b.n
+			} else if value.Valid {
+				b.tenths = value.Float64
+				buckets, total = append(buckets, b), total+b.n
+			}
+			return nil
+		})
+	out := make([]Figure, len(ps))
+	sort.Slice(buckets, func(i, j int) bool { return buckets[i].tenths < buckets[j].tenths })
+	for i, p := range ps {
 		out[i] = Figure{Hidden: true}
-		if n >= MinPeople {
-			out[i] = Rate(math.Round(v.Float64*10) / 10)
+		if people < MinPeople || total == 0 {
+			continue
+		}
+		rank, seen := max(int64(math.Ceil(p*float64(total))), 1), int64(0)
+		for _, b := range buckets {
+			if seen += b.n; seen >= rank {
+				out[i] = Rate(b.tenths / 10)
+				break
+			}
 		}
 	}
 	return out, err
-}
-
-// percentile is the nearest-rank percentile p of values, in days to one
-// decimal.
-func percentile(values []float64, p float64) Figure {
-	if len(values) == 0 {
-		return Figure{Hidden: true}
-	}
-	sort.Float64s(values)
-	rank := int(math.Ceil(p * float64(len(values))))
-	return Rate(math.Round(values[max(rank, 1)-1]*10) / 10)
 }
 
 // overdueRecovery is, of the loans overdue at some time in the period, the
@@ -867,18 +886,32 @@ func (c *computation) access(ctx context.Context) error {
 	return c.waitlistAtEnd(ctx)
 }
 
+// requestStatusActions are the audit actions of a request's status
+// changes, as eligibility writes them ("request." and the new status),
+// with its filing.
+const requestStatusActions = `('request.filed', 'request.approved', 'request.denied', 'request.waitlisted', 'request.ready', 'request.fulfilled', 'request.cancelled')`
+
 // waitlistAtEnd counts the requests whose last status before the end of
 // the period was "waitlisted".
+//
+// A request's status changes and the audit event of the change are written
+// together, so a request with no status event since the end has the status
+// it had then: those are counted by their status now (the few waiting, by
+// the waitlist's index), and only the requests changed since (none, for a
+// period that ends now) are looked up in their history.
 func (c *computation) waitlistAtEnd(ctx context.Context) error {
 	rw, ra := c.requestScope()
-	// Counted in the database, the last status of each request ever
-	// waitlisted looked up by the index on its events, rather than every
-	// event of theirs replayed here.
-	n, err := c.count(ctx, "requests", `SELECT COUNT(*) FROM device_requests r`+c.scope.clientJoin("r.client_id")+` WHERE `+rw+`
-		AND r.id IN (SELECT w.subject_id FROM audit_events w WHERE w.subject_type = 'device_request' AND w.action = 'request.waitlisted' AND w.occurred_at < ?)
-		AND (SELECT e.action FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id AND e.occurred_at < ?
-			AND e.action IN ('request.filed', 'request.approved', 'request.denied', 'request.waitlisted', 'request.ready', 'request.fulfilled', 'request.cancelled')
-			ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) = 'request.waitlisted'`, append(ra, c.end, c.end)...)
+	from := ` FROM device_requests r` + c.scope.clientJoin("r.client_id") + ` WHERE ` + rw
+	changedSince := `EXISTS (SELECT 1 FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id
+		AND e.action IN ` + requestStatusActions + ` AND e.occurred_at >= ?)`
+	n, err := c.count(ctx, "requests", `SELECT SUM(n) FROM (
+		SELECT COUNT(*) AS n`+from+` AND r.status = 'waitlisted' AND r.created_at < ? AND NOT `+changedSince+`
+		UNION ALL
+		SELECT COUNT(*) AS n`+from+` AND r.created_at < ? AND r.id IN (SELECT e.subject_id FROM audit_events e
+				WHERE e.subject_type = 'device_request' AND e.action IN `+requestStatusActions+` AND e.occurred_at >= ?)
+			AND (SELECT e.action FROM audit_events e WHERE e.subject_type = 'device_request' AND e.subject_id = r.id AND e.occurred_at < ?
+				AND e.action IN `+requestStatusActions+` ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) = 'request.waitlisted') w`,
+		append(append(append([]any{}, ra...), c.end, c.end), append(ra, c.end, c.end, c.end)...)...)
 	if err != nil {
 		return err
 	}

@@ -763,3 +763,28 @@ func TestUtilizationReportPoolOfThePast(t *testing.T) {
 		}
 	})
 }
+
+// Loan days are read to the tenth of a day, halves rounded up, and the
+// median and 90th percentile are the values at ranks ceil(n/2) and
+// ceil(0.9n) of the loans in order.
+func TestLoanDaysPercentilesInTenths(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		// Seven people, one loan each, returned after these hours: 1.25,
+		// 1.25, 1.75, 2.25, 2.54, 3.125 and 4.125 days.
+		for i, hours := range []int{30, 30, 42, 54, 61, 75, 99} {
+			client, device := fmt.Sprintf("Person %d", i), fmt.Sprintf("d%d", i)
+			w.client(client, 12000, "1980-01-01", "60607", nil, "")
+			w.device(device, "tablet", q1(1, 2, 8))
+			issued := q1(1, 5, 8)
+			w.lend(device, client, device, "2026-02-05", "", issued)
+			w.returned(device, issued.Add(time.Duration(hours)*time.Hour))
+		}
+		w.clock.Set(q1(4, 15, 12))
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, q1Params(t))
+		w.must(err)
+		expectFigures(t, "seven loans", figures(t, raw), map[string]string{
+			"use.loans_returned": "7", "use.loan_days_median": "2.3", "use.loan_days_p90": "4.1",
+		})
+	})
+}

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,34 @@ func checkForeignKeyConflict(t *testing.T, what string, err error) {
 	if !errors.As(storage.Err(err, "token"), &ae) || ae.Code != apperr.Conflict || !strings.Contains(ae.Message, "names a record that does not exist") {
 		t.Fatalf("%s: storage.Err gave %v, want a conflict", what, storage.Err(err, "token"))
 	}
+}
+
+// The service's PostgreSQL connections start with JIT compilation off,
+// unless the URL asks for it.
+func TestPostgresStartsWithJITOff(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		if db.Engine != storage.Postgres {
+			return
+		}
+		show := func(db *storage.DB) string {
+			var v string
+			if err := db.QueryRowContext(context.Background(), "SHOW jit").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if got := show(db); got != "off" {
+			t.Errorf("jit is %q, want off", got)
+		}
+		u, err := url.Parse(dbtest.FreshURL(t, storage.Postgres))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("jit", "on")
+		u.RawQuery = q.Encode()
+		if got := show(dbtest.OpenURL(t, u.String())); got != "on" {
+			t.Errorf("with jit=on in the URL, jit is %q", got)
+		}
+	})
 }
