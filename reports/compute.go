@@ -506,21 +506,21 @@ func (c *computation) utilization(ctx context.Context, issued, returned map[stri
 	// Device-days in service: each device's time from its first status to
 	// the end of the period, less its time retired or lost (from such a
 	// status until the next, or the end). Few devices are ever retired or
-	// lost, so this reads one index entry a device and a few intervals,
-	// rather than every status a device was in.
+	// lost, so this reads the devices and a few intervals, rather than
+	// every status a device was in.
 	dw, da := c.scope.devices()
 	mt, ma := c.monthsTable()
 	inService, firsts := map[string]float64{}, map[string]monthSum{}
-	// A device exists from its first status: in a month, for all of it if
-	// that came before, else from then to the month's end.
-	var existing int64 // devices whose first status came before the month
-	err = c.scan(ctx, "utilization", `WITH f AS MATERIALIZED (SELECT (SELECT h.changed_at FROM device_status_changes h WHERE h.device_id = d.id
-			ORDER BY h.changed_at, h.id LIMIT 1) AS since FROM devices d WHERE `+dw+`)
-		SELECT CAST(NULL AS TEXT), COUNT(*), 0 FROM f WHERE f.since < ?
+	// A device is in service from its first status, written when it is
+	// taken in (inventory records it at the device's created_at, and
+	// migration 0016 wrote it so for the devices before it): in a month,
+	// for all of it if that came before, else from then to the month's end.
+	var existing int64 // devices taken in before the month
+	err = c.scan(ctx, "utilization", `SELECT CAST(NULL AS TEXT), COUNT(*), 0 FROM devices d WHERE `+dw+` AND d.created_at < ?
 		UNION ALL
-		SELECT m.label, COUNT(*), SUM(`+c.days("g.since", "m.me")+`) FROM `+mt+` m
-		JOIN (SELECT f.since FROM f WHERE f.since >= ? AND f.since < ?) g ON g.since >= m.ms AND g.since < m.me GROUP BY m.label`,
-		append(append(append([]any{}, da...), c.start), append(ma, c.start, c.end)...), func(rows *sql.Rows) error {
+		SELECT m.label, COUNT(*), SUM(`+c.days("d.created_at", "m.me")+`) FROM `+mt+` m
+		JOIN devices d ON d.created_at >= m.ms AND d.created_at < m.me WHERE `+dw+` GROUP BY m.label`,
+		append(append(append([]any{}, da...), c.start), append(ma, da...)...), func(rows *sql.Rows) error {
 			var label sql.NullString
 			var s monthSum
 			var days sql.NullFloat64
