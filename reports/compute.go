@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -491,8 +490,17 @@ func (c *computation) utilization(ctx context.Context, issued, returned map[stri
 		r, l := returned[m.label], lostIn[m.label]
 		closed[m.label] = monthSum{n: r.n + l.n, days: r.days + l.days}
 	}
-	open, err := c.count(ctx, "utilization", `SELECT COUNT(*) FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+
-		` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)`, append(la, c.start, c.start)...)
+	// Open at the start: issued before it, less those closed before it
+	// (returned, or lost and never returned), each part counted from its
+	// own index alone.
+	var parts []string
+	var partArgs []any
+	for _, part := range []struct{ count, cond string }{{"COUNT(*)", "l.issued_at < ?"}, {"-COUNT(*)", "l.returned_at < ?"},
+		{"-COUNT(*)", "l.lost_at < ? AND l.returned_at IS NULL"}} {
+		parts = append(parts, `SELECT `+part.count+` AS n FROM loans l`+c.scope.loanJoins()+`WHERE `+lw+` AND `+part.cond)
+		partArgs = append(append(partArgs, la...), c.start)
+	}
+	open, err := c.count(ctx, "utilization", `SELECT SUM(p.n) FROM (`+strings.Join(parts, " UNION ALL ")+`) p`, partArgs...)
 	if err != nil {
 		return err
 	}
@@ -596,8 +604,9 @@ func (c *computation) loanDays(ctx context.Context) error {
 // Rounding to tenths keeps the order of the values, so the percentile of
 // the rounded values is the rounded percentile: the database counts the
 // values by tenth of a day (a few thousand groups, where sorting every
-// value cost more), and the ranks are walked here. Whether there are
-// MinPeople people stops at the fifth.
+// value cost more), and the ranks are walked here. Each tenth also names
+// its lowest and highest person: MinPeople of them among those are enough
+// (the usual case); fewer, and the people are counted.
 func (c *computation) percentiles(ctx context.Context, what, query string, args []any, ps ...float64) ([]Figure, error) {
 	tenths := "ROUND(v.x * 10)" // SQLite rounds halves away from zero, as numeric does on PostgreSQL
 	if c.pg() {
@@ -608,29 +617,39 @@ func (c *computation) percentiles(ctx context.Context, what, query string, args 
 		n      int64
 	}
 	var buckets []bucket
-	var people, total int64
-	err := c.scan(ctx, what, `SELECT 0, COUNT(*), 0 FROM (SELECT DISTINCT v.person FROM (`+query+`) v LIMIT `+strconv.Itoa(MinPeople)+`) p
-		UNION ALL SELECT 1, COUNT(*), `+tenths+` FROM (`+query+`) v GROUP BY `+tenths, append(append([]any{}, args...), args...),
+	var total int64
+	people := map[int64]bool{}
+	err := c.scan(ctx, what, `SELECT `+tenths+`, COUNT(*), MIN(v.person), MAX(v.person) FROM (`+query+`) v GROUP BY `+tenths, args,
 		func(rows *sql.Rows) error {
-			var row int
 			var b bucket
 			var value sql.NullFloat64
-			if err := rows.Scan(&row, &b.n, &value); err != nil {
+			var low, high int64
+			if err := rows.Scan(&value, &b.n, &low, &high); err != nil {
 				return err
 			}
-			if row == 0 {
-				people = b.n
-			} else if value.Valid {
+			people[low], people[high] = true, true
+			if value.Valid {
 				b.tenths = value.Float64
 				buckets, total = append(buckets, b), total+b.n
 			}
 			return nil
 		})
+	if err != nil {
+		return nil, err
+	}
+	enough := len(people) >= MinPeople
+	if !enough && total > 0 {
+		n, err := c.count(ctx, what, `SELECT COUNT(DISTINCT v.person) FROM (`+query+`) v`, args...)
+		if err != nil {
+			return nil, err
+		}
+		enough = n >= MinPeople
+	}
 	out := make([]Figure, len(ps))
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].tenths < buckets[j].tenths })
 	for i, p := range ps {
 		out[i] = Figure{Hidden: true}
-		if people < MinPeople || total == 0 {
+		if !enough || total == 0 {
 			continue
 		}
 		rank, seen := max(int64(math.Ceil(p*float64(total))), 1), int64(0)
@@ -641,7 +660,7 @@ func (c *computation) percentiles(ctx context.Context, what, query string, args 
 			}
 		}
 	}
-	return out, err
+	return out, nil
 }
 
 // overdueRecovery is, of the loans overdue at some time in the period, the

@@ -788,3 +788,25 @@ func TestLoanDaysPercentilesInTenths(t *testing.T) {
 		})
 	})
 }
+
+// Five people whose loans all lasted as long: one tenth of a day, whose
+// lowest and highest person are two of them; they are still five people,
+// and the median is shown.
+func TestLoanDaysPercentilesOfOneLength(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		for i := range 5 {
+			client, device := fmt.Sprintf("Person %d", i), fmt.Sprintf("d%d", i)
+			w.client(client, 12000, "1980-01-01", "60607", nil, "")
+			w.device(device, "tablet", q1(1, 2, 8))
+			w.lend(device, client, device, "2026-02-05", "", q1(1, 5, 8))
+			w.returned(device, q1(1, 7, 8))
+		}
+		w.clock.Set(q1(4, 15, 12))
+		raw, err := w.svc.Reports.Unsuppressed(w.ctx, w.co, q1Params(t))
+		w.must(err)
+		expectFigures(t, "five loans of two days", figures(t, raw), map[string]string{
+			"use.loans_returned": "5", "use.loan_days_median": "2", "use.loan_days_p90": "2",
+		})
+	})
+}
