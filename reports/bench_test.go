@@ -232,7 +232,7 @@ func bareAggregates(loc *time.Location) []bareAggregate {
 		{"loans returned", "SELECT COUNT(*) FROM loans WHERE " + in("returned_at")},
 		{"loans lost", "SELECT COUNT(*) FROM loans WHERE " + in("lost_at")},
 		{"renewals", "SELECT COUNT(*) FROM audit_events WHERE action = 'loan.renewed' AND " + in("occurred_at")},
-		{"loan-days", "SELECT SUM(EXTRACT(EPOCH FROM LEAST(COALESCE(returned_at, lost_at, " + e + "), " + e + ") - GREATEST(issued_at, " + s + "))) FROM loans WHERE " + open},
+		{"loan-days", "SELECT SUM(date_part('epoch', LEAST(COALESCE(returned_at, lost_at, " + e + "), " + e + ") - GREATEST(issued_at, " + s + "))) FROM loans WHERE " + open},
 		{"clients served", "SELECT COUNT(DISTINCT client_id) FROM loans WHERE " + open},
 		{"requests received", "SELECT COUNT(*) FROM device_requests WHERE " + in("created_at")},
 		{"request events", "SELECT action, COUNT(*) FROM audit_events WHERE subject_type = 'device_request' AND " + in("occurred_at") + " GROUP BY action"},
