@@ -18,6 +18,13 @@ import (
 // pageUser is a staff member of role signed in on a page client, with
 // their id and an API token, to compare the pages with the API.
 func (e *env) pageUser(role accounts.Role) (*pageClient, int64, string) {
+	p, id, token, _ := e.pageUserEmail(role)
+	return p, id, token
+}
+
+// pageUserEmail is pageUser with the email, to sign in again once the
+// clock has moved past the session's end.
+func (e *env) pageUserEmail(role accounts.Role) (*pageClient, int64, string, string) {
 	e.t.Helper()
 	id, email := e.staff(role, browserPassword)
 	token, _, err := e.svc.Accounts.CreateToken(context.Background(), nil, id, "test")
@@ -26,7 +33,7 @@ func (e *env) pageUser(role accounts.Role) (*pageClient, int64, string) {
 	}
 	p := e.pageClient()
 	p.signIn(email, browserPassword)
-	return p, id, token
+	return p, id, token, email
 }
 
 // postPage posts fields (name, value pairs; a name may repeat) to path

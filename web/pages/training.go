@@ -322,21 +322,25 @@ func (p *Pages) sessionInput(c *fiber.Ctx, f *Form) (training.SessionInput, erro
 		ct := calendar.TimeOf(t)
 		*dst = &ct
 	}
-	n, err := strconv.Atoi(v["capacity"])
-	bad.Check(err != nil, "capacity", "must be a whole number from 1 to "+strconv.Itoa(training.MaxCapacity))
-	in.Capacity = &n
+	if n, err := strconv.Atoi(v["capacity"]); err != nil {
+		bad.Add("capacity", "must be a whole number from 1 to "+strconv.Itoa(training.MaxCapacity))
+	} else {
+		in.Capacity = &n
+	}
 	return in, bad.Err()
 }
 
 func (p *Pages) createSession(c *fiber.Ctx) error {
 	f := sessionForm()
-	in, err := p.sessionInput(c, f)
-	if err == nil {
-		var ss *training.Session
-		if ss, err = p.svc.Training.CreateSession(c.UserContext(), Actor(c), in); err == nil {
-			return c.Redirect("/training/"+strconv.FormatInt(ss.ID, 10), fiber.StatusSeeOther)
-		}
+	in, perr := p.sessionInput(c, f)
+	// A field the form could not read is left out of in, which the
+	// service then refuses too (times and seats are required): so it
+	// checks the rest and saves nothing, and the form's own words win.
+	ss, err := p.svc.Training.CreateSession(c.UserContext(), Actor(c), in)
+	if err == nil && perr == nil {
+		return c.Redirect("/training/"+strconv.FormatInt(ss.ID, 10), fiber.StatusSeeOther)
 	}
+	err = apperr.Join(perr, err)
 	if !f.Fail(err) {
 		return err
 	}
