@@ -132,6 +132,9 @@ func (p *Pages) clientList(c *fiber.Ctx) error {
 
 type clientPageData struct {
 	Client     *clients.Client
+	Channel    string
+	Programs   string // the codes as people say them
+	Needs      string
 	Household  string
 	Income     string
 	CanEdit    bool
@@ -235,6 +238,8 @@ func (p *Pages) clientPage(c *fiber.Ctx) error {
 	if cl.HouseholdID != nil {
 		d.Household = strconv.FormatInt(*cl.HouseholdID, 10)
 	}
+	d.Channel = channelLabel(cl.PreferredChannel)
+	d.Programs, d.Needs = codesText(cl.Programs), codesText(cl.Needs)
 	return p.render(c, fiber.StatusOK, "client", cl.FirstName+" "+cl.LastName, nil, d)
 }
 
@@ -373,7 +378,7 @@ func others(codes, known []string) string {
 }
 
 func (p *Pages) renderClientForm(c *fiber.Ctx, status int, f *Form, cl *clients.Client) error {
-	d := clientFormData{Client: cl, Channels: []Option{{"sms", "Text message (SMS)"}, {"email", "Email"}, {"none", "No reminders"}}}
+	d := clientFormData{Client: cl, Channels: channelOptions}
 	d.Programs = codeChecks(f, "programs", "Benefit programs the household takes part in", clients.Programs)
 	d.Needs = codeChecks(f, "needs", "Needs", clients.Needs)
 	d.OptOut = Checks{Name: "sms_opted_out", Legend: "Opted out of reminders", Error: f.Errors["sms_opted_out"],
@@ -408,6 +413,30 @@ func codeChecks(f *Form, name, legend string, known []string) Checks {
 		ch.Boxes = append(ch.Boxes, Box{Name: name, Value: k, Label: codeLabel(k), Checked: contains(chosen, k)})
 	}
 	return ch
+}
+
+// channelLabel is a reminder channel as people say it.
+func channelLabel(ch clients.Channel) string {
+	for _, o := range channelOptions {
+		if o.Value == string(ch) {
+			return o.Label
+		}
+	}
+	return string(ch)
+}
+
+var channelOptions = []Option{{"sms", "Text message (SMS)"}, {"email", "Email"}, {"none", "No reminders"}}
+
+// codesText is a set of codes as people say them, or "none recorded".
+func codesText(codes []string) string {
+	if len(codes) == 0 {
+		return "none recorded"
+	}
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = codeLabel(c)
+	}
+	return strings.Join(out, ", ")
 }
 
 // codeLabel is a code as people say it: "public_housing" is "Public housing".
