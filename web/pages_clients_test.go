@@ -384,3 +384,24 @@ func TestPagesDeviceRequest(t *testing.T) {
 		}
 	})
 }
+
+// A client's page shows their loans (each a link to the loan's page) and
+// the reminders sent about them, as the API lists them to the worker.
+func TestPagesClientLoansAndReminders(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w, _, wTok := e.pageUser(accounts.SocialWorker)
+		_, co := e.user(accounts.Coordinator)
+		client := e.referred(wTok)
+		loan := e.loan(co, client, e.device(co, "laptop"))
+		e.must(201, co, "POST", remindURL(loan), nil)
+		status, body := w.getPage(path("/clients/%d", client))
+		if status != 200 || !strings.Contains(body, path(`href="/loans/%d"`, loan)) || !strings.Contains(body, "Reminders sent") ||
+			!strings.Contains(body, "manual by sms: <strong>") || !strings.Contains(body, path("loan %d</span>", loan)) {
+			t.Errorf("the client's loans and reminders: %d\n%s", status, body)
+		}
+		api := e.must(200, wTok, "GET", path(v1+"/notifications?client_id=%d", client), nil).JSON(t)["items"].([]any)
+		if len(api) != 1 {
+			t.Errorf("the API lists %d reminders to the worker", len(api))
+		}
+	})
+}

@@ -83,8 +83,11 @@ func TestPagesTrainingSessionForm(t *testing.T) {
 			t.Errorf("a social worker's edit form: %d", status)
 		}
 
-		// The list: coming up, then past once it has started.
-		if _, list := w.getPage("/training"); !strings.Contains(list, `href="`+loc+`"`) {
+		// The list: coming up, soonest first, then past once started,
+		// latest first.
+		tr := &trainers{e: e, coord: cTok}
+		earlier := path(`href="/training/%d"`, tr.session(testNow.Add(24*time.Hour), time.Hour, 5, nil))
+		if _, list := w.getPage("/training"); !strings.Contains(list, `href="`+loc+`"`) || strings.Index(list, earlier) > strings.Index(list, `href="`+loc+`"`) {
 			t.Errorf("the sessions coming up:\n%s", list)
 		}
 		e.clock.Set(testNow.Add(72 * time.Hour))
@@ -93,7 +96,7 @@ func TestPagesTrainingSessionForm(t *testing.T) {
 		if _, list := w.getPage("/training"); strings.Contains(list, `href="`+loc+`"`) {
 			t.Errorf("a past session is listed as coming up")
 		}
-		if _, list := w.getPage("/training?when=past"); !strings.Contains(list, `href="`+loc+`"`) {
+		if _, list := w.getPage("/training?when=past"); !strings.Contains(list, `href="`+loc+`"`) || strings.Index(list, earlier) < strings.Index(list, `href="`+loc+`"`) {
 			t.Errorf("the past sessions:\n%s", list)
 		}
 		if status, _ := w.getPage("/training/999999"); status != 404 {

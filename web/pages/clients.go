@@ -145,6 +145,10 @@ type clientPageData struct {
 	Kinds    []Option
 	Decision *eligibility.Decision
 	Requests []eligibility.DeviceRequest
+	// Asked and ReminderTimes are the rows' times in the agency's zone,
+	// by position.
+	Asked         []string
+	ReminderTimes []string
 	// RequestsMore and the like count what the page leaves out.
 	RequestsMore  int
 	Loans         []inventory.Loan
@@ -206,6 +210,9 @@ func (p *Pages) clientPage(c *fiber.Ctx) error {
 			return err
 		}
 		d.RequestsMore = total - len(d.Requests)
+		for _, r := range d.Requests {
+			d.Asked = append(d.Asked, p.when(r.CreatedAt))
+		}
 	}
 	if d.ShowLoans = a.Can(accounts.ReadLoans); d.ShowLoans {
 		var total int
@@ -234,6 +241,13 @@ func (p *Pages) clientPage(c *fiber.Ctx) error {
 			return err
 		}
 		d.RemindersMore = total - len(d.Reminders)
+		for _, n := range d.Reminders {
+			at := "scheduled " + p.when(n.ScheduledAt)
+			if n.SentAt != nil {
+				at = "sent " + p.when(*n.SentAt)
+			}
+			d.ReminderTimes = append(d.ReminderTimes, at)
+		}
 	}
 	if cl.HouseholdID != nil {
 		d.Household = strconv.FormatInt(*cl.HouseholdID, 10)
