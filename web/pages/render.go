@@ -207,6 +207,8 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return sel
 		},
+		// required marks a select that must be answered (no "(optional)").
+		"required": func(s Select) Select { s.Required = true; return s },
 		"roleName": roleName,
 	}
 }
