@@ -427,6 +427,14 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 	return out, err
 }
 
+// Validate checks an input as Create checks it, reporting every bad field,
+// and saves nothing: a form that found problems of its own (a number it
+// could not read) reports them with these. The caseworker and the
+// household, which need the database, are checked by Create and Update.
+func (s *Service) Validate(in Input) error {
+	return in.apply(&Client{}, s.today(), s.Region)
+}
+
 // load finds a client the actor may see, within db; with lock, the row
 // stays locked for the caller's transaction.
 func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Client, error) {

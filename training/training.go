@@ -294,6 +294,8 @@ type SessionFilter struct {
 	Language string
 	// Cancelled includes cancelled sessions.
 	Cancelled bool
+	// Newest lists the latest first (past sessions, most recent first).
+	Newest bool
 }
 
 // Sessions lists sessions by start time.
@@ -315,7 +317,11 @@ func (s *Service) Sessions(ctx context.Context, f SessionFilter, page storage.Pa
 	if !f.Cancelled {
 		q.Where("ts.status = 'scheduled'")
 	}
-	total, err := page.Apply(q.OrderExpr("ts.starts_at, ts.id")).ScanAndCount(ctx)
+	order := "ts.starts_at, ts.id"
+	if f.Newest {
+		order = "ts.starts_at DESC, ts.id DESC"
+	}
+	total, err := page.Apply(q.OrderExpr(order)).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "sessions")
 	}

@@ -134,6 +134,8 @@ type NavItem struct {
 // permissions open. The role pages add their entries here.
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
+	{Path: "/clients", Label: "Clients", Permission: accounts.ReadClients, About: "your clients: their situation, eligibility, requests, loans, training and reminders"},
+	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
@@ -205,6 +207,8 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return sel
 		},
+		// required marks a select that must be answered (no "(optional)").
+		"required": func(s Select) Select { s.Required = true; return s },
 		"roleName": roleName,
 	}
 }
