@@ -135,6 +135,9 @@ type NavItem struct {
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
+	{Path: "/loans", Label: "Loans", Permission: accounts.ReadLoans, About: "loans: who has which device, until when, and their agreements"},
+	{Path: "/loans/new", Label: "Issue", Permission: accounts.ManageLoans, About: "issue a device against a ready request, and have the agreement signed"},
+	{Path: "/checkin", Label: "Check in", Permission: accounts.ManageLoans, About: "take a device back by scanning its tag, then inspect and wipe it"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
