@@ -170,6 +170,22 @@ func TestBrowserLoans(t *testing.T) {
 			t.Errorf("the agreement downloaded: %d bytes, %q", len(pdf), pdf[:min(len(pdf), 8)])
 		}
 
+		// The client's social worker sees the loan and its signed
+		// agreement; another worker gets the 404 page.
+		me := e.must(200, sw, "GET", v1+"/me", nil).JSON(t)
+		w := e.browser()
+		w.signIn(me["email"].(string), browserPassword)
+		if status := w.open(path("/loans/%d", loan)); status != 200 || !strings.Contains(w.text(".facts"), "Signed") || strings.Contains(w.text("main"), "Renew") {
+			t.Errorf("the social worker's view of the loan: %d, %q", status, w.text("main"))
+		}
+		w.check("loans-view-social-worker")
+		_, otherWorker := e.staff(accounts.SocialWorker, browserPassword)
+		w2 := e.browser()
+		w2.signIn(otherWorker, browserPassword)
+		if status := w2.open(path("/loans/%d", loan)); status != 404 || w2.text("h1") != "Page not found" {
+			t.Errorf("another worker's view of the loan: %d, %q", status, w2.text("h1"))
+		}
+
 		if status := b.open("/loans?status=open"); status != 200 || !strings.Contains(b.text("table"), path("Loan %d", loan)) {
 			t.Errorf("the open loans: %d, %q", status, b.text("main"))
 		}
