@@ -3,9 +3,11 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/storage"
@@ -35,8 +37,11 @@ func TestDeviceByTag(t *testing.T) {
 				t.Errorf("DeviceByTag(%q): %v, want not found", tag, err)
 			}
 		}
-		if due := f.svc.Inventory.DefaultDueOn(); due.String() == "" || !due.After(f.svc.Inventory.DefaultDueOn().AddDays(-1)) {
-			t.Errorf("DefaultDueOn: %v", due)
+		// The default due date is DefaultLoanDays after the agency's today.
+		f.clock.Set(time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC))
+		want := calendar.Today(f.clock.Now(), f.svc.Inventory.Location).AddDays(inventory.DefaultLoanDays)
+		if due := f.svc.Inventory.DefaultDueOn(); due != want || due.String() != "2026-06-08" {
+			t.Errorf("DefaultDueOn: %v, want %v", due, want)
 		}
 	})
 }
