@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -305,6 +306,16 @@ func (s *Service) acceptance(ctx context.Context, loanID int64) (*Acceptance, er
 type File struct {
 	PDF    []byte
 	Signed bool
+}
+
+// Name is the file's name, without its extension, for loan id's
+// agreement: "loan-ID-agreement", with "-signed" once signed.
+func (f *File) Name(loanID int64) string {
+	name := "loan-" + strconv.FormatInt(loanID, 10) + "-agreement"
+	if f.Signed {
+		name += "-signed"
+	}
+	return name
 }
 
 // Agreement returns loan id's agreement for the actor to print: once

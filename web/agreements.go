@@ -54,11 +54,7 @@ func (s *Server) loanAgreementPDF(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name := "loan-" + strconv.FormatInt(id, 10) + "-agreement"
-	if f.Signed {
-		name += "-signed"
-	}
-	return download.PDF(c, name, f.PDF)
+	return download.PDF(c, f.Name(id), f.PDF)
 }
 
 func (s *Server) loanAgreement(c *fiber.Ctx) error {

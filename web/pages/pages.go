@@ -131,6 +131,7 @@ func (p *Pages) Routes() []Route {
 		{"POST", "/reports.pdf", accounts.ReadReports, p.reportPDF},
 	}
 	routes = append(routes, p.socialRoutes()...)
+	routes = append(routes, p.loanRoutes()...)
 	return routes
 }
 

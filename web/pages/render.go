@@ -137,6 +137,9 @@ var nav = []NavItem{
 	{Path: "/clients", Label: "Clients", Permission: accounts.ReadClients, About: "your clients: their situation, eligibility, requests, loans, training and reminders"},
 	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
+	{Path: "/loans", Label: "Loans", Permission: accounts.ReadLoans, About: "loans: who has which device, until when, and their agreements"},
+	{Path: "/loans/new", Label: "Issue", Permission: accounts.ManageLoans, About: "issue a device against a ready request, and have the agreement signed"},
+	{Path: "/checkin", Label: "Check in", Permission: accounts.ManageLoans, About: "take a device back by scanning its tag, then inspect and wipe it"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
