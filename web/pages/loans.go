@@ -104,7 +104,7 @@ func options[T ~string](values []T, first string) []Option {
 		out = append(out, Option{"", first})
 	}
 	for _, v := range values {
-		out = append(out, Option{string(v), strings.ReplaceAll(string(v), "_", " ")})
+		out = append(out, Option{string(v), words(v)})
 	}
 	return out
 }
@@ -263,8 +263,8 @@ func (p *Pages) loanDetails(c *fiber.Ctx, id int64) (*loanData, error) {
 			if when == "" {
 				when = "scheduled " + p.whenSet(&n.ScheduledAt)
 			}
-			d.Reminders = append(d.Reminders, reminderRow{Kind: strings.ReplaceAll(string(n.Kind), "_", " "), Channel: n.Channel,
-				Recipient: strings.ReplaceAll(string(n.Recipient), "_", " "), Status: string(n.Status), When: when})
+			d.Reminders = append(d.Reminders, reminderRow{Kind: words(n.Kind), Channel: n.Channel,
+				Recipient: words(n.Recipient), Status: string(n.Status), When: when})
 		}
 	}
 	d.Issued, d.Returned, d.LostAt, d.RecoveredAt = p.whenSet(&loan.IssuedAt), p.whenSet(loan.ReturnedAt), p.whenSet(loan.LostAt), p.whenSet(loan.RecoveredAt)

@@ -132,6 +132,7 @@ func (p *Pages) Routes() []Route {
 	}
 	routes = append(routes, p.socialRoutes()...)
 	routes = append(routes, p.loanRoutes()...)
+	routes = append(routes, p.requestRoutes()...)
 	return routes
 }
 

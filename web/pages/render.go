@@ -1,10 +1,12 @@
 package pages
 
 import (
+	"fmt"
 	"html/template"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -135,6 +137,7 @@ type NavItem struct {
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
 	{Path: "/clients", Label: "Clients", Permission: accounts.ReadClients, About: "your clients: their situation, eligibility, requests, loans, training and reminders"},
+	{Path: "/requests", Label: "Requests", Permission: accounts.ReadRequests, About: "device requests: those waiting for a decision, and where each stands"},
 	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
 	{Path: "/loans", Label: "Loans", Permission: accounts.ReadLoans, About: "loans: who has which device, until when, and their agreements"},
@@ -213,6 +216,7 @@ func (p *Pages) funcs() template.FuncMap {
 		// required marks a select that must be answered (no "(optional)").
 		"required": func(s Select) Select { s.Required = true; return s },
 		"roleName": roleName,
+		"words":    func(code any) string { return words(fmt.Sprint(code)) },
 	}
 }
 
@@ -289,3 +293,6 @@ func (g Pager) Link(offset int) string {
 
 // Posted reports whether the pager's pages are reached by posting.
 func (g Pager) Posted() bool { return g.Method == fiber.MethodPost }
+
+// words is a code as words: "needs_review" is "needs review".
+func words[T ~string](code T) string { return strings.ReplaceAll(string(code), "_", " ") }
