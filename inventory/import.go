@@ -246,7 +246,7 @@ func checkRow(row *ImportRow) {
 		in.FundingSource = &s
 	}
 	if s := v["purchase_cost"]; s != "" {
-		cents, ok := parseDollars(s)
+		cents, ok := ParseDollars(s)
 		row.Problems.Check(!ok, "purchase_cost", "must be an amount in dollars, such as 189.99")
 		in.PurchaseCostCents = &cents
 	}
@@ -276,8 +276,8 @@ func checkRow(row *ImportRow) {
 		"a serial number or an asset tag is required, so that the same device is never imported twice")
 }
 
-// parseDollars reads an amount such as 189.99, 189 or 1,189.50 as cents.
-func parseDollars(s string) (int64, bool) {
+// ParseDollars reads an amount such as 189.99, 189 or 1,189.50 as cents.
+func ParseDollars(s string) (int64, bool) {
 	s = strings.ReplaceAll(strings.TrimPrefix(s, "$"), ",", "")
 	whole, frac, dot := strings.Cut(s, ".")
 	if whole == "" || len(frac) > 2 || (dot && frac == "") || len(whole) > 9 {

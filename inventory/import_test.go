@@ -93,12 +93,12 @@ func TestImportTemplateReadsBack(t *testing.T) {
 
 func TestParseDollars(t *testing.T) {
 	for in, want := range map[string]int64{"189.99": 18999, "189": 18900, "$1,189.5": 118950, "0.05": 5} {
-		if got, ok := parseDollars(in); !ok || got != want {
+		if got, ok := ParseDollars(in); !ok || got != want {
 			t.Errorf("%s: %d %v", in, got, ok)
 		}
 	}
 	for _, in := range []string{"", "-1", "1.", "1.234", "abc", "1e3", "99999999999"} {
-		if _, ok := parseDollars(in); ok {
+		if _, ok := ParseDollars(in); ok {
 			t.Errorf("%q read as dollars", in)
 		}
 	}

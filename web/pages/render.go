@@ -134,6 +134,8 @@ type NavItem struct {
 // permissions open. The role pages add their entries here.
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
+	{Path: "/dashboard", Label: "Dashboard", Permission: accounts.ManageLoans, About: "what needs doing today: free devices, requests to decide, loans due and overdue, devices to inspect"},
+	{Path: "/devices", Label: "Devices", Permission: accounts.ReadDevices, About: "the pool of devices: find, add, edit, import from a spreadsheet, print labels"},
 	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
@@ -205,7 +207,8 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return sel
 		},
-		"roleName": roleName,
+		"roleName":   roleName,
+		"statusName": statusName, "dollars": dollars, "eventName": eventName, "paperOptions": paperOptions, // devices.go
 	}
 }
 
