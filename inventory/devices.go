@@ -21,6 +21,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -264,6 +265,19 @@ func (in DeviceInput) apply(d *Device) error {
 		bad.Check(a.ReplacementCostCents < 0, fmt.Sprintf("accessories[%d].replacement_cost_cents", i), "must not be negative")
 	}
 	return bad.Err()
+}
+
+// CheckOn checks the input as CreateDevice (d the zero Device) or
+// UpdateDevice (d the device) would, but for its funding source, without
+// saving anything: for a form that finds problems of its own, to name the
+// service's too.
+func (in DeviceInput) CheckOn(d Device) error {
+	d.Accessories = slices.Clone(d.Accessories)
+	if in.Accessories != nil {
+		acc := slices.Clone(*in.Accessories)
+		in.Accessories = &acc
+	}
+	return in.apply(&d)
 }
 
 // validIMEI checks an IMEI's 15 digits and its Luhn check digit.

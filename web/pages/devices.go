@@ -380,7 +380,14 @@ func deviceInput(c *fiber.Ctx, f *Form, old *inventory.Device) (inventory.Device
 	// finds the first one's device and adds no second.
 	bad.Check(old == nil && v["asset_tag"] == "" && v["serial"] == "", "serial",
 		"is required when the asset tag is left for DeviceBank to give: a form sent twice then adds one device, not two")
-	return in, bad.Err()
+	if len(bad) == 0 {
+		return in, nil
+	}
+	var base inventory.Device
+	if old != nil {
+		base = *old
+	}
+	return in, apperr.Join(bad.Err(), in.CheckOn(base))
 }
 
 // formFields moves the service's field names to the form's.
