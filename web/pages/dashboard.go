@@ -54,7 +54,9 @@ func (p *Pages) dashboard(c *fiber.Ctx) error {
 		{accounts.ReadLoans, Tile{Label: "Due this week", About: "open loans due today or in the next six days", Link: "/loans?due=week"},
 			func() (int, error) { return inv.CountLoans(ctx, a, inventory.LoanFilter{Due: inventory.DueWeek}) }},
 		{accounts.ReadLoans, Tile{Label: "Overdue", About: "open loans past their due date", Link: "/loans?status=overdue"},
-			func() (int, error) { return inv.CountLoans(ctx, a, inventory.LoanFilter{Status: inventory.LoanOverdue}) }},
+			func() (int, error) {
+				return inv.CountLoans(ctx, a, inventory.LoanFilter{Status: inventory.LoanOverdue})
+			}},
 		{accounts.ReadDevices, Tile{Label: "Waiting for inspection", About: "returned devices to check and wipe", Link: "/devices?status=inspection"},
 			func() (int, error) {
 				return inv.CountDevices(ctx, inventory.DeviceFilter{Status: inventory.Inspection})
