@@ -462,10 +462,10 @@ func (s *Service) ImportDevices(ctx context.Context, actor *accounts.Actor, data
 	return devices, nil
 }
 
-// rowsProblem is the Invalid error of a plan with bad rows: each bad row's
-// first problems, by line.
+// rowsProblem is the Invalid error of a plan with bad rows: each bad
+// row's problems, by line.
 func rowsProblem(plan *ImportPlan) error {
-	var bad apperr.Fields
+	var lines []string
 	for _, r := range plan.Rows {
 		if len(r.Problems) == 0 {
 			continue
@@ -474,7 +474,7 @@ func rowsProblem(plan *ImportPlan) error {
 		for _, f := range slices.Sorted(maps.Keys(r.Problems)) {
 			parts = append(parts, f+" "+r.Problems[f])
 		}
-		bad.Add(fmt.Sprintf("line %d", r.Line), strings.Join(parts, "; "))
+		lines = append(lines, fmt.Sprintf("line %d: %s", r.Line, strings.Join(parts, "; ")))
 	}
-	return bad.Err()
+	return &apperr.Error{Code: apperr.Invalid, Message: "nothing was imported: " + strings.Join(lines, "; ")}
 }

@@ -106,7 +106,7 @@ func TestPagesDevicesByRole(t *testing.T) {
 			// token and all.
 			token := p.token("/password")
 			if c.manage == 403 {
-				for _, post := range []string{"/devices", path("/devices/%d", free), "/devices/labels", "/devices/import/confirm"} {
+				for _, post := range []string{"/devices", path("/devices/%d", free), "/devices/labels", "/devices/import", "/devices/import/confirm"} {
 					if res, _ := p.send("POST", post, url.Values{"_csrf": {token}, "kind": {"phone"}, "make": {"X"}, "model": {"Y"}, "serial": {"Z"}, "ids": {strconv.FormatInt(free, 10)}}); res.StatusCode != 403 {
 						t.Errorf("%s POST %s: %d", c.role, post, res.StatusCode)
 					}
@@ -350,11 +350,35 @@ func TestPagesDevicesImport(t *testing.T) {
 		confirm = confirmFields(t, token, body)
 		e.must(201, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Other", "model": "X", "asset_tag": "NEW-2"})
 		res, body = p.upload("/devices/import/confirm", confirm, nil)
-		if res.StatusCode != 422 || !strings.Contains(body, "is already device NEW-2") || e.deviceCount(co) != 5 {
+		if res.StatusCode != 422 || !strings.Contains(body, "nothing was imported: line 3: asset_tag is already device NEW-2") || e.deviceCount(co) != 5 {
 			t.Errorf("an import whose tag was taken: %d, %d devices\n%s", res.StatusCode, e.deviceCount(co), body)
 		}
 		if r := e.must(200, co, "GET", "/api/v1/devices?q=NEW-1", nil).JSON(t); r["total"] != float64(0) {
 			t.Errorf("a device of the refused import was saved")
+		}
+	})
+}
+
+// Two confirms of one preview at the same moment (two tabs, a double
+// click the browser sent twice): one imports, the other imports nothing.
+func TestPagesDevicesImportTwiceAtOnce(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, co := e.user(accounts.Coordinator)
+		p := e.signedIn(accounts.Coordinator)
+		token := p.token("/devices/import")
+		_, body := p.upload("/devices/import", map[string]string{"_csrf": token}, []byte(goodImport))
+		confirm := confirmFields(t, token, body)
+		statuses := make(chan int, 2)
+		for range 2 {
+			go func() {
+				res, _ := p.upload("/devices/import/confirm", confirm, nil)
+				statuses <- res.StatusCode
+			}()
+		}
+		got := map[int]int{<-statuses: 1}
+		got[<-statuses]++
+		if got[303] != 1 || got[409] != 1 || e.deviceCount(co) != 3 {
+			t.Errorf("two confirms at once: %v, %d devices", got, e.deviceCount(co))
 		}
 	})
 }
