@@ -389,4 +389,16 @@ func TestPagesDevicesImportTemplate(t *testing.T) {
 	if err != nil || !bytes.Equal(b, inventory.ImportTemplate()) {
 		t.Errorf("pages/static/devices-import-template.csv is not inventory.ImportTemplate(): %v\n%s", err, b)
 	}
+	eachEnv(t, func(t *testing.T, e *env) {
+		p := e.signedIn(accounts.Coordinator)
+		_, page := p.send("GET", "/devices/import", nil)
+		href := regexp.MustCompile(`href="(/static/devices-import-template\.csv\?v=\w+)"`).FindStringSubmatch(page)
+		if href == nil {
+			t.Fatalf("no template link:\n%s", page)
+		}
+		res, body := p.send("GET", href[1], nil)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" || body != string(inventory.ImportTemplate()) {
+			t.Errorf("the template download: %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	})
 }

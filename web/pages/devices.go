@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"mime"
 	"net/url"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ import (
 // pages. A device's identifiers (asset tag, serial) are no client's
 // details, so the device list's filter is a GET form and its pages are
 // links; every change is a posted form with its CSRF token.
+
+// The import's template is a static asset; its type is said whether or
+// not the machine has a mime.types that knows CSV.
+func init() { mime.AddExtensionType(".csv", "text/csv; charset=utf-8") }
 
 func (p *Pages) deskRoutes() []Route {
 	return []Route{
