@@ -213,6 +213,13 @@ func TestPagesDevicesListAndLabels(t *testing.T) {
 			!strings.Contains(body, "Showing 1 to 2 of 3") || !strings.Contains(body, `href="/devices?kind=phone&amp;limit=2&amp;offset=2"`) {
 			t.Errorf("phones, two a page:\n%s", body)
 		}
+		tag := e.must(200, co, "GET", path("/api/v1/devices/%d", laptop), nil).JSON(t)["asset_tag"].(string)
+		if res, _ := p.send("GET", "/devices?q="+strings.ToLower(tag), nil); res.StatusCode != 303 || res.Header.Get("Location") != path("/devices/%d", laptop) {
+			t.Errorf("a scanned tag: %d %s", res.StatusCode, res.Header.Get("Location"))
+		}
+		if res, _ := p.send("GET", "/devices?q="+tag[:len(tag)-1], nil); res.StatusCode != 200 {
+			t.Errorf("part of a tag: %d", res.StatusCode)
+		}
 		res, body := p.send("GET", "/devices?status=broken&q=SN", nil)
 		if res.StatusCode != 422 || !strings.Contains(body, `id="f-status-error"`) || !strings.Contains(body, `value="SN"`) {
 			t.Errorf("a bad filter: %d\n%s", res.StatusCode, body)
