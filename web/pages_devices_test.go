@@ -350,6 +350,24 @@ func TestPagesDevicesImport(t *testing.T) {
 			t.Errorf("the preview of an imported file:\n%s", body)
 		}
 
+		// Funding sources by name: one nobody added is a row's problem;
+		// an admin's, in any case, is the device's.
+		_, admin := e.user(accounts.Admin)
+		e.fundingSource(admin, "City Digital Fund")
+		funded := "kind,make,model,serial,funding_source,purchase_cost\ntablet,Acme,T,F-1,city digital fund,$1,189.50\ntablet,Acme,T,F-2,Nope Fund,\n"
+		_, body = p.upload("/devices/import", map[string]string{"_csrf": token}, []byte(strings.Replace(funded, "$1,189.50", `"$1,189.50"`, 1)))
+		if !strings.Contains(body, "Preview: 2 devices, 1 with problems") || !strings.Contains(body, `<span class="error">funding_source</span> no funding source is named “Nope Fund”`) {
+			t.Errorf("the preview of funding sources:\n%s", body)
+		}
+		_, body = p.upload("/devices/import", map[string]string{"_csrf": token}, []byte(strings.Replace(strings.Replace(funded, "$1,189.50", `"$1,189.50"`, 1), "Nope Fund", "", 1)))
+		if res, _ := p.upload("/devices/import/confirm", confirmFields(t, token, body), nil); res.StatusCode != 303 {
+			t.Fatalf("the import of funded devices: %d", res.StatusCode)
+		}
+		dev := e.must(200, co, "GET", "/api/v1/devices?q=F-1", nil).JSON(t)["items"].([]any)[0].(map[string]any)
+		if dev["funding_source"] != "City Digital Fund" || dev["purchase_cost_cents"] != float64(118950) {
+			t.Errorf("an imported funded device: %v", dev)
+		}
+
 		// A device that takes a row's tag between the preview and the
 		// import: none of the file's devices are saved, the row is named.
 		next := "kind,make,model,serial,asset_tag\ntablet,Acme,T,S-10,NEW-1\ntablet,Acme,T,S-11,NEW-2\n"
@@ -357,7 +375,7 @@ func TestPagesDevicesImport(t *testing.T) {
 		confirm = confirmFields(t, token, body)
 		e.must(201, co, "POST", "/api/v1/devices", map[string]any{"kind": "phone", "make": "Other", "model": "X", "asset_tag": "NEW-2"})
 		res, body = p.upload("/devices/import/confirm", confirm, nil)
-		if res.StatusCode != 422 || !strings.Contains(body, "nothing was imported: line 3: asset_tag is already device NEW-2") || e.deviceCount(co) != 5 {
+		if res.StatusCode != 422 || !strings.Contains(body, "nothing was imported: line 3: asset_tag is already device NEW-2") || e.deviceCount(co) != 7 {
 			t.Errorf("an import whose tag was taken: %d, %d devices\n%s", res.StatusCode, e.deviceCount(co), body)
 		}
 		if r := e.must(200, co, "GET", "/api/v1/devices?q=NEW-1", nil).JSON(t); r["total"] != float64(0) {
