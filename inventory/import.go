@@ -146,6 +146,9 @@ func ParseImport(data []byte) (*ImportPlan, error) {
 		line := 1 + bytes.Count(body[:badUTF8(body)], []byte("\n"))
 		return nil, fileProblem("is not UTF-8 text (line %d): save it from the spreadsheet as “CSV UTF-8”", line)
 	}
+	if i := bytes.IndexByte(body, 0); i >= 0 {
+		return nil, fileProblem("has a NUL character (line %d): it is not a text file", 1+bytes.Count(body[:i], []byte("\n")))
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fileProblem("is empty: the first line names the columns, each further line is a device")
 	}

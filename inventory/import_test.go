@@ -29,6 +29,7 @@ func TestParseImportRefusesBadFiles(t *testing.T) {
 		{[]byte("\xef\xbb\xbf  \n"), "is empty"},
 		{[]byte("kind,make,model\ntablet,Acme,\xff\xfe\n"), "not UTF-8 text (line 2)"},
 		{[]byte("kind,make\ntablet,Acme\n"), `no column "model"`},
+		{[]byte("kind,make,model\ntablet,Ac\x00me,M\n"), "NUL character (line 2)"},
 		{[]byte("kind,make,model,colour\n"), `column "colour" that is not one of`},
 		{[]byte("kind,make,model,Kind\n"), `column "kind" twice`},
 		{[]byte(strings.Repeat("kind,", 12) + "\n"), "has 13 columns; there are only 11"},

@@ -130,9 +130,9 @@ func TestPagesDevicesAddAndEdit(t *testing.T) {
 		_, co := e.user(accounts.Coordinator)
 		p := e.signedIn(accounts.Coordinator)
 		form := url.Values{"_csrf": {p.token("/devices/new")}, "kind": {"drone"}, "make": {""}, "model": {"Tab M10"},
-			"imei": {"123"}, "purchase_cost": {"lots"}, "serial": {""}, "accessories": {"Charger; " + strings.Repeat("x", 101)}}
+			"imei": {"123"}, "purchase_cost": {"lots"}, "serial": {""}, "notes": {"a\x00b"}, "accessories": {"Charger; " + strings.Repeat("x", 101)}}
 		res, body := p.send("POST", "/devices", form)
-		for _, field := range []string{"kind", "make", "imei", "purchase_cost", "serial", "accessories"} {
+		for _, field := range []string{"kind", "make", "imei", "purchase_cost", "serial", "accessories", "notes"} {
 			if !strings.Contains(body, `id="f-`+field+`-error"`) || !strings.Contains(body, `<a href="#f-`+field+`">`) {
 				t.Errorf("no error in place and at the top for %s", field)
 			}
@@ -219,6 +219,9 @@ func TestPagesDevicesListAndLabels(t *testing.T) {
 		}
 		if res, _ := p.send("GET", "/devices?q="+tag[:len(tag)-1], nil); res.StatusCode != 200 {
 			t.Errorf("part of a tag: %d", res.StatusCode)
+		}
+		if res, body := p.send("GET", "/devices?q=a%00b", nil); res.StatusCode != 422 || !strings.Contains(body, "Some details are not right") {
+			t.Errorf("a search with a NUL: %d\n%s", res.StatusCode, body[strings.Index(body, "<main"):])
 		}
 		res, body := p.send("GET", "/devices?status=broken&q=SN", nil)
 		if res.StatusCode != 422 || !strings.Contains(body, `id="f-status-error"`) || !strings.Contains(body, `value="SN"`) {

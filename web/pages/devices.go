@@ -179,7 +179,7 @@ func deviceFilter(f *Form, limit, offset string) (inventory.DeviceFilter, storag
 	v := f.Values
 	pg, perr := storage.ParsePage(limit, offset)
 	filter, ferr := inventory.ParseDeviceFilter(v["status"], v["kind"], v["q"])
-	var bad apperr.Fields
+	bad := noNUL(f)
 	if s := v["funding_source_id"]; s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		bad.Check(err != nil || id < 1, "funding_source_id", "must be a funding source's id")
@@ -357,7 +357,7 @@ func deviceInput(c *fiber.Ctx, f *Form, old *inventory.Device) (inventory.Device
 		s := v[field]
 		*dst = &s
 	}
-	var bad apperr.Fields
+	bad := noNUL(f)
 	in.FundingSourceID = optional.Field[int64]{Set: true, Null: true}
 	if s := v["funding_source_id"]; s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
@@ -398,6 +398,16 @@ func deviceInput(c *fiber.Ctx, f *Form, old *inventory.Device) (inventory.Device
 		base = *old
 	}
 	return in, apperr.Join(bad.Err(), in.CheckOn(base))
+}
+
+// noNUL names the form's fields that hold a NUL character, which neither
+// database stores in text (the API refuses it as well).
+func noNUL(f *Form) apperr.Fields {
+	var bad apperr.Fields
+	for _, name := range f.Order {
+		bad.Check(strings.ContainsRune(f.Values[name], 0), name, "must not contain the NUL character")
+	}
+	return bad
 }
 
 // formFields moves the service's field names to the form's.
