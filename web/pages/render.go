@@ -207,7 +207,8 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return sel
 		},
-		"roleName":   roleName,
+		"roleName": roleName,
+
 		"statusName": statusName, "dollars": dollars, "eventName": eventName, "paperOptions": paperOptions, // devices.go
 	}
 }
