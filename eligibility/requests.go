@@ -630,3 +630,11 @@ func (s *Service) Waitlist(ctx context.Context, actor *accounts.Actor, kind stri
 func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
 	return db.NewSelect().Table("device_requests").Column("client_id").Where("referral AND status <> ?", Cancelled)
 }
+
+// CountRequests counts the requests in status that the actor may see, as
+// Requests would list them, without reading them (nor recording a read:
+// a count names no client).
+func (s *Service) CountRequests(ctx context.Context, actor *accounts.Actor, status RequestStatus) (int, error) {
+	n, err := s.scope(s.DB, s.DB.NewSelect().Model((*DeviceRequest)(nil)), actor).Where("r.status = ?", status).Count(ctx)
+	return int(n), storage.Err(err, "requests")
+}

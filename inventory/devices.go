@@ -21,6 +21,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -266,6 +267,19 @@ func (in DeviceInput) apply(d *Device) error {
 	return bad.Err()
 }
 
+// CheckOn checks the input as CreateDevice (d the zero Device) or
+// UpdateDevice (d the device) would, but for its funding source, without
+// saving anything: for a form that finds problems of its own, to name the
+// service's too.
+func (in DeviceInput) CheckOn(d Device) error {
+	d.Accessories = slices.Clone(d.Accessories)
+	if in.Accessories != nil {
+		acc := slices.Clone(*in.Accessories)
+		in.Accessories = &acc
+	}
+	return in.apply(&d)
+}
+
 // validIMEI checks an IMEI's 15 digits and its Luhn check digit.
 func validIMEI(s string) bool {
 	if len(s) != 15 {
@@ -330,40 +344,11 @@ func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in De
 	if err := apperr.Join(in.apply(d), s.fundDevice(ctx, s.DB, in, d)); err != nil {
 		return nil, err
 	}
-	generate := d.AssetTag == ""
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 		if err := s.LockKind(ctx, tx, string(d.Kind)); err != nil {
 			return err
 		}
-		d.CreatedAt = s.now()
-		d.UpdatedAt = d.CreatedAt
-		// A generated tag may collide with one a coordinator typed in by
-		// hand; then the next number is tried, in a savepoint-free way: the
-		// check runs before the insert.
-		for generate {
-			tag, err := nextAssetTag(ctx, tx)
-			if err != nil {
-				return err
-			}
-			taken, err := tx.NewSelect().Model((*Device)(nil)).Where("asset_tag = ?", tag).Exists(ctx)
-			if err != nil {
-				return storage.Err(err, "device")
-			}
-			if !taken {
-				d.AssetTag = tag
-				break
-			}
-		}
-		if _, err := tx.NewInsert().Model(d).ExcludeColumn("last_wiped_at").Exec(ctx); err != nil {
-			return deviceConflict(err)
-		}
-		if err := s.saveAccessories(ctx, tx, d); err != nil {
-			return err
-		}
-		if err := recordStatus(ctx, tx, d.ID, d.Status, d.CreatedAt); err != nil {
-			return err
-		}
-		if err := audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields()); err != nil {
+		if err := s.insertDevice(ctx, tx, actor, d); err != nil {
 			return err
 		}
 		return s.freed(ctx, tx, actor, d.Kind)
@@ -372,6 +357,41 @@ func (s *Service) CreateDevice(ctx context.Context, actor *accounts.Actor, in De
 		return nil, err
 	}
 	return d, nil
+}
+
+// insertDevice writes the checked device d, available, with its
+// accessories, first status and audit event, in tx, which holds the lock
+// of d's kind. Without an asset tag, d is given the next free DB-NNNNNN.
+func (s *Service) insertDevice(ctx context.Context, tx bun.Tx, actor *accounts.Actor, d *Device) error {
+	d.CreatedAt = s.now()
+	d.UpdatedAt = d.CreatedAt
+	// A generated tag may collide with one a coordinator typed in by
+	// hand; then the next number is tried, in a savepoint-free way: the
+	// check runs before the insert.
+	for generate := d.AssetTag == ""; generate; {
+		tag, err := nextAssetTag(ctx, tx)
+		if err != nil {
+			return err
+		}
+		taken, err := tx.NewSelect().Model((*Device)(nil)).Where("asset_tag = ?", tag).Exists(ctx)
+		if err != nil {
+			return storage.Err(err, "device")
+		}
+		if !taken {
+			d.AssetTag = tag
+			break
+		}
+	}
+	if _, err := tx.NewInsert().Model(d).ExcludeColumn("last_wiped_at").Exec(ctx); err != nil {
+		return deviceConflict(err)
+	}
+	if err := s.saveAccessories(ctx, tx, d); err != nil {
+		return err
+	}
+	if err := recordStatus(ctx, tx, d.ID, d.Status, d.CreatedAt); err != nil {
+		return err
+	}
+	return audit.Record(ctx, tx, deviceEvent(actor, d.CreatedAt, "device.created", d), d.fields())
 }
 
 func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) error {
@@ -497,6 +517,19 @@ func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.
 	out := []Device{}
 	q := s.withFundingName(s.DB, s.DB.NewSelect().Model(&out)).
 		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
+	filterDevices(q, f)
+	total, err := page.Apply(q.OrderExpr("d.sort_key, d.id")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "devices")
+	}
+	for i := range out {
+		out[i].normalize()
+	}
+	return out, int(total), nil
+}
+
+// filterDevices narrows q (over devices AS d) to those matching f.
+func filterDevices(q *bun.SelectQuery, f DeviceFilter) *bun.SelectQuery {
 	if f.FundingSourceID != 0 {
 		q.Where("d.funding_source_id = ?", f.FundingSourceID)
 	}
@@ -515,14 +548,36 @@ func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.
 			return q
 		})
 	}
-	total, err := page.Apply(q.OrderExpr("d.sort_key, d.id")).ScanAndCount(ctx)
+	return q
+}
+
+// CountDevices counts the devices ListDevices would list, without reading
+// them.
+func (s *Service) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
+	n, err := filterDevices(s.DB.NewSelect().Model((*Device)(nil)), f).Count(ctx)
+	return int(n), storage.Err(err, "devices")
+}
+
+// AvailableByKind counts the available devices of each kind, every kind
+// named (0 for none).
+func (s *Service) AvailableByKind(ctx context.Context) (map[Kind]int, error) {
+	var rows []struct {
+		Kind Kind `bun:"kind"`
+		N    int  `bun:"n"`
+	}
+	err := s.DB.NewSelect().Model((*Device)(nil)).Column("kind").ColumnExpr("COUNT(*) AS n").
+		Where("d.status = ?", Available).Group("kind").Scan(ctx, &rows)
 	if err != nil {
-		return nil, 0, storage.Err(err, "devices")
+		return nil, storage.Err(err, "devices")
 	}
-	for i := range out {
-		out[i].normalize()
+	out := make(map[Kind]int, len(Kinds))
+	for _, k := range Kinds {
+		out[k] = 0
 	}
-	return out, int(total), nil
+	for _, r := range rows {
+		out[r.Kind] = r.N
+	}
+	return out, nil
 }
 
 // Outcome is what an inspection decides.

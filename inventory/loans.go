@@ -315,6 +315,20 @@ type LoanFilter struct {
 	// Agreement is "unsigned" (open loans whose agreement is not signed
 	// yet), "signed", or empty for any.
 	Agreement string
+	// Due is "week" (open loans due today or in the six days after, not
+	// overdue) or empty for any.
+	Due string
+}
+
+// DueWeek is the due filter of the loans due within a week.
+const DueWeek = "week"
+
+// ParseDueFilter checks the due filter given as text; empty means any.
+func ParseDueFilter(s string) (string, error) {
+	if s != "" && s != DueWeek {
+		return "", (apperr.Fields{"due": "must be week"}).Err()
+	}
+	return s, nil
 }
 
 // ParseAgreementFilter checks the agreement filter given as text; empty
@@ -339,13 +353,41 @@ func ParseLoanStatus(s string) (LoanStatus, error) {
 
 // ListLoans returns the loans the actor may see that match f, newest first.
 func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFilter, page storage.Page) ([]Loan, int, error) {
-	_, serr := ParseLoanStatus(string(f.Status))
-	_, aerr := ParseAgreementFilter(f.Agreement)
-	if err := apperr.Join(serr, aerr); err != nil {
+	out := []Loan{}
+	q, err := s.filterLoans(s.DB.NewSelect().Model(&out), actor, f)
+	if err != nil {
 		return nil, 0, err
 	}
-	out := []Loan{}
-	q := s.scope(s.DB, s.DB.NewSelect().Model(&out), actor)
+	total, err := page.Apply(q.OrderExpr("l.issued_at DESC, l.id DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "loans")
+	}
+	for i := range out {
+		s.finish(&out[i])
+	}
+	return out, int(total), nil
+}
+
+// CountLoans counts the loans ListLoans would list, without reading them.
+func (s *Service) CountLoans(ctx context.Context, actor *accounts.Actor, f LoanFilter) (int, error) {
+	q, err := s.filterLoans(s.DB.NewSelect().Model((*Loan)(nil)), actor, f)
+	if err != nil {
+		return 0, err
+	}
+	n, err := q.Count(ctx)
+	return int(n), storage.Err(err, "loans")
+}
+
+// filterLoans narrows q (over loans AS l) to the loans the actor may see
+// that match f.
+func (s *Service) filterLoans(q *bun.SelectQuery, actor *accounts.Actor, f LoanFilter) (*bun.SelectQuery, error) {
+	_, serr := ParseLoanStatus(string(f.Status))
+	_, aerr := ParseAgreementFilter(f.Agreement)
+	_, derr := ParseDueFilter(f.Due)
+	if err := apperr.Join(serr, aerr, derr); err != nil {
+		return nil, err
+	}
+	q = s.scope(s.DB, q, actor)
 	if f.ClientID != 0 {
 		// Asking for the loans of a client one may not see finds none, as
 		// for a client that does not exist.
@@ -368,14 +410,11 @@ func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFi
 	default:
 		q.Where("l.status = ?", f.Status)
 	}
-	total, err := page.Apply(q.OrderExpr("l.issued_at DESC, l.id DESC")).ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, storage.Err(err, "loans")
+	if f.Due == DueWeek {
+		today := s.today()
+		q.Where("l.status = ? AND l.due_on >= ? AND l.due_on <= ?", LoanOpen, today, today.AddDays(6))
 	}
-	for i := range out {
-		s.finish(&out[i])
-	}
-	return out, int(total), nil
+	return q, nil
 }
 
 // change runs one loan transition: it loads the loan, checks it with

@@ -390,7 +390,32 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 		return nil, 0, err
 	}
 	out := []Notification{}
-	q := page.Apply(s.DB.NewSelect().Model(&out).OrderExpr("n.id DESC"))
+	q := s.filter(page.Apply(s.DB.NewSelect().Model(&out).OrderExpr("n.id DESC")), actor, f)
+	total, err := q.ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "notifications")
+	}
+	if err := s.hideBodies(ctx, actor, out); err != nil {
+		return nil, 0, err
+	}
+	return out, int(total), nil
+}
+
+// Count counts the outbox rows List would list, without reading them.
+func (s *Service) Count(ctx context.Context, actor *accounts.Actor, f Filter) (int, error) {
+	if !actor.Can(accounts.ReadNotifications) {
+		return 0, apperr.New(apperr.Forbidden, "you may not read notifications")
+	}
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	n, err := s.filter(s.DB.NewSelect().Model((*Notification)(nil)), actor, f).Count(ctx)
+	return int(n), storage.Err(err, "notifications")
+}
+
+// filter narrows q (over the outbox AS n) to the rows the actor may see
+// that match f.
+func (s *Service) filter(q *bun.SelectQuery, actor *accounts.Actor, f Filter) *bun.SelectQuery {
 	if !actor.Can(accounts.SendReminders) {
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			return q.Where("n.client_id IN (SELECT id FROM clients WHERE caseworker_id = ?)", actor.ID).WhereOr("n.user_id = ?", actor.ID)
@@ -413,14 +438,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if f.ID != 0 {
 		q.Where("n.id = ?", f.ID)
 	}
-	total, err := q.ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, storage.Err(err, "notifications")
-	}
-	if err := s.hideBodies(ctx, actor, out); err != nil {
-		return nil, 0, err
-	}
-	return out, int(total), nil
+	return q
 }
 
 // hideBodies blanks the body of each notification about a client the

@@ -179,10 +179,11 @@ func (s *Server) listLoans(c *fiber.Ctx) error {
 	ids, ierr := queryIDs(c, "client_id", "device_id")
 	status, serr := inventory.ParseLoanStatus(c.Query("status"))
 	agreement, aerr := inventory.ParseAgreementFilter(c.Query("agreement"))
-	if err := apperr.Join(perr, ierr, serr, aerr); err != nil {
+	due, derr := inventory.ParseDueFilter(c.Query("due"))
+	if err := apperr.Join(perr, ierr, serr, aerr, derr); err != nil {
 		return err
 	}
-	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: status, Agreement: agreement}
+	f := inventory.LoanFilter{ClientID: ids["client_id"], DeviceID: ids["device_id"], Status: status, Agreement: agreement, Due: due}
 	loans, total, err := s.svc.Inventory.ListLoans(c.UserContext(), actor(c), f, p)
 	if err != nil {
 		return err

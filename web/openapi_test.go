@@ -2979,6 +2979,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			t.Errorf("signed loans: %v", got)
 		}
 		c.bad(422, co, "GET", "/api/v1/loans?agreement=maybe", nil)
+		c.call(200, co, "GET", "/api/v1/loans?due=week", nil)
+		c.bad(422, co, "GET", "/api/v1/loans?due=month", nil)
 		// The utilization report.
 		const utilization = "/api/v1/reports/utilization?from=2026-01-01&to=2026-03-31"
 		if got := c.call(200, co, "GET", utilization+"&format=json&kind=laptop&postal_prefix=606", nil); got["use"] == nil {

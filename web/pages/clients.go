@@ -193,8 +193,8 @@ func (p *Pages) clientPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := clientPageData{Client: cl, Income: dollars(cl.AnnualIncomeCents), CanEdit: a.Can(accounts.WriteClients),
-		CanRequest: a.Can(accounts.FileRequests), Kind: "tablet", Kinds: kindOptions()}
+	d := clientPageData{Client: cl, Income: undisclosedDollars(cl.AnnualIncomeCents), CanEdit: a.Can(accounts.WriteClients),
+		CanRequest: a.Can(accounts.FileRequests), Kind: "tablet", Kinds: kindOptions("")}
 	if k := c.Query("kind"); contains(eligibility.DeviceKinds, k) {
 		d.Kind = k
 	}
@@ -262,14 +262,6 @@ func (p *Pages) when(t time.Time) string {
 	return t.In(calendar.Zone(p.svc.Training.Location)).Format("Mon 2 Jan 2006, 15:04")
 }
 
-func kindOptions() []Option {
-	out := make([]Option, len(eligibility.DeviceKinds))
-	for i, k := range eligibility.DeviceKinds {
-		out[i] = Option{k, strings.ToUpper(k[:1]) + k[1:]}
-	}
-	return out
-}
-
 func contains(list []string, v string) bool {
 	for _, s := range list {
 		if s == v {
@@ -279,16 +271,22 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// dollars writes cents as an amount ("" when not disclosed).
-func dollars(cents *int64) string {
-	if cents == nil {
-		return ""
-	}
-	s := strconv.FormatInt(*cents/100, 10)
-	if r := *cents % 100; r != 0 {
+// dollars writes cents as an amount, the cents only when there are some.
+func dollars(cents int64) string {
+	s := strconv.FormatInt(cents/100, 10)
+	if r := cents % 100; r != 0 {
 		s += "." + strconv.FormatInt(r/10, 10) + strconv.FormatInt(r%10, 10)
 	}
 	return s
+}
+
+// undisclosedDollars is dollars of an amount that may not have been told:
+// "" then.
+func undisclosedDollars(cents *int64) string {
+	if cents == nil {
+		return ""
+	}
+	return dollars(*cents)
 }
 
 // parseDollars reads an amount typed in dollars ("32,150.50", "$32150")
@@ -356,7 +354,7 @@ func (p *Pages) editClientForm(c *fiber.Ctx) error {
 	v := f.Values
 	v["case_number"], v["first_name"], v["last_name"], v["phone"], v["email"] = cl.CaseNumber, cl.FirstName, cl.LastName, cl.Phone, cl.Email
 	v["preferred_language"], v["preferred_channel"], v["postal_code"] = cl.PreferredLanguage, string(cl.PreferredChannel), cl.PostalCode
-	v["household_size"], v["annual_income"] = strconv.Itoa(cl.HouseholdSize), dollars(cl.AnnualIncomeCents)
+	v["household_size"], v["annual_income"] = strconv.Itoa(cl.HouseholdSize), undisclosedDollars(cl.AnnualIncomeCents)
 	v["caseworker_id"] = strconv.FormatInt(cl.CaseworkerID, 10)
 	if cl.HouseholdID != nil {
 		v["household_id"] = strconv.FormatInt(*cl.HouseholdID, 10)
@@ -625,7 +623,7 @@ func (p *Pages) requestForm(c *fiber.Ctx) error {
 }
 
 func (p *Pages) renderRequest(c *fiber.Ctx, status int, f *Form, d requestData) error {
-	d.Kinds = kindOptions()
+	d.Kinds = kindOptions("")
 	d.Urgencies = []Option{{"normal", "Normal"}, {"high", "High"}, {"low", "Low"}}
 	d.DataPlan = Checks{Name: "needs_data_plan", Legend: "Data plan", Error: f.Errors["needs_data_plan"],
 		Boxes: []Box{{Name: "needs_data_plan", Value: "on", Label: "The client needs a data plan with the device", Checked: f.Values["needs_data_plan"] != ""}}}

@@ -32,13 +32,16 @@ var tasks = map[accounts.Role][]string{
 	},
 }
 
-type homeData struct{ Tasks []string }
+type homeData struct {
+	Tasks     []string
+	Dashboard bool
+}
 
 func (p *Pages) home(c *fiber.Ctx) error {
 	if Actor(c) == nil {
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
-	return p.render(c, fiber.StatusOK, "home", "Home", nil, homeData{Tasks: tasks[Actor(c).Role]})
+	return p.render(c, fiber.StatusOK, "home", "Home", nil, homeData{Tasks: tasks[Actor(c).Role], Dashboard: Actor(c).Can(accounts.ManageLoans)})
 }
 
 type usersData struct {

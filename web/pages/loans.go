@@ -133,13 +133,13 @@ type loanRow struct {
 }
 
 type loansData struct {
-	Loans                []loanRow
-	Pager                Pager
-	Statuses, Agreements []Option
+	Loans                      []loanRow
+	Pager                      Pager
+	Statuses, Agreements, Dues []Option
 }
 
 func loansFilter() *Form {
-	return NewForm("status", "Status", "agreement", "Agreement")
+	return NewForm("status", "Status", "agreement", "Agreement", "due", "Due")
 }
 
 // loans lists the loans the actor may see with the API's filters (status,
@@ -147,18 +147,20 @@ func loansFilter() *Form {
 // the pages are links.
 func (p *Pages) loans(c *fiber.Ctx) error {
 	f := loansFilter()
-	f.Values["status"], f.Values["agreement"] = c.Query("status"), c.Query("agreement")
+	f.Values["status"], f.Values["agreement"], f.Values["due"] = c.Query("status"), c.Query("agreement"), c.Query("due")
 	d := loansData{Statuses: options(inventory.LoanStatuses, "Any status"),
-		Agreements: []Option{{"", "Signed or not"}, {"unsigned", "Not signed yet (open loans)"}, {"signed", "Signed"}}}
+		Agreements: []Option{{"", "Signed or not"}, {"unsigned", "Not signed yet (open loans)"}, {"signed", "Signed"}},
+		Dues:       []Option{{"", "Any day"}, {inventory.DueWeek, "This week (open loans due in the next seven days)"}}}
 	pg, perr := storage.ParsePage(c.Query("limit"), c.Query("offset"))
 	st, serr := inventory.ParseLoanStatus(f.Values["status"])
 	agr, aerr := inventory.ParseAgreementFilter(f.Values["agreement"])
-	if err := apperr.Join(perr, serr, aerr); err != nil {
+	due, derr := inventory.ParseDueFilter(f.Values["due"])
+	if err := apperr.Join(perr, serr, aerr, derr); err != nil {
 		f.Fail(err)
 		return p.render(c, status(err), "loans", "Loans", f, d)
 	}
 	ctx, a := c.UserContext(), Actor(c)
-	loans, total, err := p.svc.Inventory.ListLoans(ctx, a, inventory.LoanFilter{Status: st, Agreement: agr}, pg)
+	loans, total, err := p.svc.Inventory.ListLoans(ctx, a, inventory.LoanFilter{Status: st, Agreement: agr, Due: due}, pg)
 	if err != nil {
 		return err
 	}

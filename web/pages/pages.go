@@ -133,6 +133,7 @@ func (p *Pages) Routes() []Route {
 	routes = append(routes, p.socialRoutes()...)
 	routes = append(routes, p.loanRoutes()...)
 	routes = append(routes, p.requestRoutes()...)
+	routes = append(routes, p.deskRoutes()...)
 	return routes
 }
 

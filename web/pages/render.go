@@ -136,14 +136,16 @@ type NavItem struct {
 // permissions open. The role pages add their entries here.
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
+	{Path: "/dashboard", Label: "Dashboard", Permission: accounts.ManageLoans, About: "what needs doing today: free devices, requests to decide, loans due and overdue, devices to inspect"},
 	{Path: "/clients", Label: "Clients", Permission: accounts.ReadClients, About: "your clients: their situation, eligibility, requests, loans, training and reminders"},
 	{Path: "/requests", Label: "Requests", Permission: accounts.ReadRequests, About: "device requests: those waiting for a decision, and where each stands"},
-	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
-	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
+	{Path: "/devices", Label: "Devices", Permission: accounts.ReadDevices, About: "the pool of devices: find, add, edit, import from a spreadsheet, print labels"},
 	{Path: "/loans", Label: "Loans", Permission: accounts.ReadLoans, About: "loans: who has which device, until when, and their agreements"},
 	{Path: "/loans/new", Label: "Issue", Permission: accounts.ManageLoans, About: "issue a device against a ready request, and have the agreement signed"},
 	{Path: "/checkin", Label: "Check in", Permission: accounts.ManageLoans, About: "take a device back by scanning its tag, then inspect and wipe it"},
+	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
+	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
 
@@ -217,6 +219,8 @@ func (p *Pages) funcs() template.FuncMap {
 		"required": func(s Select) Select { s.Required = true; return s },
 		"roleName": roleName,
 		"words":    func(code any) string { return words(fmt.Sprint(code)) },
+
+		"statusName": statusName, "dollars": dollars, "eventName": eventName, "paperOptions": paperOptions, // devices.go
 	}
 }
 
