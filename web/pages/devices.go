@@ -338,7 +338,6 @@ func (p *Pages) editDevice(c *fiber.Ctx) error {
 	return p.render(c, fiber.StatusOK, "device-form", "Edit device "+d.AssetTag, f, fd)
 }
 
-
 // deviceInput reads the device form as the API's DeviceInput; old is the
 // device edited (nil for a new one), whose accessories keep their
 // replacement costs by name.
