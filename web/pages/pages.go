@@ -117,7 +117,7 @@ func New(cfg Config) *Pages {
 // Routes are the pages. Client details never go in a query string (those
 // reach logs and browser history): a search is posted.
 func (p *Pages) Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{"GET", "/", Public, p.home}, // signed out: to /login
 		{"GET", "/login", Public, p.loginForm},
 		{"POST", "/login", Public, p.login},
@@ -130,6 +130,8 @@ func (p *Pages) Routes() []Route {
 		{"POST", "/reports.csv", accounts.ReadReports, p.reportCSV},
 		{"POST", "/reports.pdf", accounts.ReadReports, p.reportPDF},
 	}
+	routes = append(routes, p.adminRoutes()...)
+	return routes
 }
 
 // Mount adds the pages and their assets to app. Every page answer passes

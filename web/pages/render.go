@@ -134,7 +134,7 @@ type NavItem struct {
 // permissions open. The role pages add their entries here.
 var nav = []NavItem{
 	{Path: "/", Label: "Home", About: "what you can do here"},
-	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
+	{Path: "/admin", Label: "Admin", Permission: accounts.ManageUsers, About: "staff accounts, funding sources, eligibility rules, reminder policy, agreement terms"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
