@@ -79,26 +79,35 @@ func TestBrowserAdminPages(t *testing.T) {
 		}
 		b.check("funding-source")
 
-		// The rules: a mistake is shown under its rule, then fixed.
-		if status := b.open("/eligibility/rules"); status != 200 || !strings.Contains(b.text(".rule-tree"), "Proof of income or program checked within 12 months") {
+		// The rules: a mistake is shown next to its field, then fixed; a
+		// rule added and removed.
+		if status := b.open("/eligibility/rules"); status != 200 || b.value("#f-rules-all_of-1-months") != "12" {
 			t.Fatalf("the rules: %d, %q", status, b.text("main"))
 		}
 		b.check("eligibility-rules")
-		rules := b.value("#f-rules")
-		b.fill("rules", strings.Replace(rules, `"months": 12`, `"months": 0`, 1))
-		if status := b.submit(`main form[action="/eligibility/rules"] button[type="submit"]`); status != 422 {
+		b.fill("rules-all_of-1-months", "0")
+		save := `main form[action="/eligibility/rules"] button[value="save"]`
+		if status := b.submit(save); status != 422 {
 			t.Errorf("an invalid rule: %d", status)
 		}
-		if got := b.text("#r-rules-all_of-1 .error"); !strings.Contains(got, "Rule 2: months: must be 1 to 120") {
-			t.Errorf("the problem under its rule: %q", got)
+		if got := b.text("#r-rules-all_of-1 #f-rules-all_of-1-months-error"); !strings.Contains(got, "must be 1 to 120") {
+			t.Errorf("the problem next to its field: %q", got)
 		}
 		if got := b.text(".error-summary"); !strings.Contains(got, "Rule 2: months: must be 1 to 120") {
 			t.Errorf("the summary: %q", got)
 		}
 		b.check("eligibility-rules-errors")
-		b.fill("rules", strings.Replace(rules, `"months": 12`, `"months": 6`, 1))
-		if status := b.submit(`main form[action="/eligibility/rules"] button[type="submit"]`); status != 200 || !strings.Contains(b.text(".notice"), "saved") ||
-			!strings.Contains(b.text(".rule-tree"), "within 6 months") {
+		b.fill("rules-all_of-1-months", "6")
+		b.eval(`document.getElementById("f-rules-add").value = "age_range"`)
+		if status := b.submit(`main button[value="add:rules"]`); status != 200 || !strings.Contains(b.text("#r-rules-all_of-5 legend"), "Age range") ||
+			b.value("#f-rules-all_of-1-months") != "6" {
+			t.Fatalf("add a rule: %d, %q", status, b.text("main"))
+		}
+		b.check("eligibility-rules-added")
+		if status := b.submit(`main button[value="remove:rules-all_of-5"]`); status != 200 || b.text("#r-rules-all_of-5") != "" {
+			t.Errorf("remove the rule: %d", status)
+		}
+		if status := b.submit(save); status != 200 || !strings.Contains(b.text(".notice"), "saved") || b.value("#f-rules-all_of-1-months") != "6" {
 			t.Errorf("the fixed rules: %d, %q", status, b.text("main"))
 		}
 

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"html"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -305,26 +306,65 @@ func (e *env) adminToken() string {
 	return token
 }
 
-// A rule set with mistakes is shown again as typed, each problem under its
-// rule and summed up at the top, and nothing is saved; a good one is the
-// next version.
+// pageForm is the values the form posting to action in page would send
+// as it stands (its inputs, check boxes ticked, selects' chosen options),
+// read from the HTML these pages write.
+func pageForm(t *testing.T, page, action string) url.Values {
+	t.Helper()
+	start := strings.Index(page, `action="`+action+`"`)
+	if start < 0 {
+		t.Fatalf("no form posting to %s in\n%s", action, page)
+	}
+	form := page[start : start+strings.Index(page[start:], "</form>")]
+	out := url.Values{}
+	attr := regexp.MustCompile(`([a-z-]+)="([^"]*)"`)
+	for _, m := range regexp.MustCompile(`<input ([^>]*)>`).FindAllStringSubmatch(form, -1) {
+		a := map[string]string{}
+		for _, kv := range attr.FindAllStringSubmatch(m[1], -1) {
+			a[kv[1]] = html.UnescapeString(kv[2])
+		}
+		if a["name"] == "" || a["type"] == "checkbox" && !strings.Contains(m[1], " checked") {
+			continue
+		}
+		out.Add(a["name"], a["value"])
+	}
+	for _, m := range regexp.MustCompile(`(?s)<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>`).FindAllStringSubmatch(form, -1) {
+		options := regexp.MustCompile(`<option value="([^"]*)"( selected)?>`).FindAllStringSubmatch(m[2], -1)
+		chosen := options[0][1]
+		for _, o := range options {
+			if o[2] != "" {
+				chosen = o[1]
+			}
+		}
+		out.Set(m[1], html.UnescapeString(chosen))
+	}
+	return out
+}
+
+// A rule set is a form of its rules: a mistake is shown next to the field
+// at fault, under its rule, and summed up at the top, with nothing saved;
+// rules are added and removed without saving, and a good set is saved as
+// the next version.
 func TestAdminRulesPage(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		admin, _ := e.signedIn(accounts.Admin)
 		res, page := admin.send("GET", "/eligibility/rules", nil)
-		if res.StatusCode != 200 || !strings.Contains(page, "version 1") || !strings.Contains(page, "Household income at or below 200% of the poverty guideline") {
+		if res.StatusCode != 200 || !strings.Contains(page, "version 1") || !strings.Contains(page, `name="rules-all_of-0-any_of-0-percent" type="number" value="200"`) {
 			t.Fatalf("the rules page: %d\n%s", res.StatusCode, page)
 		}
-		bad := `{"all_of": [
-  {"kind": "income", "percent": 200},
-  {"kind": "proof_recent", "months": 0},
-  {"any_of": [{"kind": "needs", "flags": ["Not A Code"]}]}
-]}`
-		status, page := admin.postForm("/eligibility/rules", "/eligibility/rules", url.Values{"name": {"Stricter"}, "region": {"48"}, "rules": {bad}})
+		form := pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "save")
+		form.Set("name", "")
+		form.Set("rules-all_of-1-months", "0")
+		form.Set("rules-all_of-0-any_of-1-programs", "snap, Not A Code")
+		form.Set("rules-all_of-4-months", "a year")
+		form.Set("priority-urgency-high", "lots")
+		status, page := admin.postForm("/eligibility/rules", "/eligibility/rules", form)
 		for _, want := range []string{
-			`id="f-rules-all_of-1-months"`, `<a href="#f-rules-all_of-1-months">Rule 2: months: must be 1 to 120</a>`,
-			`id="f-rules-all_of-2-any_of-0-flags-0"`, "Rule 3 › rule 1: flags (item 1)", `id="f-rules-error"`, "2 problems in the rules",
-			"Proof of income or program checked within 0 months", `value="Stricter"`,
+			`id="f-rules-all_of-1-months-error"`, `<a href="#f-rules-all_of-1-months">Rule 2: months: must be 1 to 120</a>`,
+			`id="f-rules-all_of-0-any_of-1-programs-error"`, "Rule 1 › rule 2: programs: item 2: must be a code",
+			`id="f-rules-all_of-4-months-error"`, "Rule 5: months: must be a whole number",
+			`id="f-name-error"`, `id="f-priority-urgency-high-error"`, `value="snap, Not A Code"`, `value="a year"`,
 		} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the invalid rules' page lacks %q", want)
@@ -333,22 +373,53 @@ func TestAdminRulesPage(t *testing.T) {
 		if status != 422 || e.ruleVersion() != 1 {
 			t.Errorf("invalid rules: %d, version %d", status, e.ruleVersion())
 		}
-		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", url.Values{"name": {""}, "region": {"48"}, "rules": {"{\"all_of\": [\n  {\"kind\": \"income\",}\n]}"}})
-		if status != 422 || !strings.Contains(page, "is not valid JSON at line 2") || !strings.Contains(page, `id="f-name-error"`) {
-			t.Errorf("rules that are not JSON: %d\n%s", status, page)
+
+		// Add an age range and an empty group; remove rule 4. Nothing is saved.
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "add:rules")
+		form.Set("rules-add", "age_range")
+		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+		if status != 200 || !strings.Contains(page, `name="rules-all_of-5-min_age"`) || !strings.Contains(page, `value="a year"`) || e.ruleVersion() != 1 {
+			t.Fatalf("add a rule: %d, version %d\n%s", status, e.ruleVersion(), page)
 		}
-		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", url.Values{"name": {"X"}, "region": {"99"}, "rules": {`{"kind": "income", "percent": 150, "colour": 1}`}})
-		if status != 422 || !strings.Contains(page, `id="f-region-error"`) || !strings.Contains(page, "colour") {
-			t.Errorf("an unknown region and field: %d\n%s", status, page)
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "add:rules-all_of-0")
+		form.Set("rules-all_of-0-add", "all_of")
+		_, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "remove:rules-all_of-3")
+		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+		if status != 200 || strings.Contains(page, "hotspot per household") || !strings.Contains(page, `name="rules-all_of-4-min_age"`) {
+			t.Fatalf("remove a rule: %d\n%s", status, page)
 		}
-		good := strings.Replace(bad, `"months": 0`, `"months": 6`, 1)
-		good = strings.Replace(good, "Not A Code", "disability", 1)
-		status, _ = admin.postForm("/eligibility/rules", "/eligibility/rules", url.Values{"name": {"Stricter"}, "region": {"48"}, "rules": {good}})
+		// The empty group is a problem at its place.
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "save")
+		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+		if status != 422 || !strings.Contains(page, `<p class="error" id="f-rules-all_of-0-any_of-2">`) || !strings.Contains(page, "this group has no rules") || e.ruleVersion() != 1 {
+			t.Errorf("an empty group: %d\n%s", status, page)
+		}
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "remove:rules-all_of-0-any_of-2")
+		_, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+
+		form = pageForm(t, page, "/eligibility/rules")
+		form.Set("action", "save")
+		form.Set("name", "Stricter")
+		form.Set("rules-all_of-1-months", "6")
+		form.Set("rules-all_of-0-any_of-1-programs", "snap, wic")
+		form.Set("rules-all_of-3-months", "12")
+		form.Set("rules-all_of-4-min_age", "18")
+		form.Set("priority-urgency-high", "50")
+		status, page = admin.postForm("/eligibility/rules", "/eligibility/rules", form)
 		if status != 303 || e.ruleVersion() != 2 {
-			t.Fatalf("good rules: %d, version %d", status, e.ruleVersion())
+			t.Fatalf("good rules: %d, version %d\n%s", status, e.ruleVersion(), page)
 		}
-		if _, page = admin.send("GET", "/eligibility/rules?saved=1", nil); !strings.Contains(page, "version 2") || !strings.Contains(page, "within 6 months") {
-			t.Errorf("the saved rules:\n%s", page)
+		cur, _ := e.svc.Eligibility.CurrentRuleSet(context.Background())
+		rules := cur.RuleSet.Rules.AllOf
+		if cur.Name != "Stricter" || len(rules) != 5 || rules[1].Months != 6 || len(rules[0].AnyOf[1].Programs) != 2 || rules[4].MinAge == nil || *rules[4].MinAge != 18 ||
+			rules[4].MaxAge != nil || cur.RuleSet.Priority.Urgency["high"] != 50 || cur.RuleSet.Priority.Needs["fleeing_violence"] != 40 {
+			t.Errorf("the rules saved: %+v", cur.RuleSet)
 		}
 	})
 }
