@@ -206,6 +206,8 @@ func (p *Pages) funcs() template.FuncMap {
 			return sel
 		},
 		"roleName": roleName,
+		// required marks a select as one that must be answered.
+		"required": func(s Select) Select { s.Required = true; return s },
 	}
 }
 
