@@ -507,3 +507,60 @@ func TestAdminTermsPage(t *testing.T) {
 
 // anyAdmin is an actor who sees every funding source.
 var anyAdmin = &accounts.Actor{Role: accounts.Admin}
+
+// A reset form sent twice at once (a double click) resets once: one
+// answer has the password, the other says nothing was done.
+func TestAdminResetPasswordDoubleClick(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		admin, _ := e.signedIn(accounts.Admin)
+		id, _ := e.staff(accounts.Coordinator, browserPassword)
+		userPage := path("/users/%d", id)
+		_, page := admin.send("GET", userPage, nil)
+		form := pageForm(t, page, userPage+"/password-reset")
+		statuses := make(chan int, 2)
+		for i := 0; i < 2; i++ {
+			go func() {
+				res, err := admin.c.PostForm(e.base+userPage+"/password-reset", form)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			}()
+		}
+		a, b := <-statuses, <-statuses
+		if a+b != 200+409 {
+			t.Errorf("two resets at once: %d and %d, want 200 and 409", a, b)
+		}
+	})
+}
+
+// The terms form sent twice at once saves one version.
+func TestAdminTermsDoubleClick(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		admin, _ := e.signedIn(accounts.Admin)
+		_, page := admin.send("GET", "/agreement/terms?language=fr", nil)
+		form := pageForm(t, page, "/agreement/terms")
+		form.Set("body", "Conditions nouvelles.")
+		statuses := make(chan int, 2)
+		for i := 0; i < 2; i++ {
+			go func() {
+				res, err := admin.c.PostForm(e.base+"/agreement/terms", form)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			}()
+		}
+		a, b := <-statuses, <-statuses
+		if a+b != 303+409 {
+			t.Errorf("two saves at once: %d and %d, want 303 and 409", a, b)
+		}
+		if cur, _ := e.svc.Agreements.Current(context.Background(), "fr"); cur.Version != 2 {
+			t.Errorf("the French terms are at version %d, want 2", cur.Version)
+		}
+	})
+}
