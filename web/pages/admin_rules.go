@@ -55,16 +55,14 @@ type ruleNode struct {
 	// Kind is the check's kind, or the group's ("all_of", "any_of").
 	Kind      string
 	KindLabel string
-	// Text says what the rule checks, in words.
-	Text     string
-	Name     Field
-	GroupOf  Select
-	Fields   []Field
-	Selects  []Select
-	Problems []FieldError
-	Children []*ruleNode
-	AddKinds []Option
-	Root     bool
+	Name      Field
+	GroupOf   Select
+	Fields    []Field
+	Selects   []Select
+	Problems  []FieldError
+	Children  []*ruleNode
+	AddKinds  []Option
+	Root      bool
 }
 
 type needRow struct {
@@ -124,7 +122,7 @@ func (p *Pages) rulesPage(c *fiber.Ctx) error {
 	f.Values["name"], f.Values["region"] = rs.Name, rs.Region
 	d := rulesData{Version: cur, Saved: c.Query("saved") == "1"}
 	d.Tree = ruleForm("rules", "", &rs.Rules, f, nil)
-	d.Urgency, d.Needs = priorityForm(rs.Priority, f, nil)
+	d.Urgency, d.Needs = priorityForm(rs.Priority, f)
 	return p.render(c, fiber.StatusOK, "rules", "Eligibility rules", f, d)
 }
 
@@ -152,7 +150,7 @@ func (p *Pages) saveRules(c *fiber.Ctx) error {
 			d.Changed, keep = removeRule(root, "rules", target), nil
 		}
 		d.Tree = ruleForm("rules", "", root, f, keep)
-		d.Urgency, d.Needs = priorityForm(priority, f, raw)
+		d.Urgency, d.Needs = priorityForm(priority, f)
 		return p.render(c, fiber.StatusOK, "rules", "Eligibility rules", f, d)
 	}
 
@@ -163,7 +161,7 @@ func (p *Pages) saveRules(c *fiber.Ctx) error {
 		problems := placeRuleProblems(f)
 		d.Tree = ruleForm("rules", "", root, f, raw)
 		d.Tree.Problems = append(problems[""], d.Tree.Problems...)
-		d.Urgency, d.Needs = priorityForm(priority, f, raw)
+		d.Urgency, d.Needs = priorityForm(priority, f)
 		return p.render(c, apperr.HTTPStatus(apperr.CodeOf(err)), "rules", "Eligibility rules", f, d)
 	}
 	set := eligibility.RuleSet{Name: f.Values["name"], Region: f.Values["region"], Rules: *root, Priority: priority}
@@ -367,7 +365,7 @@ func removeRule(r *eligibility.Rule, path, target string) string {
 // as typed (raw) after a save that failed, and their problems from f.
 func ruleForm(path, parent string, r *eligibility.Rule, f *Form, raw map[string]string) *ruleNode {
 	id := ruleID(path)
-	n := &ruleNode{ID: id, Parent: parent, Place: rulePlace(path), Root: path == "rules", Text: describeRule(r)}
+	n := &ruleNode{ID: id, Parent: parent, Place: rulePlace(path), Root: path == "rules"}
 	value := func(field, fromRule string) string {
 		if v, ok := raw[id+"-"+field]; ok {
 			return v
@@ -486,7 +484,7 @@ func ruleForm(path, parent string, r *eligibility.Rule, f *Form, raw map[string]
 
 // priorityForm is the waitlist's weights as fields: points for each
 // urgency, and a row per needs flag with two empty rows to add one.
-func priorityForm(pr *eligibility.Priority, f *Form, raw map[string]string) ([]Field, []needRow) {
+func priorityForm(pr *eligibility.Priority, f *Form) ([]Field, []needRow) {
 	if pr == nil {
 		pr = &eligibility.DefaultPriority
 	}
@@ -674,61 +672,4 @@ func rulePlace(path string) string {
 		place += ": " + strings.ReplaceAll(field, "_", " ")
 	}
 	return place
-}
-
-// describeRule says what one rule checks, in words.
-func describeRule(r *eligibility.Rule) string {
-	var s string
-	num := func(p *int) string {
-		if p == nil {
-			return "?"
-		}
-		return strconv.Itoa(*p)
-	}
-	switch {
-	case r.AllOf != nil:
-		s = "All of these:"
-	case r.AnyOf != nil:
-		s = "Any one of these:"
-	default:
-		switch r.Kind {
-		case eligibility.KindIncome:
-			s = fmt.Sprintf("Household income at or below %d%% of the poverty guideline", r.Percent)
-		case eligibility.KindPrograms:
-			s = "Enrolled in any of these programs: " + strings.Join(r.Programs, ", ")
-		case eligibility.KindProofRecent:
-			s = fmt.Sprintf("Proof of income or program checked within %d months", r.Months)
-		case eligibility.KindMaxOpenLoans:
-			kind := r.DeviceKind
-			if kind == "" {
-				kind = "the kind asked for"
-			}
-			s = fmt.Sprintf("Fewer than %s open loans of %s per %s", num(r.Max), kind, r.Per)
-		case eligibility.KindNoRecentLoss:
-			s = fmt.Sprintf("No unresolved lost device in the last %d months", r.Months)
-		case eligibility.KindWaitingPeriod:
-			s = fmt.Sprintf("At least %d months since the last loan ended", r.Months)
-		case eligibility.KindAgeRange:
-			s = fmt.Sprintf("Age from %s to %s", num(r.MinAge), num(r.MaxAge))
-		case eligibility.KindPostalArea:
-			s = "Postal code starts with " + strings.Join(r.Prefixes, ", ")
-		case eligibility.KindNeeds:
-			s = "Has any of these needs: " + strings.ReplaceAll(strings.Join(r.Flags, ", "), "_", " ")
-		case eligibility.KindTraining:
-			var parts []string
-			if r.Hours != nil {
-				parts = append(parts, fmt.Sprintf("%g hours of training within %d months", *r.Hours, r.Months))
-			}
-			if len(r.Modules) > 0 {
-				parts = append(parts, "the modules "+strings.Join(r.Modules, ", "))
-			}
-			s = "Completed " + strings.Join(parts, " and ")
-		default:
-			s = fmt.Sprintf("A rule of kind %q", r.Kind)
-		}
-	}
-	if r.Name != "" {
-		s = r.Name + ": " + s
-	}
-	return s
 }
