@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -268,4 +270,43 @@ func revokeAccess(ctx context.Context, tx bun.Tx, userID int64, now time.Time, k
 	}
 	sessions, _ = res.RowsAffected()
 	return tokens, sessions, nil
+}
+
+// PasswordStamp is a short fingerprint of u's stored password hash (never
+// of the password): a form that resets a password carries it, so that the
+// form sent twice (a double click, a reload) resets once, as the second
+// finds another hash. It tells nothing of the password.
+func PasswordStamp(u *User) string {
+	sum := sha256.Sum256([]byte("devicebank password stamp\x00" + u.PasswordHash))
+	return hex.EncodeToString(sum[:8])
+}
+
+// ResetPasswordIf is ResetPassword done only while the user's password is
+// still the one stamp was taken of (PasswordStamp), checked under the
+// user's row lock: a reset form resent after its reset is a Conflict, and
+// no second password is made.
+func (s *Service) ResetPasswordIf(ctx context.Context, actor *Actor, userID int64, stamp string) (string, error) {
+	if _, err := s.User(ctx, userID); err != nil {
+		return "", err
+	}
+	password := RandomPassword()
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return "", err
+	}
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		u, err := s.lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if PasswordStamp(u) != stamp {
+			return apperr.New(apperr.Conflict, "this password was reset or changed since the page was opened; nothing was done. "+
+				"The one-time password shown then is the one to give, or reset it again")
+		}
+		return s.replacePassword(ctx, tx, actor, userID, hash, true, nil, "user.password_reset")
+	})
+	if err != nil {
+		return "", err
+	}
+	return password, nil
 }

@@ -224,6 +224,37 @@ func (s *Service) next(ctx context.Context, tx bun.Tx, lang string) (int, error)
 // it in the audit trail. Two saves at once in one language make two
 // versions, one after the other.
 func (s *Service) Save(ctx context.Context, actor *accounts.Actor, code, body string) (*Terms, error) {
+	return s.save(ctx, actor, code, body, -1)
+}
+
+// SaveOver is Save done only while version base is still the newest in
+// the language (checked under the language's lock): a form opened on
+// version base and sent twice, or after someone else saved, makes no
+// second version but a Conflict.
+func (s *Service) SaveOver(ctx context.Context, actor *accounts.Actor, code, body string, base int) (*Terms, error) {
+	return s.save(ctx, actor, code, body, base)
+}
+
+// Versions lists the versions of the terms in lang (a code ParseLanguage
+// reads), newest first, without their bodies.
+func (s *Service) Versions(ctx context.Context, code string, page storage.Page) ([]Terms, int, error) {
+	lang, err := ParseLanguage(code)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.saveShipped(ctx, lang); err != nil {
+		return nil, 0, err
+	}
+	out := []Terms{}
+	total, err := page.Apply(s.DB.NewSelect().Model(&out).ExcludeColumn("body").Where("language = ?", lang).
+		OrderExpr("version DESC")).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "agreement terms")
+	}
+	return out, int(total), nil
+}
+
+func (s *Service) save(ctx context.Context, actor *accounts.Actor, code, body string, base int) (*Terms, error) {
 	lang, langErr := ParseLanguage(code)
 	body, bodyErr := CheckBody(body)
 	if err := apperr.Join(langErr, bodyErr); err != nil {
@@ -234,6 +265,10 @@ func (s *Service) Save(ctx context.Context, actor *accounts.Actor, code, body st
 		v, err := s.next(ctx, tx, lang)
 		if err != nil {
 			return err
+		}
+		if base >= 0 && v-1 != base {
+			return apperr.New(apperr.Conflict, "version %d of these terms was saved since the page was opened (on version %d); nothing was saved: "+
+				"open the page again to start from the newest", v-1, base)
 		}
 		t.Version = v
 		if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {

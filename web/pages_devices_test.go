@@ -42,15 +42,6 @@ func (p *pageClient) upload(path string, fields map[string]string, file []byte) 
 	return res, string(body)
 }
 
-// signedIn is a page client signed in as a new user of role.
-func (e *env) signedIn(role accounts.Role) *pageClient {
-	e.t.Helper()
-	_, email := e.staff(role, browserPassword)
-	p := e.pageClient()
-	p.signIn(email, browserPassword)
-	return p
-}
-
 // deviceCount is how many devices the API lists.
 func (e *env) deviceCount(token string) int {
 	e.t.Helper()
@@ -73,7 +64,7 @@ func TestPagesDevicesByRole(t *testing.T) {
 			{accounts.Admin, 200, 200, 1}, {accounts.Coordinator, 200, 200, 1},
 			{accounts.SocialWorker, 200, 403, 0}, {accounts.Funder, 403, 403, 0},
 		} {
-			p := e.signedIn(c.role)
+			p, _ := e.signedIn(c.role)
 			res, body := p.send("GET", "/devices", nil)
 			if res.StatusCode != c.list || (c.list == 200 && (!strings.Contains(body, path(`href="/devices/%d"`, free)) ||
 				strings.Contains(body, `href="/devices/new"`) != (c.manage == 200) || strings.Contains(body, `action="/devices/labels"`) != (c.manage == 200))) {
@@ -128,7 +119,7 @@ func TestPagesDevicesAddAndEdit(t *testing.T) {
 		_, admin := e.user(accounts.Admin)
 		fund := e.fundingSource(admin, "City Fund")
 		_, co := e.user(accounts.Coordinator)
-		p := e.signedIn(accounts.Coordinator)
+		p, _ := e.signedIn(accounts.Coordinator)
 		form := url.Values{"_csrf": {p.token("/devices/new")}, "kind": {"drone"}, "make": {""}, "model": {"Tab M10"},
 			"imei": {"123"}, "purchase_cost": {"lots"}, "serial": {""}, "notes": {"a\x00b"}, "accessories": {"Charger; " + strings.Repeat("x", 101)}}
 		res, body := p.send("POST", "/devices", form)
@@ -207,7 +198,7 @@ func TestPagesDevicesListAndLabels(t *testing.T) {
 			phones = append(phones, e.device(co, "phone"))
 		}
 		laptop := e.device(co, "laptop")
-		p := e.signedIn(accounts.Coordinator)
+		p, _ := e.signedIn(accounts.Coordinator)
 		_, body := p.send("GET", "/devices?kind=phone&limit=2", nil)
 		if !strings.Contains(body, path(`href="/devices/%d"`, phones[0])) || strings.Contains(body, path(`href="/devices/%d"`, laptop)) ||
 			!strings.Contains(body, "Showing 1 to 2 of 3") || !strings.Contains(body, `href="/devices?kind=phone&amp;limit=2&amp;offset=2"`) {
@@ -279,7 +270,7 @@ func TestPagesDevicesImport(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, co := e.user(accounts.Coordinator)
 		taken := e.must(200, co, "GET", path("/api/v1/devices/%d", e.device(co, "phone")), nil).JSON(t)["serial"].(string)
-		p := e.signedIn(accounts.Coordinator)
+		p, _ := e.signedIn(accounts.Coordinator)
 		token := p.token("/devices/import")
 		_, form := p.send("GET", "/devices/import", nil)
 		if !strings.Contains(form, `enctype="multipart/form-data"`) || !strings.Contains(form, "at most 500 KB and 1000 devices") ||
@@ -392,7 +383,7 @@ func TestPagesDevicesImport(t *testing.T) {
 func TestPagesDevicesImportTwiceAtOnce(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, co := e.user(accounts.Coordinator)
-		p := e.signedIn(accounts.Coordinator)
+		p, _ := e.signedIn(accounts.Coordinator)
 		token := p.token("/devices/import")
 		_, body := p.upload("/devices/import", map[string]string{"_csrf": token}, []byte(goodImport))
 		confirm := confirmFields(t, token, body)
@@ -418,7 +409,7 @@ func TestPagesDevicesImportTemplate(t *testing.T) {
 		t.Errorf("pages/static/devices-import-template.csv is not inventory.ImportTemplate(): %v\n%s", err, b)
 	}
 	eachEnv(t, func(t *testing.T, e *env) {
-		p := e.signedIn(accounts.Coordinator)
+		p, _ := e.signedIn(accounts.Coordinator)
 		_, page := p.send("GET", "/devices/import", nil)
 		href := regexp.MustCompile(`href="(/static/devices-import-template\.csv\?v=\w+)"`).FindStringSubmatch(page)
 		if href == nil {

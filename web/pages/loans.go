@@ -48,15 +48,6 @@ func (p *Pages) loanRoutes() []Route {
 	}
 }
 
-// pathID is the record id in the path; anything else is no such page.
-func pathID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apperr.New(apperr.NotFound, "not found")
-	}
-	return id, nil
-}
-
 // formValues copies the form's fields, trimmed, from the posted body.
 func formValues(c *fiber.Ctx, f *Form) *Form {
 	for _, name := range f.Order {
@@ -296,7 +287,7 @@ func (p *Pages) loan(c *fiber.Ctx) error {
 // showLoan renders a loan's page; failed, when set, is the form named which
 // shown again with its errors.
 func (p *Pages) showLoan(c *fiber.Ctx, code int, which string, failed *Form) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "loan")
 	if err != nil {
 		return err
 	}
@@ -327,7 +318,7 @@ func (p *Pages) showLoan(c *fiber.Ctx, code int, which string, failed *Form) err
 // is shown in place, next to the field or at the top, and nothing changes.
 func (p *Pages) loanAction(which string, do func(c *fiber.Ctx, a *accounts.Actor, id int64) (*Form, string, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := pathID(c)
+		id, err := pageID(c, "loan")
 		if err != nil {
 			return err
 		}
@@ -382,7 +373,7 @@ func (p *Pages) remind(c *fiber.Ctx, a *accounts.Actor, id int64) (*Form, string
 // same service (which decides who may print it and records the download)
 // and the same file.
 func (p *Pages) agreementPDF(c *fiber.Ctx) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "loan")
 	if err != nil {
 		return err
 	}
@@ -408,7 +399,7 @@ func (p *Pages) signForm(c *fiber.Ctx) error {
 }
 
 func (p *Pages) showSign(c *fiber.Ctx, code int, f *Form) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "loan")
 	if err != nil {
 		return err
 	}
@@ -426,7 +417,7 @@ func (p *Pages) showSign(c *fiber.Ctx, code int, f *Form) error {
 // /api/v1/loans/:id/agreement/acceptance's service: a form sent twice signs
 // once, the second told in place that it is signed already.
 func (p *Pages) sign(c *fiber.Ctx) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "loan")
 	if err != nil {
 		return err
 	}
@@ -681,7 +672,7 @@ func (p *Pages) inspectionForm(c *fiber.Ctx) error {
 }
 
 func (p *Pages) showInspection(c *fiber.Ctx, code int, f *Form) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "device")
 	if err != nil {
 		return err
 	}
@@ -701,7 +692,7 @@ func (p *Pages) showInspection(c *fiber.Ctx, code int, f *Form) error {
 // /api/v1/devices/:id/inspection's service: a device goes back into the
 // pool only with the data-wipe confirmed.
 func (p *Pages) inspect(c *fiber.Ctx) error {
-	id, err := pathID(c)
+	id, err := pageID(c, "device")
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,7 @@ func (p *Pages) Routes() []Route {
 	routes = append(routes, p.loanRoutes()...)
 	routes = append(routes, p.requestRoutes()...)
 	routes = append(routes, p.deskRoutes()...)
+	routes = append(routes, p.adminRoutes()...)
 	return routes
 }
 

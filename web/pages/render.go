@@ -144,8 +144,8 @@ var nav = []NavItem{
 	{Path: "/loans/new", Label: "Issue", Permission: accounts.ManageLoans, About: "issue a device against a ready request, and have the agreement signed"},
 	{Path: "/checkin", Label: "Check in", Permission: accounts.ManageLoans, About: "take a device back by scanning its tag, then inspect and wipe it"},
 	{Path: "/training", Label: "Training", Permission: accounts.ReadTraining, About: "digital-literacy sessions: booking clients, rosters and attendance"},
+	{Path: "/admin", Label: "Admin", Permission: accounts.ManageUsers, About: "staff accounts, funding sources, eligibility rules, reminder policy, agreement terms"},
 	{Path: "/reports", Label: "Reports", Permission: accounts.ReadReports, About: "the utilization report: how the devices, data plans and training were used, as aggregates"},
-	{Path: "/users", Label: "Staff", Permission: accounts.ManageUsers, About: "the agency's staff accounts and their roles"},
 	{Path: "/password", Label: "Password", About: "change your password"},
 }
 
