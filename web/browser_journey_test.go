@@ -108,6 +108,12 @@ func TestBrowserJourney(t *testing.T) {
 			t.Fatalf("the inspection: %d, %q", status, c.text("main"))
 		}
 
+		// The outbox, as the dashboard links it.
+		if status := c.open("/notifications"); status != 200 || c.text("h1") != "Notifications" {
+			t.Errorf("the notifications: %d, %q", status, c.text("main"))
+		}
+		c.check("notifications")
+
 		// The funder's report of this month counts the loan.
 		f := e.browser()
 		f.signIn(funderEmail, browserPassword)

@@ -63,23 +63,6 @@ func (e *env) readyTablet(sw, co string) (client, request int64, tag string, dev
 	return client, int64(req["id"].(float64)), tag, device
 }
 
-// post posts form to path with the CSRF token of the page at from.
-func (p *pageClient) post(from, path string, fields ...string) (int, string, string) {
-	p.e.t.Helper()
-	form := url.Values{"_csrf": {p.token(from)}}
-	for i := 0; i+1 < len(fields); i += 2 {
-		form.Set(fields[i], fields[i+1])
-	}
-	res, body := p.send("POST", path, form)
-	return res.StatusCode, res.Header.Get("Location"), body
-}
-
-func (p *pageClient) get(path string) (int, string) {
-	p.e.t.Helper()
-	res, body := p.send("GET", path, nil)
-	return res.StatusCode, body
-}
-
 // openLoans is how many loans the API lists with query.
 func (e *env) loansAt(token, query string) int {
 	e.t.Helper()
@@ -108,11 +91,11 @@ func TestPagesLoansByRole(t *testing.T) {
 			"another social worker": {l.sw2, 200, 404, 404, false},
 			"funder":                {l.funder, 403, 403, 403, false},
 		} {
-			status, body := c.p.get("/loans")
+			status, body := c.p.getPage("/loans")
 			if status != c.list || (c.list == 200 && strings.Contains(body, page+`"`) != (c.one == 200)) {
 				t.Errorf("%s: /loans %d, loan %d listed: %v", who, status, loan, strings.Contains(body, page+`"`))
 			}
-			status, body = c.p.get(page)
+			status, body = c.p.getPage(page)
 			switch c.one {
 			case 200:
 				if status != 200 || !strings.Contains(body, "<h1>Loan "+strconv.FormatInt(loan, 10)+"</h1>") ||
@@ -146,14 +129,14 @@ func TestPagesLoansByRole(t *testing.T) {
 						want = 200
 					}
 				}
-				if status, _ := c.p.get(p); status != want {
+				if status, _ := c.p.getPage(p); status != want {
 					t.Errorf("%s: %s %d, want %d", who, p, status, want)
 				}
 			}
 		}
 		// The navigation offers each role the pages it may open.
 		for p, want := range map[*pageClient]string{l.co: "LoansIssueCheck in", l.sw: "Loans", l.funder: ""} {
-			_, home := p.get("/")
+			_, home := p.getPage("/")
 			got := ""
 			for _, label := range []string{"Loans", "Issue", "Check in"} {
 				for _, href := range []string{"/loans", "/loans/new", "/checkin"} {
@@ -168,19 +151,19 @@ func TestPagesLoansByRole(t *testing.T) {
 		}
 
 		// The API's filters, with its words for a bad one.
-		if status, body := l.co.get("/loans?status=returned"); status != 200 || strings.Contains(body, page+`"`) || !strings.Contains(body, "No loans match") {
+		if status, body := l.co.getPage("/loans?status=returned"); status != 200 || strings.Contains(body, page+`"`) || !strings.Contains(body, "No loans match") {
 			t.Errorf("returned loans: %d\n%s", status, body)
 		}
-		if status, body := l.co.get("/loans?status=open&agreement=unsigned"); status != 200 || !strings.Contains(body, page+`"`) ||
+		if status, body := l.co.getPage("/loans?status=open&agreement=unsigned"); status != 200 || !strings.Contains(body, page+`"`) ||
 			!strings.Contains(body, `<option value="unsigned" selected>`) {
 			t.Errorf("open unsigned loans: %d\n%s", status, body)
 		}
-		if status, body := l.co.get("/loans?status=gone"); status != 422 || !strings.Contains(body, `id="f-status-error"`) || !strings.Contains(body, "must be one of open, overdue, returned, lost") {
+		if status, body := l.co.getPage("/loans?status=gone"); status != 422 || !strings.Contains(body, `id="f-status-error"`) || !strings.Contains(body, "must be one of open, overdue, returned, lost") {
 			t.Errorf("a bad status: %d\n%s", status, body)
 		}
 		// A record of no loan is the 404 page.
 		for _, p := range []string{"/loans/999999", "/loans/abc", "/loans/0/sign", "/checkin/999999/inspection"} {
-			if status, _ := l.co.get(p); status != 404 {
+			if status, _ := l.co.getPage(p); status != 404 {
 				t.Errorf("%s: %d", p, status)
 			}
 		}
@@ -234,7 +217,7 @@ func TestPagesIssueBadInput(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		l := e.loanPeople()
 		client, request, tag, _ := e.readyTablet(l.swToken, l.coToken)
-		status, body := l.co.get(path("/loans/new?request=%d", request))
+		status, body := l.co.getPage(path("/loans/new?request=%d", request))
 		if status != 200 || !strings.Contains(body, path(`value="%d" id="f-request_id" checked`, request)) || !strings.Contains(body, "held for it: "+tag) ||
 			!strings.Contains(body, `value="2026-06-08"`) || !strings.Contains(body, "data-scan autofocus") {
 			t.Fatalf("the issue form: %d\n%s", status, body)
@@ -250,7 +233,7 @@ func TestPagesIssueBadInput(t *testing.T) {
 			{[]string{"request_id", strconv.FormatInt(request, 10), "asset_tag", tag, "due_on", "2026-03-01"}, 422, []string{"due_on"}},
 			{[]string{"request_id", strconv.FormatInt(request, 10), "asset_tag", tag, "due_on", "2026-05-01", "data_plan_id", "77"}, 422, []string{"data_plan_id"}},
 		} {
-			status, _, body := l.co.post("/loans/new", "/loans/new", c.fields...)
+			status, _, body := l.co.postPage("/loans/new", c.fields...)
 			if status != c.status {
 				t.Errorf("%v: %d, want %d\n%s", c.fields, status, c.status, body)
 			}
@@ -268,7 +251,7 @@ func TestPagesIssueBadInput(t *testing.T) {
 		if n := e.loansAt(l.coToken, ""); n != 0 {
 			t.Fatalf("%d loans after bad forms", n)
 		}
-		status, loc, body := l.co.post("/loans/new", "/loans/new", "request_id", strconv.FormatInt(request, 10), "asset_tag", " "+strings.ToLower(tag)+" ", "due_on", "2026-06-08")
+		status, loc, body := l.co.postPage("/loans/new", "request_id", strconv.FormatInt(request, 10), "asset_tag", " "+strings.ToLower(tag)+" ", "due_on", "2026-06-08")
 		if status != 303 || !strings.HasSuffix(loc, "/sign") {
 			t.Fatalf("issue: %d %s\n%s", status, loc, body)
 		}
@@ -336,7 +319,7 @@ func TestPagesSignOnce(t *testing.T) {
 		l := e.loanPeople()
 		loan := e.loan(l.coToken, e.referred(l.swToken), e.device(l.coToken, "phone"))
 		sign := path("/loans/%d/sign", loan)
-		status, body := l.sw.get(sign)
+		status, body := l.sw.getPage(sign)
 		if status != 200 || !strings.Contains(body, `id="sign-form"`) || !strings.Contains(body, "<canvas") || !strings.Contains(body, path(`href="/loans/%d/agreement.pdf"`, loan)) {
 			t.Fatalf("the signing page: %d\n%s", status, body)
 		}
@@ -350,7 +333,7 @@ func TestPagesSignOnce(t *testing.T) {
 			{[]string{"method", "typed", "typed_name", "  "}, "typed_name"},
 			{[]string{"method", "carved"}, "method"},
 		} {
-			status, _, body := l.sw.post(sign, sign, c.fields...)
+			status, _, body := l.sw.postPage(sign, c.fields...)
 			if status != 422 || !strings.Contains(body, `id="f-`+c.field+`-error"`) || !strings.Contains(body, `<a href="#f-`+c.field+`">`) {
 				t.Errorf("%v: %d, no error at %s\n%s", c.fields, status, c.field, body)
 			}
@@ -372,7 +355,7 @@ func TestPagesSignOnce(t *testing.T) {
 		if n := countAction(e.historyAt(l.coToken, path(v1+"/devices/%v/history", e.must(200, l.coToken, "GET", path(v1+"/loans/%d", loan), nil).JSON(t)["device_id"].(float64))), "agreement.signed"); n != 1 {
 			t.Errorf("%d signings recorded, want 1", n)
 		}
-		status, body = l.sw.get(path("/loans/%d?done=signed", loan))
+		status, body = l.sw.getPage(path("/loans/%d?done=signed", loan))
 		if status != 200 || !strings.Contains(body, "The agreement was signed") || !strings.Contains(body, "Print the signed agreement") {
 			t.Errorf("the loan after signing: %d\n%s", status, body)
 		}
@@ -391,14 +374,14 @@ func TestPagesCheckinAndInspection(t *testing.T) {
 		device := e.must(201, l.coToken, "POST", v1+"/devices", map[string]any{"kind": "phone", "make": "Acme", "model": "P", "asset_tag": "PH-77"}).ID(t)
 		loan := e.loan(l.coToken, e.referred(l.swToken), device)
 
-		if status, body := l.co.get("/checkin?asset_tag=NOPE"); status != 422 || !strings.Contains(body, `id="f-asset_tag-error"`) || !strings.Contains(body, `value="NOPE"`) {
+		if status, body := l.co.getPage("/checkin?asset_tag=NOPE"); status != 422 || !strings.Contains(body, `id="f-asset_tag-error"`) || !strings.Contains(body, `value="NOPE"`) {
 			t.Errorf("an unknown tag: %d\n%s", status, body)
 		}
-		status, body := l.co.get("/checkin?asset_tag=ph-77")
+		status, body := l.co.getPage("/checkin?asset_tag=ph-77")
 		if status != 200 || !strings.Contains(body, path(`name="loan_id" value="%d"`, loan)) || !strings.Contains(body, "due 2026-04-10") {
 			t.Fatalf("the device's open loan: %d\n%s", status, body)
 		}
-		status, _, body = l.co.post("/checkin", "/checkin", "loan_id", strconv.FormatInt(loan, 10), "asset_tag", "PH-77", "condition", "shattered", "notes", "screen")
+		status, _, body = l.co.postPage("/checkin", "loan_id", strconv.FormatInt(loan, 10), "asset_tag", "PH-77", "condition", "shattered", "notes", "screen")
 		if status != 422 || !strings.Contains(body, `id="f-condition-error"`) || !strings.Contains(body, `value="screen"`) {
 			t.Errorf("a bad condition: %d\n%s", status, body)
 		}
@@ -419,18 +402,18 @@ func TestPagesCheckinAndInspection(t *testing.T) {
 		}
 
 		insp := path("/checkin/%d/inspection", device)
-		status, _, body = l.co.post(insp, insp, "outcome", "ready", "condition", "fair")
+		status, _, body = l.co.postPage(insp, "outcome", "ready", "condition", "fair")
 		if status != 422 || !strings.Contains(body, `id="f-wiped-error"`) || !strings.Contains(body, "only after its data is wiped") {
 			t.Errorf("ready without the wipe: %d\n%s", status, body)
 		}
 		if d := e.must(200, l.coToken, "GET", path(v1+"/devices/%d", device), nil).JSON(t); d["status"] != "inspection" {
 			t.Fatalf("the device after a refused inspection: %v", d["status"])
 		}
-		status, loc, _ := l.co.post(insp, insp, "outcome", "ready", "condition", "fair", "wiped", "yes")
+		status, loc, _ := l.co.postPage(insp, "outcome", "ready", "condition", "fair", "wiped", "yes")
 		if status != 303 || loc != path("/checkin?inspected=%d", device) {
 			t.Fatalf("inspection: %d %s", status, loc)
 		}
-		if status, body := l.co.get(loc); status != 200 || !strings.Contains(body, "PH-77 was inspected: it is available again") {
+		if status, body := l.co.getPage(loc); status != 200 || !strings.Contains(body, "PH-77 was inspected: it is available again") {
 			t.Errorf("after the inspection: %d\n%s", status, body)
 		}
 		if d := e.must(200, l.coToken, "GET", path(v1+"/devices/%d", device), nil).JSON(t); d["status"] != "available" || d["last_wiped_at"] == nil {
@@ -438,7 +421,7 @@ func TestPagesCheckinAndInspection(t *testing.T) {
 		}
 		// A social worker has neither check-in nor inspection.
 		for _, p := range []string{"/checkin", insp} {
-			if status, _ := l.sw.get(p); status != 403 {
+			if status, _ := l.sw.getPage(p); status != 403 {
 				t.Errorf("a social worker's %s: %d", p, status)
 			}
 		}
@@ -454,11 +437,11 @@ func TestPagesLoanActions(t *testing.T) {
 		loan := e.loan(l.coToken, e.referred(l.swToken), e.device(l.coToken, "laptop"))
 		page := path("/loans/%d", loan)
 
-		status, _, body := l.co.post(page, page+"/renew", "due_on", "2026-04-01")
+		status, _, body := l.co.postPage(page+"/renew", "due_on", "2026-04-01")
 		if status != 422 || !strings.Contains(body, `id="f-due_on-error"`) || !strings.Contains(body, "must be after the current due date") || !strings.Contains(body, `value="2026-04-01"`) {
 			t.Errorf("renew to an earlier date: %d\n%s", status, body)
 		}
-		status, loc, _ := l.co.post(page, page+"/renew", "due_on", "2026-05-10")
+		status, loc, _ := l.co.postPage(page+"/renew", "due_on", "2026-05-10")
 		if status != 303 || loc != page+"?done=renewed" {
 			t.Fatalf("renew: %d %s", status, loc)
 		}
@@ -466,11 +449,11 @@ func TestPagesLoanActions(t *testing.T) {
 			t.Errorf("renewed: %v", m)
 		}
 		// A social worker may not renew: 403, nothing changed.
-		if status, _, _ := l.sw.post(page, page+"/renew", "due_on", "2026-06-10"); status != 403 {
+		if status, _, _ := l.sw.postPage(page+"/renew", "due_on", "2026-06-10"); status != 403 {
 			t.Errorf("a social worker renews: %d", status)
 		}
 
-		status, loc, _ = l.co.post(page, page+"/reminders", "note", "bring the charger")
+		status, loc, _ = l.co.postPage(page+"/reminders", "note", "bring the charger")
 		if status != 303 || loc != page+"?done=reminded" {
 			t.Fatalf("remind: %d %s", status, loc)
 		}
@@ -481,23 +464,23 @@ func TestPagesLoanActions(t *testing.T) {
 		if n := e.totalAt(l.coToken, path(v1+"/notifications?loan_id=%d&kind=manual", loan)); n != 1 {
 			t.Errorf("%d manual reminders, want 1", n)
 		}
-		if status, body := l.co.get(page); status != 200 || !strings.Contains(body, "Reminders sent") || !strings.Contains(body, "<td>manual</td>") {
+		if status, body := l.co.getPage(page); status != 200 || !strings.Contains(body, "Reminders sent") || !strings.Contains(body, "<td>manual</td>") {
 			t.Errorf("the reminders on the loan's page: %d\n%s", status, body)
 		}
 
-		status, loc, _ = l.co.post(page, page+"/lost", "notes", "left on a bus")
+		status, loc, _ = l.co.postPage(page+"/lost", "notes", "left on a bus")
 		if status != 303 || loc != page+"?done=lost" {
 			t.Fatalf("lost: %d %s", status, loc)
 		}
-		status, _, body = l.co.post(page, page+"/lost", "notes", "again")
+		status, _, body = l.co.postPage(page+"/lost", "notes", "again")
 		if status != 409 || !strings.Contains(body, "is lost, not open") {
 			t.Errorf("lost twice: %d\n%s", status, body)
 		}
-		status, _, body = l.co.post(page, page+"/recovered", "condition", "")
+		status, _, body = l.co.postPage(page+"/recovered", "condition", "")
 		if status != 422 || !strings.Contains(body, `id="f-condition-error"`) {
 			t.Errorf("recovered without a condition: %d\n%s", status, body)
 		}
-		if status, loc, _ := l.co.post(page, page+"/recovered", "condition", "poor"); status != 303 || loc != page+"?done=recovered" {
+		if status, loc, _ := l.co.postPage(page+"/recovered", "condition", "poor"); status != 303 || loc != page+"?done=recovered" {
 			t.Errorf("recovered: %d %s", status, loc)
 		}
 		if m := e.must(200, l.coToken, "GET", v1+page, nil).JSON(t); m["status"] != "lost" || m["recovered_condition"] != "poor" {

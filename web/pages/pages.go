@@ -135,6 +135,7 @@ func (p *Pages) Routes() []Route {
 	routes = append(routes, p.requestRoutes()...)
 	routes = append(routes, p.deskRoutes()...)
 	routes = append(routes, p.adminRoutes()...)
+	routes = append(routes, p.notificationRoutes()...)
 	return routes
 }
 
