@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
@@ -24,7 +26,8 @@ import (
 
 // Devices are imported from a CSV file in two steps: a preview, which
 // checks every row and names each row's problems (field, what is wrong)
-// before anything is saved, and the import of the same file, which saves
+// before anything is saved (and keeps an importable file as a pending
+// import), and the import of that pending import, which saves
 // all its devices in one transaction or none. Every row names its device
 // by an asset tag or a serial number (both unique in the pool), so that a
 // file imported twice finds its devices already there: the second import
@@ -93,11 +96,30 @@ type ImportRow struct {
 }
 
 // ImportPlan is an import file read and checked: its rows, and the
-// digest of its exact bytes, which the import step is given back.
+// digest of its exact bytes. A preview that may be imported is kept as a
+// pending import, whose ID the confirmation names.
 type ImportPlan struct {
 	Digest string
 	Rows   []ImportRow
+	ID     int64
 }
+
+// pendingImport is a previewed file waiting for its confirmation
+// (migration 0020).
+type pendingImport struct {
+	bun.BaseModel `bun:"table:device_imports,alias:di"`
+
+	ID         int64      `bun:"id,pk,autoincrement"`
+	CreatedBy  int64      `bun:"created_by"`
+	Digest     string     `bun:"digest"`
+	Content    []byte     `bun:"content"`
+	CreatedAt  time.Time  `bun:"created_at"`
+	ImportedAt *time.Time `bun:"imported_at"`
+}
+
+// PendingImportLifetime is how long a preview may wait for its
+// confirmation.
+const PendingImportLifetime = 24 * time.Hour
 
 // Invalid counts the rows with problems.
 func (p *ImportPlan) Invalid() int {
@@ -334,11 +356,61 @@ func columnNames() string {
 // PreviewImport reads and checks an import file (ParseImport), then each
 // row against the pool: its funding source must exist, and its asset tag,
 // serial and IMEI must be no device's yet. Nothing is saved.
-func (s *Service) PreviewImport(ctx context.Context, data []byte) (*ImportPlan, error) {
+func (s *Service) PreviewImport(ctx context.Context, actor *accounts.Actor, data []byte) (*ImportPlan, error) {
 	plan, err := ParseImport(data)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkAgainstPool(ctx, s.DB, plan); err != nil {
+		return nil, err
+	}
+	if plan.Invalid() > 0 || plan.AllExisting() {
+		return plan, nil // nothing to confirm
+	}
+	// Kept for its confirmation; those left unconfirmed go after a day.
+	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		if _, err := tx.NewDelete().Model((*pendingImport)(nil)).Where("created_at < ?", s.now().Add(-PendingImportLifetime)).Exec(ctx); err != nil {
+			return err
+		}
+		p := &pendingImport{CreatedBy: actor.ID, Digest: plan.Digest, Content: data, CreatedAt: s.now()}
+		if _, err := tx.NewInsert().Model(p).Exec(ctx); err != nil {
+			return err
+		}
+		plan.ID = p.ID
+		return nil
+	})
+	return plan, storage.Err(err, "import")
+}
+
+// errNoPendingImport answers a confirmation whose preview is not the
+// actor's, or has gone.
+var errNoPendingImport = fileProblem("the preview is gone (a preview waits a day) or is not yours: upload the file again")
+
+// pendingImportOf loads the actor's pending import id, locked when lock.
+func (s *Service) pendingImportOf(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*pendingImport, error) {
+	p := new(pendingImport)
+	q := db.NewSelect().Model(p).Where("di.id = ? AND di.created_by = ? AND di.created_at >= ?", id, actor.ID, s.now().Add(-PendingImportLifetime))
+	if err := storage.LockedIf(q, lock).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errNoPendingImport
+		}
+		return nil, storage.Err(err, "import")
+	}
+	return p, nil
+}
+
+// PendingImportPlan is the plan of the actor's pending import id as the
+// pool stands now, to show again what stopped its import.
+func (s *Service) PendingImportPlan(ctx context.Context, actor *accounts.Actor, id int64) (*ImportPlan, error) {
+	p, err := s.pendingImportOf(ctx, s.DB, actor, id, false)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := ParseImport(p.Content)
+	if err != nil {
+		return nil, err
+	}
+	plan.ID = p.ID
 	return plan, s.checkAgainstPool(ctx, s.DB, plan)
 }
 
@@ -403,21 +475,27 @@ func appendSet(s []string, v string) []string {
 // device is in the pool already: it was imported before.
 var ErrAlreadyImported = apperr.New(apperr.Conflict, "this file was imported already: every device in it is in the pool; nothing was saved again")
 
-// ImportDevices saves every device of the import file data, whose digest
-// the preview showed, in one transaction: all of them, or none when any
+// ImportDevices saves every device of the actor's pending import id, the
+// file its preview kept, in one transaction, and marks it imported: all of them, or none when any
 // row has a problem (an Invalid error naming the rows), when another
 // device took a row's tag or serial since the preview (the row is named),
 // or when the file was imported already (ErrAlreadyImported).
-func (s *Service) ImportDevices(ctx context.Context, actor *accounts.Actor, data []byte, digest string) ([]Device, error) {
-	if ImportDigest(data) != digest {
-		return nil, fileProblem("is not the file that was previewed: upload it again")
-	}
-	plan, err := ParseImport(data)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) ImportDevices(ctx context.Context, actor *accounts.Actor, id int64) ([]Device, error) {
 	var devices []Device
-	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		// The pending import's row lock orders two confirmations of it:
+		// the second finds it imported.
+		pending, err := s.pendingImportOf(ctx, tx, actor, id, true)
+		if err != nil {
+			return err
+		}
+		if pending.ImportedAt != nil {
+			return ErrAlreadyImported
+		}
+		plan, err := ParseImport(pending.Content)
+		if err != nil {
+			return err
+		}
 		var kinds []Kind
 		for _, r := range plan.Rows {
 			if oneOf(*r.Input.Kind, Kinds) {
@@ -456,6 +534,13 @@ func (s *Service) ImportDevices(ctx context.Context, actor *accounts.Actor, data
 			if err := s.freed(ctx, tx, actor, k); err != nil {
 				return err
 			}
+		}
+		res, err := tx.NewUpdate().Model(pending).Set("imported_at = ?", s.now()).WherePK().Where("imported_at IS NULL").Exec(ctx)
+		if err != nil {
+			return storage.Err(err, "import")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrAlreadyImported
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -247,19 +246,16 @@ const goodImport = "kind,make,model,serial,asset_tag,accessories\n" +
 	"laptop,Dell,Latitude 5400,S-2,,\n" +
 	"phone,Moto,G,S-3,IMP-3,\n"
 
-var (
-	hiddenContent = regexp.MustCompile(`name="content" value="([^"]*)"`)
-	hiddenDigest  = regexp.MustCompile(`name="digest" value="([^"]*)"`)
-)
+var hiddenImportID = regexp.MustCompile(`name="import_id" value="([^"]*)"`)
 
 // confirmFields are the fields of the preview's confirm form.
 func confirmFields(t *testing.T, token, preview string) map[string]string {
 	t.Helper()
-	c, d := hiddenContent.FindStringSubmatch(preview), hiddenDigest.FindStringSubmatch(preview)
-	if c == nil || d == nil {
+	id := hiddenImportID.FindStringSubmatch(preview)
+	if id == nil {
 		t.Fatalf("the preview has no confirm form:\n%s", preview)
 	}
-	return map[string]string{"_csrf": token, "content": c[1], "digest": d[1]}
+	return map[string]string{"_csrf": token, "import_id": id[1]}
 }
 
 // The import: a preview lists each row with its problems and saves
@@ -311,14 +307,24 @@ func TestPagesDevicesImport(t *testing.T) {
 			t.Fatalf("the preview of a good file: %d\n%s", res.StatusCode, body)
 		}
 		confirm := confirmFields(t, token, body)
-		// Without its token, or with other bytes than previewed: nothing.
-		if res, _ := p.upload("/devices/import/confirm", map[string]string{"content": confirm["content"], "digest": confirm["digest"]}, nil); res.StatusCode != 403 {
+		// The preview page carries the import's number, not the file.
+		if strings.Contains(body, "Lenovo,Tab M10") || len(body) > 100*1024 {
+			t.Errorf("the preview carries the file back (%d bytes)", len(body))
+		}
+		// Without its token, by another coordinator, or naming no preview:
+		// nothing.
+		if res, _ := p.upload("/devices/import/confirm", map[string]string{"import_id": confirm["import_id"]}, nil); res.StatusCode != 403 {
 			t.Errorf("a confirm without its token: %d", res.StatusCode)
 		}
-		other := map[string]string{"_csrf": token, "digest": confirm["digest"],
-			"content": base64.StdEncoding.EncodeToString([]byte(goodImport + "phone,Moto,G,S-4,,\n"))}
-		if res, body := p.upload("/devices/import/confirm", other, nil); res.StatusCode != 422 || !strings.Contains(body, "not the file that was previewed") {
-			t.Errorf("a confirm of another file: %d\n%s", res.StatusCode, body)
+		q, _ := e.signedIn(accounts.Coordinator)
+		theirs := map[string]string{"_csrf": q.token("/devices/import"), "import_id": confirm["import_id"]}
+		if res, body := q.upload("/devices/import/confirm", theirs, nil); res.StatusCode != 422 || !strings.Contains(body, "is not yours") {
+			t.Errorf("another coordinator's confirm: %d\n%s", res.StatusCode, body)
+		}
+		for _, id := range []string{"", "0", "x", "99999999"} {
+			if res, _ := p.upload("/devices/import/confirm", map[string]string{"_csrf": token, "import_id": id}, nil); res.StatusCode != 422 {
+				t.Errorf("a confirm of import %q: %d", id, res.StatusCode)
+			}
 		}
 		if n := e.deviceCount(co); n != 1 {
 			t.Fatalf("%d devices before the import", n)

@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -484,9 +483,28 @@ type importData struct {
 	MaxRows  int
 	Template string
 	Plan     *inventory.ImportPlan
-	// Content is the previewed file, base64, which the confirm form posts.
-	Content string
+	// Rows are the plan's rows the preview shows: those with problems
+	// first, at most previewRows; Unshown counts the others.
+	Rows    []inventory.ImportRow
+	Unshown int
 	Already bool
+}
+
+// previewRows is the most rows a preview lists, so that the page stays
+// light whatever the file's size.
+const previewRows = 50
+
+// show picks the rows the preview lists: those with problems first.
+func (d *importData) show(plan *inventory.ImportPlan) {
+	d.Plan, d.Rows = plan, nil
+	for _, bad := range []bool{true, false} {
+		for _, r := range plan.Rows {
+			if (len(r.Problems) > 0) == bad && len(d.Rows) < previewRows {
+				d.Rows = append(d.Rows, r)
+			}
+		}
+	}
+	d.Unshown = len(plan.Rows) - len(d.Rows)
 }
 
 func importForm() *Form { return NewForm("file", "CSV file") }
@@ -506,8 +524,9 @@ func (p *Pages) importPreview(c *fiber.Ctx) error {
 	f := importForm()
 	d := p.importData()
 	data, err := uploaded(c)
+	var plan *inventory.ImportPlan
 	if err == nil {
-		d.Plan, err = p.svc.Inventory.PreviewImport(c.UserContext(), data)
+		plan, err = p.svc.Inventory.PreviewImport(c.UserContext(), Actor(c), data)
 	}
 	if err != nil {
 		if !f.Fail(err) {
@@ -515,8 +534,8 @@ func (p *Pages) importPreview(c *fiber.Ctx) error {
 		}
 		return p.render(c, apperr.HTTPStatus(apperr.CodeOf(err)), "devices-import", "Import devices", f, d)
 	}
-	d.Content = base64.StdEncoding.EncodeToString(data)
-	d.Already = d.Plan.AllExisting()
+	d.show(plan)
+	d.Already = plan.AllExisting()
 	return p.render(c, fiber.StatusOK, "devices-import", "Import devices: preview", f, d)
 }
 
@@ -544,17 +563,19 @@ func uploaded(c *fiber.Ctx) ([]byte, error) {
 func (p *Pages) importConfirm(c *fiber.Ctx) error {
 	f := importForm()
 	d := p.importData()
-	data, err := base64.StdEncoding.DecodeString(c.FormValue("content"))
-	if err != nil || len(data) == 0 {
-		err = apperr.Fields{"file": "the preview's file did not come back whole: upload it again"}.Err()
+	ctx, a := c.UserContext(), Actor(c)
+	id, err := strconv.ParseInt(c.FormValue("import_id"), 10, 64)
+	if err != nil || id <= 0 {
+		err = apperr.Fields{"file": "the preview to import is not named: upload the file again"}.Err()
 	} else {
 		var devices []inventory.Device
-		if devices, err = p.svc.Inventory.ImportDevices(c.UserContext(), Actor(c), data, c.FormValue("digest")); err == nil {
+		if devices, err = p.svc.Inventory.ImportDevices(ctx, a, id); err == nil {
 			return c.Redirect("/devices?"+url.Values{"imported": {strconv.Itoa(len(devices))}}.Encode(), fiber.StatusSeeOther)
 		}
 		// Show the rows as they stand now, with what stopped the import.
-		if plan, perr := p.svc.Inventory.PreviewImport(c.UserContext(), data); perr == nil {
-			d.Plan, d.Already = plan, errors.Is(err, inventory.ErrAlreadyImported) || plan.AllExisting()
+		if plan, perr := p.svc.Inventory.PendingImportPlan(ctx, a, id); perr == nil {
+			d.show(plan)
+			d.Already = plan.AllExisting()
 		}
 	}
 	if !f.Fail(err) {
