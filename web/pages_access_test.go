@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,55 @@ func TestPagesFormsNameNoClientOutOfReach(t *testing.T) {
 					t.Errorf("%s POST %s: shows %v", who, pr.path(w.stranger), l)
 				}
 			}
+		}
+	})
+}
+
+// The attendance form holds the places the coordinator may record: a
+// client out of their reach, whose attendance the API refuses them, is on
+// the roster (by id, as the API's list) but not in the form, so that the
+// form records the others; and a line forged for that client is refused
+// before any line is recorded.
+func TestPagesAttendanceLeavesOutClientsOutOfReach(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w := e.strangerWorld()
+		now := e.clock.Now()
+		seen := e.referred(w.swTok)
+		e.clock.Set(now.Add(-48 * time.Hour))
+		e.must(201, w.coTok, "POST", path(sessionsURL+"/%d/enrollments", w.started), map[string]any{"client_id": seen})
+		e.clock.Set(now)
+		page := path("/training/%d", w.started)
+		id := func(n int64) string { return path("%d", n) }
+		attendance := func() map[int64]any {
+			out := map[int64]any{}
+			for c, p := range e.places(w.adminTok, w.started) {
+				out[c] = p["attendance"]
+			}
+			return out
+		}
+		before := attendance()
+
+		status, body := w.co.getPage(page)
+		if status != 200 || !strings.Contains(body, path(`>Client %d</a></td><td>enrolled`, w.stranger)) ||
+			!strings.Contains(body, `name="client" value="`+id(seen)+`"`) || strings.Contains(body, `name="client" value="`+id(w.stranger)+`"`) {
+			t.Errorf("the coordinator's roster and attendance form: %d\n%s", status, body)
+		}
+		status, _, body = w.co.postPage(page+"/attendance", "client", id(seen), "present", id(seen), "client", id(w.stranger), "present", id(w.stranger))
+		if status != 422 || !strings.Contains(body, "client "+id(w.stranger)) {
+			t.Errorf("attendance with a line forged for a client out of reach: %d\n%s", status, body)
+		}
+		if got := attendance(); fmt.Sprint(got) != fmt.Sprint(before) {
+			t.Errorf("a refused attendance form recorded: %v, was %v", got, before)
+		}
+		if status, loc, body := w.co.postPage(page+"/attendance", "client", id(seen), "present", id(seen)); status != 303 || loc != page {
+			t.Errorf("attendance of the clients the form holds: %d %s\n%s", status, loc, body)
+		}
+		if got := attendance(); got[seen] != "present" || got[w.stranger] != before[w.stranger] {
+			t.Errorf("attendance recorded: %v", got)
+		}
+		// The admin may see everyone, and records everyone's.
+		if _, body := w.admin.getPage(page); !strings.Contains(body, `name="client" value="`+id(w.stranger)+`"`) {
+			t.Errorf("the admin's attendance form lacks the client:\n%s", body)
 		}
 	})
 }
