@@ -92,10 +92,12 @@ func (p *Pages) login(c *fiber.Ctx) error {
 }
 
 // safeNext keeps a page to return to only when it is a path of this
-// server: "//elsewhere" and "https://…" would send the user away.
+// server: "//elsewhere" and "https://…" would send the user away, and so
+// would "/<tab>/elsewhere", since a browser drops tabs and line breaks
+// from an address: a control character is refused anywhere.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || len(next) > 200 {
+		strings.IndexFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 || len(next) > 200 {
 		return ""
 	}
 	return next

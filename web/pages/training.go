@@ -126,8 +126,15 @@ func (p *Pages) renderSession(c *fiber.Ctx, status int, f *Form, attendance *For
 			return err
 		}
 		d.Pager = NewPager("/training/"+strconv.FormatInt(id, 10), pg, total)
+		// The form holds the places whose attendance the actor may record:
+		// the service refuses a client they may not see (a coordinator's
+		// client whose referral ended), who stays on the roster by id.
+		visible, err := p.visiblePlaces(c, d.Roster)
+		if err != nil {
+			return err
+		}
 		for _, e := range d.Roster {
-			if e.Status == "enrolled" {
+			if e.Status == "enrolled" && visible[e.ClientID] {
 				row := attendRow{ClientID: e.ClientID, Present: e.Attendance == "present" || e.Attendance == "late", Completed: e.ModuleCompleted}
 				if attendance != nil {
 					key := strconv.FormatInt(e.ClientID, 10)
@@ -225,6 +232,12 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 	for _, e := range places {
 		enrolled[e.ClientID] = e.Status == "enrolled"
 	}
+	// Every line is checked as the service will check it before any is
+	// recorded: a client the actor may not see is refused by it.
+	visible, err := p.visiblePlaces(c, places)
+	if err != nil {
+		return err
+	}
 	var bad apperr.Fields
 	var lines []training.AttendanceInput
 	hours := ss.EndsAt.Sub(ss.StartsAt).Hours()
@@ -232,6 +245,10 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 		clientID, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || !enrolled[clientID] {
 			bad.Add("attendance", "client "+v+" is not enrolled in this session any more; reload the page")
+			continue
+		}
+		if !visible[clientID] {
+			bad.Add("attendance", "client "+v+": "+clients.NoClient)
 			continue
 		}
 		in := training.AttendanceInput{ClientID: clientID, Status: "absent"}
@@ -261,6 +278,16 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 		return err
 	}
 	return p.renderSession(c, see(err), nil, f)
+}
+
+// visiblePlaces reports which of the places' clients the actor may see,
+// reading nothing of them (Clients.VisibleAmong).
+func (p *Pages) visiblePlaces(c *fiber.Ctx, places []training.Enrollment) (map[int64]bool, error) {
+	ids := make([]int64, len(places))
+	for i, e := range places {
+		ids[i] = e.ClientID
+	}
+	return p.svc.Clients.VisibleAmong(c.UserContext(), Actor(c), ids)
 }
 
 // ---- Scheduling and editing a session ----
