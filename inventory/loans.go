@@ -213,6 +213,13 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			}
 			return storage.Err(err, "loan")
 		}
+		// The client's first loan, which the utilization report counts new
+		// clients by (migration 0021), rather than looking through every
+		// loan of every client.
+		if _, err := tx.NewUpdate().Table("clients").Set("first_loan_at = ?", now).
+			Where("id = ? AND (first_loan_at IS NULL OR first_loan_at > ?)", in.ClientID, now).Exec(ctx); err != nil {
+			return storage.Err(err, "loan")
+		}
 		details := map[string]any{
 			"client_id": loan.ClientID, "device_id": loan.DeviceID, "asset_tag": device.AssetTag,
 			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes, "request_id": in.RequestID}

@@ -724,14 +724,13 @@ func (c *computation) people(ctx context.Context) error {
 	needs := map[string]int64{}
 	bands := map[string]int64{}
 	// The clients with a loan in scope open during the period, with the
-	// first loan each was ever issued (of any device): the first loans in
-	// one pass over the index on (client_id, issued_at), rather than a
-	// look-up per client. They are counted in the database: in all, new
-	// (first issued in the period) and by household (one's own when in
-	// none); then by each distinct list of needs and date of birth, which
-	// are few, rather than client by client.
-	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.date_of_birth, c.needs, f.first_issued
-			FROM clients c JOIN (SELECT l.client_id, MIN(l.issued_at) AS first_issued FROM loans l GROUP BY l.client_id) f ON f.client_id = c.id
+	// moment their first loan was ever issued (of any device, kept on the
+	// client). They are counted in the database: in all, new (first issued
+	// in the period) and by household (one's own when in none); then by
+	// each distinct list of needs and date of birth, which are few, rather
+	// than client by client.
+	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.date_of_birth, c.needs, c.first_loan_at AS first_issued
+			FROM clients c
 			WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l`+c.scope.deviceJoin("l.device_id")+`
 				WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)))
 		SELECT 'all', NULL, COUNT(*), SUM(CASE WHEN s.first_issued >= ? AND s.first_issued < ? THEN 1 ELSE 0 END),

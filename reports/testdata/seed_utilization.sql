@@ -367,6 +367,11 @@ SELECT s, (s * 10 + k) * 7 % p.clients + 1,
 FROM seed_params p, generate_series(1, 2 * 1096) AS g(s), generate_series(0, 9) AS h(k);
 
 -- The rows above were given their ids: move the sequences past them.
+-- Each client's first loan, as inventory keeps it when it lends.
+UPDATE clients c SET first_loan_at = f.first_issued
+FROM (SELECT client_id, MIN(issued_at) AS first_issued FROM loans GROUP BY client_id) f
+WHERE f.client_id = c.id;
+
 SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
 SELECT setval(pg_get_serial_sequence('households', 'id'), (SELECT max(id) FROM households));
 SELECT setval(pg_get_serial_sequence('clients', 'id'), (SELECT max(id) FROM clients));
