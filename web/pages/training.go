@@ -228,17 +228,34 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 	var bad apperr.Fields
 	var lines []training.AttendanceInput
 	hours := ss.EndsAt.Sub(ss.StartsAt).Hours()
+	// Each box once, however often it was posted: a line per client on
+	// the roster, so that a form of thousands of repeated boxes costs no
+	// more than the roster.
+	present, completed, done := map[string]bool{}, map[string]bool{}, map[int64]bool{}
+	for _, v := range multi("present") {
+		present[v] = true
+	}
+	for _, v := range multi("completed") {
+		completed[v] = true
+	}
 	for _, v := range multi("client") {
 		clientID, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || !enrolled[clientID] {
+			if len(v) > 20 {
+				v = v[:20] + "…"
+			}
 			bad.Add("attendance", "client "+v+" is not enrolled in this session any more; reload the page")
 			continue
 		}
+		if done[clientID] {
+			continue
+		}
+		done[clientID] = true
 		in := training.AttendanceInput{ClientID: clientID, Status: "absent"}
-		if contains(multi("present"), v) {
+		if present[v] {
 			in.Status, in.Hours = "present", hours
 		}
-		if contains(multi("completed"), v) {
+		if completed[v] {
 			in.ModuleCompleted = true
 			bad.Check(in.Status == "absent", "attendance", "client "+v+" is marked as having completed the module but not as present")
 		}
