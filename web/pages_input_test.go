@@ -1,0 +1,137 @@
+package web_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+)
+
+// Hostile input to the pages, as an outsider would send it by hand: each
+// is refused with a clear answer (no 500) and changes nothing, and its
+// cost is bounded.
+
+// A NUL character or bytes that are not UTF-8, in any posted field (or a
+// field's name), refuse the form before anything is done: they broke the
+// SQL of the client form (a 500), and are refused as the API refuses them.
+func TestPagesInputNotText(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w, _, wTok := e.pageUser(accounts.SocialWorker)
+		co, _, _ := e.pageUser(accounts.Coordinator)
+		clientsNow := func() float64 { return e.must(200, wTok, "GET", "/api/v1/clients", nil).JSON(t)["total"].(float64) }
+		good := []string{"first_name", "Ana", "last_name", "Ruiz", "case_number", "C-1", "household_size", "1",
+			"preferred_channel", "none", "preferred_language", "en", "postal_code", "12345"}
+		for _, bad := range []string{"A\x00na", "A\xffna"} {
+			status, _, body := w.postPage("/clients/new", with(good, "first_name", bad)...)
+			if status != 422 || !strings.Contains(body, "“first_name”") || !strings.Contains(body, "Nothing was changed") || clientsNow() != 0 {
+				t.Errorf("a client named %q: %d, %v clients\n%s", bad, status, clientsNow(), body)
+			}
+		}
+		// A field's name, and the other forms: the same.
+		if status, _, body := w.postPage("/clients/new", append(good, "x\x00", "1")...); status != 422 || clientsNow() != 0 {
+			t.Errorf("a field named with a NUL: %d\n%s", status, body)
+		}
+		if status, _, body := co.postPage("/checkin", "asset_tag", "DB-\x00", "loan_id", "1"); status != 422 || !strings.Contains(body, "“asset_tag”") {
+			t.Errorf("a scanned tag with a NUL: %d\n%s", status, body)
+		}
+		if status, _, body := w.postPage("/clients", "q", "An\x00"); status != 422 {
+			t.Errorf("a search with a NUL: %d\n%s", status, body)
+		}
+		p := e.pageClient()
+		res, body := p.send("POST", "/login", url.Values{"_csrf": {p.token("/login")}, "email": {"a\x00@agency.test"}, "password": {"x"}})
+		if res.StatusCode != 422 || !strings.Contains(body, "“email”") {
+			t.Errorf("a sign-in with a NUL: %d\n%s", res.StatusCode, body)
+		}
+		// A good form still goes through.
+		if status, _, body := w.postPage("/clients/new", good...); status != 303 || clientsNow() != 1 {
+			t.Errorf("a good client: %d\n%s", status, body)
+		}
+	})
+}
+
+// A page of the devices past the end of a one-device list showed the 500
+// page (the single device looked for in an empty page), and an offset near
+// the largest number overflowed the pager's arithmetic.
+func TestPagesInputOffsets(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, coTok := e.user(accounts.Coordinator)
+		e.device(coTok, "phone")
+		co, _, _ := e.pageUser(accounts.Coordinator)
+		for _, q := range []string{"offset=1", "offset=9223372036854775807", "offset=9223372036854775000&limit=500"} {
+			status, body := co.getPage("/devices?" + q)
+			if status != 200 || strings.Contains(body, "Next page") || strings.Contains(body, "offset=-") {
+				t.Errorf("/devices?%s: %d\n%s", q, status, body)
+			}
+		}
+		for _, q := range []string{"offset=-1", "limit=0", "limit=100000", "offset=99999999999999999999"} {
+			if status, body := co.getPage("/devices?" + q); status != 422 {
+				t.Errorf("/devices?%s: %d\n%s", q, status, body)
+			}
+		}
+		status, body := co.getPage("/loans?offset=9223372036854775807")
+		if status != 200 || strings.Contains(body, "Next page") {
+			t.Errorf("/loans at the largest offset: %d\n%s", status, body)
+		}
+	})
+}
+
+// The sign-in form's next page is a path of this server only: a tab or a
+// line break that a browser drops from the URL would make "/\t/elsewhere"
+// the address of another site.
+func TestPagesInputSignInNext(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, email := e.staff(accounts.SocialWorker, browserPassword)
+		for next, want := range map[string]string{
+			"/\t/evil.example":   "/",
+			"/\n/evil.example":   "/",
+			"/\x0b/evil.example": "/",
+			"//evil.example":     "/",
+			"/\\evil.example":    "/",
+			"https://evil.test":  "/",
+			"/clients?x=1":       "/clients?x=1",
+		} {
+			p := e.pageClient()
+			res, body := p.send("POST", "/login", url.Values{"_csrf": {p.token("/login")}, "email": {email}, "password": {browserPassword}, "next": {next}})
+			if res.StatusCode != 303 || res.Header.Get("Location") != want {
+				t.Errorf("next %q: %d %q, want %q\n%s", next, res.StatusCode, res.Header.Get("Location"), want, body)
+			}
+		}
+	})
+}
+
+// The attendance form posted with thousands of repeated boxes costs what
+// the roster costs: each client's line once (it was looked for in every
+// box for every box, and recorded as often as it was repeated).
+func TestPagesInputAttendanceRepeated(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		tr := newTrainers(e)
+		client := e.client(tr.sw)
+		start := testNow.Add(-3 * time.Hour)
+		session := tr.pastSession(start, 2*time.Hour, "device_basics", client)
+		co, _, cTok := e.pageUser(accounts.Coordinator)
+		id := path("%d", client)
+		form := url.Values{"_csrf": {co.token("/")}}
+		for range 25000 {
+			form.Add("client", id)
+			form.Add("present", id)
+		}
+		began := time.Now()
+		res, body := co.send("POST", path("/training/%d/attendance", session), form)
+		if took := time.Since(began); res.StatusCode != 303 || took > 5*time.Second {
+			t.Fatalf("attendance with 25,000 repeated boxes: %d in %v\n%s", res.StatusCode, took, body)
+		}
+		if got := e.places(cTok, session)[client]; got["attendance"] != "present" {
+			t.Errorf("the attendance recorded: %v", got)
+		}
+		// A client not on the roster, among them: nothing recorded, the
+		// value shown cut short.
+		other := e.client(tr.sw)
+		res, body = co.send("POST", path("/training/%d/attendance", session), url.Values{"_csrf": {form.Get("_csrf")},
+			"client": {path("%d", other), strings.Repeat("9", 5000)}, "present": {path("%d", other)}})
+		if res.StatusCode != 422 || strings.Contains(body, strings.Repeat("9", 100)) || e.places(cTok, session)[other] != nil {
+			t.Errorf("attendance of a client not on the roster: %d\n%s", res.StatusCode, body)
+		}
+	})
+}
