@@ -135,3 +135,25 @@ func TestPagesInputAttendanceRepeated(t *testing.T) {
 		}
 	})
 }
+
+// The rules form names each rule's parent: parents that go round in a
+// circle (a group its own parent, or two groups each other's) built the
+// tree for ever, a stack overflow that ends the whole server. Refused in
+// place now, nothing saved.
+func TestPagesInputRulesCircle(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		admin, _ := e.signedIn(accounts.Admin)
+		for name, form := range map[string]url.Values{
+			"its own parent": {"node": {"rules"}, "rules-kind": {"all_of"}, "rules-parent": {"rules"}},
+			"each other's":   {"node": {"rules", "a"}, "rules-kind": {"all_of"}, "rules-parent": {"a"}, "a-kind": {"any_of"}, "a-parent": {"rules"}},
+		} {
+			form.Set("action", "save")
+			form.Set("name", "Circle")
+			form.Set("region", "48")
+			status, body := admin.postForm("/eligibility/rules", "/eligibility/rules", form)
+			if status != 422 || !strings.Contains(body, "inside itself") || e.ruleVersion() != 1 {
+				t.Errorf("a group %s: %d, version %d\n%s", name, status, e.ruleVersion(), body)
+			}
+		}
+	})
+}
