@@ -157,3 +157,38 @@ func TestPagesInputRulesCircle(t *testing.T) {
 		}
 	})
 }
+
+// The signing form carries the version of the terms its agreement printed:
+// terms changed between the printing and the signing sign nothing (the
+// client would have signed terms they never read); the page then carries
+// the new version, to print and sign.
+func TestPagesInputSignTermsChanged(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		l := e.loanPeople()
+		_, admin := e.user(accounts.Admin)
+		loan := e.loan(l.coToken, e.referred(l.swToken), e.device(l.coToken, "phone"))
+		sign := path("/loans/%d/sign", loan)
+		_, page := l.sw.getPage(sign)
+		if !strings.Contains(page, `name="terms_version" value="1"`) {
+			t.Fatalf("the signing form has no terms version:\n%s", page)
+		}
+		e.must(201, admin, "PUT", v1+"/agreement/terms", map[string]any{"body": "New terms."})
+		form := url.Values{"_csrf": {l.sw.token("/")}, "method": {"typed"}, "typed_name": {"Ana Client"}, "terms_version": {"1"}}
+		res, body := l.sw.send("POST", sign, form)
+		if res.StatusCode != 409 || !strings.Contains(body, "now version 2") || !strings.Contains(body, `name="terms_version" value="2"`) {
+			t.Errorf("signing terms that changed: %d\n%s", res.StatusCode, body)
+		}
+		e.must(404, l.swToken, "GET", path(v1+"/loans/%d/agreement", loan), nil)
+		form.Set("terms_version", "x")
+		if res, _ := l.sw.send("POST", sign, form); res.StatusCode != 422 {
+			t.Errorf("a terms version that is no number: %d", res.StatusCode)
+		}
+		form.Set("terms_version", "2")
+		if res, body := l.sw.send("POST", sign, form); res.StatusCode != 303 {
+			t.Fatalf("signing the new terms: %d\n%s", res.StatusCode, body)
+		}
+		if got := e.must(200, l.swToken, "GET", path(v1+"/loans/%d/agreement", loan), nil).JSON(t); got["terms_version"] != float64(2) {
+			t.Errorf("the signing recorded: %v", got)
+		}
+	})
+}
