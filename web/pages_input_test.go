@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,6 +190,112 @@ func TestPagesInputSignTermsChanged(t *testing.T) {
 		}
 		if got := e.must(200, l.swToken, "GET", path(v1+"/loans/%d/agreement", loan), nil).JSON(t); got["terms_version"] != float64(2) {
 			t.Errorf("the signing recorded: %v", got)
+		}
+	})
+}
+
+// Two browsers sending the same form at once (a double click, or two
+// people on one record) do the thing once: one approval of a request, one
+// signing of an agreement, one attendance record.
+func TestPagesInputConcurrentPosts(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		const n = 4
+		race := func(what string, post func(i int) int) []int {
+			t.Helper()
+			out := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() { defer wg.Done(); out[i] = post(i) }()
+			}
+			wg.Wait()
+			ok := 0
+			for _, s := range out {
+				if s == 303 {
+					ok++
+				} else if s != 409 {
+					t.Errorf("%s: a post answered %d", what, s)
+				}
+			}
+			if ok != 1 {
+				t.Errorf("%s: %d of %d posts done, want 1: %v", what, ok, n, out)
+			}
+			return out
+		}
+		_, _, sw := e.pageUser(accounts.SocialWorker)
+		_, _, admin := e.pageUser(accounts.Admin)
+		client := e.situated(sw, map[string]any{"annual_income_cents": 2732000, "proof_verified_on": nil})
+		req := e.must(201, sw, "POST", requestsURL, map[string]any{"client_id": client, "device_kind": "tablet"}).ID(t)
+		var coords []*pageClient
+		for range n {
+			co, _, _ := e.pageUser(accounts.Coordinator)
+			coords = append(coords, co)
+		}
+		tokens := make([]string, n)
+		for i, co := range coords {
+			tokens[i] = co.token("/")
+		}
+		race("approve", func(i int) int {
+			res, _ := coords[i].send("POST", path("/requests/%d/approve", req), url.Values{"_csrf": {tokens[i]}, "justification": {"proof seen"}})
+			return res.StatusCode
+		})
+		if got := e.must(200, admin, "GET", path(requestsURL+"/%d", req), nil).JSON(t)["status"]; got == "needs_review" {
+			t.Errorf("the request after the approvals: %v", got)
+		}
+
+		_, coTok := e.user(accounts.Coordinator)
+		_, _, swTok, swEmail := e.pageUserEmail(accounts.SocialWorker)
+		loan := e.loan(coTok, e.referred(swTok), e.device(coTok, "phone"))
+		var signers []*pageClient // the client's worker, in n browsers
+		for range n {
+			p := e.pageClient()
+			p.signIn(swEmail, browserPassword)
+			signers = append(signers, p)
+		}
+		for i, p := range signers {
+			tokens[i] = p.token("/")
+		}
+		race("sign", func(i int) int {
+			res, _ := signers[i].send("POST", path("/loans/%d/sign", loan), url.Values{"_csrf": {tokens[i]}, "method": {"typed"}, "typed_name": {"Ana Client"}})
+			return res.StatusCode
+		})
+		signed := 0
+		for _, ev := range e.events("loan", loan) {
+			if ev.Action == "agreement.signed" {
+				signed++
+			}
+		}
+		if signed != 1 {
+			t.Errorf("the agreement signed %d times", signed)
+		}
+
+		tr := newTrainers(e)
+		student := e.client(tr.sw)
+		session := tr.pastSession(testNow.Add(-3*time.Hour), 2*time.Hour, "device_basics", student)
+		for i, co := range coords {
+			tokens[i] = co.token("/")
+		}
+		id := path("%d", student)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, _ := coords[i].send("POST", path("/training/%d/attendance", session), url.Values{"_csrf": {tokens[i]}, "client": {id}, "present": {id}})
+				if res.StatusCode != 303 {
+					t.Errorf("attendance at once: %d", res.StatusCode)
+				}
+			}()
+		}
+		wg.Wait()
+		recorded := 0
+		for _, ev := range e.must(200, tr.coord, "GET", path(v1+"/clients/%d/history?limit=500", student), nil).JSON(t)["items"].([]any) {
+			if ev.(map[string]any)["action"] == "training.attendance_recorded" {
+				recorded++
+			}
+		}
+		if recorded != 1 {
+			t.Errorf("attendance posted %d times at once recorded %d times", n, recorded)
 		}
 	})
 }
