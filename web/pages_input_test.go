@@ -299,3 +299,31 @@ func TestPagesInputConcurrentPosts(t *testing.T) {
 		}
 	})
 }
+
+// The session form sent again (back and send, a second click) scheduled a
+// second session: a session has no number of its own to refuse it by.
+// The same title, place and times already scheduled are refused in place.
+func TestPagesInputSessionSentTwice(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		co, _, tok := e.pageUser(accounts.Coordinator)
+		count := func() float64 { return e.must(200, tok, "GET", sessionsURL, nil).JSON(t)["total"].(float64) }
+		good := []string{"title", "Your new tablet", "topic", "device_basics", "language", "en", "location", "Library",
+			"starts_at", "2026-03-12T17:30", "ends_at", "2026-03-12T19:30", "capacity", "8", "instructor", "M. Ortiz"}
+		if status, _, body := co.postPage("/training/new", good...); status != 303 || count() != 1 {
+			t.Fatalf("a session: %d\n%s", status, body)
+		}
+		status, _, body := co.postPage("/training/new", good...)
+		if status != 409 || !strings.Contains(body, "scheduled already") || !strings.Contains(body, `value="Your new tablet"`) || count() != 1 {
+			t.Errorf("the same form again: %d, %v sessions\n%s", status, count(), body)
+		}
+		// Another session at the same time, elsewhere, is no resend.
+		if status, _, body := co.postPage("/training/new", with(good, "location", "Room 2")...); status != 303 || count() != 2 {
+			t.Errorf("a second room: %d\n%s", status, body)
+		}
+		// A bad form is still told all its problems.
+		if status, _, body := co.postPage("/training/new", with(with(good, "capacity", "many"), "title", "")...); status != 422 ||
+			!strings.Contains(body, `id="f-capacity-error"`) || !strings.Contains(body, `id="f-title-error"`) {
+			t.Errorf("a bad form: %d\n%s", status, body)
+		}
+	})
+}
