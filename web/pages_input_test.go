@@ -327,3 +327,28 @@ func TestPagesInputSessionSentTwice(t *testing.T) {
 		}
 	})
 }
+
+// A page's form is bounded as the API's bodies are: a compressed body is
+// refused before it is read (415), and one past the body limit is refused
+// (413); neither changes anything.
+func TestPagesInputBodyBounds(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		w, _, wTok := e.pageUser(accounts.SocialWorker)
+		clientsNow := func() float64 { return e.must(200, wTok, "GET", "/api/v1/clients", nil).JSON(t)["total"].(float64) }
+		form := url.Values{"_csrf": {w.token("/")}, "first_name": {"Ana"}, "last_name": {"Ruiz"}, "case_number": {"C-1"},
+			"household_size": {"1"}, "preferred_channel": {"none"}, "preferred_language": {"en"}, "postal_code": {"12345"}}
+		for _, coding := range []string{"gzip", "deflate", "identity, gzip"} {
+			if res, _ := w.send("POST", "/clients/new", form, "Content-Encoding", coding); res.StatusCode != 415 || clientsNow() != 0 {
+				t.Errorf("a form sent with Content-Encoding %s: %d, %v clients", coding, res.StatusCode, clientsNow())
+			}
+		}
+		big := url.Values{}
+		for k, v := range form {
+			big[k] = v
+		}
+		big.Set("last_name", strings.Repeat("R", 2<<20))
+		if res, _ := w.send("POST", "/clients/new", big); res.StatusCode != 413 || clientsNow() != 0 {
+			t.Errorf("a form past the body limit: %d", res.StatusCode)
+		}
+	})
+}
