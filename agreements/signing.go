@@ -413,3 +413,20 @@ func (s *Service) location() *time.Location {
 	}
 	return s.Location
 }
+
+// AgreementTerms returns the terms loan id's agreement prints now, in
+// langCode or the client's preferred language, for whoever may print it
+// (Agreement's rule). A signing page sends their version back as
+// AcceptanceInput.TermsVersion, so that terms changed between the
+// printing and the signing sign nothing.
+func (s *Service) AgreementTerms(ctx context.Context, actor *accounts.Actor, id int64, langCode string) (*Terms, error) {
+	loan, err := s.loan(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.document(ctx, loan, langCode)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Terms, nil
+}

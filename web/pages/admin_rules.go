@@ -276,9 +276,17 @@ func readRuleTree(c *fiber.Ctx, bad *apperr.Fields) (*eligibility.Rule, map[stri
 			}
 		}
 	}
-	// Groups get their rules, in the order of the form.
+	// Groups get their rules, in the order of the form. Each rule is
+	// placed once: a form whose parents go round in a circle (a group
+	// its own parent) would otherwise be built for ever.
+	placed := map[string]bool{}
 	var build func(id string) eligibility.Rule
 	build = func(id string) eligibility.Rule {
+		if placed[id] {
+			bad.Add(id, "this rule is inside itself: reload the page")
+			return eligibility.Rule{}
+		}
+		placed[id] = true
 		r := *nodes[id]
 		kind := strings.TrimSpace(c.FormValue(id + "-kind"))
 		if kind == "all_of" || kind == "any_of" {

@@ -2,6 +2,7 @@ package pages
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -93,11 +94,11 @@ func (p *Pages) login(c *fiber.Ctx) error {
 
 // safeNext keeps a page to return to only when it is a path of this
 // server: "//elsewhere" and "https://…" would send the user away, and so
-// would "/<tab>/elsewhere", since a browser drops tabs and line breaks
-// from an address: a control character is refused anywhere.
+// would "/\t/elsewhere", as browsers drop tabs and line breaks from a URL:
+// no control character is kept.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.IndexFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 || len(next) > 200 {
+		strings.IndexFunc(next, unicode.IsControl) >= 0 || len(next) > 200 {
 		return ""
 	}
 	return next

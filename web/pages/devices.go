@@ -152,7 +152,7 @@ func (p *Pages) deviceList(c *fiber.Ctx, f *Form, limit, offset string, problem 
 		}
 		// A tag scanned (or typed) into the search, and nothing else:
 		// the device itself.
-		if v := f.Values; total == 1 && problem == nil && v["kind"]+v["status"]+v["funding_source_id"] == "" && strings.EqualFold(d.Devices[0].AssetTag, v["q"]) {
+		if v := f.Values; total == 1 && len(d.Devices) == 1 && problem == nil && v["kind"]+v["status"]+v["funding_source_id"] == "" && strings.EqualFold(d.Devices[0].AssetTag, v["q"]) {
 			return c.Redirect("/devices/"+strconv.FormatInt(d.Devices[0].ID, 10), fiber.StatusSeeOther)
 		}
 		d.Pager = NewPager("/devices", pg, total)

@@ -387,7 +387,8 @@ func (p *Pages) agreementPDF(c *fiber.Ctx) error {
 // --- Signing ---
 
 func signForm() *Form {
-	return NewForm("method", "How the client signs", "signature_png", "Signature", "typed_name", "Name as the client types it")
+	return NewForm("method", "How the client signs", "signature_png", "Signature", "typed_name", "Name as the client types it",
+		"terms_version", "Terms version")
 }
 
 // signForm is the page where the client signs, in person: drawn on the
@@ -409,6 +410,15 @@ func (p *Pages) showSign(c *fiber.Ctx, code int, f *Form) error {
 	}
 	if !d.ClientVisible {
 		return apperr.New(apperr.NotFound, "loan not found")
+	}
+	// The version of the terms the printed agreement has: the form sends
+	// it back, and terms changed in between sign nothing.
+	if d.Signed == nil && f.Values["terms_version"] == "" {
+		terms, err := p.svc.Agreements.AgreementTerms(c.UserContext(), Actor(c), id, "")
+		if err != nil {
+			return err
+		}
+		f.Values["terms_version"] = strconv.Itoa(terms.Version)
 	}
 	return p.render(c, code, "loans-sign", "Sign the agreement", f, d)
 }
@@ -432,11 +442,25 @@ func (p *Pages) sign(c *fiber.Ctx) error {
 		in.TypedName = f.Values["typed_name"]
 	}
 	f.Values["signature_png"] = "" // drawn again, not sent back
-	if _, err := p.svc.Agreements.Accept(c.UserContext(), Actor(c), id, in); err != nil {
+	if v := f.Values["terms_version"]; v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			err = apperr.New(apperr.Invalid, "the form did not say which version of the terms the client read: reload the page")
+			f.Values["terms_version"] = ""
+		}
+		in.TermsVersion = &n
+	}
+	if err == nil {
+		_, err = p.svc.Agreements.Accept(c.UserContext(), Actor(c), id, in)
+	}
+	if err != nil {
 		if !shownInForm(err) {
 			return err
 		}
 		f.Fail(err)
+		if apperr.Is(err, apperr.Conflict) {
+			f.Values["terms_version"] = "" // the terms as they are now, printed again
+		}
 		return p.showSign(c, status(err), f)
 	}
 	return c.Redirect("/loans/"+strconv.FormatInt(id, 10)+"?done=signed", fiber.StatusSeeOther)

@@ -150,7 +150,7 @@ func (p *Pages) Mount(app *fiber.App) {
 		if r.Permission != Public {
 			handlers = append(handlers, require(r.Permission))
 		}
-		handlers = append(handlers, p.checkCSRF)
+		handlers = append(handlers, p.checkCSRF, checkText)
 		if r.Method == fiber.MethodPost && r.Path == "/login" {
 			handlers = append(handlers, p.cfg.SignInLimit...)
 		}

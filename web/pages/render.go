@@ -267,11 +267,16 @@ func (g Pager) From() int {
 	}
 	return g.Offset + 1
 }
-func (g Pager) To() int { return min(g.Offset+g.Limit, g.Total) }
+func (g Pager) To() int {
+	if g.Offset >= g.Total-g.Limit { // not Offset+Limit, which an offset typed in may overflow
+		return g.Total
+	}
+	return g.Offset + g.Limit
+}
 
 // HasPrev and HasNext say whether there are pages before and after.
 func (g Pager) HasPrev() bool { return g.Offset > 0 }
-func (g Pager) HasNext() bool { return g.Offset+g.Limit < g.Total }
+func (g Pager) HasNext() bool { return g.Offset < g.Total-g.Limit }
 
 // PrevOffset and NextOffset are the offsets of those pages.
 func (g Pager) PrevOffset() int { return max(g.Offset-g.Limit, 0) }

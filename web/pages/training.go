@@ -241,9 +241,22 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 	var bad apperr.Fields
 	var lines []training.AttendanceInput
 	hours := ss.EndsAt.Sub(ss.StartsAt).Hours()
+	// Each box once, however often it was posted: a line per client on
+	// the roster, so that a form of thousands of repeated boxes costs no
+	// more than the roster.
+	present, completed, done := map[string]bool{}, map[string]bool{}, map[int64]bool{}
+	for _, v := range multi("present") {
+		present[v] = true
+	}
+	for _, v := range multi("completed") {
+		completed[v] = true
+	}
 	for _, v := range multi("client") {
 		clientID, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || !enrolled[clientID] {
+			if len(v) > 20 {
+				v = v[:20] + "…"
+			}
 			bad.Add("attendance", "client "+v+" is not enrolled in this session any more; reload the page")
 			continue
 		}
@@ -251,11 +264,15 @@ func (p *Pages) recordAttendance(c *fiber.Ctx) error {
 			bad.Add("attendance", "client "+v+": "+clients.NoClient)
 			continue
 		}
+		if done[clientID] {
+			continue
+		}
+		done[clientID] = true
 		in := training.AttendanceInput{ClientID: clientID, Status: "absent"}
-		if contains(multi("present"), v) {
+		if present[v] {
 			in.Status, in.Hours = "present", hours
 		}
-		if contains(multi("completed"), v) {
+		if completed[v] {
 			in.ModuleCompleted = true
 			bad.Check(in.Status == "absent", "attendance", "client "+v+" is marked as having completed the module but not as present")
 		}
@@ -363,7 +380,22 @@ func (p *Pages) createSession(c *fiber.Ctx) error {
 	// A field the form could not read is left out of in, which the
 	// service then refuses too (times and seats are required): so it
 	// checks the rest and saves nothing, and the form's own words win.
-	ss, err := p.svc.Training.CreateSession(c.UserContext(), Actor(c), in)
+	// A session has no number of its own to be told apart by: the same
+	// form sent again (back and send, a second click) would schedule it
+	// twice, so the same title, place and times already scheduled are
+	// refused in place.
+	if perr == nil {
+		if same, err := p.scheduledAlready(c, in); err != nil {
+			return err
+		} else if same != 0 {
+			perr = apperr.New(apperr.Conflict, "this session is scheduled already (session %d): nothing was scheduled again", same)
+		}
+	}
+	var ss *training.Session
+	var err error
+	if perr == nil || apperr.CodeOf(perr) == apperr.Invalid {
+		ss, err = p.svc.Training.CreateSession(c.UserContext(), Actor(c), in)
+	}
 	if err == nil && perr == nil {
 		return c.Redirect("/training/"+strconv.FormatInt(ss.ID, 10), fiber.StatusSeeOther)
 	}
@@ -372,6 +404,26 @@ func (p *Pages) createSession(c *fiber.Ctx) error {
 		return err
 	}
 	return p.render(c, see(err), "training-form", "Schedule a session", f, nil)
+}
+
+// scheduledAlready is the id of a scheduled session with the title,
+// place and times of in; 0 if none.
+func (p *Pages) scheduledAlready(c *fiber.Ctx, in training.SessionInput) (int64, error) {
+	if in.StartsAt == nil || in.EndsAt == nil || in.Title == nil || in.Location == nil {
+		return 0, nil
+	}
+	start := in.StartsAt.Time()
+	list, _, err := p.svc.Training.Sessions(c.UserContext(), training.SessionFilter{From: start, To: start.Add(time.Second)},
+		storage.Page{Limit: storage.MaxPageLimit})
+	if err != nil {
+		return 0, err
+	}
+	for _, ss := range list {
+		if ss.StartsAt.Equal(start) && ss.EndsAt.Equal(in.EndsAt.Time()) && ss.Title == *in.Title && ss.Location == *in.Location {
+			return ss.ID, nil
+		}
+	}
+	return 0, nil
 }
 
 func (p *Pages) updateSession(c *fiber.Ctx) error {
