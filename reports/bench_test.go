@@ -322,6 +322,12 @@ func (h *statementCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) c
 func (h *statementCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// The sections' transactions (BEGIN, their SET LOCAL, COMMIT) are not
+	// the report's statements.
+	switch q := strings.ToUpper(e.Query); {
+	case strings.HasPrefix(q, "BEGIN"), strings.HasPrefix(q, "COMMIT"), strings.HasPrefix(q, "ROLLBACK"), strings.HasPrefix(q, "SET LOCAL"):
+		return
+	}
 	if h.on && e.Err == nil {
 		h.statements = append(h.statements, capturedStatement{query: e.Query, took: time.Since(e.StartTime)})
 	}

@@ -108,7 +108,10 @@ type month struct {
 
 // computation fills one report.
 type computation struct {
-	db         *storage.DB
+	db *storage.DB
+	// conn is what a section's statements run on: the database, or on
+	// PostgreSQL the section's own transaction.
+	conn       bun.IDB
 	report     *Report
 	scope      scope
 	start, end time.Time // the period, [start, end)
@@ -207,8 +210,12 @@ func periodMonths(from, to calendar.Date, loc *time.Location) []month {
 }
 
 // ReportConnections is how many of a report's sections run at once on
-// PostgreSQL.
-const ReportConnections = 4
+// PostgreSQL, each in a transaction of its own whose statements PostgreSQL
+// does not split among parallel workers: the sections are the report's
+// parallelism, and more processes than the server's cores only take turns
+// (measured in docs/PERFORMANCE.md: two sections at once and no workers,
+// 1.6 s; four and PostgreSQL's workers, 2.7 s).
+const ReportConnections = 2
 
 // run computes every section.
 func (c *computation) run(ctx context.Context) error {
@@ -225,21 +232,31 @@ func (c *computation) run(ctx context.Context) error {
 	// The parts are independent but for connectivity, which divides by
 	// the clients served. On PostgreSQL they run at once, each on its own
 	// connection; SQLite, one file, takes them one after the other.
-	sections := []func(context.Context) error{c.pool, c.useMonths, c.useCounts, c.loanDays, c.overdueRecovery,
-		c.people, c.access, c.training}
+	sections := []func(*computation, context.Context) error{(*computation).pool, (*computation).useMonths,
+		(*computation).useCounts, (*computation).loanDays, (*computation).overdueRecovery, (*computation).people,
+		(*computation).access, (*computation).training}
 	if c.pg() {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(ReportConnections)
 		for _, step := range sections {
-			g.Go(func() error { return step(gctx) })
+			g.Go(func() error {
+				return storage.InTx(gctx, c.db, func(tx bun.Tx) error {
+					if _, err := tx.ExecContext(gctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+						return storage.Err(err, "report")
+					}
+					section := *c // the same report, written by each section in its own fields
+					section.conn = tx
+					return step(&section, gctx)
+				})
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
 		}
 		sections = nil
 	}
-	for _, step := range append(sections, c.connectivity) {
-		if err := step(ctx); err != nil {
+	for _, step := range append(sections, (*computation).connectivity) {
+		if err := step(c, ctx); err != nil {
 			return err
 		}
 	}
@@ -271,7 +288,11 @@ func (c *computation) empty() {
 
 // scan runs a query and scans its rows with fn.
 func (c *computation) scan(ctx context.Context, what, query string, args []any, fn func(rows *sql.Rows) error) error {
-	rows, err := c.db.QueryContext(ctx, query, args...)
+	conn := c.conn
+	if conn == nil {
+		conn = c.db
+	}
+	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return storage.Err(err, what)
 	}
