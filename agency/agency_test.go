@@ -2,8 +2,8 @@ package agency_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
