@@ -46,7 +46,8 @@ func (p *pageClient) postAgency(token string, fields map[string]string, logo []b
 
 // The settings are the agency's details until an admin saves others on
 // the terms page; then the next agreement and the next reminder print the
-// saved ones without a restart, and a signed agreement keeps its bytes.
+// saved ones without a restart (and the next label sheet), and a signed
+// agreement keeps its bytes.
 // Bad input is shown in place with nothing saved; a post without its
 // token, or by any other role, is refused.
 func TestAgencyDetailsPage(t *testing.T) {
@@ -124,6 +125,9 @@ func TestAgencyDetailsPage(t *testing.T) {
 		if got := e.must(200, co, "GET", agreementOf(signedLoan), nil).Body; !bytes.Equal(got, signed) {
 			t.Error("the signed agreement changed with the agency's details")
 		}
+		device := e.device(co, "phone")
+		wantSaying(t, "the label sheet after", pdfText(t, e.must(200, co, "GET", path(labelsURL+"?ids=%d", device), nil).Body),
+			"Lakeside Device Library")
 		n := e.must(201, co, "POST", remindURL(loan), map[string]any{"note": "Please come by."}).JSON(t)
 		if body, _ := n["body"].(string); !strings.Contains(body, "Lakeside Device Library") || !strings.Contains(body, "+1 847-555-0123") {
 			t.Errorf("the reminder: %q", body)
