@@ -46,7 +46,7 @@ func (p *pageClient) postAgency(token string, fields map[string]string, logo []b
 
 // The settings are the agency's details until an admin saves others on
 // the terms page; then the next agreement and the next reminder print the
-// saved ones without a restart (and the next label sheet), and a signed
+// saved ones without a restart (and the next label sheet and report), and a signed
 // agreement keeps its bytes.
 // Bad input is shown in place with nothing saved; a post without its
 // token, or by any other role, is refused.
@@ -127,6 +127,9 @@ func TestAgencyDetailsPage(t *testing.T) {
 		}
 		device := e.device(co, "phone")
 		wantSaying(t, "the label sheet after", pdfText(t, e.must(200, co, "GET", path(labelsURL+"?ids=%d", device), nil).Body),
+			"Lakeside Device Library")
+		_, adminToken := e.user(accounts.Admin)
+		wantSaying(t, "the report after", pdfText(t, e.must(200, adminToken, "GET", utilizationURL+"?from=2026-01-01&to=2026-03-31&format=pdf", nil).Body),
 			"Lakeside Device Library")
 		n := e.must(201, co, "POST", remindURL(loan), map[string]any{"note": "Please come by."}).JSON(t)
 		if body, _ := n["body"].(string); !strings.Contains(body, "Lakeside Device Library") || !strings.Contains(body, "+1 847-555-0123") {
