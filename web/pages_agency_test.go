@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/agency"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -141,5 +143,25 @@ func TestAgencyDetailsPage(t *testing.T) {
 		if d, _ := e.svc.Agency.Current(ctx); res.StatusCode != 303 || d.Logo != nil || d.Name != "Northside Family Services" || d.CurrencyCode() != "USD" {
 			t.Errorf("logo removed, fields emptied: %d %+v", res.StatusCode, d)
 		}
+	})
+}
+
+// A certificate printed after an admin saves the agency's name names the
+// saved agency, not the setting.
+func TestAgencyNameOnCertificate(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		tr := newTrainers(e)
+		c := e.client(tr.sw)
+		basics := tr.pastSession(testNow.Add(-48*time.Hour), 2*time.Hour, "device_basics", c)
+		e.must(200, tr.coord, "POST", path(sessionsURL+"/%d/attendance", basics),
+			map[string]any{"client_id": c, "status": "present", "hours": 2, "module_completed": true})
+		cert := path(clientsURL+"/%d/training/certificates/device_basics", c)
+		wantSaying(t, "the certificate before", pdfText(t, e.must(200, tr.sw, "GET", cert, nil).Body), "DeviceBank")
+		adminID, _ := e.user(accounts.Admin)
+		if _, err := e.svc.Agency.Save(context.Background(), &accounts.Actor{ID: adminID, Role: accounts.Admin},
+			agency.Input{Name: "Lakeside Device Library"}); err != nil {
+			t.Fatal(err)
+		}
+		wantSaying(t, "the certificate after", pdfText(t, e.must(200, tr.sw, "GET", cert, nil).Body), "Lakeside Device Library")
 	})
 }
