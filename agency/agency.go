@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 	"golang.org/x/text/currency"
@@ -203,6 +204,9 @@ func (s *Service) Save(ctx context.Context, actor *accounts.Actor, in Input) (De
 			return nil
 		}
 		bad.MaxLength(field, v, n)
+		if !utf8.ValidString(v) {
+			bad.Add(field, "is not text (UTF-8)")
+		}
 		for _, r := range v {
 			if unicode.IsControl(r) {
 				bad.Add(field, "must be one line without control characters")

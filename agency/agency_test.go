@@ -116,12 +116,12 @@ func TestAgencyDetailsRefused(t *testing.T) {
 		ad := admin(t, db)
 		s := &agency.Service{DB: db, Defaults: defaults}
 		_, err := s.Save(ctx, ad, agency.Input{Name: strings.Repeat("n", agency.MaxNameLength+1), Email: "not an email",
-			Currency: "ZZZ", Logo: []byte("GIF89a not a png"), Address: "line\none"})
+			Currency: "ZZZ", Logo: []byte("GIF89a not a png"), Address: "line\none", Phone: "312\xff555"})
 		var ae *apperr.Error
 		if !apperr.Is(err, apperr.Invalid) || !errorsAs(err, &ae) {
 			t.Fatalf("bad input: %v", err)
 		}
-		for _, f := range []string{"name", "email", "currency", "logo", "address"} {
+		for _, f := range []string{"name", "email", "currency", "logo", "address", "phone"} {
 			if ae.Fields[f] == "" {
 				t.Errorf("no problem named for %s: %v", f, ae.Fields)
 			}
