@@ -268,7 +268,6 @@ type termsData struct {
 	Versions  []agreements.Terms
 	Pager     Pager
 	Agency    agency.Details
-	Defaults  agency.Details
 	Currency  string
 	Saved     string
 	// AgencySaved: the agency's details were just saved.
@@ -284,7 +283,7 @@ func (p *Pages) termsData(c *fiber.Ctx, lang string) (termsData, error) {
 	if err != nil {
 		return termsData{}, err
 	}
-	d := termsData{Languages: termsLanguages, Language: lang, Agency: a, Defaults: p.svc.Agency.Defaults, Currency: a.CurrencyCode()}
+	d := termsData{Languages: termsLanguages, Language: lang, Agency: a, Currency: a.CurrencyCode()}
 	cur, err := p.svc.Agreements.Current(c.UserContext(), lang)
 	if err != nil {
 		return d, err
