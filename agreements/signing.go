@@ -389,7 +389,7 @@ func (s *Service) document(ctx context.Context, loan *inventory.Loan, langCode s
 	if err != nil {
 		return nil, err
 	}
-	doc := &Document{Agency: s.Agency, LoanID: loan.ID, Terms: terms,
+	doc := &Document{Agency: s.CurrentAgency(ctx), LoanID: loan.ID, Terms: terms,
 		ClientName: strings.TrimSpace(client.FirstName + " " + client.LastName), CaseNumber: client.CaseNumber,
 		DeviceKind: string(device.Kind), Make: device.Make, Model: device.Model, Serial: device.Serial,
 		IMEI: device.IMEI, AssetTag: device.AssetTag,

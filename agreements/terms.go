@@ -80,12 +80,23 @@ type Service struct {
 	Location *time.Location
 	// Agency is printed at the head of every agreement.
 	Agency Agency
+	// AgencyOf, when set, is the agency at use time (an admin may change
+	// it); Agency is then unused.
+	AgencyOf func(context.Context) Agency
 	// Loans finds the loans (scoped to the actor), devices and data plans
 	// an agreement prints.
 	Loans *inventory.Service
 	// Clients tells whether a coordinator may see the client an agreement
 	// names (nil: every loan's client is visible with the loan).
 	Clients *clients.Service
+}
+
+// CurrentAgency is the agency an agreement printed now names.
+func (s *Service) CurrentAgency(ctx context.Context) Agency {
+	if s.AgencyOf != nil {
+		return s.AgencyOf(ctx)
+	}
+	return s.Agency
 }
 
 func (s *Service) now() time.Time {

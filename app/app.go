@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/agency"
 	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
@@ -43,6 +44,9 @@ type Services struct {
 	// Funding keeps the funding sources and which funders they are
 	// linked to.
 	Funding *funding.Service
+	// Agency keeps the agency's details an admin saved over the settings;
+	// every service that prints them reads them through it at use time.
+	Agency *agency.Service
 }
 
 // Options adjust the services; the zero value is the production setup.
@@ -109,11 +113,15 @@ func New(db *storage.DB, opts Options) *Services {
 	fund := &funding.Service{DB: db, Now: now}
 	acc.Funding = fund
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
+	ag := &agency.Service{DB: db, Now: now, Defaults: agency.Details{Name: opts.AgencyName, Address: opts.AgencyAddress,
+		Phone: opts.AgencyPhone, Email: opts.AgencyEmail, Currency: opts.Currency, Logo: opts.AgencyLogo}}
+	agencyName := func(ctx context.Context) string { return ag.Get(ctx).Name }
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName,
-		Funding: fund}
+		AgencyOf: agencyName, Funding: fund}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
 	inv.Waitlist = elig
-	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName}
+	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName,
+		AgencyOf: agencyName}
 	elig.Training = train
 	// Requests and places a social worker or an admin made refer a client
 	// to the program: coordinators see the clients they name.
@@ -136,6 +144,10 @@ func New(db *storage.DB, opts Options) *Services {
 		channels["email"] = notifications.LogChannel{Log: log}
 	}
 	notes := notifications.NewService(db, now, loc, notifications.Agency{Name: opts.AgencyName, Phone: opts.AgencyPhone}, channels)
+	notes.AgencyOf = func(ctx context.Context) notifications.Agency {
+		d := ag.Get(ctx)
+		return notifications.Agency{Name: d.Name, Phone: d.Phone}
+	}
 	notes.Clients, notes.Loans, notes.Default = cl, inv, opts.ReminderPolicy
 	notes.Outbox.DatabaseNow = opts.DatabaseNow
 	switch {
@@ -146,7 +158,8 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	inv.Reminders = notes
 	train.Notices = notes
-	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund, Clients: cl}
+	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund, Clients: cl,
+		AgencyOf: func(ctx context.Context) (string, currency.Unit) { d := ag.Get(ctx); return d.Name, d.Currency }}
 	notes.Reports = rep
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Training:      train,
@@ -154,7 +167,12 @@ func New(db *storage.DB, opts Options) *Services {
 		Notifications: notes,
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
-				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency}},
+				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency},
+			AgencyOf: func(ctx context.Context) agreements.Agency {
+				d := ag.Get(ctx)
+				return agreements.Agency{Name: d.Name, Address: d.Address, Phone: d.Phone, Email: d.Email, Logo: d.Logo, Currency: d.Currency}
+			}},
 		Reports: rep,
-		Funding: fund}
+		Funding: fund,
+		Agency:  ag}
 }

@@ -149,6 +149,9 @@ type Service struct {
 	Reminders Reminders
 	// Agency is the agency's name, printed on asset labels.
 	Agency string
+	// AgencyOf, when set, is the agency's name at use time (an admin may
+	// change it); Agency is then unused.
+	AgencyOf func(context.Context) string
 	// Funding checks the funding source a device or a data plan names.
 	Funding FundingSources
 }

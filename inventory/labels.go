@@ -43,7 +43,7 @@ func (s *Service) Labels(ctx context.Context, ids []int64, paper documents.Paper
 		case !printableASCII(d.AssetTag):
 			unprintable = append(unprintable, strconv.FormatInt(id, 10))
 		default:
-			labels = append(labels, documents.Label{Agency: s.Agency, Tag: d.AssetTag})
+			labels = append(labels, documents.Label{Agency: s.agencyName(ctx), Tag: d.AssetTag})
 			if d.UpdatedAt.After(date) {
 				date = d.UpdatedAt
 			}

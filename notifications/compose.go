@@ -169,7 +169,8 @@ func (s *Service) prepare(ctx context.Context, n *Notification) (Verdict, error)
 		return Verdict{Defer: until}, nil
 	}
 	lang := n.Language
-	m := Message{FirstName: f.FirstName, Agency: s.Agency.Name, AgencyPhone: s.Agency.Phone,
+	ag := s.agency(ctx)
+	m := Message{FirstName: f.FirstName, Agency: ag.Name, AgencyPhone: ag.Phone,
 		DeviceKind: locale.DeviceKind(f.DeviceKind, lang), AssetTag: f.AssetTag, Note: n.Note,
 		SessionTitle: f.SessionTitle, Location: f.Location}
 	if !f.DueOn.IsZero() {
@@ -202,7 +203,7 @@ func urgentNow(n *Notification, quietUntil time.Time) bool {
 // composeStaff writes a note to a social worker or coordinator.
 func (s *Service) composeStaff(ctx context.Context, n *Notification, f *facts, today calendar.Date) error {
 	n.Address = f.UserEmail
-	m := StaffMessage{Agency: s.Agency.Name, DeviceKind: f.DeviceKind, AssetTag: f.AssetTag, Note: n.Note,
+	m := StaffMessage{Agency: s.agency(ctx).Name, DeviceKind: f.DeviceKind, AssetTag: f.AssetTag, Note: n.Note,
 		SessionTitle: f.SessionTitle}
 	if n.ClientID != nil {
 		ch, _ := s.channelFor(f.Contact)

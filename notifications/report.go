@@ -70,9 +70,10 @@ func (s *Service) composeFunderReport(ctx context.Context, n *Notification, f *f
 	}
 	month := first.Time().Format("January 2006")
 	n.Address = f.UserEmail
-	n.Subject = fmt.Sprintf("%s DeviceBank: utilization report for %s", s.Agency.Name, month)
+	agencyName := s.agency(ctx).Name
+	n.Subject = fmt.Sprintf("%s DeviceBank: utilization report for %s", agencyName, month)
 	n.Body = fmt.Sprintf("The DeviceBank utilization report for %s is attached. It covers the funding sources "+
-		"linked to your account at %s.", month, s.Agency.Name)
+		"linked to your account at %s.", month, agencyName)
 	n.Attachments = []Attachment{{Name: "utilization-" + first.String() + "-to-" + last.String() + ".pdf",
 		ContentType: "application/pdf", Data: pdf}}
 	return nil

@@ -50,6 +50,9 @@ type Service struct {
 	Now      func() time.Time
 	Location *time.Location
 	Agency   Agency
+	// AgencyOf, when set, is who reminders come from at use time (an admin
+	// may change it); Agency is then unused.
+	AgencyOf func(context.Context) Agency
 	Outbox   *Outbox
 	Clients  Clients
 	Loans    Loans

@@ -104,6 +104,9 @@ type Service struct {
 	// its money is written in.
 	Agency   string
 	Currency currency.Unit
+	// AgencyOf, when set, is the agency's name and currency at use time
+	// (an admin may change them); Agency and Currency are then unused.
+	AgencyOf func(context.Context) (string, currency.Unit)
 	// Funding says which funding sources an actor's figures may cover.
 	Funding *funding.Service
 	// Clients says which clients' case numbers the record export shows.
@@ -202,7 +205,11 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 		return nil, err
 	}
 	loc := calendar.Zone(s.Location)
-	r := &Report{Agency: s.Agency, Currency: s.Currency, Period: Period{From: p.From, To: p.To},
+	name, unit := s.Agency, s.Currency
+	if s.AgencyOf != nil {
+		name, unit = s.AgencyOf(ctx)
+	}
+	r := &Report{Agency: name, Currency: unit, Period: Period{From: p.From, To: p.To},
 		Filters: Filters{FundingSources: sources, Kind: p.Kind, PostalPrefix: p.PostalPrefix}}
 	if sources != nil {
 		r.Filters.AgencyWide = []string{"access", "training"}

@@ -412,6 +412,9 @@ func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, cli
 		return nil, err
 	}
 	agency := s.Agency
+	if s.AgencyOf != nil {
+		agency = s.AgencyOf(ctx)
+	}
 	if agency == "" {
 		agency = "DeviceBank"
 	}

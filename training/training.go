@@ -93,6 +93,9 @@ type Service struct {
 	Location *time.Location
 	// Agency is the agency's name, printed on certificates.
 	Agency string
+	// AgencyOf, when set, is the agency's name at use time (an admin may
+	// change it); Agency is then unused.
+	AgencyOf func(context.Context) string
 	// Notices hears of cancelled sessions and ended places; may be nil.
 	Notices Notices
 }

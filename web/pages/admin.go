@@ -41,6 +41,7 @@ func (p *Pages) adminRoutes() []Route {
 		{"GET", "/agreement/terms", accounts.ManageAgreements, p.termsPage},
 		{"POST", "/agreement/terms", accounts.ManageAgreements, p.saveTerms},
 		{"GET", "/agreement/terms/:language/:version", accounts.ManageAgreements, p.termsVersionPage},
+		{"POST", "/agreement/agency", accounts.ManageAgreements, p.saveAgency},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/devicebank/devicebank/agency"
 	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/notifications"
@@ -251,9 +252,14 @@ func placePolicyProblems(f *Form, err error, rowOf []int) bool {
 // no client's detail), each save a new version (SaveOver, as PUT
 // /api/v1/agreement/terms, but only over the version the form was opened
 // on, so that the form sent twice saves once), and the agency details
-// every agreement prints, which the operator sets (--agency-* flags).
+// every agreement prints, which the operator sets (--agency-* flags) and
+// an admin may override (admin_agency.go): one form of the page's two, so
+// the page's Form holds both forms' fields.
 
-func termsForm() *Form { return NewForm("language", "Language", "body", "Terms") }
+func termsForm() *Form {
+	return NewForm("language", "Language", "body", "Terms", "name", "Agency name", "address", "Address", "phone", "Phone",
+		"email", "Email", "currency", "Currency", "logo", "Logo")
+}
 
 type termsData struct {
 	Languages []Option
@@ -261,9 +267,11 @@ type termsData struct {
 	Current   *agreements.Terms
 	Versions  []agreements.Terms
 	Pager     Pager
-	Agency    agreements.Agency
+	Agency    agency.Details
 	Currency  string
 	Saved     string
+	// AgencySaved: the agency's details were just saved.
+	AgencySaved bool
 	// Version is a version shown on its own page.
 	Version *agreements.Terms
 }
@@ -271,11 +279,11 @@ type termsData struct {
 var termsLanguages = []Option{{"en", "English"}, {"es", "Spanish"}, {"fr", "French"}}
 
 func (p *Pages) termsData(c *fiber.Ctx, lang string) (termsData, error) {
-	a := p.svc.Agreements.Agency
-	d := termsData{Languages: termsLanguages, Language: lang, Agency: a, Currency: a.Currency.String()}
-	if d.Currency == "XXX" { // the zero value: USD, as the agreements print
-		d.Currency = "USD"
+	a, err := p.svc.Agency.Current(c.UserContext())
+	if err != nil {
+		return termsData{}, err
 	}
+	d := termsData{Languages: termsLanguages, Language: lang, Agency: a, Currency: a.CurrencyCode()}
 	cur, err := p.svc.Agreements.Current(c.UserContext(), lang)
 	if err != nil {
 		return d, err
@@ -324,6 +332,8 @@ func (p *Pages) termsPage(c *fiber.Ctx) error {
 	if v := c.Query("saved"); v != "" {
 		d.Saved = v
 	}
+	d.AgencySaved = c.Query("agency") == "saved"
+	agencyValues(f, d.Agency)
 	return p.render(c, fiber.StatusOK, "terms", "Agreement terms", f, d)
 }
 
@@ -341,6 +351,7 @@ func (p *Pages) saveTerms(c *fiber.Ctx) error {
 		if derr != nil {
 			return derr
 		}
+		agencyValues(f, d.Agency)
 		return p.showProblem(c, err, "terms", "Agreement terms", f, d)
 	}
 	return c.Redirect("/agreement/terms?language="+t.Language+"&saved="+strconv.Itoa(t.Version), fiber.StatusSeeOther)
