@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -347,8 +348,21 @@ func TestPagesInputBodyBounds(t *testing.T) {
 			big[k] = v
 		}
 		big.Set("last_name", strings.Repeat("R", 2<<20))
-		if res, _ := w.send("POST", "/clients/new", big); res.StatusCode != 413 || clientsNow() != 0 {
-			t.Errorf("a form past the body limit: %d", res.StatusCode)
+		// The server answers on the declared length and closes the
+		// connection without reading the rest: the client may see the
+		// connection reset instead of the answer. Either way, nothing saved.
+		req, _ := http.NewRequest("POST", e.base+"/clients/new", strings.NewReader(big.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if res, err := w.c.Do(req); err != nil {
+			t.Logf("a form past the body limit: %v", err)
+		} else {
+			res.Body.Close()
+			if res.StatusCode != 413 {
+				t.Errorf("a form past the body limit: %d", res.StatusCode)
+			}
+		}
+		if clientsNow() != 0 {
+			t.Errorf("a form past the body limit saved a client")
 		}
 	})
 }
