@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,28 +20,14 @@ import (
 // (none when nil).
 func (p *pageClient) postAgency(token string, fields map[string]string, logo []byte) (*http.Response, string) {
 	p.e.t.Helper()
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
-	if token != "" {
-		w.WriteField("_csrf", token)
-	}
+	form := map[string]string{}
 	for k, v := range fields {
-		w.WriteField(k, v)
+		form[k] = v
 	}
-	if logo != nil {
-		fw, _ := w.CreateFormFile("logo", "logo.png")
-		fw.Write(logo)
+	if token != "" {
+		form["_csrf"] = token
 	}
-	w.Close()
-	req, _ := http.NewRequest("POST", p.e.base+"/agreement/agency", &b)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	res, err := p.c.Do(req)
-	if err != nil {
-		p.e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
+	return p.postMultipart("/agreement/agency", form, "logo", "logo.png", logo)
 }
 
 // The settings are the agency's details until an admin saves others on

@@ -20,13 +20,20 @@ import (
 // field "file" (none when file is nil).
 func (p *pageClient) upload(path string, fields map[string]string, file []byte) (*http.Response, string) {
 	p.e.t.Helper()
+	return p.postMultipart(path, fields, "file", "devices.csv", file)
+}
+
+// postMultipart posts a multipart form to path as a browser does: the
+// fields, and file as the file field named field (none when file is nil).
+func (p *pageClient) postMultipart(path string, fields map[string]string, field, name string, file []byte) (*http.Response, string) {
+	p.e.t.Helper()
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	for k, v := range fields {
 		w.WriteField(k, v)
 	}
 	if file != nil {
-		fw, _ := w.CreateFormFile("file", "devices.csv")
+		fw, _ := w.CreateFormFile(field, name)
 		fw.Write(file)
 	}
 	w.Close()
