@@ -468,6 +468,9 @@ func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userI
 	return plain, t, err
 }
 
+// tokenLookup finds a bearer token's user: it runs for every API request.
+var tokenLookup storage.HotQuery
+
 // Authenticate returns the actor that owns a bearer token, or Unauthorized.
 // A token past its lifetime, or idle for longer than the idle timeout, is
 // refused with a message saying it expired, so that a script knows to sign
@@ -486,14 +489,15 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 		ExpiresAt time.Time  `bun:"expires_at"`
 		LastUsed  *time.Time `bun:"last_used_at"`
 	}
-	err := s.DB.NewSelect().
-		ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
-		TableExpr("api_tokens AS t").
-		Join("JOIN users AS u ON u.id = t.user_id").
-		Where("t.token_hash = ?", hashToken(plain)).
-		Where("t.revoked_at IS NULL").
-		Where("u.active").
-		Scan(ctx, &row)
+	err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) *bun.SelectQuery {
+		return s.DB.NewSelect().
+			ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
+			TableExpr("api_tokens AS t").
+			Join("JOIN users AS u ON u.id = t.user_id").
+			Where("t.token_hash = ?", param(0)).
+			Where("t.revoked_at IS NULL").
+			Where("u.active")
+	}, &row, hashToken(plain))
 	if err != nil {
 		if apperr.Is(storage.Err(err, "token"), apperr.NotFound) {
 			return nil, unauthorized

@@ -20,12 +20,14 @@ package inventory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/apperr"
@@ -109,6 +111,9 @@ type Device struct {
 	// SortKey orders devices by asset tag alike on every database; it is
 	// set whenever the row is written (BeforeAppendModel).
 	SortKey []byte `bun:"sort_key" json:"-"`
+	// AccessoriesJSON is the accessories as read with the device, in one
+	// query (withAccessories); normalize turns it into Accessories.
+	AccessoriesJSON []byte `bun:"accessories_json,scanonly" json:"-"`
 }
 
 var _ bun.BeforeAppendModelHook = (*Device)(nil)
@@ -419,22 +424,54 @@ func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) err
 // row stays locked for the caller's transaction.
 func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64, lock bool) (*Device, error) {
 	d := new(Device)
-	q := s.withFundingName(db, db.NewSelect().Model(d)).Where("d.id = ?", id).
-		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
-	q = storage.LockedIf(q, lock)
-	err := q.Scan(ctx)
+	read := func(param storage.Param) *bun.SelectQuery {
+		return withAccessories(db, s.withFundingName(db, db.NewSelect().Model((*Device)(nil)))).Where("d.id = ?", param(0))
+	}
+	var err error
+	if lock {
+		err = storage.Locked(read(func(int) any { return id })).Scan(ctx, d)
+	} else {
+		err = deviceRead.ScanOne(ctx, db, read, d, id)
+	}
 	if err != nil {
 		return nil, storage.Err(err, "device")
 	}
-	d.normalize()
-	return d, nil
+	return d, d.normalize()
 }
 
-// normalize makes "no accessories" an empty list, never null.
-func (d *Device) normalize() {
+// deviceRead is loadDevice's query without a lock: a device read is the
+// service's most frequent request.
+var deviceRead storage.HotQuery
+
+// withAccessories adds to q (over devices AS d) each device's accessories,
+// in order, as one JSON array: a device and its accessories are one query,
+// where a relation would be a second (a device read is the service's most
+// frequent request).
+func withAccessories(db bun.IDB, q *bun.SelectQuery) *bun.SelectQuery {
+	agg := "json_group_array(json_object('name', acc.name, 'replacement_cost_cents', acc.replacement_cost_cents) ORDER BY acc.position)"
+	if db.Dialect().Name() == dialect.PG {
+		agg = "coalesce(json_agg(json_build_object('name', acc.name, 'replacement_cost_cents', acc.replacement_cost_cents) ORDER BY acc.position), '[]')"
+	}
+	return q.ColumnExpr("(SELECT " + agg + " FROM device_accessories AS acc WHERE acc.device_id = d.id) AS accessories_json")
+}
+
+// normalize turns the accessories read as JSON into the list ("no
+// accessories" is an empty list, never null).
+func (d *Device) normalize() error {
+	if d.AccessoriesJSON != nil {
+		d.Accessories = nil
+		if err := json.Unmarshal(d.AccessoriesJSON, &d.Accessories); err != nil {
+			return apperr.Wrap(err, "device accessories")
+		}
+		for i := range d.Accessories {
+			d.Accessories[i].DeviceID, d.Accessories[i].Position = d.ID, i
+		}
+		d.AccessoriesJSON = nil
+	}
 	if d.Accessories == nil {
 		d.Accessories = []Accessory{}
 	}
+	return nil
 }
 
 // Device returns one device with its accessories.
@@ -518,15 +555,16 @@ func ParseDeviceFilter(status, kind, q string) (DeviceFilter, error) {
 // ListDevices returns devices matching f, by asset tag.
 func (s *Service) ListDevices(ctx context.Context, f DeviceFilter, page storage.Page) ([]Device, int, error) {
 	out := []Device{}
-	q := s.withFundingName(s.DB, s.DB.NewSelect().Model(&out)).
-		Relation("Accessories", func(q *bun.SelectQuery) *bun.SelectQuery { return q.Order("position") })
+	q := withAccessories(s.DB, s.withFundingName(s.DB, s.DB.NewSelect().Model(&out)))
 	filterDevices(q, f)
 	total, err := page.Apply(q.OrderExpr("d.sort_key, d.id")).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, storage.Err(err, "devices")
 	}
 	for i := range out {
-		out[i].normalize()
+		if err := out[i].normalize(); err != nil {
+			return nil, 0, err
+		}
 	}
 	return out, int(total), nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -40,6 +41,8 @@ const DefaultURL = "sqlite:devicebank.db"
 type DB struct {
 	*bun.DB
 	Engine Dialect
+	// hot holds the hot queries prepared on this database (HotQuery).
+	hot sync.Map
 }
 
 // Open connects to the database named by rawURL:
@@ -50,9 +53,30 @@ type DB struct {
 // SQLite is opened in WAL mode with foreign keys on, a busy timeout, and
 // write transactions that take the write lock when they begin (BEGIN
 // IMMEDIATE), so that two writers never deadlock upgrading a read lock.
+// Its pool is the engine's DefaultPool until SetPool changes it.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	db, err := open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db.SetPool(DefaultPool(db.Engine))
+	return db, nil
+}
+
+// EngineOf names the database a URL is for; "" when it is for none.
+func EngineOf(rawURL string) Dialect {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return Postgres
+	case strings.HasPrefix(rawURL, "sqlite:"), strings.HasPrefix(rawURL, "file:"):
+		return SQLite
+	}
+	return ""
+}
+
+func open(ctx context.Context, rawURL string) (*DB, error) {
+	switch EngineOf(rawURL) {
+	case Postgres:
 		// Parameters pgdriver does not know (search_path, say) are passed
 		// to the server as run-time parameters.
 		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(withRuntimeDefaults(rawURL))))
@@ -62,7 +86,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 		}
 		return db, nil
-	case strings.HasPrefix(rawURL, "sqlite:"), strings.HasPrefix(rawURL, "file:"):
+	case SQLite:
 		path := rawURL[strings.Index(rawURL, ":")+1:]
 		if i := strings.IndexByte(path, '?'); i >= 0 {
 			path = path[:i]

@@ -33,6 +33,9 @@ type config struct {
 	DefaultCountry string
 	LogLevel       string
 	LogFormat      string
+	// Pool sizes the connections to the database; empty settings take the
+	// engine's defaults (storage.DefaultPool).
+	Pool storage.PoolSettings
 }
 
 // envErr is the first NAME_FILE that could not be read; parse reports it,
@@ -99,6 +102,14 @@ func (c *config) register(fs *flag.FlagSet) {
 		"the country (ISO code such as US, CA, MX) in which a client phone number written without its country code is read; numbers are stored in E.164 (env DEVICEBANK_DEFAULT_COUNTRY)")
 	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("DEVICEBANK_LOG_FORMAT", "text"), "text or json (env DEVICEBANK_LOG_FORMAT)")
+	fs.StringVar(&c.Pool.MaxOpen, "db-max-open-conns", env("DEVICEBANK_DB_MAX_OPEN_CONNS", ""),
+		"most connections open to the database at once; empty: 20 on PostgreSQL, twice the cores (at least 4) on SQLite (env DEVICEBANK_DB_MAX_OPEN_CONNS)")
+	fs.StringVar(&c.Pool.MaxIdle, "db-max-idle-conns", env("DEVICEBANK_DB_MAX_IDLE_CONNS", ""),
+		"most unused connections kept open; empty: as many as --db-max-open-conns (env DEVICEBANK_DB_MAX_IDLE_CONNS)")
+	fs.StringVar(&c.Pool.MaxLifetime, "db-conn-max-lifetime", env("DEVICEBANK_DB_CONN_MAX_LIFETIME", ""),
+		"a connection is renewed after this long, such as 1h; 0: never; empty: 1h on PostgreSQL, never on SQLite (env DEVICEBANK_DB_CONN_MAX_LIFETIME)")
+	fs.StringVar(&c.Pool.MaxIdleTime, "db-conn-max-idle-time", env("DEVICEBANK_DB_CONN_MAX_IDLE_TIME", ""),
+		"a connection unused for this long is closed, such as 5m; 0: never; empty: 5m on PostgreSQL, never on SQLite (env DEVICEBANK_DB_CONN_MAX_IDLE_TIME)")
 }
 
 // location is the agency's time zone; none set is UTC.

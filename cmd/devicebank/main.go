@@ -155,10 +155,16 @@ func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
 	if _, err := cfg.region(); err != nil {
 		return nil, err
 	}
+	// The pool's settings are checked before anything is opened or created.
+	pool, err := cfg.Pool.Resolve(storage.EngineOf(cfg.DatabaseURL))
+	if err != nil {
+		return nil, err
+	}
 	db, err := storage.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
+	db.SetPool(pool)
 	if migrate {
 		if _, _, err := upgrade(ctx, db, cfg); err != nil {
 			db.Close()

@@ -648,3 +648,35 @@ func TestTokenLifetimeSettings(t *testing.T) {
 		}
 	}
 }
+
+// The pool's settings are read on every command, from flags or the
+// environment; a bad one stops the command before the database is opened,
+// so a mistyped setting does not even create the SQLite file.
+func TestPoolSettingsAreChecked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pool.db")
+	t.Setenv("DATABASE_URL", "sqlite:"+path)
+	for _, bad := range [][]string{
+		{"--db-max-open-conns", "0"}, {"--db-max-open-conns", "lots"}, {"--db-max-idle-conns", "-2"},
+		{"--db-max-open-conns", "3", "--db-max-idle-conns", "4"}, {"--db-conn-max-lifetime", "1 hour"}, {"--db-conn-max-idle-time", "-5m"},
+	} {
+		for _, cmd := range [][]string{{"migrate"}, {"serve", "--addr", "127.0.0.1:0"}} {
+			var errOut bytes.Buffer
+			if code := run(ctx, append(cmd, bad...), nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), bad[len(bad)-2]) {
+				t.Errorf("%v %v: exit %d, %q", cmd, bad, code, errOut.String())
+			}
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("a bad pool setting created the database: %v", err)
+	}
+	t.Setenv("DEVICEBANK_DB_MAX_OPEN_CONNS", "none")
+	var errOut bytes.Buffer
+	if code := run(ctx, []string{"migrate"}, nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), "--db-max-open-conns") {
+		t.Errorf("DEVICEBANK_DB_MAX_OPEN_CONNS=none: exit %d, %q", code, errOut.String())
+	}
+	t.Setenv("DEVICEBANK_DB_MAX_OPEN_CONNS", "3")
+	if code := run(ctx, []string{"migrate"}, nil, io.Discard, &errOut); code != 0 {
+		t.Errorf("DEVICEBANK_DB_MAX_OPEN_CONNS=3: exit %d, %q", code, errOut.String())
+	}
+}
