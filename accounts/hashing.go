@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -52,9 +53,19 @@ func (h *HashLimit) do(ctx context.Context, fn func()) error {
 	case <-ctx.Done():
 		return hashBusy
 	}
-	defer func() { <-h.slots }()
 	n := h.inFlight.Add(1)
-	defer h.inFlight.Add(-1)
+	defer func() {
+		last := h.inFlight.Add(-1) == 0
+		<-h.slots
+		// The hash's 64 MiB are garbage now. Go would give them back to
+		// the system only slowly, so a service that signed one person in
+		// would keep them resident for minutes; the last hash out gives
+		// them back at once (a collection of a small heap: a few
+		// milliseconds, next to the hash's tens).
+		if last {
+			debug.FreeOSMemory()
+		}
+	}()
 	for p := h.peak.Load(); n > p && !h.peak.CompareAndSwap(p, n); p = h.peak.Load() {
 	}
 	if h.Holding != nil {
