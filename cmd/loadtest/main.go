@@ -165,6 +165,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && o.jsonPath != "" {
 		err = writeJSON(o.jsonPath, results)
 	}
+	if ctx.Err() != nil {
+		err = errors.New("interrupted: the server was stopped and the temporary databases removed")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return 1
