@@ -47,6 +47,7 @@ func measureEngine(ctx context.Context, o *options, engine, bin, dir string, pro
 	}
 	r.Memory.IdleMiB = idle.rssMiB
 
+	r.LoadBefore, _ = loadAverage() // only informative: 0 if unknown
 	c := newAPIClient(srv.base, o.clients)
 	if err := c.checkOverdue(ctx, fx.Coordinator, o.sizes.Overdue); err != nil {
 		return nil, err
@@ -64,6 +65,7 @@ func measureEngine(ctx context.Context, o *options, engine, bin, dir string, pro
 		return nil, err
 	}
 	r.Memory.PeakMiB, r.Memory.EndMiB = end.hwmMiB, end.rssMiB
+	r.LoadAfter, _ = loadAverage()
 	// The server stops before the ceiling is measured, so as not to
 	// share the machine with it.
 	srv.stop()

@@ -21,3 +21,15 @@ func processMemory(pid int) (memory, error) {
 	}
 	return parseProcStatus(string(b))
 }
+
+// loadAverage is the machine's one-minute load average, to tell whether
+// other work shared the machine with a measurement.
+func loadAverage() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	var load float64
+	_, err = fmt.Sscanf(string(b), "%f", &load)
+	return load, err
+}

@@ -3,20 +3,26 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 )
 
 // result is one database's measurements.
 type result struct {
-	Engine      string    `json:"engine"`
-	Clients     int       `json:"clients"`
-	Duration    string    `json:"duration"`
-	Warmup      string    `json:"warmup"`
-	SeedSeconds float64   `json:"seed_seconds"`
-	Workloads   []stats   `json:"workloads"`
-	Ceilings    []ceiling `json:"ceilings"`
-	Ratios      []ratio   `json:"ratios"`
-	Memory      struct {
+	Engine      string  `json:"engine"`
+	Clients     int     `json:"clients"`
+	Duration    string  `json:"duration"`
+	Warmup      string  `json:"warmup"`
+	SeedSeconds float64 `json:"seed_seconds"`
+	// LoadBefore and LoadAfter are the machine's one-minute load average
+	// before and after the workloads: above the number of cores, other
+	// work shared the machine.
+	LoadBefore float64   `json:"load_average_before"`
+	LoadAfter  float64   `json:"load_average_after"`
+	Workloads  []stats   `json:"workloads"`
+	Ceilings   []ceiling `json:"ceilings"`
+	Ratios     []ratio   `json:"ratios"`
+	Memory     struct {
 		// IdleMiB is the server's RSS once started and answering, before
 		// any load; PeakMiB its high-water mark (VmHWM) and EndMiB its RSS
 		// at the end of the load.
@@ -78,6 +84,7 @@ func (r *result) print(out io.Writer) {
 	for _, rt := range r.Ratios {
 		fmt.Fprintf(out, "  %-78s %5.3f\n", rt.Name, rt.Value)
 	}
+	fmt.Fprintf(out, "machine load average (1 min): %.1f before the workloads, %.1f after, on %d cores\n", r.LoadBefore, r.LoadAfter, runtime.NumCPU())
 	fmt.Fprintf(out, "server RSS: idle %.1f MiB, peak %.1f MiB, at the end of the load %.1f MiB\n",
 		r.Memory.IdleMiB, r.Memory.PeakMiB, r.Memory.EndMiB)
 	for _, w := range r.Workloads {
