@@ -101,6 +101,17 @@ func TestBadFlagsAreNamedAndNothingRuns(t *testing.T) {
 	}
 }
 
+func TestWithoutPgbenchPostgresIsRefusedBeforeAnything(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-db", "postgres"}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "pgbench is not installed") || strings.Contains(stderr.String(), "building") {
+		t.Errorf("stderr %q, want pgbench named as missing before any build", stderr.String())
+	}
+}
+
 func TestAnAnswerOutside2xxIsAnError(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer good" {
