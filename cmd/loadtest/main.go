@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sizes.Devices, "seed-devices", 1000, "devices to seed")
 	fs.IntVar(&o.sizes.Clients, "seed-clients", 500, "clients of the social worker to seed")
 	fs.IntVar(&o.sizes.Overdue, "seed-overdue", 200, "overdue loans to seed")
+	fs.IntVar(&o.sizes.WriterKinds, "writer-kinds", 4, "how many kinds the round trips' devices are of, in turn: tablet, phone, hotspot, laptop (1: every writer lends a tablet, and they take turns on its lock)")
 	fs.StringVar(&o.serverBin, "server", "", "a devicebank binary to run instead of building ./cmd/devicebank")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -21,10 +21,21 @@ type sizes struct {
 	Devices int `json:"devices"`
 	Clients int `json:"clients"`
 	Overdue int `json:"overdue_loans"`
+	// WriterKinds is how many kinds the writers' devices are of, taken in
+	// turn from writerKinds.
+	WriterKinds int `json:"writer_kinds"`
 }
 
+// writerKinds are the kinds the round trips lend. Every transaction that
+// changes a kind's free devices takes that kind's lock (the waitlist's
+// order depends on it; inventory/reservations.go), so writers lending one
+// kind take turns, and each turn includes the commit's flush to disk.
+// Not "other": every seeded client waits for one, and a walk-in is not
+// lent a kind someone waits for.
+var writerKinds = []inventory.Kind{"tablet", "phone", "hotspot", "laptop"}
+
 // check says whether the seed leaves room for the workloads: an overdue
-// loan per overdue client and a laptop each, and a client and a tablet of
+// loan per overdue client and a laptop each, and a client and a device of
 // their own for each writing client.
 func (s sizes) check(writers int) error {
 	switch {
@@ -32,6 +43,8 @@ func (s sizes) check(writers int) error {
 		return fmt.Errorf("-seed-overdue must be at least 1 (got %d)", s.Overdue)
 	case s.Clients < max(s.Overdue, writers):
 		return fmt.Errorf("-seed-clients must be at least -seed-overdue and -clients (got %d)", s.Clients)
+	case s.WriterKinds < 1 || s.WriterKinds > len(writerKinds):
+		return fmt.Errorf("-writer-kinds must be from 1 to %d (got %d)", len(writerKinds), s.WriterKinds)
 	case s.Devices < s.Overdue+writers:
 		return fmt.Errorf("-seed-devices must be at least -seed-overdue plus -clients, %d (got %d)", s.Overdue+writers, s.Devices)
 	}
@@ -82,7 +95,10 @@ func seed(ctx context.Context, dbURL string, sz sizes, writers int) (*fixture, e
 	}
 	s.clients(sw, sz.Clients)
 	laptops := s.devices(co, "laptop", sz.Overdue)
-	tablets := s.devices(co, "tablet", writers)
+	var lent []int64
+	for i := range writers {
+		lent = append(lent, s.devices(co, writerKinds[i%sz.WriterKinds], 1)...)
+	}
 	others := []inventory.Kind{"phone", "hotspot", "laptop", "tablet"}
 	for i := sz.Overdue + writers; i < sz.Devices; i++ {
 		s.devices(co, others[i%len(others)], 1)
@@ -95,7 +111,7 @@ func seed(ctx context.Context, dbURL string, sz sizes, writers int) (*fixture, e
 		// The last clients, so that no writer's client has an overdue loan
 		// (it would not matter, the kinds differ, but it keeps them apart).
 		client := s.fx.ClientIDs[len(s.fx.ClientIDs)-1-i]
-		s.fx.Writers = append(s.fx.Writers, writer{Token: s.token(a), DeviceID: tablets[i], ClientID: client})
+		s.fx.Writers = append(s.fx.Writers, writer{Token: s.token(a), DeviceID: lent[i], ClientID: client})
 	}
 	if s.err != nil {
 		return nil, s.err
