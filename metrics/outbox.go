@@ -55,8 +55,8 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	now := c.now().UTC()
 	var rows []struct {
-		Status string       `bun:"status"`
-		N      int64        `bun:"n"`
+		Status string `bun:"status"`
+		N      int64  `bun:"n"`
 		// bun's NullTime reads SQLite's text timestamps too.
 		Oldest bun.NullTime `bun:"oldest"`
 	}
