@@ -11,8 +11,10 @@
 package metrics
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,13 +166,7 @@ func (m *Metrics) Handler() http.Handler {
 type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Println(v ...any) {
-	if len(v) == 1 {
-		if err, ok := v[0].(error); ok {
-			p.log.Error("gather metrics", "error", err.Error())
-			return
-		}
-	}
-	p.log.Error("gather metrics", "detail", v)
+	p.log.Error("gather metrics", "error", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
 // Request records one answered HTTP request. method must be one of the

@@ -25,7 +25,8 @@ func listenMetrics(addr, publicAddr string) (net.Listener, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	if addr == publicAddr {
+	// (Port 0, any free port, is two different ports.)
+	if _, port, err := net.SplitHostPort(addr); err == nil && port != "0" && addr == publicAddr {
 		return nil, fmt.Errorf("--metrics-addr %q is the public --addr: metrics must be on an address of their own", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
