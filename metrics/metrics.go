@@ -134,7 +134,8 @@ func New(opts Options) *Metrics {
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: namespace}),
+		// Under their standard names (go_*, process_*), which dashboards know.
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency, m.signIn, m.jobDuration, m.jobFailures, m.deliveries,
 	)
 	if opts.DB != nil {

@@ -66,6 +66,28 @@ func TestRequestsConcurrently(t *testing.T) {
 	)
 }
 
+// Counting a request of a route seen before allocates nothing: it is on
+// every request's path.
+func TestRequestAllocatesNothing(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.Request("GET", "/api/v1/devices/:id", 200, time.Millisecond)
+	if n := testing.AllocsPerRun(1000, func() {
+		m.Request(metrics.Method("GET"), "/api/v1/devices/:id", 200, time.Millisecond)
+	}); n != 0 {
+		t.Errorf("a request's metrics cost %v allocations, want 0", n)
+	}
+}
+
+func BenchmarkRequest(b *testing.B) {
+	m := metrics.New(metrics.Options{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Request(metrics.Method("GET"), "/api/v1/devices/:id", 200, time.Millisecond)
+		}
+	})
+}
+
 // A failed job run is counted as a failure, and every run's duration.
 func TestJobRuns(t *testing.T) {
 	m := metrics.New(metrics.Options{})

@@ -20,7 +20,8 @@ var outboxStatuses = []notifications.Status{notifications.Pending, notifications
 	notifications.Sent, notifications.Failed, notifications.Cancelled}
 
 // outboxCollector reads the outbox when scraped: how many notifications
-// are in each status, and how long the oldest one that is due has waited.
+// are in each status, and how long the oldest pending one that is due has
+// waited for the dispatcher.
 type outboxCollector struct {
 	db     *storage.DB
 	now    func() time.Time
@@ -33,8 +34,8 @@ func newOutboxCollector(db *storage.DB, now func() time.Time) *outboxCollector {
 		byStat: prometheus.NewDesc(namespace+"_outbox_notifications",
 			"Notifications in the outbox, by status (pending, sending, sent, failed, cancelled).", []string{"status"}, nil),
 		oldest: prometheus.NewDesc(namespace+"_outbox_oldest_pending_age_seconds",
-			"How long the oldest notification that is due (pending or being sent, its scheduled time passed) has waited "+
-				"since its scheduled time; 0 when none waits.", nil, nil),
+			"How long the oldest pending notification whose time to be sent has come (its scheduled time, or the time of "+
+				"its retry or of the end of quiet hours) has waited since then; 0 when none waits.", nil, nil),
 	}
 }
 
@@ -44,11 +45,13 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // outboxSQL counts by status (the status index answers it) and finds the
-// oldest due scheduled time among the few rows not yet sent, in one round
-// trip.
+// earliest time a pending notification was due to be sent (the due index
+// answers it), in one round trip. next_attempt_at rather than
+// scheduled_at: a reminder deferred past quiet hours, or waiting for its
+// retry, is not late, so a quiet night does not raise an alert.
 const outboxSQL = `SELECT status, COUNT(*) AS n, NULL AS oldest FROM notifications GROUP BY status
 UNION ALL
-SELECT '', 0, MIN(scheduled_at) FROM notifications WHERE status IN (?, ?) AND scheduled_at <= ?`
+SELECT '', 0, MIN(next_attempt_at) FROM notifications WHERE status = ? AND next_attempt_at <= ?`
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), outboxTimeout)
@@ -60,7 +63,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		// bun's NullTime reads SQLite's text timestamps too.
 		Oldest bun.NullTime `bun:"oldest"`
 	}
-	err := c.db.NewRaw(outboxSQL, notifications.Pending, notifications.Sending, now).Scan(ctx, &rows)
+	err := c.db.NewRaw(outboxSQL, notifications.Pending, now).Scan(ctx, &rows)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.byStat, storage.Err(err, "outbox"))
 		return

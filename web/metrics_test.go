@@ -142,11 +142,11 @@ func TestMetrics(t *testing.T) {
 		me.must(401, "", "POST", "/api/v1/auth/token", map[string]any{"email": "zephyrine@client.test", "password": "wrong three"})
 		me.must(429, "", "POST", "/api/v1/auth/token", map[string]any{"email": email, "password": browserPassword})
 
-		// Two reminders due an hour ago, waiting.
-		for _, key := range []string{"metrics:1", "metrics:2"} {
+		// Two reminders due, the oldest an hour ago, and one for later.
+		for key, at := range map[string]time.Duration{"metrics:1": -time.Hour, "metrics:2": -time.Minute, "metrics:later": time.Hour} {
 			if _, err := e.svc.Notifications.Outbox.Enqueue(ctx, e.db, &notifications.Notification{Kind: notifications.LoanDueSoon,
 				DedupKey: key, ClientID: &ids[0], Channel: "sms", Address: "+13125550199", Language: "en",
-				ScheduledAt: e.clock.Now().Add(-time.Hour)}); err != nil {
+				ScheduledAt: e.clock.Now().Add(at)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -177,7 +177,7 @@ func TestMetrics(t *testing.T) {
 		s.want(t, 0, signIn, "reason", metrics.InvalidInput)
 
 		const outbox = "devicebank_outbox_notifications"
-		s.want(t, 2, outbox, "status", "pending")
+		s.want(t, 3, outbox, "status", "pending")
 		s.want(t, 0, outbox, "status", "sent")
 		s.want(t, 3600, "devicebank_outbox_oldest_pending_age_seconds")
 
@@ -216,7 +216,7 @@ func TestMetrics(t *testing.T) {
 		if handled != 2 || sent+cancelled != 2 {
 			t.Errorf("dispatched: %v deliveries counted, %v sent and %v cancelled in the outbox; want 2", handled, sent, cancelled)
 		}
-		s.want(t, 0, outbox, "status", "pending")
+		s.want(t, 1, outbox, "status", "pending") // the one for later, not yet due
 		s.want(t, 0, "devicebank_outbox_oldest_pending_age_seconds")
 
 		for _, secret := range []string{"Zephyrine", "Quillfeather", "Thistlewaite", "CASE-", "+13125550199", "312 555 0199", email, "zephyrine"} {
