@@ -219,6 +219,22 @@ func TestMetrics(t *testing.T) {
 		s.want(t, 1, outbox, "status", "pending") // the one for later, not yet due
 		s.want(t, 0, "devicebank_outbox_oldest_pending_age_seconds")
 
+		// A run that fails is counted as a failure: the dispatcher without
+		// its table.
+		rename := func(from, to string) {
+			if _, err := e.db.ExecContext(ctx, "ALTER TABLE "+from+" RENAME TO "+to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rename("notifications", "notifications_gone")
+		for _, entry := range sched.Entries() {
+			entry.WrappedJob.Run()
+		}
+		rename("notifications_gone", "notifications")
+		s = scrapeMetrics(t, m)
+		s.want(t, 1, "devicebank_job_failures_total", "job", "dispatch")
+		s.want(t, 2, "devicebank_job_duration_seconds", "job", "dispatch")
+
 		for _, secret := range []string{"Zephyrine", "Quillfeather", "Thistlewaite", "CASE-", "+13125550199", "312 555 0199", email, "zephyrine"} {
 			if strings.Contains(s.text, secret) {
 				t.Errorf("the metrics carry %q:\n%s", secret, s.text)
