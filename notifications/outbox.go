@@ -172,6 +172,9 @@ type Outbox struct {
 	// is due: scheduling is the agency's business, leases are the
 	// instances'.)
 	DatabaseNow func(ctx context.Context, db bun.IDB) (time.Time, error)
+	// delivered, when set, is told each recorded outcome by channel (the
+	// service's Observer).
+	delivered func(channel, outcome string)
 }
 
 // outcomeTimeout bounds the write of a send's outcome, which is made even
@@ -352,23 +355,24 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	q := o.DB.NewUpdate().Model(n).Set("updated_at = ?", now).Set("claimed_until = NULL").
 		WherePK().Where("status = ? AND claimed_until = ?", Sending, renewed)
 	var count *int
+	var outcome string
 	switch {
 	case verdict.Cancel != "":
 		q.Set("status = ?", Cancelled).Set("last_error = ?", truncate(verdict.Cancel, 500))
-		count = &res.Cancelled
+		count, outcome = &res.Cancelled, "cancelled"
 	case !verdict.Defer.IsZero():
 		q.Set("status = ?", Pending).Set("next_attempt_at = ?", verdict.Defer.UTC())
-		count = &res.Deferred
+		count, outcome = &res.Deferred, "deferred"
 	case sendErr == nil:
 		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set("body = ?", n.Body)
-		count = &res.Sent
+		count, outcome = &res.Sent, "sent"
 	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
 		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set("body = ?", n.Body)
-		count = &res.Failed
+		count, outcome = &res.Failed, "failed"
 	default:
 		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
 			Set("next_attempt_at = ?", now.Add(Backoff(n.Attempts+1)))
-		count = &res.Retrying
+		count, outcome = &res.Retrying, "retrying"
 	}
 	if verdict == (Verdict{}) {
 		// Prepare may have followed the client to a new channel or address.
@@ -380,6 +384,13 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	}
 	if rows, _ := r.RowsAffected(); rows == 1 {
 		*count++
+		if o.delivered != nil {
+			channel := n.Channel
+			if _, ok := o.Channels[channel]; !ok {
+				channel = "none" // whatever the row says, the label stays one of the configured names
+			}
+			o.delivered(channel, outcome)
+		}
 	}
 	if sendErr != nil && o.OptedOut != nil && IsOptedOut(sendErr) {
 		return o.OptedOut(ctx, n)

@@ -95,9 +95,10 @@ func (s *Service) NewScheduler(ctx context.Context, specs Schedules, log *slog.L
 		if _, err := c.AddFunc(j.spec, func() {
 			// A run that takes longer than this is abandoned; what it did
 			// not finish, the next run (here or in another instance) does.
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			jobCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
-			if err := j.run(ctx); err != nil && ctx.Err() == nil {
+			err := s.observe(ctx, j.name, func() error { return j.run(jobCtx) })
+			if err != nil && jobCtx.Err() == nil {
 				log.Error("scheduled "+j.name+" failed", "error", err.Error())
 			}
 		}); err != nil {

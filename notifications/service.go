@@ -64,6 +64,10 @@ type Service struct {
 	// RemindNowInterval is how long after a manual reminder about a loan
 	// ("remind now") the next may be sent; 0 means no limit.
 	RemindNowInterval time.Duration
+	// Observer, when set, is told of each scheduled job run and each
+	// notification dispatched (the metrics); set it before the scheduler
+	// starts.
+	Observer Observer
 }
 
 // DefaultRemindNowInterval: one manual reminder per loan every ten minutes.
@@ -73,7 +77,7 @@ const DefaultRemindNowInterval = 10 * time.Minute
 // channels ("sms", "email").
 func NewService(db *storage.DB, now func() time.Time, loc *time.Location, agency Agency, channels map[string]Channel) *Service {
 	s := &Service{DB: db, Now: now, Location: calendar.Zone(loc), Agency: agency}
-	s.Outbox = &Outbox{DB: db, Now: now, Channels: channels, Prepare: s.prepare, OptedOut: s.providerOptOut}
+	s.Outbox = &Outbox{DB: db, Now: now, Channels: channels, Prepare: s.prepare, OptedOut: s.providerOptOut, delivered: s.delivered}
 	return s
 }
 

@@ -67,6 +67,7 @@ func (s *Server) signIn(c *fiber.Ctx) error {
 	}
 	token, t, err := s.svc.Accounts.SignIn(c.UserContext(), in, clientAddress(c, s.proxies))
 	if err != nil {
+		s.metrics.SignInFailed(err)
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store") // it carries a secret

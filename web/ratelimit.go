@@ -113,7 +113,9 @@ func (s *Server) signInLimit(perMinute int, proxies []netip.Prefix) []fiber.Hand
 	byAddress := limiter.New(limiter.Config{
 		Max: perMinute, Expiration: time.Minute, SkipSuccessfulRequests: true,
 		LimitReached: func(c *fiber.Ctx) error {
-			return apperr.New(apperr.RateLimited, "too many failed sign-ins from your address; wait a minute and try again")
+			err := apperr.New(apperr.RateLimited, "too many failed sign-ins from your address; wait a minute and try again")
+			s.metrics.SignInFailed(err)
+			return err
 		},
 		KeyGenerator: func(c *fiber.Ctx) string { return clientAddress(c, proxies) },
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/metrics"
 	"github.com/devicebank/devicebank/web/pages"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// SMSWebhook checks the SMS provider's inbound webhook; nil: SMS is not
 	// configured and the webhook answers 404.
 	SMSWebhook *SMSWebhook
+	// Metrics, when set, records every request, by route pattern, and the
+	// refused sign-ins. The server does not serve them: they belong on an
+	// address of their own (see metrics.Metrics.Handler).
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP application.
@@ -48,6 +53,11 @@ type Server struct {
 	proxies []netip.Prefix
 	// pages are the web pages for staff, beside the API.
 	pages *pages.Pages
+	// metrics is nil when metrics are off.
+	metrics *metrics.Metrics
+	// middlewareRoutes are the routes of the middleware every request
+	// passes (app.Use), which are no route's pattern.
+	middlewareRoutes map[*fiber.Route]bool
 }
 
 // Route is one API route and the permission it requires. An empty
@@ -73,7 +83,7 @@ func New(svc *app.Services, cfg Config) *Server {
 	if cfg.SignInPerMinute == 0 {
 		cfg.SignInPerMinute = 10
 	}
-	s := &Server{svc: svc, log: cfg.Logger, sms: cfg.SMSWebhook, proxies: cfg.TrustedProxies}
+	s := &Server{svc: svc, log: cfg.Logger, sms: cfg.SMSWebhook, proxies: cfg.TrustedProxies, metrics: cfg.Metrics}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "DeviceBank",
 		BodyLimit:             cfg.BodyLimit,
@@ -83,14 +93,28 @@ func New(svc *app.Services, cfg Config) *Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	// Nothing before rejectEncodedBody may read the body.
-	s.app.Use(withSecureHeaders, s.assignRequestID, s.logRequests, recover.New(), rejectEncodedBody, rejectNULQuery)
+	// Nothing before rejectEncodedBody may read the body. The request
+	// metrics stand outside logRequests, which turns an error into its
+	// response: they count the status the client got.
+	middleware := []any{withSecureHeaders, s.assignRequestID}
+	if s.metrics != nil {
+		middleware = append(middleware, s.observeRequests)
+	}
+	s.app.Use(append(middleware, s.logRequests, recover.New(), rejectEncodedBody, rejectNULQuery)...)
+	// The routes so far are the middleware's, one per method: a request
+	// that ends on one of them matched no route.
+	s.middlewareRoutes = map[*fiber.Route]bool{}
+	for _, stack := range s.app.Stack() {
+		for _, r := range stack {
+			s.middlewareRoutes[r] = true
+		}
+	}
 	s.app.Get("/healthz", s.health)
 
 	// One limit of failed sign-ins per address, for the API and the
 	// sign-in page together.
 	signInLimit := s.signInLimit(cfg.SignInPerMinute, cfg.TrustedProxies)
-	s.pages = pages.New(pages.Config{Services: svc, Logger: cfg.Logger, SignInLimit: signInLimit,
+	s.pages = pages.New(pages.Config{Services: svc, Logger: cfg.Logger, SignInLimit: signInLimit, SignInFailed: s.metrics.SignInFailed,
 		ClientAddress: func(c *fiber.Ctx) string { return clientAddress(c, s.proxies) },
 		Secure:        func(c *fiber.Ctx) bool { return overTLS(c, s.proxies) }})
 	s.pages.Mount(s.app)

@@ -23,6 +23,7 @@ import (
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/idempotency"
+	"github.com/devicebank/devicebank/metrics"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/storage"
@@ -228,6 +229,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	fs := newFlagSet("serve", "Run the DeviceBank HTTP service. On an empty database it creates the first admin\nand prints their email and a one-time password.", stderr)
 	cfg.register(fs)
 	addr := fs.String("addr", env("DEVICEBANK_ADDR", ":8080"), "address to listen on (env DEVICEBANK_ADDR)")
+	metricsAddr := fs.String("metrics-addr", env("DEVICEBANK_METRICS_ADDR", ""), metricsFlagHelp)
 	noMigrate := fs.Bool("no-migrate", env("DEVICEBANK_NO_MIGRATE", "") == "true", "do not apply migrations at start (env DEVICEBANK_NO_MIGRATE=true)")
 	var nc notifyConfig
 	nc.register(fs)
@@ -268,6 +270,13 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if opts.RemindNowInterval, err = remindNowInterval(*remindEvery); err != nil {
 		return err
 	}
+	metricsLn, err := listenMetrics(*metricsAddr, *addr)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
 	db, err := open(ctx, &cfg, false)
 	if err != nil {
 		return err
@@ -286,6 +295,12 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		}
 	}
 	svc := app.New(db, opts)
+	var m *metrics.Metrics
+	if metricsLn != nil {
+		var stopMetrics func()
+		m, stopMetrics = startMetrics(metricsLn, svc, log, stdout)
+		defer stopMetrics()
+	}
 	scheduler, err := svc.Notifications.NewScheduler(ctx, specs, log)
 	if err != nil {
 		return err
@@ -310,7 +325,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies, SMSWebhook: webhook})
+	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies, SMSWebhook: webhook, Metrics: m})
 	go purgeIdempotencyKeys(ctx, svc, log)
 	scheduler.Start()
 	defer func() { <-scheduler.Stop().Done() }()

@@ -61,6 +61,9 @@ func (p *Pages) login(c *fiber.Ctx) error {
 	}
 	plain, _, err := p.svc.Accounts.SignInSession(c.UserContext(), in, p.cfg.ClientAddress(c))
 	if err != nil {
+		if p.cfg.SignInFailed != nil {
+			p.cfg.SignInFailed(err)
+		}
 		if !f.Fail(err) {
 			return err
 		}

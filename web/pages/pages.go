@@ -47,6 +47,9 @@ type Config struct {
 	// address, shared with POST /api/v1/auth/token so that both count
 	// against one limit.
 	SignInLimit []fiber.Handler
+	// SignInFailed, when set, is told of each sign-in the accounts service
+	// refused (the metrics).
+	SignInFailed func(error)
 }
 
 // Pages serves the web pages.
