@@ -237,7 +237,7 @@ func TestMigrateCommand(t *testing.T) {
 
 func TestEverySubcommandHasHelp(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"users", "reset-password"}, {"tokens", "create"}, {"tokens", "revoke"},
-		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}, {"notify", "reports"}, {"report"}} {
+		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}, {"notify", "reports"}, {"report"}, {"backup"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append(cmd, "--help"), nil, &out, &errOut)
 		help := errOut.String()
