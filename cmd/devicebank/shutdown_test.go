@@ -25,6 +25,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/notifications"
+	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
 
@@ -278,6 +279,54 @@ func (p *blockingSMS) received() int {
 	return len(p.bodies)
 }
 
+// reminderBeingSent prepares a database with one reminder due, by SMS, to
+// a provider that answers only when released, and the settings to serve
+// with it.
+func reminderBeingSent(t *testing.T, engine storage.Dialect) (string, *blockingSMS) {
+	t.Helper()
+	url := dbtest.FreshURL(t, engine)
+	seedDueLoan(t, url)
+	provider, fake := newBlockingSMS(t)
+	for k, v := range map[string]string{"DATABASE_URL": url, "DEVICEBANK_REMINDER_POLICY": noQuietHoursPolicy(t), "DEVICEBANK_AGENCY_PHONE": "312-555-0199",
+		"DEVICEBANK_TIMEZONE": "UTC", "DEVICEBANK_SMS_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "DEVICEBANK_SMS_AUTH_TOKEN": "sms-test-token",
+		"DEVICEBANK_SMS_FROM": "+13125550100", "DEVICEBANK_SMS_BASE_URL": fake.URL, "DEVICEBANK_SMS_WEBHOOK_URL": "https://agency.test/api/v1/sms/inbound"} {
+		t.Setenv(k, v)
+	}
+	if out, _ := notifyPass(t, "sweep"); !strings.HasPrefix(out, "sweep: 1 created") {
+		t.Fatalf("sweep: %q", out)
+	}
+	return url, provider
+}
+
+// serveDispatching runs serve in this process with only the dispatch
+// scheduled, every second, until ctx ends (the signal); done gets its exit
+// code.
+func serveDispatching(ctx context.Context, args ...string) (logs *logLines, done chan int) {
+	stderr, w := io.Pipe()
+	logs, done = watchLog(stderr), make(chan int, 1)
+	go func() {
+		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--dispatch-schedule", "@every 1s", "--sweep-schedule", "off",
+			"--digest-schedule", "off", "--report-schedule", "off"}, args...), nil, io.Discard, w)
+		w.Close()
+		done <- code
+	}()
+	return logs, done
+}
+
+// outboxRows reads the outbox, logging it for a failure's sake (no
+// address, no text).
+func outboxRows(t *testing.T, url string) []notifications.Notification {
+	t.Helper()
+	var rows []notifications.Notification
+	if err := dbtest.OpenURL(t, url).NewSelect().Model(&rows).OrderExpr("id").Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rows {
+		t.Logf("notification %d: %s, %d attempts, claimed until %v, last error %q", n.ID, n.Status, n.Attempts, n.ClaimedUntil, n.LastError)
+	}
+	return rows
+}
+
 // A reminder being sent when the signal comes is sent once and recorded
 // as sent: the scheduled dispatch does not run on the signal's context, so
 // the signal does not cut the send short, and serve waits for it. A later
@@ -285,33 +334,10 @@ func (p *blockingSMS) received() int {
 func TestShutdownLetsAReminderBeingSentFinish(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
-			url := dbtest.FreshURL(t, engine)
-			seedDueLoan(t, url)
-			policy := filepath.Join(t.TempDir(), "policy.json")
-			os.WriteFile(policy, []byte(`{"due_soon_days": [3, 1], "due_today": true, "overdue": [{"days": 1, "notify": ["client"]}],
-				"training_day_before": true, "training_hours_before": 2, "training_cancelled": true, "data_plan_ending_days": [7],
-				"coordinator_digest": true, "send_at": "00:00", "quiet_hours": {"start": "", "end": ""}, "catch_up_days": 2}`), 0o600)
-			provider, fake := newBlockingSMS(t)
-			for k, v := range map[string]string{"DATABASE_URL": url, "DEVICEBANK_REMINDER_POLICY": policy, "DEVICEBANK_AGENCY_PHONE": "312-555-0199",
-				"DEVICEBANK_TIMEZONE": "UTC", "DEVICEBANK_SMS_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "DEVICEBANK_SMS_AUTH_TOKEN": "sms-test-token",
-				"DEVICEBANK_SMS_FROM": "+13125550100", "DEVICEBANK_SMS_BASE_URL": fake.URL, "DEVICEBANK_SMS_WEBHOOK_URL": "https://agency.test/api/v1/sms/inbound"} {
-				t.Setenv(k, v)
-			}
-			if out, _ := notifyPass(t, "sweep"); !strings.HasPrefix(out, "sweep: 1 created") {
-				t.Fatalf("sweep: %q", out)
-			}
-
+			url, provider := reminderBeingSent(t, engine)
 			ctx, signal := context.WithCancel(context.Background())
 			defer signal()
-			stderr, w := io.Pipe()
-			logs := watchLog(stderr)
-			done := make(chan int, 1)
-			go func() {
-				code := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--dispatch-schedule", "@every 1s", "--sweep-schedule", "off",
-					"--digest-schedule", "off", "--report-schedule", "off"}, nil, io.Discard, w)
-				w.Close()
-				done <- code
-			}()
+			logs, done := serveDispatching(ctx)
 			<-provider.arrived // the dispatcher is sending the reminder
 			signal()
 			logs.waitFor(t, "waiting for the scheduled jobs running")
@@ -323,19 +349,66 @@ func TestShutdownLetsAReminderBeingSentFinish(t *testing.T) {
 			if n := provider.received(); n != 1 {
 				t.Fatalf("the provider received %d messages, want 1", n)
 			}
-			db := dbtest.OpenURL(t, url)
-			var rows []notifications.Notification
-			if err := db.NewSelect().Model(&rows).Scan(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if len(rows) != 1 || rows[0].Status != notifications.Sent || rows[0].Attempts != 1 || rows[0].ClaimedUntil != nil {
-				for _, n := range rows {
-					t.Logf("notification %d: %s, %d attempts, claimed until %v, last error %q", n.ID, n.Status, n.Attempts, n.ClaimedUntil, n.LastError)
-				}
+			if rows := outboxRows(t, url); len(rows) != 1 || rows[0].Status != notifications.Sent || rows[0].Attempts != 1 || rows[0].ClaimedUntil != nil {
 				t.Fatalf("the outbox after the shutdown has %d rows, want 1 sent once", len(rows))
 			}
 			if out, _ := notifyPass(t, "dispatch"); !strings.HasPrefix(out, "dispatch: 0 created, 0 sent") || provider.received() != 1 {
 				t.Fatalf("a dispatch after the shutdown: %q, the provider has %d messages", out, provider.received())
+			}
+		})
+	}
+}
+
+// At the shutdown deadline a dispatch still running is cancelled: the
+// send in the provider's hands is cut off and retried later, and the
+// reminder claimed in the same batch but not reached goes back to pending,
+// unsent and not counted as an attempt, for the next run, which sends it
+// once. serve exits 1, saying what the deadline cut off.
+func TestShutdownDeadlineReleasesUnsentReminders(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			url, provider := reminderBeingSent(t, engine)
+			// A second reminder, due as the first, claimed in the same batch.
+			ctx := context.Background()
+			db := dbtest.OpenURL(t, url)
+			var first notifications.Notification
+			if err := db.NewSelect().Model(&first).Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			second := first
+			second.ID, second.DedupKey = 0, first.DedupKey+":again"
+			outbox := app.New(db, app.Options{}).Notifications.Outbox
+			if ok, err := outbox.Enqueue(ctx, db, &second); err != nil || !ok {
+				t.Fatalf("enqueue a second reminder: %v %v", ok, err)
+			}
+
+			sigCtx, signal := context.WithCancel(ctx)
+			defer signal()
+			logs, done := serveDispatching(sigCtx, "--shutdown-timeout", "1s")
+			<-provider.arrived // the first is with the provider, which never answers
+			signal()
+			if code := <-done; code != 1 {
+				t.Fatalf("serve exited %d, want 1:\n%s", code, logs.String())
+			}
+			logs.stepsInOrder(t)
+			logs.waitFor(t, "scheduled jobs still running after --shutdown-timeout 1s were cancelled")
+			rows := outboxRows(t, url)
+			if len(rows) != 2 || rows[0].Status != notifications.Pending || rows[0].Attempts != 1 || !strings.Contains(rows[0].LastError, "context canceled") ||
+				rows[1].Status != notifications.Pending || rows[1].Attempts != 0 || rows[1].ClaimedUntil != nil || rows[1].ID != second.ID {
+				t.Fatalf("after the deadline the outbox has %d rows; want the first to retry, the second back to pending unsent", len(rows))
+			}
+			if n := provider.received(); n != 1 {
+				t.Fatalf("the provider received %d messages before the deadline, want 1", n)
+			}
+
+			// The next run sends the released one, once; the first waits for
+			// its retry.
+			close(provider.release)
+			if out, _ := notifyPass(t, "dispatch"); !strings.HasPrefix(out, "dispatch: 0 created, 1 sent") || provider.received() != 2 {
+				t.Fatalf("the next dispatch: %q, the provider has %d messages, want 2", out, provider.received())
+			}
+			if rows := outboxRows(t, url); rows[1].Status != notifications.Sent || rows[1].Attempts != 1 {
+				t.Fatalf("the released reminder after the next dispatch: %s, %d attempts", rows[1].Status, rows[1].Attempts)
 			}
 		})
 	}
