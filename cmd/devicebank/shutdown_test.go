@@ -35,11 +35,13 @@ type logLines struct {
 	mu    sync.Mutex
 	lines []string
 	more  chan struct{} // closed and replaced at each new line
+	eof   chan struct{} // closed when r has ended
 }
 
 func watchLog(r io.Reader) *logLines {
-	l := &logLines{more: make(chan struct{})}
+	l := &logLines{more: make(chan struct{}), eof: make(chan struct{})}
 	go func() {
+		defer close(l.eof)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			l.mu.Lock()
@@ -94,6 +96,66 @@ func (l *logLines) stepsInOrder(t *testing.T) {
 	}
 }
 
+// served is the built binary serving on a free port.
+type served struct {
+	cmd                             *exec.Cmd
+	addr, adminEmail, adminPassword string // the first admin, on a new database
+	stdout, logs                    *logLines
+	done                            chan struct{} // closed once it has exited, with err
+	err                             error
+}
+
+// startServing runs bin serve on a free port with env added to the
+// environment, and waits until it listens. It is killed when the test ends
+// if it is still running.
+func startServing(t *testing.T, bin string, env ...string) *served {
+	t.Helper()
+	s := &served{cmd: exec.Command(bin, "serve", "--addr", "127.0.0.1:0"), done: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), env...)
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	s.cmd.Stdout, s.cmd.Stderr = outW, errW
+	s.stdout, s.logs = watchLog(outR), watchLog(errR)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = s.cmd.Wait() // after copying all the output
+		outW.Close()
+		errW.Close()
+		<-s.stdout.eof
+		<-s.logs.eof
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+	})
+	i := s.stdout.waitFor(t, "listening on")
+	s.stdout.mu.Lock()
+	for _, line := range s.stdout.lines[:i+1] {
+		if m := regexp.MustCompile(`email:\s+(\S+)`).FindStringSubmatch(line); m != nil {
+			s.adminEmail = m[1]
+		}
+		if m := regexp.MustCompile(`one-time password:\s+(\S+)`).FindStringSubmatch(line); m != nil {
+			s.adminPassword = m[1]
+		}
+		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(line); m != nil {
+			s.addr = m[1]
+		}
+	}
+	s.stdout.mu.Unlock()
+	return s
+}
+
+// stop sends sig and returns how the process exited, once all its output
+// is read.
+func (s *served) stop(sig os.Signal) error {
+	s.cmd.Process.Signal(sig)
+	<-s.done
+	return s.err
+}
+
 // buildStamped compiles devicebank with version control information when
 // the source is a clone (go build's default, which GOFLAGS may turn off).
 func buildStamped(t *testing.T) string {
@@ -119,42 +181,8 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			dbURL := dbtest.FreshURL(t, engine)
-			srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-			srv.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "DEVICEBANK_ADMIN_EMAIL=it@agency.test", "DEVICEBANK_TIMEZONE=UTC")
-			stdout, err := srv.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stderr, err := srv.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			logs := watchLog(stderr)
-			exited := make(chan error, 1)
-			t.Cleanup(func() {
-				srv.Process.Kill()
-				<-exited
-			})
-			var password, addr string
-			sc := bufio.NewScanner(stdout)
-			for addr == "" && sc.Scan() {
-				if m := regexp.MustCompile(`one-time password:\s+(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-					password = m[1]
-				}
-				if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-					addr = m[1]
-				}
-			}
-			go func() {
-				io.Copy(io.Discard, stdout)
-				exited <- srv.Wait()
-			}()
-			if addr == "" || password == "" {
-				t.Fatalf("serve did not start:\n%s", logs.String())
-			}
+			srv := startServing(t, bin, "DATABASE_URL="+dbURL, "DEVICEBANK_ADMIN_EMAIL=it@agency.test", "DEVICEBANK_TIMEZONE=UTC")
+			addr, password, logs := srv.addr, srv.adminPassword, srv.logs
 
 			// The build's version, in /healthz as in devicebank version.
 			res, err := http.Get("http://" + addr + "/healthz")
@@ -176,7 +204,7 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 			if fi, err := os.Stat("../../.git"); err == nil && fi.IsDir() {
 				head, err := exec.Command("git", "rev-parse", "HEAD").Output()
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("git rev-parse HEAD (go build needs git to stamp the commit): %v", err)
 				}
 				if !strings.Contains(string(versionOut), "commit:   "+strings.TrimSpace(string(head))) {
 					t.Errorf("devicebank version printed %q, want the commit %s", versionOut, head)
@@ -201,7 +229,7 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if err := syscall.Kill(srv.Process.Pid, syscall.SIGTERM); err != nil {
+			if err := syscall.Kill(srv.cmd.Process.Pid, syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			logs.waitFor(t, "shutting down")
@@ -226,10 +254,9 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 			if res.StatusCode != http.StatusCreated || !strings.HasPrefix(fmt.Sprint(signedIn["token"]), "dbk_") {
 				t.Fatalf("the request in flight: status %d, %v", res.StatusCode, signedIn)
 			}
-			if err := <-exited; err != nil {
-				t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
+			if <-srv.done; srv.err != nil {
+				t.Fatalf("serve after SIGTERM: %v\n%s", srv.err, logs.String())
 			}
-			exited <- nil // for the cleanup
 			logs.stepsInOrder(t)
 
 			// Its change was committed: the new password is the admin's.
