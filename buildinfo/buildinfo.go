@@ -9,13 +9,16 @@ import (
 	"strings"
 )
 
-// Devel is the version of a build that is not a tagged module version: "go
-// run", "go build" in a clone, and tests.
+// Devel is the version of a build that carries none: "go run", a build with
+// -buildvcs=false or outside a clone, and tests. (Since Go 1.24 "go build"
+// in a clone stamps the tag, or a pseudo-version of the commit with
+// "+dirty" for uncommitted changes.)
 const Devel = "(devel)"
 
 // Info describes the running binary.
 type Info struct {
-	// Version is the main module's version, such as v1.4.0, or Devel.
+	// Version is the main module's version: a tag such as v1.4.0, a
+	// pseudo-version of a commit, or Devel.
 	Version string
 	// Revision, Time and Modified come from the version control system
 	// when the binary was built in a clone with VCS stamping on (the

@@ -19,7 +19,4 @@ func TestFromBuildInfo(t *testing.T) {
 	if bare.Version != Devel || bare.Revision != "" || bare.String() != "(devel), go1.26.0" {
 		t.Errorf("unstamped build: %+v %q", bare, bare.String())
 	}
-	if Read().Version != Devel {
-		t.Errorf("the test binary's version is %q, want %s", Read().Version, Devel)
-	}
 }

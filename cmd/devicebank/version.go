@@ -8,9 +8,8 @@ import (
 	"github.com/devicebank/devicebank/buildinfo"
 )
 
-// version prints what the Go toolchain recorded of this build. A binary
-// built from a clone (go run, go build) is "(devel)": its commit, when VCS
-// stamping was on, says which source it is.
+// version prints what the Go toolchain recorded of this build: honestly
+// "(devel)" for go run, and for builds without version control information.
 func version(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("version", "Print the version of this build, its commit and the Go version that built it.", stderr)
 	if err := parse(fs, args); err != nil {

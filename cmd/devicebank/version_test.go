@@ -7,14 +7,16 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/devicebank/devicebank/buildinfo"
 )
 
-// devicebank version says honestly what it knows of the build: a test or
-// go run build is "(devel)", with the Go version that built it.
+// devicebank version says what Go recorded of the build (a test binary is
+// "(devel)", without a commit), with the Go version that built it.
 func TestVersionCommand(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"version"}, nil, &out, io.Discard); code != 0 ||
-		!strings.HasPrefix(out.String(), "devicebank (devel)\ncommit:   ") || !strings.Contains(out.String(), "go:       "+runtime.Version()+"\n") {
+		!strings.HasPrefix(out.String(), "devicebank "+buildinfo.Read().Version+"\ncommit:   ") || !strings.Contains(out.String(), "go:       "+runtime.Version()+"\n") {
 		t.Errorf("version: exit %d, printed %q", code, out.String())
 	}
 	var errOut bytes.Buffer
