@@ -48,9 +48,10 @@ func runTool(t *testing.T, name string, args ...string) {
 	}
 }
 
-// The systemd unit passes systemd-analyze verify (which also checks that
-// ExecStart is an executable: the test binary stands in for devicebank),
-// and gives serve longer to stop than serve's own shutdown deadline.
+// The systemd units pass systemd-analyze verify (which also checks that
+// ExecStart is an executable: the test binary stands in for devicebank):
+// the service, which gives serve longer to stop than serve's own shutdown
+// deadline, and the nightly backup's timer and service.
 func TestSystemdUnitVerifies(t *testing.T) {
 	analyze := lookTool(t, "systemd-analyze", true)
 	unit, err := os.ReadFile("../../docs/deploy/devicebank.service")
@@ -72,11 +73,22 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if stop, _ := time.ParseDuration(string(m[1]) + "s"); stop <= defaultShutdownTimeout {
 		t.Errorf("TimeoutStopSec=%s: systemd would kill serve before its shutdown deadline (%s)", m[1], defaultShutdownTimeout)
 	}
-	path := filepath.Join(t.TempDir(), "devicebank.service")
-	if err := os.WriteFile(path, bytes.Replace(unit, []byte(execStart), []byte("ExecStart="+exe+" serve\n"), 1), 0o644); err != nil {
+	dir := t.TempDir()
+	units := []string{filepath.Join(dir, "devicebank.service")}
+	if err := os.WriteFile(units[0], bytes.Replace(unit, []byte(execStart), []byte("ExecStart="+exe+" serve\n"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runTool(t, analyze, "verify", path)
+	for _, name := range []string{"devicebank-backup.timer", "devicebank-backup.service"} {
+		b, err := os.ReadFile("../../docs/deploy/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		units = append(units, filepath.Join(dir, name))
+		if err := os.WriteFile(units[len(units)-1], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runTool(t, analyze, append([]string{"verify"}, units...)...)
 }
 
 // The nginx example passes nginx -t inside a minimal main configuration,
