@@ -17,6 +17,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/buildinfo"
 	"github.com/devicebank/devicebank/metrics"
 	"github.com/devicebank/devicebank/web/pages"
 )
@@ -271,10 +272,14 @@ func (s *Server) openAPI(c *fiber.Ctx) error {
 	return c.Send(openAPIDoc)
 }
 
+// version is the build's version, which /healthz tells, so that an
+// operator sees which build each instance runs.
+var version = buildinfo.Read().Version
+
 func (s *Server) health(c *fiber.Ctx) error {
 	status, code := "ok", fiber.StatusOK
 	if err := s.svc.DB.PingContext(c.UserContext()); err != nil {
 		status, code = "database unreachable", fiber.StatusServiceUnavailable
 	}
-	return c.Status(code).JSON(fiber.Map{"status": status, "database": s.svc.DB.Engine})
+	return c.Status(code).JSON(fiber.Map{"status": status, "database": s.svc.DB.Engine, "version": version})
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/buildinfo"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/metrics"
@@ -33,6 +34,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful stop; a second one kills at once.
+	context.AfterFunc(ctx, stop)
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -53,6 +56,8 @@ Commands:
   notify digest    create today's coordinator digest, once
   notify reports   queue last month's report to each funder, once
   report           write the utilization report to a file (JSON, CSV or PDF)
+  backup           copy the SQLite database to a file while the service runs
+  version          print the version of this build
 
 Run "devicebank COMMAND --help" for a command's flags.
 `
@@ -96,6 +101,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"notify digest":        notifyCommand("digest"),
 		"notify reports":       notifyCommand("reports"),
 		"report":               report,
+		"backup":               backup,
+		"version":              version,
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -249,6 +256,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
 	remindEvery := fs.String("remind-now-interval", env("DEVICEBANK_REMIND_NOW_INTERVAL", notifications.DefaultRemindNowInterval.String()),
 		"how long after a manual reminder about a loan (remind now) the next may be sent, such as 10m or 1h; 0: no limit (env DEVICEBANK_REMIND_NOW_INTERVAL)")
+	stopTimeout := fs.String("shutdown-timeout", env("DEVICEBANK_SHUTDOWN_TIMEOUT", defaultShutdownTimeout.String()),
+		"after SIGTERM or SIGINT, how long to wait for requests and scheduled jobs in flight, such as 20s or 1m (env DEVICEBANK_SHUTDOWN_TIMEOUT)")
 	adminEmail := fs.String("admin-email", env("DEVICEBANK_ADMIN_EMAIL", "admin@devicebank.local"), "email of the first admin, created on an empty database (env DEVICEBANK_ADMIN_EMAIL)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -268,6 +277,10 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	if opts.RemindNowInterval, err = remindNowInterval(*remindEvery); err != nil {
+		return err
+	}
+	gracePeriod, err := shutdownTimeout(*stopTimeout)
+	if err != nil {
 		return err
 	}
 	metricsLn, err := listenMetrics(*metricsAddr, *addr)
@@ -301,7 +314,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		m, stopMetrics = startMetrics(metricsLn, svc, log, stdout)
 		defer stopMetrics()
 	}
-	scheduler, err := svc.Notifications.NewScheduler(ctx, specs, log)
+	jobCtx, cancelJobs := jobContext(ctx)
+	defer cancelJobs()
+	scheduler, err := svc.Notifications.NewScheduler(jobCtx, specs, log)
 	if err != nil {
 		return err
 	}
@@ -326,22 +341,24 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	server := web.New(svc, web.Config{Logger: log, TrustedProxies: trustedProxies, SMSWebhook: webhook, Metrics: m})
-	go purgeIdempotencyKeys(ctx, svc, log)
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		purgeIdempotencyKeys(ctx, svc, log)
+	}()
 	scheduler.Start()
-	defer func() { <-scheduler.Stop().Done() }()
-	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine)
+	log.Info("DeviceBank is listening", "addr", ln.Addr().String(), "database", db.Engine, "version", buildinfo.Read().String())
 	fmt.Fprintf(stdout, "DeviceBank is listening on %s (database: %s)\n", ln.Addr().String(), db.Engine)
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.App().Listener(ln) }()
 	select {
 	case err := <-errc:
+		cancelJobs()
+		<-scheduler.Stop().Done()
 		return err
 	case <-ctx.Done():
-		log.Info("shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		return server.App().ShutdownWithContext(shutdownCtx)
+		return stopGracefully(log, gracePeriod, server.App(), scheduler, cancelJobs, purged, db)
 	}
 }
 

@@ -66,65 +66,19 @@ func TestWholeBinary(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			dbURL := dbtest.FreshURL(t, engine)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			srv := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0")
-			srv.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "DEVICEBANK_ADMIN_EMAIL=it@agency.test")
-			srv.Cancel = func() error { return srv.Process.Signal(os.Interrupt) }
-			stdout, err := srv.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var logs bytes.Buffer
-			srv.Stderr = &logs
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
+			srv := startServing(t, bin, "DATABASE_URL="+dbURL, "DEVICEBANK_ADMIN_EMAIL=it@agency.test")
 			defer func() {
-				cancel()
-				srv.Wait()
+				srv.stop(os.Interrupt)
 				// Client contact details must never reach the logs.
 				for _, secret := range []string{"+1 312 555 0123", "+13125550123", "5550123", "rosa@example.org", "Rosa", "Alvarez"} {
-					if strings.Contains(logs.String(), secret) {
-						t.Errorf("the service logged client detail %q:\n%s", secret, logs.String())
+					if strings.Contains(srv.logs.String(), secret) {
+						t.Errorf("the service logged client detail %q:\n%s", secret, srv.logs.String())
 					}
 				}
 			}()
 
 			// The first start creates an admin and prints a one-time password.
-			var addr, adminEmail, adminPassword string
-			lines := bufio.NewScanner(stdout)
-			deadline := time.After(30 * time.Second)
-			got := make(chan string)
-			go func() {
-				for lines.Scan() {
-					got <- lines.Text()
-				}
-				close(got)
-			}()
-			for addr == "" {
-				select {
-				case line, ok := <-got:
-					if !ok {
-						t.Fatalf("serve exited early:\n%s", logs.String())
-					}
-					if m := regexp.MustCompile(`email:\s+(\S+)`).FindStringSubmatch(line); m != nil {
-						adminEmail = m[1]
-					}
-					if m := regexp.MustCompile(`one-time password:\s+(\S+)`).FindStringSubmatch(line); m != nil {
-						adminPassword = m[1]
-					}
-					if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(line); m != nil {
-						addr = m[1]
-					}
-				case <-deadline:
-					t.Fatalf("serve did not start:\n%s", logs.String())
-				}
-			}
-			go func() {
-				for range got {
-				}
-			}()
+			addr, adminEmail, adminPassword := srv.addr, srv.adminEmail, srv.adminPassword
 			if adminEmail != "it@agency.test" || len(adminPassword) < 12 {
 				t.Fatalf("first admin not announced: email %q password %q", adminEmail, adminPassword)
 			}
@@ -237,7 +191,7 @@ func TestMigrateCommand(t *testing.T) {
 
 func TestEverySubcommandHasHelp(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"users", "add"}, {"users", "list"}, {"users", "reset-password"}, {"tokens", "create"}, {"tokens", "revoke"},
-		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}, {"notify", "reports"}, {"report"}} {
+		{"notify", "sweep"}, {"notify", "dispatch"}, {"notify", "digest"}, {"notify", "reports"}, {"report"}, {"backup"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append(cmd, "--help"), nil, &out, &errOut)
 		help := errOut.String()

@@ -67,6 +67,19 @@ func seedDueLoan(t *testing.T, url string) {
 	}
 }
 
+// noQuietHoursPolicy writes a reminder policy without quiet hours, so that
+// a test sends at any hour, and returns its file.
+func noQuietHoursPolicy(t *testing.T) string {
+	t.Helper()
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"due_soon_days": [3, 1], "due_today": true, "overdue": [{"days": 1, "notify": ["client"]}],
+		"training_day_before": true, "training_hours_before": 2, "training_cancelled": true, "data_plan_ending_days": [7],
+		"coordinator_digest": true, "send_at": "00:00", "quiet_hours": {"start": "", "end": ""}, "catch_up_days": 2}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return policy
+}
+
 // notifyPass runs notify what once, which must succeed, and returns its
 // one line of output and its log.
 func notifyPass(t *testing.T, what string) (string, string) {
@@ -86,13 +99,8 @@ func TestNotifyCommands(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			url := dbtest.FreshURL(t, engine)
 			seedDueLoan(t, url)
-			// No quiet hours, so the test passes at any hour.
-			policy := filepath.Join(t.TempDir(), "policy.json")
-			os.WriteFile(policy, []byte(`{"due_soon_days": [3, 1], "due_today": true, "overdue": [{"days": 1, "notify": ["client"]}],
-				"training_day_before": true, "training_hours_before": 2, "training_cancelled": true, "data_plan_ending_days": [7],
-				"coordinator_digest": true, "send_at": "00:00", "quiet_hours": {"start": "", "end": ""}, "catch_up_days": 2}`), 0o600)
 			t.Setenv("DATABASE_URL", url)
-			t.Setenv("DEVICEBANK_REMINDER_POLICY", policy)
+			t.Setenv("DEVICEBANK_REMINDER_POLICY", noQuietHoursPolicy(t))
 			t.Setenv("DEVICEBANK_AGENCY_PHONE", "312-555-0199")
 			pass := func(what string) (string, string) { return notifyPass(t, what) }
 			if out, _ := pass("sweep"); out != "sweep: 1 created, 0 sent, 0 failed (0 to retry, 0 cancelled, 0 deferred)" {
