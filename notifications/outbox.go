@@ -177,6 +177,10 @@ type Outbox struct {
 	delivered func(channel, outcome string)
 }
 
+// SendTimeout bounds one message's send, which a cancelled dispatch lets
+// finish: a shutdown waits at most this long past its deadline for it.
+const SendTimeout = 15 * time.Second
+
 // outcomeTimeout bounds the write of a send's outcome, which is made even
 // when the dispatch was cancelled (SIGTERM, the job's deadline) after the
 // message left: an outcome lost is a message sent twice.
@@ -247,8 +251,9 @@ type DispatchResult struct{ Sent, Retrying, Failed, Cancelled, Deferred int }
 // dispatcher died is taken over once its lease expires, by the database's
 // clock, so nothing is missed; a message sent just before such a death
 // may then go twice, which a channel's own idempotency (where the provider
-// has one) absorbs. A cancelled dispatch sends nothing more, still records
-// what it sent, and hands back the rows it did not reach at once.
+// has one) absorbs. A cancelled dispatch lets the send in progress finish
+// (at most SendTimeout), sends nothing more, records what it sent, and
+// hands back the rows it did not reach at once.
 func (o *Outbox) Dispatch(ctx context.Context, batch int) (DispatchResult, error) {
 	return o.dispatch(ctx, batch, 0)
 }
@@ -346,7 +351,13 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 		if ch, ok := o.Channels[n.Channel]; !ok {
 			sendErr = Permanent(fmt.Errorf("no %s channel is configured", n.Channel))
 		} else {
-			sendErr = ch.Send(ctx, n)
+			// Once handed to the channel, a message is not cut off: a send
+			// cancelled half-way may still have reached the provider, and
+			// its retry would send it twice. It is bounded by SendTimeout
+			// instead (the channels' own timeouts are no longer).
+			sendCtx, cancelSend := context.WithTimeout(context.WithoutCancel(ctx), SendTimeout)
+			sendErr = ch.Send(sendCtx, n)
+			cancelSend()
 		}
 	}
 	ctx, cancel := detached(ctx)

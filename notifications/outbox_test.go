@@ -304,6 +304,57 @@ func TestCancelledDispatchRecordsWhatItSent(t *testing.T) {
 	})
 }
 
+// midSend is a channel whose send is in progress when the dispatch that
+// called it is cancelled (SIGTERM past serve's deadline): it reports
+// whether its own context was cancelled with the dispatch's.
+type midSend struct {
+	recorder
+	cancelDispatch context.CancelFunc
+	sendCancelled  bool
+}
+
+func (c *midSend) Send(ctx context.Context, n *Notification) error {
+	c.cancelDispatch()
+	select {
+	case <-ctx.Done():
+		c.sendCancelled = true
+		return ctx.Err()
+	case <-time.After(100 * time.Millisecond): // the provider answers
+	}
+	return c.recorder.Send(ctx, n)
+}
+
+// Cancelled while a message is in the provider's hands, the dispatch lets
+// that send finish and records it: cut off, it could have arrived anyway
+// and would be sent again at its retry. The rows not reached go back.
+func TestCancelledDuringTheSendLetsItFinish(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := &midSend{cancelDispatch: cancel}
+		o := newOutbox(db, clk, ch)
+		o.Enqueue(context.Background(), db, note("in-flight", clk.Now()))
+		o.Enqueue(context.Background(), db, note("not-reached", clk.Now()))
+		res, err := o.Dispatch(ctx, 10)
+		if !errors.Is(err, context.Canceled) || res != (DispatchResult{Sent: 1}) || ch.sendCancelled {
+			t.Fatalf("dispatch cancelled mid-send: %+v %v (send cancelled: %v), want the send finished and recorded", res, err, ch.sendCancelled)
+		}
+		sent, other := status(t, db, "in-flight"), status(t, db, "not-reached")
+		if sent.Status != Sent || sent.Attempts != 1 || other.Status != Pending || other.Attempts != 0 || other.ClaimedUntil != nil {
+			t.Fatalf("after the cancelled dispatch: %+v and %+v", sent, other)
+		}
+		ch.cancelDispatch = func() {}
+		if res, err := o.Dispatch(context.Background(), 10); err != nil || res.Sent != 1 {
+			t.Fatalf("the next dispatch: %+v %v, want the row not reached", res, err)
+		}
+		for id, n := range ch.delivered {
+			if n != 1 {
+				t.Errorf("notification %d delivered %d times", id, n)
+			}
+		}
+	})
+}
+
 // Cancelled while the message is being prepared, the dispatch sends
 // nothing: cancellation is checked before the send, not after.
 func TestCancelledBeforeTheSendSendsNothing(t *testing.T) {
