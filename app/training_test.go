@@ -270,3 +270,26 @@ func TestCoordinatorSeesReferredTraineesAndCertificates(t *testing.T) {
 		}
 	})
 }
+
+// With one connection in the pool (--db-max-open-conns 1), cancelling a
+// session, which tells its clients in its own transaction, does not wait
+// for a second connection: everything it reads, it reads through that
+// transaction (it once read the reminder policy through the pool, and
+// waited for ever).
+func TestCancelSessionOnAPoolOfOne(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		db.SetPool(storage.Pool{MaxOpen: 1, MaxIdle: 1})
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		ss := f.session(co, "device_basics", f.clock.Now().Add(48*time.Hour).Truncate(time.Hour), 2, 5)
+		client := f.person(sw, nil)
+		if _, err := f.svc.Training.Enroll(context.Background(), sw, ss.ID, client); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := f.svc.Training.CancelSession(ctx, co, ss.ID); err != nil {
+			t.Fatalf("cancel on a pool of one: %v", err)
+		}
+	})
+}

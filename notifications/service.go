@@ -119,8 +119,16 @@ type policyRow struct {
 
 // Policy returns the policy in force.
 func (s *Service) Policy(ctx context.Context) (Policy, error) {
+	return s.policyOn(ctx, s.DB)
+}
+
+// policyOn reads the policy through db: inside a transaction, through the
+// transaction, which holds a connection already (a read through the pool
+// could wait for a second one, and with every connection held by such
+// transactions, wait for ever).
+func (s *Service) policyOn(ctx context.Context, db bun.IDB) (Policy, error) {
 	var row policyRow
-	err := s.DB.NewSelect().Model(&row).Where("id = 1").Scan(ctx)
+	err := db.NewSelect().Model(&row).Where("id = 1").Scan(ctx)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if s.Default != nil {
@@ -202,7 +210,7 @@ func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID in
 	}); err != nil {
 		return err
 	}
-	p, err := s.Policy(ctx)
+	p, err := s.policyOn(ctx, tx)
 	if err != nil || !p.TrainingCancelled {
 		return err
 	}

@@ -3,9 +3,11 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // Queries run on nearly every request (the bearer token's lookup, a device
@@ -48,6 +50,21 @@ func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Pa
 	if err != nil {
 		return err
 	}
+	err = scanOne(ctx, db, stmt, dest, args)
+	if isStalePlan(err) {
+		// A column the query returns changed its type (another instance's
+		// migration, say): PostgreSQL refuses the statement prepared
+		// before. It is forgotten, to be prepared anew, and the query runs
+		// as an ordinary one this time.
+		if db.hot.CompareAndDelete(h, stmt) {
+			stmt.Close()
+		}
+		return build(func(i int) any { return args[i] }).Scan(ctx, dest)
+	}
+	return err
+}
+
+func scanOne(ctx context.Context, db *DB, stmt *sql.Stmt, dest any, args []any) error {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
@@ -63,6 +80,15 @@ func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Pa
 		return err
 	}
 	return rows.Close()
+}
+
+// isStalePlan reports PostgreSQL's "cached plan must not change result
+// type" (SQLSTATE 0A000), its answer to a prepared statement whose result
+// columns changed since it was prepared. SQLite prepares such a statement
+// again by itself.
+func isStalePlan(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "0A000"
 }
 
 // stmt is the query prepared on db, kept by db (DB.hot). A failed

@@ -91,3 +91,40 @@ func TestHotQueries(t *testing.T) {
 		}
 	})
 }
+
+// PostgreSQL refuses a statement prepared before a column it returns
+// changed type ("cached plan must not change result type"), as another
+// instance's migration may do while this one runs: the hot query forgets
+// it, answers this time as an ordinary query, and is prepared anew after.
+// (SQLite prepares such a statement again by itself; it has no ALTER
+// COLUMN TYPE to try it with.)
+func TestHotQueryAfterAColumnChangesType(t *testing.T) {
+	var byID storage.HotQuery
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		if db.Engine != storage.Postgres {
+			t.Skip("PostgreSQL only: SQLite cannot change a column's type")
+		}
+		ctx := context.Background()
+		db.SetPool(storage.Pool{MaxOpen: 1, MaxIdle: 1}) // one connection: the statement is surely the stale one
+		if _, err := db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('a@example.org', 'A', 'admin', 'x', TRUE, now(), now())").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		read := func(p storage.Param) *bun.SelectQuery {
+			return db.NewSelect().Table("users").Column("id", "name").Where("email = ?", p(0))
+		}
+		var u struct {
+			ID   int64  `bun:"id"`
+			Name string `bun:"name"`
+		}
+		for i, change := range []string{"", "ALTER TABLE users ALTER COLUMN name TYPE varchar(300)", ""} {
+			if change != "" {
+				if _, err := db.ExecContext(ctx, change); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := byID.ScanOne(ctx, db, read, &u, "a@example.org"); err != nil || u.Name != "A" {
+				t.Fatalf("read %d (after %q): %+v, %v", i, change, u, err)
+			}
+		}
+	})
+}
