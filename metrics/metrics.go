@@ -157,10 +157,11 @@ func (m *Metrics) Handler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 		// Counts the handler's own errors (promhttp_metric_handler_errors_total).
 		Registry: m.reg,
-		// One scrape at a time is plenty; more wait rather than pile up
-		// outbox queries.
-		MaxRequestsInFlight: 1,
-		Timeout:             10 * time.Second,
+		// Scrapes at the same moment (two Prometheus servers, an agent)
+		// share one gathering, so they never pile up outbox queries, and
+		// none is refused.
+		CoalesceGather: true,
+		Timeout:        10 * time.Second,
 	})
 }
 

@@ -145,3 +145,35 @@ func TestOutboxUnreadable(t *testing.T) {
 		wantLines(t, scrape(t, m), `promhttp_metric_handler_errors_total{cause="gathering"} 1`)
 	})
 }
+
+// Scrapes at the same moment (two Prometheus servers) are all answered,
+// none refused as busy, each with the outbox read from the database.
+func TestConcurrentScrapesAreAllAnswered(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		m := metrics.New(metrics.Options{DB: db, Now: time.Now})
+		srv := httptest.NewServer(m.Handler())
+		defer srv.Close()
+		codes := make(chan string, 8)
+		for range 8 {
+			go func() {
+				res, err := http.Get(srv.URL)
+				if err != nil {
+					codes <- err.Error()
+					return
+				}
+				defer res.Body.Close()
+				b, _ := io.ReadAll(res.Body)
+				if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "devicebank_outbox_oldest_pending_age_seconds") {
+					codes <- res.Status
+					return
+				}
+				codes <- "ok"
+			}()
+		}
+		for range 8 {
+			if got := <-codes; got != "ok" {
+				t.Errorf("a scrape among eight at once: %s", got)
+			}
+		}
+	})
+}

@@ -178,8 +178,10 @@ type Outbox struct {
 }
 
 // SendTimeout bounds one message's send, which a cancelled dispatch lets
-// finish: a shutdown waits at most this long past its deadline for it.
-const SendTimeout = 15 * time.Second
+// finish: a shutdown waits at most this long past its deadline for it. It
+// covers the slowest channel's own limits: SMTP's default 15 s to connect,
+// then 15 s more to send (a report's PDF).
+const SendTimeout = 30 * time.Second
 
 // outcomeTimeout bounds the write of a send's outcome, which is made even
 // when the dispatch was cancelled (SIGTERM, the job's deadline) after the

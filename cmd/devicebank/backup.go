@@ -71,19 +71,30 @@ func backup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	tmpName := tmp.Name()
 	tmp.Close()
 	defer os.Remove(tmpName) // after the link below, only the temporary name goes
-	// VACUUM INTO writes into an empty file, keeping its mode.
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmpName); err != nil {
+	// VACUUM INTO writes into an empty file, keeping its mode. The name is
+	// made absolute: SQLite would read one starting with "file:" as a URI.
+	into, err := filepath.Abs(tmpName)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", into); err != nil {
 		return fmt.Errorf("copy the database: %w", err)
 	}
 	// SQLite does not sync what VACUUM INTO wrote.
 	if err := syncFile(tmpName); err != nil {
 		return err
 	}
-	if err := os.Link(tmpName, *out); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("--out %s exists: give a new file name (a backup never overwrites a file)", *out)
+	if info, err := os.Stat(tmpName); err != nil || info.Size() == 0 {
+		return fmt.Errorf("copy the database: the copy in %s is empty or unreadable (%v)", tmpName, err)
+	}
+	if err := os.Link(tmpName, *out); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("--out %s exists: give a new file name (a backup never overwrites a file)", *out)
+	} else if err != nil {
+		// A file system without hard links (a USB drive's FAT, some
+		// network shares): a copy into a file created only if absent.
+		if err := copyNew(tmpName, *out); err != nil {
+			return fmt.Errorf("--out: %w", err)
 		}
-		return fmt.Errorf("--out: %w", err)
 	}
 	if err := syncFile(filepath.Dir(*out)); err != nil {
 		return err
@@ -106,6 +117,31 @@ func sqlitePath(rawURL string) string {
 		}
 	}
 	return ""
+}
+
+// copyNew copies from into a new file to, mode 0600, refusing if to
+// exists, and syncs it.
+func copyNew(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(to)
+		return err
+	}
+	return dst.Close()
 }
 
 // syncFile flushes a file or a folder (a new name in it) to the disk.

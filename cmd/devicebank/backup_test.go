@@ -247,3 +247,35 @@ func TestBackupRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A relative --out that begins "file:" is a file name like any other, not
+// an SQLite URI: the copy is there, whole and private, and nothing is left
+// beside it.
+func TestBackupToANameThatLooksLikeAURI(t *testing.T) {
+	ctx := context.Background()
+	url := dbtest.FreshURL(t, storage.SQLite)
+	t.Setenv("DATABASE_URL", url)
+	if code := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); code != 0 {
+		t.Fatal("migrate failed")
+	}
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("file:copies", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	if code := run(ctx, []string{"backup", "--out", "file:copies/uri.db"}, nil, io.Discard, &errOut); code != 0 {
+		t.Fatalf("backup: exit %d, %s", code, errOut.String())
+	}
+	info, err := os.Stat("file:copies/uri.db")
+	if err != nil || info.Size() == 0 || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the copy: %v, %v", info, err)
+	}
+	if left, _ := filepath.Glob("file:copies/.*"); len(left) != 0 {
+		t.Errorf("left beside the copy: %v", left)
+	}
+	copyDB := dbtest.OpenURL(t, "sqlite:"+filepath.Join("file:copies", "uri.db"))
+	var n int
+	if err := copyDB.NewRaw("SELECT count(*) FROM schema_migrations").Scan(ctx, &n); err != nil || n == 0 {
+		t.Errorf("the copy's migrations: %d, %v", n, err)
+	}
+}

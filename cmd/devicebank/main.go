@@ -309,10 +309,10 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	svc := app.New(db, opts)
 	var m *metrics.Metrics
+	stopMetrics := func() {}
 	if metricsLn != nil {
-		var stopMetrics func()
 		m, stopMetrics = startMetrics(metricsLn, svc, log, stdout)
-		defer stopMetrics()
+		defer stopMetrics() // stopping twice is harmless
 	}
 	jobCtx, cancelJobs := jobContext(ctx)
 	defer cancelJobs()
@@ -358,7 +358,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		<-scheduler.Stop().Done()
 		return err
 	case <-ctx.Done():
-		return stopGracefully(log, gracePeriod, server.App(), scheduler, cancelJobs, purged, db)
+		// The metrics stop last, just before the database they read closes.
+		closeAll := closerFunc(func() error { stopMetrics(); return db.Close() })
+		return stopGracefully(log, gracePeriod, server.App(), scheduler, cancelJobs, purged, closeAll)
 	}
 }
 

@@ -39,7 +39,8 @@ func jobContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // logged: stop accepting connections and let the requests in flight finish;
 // stop starting scheduled jobs and wait for those running (a dispatch
 // finishes its batch); close the database. One deadline, timeout from now,
-// bounds the waiting: at the deadline the connections left are closed and
+// bounds the waiting: at the deadline serve stops waiting for requests
+// (those still running fail when the database closes) and
 // the jobs' context (cancelJobs) is cancelled, so that a dispatch sends
 // nothing more and hands the reminders it claimed but did not send back to
 // the outbox for the next run. background is closed when serve's other
@@ -61,11 +62,15 @@ func stopGracefully(log *slog.Logger, timeout time.Duration, server *fiber.App, 
 	log.Info("schedules stopped; waiting for the scheduled jobs running")
 	select {
 	case <-jobs.Done():
-	case <-ctx.Done():
-		log.Warn("scheduled jobs still running at the shutdown deadline are cancelled; a dispatch hands back the reminders it has not sent")
-		cancelJobs()
-		<-jobs.Done()
-		errs = append(errs, fmt.Errorf("scheduled jobs still running after --shutdown-timeout %s were cancelled", timeout))
+	default: // the requests may have used up the deadline: jobs already done are not cut off
+		select {
+		case <-jobs.Done():
+		case <-ctx.Done():
+			log.Warn("scheduled jobs still running at the shutdown deadline are cancelled; a dispatch hands back the reminders it has not sent")
+			cancelJobs()
+			<-jobs.Done()
+			errs = append(errs, fmt.Errorf("scheduled jobs still running after --shutdown-timeout %s were cancelled", timeout))
+		}
 	}
 	log.Info("scheduled jobs finished")
 	<-background
@@ -76,3 +81,8 @@ func stopGracefully(log *slog.Logger, timeout time.Duration, server *fiber.App, 
 	}
 	return errors.Join(errs...)
 }
+
+// closerFunc is a function as an io.Closer.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
