@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -119,15 +120,6 @@ func (o *options) check() error {
 	return o.sizes.check(o.clients)
 }
 
-func (o *options) has(engine string) bool {
-	for _, e := range o.engines {
-		if e == engine {
-			return true
-		}
-	}
-	return false
-}
-
 // scale is the pgbench scale factor. pgbench's documentation asks for a
 // scale at least the number of clients: tpcb-like updates one of `scale`
 // branch rows per transaction, so fewer branches than clients measures
@@ -185,7 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // measureAll builds the server and measures each database in turn. It
 // returns the results of the databases measured before any failure.
 func measureAll(ctx context.Context, o *options, progress io.Writer) ([]*result, error) {
-	if o.has("postgres") {
+	if slices.Contains(o.engines, "postgres") {
 		if _, err := exec.LookPath("pgbench"); err != nil {
 			return nil, errors.New("pgbench is not installed (Debian: apt-get install postgresql-client); it measures PostgreSQL's own ceiling for -db postgres or both")
 		}
