@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -53,6 +54,9 @@ func measureEngine(ctx context.Context, o *options, engine, bin, dir string, pro
 		return nil, err
 	}
 	for _, w := range workloads(c, fx) {
+		if o.only != nil && !slices.Contains(o.only, w.key) {
+			continue
+		}
 		fmt.Fprintf(progress, "%s: %s\n", engine, w.name)
 		s, err := measure(ctx, w, o.clients, o.warmup, o.duration)
 		if err != nil {

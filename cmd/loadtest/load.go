@@ -12,7 +12,8 @@ import (
 
 // A workload is what each concurrent client does again and again.
 type workload struct {
-	name string
+	// key names it in -workloads; name in the report.
+	key, name string
 	// tx is how many transactions one operation makes (the loan round
 	// trip: three), to compare it with pgbench's transactions.
 	tx int
@@ -23,20 +24,23 @@ type workload struct {
 // workloads are the HTTP workloads, in the order they run.
 func workloads(c *apiClient, fx *fixture) []workload {
 	return []workload{
-		{name: "GET /api/v1/devices/{id}", tx: 1, op: func(ctx context.Context, _ int, rnd *rand.Rand) error {
+		{key: "device", name: "GET /api/v1/devices/{id}", tx: 1, op: func(ctx context.Context, _ int, rnd *rand.Rand) error {
 			return c.get(ctx, fx.Coordinator, fmt.Sprintf("/api/v1/devices/%d", pick(rnd, fx.DeviceIDs)))
 		}},
-		{name: "GET /api/v1/clients/{id}", tx: 1, op: func(ctx context.Context, _ int, rnd *rand.Rand) error {
+		{key: "client", name: "GET /api/v1/clients/{id}", tx: 1, op: func(ctx context.Context, _ int, rnd *rand.Rand) error {
 			return c.get(ctx, fx.Worker, fmt.Sprintf("/api/v1/clients/%d", pick(rnd, fx.ClientIDs)))
 		}},
-		{name: "GET /api/v1/loans?status=overdue", tx: 1, op: func(ctx context.Context, _ int, _ *rand.Rand) error {
+		{key: "overdue", name: "GET /api/v1/loans?status=overdue", tx: 1, op: func(ctx context.Context, _ int, _ *rand.Rand) error {
 			return c.get(ctx, fx.Coordinator, "/api/v1/loans?status=overdue")
 		}},
-		{name: roundTripName, tx: 3, op: func(ctx context.Context, i int, _ *rand.Rand) error {
+		{key: "roundtrip", name: roundTripName, tx: 3, op: func(ctx context.Context, i int, _ *rand.Rand) error {
 			return c.loanRoundTrip(ctx, fx.Writers[i])
 		}},
 	}
 }
+
+// workloadKeys are the keys -workloads takes, in the order they run.
+var workloadKeys = []string{"device", "client", "overdue", "roundtrip"}
 
 const roundTripName = "loan round trip (issue, return, inspect)"
 

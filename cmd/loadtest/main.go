@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -47,6 +48,8 @@ type options struct {
 	keep      bool
 	sizes     sizes
 	serverBin string
+	// only names the workloads to run (-workloads); nil: all of them.
+	only []string
 }
 
 // defaultPGURL is the database the command connects to, to create and drop
@@ -82,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sizes.Clients, "seed-clients", 500, "clients of the social worker to seed")
 	fs.IntVar(&o.sizes.Overdue, "seed-overdue", 200, "overdue loans to seed")
 	fs.IntVar(&o.sizes.WriterKinds, "writer-kinds", 4, "how many kinds the round trips' devices are of, in turn: tablet, phone, hotspot, laptop (1: every writer lends a tablet, and they take turns on its lock)")
+	only := fs.String("workloads", "", "the workloads to run, comma-separated: "+strings.Join(workloadKeys, ", ")+"; empty: all")
 	fs.StringVar(&o.serverBin, "server", "", "a devicebank binary to run instead of building ./cmd/devicebank")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +95,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *only != "" {
+		for _, k := range strings.Split(*only, ",") {
+			k = strings.TrimSpace(k)
+			if !slices.Contains(workloadKeys, k) {
+				return nil, fmt.Errorf("-workloads: %q is not a workload; the workloads are %s", k, strings.Join(workloadKeys, ", "))
+			}
+			o.only = append(o.only, k)
+		}
 	}
 	switch *db {
 	case "both":

@@ -85,6 +85,7 @@ func TestBadFlagsAreNamedAndNothingRuns(t *testing.T) {
 		{[]string{"-pgbench-scale", "-3"}, "-pgbench-scale must be"},
 		{[]string{"-clients", "8", "-seed-devices", "100", "-seed-overdue", "95"}, "-seed-devices must be at least -seed-overdue plus -clients, 103"},
 		{[]string{"-seed-clients", "4"}, "-seed-clients must be at least"},
+		{[]string{"-workloads", "device,writes"}, `-workloads: "writes" is not a workload; the workloads are device, client, overdue, roundtrip`},
 		{[]string{"-duration", "ten"}, `invalid value "ten" for flag -duration`},
 		{[]string{"sqlite"}, `unexpected argument "sqlite"`},
 	} {
