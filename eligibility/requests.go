@@ -453,11 +453,10 @@ func (s *Service) passOn(ctx context.Context, tx bun.Tx, actor *accounts.Actor, 
 
 // promote gives free devices of kind to the head of its waitlist, one by
 // one, while both last: each request served becomes ready, holding its
-// device.
+// device. The caller holds the kind's lock (every caller took it before
+// it changed the kind's free devices; taking it again would cost a round
+// trip and change nothing).
 func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
-	if err := s.Lending.LockKind(ctx, tx, kind); err != nil {
-		return err
-	}
 	for {
 		head := new(DeviceRequest)
 		err := tx.NewSelect().Model(head).Where("r.device_kind = ? AND r.status = ?", kind, Waitlisted).

@@ -255,10 +255,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		} else {
 			q.Where("(reserved_for_request_id IS NULL OR reserved_for_request_id = ?)", *in.RequestID)
 		}
-		if err := transition(ctx, q, "device", device.AssetTag); err != nil {
-			return err
-		}
-		if err := recordStatus(ctx, tx, device.ID, OnLoan, now); err != nil {
+		if err := moveDevice(ctx, tx, q, device.ID, OnLoan, now, device.AssetTag); err != nil {
 			return err
 		}
 		device.Status, device.ReservedForRequestID = OnLoan, nil
@@ -456,10 +453,7 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 			if move.Condition != "" {
 				dq.Set("condition = ?", move.Condition)
 			}
-			if err := transition(ctx, dq, "device", "#"+itoa(l.DeviceID)); err != nil {
-				return err
-			}
-			if err := recordStatus(ctx, tx, l.DeviceID, move.To, now); err != nil {
+			if err := moveDevice(ctx, tx, dq, l.DeviceID, move.To, now, "#"+itoa(l.DeviceID)); err != nil {
 				return err
 			}
 			details["device_status"] = audit.Change{From: move.From, To: move.To}

@@ -29,8 +29,11 @@ import (
 // free devices of kind or their reservations. On SQLite the transaction
 // already holds the write lock.
 func (s *Service) LockKind(ctx context.Context, tx bun.Tx, kind string) error {
-	return storage.LockName(ctx, tx, "devices:"+kind)
+	return storage.LockName(ctx, tx, kindLockPrefix+kind)
 }
+
+// kindLockPrefix begins the name of a kind's lock.
+const kindLockPrefix = "devices:"
 
 // lockKinds takes the locks of kinds in one order (by name), so that two
 // transactions taking two kinds cannot deadlock.
@@ -49,11 +52,18 @@ func (s *Service) lockKinds(ctx context.Context, tx bun.Tx, kinds ...Kind) error
 // and returns that kind: "" (and no lock) when there is no such device.
 func (s *Service) lockKindOf(ctx context.Context, tx bun.Tx, id int64, also ...Kind) (Kind, error) {
 	var kind Kind
-	err := tx.NewSelect().Model((*Device)(nil)).Column("kind").Where("id = ?", id).Scan(ctx, &kind)
+	q := tx.NewSelect().Model((*Device)(nil)).Where("id = ?", id)
+	var err error
+	if len(also) == 0 {
+		// One kind: read and locked in one statement.
+		err = storage.SelectLockingName(ctx, tx, q, "kind", kindLockPrefix, &kind)
+	} else {
+		err = q.Column("kind").Scan(ctx, &kind)
+	}
 	if err = storage.Err(err, "device"); apperr.Is(err, apperr.NotFound) {
 		return "", nil
-	} else if err != nil {
-		return "", err
+	} else if err != nil || len(also) == 0 {
+		return kind, err
 	}
 	return kind, s.lockKinds(ctx, tx, append(also, kind)...)
 }

@@ -300,6 +300,24 @@ func LockName(ctx context.Context, tx bun.Tx, name string) error {
 	return Err(err, "lock")
 }
 
+// SelectLockingName runs q, which finds one row, for the value of the text
+// column col, into dest, and takes the lock LockName takes for prefix
+// followed by that value. On PostgreSQL both happen in one statement, where
+// reading the value and then locking its name would take two round trips;
+// the caller checks, once it has locked the row itself, that the value has
+// not changed in between. On SQLite it only reads.
+func SelectLockingName(ctx context.Context, tx bun.Tx, q *bun.SelectQuery, col, prefix string, dest any) error {
+	q = q.Column(col)
+	if tx.Dialect().Name() != dialect.PG {
+		return q.Scan(ctx, dest)
+	}
+	// pg_advisory_xact_lock returns void, which bun cannot scan: compared as
+	// text it is a boolean.
+	var locked bool
+	q = q.ColumnExpr("pg_advisory_xact_lock(hashtext(current_schema() || ':' || ? || ?))::text = ''", prefix, bun.Ident(col))
+	return q.Scan(ctx, dest, &locked)
+}
+
 // TryLockName takes the lock LockName takes, without waiting: it reports
 // false when another transaction holds it, for work that one instance at a
 // time should do and the others may skip (the reminder sweep). On SQLite

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/url"
 	"os"
@@ -109,6 +110,57 @@ func TestTryLockName(t *testing.T) {
 		}
 		holder.Rollback()
 		if !try("job") {
+			t.Error("the lock was not released when its transaction ended")
+		}
+	})
+}
+
+// SelectLockingName reads a row's value and, on PostgreSQL, holds the lock
+// LockName takes for the prefix and that value until its transaction ends.
+func TestSelectLockingName(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, "CREATE TABLE things (id INTEGER PRIMARY KEY, kind TEXT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO things (id, kind) VALUES (1, 'tablet'), (2, 'phone')"); err != nil {
+			t.Fatal(err)
+		}
+		holder, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Rollback()
+		var kind string
+		if err := storage.SelectLockingName(ctx, holder, holder.NewSelect().Table("things").Where("id = ?", 1), "kind", "things:", &kind); err != nil || kind != "tablet" {
+			t.Fatalf("SelectLockingName = %q, %v; want tablet", kind, err)
+		}
+		err = storage.SelectLockingName(ctx, holder, holder.NewSelect().Table("things").Where("id = ?", 3), "kind", "things:", &kind)
+		if !errors.Is(err, sql.ErrNoRows) {
+			t.Errorf("SelectLockingName of no row: %v, want sql.ErrNoRows", err)
+		}
+		if db.Engine != storage.Postgres {
+			return
+		}
+		try := func(name string) bool {
+			var got bool
+			if err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+				var err error
+				got, err = storage.TryLockName(ctx, tx, name)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if try("things:tablet") {
+			t.Error("the lock of the value read was not held")
+		}
+		if !try("things:phone") {
+			t.Error("the lock of another value was held")
+		}
+		holder.Rollback()
+		if !try("things:tablet") {
 			t.Error("the lock was not released when its transaction ended")
 		}
 	})

@@ -1,0 +1,85 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+)
+
+// Every change of a device's status is kept in its history, at the moment
+// of the change (the reports count devices in service by it): taken in,
+// lent, returned, inspected ready, lent again, lost. A failed change (a
+// second issue of a device already out) records nothing.
+func TestEveryStatusChangeIsInTheHistory(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		co, sw := f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
+		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		at := func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
+		f.clock.Set(at(0))
+		device := f.laptop(co)
+		client := f.client(sw, "Ana", clients.SMS, "en")
+		other := f.client(sw, "Ben", clients.SMS, "en")
+		due := calendar.In(at(0), time.UTC).AddDays(14)
+		issue := func(to int64) (*inventory.Loan, error) {
+			return f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: to, DeviceID: device, DueOn: due, WalkInJustification: "walked in at the desk"})
+		}
+
+		f.clock.Set(at(1))
+		loan, err := issue(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at(2))
+		if _, err := issue(other); err == nil {
+			t.Fatal("a device on loan was lent again")
+		}
+		f.clock.Set(at(3))
+		if _, err := f.svc.Inventory.ReturnLoan(ctx, co, loan.ID, inventory.ReturnInput{Condition: "good"}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at(4))
+		yes := true
+		if _, err := f.svc.Inventory.InspectDevice(ctx, co, device, inventory.InspectionInput{Wiped: &yes, Outcome: inventory.Ready}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at(5))
+		second, err := issue(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at(6))
+		if _, err := f.svc.Inventory.MarkLost(ctx, co, second.ID, inventory.LostInput{Notes: "left on a bus"}); err != nil {
+			t.Fatal(err)
+		}
+
+		var rows []struct {
+			Status    string    `bun:"status"`
+			ChangedAt time.Time `bun:"changed_at"`
+		}
+		if err := db.NewSelect().Table("device_status_changes").Column("status", "changed_at").
+			Where("device_id = ?", device).OrderExpr("changed_at, id").Scan(ctx, &rows); err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			status string
+			at     time.Time
+		}{{"available", at(0)}, {"on_loan", at(1)}, {"inspection", at(3)}, {"available", at(4)}, {"on_loan", at(5)}, {"lost", at(6)}}
+		if len(rows) != len(want) {
+			t.Fatalf("history %+v, want %d changes %+v", rows, len(want), want)
+		}
+		for i, w := range want {
+			if rows[i].Status != w.status || !rows[i].ChangedAt.Equal(w.at) {
+				t.Errorf("change %d = %s at %s, want %s at %s", i, rows[i].Status, rows[i].ChangedAt.UTC(), w.status, w.at)
+			}
+		}
+	})
+}
