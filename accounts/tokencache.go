@@ -59,9 +59,10 @@ type TokenCache struct {
 
 	hits, misses atomic.Uint64
 
-	// beforeStore, when set (by tests), runs between a lookup's read of
-	// the database and its store.
-	beforeStore func()
+	// beforeStore and relisten, when set (by tests), run between a
+	// lookup's read of the database and its store, and before the listener
+	// listens again after a failure.
+	beforeStore, relisten func()
 }
 
 // cachedToken is a lookup's row and when it was kept (by the monotonic
@@ -206,12 +207,15 @@ func (c *TokenCache) follow(ctx context.Context, db *bun.DB, log *slog.Logger) {
 			return
 		case <-time.After(wait):
 		}
+		if c.relisten != nil {
+			c.relisten()
+		}
 	}
 }
 
 // errNoProbe is a listener's connection that did not deliver the
 // listener's own notification in time.
-var errNoProbe = errors.New("the listener's connection did not deliver its own notification within " + (2 * probeEvery).String())
+var errNoProbe = errors.New("the listener's connection did not deliver its own notification in time")
 
 // listen LISTENs on a connection of its own, and empties the cache at each
 // notification, until the connection fails or ctx ends. The cache comes
@@ -235,15 +239,22 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 	if err := probe(); err != nil {
 		return false, err
 	}
-	probing := true
+	probing, since := true, time.Now()
 	for {
-		channel, _, err := ln.ReceiveTimeout(ctx, probeEvery)
+		// Until the first probe is heard, it is sent again every 50 ms:
+		// LISTEN is only written, not waited for, so the first probe may
+		// commit before LISTEN takes effect and never be delivered.
+		wait := probeEvery
+		if !heard {
+			wait = 50 * time.Millisecond
+		}
+		channel, _, err := ln.ReceiveTimeout(ctx, wait)
 		if err != nil {
 			var nerr net.Error
 			if !errors.As(err, &nerr) || !nerr.Timeout() {
 				return heard, err
 			}
-			if probing {
+			if probing && (heard || time.Since(since) >= 2*probeEvery) {
 				return heard, errNoProbe
 			}
 			if err := probe(); err != nil {
