@@ -8,8 +8,8 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/devicebank/devicebank/accounts"
-	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
