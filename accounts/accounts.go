@@ -510,6 +510,7 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 	hit = hit && !row.usageDue(now)
 	s.Tokens.count(hit)
 	if !hit {
+		row = authRow{} // not a stale entry's values
 		err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) *bun.SelectQuery {
 			return s.DB.NewSelect().
 				ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
