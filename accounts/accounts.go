@@ -110,6 +110,9 @@ type Service struct {
 	// Funding keeps which funding sources funders are linked to; nil:
 	// users are shown without links and cannot be linked.
 	Funding FundingLinks
+	// Tokens keeps recent token lookups (Authenticate); nil: none are
+	// kept, every lookup reads the database.
+	Tokens *TokenCache
 }
 
 // FundingLinks is what accounts needs of funding sources: which ones
@@ -323,7 +326,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, p User
 		return nil, err
 	}
 	var u User
-	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	err := s.revokingTx(ctx, func(tx bun.Tx) error {
 		if err := storage.Locked(tx.NewSelect().Model(&u).Where("id = ?", id)).Scan(ctx); err != nil {
 			return storage.Err(err, "user")
 		}
@@ -468,43 +471,62 @@ func (s *Service) issueToken(ctx context.Context, tx bun.Tx, actor *Actor, userI
 	return plain, t, err
 }
 
-// tokenLookup finds a bearer token's user: it runs for every API request.
+// tokenLookup finds a bearer token's user: it runs for every API request
+// the TokenCache does not answer.
 var tokenLookup storage.HotQuery
+
+// authRow is what Authenticate reads of a token and its user, and what a
+// TokenCache keeps.
+type authRow struct {
+	TokenID   int64      `bun:"token_id"`
+	UserID    int64      `bun:"user_id"`
+	Name      string     `bun:"name"`
+	Role      Role       `bun:"role"`
+	CreatedAt time.Time  `bun:"created_at"`
+	ExpiresAt time.Time  `bun:"expires_at"`
+	LastUsed  *time.Time `bun:"last_used_at"`
+}
+
+// usageDue says whether a use of the token at now is to be recorded: at
+// most once a minute, so that reads do not all become writes.
+func (r *authRow) usageDue(now time.Time) bool {
+	return r.LastUsed == nil || now.Sub(*r.LastUsed) >= usageGranularity
+}
 
 // Authenticate returns the actor that owns a bearer token, or Unauthorized.
 // A token past its lifetime, or idle for longer than the idle timeout, is
 // refused with a message saying it expired, so that a script knows to sign
-// in again.
+// in again. With a TokenCache, a recent lookup may answer instead of the
+// database, except when the token's use is due to be recorded; the
+// lifetime and idle checks apply to it alike.
 func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error) {
 	unauthorized := apperr.New(apperr.Unauthorized, "the token is missing, unknown or revoked")
 	if !strings.HasPrefix(plain, tokenPrefix) || len(plain) > 200 {
 		return nil, unauthorized
 	}
-	var row struct {
-		TokenID   int64      `bun:"token_id"`
-		UserID    int64      `bun:"user_id"`
-		Name      string     `bun:"name"`
-		Role      Role       `bun:"role"`
-		CreatedAt time.Time  `bun:"created_at"`
-		ExpiresAt time.Time  `bun:"expires_at"`
-		LastUsed  *time.Time `bun:"last_used_at"`
-	}
-	err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) *bun.SelectQuery {
-		return s.DB.NewSelect().
-			ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
-			TableExpr("api_tokens AS t").
-			Join("JOIN users AS u ON u.id = t.user_id").
-			Where("t.token_hash = ?", param(0)).
-			Where("t.revoked_at IS NULL").
-			Where("u.active")
-	}, &row, hashToken(plain))
-	if err != nil {
-		if apperr.Is(storage.Err(err, "token"), apperr.NotFound) {
-			return nil, unauthorized
-		}
-		return nil, storage.Err(err, "token")
-	}
+	hash := hashToken(plain)
 	now := s.now()
+	row, gen, hit := s.Tokens.lookup(hash)
+	hit = hit && !row.usageDue(now)
+	s.Tokens.count(hit)
+	if !hit {
+		row = authRow{} // not a stale entry's values
+		err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) *bun.SelectQuery {
+			return s.DB.NewSelect().
+				ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
+				TableExpr("api_tokens AS t").
+				Join("JOIN users AS u ON u.id = t.user_id").
+				Where("t.token_hash = ?", param(0)).
+				Where("t.revoked_at IS NULL").
+				Where("u.active")
+		}, &row, hash)
+		if err != nil {
+			if apperr.Is(storage.Err(err, "token"), apperr.NotFound) {
+				return nil, unauthorized
+			}
+			return nil, storage.Err(err, "token")
+		}
+	}
 	lastUse := row.CreatedAt
 	if row.LastUsed != nil {
 		lastUse = *row.LastUsed
@@ -517,8 +539,12 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 	case now.Sub(lastUse) > s.TokenIdleTimeout+usageGranularity:
 		return nil, apperr.New(apperr.Unauthorized, "the token has expired: it was not used for %s; sign in again for a new one", s.TokenIdleTimeout)
 	}
-	if row.LastUsed == nil || now.Sub(*row.LastUsed) >= usageGranularity {
-		s.DB.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", row.TokenID).Exec(ctx)
+	if !hit {
+		if row.usageDue(now) {
+			s.DB.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", row.TokenID).Exec(ctx)
+			row.LastUsed = &now
+		}
+		s.Tokens.store(hash, row, gen)
 	}
 	return &Actor{ID: row.UserID, Name: row.Name, Role: row.Role, TokenID: row.TokenID}, nil
 }
@@ -535,7 +561,7 @@ func (s *Service) ListTokens(ctx context.Context, userID int64, page storage.Pag
 
 // RevokeToken revokes one of the actor's own tokens (an admin may revoke anyone's).
 func (s *Service) RevokeToken(ctx context.Context, actor *Actor, tokenID int64) error {
-	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	return s.revokingTx(ctx, func(tx bun.Tx) error {
 		var t Token
 		q := storage.Locked(tx.NewSelect().Model(&t).Where("id = ?", tokenID))
 		if !actor.Can(ManageUsers) {
@@ -554,4 +580,16 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, tokenID int64) 
 		return audit.Record(ctx, tx, audit.Event{OccurredAt: now, ActorID: actor.IDPtr(), Action: "token.revoked",
 			SubjectType: "user", SubjectID: t.UserID}, map[string]any{"token_id": t.ID})
 	})
+}
+
+// revokingTx is storage.InTx for a change that may end tokens or change
+// what Authenticate returns: once it commits, this instance's TokenCache
+// forgets its lookups at once, without waiting for the notification that
+// every instance receives (migration 0023).
+func (s *Service) revokingTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	if err := storage.InTx(ctx, s.DB, fn); err != nil {
+		return err
+	}
+	s.Tokens.Invalidate()
+	return nil
 }

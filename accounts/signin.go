@@ -185,7 +185,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *Actor, in PasswordC
 	if err != nil {
 		return err
 	}
-	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	return s.revokingTx(ctx, func(tx bun.Tx) error {
 		locked, err := s.lockUser(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -209,7 +209,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor *Actor, userID int64)
 	if err != nil {
 		return "", err
 	}
-	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	err = s.revokingTx(ctx, func(tx bun.Tx) error {
 		if _, err := s.lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -294,7 +294,7 @@ func (s *Service) ResetPasswordIf(ctx context.Context, actor *Actor, userID int6
 	if err != nil {
 		return "", err
 	}
-	err = storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	err = s.revokingTx(ctx, func(tx bun.Tx) error {
 		u, err := s.lockUser(ctx, tx, userID)
 		if err != nil {
 			return err

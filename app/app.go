@@ -92,6 +92,11 @@ type Options struct {
 	// SessionIdleTimeout ends a browser session unused for this long; zero
 	// means accounts.DefaultSessionIdleTimeout.
 	SessionIdleTimeout time.Duration
+	// TokenCacheTTL, on PostgreSQL, is how long token lookups are kept
+	// (accounts.TokenCache, up to accounts.MaxTokenCacheTTL); zero, or
+	// SQLite, keeps none. The cache is bypassed until its listener is
+	// started: Accounts.Tokens.Start.
+	TokenCacheTTL time.Duration
 }
 
 // New builds the services on db.
@@ -110,6 +115,16 @@ func New(db *storage.DB, opts Options) *Services {
 		acc.TokenIdleTimeout = opts.TokenIdleTimeout
 	}
 	acc.SessionIdleTimeout = opts.SessionIdleTimeout
+	if opts.TokenCacheTTL > 0 && db.Engine == storage.Postgres {
+		// SQLite keeps none: a lookup there is in-process and cheap, and a
+		// second process (a CLI command) could not tell the server of a
+		// change.
+		cache, err := accounts.NewTokenCache(opts.TokenCacheTTL)
+		if err != nil {
+			panic(err) // a caller's mistake: serve checks the setting
+		}
+		acc.Tokens = cache
+	}
 	fund := &funding.Service{DB: db, Now: now}
 	acc.Funding = fund
 	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}

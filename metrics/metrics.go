@@ -144,6 +144,35 @@ func New(opts Options) *Metrics {
 	return m
 }
 
+// TokenCache is what the token cache (accounts.TokenCache) tells.
+type TokenCache interface {
+	Hits() uint64
+	Misses() uint64
+	Listening() bool
+}
+
+// WatchTokenCache adds c's lookups, answered from memory or from the
+// database, and whether it is in use, read when scraped.
+func (m *Metrics) WatchTokenCache(c TokenCache) {
+	lookups := func(result string, n func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "token_cache", Name: "lookups_total",
+			Help:        "Bearer-token lookups while the token cache is on, by result: hit (answered from memory) or miss (read from the database).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 { return float64(n()) })
+	}
+	in := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "token_cache", Name: "listening",
+		Help: "1 while the token cache's listener hears the database's notifications (the cache is in use), 0 while it is bypassed.",
+	}, func() float64 {
+		if c.Listening() {
+			return 1
+		}
+		return 0
+	})
+	m.reg.MustRegister(lookups("hit", c.Hits), lookups("miss", c.Misses), in)
+}
+
 // Registry is where the metrics are registered, to add more or to gather
 // them in a test.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

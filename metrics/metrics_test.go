@@ -177,3 +177,29 @@ func TestConcurrentScrapesAreAllAnswered(t *testing.T) {
 		}
 	})
 }
+
+type tokenCache struct {
+	hits, misses uint64
+	listening    bool
+}
+
+func (c *tokenCache) Hits() uint64    { return c.hits }
+func (c *tokenCache) Misses() uint64  { return c.misses }
+func (c *tokenCache) Listening() bool { return c.listening }
+
+// The token cache's counters and state are read when scraped.
+func TestTokenCache(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	c := &tokenCache{hits: 7, misses: 2}
+	m.WatchTokenCache(c)
+	wantLines(t, scrape(t, m),
+		`devicebank_token_cache_lookups_total{result="hit"} 7`,
+		`devicebank_token_cache_lookups_total{result="miss"} 2`,
+		`devicebank_token_cache_listening 0`,
+	)
+	c.hits, c.listening = 9, true
+	wantLines(t, scrape(t, m),
+		`devicebank_token_cache_lookups_total{result="hit"} 9`,
+		`devicebank_token_cache_listening 1`,
+	)
+}

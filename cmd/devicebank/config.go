@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/text/currency"
 
+	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/documents"
 	"github.com/devicebank/devicebank/phone"
@@ -201,6 +202,16 @@ func (c *tokenConfig) apply(opts *app.Options) error {
 	return err
 }
 
+// tokenCacheTTL reads serve's --token-cache-ttl: a duration from 0 (off)
+// to accounts.MaxTokenCacheTTL.
+func tokenCacheTTL(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > accounts.MaxTokenCacheTTL {
+		return 0, fmt.Errorf("--token-cache-ttl must be a duration from 0 (off) to 1m, such as 10s; got %q", s)
+	}
+	return d, nil
+}
+
 // parseDuration reads a Go duration ("12h", "90m") or a number of days
 // ("30d"), of at least five minutes (a token's use is recorded to the minute).
 func parseDuration(flag, s string) (time.Duration, error) {
@@ -215,3 +226,8 @@ func parseDuration(flag, s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// defaultTokenCacheTTL is --token-cache-ttl's default: nearly every API
+// request then costs one query less, and a change whose notification was
+// somehow missed would still last no more than 10 seconds.
+const defaultTokenCacheTTL = 10 * time.Second

@@ -251,6 +251,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the monthly email of last month's utilization report (PDF) to each funder; off: none (env DEVICEBANK_REPORT_SCHEDULE)")
 	var tc tokenConfig
 	tc.register(fs)
+	cacheTTL := fs.String("token-cache-ttl", env("DEVICEBANK_TOKEN_CACHE_TTL", defaultTokenCacheTTL.String()),
+		"on PostgreSQL, how long a token's lookup is kept in memory, such as 10s, up to 1m; every instance forgets it when the token or its user changes (see docs/operations.md); 0: off; no effect on SQLite (env DEVICEBANK_TOKEN_CACHE_TTL)")
 	sessionIdle := fs.String("session-idle-timeout", env("DEVICEBANK_SESSION_IDLE_TIMEOUT", "30m"),
 		"a signed-in browser unused for this long is signed out, such as 30m or 1h; at least 5m (env DEVICEBANK_SESSION_IDLE_TIMEOUT)")
 	proxies := fs.String("trusted-proxies", env("DEVICEBANK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For to believe (env DEVICEBANK_TRUSTED_PROXIES)")
@@ -270,6 +272,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	if opts.SessionIdleTimeout, err = parseDuration("session-idle-timeout", *sessionIdle); err != nil {
+		return err
+	}
+	if opts.TokenCacheTTL, err = tokenCacheTTL(*cacheTTL); err != nil {
 		return err
 	}
 	webhook, err := nc.webhook()
@@ -308,6 +313,11 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		}
 	}
 	svc := app.New(db, opts)
+	stopTokenCache := func() {}
+	if svc.Accounts.Tokens != nil {
+		stopTokenCache = svc.Accounts.Tokens.Start(db.DB, log)
+		defer stopTokenCache() // stopping twice is harmless
+	}
 	var m *metrics.Metrics
 	stopMetrics := func() {}
 	if metricsLn != nil {
@@ -358,8 +368,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		<-scheduler.Stop().Done()
 		return err
 	case <-ctx.Done():
-		// The metrics stop last, just before the database they read closes.
-		closeAll := closerFunc(func() error { stopMetrics(); return db.Close() })
+		// The token cache's listener and the metrics stop last, just
+		// before the database they use closes.
+		closeAll := closerFunc(func() error { stopTokenCache(); stopMetrics(); return db.Close() })
 		return stopGracefully(log, gracePeriod, server.App(), scheduler, cancelJobs, purged, closeAll)
 	}
 }

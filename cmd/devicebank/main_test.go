@@ -124,7 +124,8 @@ func TestWholeBinary(t *testing.T) {
 			cli(t, bin, dbURL, "coordinator passphrase\n", "users", "add", "--email", "cora@agency.test", "--name", "Cora Ordoñez", "--role", "coordinator", "--password-stdin")
 			cli(t, bin, dbURL, "social worker passphrase\n", "users", "add", "--email", "sam@agency.test", "--name", "Sam Worker", "--role", "social_worker", "--password-stdin")
 			coordinator := lastLine(cli(t, bin, dbURL, "", "tokens", "create", "--email", "cora@agency.test", "--name", "front desk"))
-			worker := lastLine(cli(t, bin, dbURL, "", "tokens", "create", "--email", "sam@agency.test"))
+			workerOut := cli(t, bin, dbURL, "", "tokens", "create", "--email", "sam@agency.test")
+			worker := lastLine(workerOut)
 			if !strings.HasPrefix(coordinator, "dbk_") || !strings.HasPrefix(worker, "dbk_") {
 				t.Fatalf("tokens create printed %q and %q on the last line", coordinator, worker)
 			}
@@ -164,6 +165,37 @@ func TestWholeBinary(t *testing.T) {
 			hist := call(worker, "GET", fmt.Sprintf("/api/v1/clients/%v/history", client["id"]), nil, 200)
 			if hist["total"].(float64) < 3 {
 				t.Fatalf("client history: %v", hist)
+			}
+
+			// A token revoked by the CLI, a process of its own, stops
+			// working in the server: at once on SQLite; on PostgreSQL, where
+			// the server keeps token lookups for --token-cache-ttl (10 s by
+			// default), as soon as the database notifies it.
+			if engine == storage.Postgres {
+				srv.logs.waitFor(t, "token cache in use")
+			}
+			historyPath := fmt.Sprintf("/api/v1/clients/%v/history", client["id"])
+			call(worker, "GET", historyPath, nil, 200)
+			call(worker, "GET", historyPath, nil, 200)
+			workerID := regexp.MustCompile(`Token (\d+) \(`).FindStringSubmatch(workerOut)
+			if workerID == nil {
+				t.Fatalf("tokens create printed %q", workerOut)
+			}
+			cli(t, bin, dbURL, "", "tokens", "revoke", "--id", workerID[1])
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				req, _ := http.NewRequest("GET", base+historyPath, nil)
+				req.Header.Set("Authorization", "Bearer "+worker)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode == 401 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("2 s after the CLI revoked it, the token still gets %d", res.StatusCode)
+				}
 			}
 		})
 	}
@@ -599,6 +631,13 @@ func TestTokenLifetimeSettings(t *testing.T) {
 		errOut.Reset()
 		if code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, bad...), nil, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), bad[0]) {
 			t.Errorf("serve %v: exit %d, %q", bad, code, errOut.String())
+		}
+	}
+	for _, bad := range []string{"-1s", "2m", "soon", "10"} {
+		errOut.Reset()
+		if code := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--token-cache-ttl", bad}, nil, io.Discard, &errOut); code != 1 ||
+			!strings.Contains(errOut.String(), "--token-cache-ttl must be a duration from 0 (off) to 1m") {
+			t.Errorf("serve --token-cache-ttl %s: exit %d, %q", bad, code, errOut.String())
 		}
 	}
 }

@@ -44,6 +44,9 @@ func listenMetrics(addr, publicAddr string) (net.Listener, error) {
 func startMetrics(ln net.Listener, svc *app.Services, log *slog.Logger, stdout io.Writer) (*metrics.Metrics, func()) {
 	m := metrics.New(metrics.Options{DB: svc.DB, Now: svc.Notifications.Now, Logger: log})
 	svc.Notifications.Observer = m
+	if svc.Accounts.Tokens != nil {
+		m.WatchTokenCache(svc.Accounts.Tokens)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	// Every phase of a connection is timed, so that whoever reaches the
