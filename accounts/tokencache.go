@@ -213,6 +213,26 @@ func (c *TokenCache) follow(ctx context.Context, db *bun.DB, log *slog.Logger) {
 	}
 }
 
+// errNoTriggers is a database where changes of tokens and users do not
+// notify AuthChannel.
+var errNoTriggers = errors.New("the triggers that announce token and user changes (migration 0023) are missing or disabled: apply the migrations (devicebank migrate)")
+
+// triggersInPlace returns errNoTriggers unless the four triggers of
+// migration 0023 are on their tables (in the current schema) and enabled.
+func triggersInPlace(ctx context.Context, db *bun.DB) error {
+	var n int
+	err := db.NewRaw(`SELECT count(*) FROM pg_trigger WHERE tgenabled <> 'D' AND (
+		(tgrelid = to_regclass('api_tokens') AND tgname IN ('api_tokens_auth_changed', 'api_tokens_auth_removed')) OR
+		(tgrelid = to_regclass('users') AND tgname IN ('users_auth_changed', 'users_auth_removed')))`).Scan(ctx, &n)
+	if err != nil {
+		return err
+	}
+	if n != 4 {
+		return errNoTriggers
+	}
+	return nil
+}
+
 // errNoProbe is a listener's connection that did not deliver the
 // listener's own notification in time.
 var errNoProbe = errors.New("the listener's connection did not deliver its own notification in time")
@@ -230,6 +250,12 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 	// Closing the listener is what ends a Receive waiting when ctx ends.
 	defer context.AfterFunc(ctx, func() { ln.Close() })()
 	if err := ln.Listen(ctx, AuthChannel, c.probe); err != nil {
+		return false, err
+	}
+	// Heard notifications are proof enough only if changes send them: a
+	// server started with --no-migrate on a database without migration
+	// 0023 would hear its probe and nothing else.
+	if err := triggersInPlace(ctx, db); err != nil {
 		return false, err
 	}
 	probe := func() error {
