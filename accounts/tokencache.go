@@ -258,15 +258,40 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 	if err := triggersInPlace(ctx, db); err != nil {
 		return false, err
 	}
-	probe := func() error {
-		_, err := db.ExecContext(ctx, "SELECT pg_notify(?, '')", c.probe)
-		return err
+	// The probe is sent from a goroutine, one at a time: while it waits
+	// for a connection of the pool (all busy under load), the
+	// notifications delivered meanwhile are still handled. A probe that
+	// cannot be sent within 2 s counts as one not heard.
+	var sending sync.WaitGroup
+	defer sending.Wait()
+	probeCtx, cancelProbe := context.WithCancel(ctx)
+	defer cancelProbe()
+	probeErr := make(chan error, 1)
+	var inFlight atomic.Bool
+	probe := func() {
+		if !inFlight.CompareAndSwap(false, true) {
+			return
+		}
+		sending.Add(1)
+		go func() {
+			defer sending.Done()
+			defer inFlight.Store(false)
+			if _, err := db.ExecContext(probeCtx, "SELECT pg_notify(?, '')", c.probe); err != nil {
+				select {
+				case probeErr <- err:
+				default:
+				}
+			}
+		}()
 	}
-	if err := probe(); err != nil {
-		return false, err
-	}
+	probe()
 	probing, since := true, time.Now()
 	for {
+		select {
+		case err := <-probeErr:
+			return heard, err
+		default:
+		}
 		// Until the first probe is heard, it is sent again every 50 ms:
 		// LISTEN is only written, not waited for, so the first probe may
 		// commit before LISTEN takes effect and never be delivered.
@@ -283,9 +308,7 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 			if probing && (heard || time.Since(since) >= 2*probeEvery) {
 				return heard, errNoProbe
 			}
-			if err := probe(); err != nil {
-				return heard, err
-			}
+			probe()
 			probing = true
 			continue
 		}
