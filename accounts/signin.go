@@ -94,7 +94,14 @@ func (s *Service) signIn(ctx context.Context, in SignIn, address string, early e
 		}
 	}
 	actor := &Actor{ID: u.ID, Name: u.Name, Role: u.Role}
-	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+	// A new password revokes the user's other tokens: this instance's
+	// TokenCache forgets them at once, as after ChangePassword, rather
+	// than when the database's notification comes back.
+	inTx := func(fn func(tx bun.Tx) error) error { return storage.InTx(ctx, s.DB, fn) }
+	if newHash != "" {
+		inTx = func(fn func(tx bun.Tx) error) error { return s.revokingTx(ctx, fn) }
+	}
+	return inTx(func(tx bun.Tx) error {
 		// The password checked must still be the user's, and they still active.
 		locked, err := s.lockUser(ctx, tx, u.ID)
 		if err != nil {

@@ -213,6 +213,26 @@ func (c *TokenCache) follow(ctx context.Context, db *bun.DB, log *slog.Logger) {
 	}
 }
 
+// errNoTriggers is a database where changes of tokens and users do not
+// notify AuthChannel.
+var errNoTriggers = errors.New("the triggers that announce token and user changes (migration 0023) are missing or disabled: apply the migrations (devicebank migrate)")
+
+// triggersInPlace returns errNoTriggers unless the four triggers of
+// migration 0023 are on their tables (in the current schema) and enabled.
+func triggersInPlace(ctx context.Context, db *bun.DB) error {
+	var n int
+	err := db.NewRaw(`SELECT count(*) FROM pg_trigger WHERE tgenabled <> 'D' AND (
+		(tgrelid = to_regclass('api_tokens') AND tgname IN ('api_tokens_auth_changed', 'api_tokens_auth_removed')) OR
+		(tgrelid = to_regclass('users') AND tgname IN ('users_auth_changed', 'users_auth_removed')))`).Scan(ctx, &n)
+	if err != nil {
+		return err
+	}
+	if n != 4 {
+		return errNoTriggers
+	}
+	return nil
+}
+
 // errNoProbe is a listener's connection that did not deliver the
 // listener's own notification in time.
 var errNoProbe = errors.New("the listener's connection did not deliver its own notification in time")
@@ -232,15 +252,46 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 	if err := ln.Listen(ctx, AuthChannel, c.probe); err != nil {
 		return false, err
 	}
-	probe := func() error {
-		_, err := db.ExecContext(ctx, "SELECT pg_notify(?, '')", c.probe)
-		return err
-	}
-	if err := probe(); err != nil {
+	// Heard notifications are proof enough only if changes send them: a
+	// server started with --no-migrate on a database without migration
+	// 0023 would hear its probe and nothing else.
+	if err := triggersInPlace(ctx, db); err != nil {
 		return false, err
 	}
+	// The probe is sent from a goroutine, one at a time: while it waits
+	// for a connection of the pool (all busy under load), the
+	// notifications delivered meanwhile are still handled. A probe that
+	// cannot be sent within 2 s counts as one not heard.
+	var sending sync.WaitGroup
+	defer sending.Wait()
+	probeCtx, cancelProbe := context.WithCancel(ctx)
+	defer cancelProbe()
+	probeErr := make(chan error, 1)
+	var inFlight atomic.Bool
+	probe := func() {
+		if !inFlight.CompareAndSwap(false, true) {
+			return
+		}
+		sending.Add(1)
+		go func() {
+			defer sending.Done()
+			defer inFlight.Store(false)
+			if _, err := db.ExecContext(probeCtx, "SELECT pg_notify(?, '')", c.probe); err != nil {
+				select {
+				case probeErr <- err:
+				default:
+				}
+			}
+		}()
+	}
+	probe()
 	probing, since := true, time.Now()
 	for {
+		select {
+		case err := <-probeErr:
+			return heard, err
+		default:
+		}
 		// Until the first probe is heard, it is sent again every 50 ms:
 		// LISTEN is only written, not waited for, so the first probe may
 		// commit before LISTEN takes effect and never be delivered.
@@ -257,9 +308,7 @@ func (c *TokenCache) listen(ctx context.Context, db *bun.DB, log *slog.Logger) (
 			if probing && (heard || time.Since(since) >= 2*probeEvery) {
 				return heard, errNoProbe
 			}
-			if err := probe(); err != nil {
-				return heard, err
-			}
+			probe()
 			probing = true
 			continue
 		}
