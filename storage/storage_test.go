@@ -91,17 +91,7 @@ func TestTryLockName(t *testing.T) {
 		if ok, err := storage.TryLockName(ctx, holder, "job"); err != nil || !ok {
 			t.Fatalf("first TryLockName: %v %v", ok, err)
 		}
-		try := func(name string) bool {
-			var got bool
-			if err := storage.InTx(ctx, db, func(tx bun.Tx) error {
-				var err error
-				got, err = storage.TryLockName(ctx, tx, name)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return got
-		}
+		try := func(name string) bool { return tryLock(t, db, name) }
 		if try("job") {
 			t.Error("a second transaction took a held lock")
 		}
@@ -113,6 +103,22 @@ func TestTryLockName(t *testing.T) {
 			t.Error("the lock was not released when its transaction ended")
 		}
 	})
+}
+
+// tryLock reports whether a transaction of its own could take the named
+// lock at once.
+func tryLock(t *testing.T, db *storage.DB, name string) bool {
+	t.Helper()
+	ctx := context.Background()
+	var got bool
+	if err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+		var err error
+		got, err = storage.TryLockName(ctx, tx, name)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // SelectLockingName reads a row's value and, on PostgreSQL, holds the lock
@@ -142,17 +148,7 @@ func TestSelectLockingName(t *testing.T) {
 		if db.Engine != storage.Postgres {
 			return
 		}
-		try := func(name string) bool {
-			var got bool
-			if err := storage.InTx(ctx, db, func(tx bun.Tx) error {
-				var err error
-				got, err = storage.TryLockName(ctx, tx, name)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return got
-		}
+		try := func(name string) bool { return tryLock(t, db, name) }
 		if try("things:tablet") {
 			t.Error("the lock of the value read was not held")
 		}
