@@ -511,7 +511,7 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 	s.Tokens.count(hit)
 	if !hit {
 		row = authRow{} // not a stale entry's values
-		err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) *bun.SelectQuery {
+		err := tokenLookup.ScanOne(ctx, s.DB, func(param storage.Param) storage.Query {
 			return s.DB.NewSelect().
 				ColumnExpr("t.id AS token_id, u.id AS user_id, u.name, u.role, t.created_at, t.expires_at, t.last_used_at").
 				TableExpr("api_tokens AS t").
@@ -519,7 +519,7 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*Actor, error
 				Where("t.token_hash = ?", param(0)).
 				Where("t.revoked_at IS NULL").
 				Where("u.active")
-		}, &row, hash)
+		}, []any{hash}, &row)
 		if err != nil {
 			if apperr.Is(storage.Err(err, "token"), apperr.NotFound) {
 				return nil, unauthorized

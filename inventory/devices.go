@@ -425,24 +425,24 @@ func (s *Service) saveAccessories(ctx context.Context, tx bun.Tx, d *Device) err
 // row stays locked for the caller's transaction.
 func (s *Service) loadDevice(ctx context.Context, db bun.IDB, id int64, lock bool) (*Device, error) {
 	d := new(Device)
-	read := func(param storage.Param) *bun.SelectQuery {
-		return withAccessories(db, s.withFundingName(db, db.NewSelect().Model((*Device)(nil)))).Where("d.id = ?", param(0))
-	}
-	var err error
+	hot := &deviceRead
 	if lock {
-		err = storage.Locked(read(func(int) any { return id })).Scan(ctx, d)
-	} else {
-		err = deviceRead.ScanOne(ctx, db, read, d, id)
+		hot = &deviceReadLocked
 	}
+	err := hot.ScanOne(ctx, db, func(param storage.Param) storage.Query {
+		q := withAccessories(db, s.withFundingName(db, db.NewSelect().Model((*Device)(nil)))).Where("d.id = ?", param(0))
+		return storage.LockedIf(q, lock)
+	}, []any{id}, d)
 	if err != nil {
 		return nil, storage.Err(err, "device")
 	}
 	return d, d.normalize()
 }
 
-// deviceRead is loadDevice's query without a lock: a device read is the
-// service's most frequent request.
-var deviceRead storage.HotQuery
+// deviceRead is loadDevice's query without a lock (a device read is the
+// service's most frequent request), deviceReadLocked with one (every change
+// of a device reads it first).
+var deviceRead, deviceReadLocked storage.HotQuery
 
 // withAccessories adds to q (over devices AS d) each device's accessories,
 // in order, as one JSON array: a device and its accessories are one query,

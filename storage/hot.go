@@ -5,19 +5,22 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // Queries run on nearly every request (the bearer token's lookup, a device
-// read) are kept prepared. bun writes each argument into the SQL text, so
+// read) or on every loan's way (its reads, its status changes, the audit
+// event) are kept prepared. bun writes each argument into the SQL text, so
 // every query is a new text for the database to parse and plan: on SQLite,
-// parsing was a third of the CPU of a device read under load. A hot query
-// is built once by bun with placeholders where its arguments go, prepared
-// on each connection the first time that connection runs it
-// (database/sql's Stmt does the per-connection part), and run with its
-// arguments from then on.
+// parsing was a third of the CPU of a device read under load; on
+// PostgreSQL, planning was half of the loan round trip's statement time. A
+// hot query is built once by bun with placeholders where its arguments go,
+// prepared on each connection the first time that connection runs it
+// (database/sql's Stmt does the per-connection part, inside a transaction
+// too), and run with its arguments from then on.
 //
 // One consequence for PostgreSQL: a prepared statement lives on its
 // server connection, so a pooler in front of PostgreSQL must be in session
@@ -35,37 +38,110 @@ type HotQuery struct {
 // Param is how a hot query's builder refers to its i-th argument (from 0).
 type Param func(i int) any
 
+// Query is a query bun built (select, insert, update or raw) that a hot
+// query's builder returns.
+type Query interface {
+	String() string
+	Scan(ctx context.Context, dest ...any) error
+	Exec(ctx context.Context, dest ...any) (sql.Result, error)
+}
+
 // ScanOne runs the query that build makes and scans its one row into dest
 // (sql.ErrNoRows when there is none, as bun's Scan). build must make the
 // same query each time, taking each argument from param rather than from
-// its own variables. On a *DB the query is prepared once per connection;
-// on anything else (a transaction) build runs with the arguments themselves
+// its own variables. idb is a DB or a transaction of one (bun.Tx); the
+// query is prepared on each of the DB's connections the first time it
+// runs there. On anything else build runs with the arguments themselves
 // and the query is an ordinary one.
-func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Param) *bun.SelectQuery, dest any, args ...any) error {
-	db, ok := idb.(*DB)
-	if !ok {
-		return build(func(i int) any { return args[i] }).Scan(ctx, dest)
-	}
-	stmt, err := h.stmt(ctx, db, build)
+func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Param) Query, args []any, dest ...any) error {
+	run, err := h.prepared(ctx, idb, build)
 	if err != nil {
 		return err
 	}
-	err = scanOne(ctx, db, stmt, dest, args)
-	if isStalePlan(err) {
-		// A column the query returns changed its type (another instance's
-		// migration, say): PostgreSQL refuses the statement prepared
-		// before. It is forgotten, to be prepared anew, and the query runs
-		// as an ordinary one this time.
-		if db.hot.CompareAndDelete(h, stmt) {
-			stmt.Close()
-		}
-		return build(func(i int) any { return args[i] }).Scan(ctx, dest)
+	if run.stmt == nil {
+		return build(values(args)).Scan(ctx, dest...)
+	}
+	err = scanOne(ctx, run, hotArgs(args), dest)
+	if run.stale(h, err) {
+		return build(values(args)).Scan(ctx, dest...)
 	}
 	return err
 }
 
-func scanOne(ctx context.Context, db *DB, stmt *sql.Stmt, dest any, args []any) error {
-	rows, err := stmt.QueryContext(ctx, args...)
+// Exec runs the statement that build makes (an insert or an update), as
+// ScanOne runs a query.
+func (h *HotQuery) Exec(ctx context.Context, idb bun.IDB, build func(param Param) Query, args ...any) (sql.Result, error) {
+	run, err := h.prepared(ctx, idb, build)
+	if err != nil {
+		return nil, err
+	}
+	if run.stmt == nil {
+		return build(values(args)).Exec(ctx)
+	}
+	res, err := run.stmt.ExecContext(ctx, hotArgs(args)...)
+	if run.stale(h, err) {
+		return build(values(args)).Exec(ctx)
+	}
+	return res, err
+}
+
+// hotRun is a hot query about to run: its statement for idb (nil: run it
+// as an ordinary query), the statement prepared on the DB it comes from,
+// and whether it runs in a transaction.
+type hotRun struct {
+	db     *DB
+	stmt   *sql.Stmt
+	parent *sql.Stmt
+	inTx   bool
+}
+
+// prepared finds the statement for build on idb. In a transaction, a query
+// the DB has not prepared yet runs as an ordinary one, and is prepared
+// for the next time in the background: preparing it on the DB needs a
+// connection of the pool, and a transaction waiting for one while holding
+// its own could wait for ever when every connection is held that way.
+func (h *HotQuery) prepared(ctx context.Context, idb bun.IDB, build func(param Param) Query) (hotRun, error) {
+	switch q := idb.(type) {
+	case *DB:
+		s, err := h.stmt(ctx, q, build)
+		return hotRun{db: q, stmt: s, parent: s}, err
+	case bun.Tx:
+		db := dbOf(q)
+		if db == nil {
+			return hotRun{}, nil
+		}
+		s, ok := db.hot.Load(h)
+		if !ok {
+			h.prepareLater(db, build)
+			return hotRun{}, nil
+		}
+		parent := s.(*sql.Stmt)
+		// The transaction's connection has the statement already, or
+		// prepares it now, once (and the DB's statement keeps it).
+		return hotRun{db: db, stmt: q.Tx.StmtContext(ctx, parent), parent: parent, inTx: true}, nil
+	}
+	return hotRun{}, nil
+}
+
+// stale reports whether err is PostgreSQL refusing a statement prepared
+// before a column the query returns changed its type (another instance's
+// migration, say), and if so forgets the statement, to be prepared anew.
+// Outside a transaction the caller then runs the query as an ordinary one;
+// inside one, PostgreSQL has aborted the transaction, so nothing more can
+// run in it: stale reports false and the error ends the request, once
+// (docs/operations.md, "Upgrading").
+func (r hotRun) stale(h *HotQuery, err error) bool {
+	if !isStalePlan(err) {
+		return false
+	}
+	if r.db.hot.CompareAndDelete(h, r.parent) {
+		r.parent.Close()
+	}
+	return !r.inTx
+}
+
+func scanOne(ctx context.Context, run hotRun, args, dest []any) error {
+	rows, err := run.stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -76,10 +152,33 @@ func scanOne(ctx context.Context, db *DB, stmt *sql.Stmt, dest any, args []any) 
 		}
 		return sql.ErrNoRows
 	}
-	if err := db.DB.ScanRow(ctx, rows, dest); err != nil {
+	if err := run.db.DB.ScanRow(ctx, rows, dest...); err != nil {
 		return err
 	}
 	return rows.Close()
+}
+
+// values is the Param that gives the arguments themselves.
+func values(args []any) Param { return func(i int) any { return args[i] } }
+
+// hotArgs are the arguments as a prepared statement takes them. A time is
+// written as bun writes it into a query (UTC, to the microsecond), which
+// both databases read back the same way: SQLite stores times as that text,
+// and its driver would otherwise write its own layout, with a local offset,
+// which neither sorts nor compares with the rest.
+func hotArgs(args []any) []any {
+	out, copied := args, false
+	for i, a := range args {
+		t, ok := a.(time.Time)
+		if !ok {
+			continue
+		}
+		if !copied {
+			out, copied = append([]any(nil), args...), true
+		}
+		out[i] = t.UTC().Format("2006-01-02 15:04:05.999999-07:00")
+	}
+	return out
 }
 
 // isStalePlan reports PostgreSQL's "cached plan must not change result
@@ -93,7 +192,7 @@ func isStalePlan(err error) bool {
 
 // stmt is the query prepared on db, kept by db (DB.hot). A failed
 // preparation is not kept: the next call tries again.
-func (h *HotQuery) stmt(ctx context.Context, db *DB, build func(param Param) *bun.SelectQuery) (*sql.Stmt, error) {
+func (h *HotQuery) stmt(ctx context.Context, db *DB, build func(param Param) Query) (*sql.Stmt, error) {
 	if s, ok := db.hot.Load(h); ok {
 		return s.(*sql.Stmt), nil
 	}
@@ -110,4 +209,18 @@ func (h *HotQuery) stmt(ctx context.Context, db *DB, build func(param Param) *bu
 		return kept.(*sql.Stmt), nil
 	}
 	return s, nil
+}
+
+// prepareLater prepares the query on db in the background, once at a
+// time; a failure is forgotten (the next use tries again).
+func (h *HotQuery) prepareLater(db *DB, build func(param Param) Query) {
+	if _, busy := db.preparing.LoadOrStore(h, true); busy {
+		return
+	}
+	go func() {
+		defer db.preparing.Delete(h)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.stmt(ctx, db, build)
+	}()
 }

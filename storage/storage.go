@@ -41,8 +41,33 @@ const DefaultURL = "sqlite:devicebank.db"
 type DB struct {
 	*bun.DB
 	Engine Dialect
-	// hot holds the hot queries prepared on this database (HotQuery).
-	hot sync.Map
+	// hot holds the hot queries prepared on this database (HotQuery), and
+	// preparing those being prepared in the background.
+	hot, preparing sync.Map
+}
+
+// databases finds the DB a transaction belongs to, for its hot queries:
+// each open DB by its bun.DB.
+var databases sync.Map
+
+// register makes db known to dbOf until it is closed.
+func (db *DB) register() *DB {
+	databases.Store(db.DB, db)
+	return db
+}
+
+// dbOf is the DB tx belongs to; nil when it was not opened by Open.
+func dbOf(tx bun.Tx) *DB {
+	if db, ok := databases.Load(tx.NewSelect().DB()); ok {
+		return db.(*DB)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	databases.Delete(db.DB)
+	return db.DB.Close()
 }
 
 // Open connects to the database named by rawURL:
@@ -80,7 +105,7 @@ func open(ctx context.Context, rawURL string) (*DB, error) {
 		// Parameters pgdriver does not know (search_path, say) are passed
 		// to the server as run-time parameters.
 		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(withRuntimeDefaults(rawURL))))
-		db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Engine: Postgres}
+		db := (&DB{DB: bun.NewDB(sqldb, pgdialect.New()), Engine: Postgres}).register()
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -117,7 +142,7 @@ func open(ctx context.Context, rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite: %w", err)
 		}
-		db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Engine: SQLite}
+		db := (&DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Engine: SQLite}).register()
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
