@@ -52,12 +52,15 @@ func Record(ctx context.Context, tx bun.IDB, ev Event, changes any) error {
 		}
 		ev.Changes = b
 	}
-	ev.OccurredAt = ev.OccurredAt.UTC()
-	if _, err := tx.NewInsert().Model(&ev).Exec(ctx); err != nil {
-		return storage.Err(err, "audit event")
-	}
-	return nil
+	_, err := recordEvent.Exec(ctx, tx, func(p storage.Param) storage.Query {
+		return tx.NewRaw("INSERT INTO audit_events (occurred_at, actor_id, action, subject_type, subject_id, client_id, device_id, loan_id, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8))
+	}, ev.OccurredAt.UTC(), ev.ActorID, ev.Action, ev.SubjectType, ev.SubjectID, ev.ClientID, ev.DeviceID, ev.LoanID, string(ev.Changes))
+	return storage.Err(err, "audit event")
 }
+
+// recordEvent is Record's insert: every change writes one.
+var recordEvent storage.HotQuery
 
 // Filter selects the history of one device or one client.
 type Filter struct {

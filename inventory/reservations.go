@@ -52,13 +52,14 @@ func (s *Service) lockKinds(ctx context.Context, tx bun.Tx, kinds ...Kind) error
 // and returns that kind: "" (and no lock) when there is no such device.
 func (s *Service) lockKindOf(ctx context.Context, tx bun.Tx, id int64, also ...Kind) (Kind, error) {
 	var kind Kind
-	q := tx.NewSelect().Model((*Device)(nil)).Where("id = ?", id)
 	var err error
 	if len(also) == 0 {
 		// One kind: read and locked in one statement.
-		err = storage.SelectLockingName(ctx, tx, q, "kind", kindLockPrefix, &kind)
+		err = storage.SelectLockingName(ctx, tx, &kindOfLocked, func(p storage.Param) *bun.SelectQuery {
+			return tx.NewSelect().Model((*Device)(nil)).Where("id = ?", p(0))
+		}, []any{id}, "kind", kindLockPrefix, &kind)
 	} else {
-		err = q.Column("kind").Scan(ctx, &kind)
+		err = tx.NewSelect().Model((*Device)(nil)).Column("kind").Where("id = ?", id).Scan(ctx, &kind)
 	}
 	if err = storage.Err(err, "device"); apperr.Is(err, apperr.NotFound) {
 		return "", nil
@@ -67,6 +68,10 @@ func (s *Service) lockKindOf(ctx context.Context, tx bun.Tx, id int64, also ...K
 	}
 	return kind, s.lockKinds(ctx, tx, append(also, kind)...)
 }
+
+// kindOfLocked is lockKindOf's statement for one kind: every change of a
+// device's status begins with it.
+var kindOfLocked storage.HotQuery
 
 // sameKind checks that a device locked after its kind's lock still has the
 // kind that was locked: another transaction may have changed it in between.

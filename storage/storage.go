@@ -325,22 +325,25 @@ func LockName(ctx context.Context, tx bun.Tx, name string) error {
 	return Err(err, "lock")
 }
 
-// SelectLockingName runs q, which finds one row, for the value of the text
-// column col, into dest, and takes the lock LockName takes for prefix
-// followed by that value. On PostgreSQL both happen in one statement, where
-// reading the value and then locking its name would take two round trips;
-// the caller checks, once it has locked the row itself, that the value has
-// not changed in between. On SQLite it only reads.
-func SelectLockingName(ctx context.Context, tx bun.Tx, q *bun.SelectQuery, col, prefix string, dest any) error {
-	q = q.Column(col)
+// SelectLockingName runs the query build makes (with args), which finds
+// one row, for the value of the text column col, into dest, and takes the
+// lock LockName takes for prefix followed by that value. On PostgreSQL both
+// happen in one statement, where reading the value and then locking its
+// name would take two round trips; the caller checks, once it has locked
+// the row itself, that the value has not changed in between. On SQLite it
+// only reads. The query is hot (h), so col and prefix are the same at each
+// call with h.
+func SelectLockingName(ctx context.Context, tx bun.Tx, h *HotQuery, build func(param Param) *bun.SelectQuery, args []any, col, prefix string, dest any) error {
 	if tx.Dialect().Name() != dialect.PG {
-		return q.Scan(ctx, dest)
+		return h.ScanOne(ctx, tx, func(p Param) Query { return build(p).Column(col) }, args, dest)
 	}
 	// pg_advisory_xact_lock returns void, which bun cannot scan: compared as
 	// text it is a boolean.
 	var locked bool
-	q = q.ColumnExpr("pg_advisory_xact_lock(hashtext(current_schema() || ':' || ? || ?))::text = ''", prefix, bun.Ident(col))
-	return q.Scan(ctx, dest, &locked)
+	return h.ScanOne(ctx, tx, func(p Param) Query {
+		return build(p).Column(col).
+			ColumnExpr("pg_advisory_xact_lock(hashtext(current_schema() || ':' || ? || ?))::text = ''", prefix, bun.Ident(col))
+	}, args, dest, &locked)
 }
 
 // TryLockName takes the lock LockName takes, without waiting: it reports

@@ -122,8 +122,10 @@ func tryLock(t *testing.T, db *storage.DB, name string) bool {
 }
 
 // SelectLockingName reads a row's value and, on PostgreSQL, holds the lock
-// LockName takes for the prefix and that value until its transaction ends.
+// LockName takes for the prefix and that value until its transaction ends:
+// the first time as an ordinary query, then prepared.
 func TestSelectLockingName(t *testing.T) {
+	var kindOf storage.HotQuery
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		if _, err := db.ExecContext(ctx, "CREATE TABLE things (id INTEGER PRIMARY KEY, kind TEXT NOT NULL)"); err != nil {
@@ -132,34 +134,57 @@ func TestSelectLockingName(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "INSERT INTO things (id, kind) VALUES (1, 'tablet'), (2, 'phone')"); err != nil {
 			t.Fatal(err)
 		}
-		holder, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
+		read := func(tx bun.Tx, id int64, kind *string) error {
+			return storage.SelectLockingName(ctx, tx, &kindOf, func(p storage.Param) *bun.SelectQuery {
+				return tx.NewSelect().Table("things").Where("id = ?", p(0))
+			}, []any{id}, "kind", "things:", kind)
 		}
-		defer holder.Rollback()
-		var kind string
-		if err := storage.SelectLockingName(ctx, holder, holder.NewSelect().Table("things").Where("id = ?", 1), "kind", "things:", &kind); err != nil || kind != "tablet" {
-			t.Fatalf("SelectLockingName = %q, %v; want tablet", kind, err)
-		}
-		err = storage.SelectLockingName(ctx, holder, holder.NewSelect().Table("things").Where("id = ?", 3), "kind", "things:", &kind)
-		if !errors.Is(err, sql.ErrNoRows) {
-			t.Errorf("SelectLockingName of no row: %v, want sql.ErrNoRows", err)
-		}
-		if db.Engine != storage.Postgres {
-			return
-		}
-		try := func(name string) bool { return tryLock(t, db, name) }
-		if try("things:tablet") {
-			t.Error("the lock of the value read was not held")
-		}
-		if !try("things:phone") {
-			t.Error("the lock of another value was held")
-		}
-		holder.Rollback()
-		if !try("things:tablet") {
-			t.Error("the lock was not released when its transaction ended")
+		for round := range 2 {
+			if round == 1 {
+				waitPrepared(t, db, &kindOf)
+			}
+			holder, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Rollback()
+			var kind string
+			if err := read(holder, 1, &kind); err != nil || kind != "tablet" {
+				t.Fatalf("round %d: SelectLockingName = %q, %v; want tablet", round, kind, err)
+			}
+			if err := read(holder, 3, &kind); !errors.Is(err, sql.ErrNoRows) {
+				t.Errorf("round %d: SelectLockingName of no row: %v, want sql.ErrNoRows", round, err)
+			}
+			if db.Engine != storage.Postgres {
+				holder.Rollback()
+				continue
+			}
+			try := func(name string) bool { return tryLock(t, db, name) }
+			if try("things:tablet") {
+				t.Errorf("round %d: the lock of the value read was not held", round)
+			}
+			if !try("things:phone") {
+				t.Errorf("round %d: the lock of another value was held", round)
+			}
+			holder.Rollback()
+			if !try("things:tablet") {
+				t.Errorf("round %d: the lock was not released when its transaction ended", round)
+			}
 		}
 	})
+}
+
+// waitPrepared waits until db has prepared h (which a first use in a
+// transaction starts in the background).
+func waitPrepared(t *testing.T, db *storage.DB, h *storage.HotQuery) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.PreparedOn(db) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hot query was never prepared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A new SQLite database and its -wal and -shm files hold client records:
