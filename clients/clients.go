@@ -87,11 +87,12 @@ func (c *Client) BeforeAppendModel(_ context.Context, q bun.Query) error {
 }
 
 // Referrals is what this package needs to know of the records that refer
-// a client to the program: the ids of the clients with a live referral
-// (device requests from the eligibility package, training places from the
-// training package).
+// a client to the program: a client's live referrals (device requests from
+// the eligibility package, training places from the training package).
 type Referrals interface {
-	ReferredIDs(db bun.IDB) *bun.SelectQuery
+	// Referrals selects the live referrals of the client whose id is in
+	// the column clientID of the enclosing query.
+	Referrals(db bun.IDB, clientID bun.Ident) *bun.SelectQuery
 }
 
 // Service manages client records.
@@ -151,18 +152,49 @@ func (s *Service) CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery {
 	return db.NewSelect().Table("clients").Column("id").Where("caseworker_id = ?", workerID)
 }
 
-// visible restricts q (over clients aliased c, within db) to what actor
-// may see. This is the one place the rule is written.
-func (s *Service) visible(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
+// visibility is which case of the rule of who sees which client applies
+// to an actor.
+type visibility int
+
+const (
+	seesNone     visibility = iota
+	seesAll                 // admins
+	seesCaseload            // social workers: their own caseload
+	seesReferred            // coordinators: the clients referred to the program
+)
+
+func visibilityOf(actor *accounts.Actor) visibility {
 	switch {
 	case actor.Can(accounts.ManageUsers):
-		return q
+		return seesAll
 	case actor.Can(accounts.WriteClients):
-		return q.Where("c.caseworker_id = ?", actor.ID)
+		return seesCaseload
 	case actor.Can(accounts.ReadClients):
+		return seesReferred
+	}
+	return seesNone
+}
+
+// visible restricts q (over clients aliased c, within db) to what actor
+// may see.
+func (s *Service) visible(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
+	return s.visibleAs(db, q, visibilityOf(actor), actor.ID)
+}
+
+// visibleAs restricts q to the clients visible in case v, to a social
+// worker whose id is worker. This is the one place the rule is written.
+// Each referral is looked up for the client at hand (EXISTS), where a list
+// of every referred client would be read whole for each client checked.
+func (s *Service) visibleAs(db bun.IDB, q *bun.SelectQuery, v visibility, worker any) *bun.SelectQuery {
+	switch v {
+	case seesAll:
+		return q
+	case seesCaseload:
+		return q.Where("c.caseworker_id = ?", worker)
+	case seesReferred:
 		return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			for _, r := range s.Referrals {
-				q.WhereOr("c.id IN (?)", r.ReferredIDs(db))
+				q.WhereOr("EXISTS (?)", r.Referrals(db, "c.id"))
 			}
 			return q.WhereOr("1 = 0")
 		})
@@ -179,9 +211,26 @@ func (s *Service) VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
 // Visible reports whether actor may see client id; false too when there is
 // no such client. It reads nothing of the record and records nothing.
 func (s *Service) Visible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error) {
-	ok, err := s.visible(db, db.NewSelect().Model((*Client)(nil)).Where("c.id = ?", id), actor).Exists(ctx)
+	v := visibilityOf(actor)
+	args := []any{id}
+	if v == seesCaseload {
+		args = append(args, actor.ID)
+	}
+	var ok bool
+	err := visibleChecks[v].ScanOne(ctx, db, func(p storage.Param) storage.Query {
+		var worker any
+		if v == seesCaseload {
+			worker = p(1)
+		}
+		q := s.visibleAs(db, db.NewSelect().Model((*Client)(nil)).ColumnExpr("1").Where("c.id = ?", p(0)), v, worker)
+		return db.NewSelect().ColumnExpr("EXISTS (?)", q)
+	}, args, &ok)
 	return ok, storage.Err(err, "client")
 }
+
+// visibleChecks are Visible's queries, one for each case of the rule: every
+// request naming a client asks it, kept prepared.
+var visibleChecks [seesReferred + 1]storage.HotQuery
 
 // CheckVisible reports NotFound unless the actor may see the client (named
 // in a path). It reads nothing of the record and records nothing.

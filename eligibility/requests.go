@@ -459,8 +459,10 @@ func (s *Service) passOn(ctx context.Context, tx bun.Tx, actor *accounts.Actor, 
 func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
 	for {
 		head := new(DeviceRequest)
-		err := tx.NewSelect().Model(head).Where("r.device_kind = ? AND r.status = ?", kind, Waitlisted).
-			OrderExpr("r.priority DESC, r.waitlisted_at, r.id").Limit(1).Scan(ctx)
+		err := waitlistHead.ScanOne(ctx, tx, func(p storage.Param) storage.Query {
+			return tx.NewSelect().Model((*DeviceRequest)(nil)).Where("r.device_kind = ? AND r.status = ?", p(0), p(1)).
+				OrderExpr("r.priority DESC, r.waitlisted_at, r.id").Limit(1)
+		}, []any{kind, Waitlisted}, head)
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
 			return nil
 		}
@@ -503,6 +505,10 @@ func (s *Service) ReservationLost(ctx context.Context, tx bun.Tx, actor *account
 	return s.move(ctx, tx, actor, r, []RequestStatus{Ready}, Waitlisted, "")
 }
 
+// The waitlist's head and a client's latest request for a kind: read in
+// every promotion and every walk-in loan, kept prepared.
+var waitlistHead, latestRequest storage.HotQuery
+
 // WalkIn checks, inside the loan's transaction, that a client may be lent
 // a device of kind without a request. Refused when they have an open
 // request for that kind (the loan goes against it, in its turn) or when
@@ -510,8 +516,10 @@ func (s *Service) ReservationLost(ctx context.Context, tx bun.Tx, actor *account
 // denial instead, with its justification on the request).
 func (s *Service) WalkIn(ctx context.Context, tx bun.Tx, clientID int64, kind string) error {
 	last := new(DeviceRequest)
-	err := tx.NewSelect().Model(last).Column("r.id", "r.status").Where("r.client_id = ? AND r.device_kind = ?", clientID, kind).
-		OrderExpr("r.created_at DESC, r.id DESC").Limit(1).Scan(ctx)
+	err := latestRequest.ScanOne(ctx, tx, func(p storage.Param) storage.Query {
+		return tx.NewSelect().Model((*DeviceRequest)(nil)).Column("r.id", "r.status").Where("r.client_id = ? AND r.device_kind = ?", p(0), p(1)).
+			OrderExpr("r.created_at DESC, r.id DESC").Limit(1)
+	}, []any{clientID, kind}, last)
 	if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
 		return nil
 	}
@@ -623,11 +631,12 @@ func (s *Service) Waitlist(ctx context.Context, actor *accounts.Actor, kind stri
 	return out, int(total), nil
 }
 
-// ReferredIDs selects the ids of the clients referred to the program by a
-// device request: one a social worker or an admin filed, not cancelled
-// since. Coordinators may see them.
-func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("device_requests").Column("client_id").Where("referral AND status <> ?", Cancelled)
+// Referrals selects the device requests by which the client whose id is
+// in the column clientID (of the enclosing query) was referred to the
+// program: one a social worker or an admin filed, not cancelled since.
+// Coordinators may see the clients referred.
+func (s *Service) Referrals(db bun.IDB, clientID bun.Ident) *bun.SelectQuery {
+	return db.NewSelect().Table("device_requests").ColumnExpr("1").Where("client_id = ?", clientID).Where("referral AND status <> ?", Cancelled)
 }
 
 // CountRequests counts the requests in status that the actor may see, as

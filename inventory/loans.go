@@ -216,8 +216,11 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		// The client's first loan, which the utilization report counts new
 		// clients by (migration 0021), rather than looking through every
 		// loan of every client.
-		if _, err := tx.NewUpdate().Table("clients").Set("first_loan_at = ?", now).
-			Where("id = ? AND (first_loan_at IS NULL OR first_loan_at > ?)", in.ClientID, now).Exec(ctx); err != nil {
+		_, err = firstLoan.Exec(ctx, tx, func(p storage.Param) storage.Query {
+			return tx.NewUpdate().Table("clients").Set("first_loan_at = ?", p(0)).
+				Where("id = ? AND (first_loan_at IS NULL OR first_loan_at > ?)", p(1), p(0))
+		}, now, in.ClientID)
+		if err != nil {
 			return storage.Err(err, "loan")
 		}
 		details := map[string]any{
@@ -293,13 +296,29 @@ func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *
 // for the caller's transaction.
 func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Loan, error) {
 	l := new(Loan)
-	q := s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor)
-	q = storage.LockedIf(q, lock)
-	if err := q.Scan(ctx); err != nil {
+	var err error
+	if actor.Can(accounts.ManageLoans) {
+		// Those who manage loans see every one (scope adds nothing): the
+		// same query each time, kept prepared, as every change of a loan
+		// reads it first.
+		hot := &loanRead
+		if lock {
+			hot = &loanReadLocked
+		}
+		err = hot.ScanOne(ctx, db, func(p storage.Param) storage.Query {
+			return storage.LockedIf(db.NewSelect().Model((*Loan)(nil)).Where("l.id = ?", p(0)), lock)
+		}, []any{id}, l)
+	} else {
+		err = storage.LockedIf(s.scope(db, db.NewSelect().Model(l).Where("l.id = ?", id), actor), lock).Scan(ctx)
+	}
+	if err != nil {
 		return nil, storage.Err(err, "loan")
 	}
 	return l, nil
 }
+
+// Statements of every loan's way, kept prepared.
+var loanRead, loanReadLocked, firstLoan storage.HotQuery
 
 // Loan returns one loan the actor may see.
 func (s *Service) Loan(ctx context.Context, actor *accounts.Actor, id int64) (*Loan, error) {

@@ -174,13 +174,21 @@ func (s *Service) SetPolicy(ctx context.Context, actor *accounts.Actor, p Policy
 	return p, err
 }
 
-// cancelPending cancels the pending notifications q selects, saying why.
-func (s *Service) cancelPending(ctx context.Context, db bun.IDB, why string, where func(*bun.UpdateQuery) *bun.UpdateQuery) error {
-	q := db.NewUpdate().Model((*Notification)(nil)).Set("status = ?", Cancelled).Set("last_error = ?", why).
-		Set("updated_at = ?", s.Now().UTC()).Where("status = ?", Pending)
-	_, err := where(q).Exec(ctx)
+// cancelPending cancels the pending notifications where selects, saying
+// why: where takes its arguments (args) from param. h keeps the statement
+// prepared, one HotQuery per where; nil when its shape varies.
+func (s *Service) cancelPending(ctx context.Context, db bun.IDB, h *storage.HotQuery, why string,
+	where func(q *bun.UpdateQuery, param storage.Param) *bun.UpdateQuery, args ...any) error {
+	_, err := h.Exec(ctx, db, func(p storage.Param) storage.Query {
+		q := db.NewUpdate().Model((*Notification)(nil)).Set("status = ?", p(0)).Set("last_error = ?", p(1)).
+			Set("updated_at = ?", p(2)).Where("status = ?", p(3))
+		return where(q, func(i int) any { return p(4 + i) })
+	}, append([]any{Cancelled, why, s.Now().UTC(), Pending}, args...)...)
 	return storage.Err(err, "notifications")
 }
+
+// The cancellations kept prepared (cancelPending).
+var cancelForClosedLoan, cancelForRenewedLoan, cancelForSession, cancelForPlace storage.HotQuery
 
 var dueKinds = []Kind{LoanDueSoon, LoanDueToday, LoanOverdue}
 
@@ -190,13 +198,13 @@ var dueKinds = []Kind{LoanDueSoon, LoanDueToday, LoanOverdue}
 // creates the new due date's reminders.
 func (s *Service) LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, open bool, dueOn calendar.Date) error {
 	if !open {
-		return s.cancelPending(ctx, tx, "the loan was closed", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			return q.Where("loan_id = ?", loanID)
-		})
+		return s.cancelPending(ctx, tx, &cancelForClosedLoan, "the loan was closed", func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+			return q.Where("loan_id = ?", p(0))
+		}, loanID)
 	}
-	return s.cancelPending(ctx, tx, "the loan was renewed", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		return q.Where("loan_id = ? AND kind IN (?) AND about_date <> ?", loanID, bun.In(dueKinds), dueOn)
-	})
+	return s.cancelPending(ctx, tx, &cancelForRenewedLoan, "the loan was renewed", func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+		return q.Where("loan_id = ? AND kind IN (?) AND about_date <> ?", p(0), bun.In(dueKinds), p(1))
+	}, loanID, dueOn)
 }
 
 // SessionCancelled is told, in the transaction that cancels it and before
@@ -205,9 +213,9 @@ func (s *Service) LoanChanged(ctx context.Context, tx bun.IDB, loanID int64, ope
 // come, every client enrolled in it is told (not those on its waitlist,
 // who were never promised a seat).
 func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID int64) error {
-	if err := s.cancelPending(ctx, tx, "the session was cancelled", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		return q.Where("session_id = ? AND kind = ?", sessionID, TrainingUpcoming)
-	}); err != nil {
+	if err := s.cancelPending(ctx, tx, &cancelForSession, "the session was cancelled", func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+		return q.Where("session_id = ? AND kind = ?", p(0), p(1))
+	}, sessionID, TrainingUpcoming); err != nil {
 		return err
 	}
 	p, err := s.policyOn(ctx, tx)
@@ -229,9 +237,9 @@ func (s *Service) SessionCancelled(ctx context.Context, tx bun.IDB, sessionID in
 // PlaceEnded is told that a client's place in a session ended (withdrawn):
 // their pending reminders for it are cancelled.
 func (s *Service) PlaceEnded(ctx context.Context, tx bun.IDB, sessionID, clientID int64) error {
-	return s.cancelPending(ctx, tx, "the place was withdrawn", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		return q.Where("session_id = ? AND client_id = ? AND kind = ?", sessionID, clientID, TrainingUpcoming)
-	})
+	return s.cancelPending(ctx, tx, &cancelForPlace, "the place was withdrawn", func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+		return q.Where("session_id = ? AND client_id = ? AND kind = ?", p(0), p(1), p(2))
+	}, sessionID, clientID, TrainingUpcoming)
 }
 
 // MaxNoteLength bounds a manual reminder's note: it must fit in an SMS.
@@ -586,9 +594,10 @@ func (s *Service) setSMSOptOut(ctx context.Context, tx bun.Tx, out bool, source 
 		return 0, storage.Err(err, "clients")
 	}
 	if out {
-		if err := s.cancelPending(ctx, tx, "the client opted out of SMS", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			return q.Where("client_id IN (?) AND channel = 'sms' AND recipient = ?", bun.In(ids), ClientRecipient)
-		}); err != nil {
+		// Not prepared: the list of ids varies.
+		if err := s.cancelPending(ctx, tx, nil, "the client opted out of SMS", func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+			return q.Where("client_id IN (?) AND channel = 'sms' AND recipient = ?", bun.In(ids), p(0))
+		}, ClientRecipient); err != nil {
 			return 0, err
 		}
 	}

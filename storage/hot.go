@@ -28,7 +28,8 @@ import (
 // docs/operations.md.
 
 // HotQuery is one such query. The zero value is ready to use; declare one
-// per query, as a package variable.
+// per query, as a package variable. A nil *HotQuery runs its queries as
+// ordinary ones (for a query whose shape varies, an IN list say).
 type HotQuery struct {
 	// A HotQuery is known by its address, and two variables of a size of
 	// zero may share one: the byte keeps each its own.
@@ -101,6 +102,9 @@ type hotRun struct {
 // connection of the pool, and a transaction waiting for one while holding
 // its own could wait for ever when every connection is held that way.
 func (h *HotQuery) prepared(ctx context.Context, idb bun.IDB, build func(param Param) Query) (hotRun, error) {
+	if h == nil {
+		return hotRun{}, nil
+	}
 	switch q := idb.(type) {
 	case *DB:
 		s, err := h.stmt(ctx, q, build)
@@ -196,10 +200,13 @@ func (h *HotQuery) stmt(ctx context.Context, db *DB, build func(param Param) Que
 	if s, ok := db.hot.Load(h); ok {
 		return s.(*sql.Stmt), nil
 	}
-	placeholder := func(i int) any { return bun.Safe("?") }
+	// Numbered, so that a builder may use an argument twice: $1 on
+	// PostgreSQL, ?1 on SQLite.
+	mark := "?"
 	if db.Engine == Postgres {
-		placeholder = func(i int) any { return bun.Safe("$" + strconv.Itoa(i+1)) }
+		mark = "$"
 	}
+	placeholder := func(i int) any { return bun.Safe(mark + strconv.Itoa(i+1)) }
 	s, err := db.DB.DB.PrepareContext(ctx, build(placeholder).String())
 	if err != nil {
 		return nil, err

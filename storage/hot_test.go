@@ -260,7 +260,8 @@ func TestHotQueryInATransactionWhenThePoolIsFull(t *testing.T) {
 }
 
 // A time given to a hot query is stored as bun stores one written into a
-// query, so the two compare and sort together (SQLite keeps times as text).
+// query, so the two compare and sort together (SQLite keeps times as text);
+// and a builder may use one argument twice.
 func TestHotQueryWritesTimesAsBunDoes(t *testing.T) {
 	var insert storage.HotQuery
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
@@ -269,9 +270,9 @@ func TestHotQueryWritesTimesAsBunDoes(t *testing.T) {
 		if _, err := db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('bun@example.org', 'B', 'admin', 'x', TRUE, ?, ?)", at, at).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		_, err := insert.Exec(ctx, db, func(p storage.Param) storage.Query {
-			return db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('hot@example.org', 'H', 'admin', 'x', TRUE, ?, ?)", p(0), p(1))
-		}, at, at)
+		_, err := insert.Exec(ctx, db, func(p storage.Param) storage.Query { // an argument used twice
+			return db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('hot@example.org', 'H', 'admin', 'x', TRUE, ?, ?)", p(0), p(0))
+		}, at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -426,10 +426,11 @@ func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, cli
 	return pdf, nil
 }
 
-// ReferredIDs selects the ids of the clients referred to the program by a
-// training place: one a social worker or an admin booked, not withdrawn
-// since (a place in a session the agency cancelled still counts: the
-// client is asked to book another). Coordinators may see them.
-func (s *Service) ReferredIDs(db bun.IDB) *bun.SelectQuery {
-	return db.NewSelect().Table("training_enrollments").Column("client_id").Where("referral AND status <> 'withdrawn'")
+// Referrals selects the training places by which the client whose id is
+// in the column clientID (of the enclosing query) was referred to the
+// program: one a social worker or an admin booked, not withdrawn since (a
+// place in a session the agency cancelled still counts: the client is
+// asked to book another). Coordinators may see the clients referred.
+func (s *Service) Referrals(db bun.IDB, clientID bun.Ident) *bun.SelectQuery {
+	return db.NewSelect().Table("training_enrollments").ColumnExpr("1").Where("client_id = ?", clientID).Where("referral AND status <> 'withdrawn'")
 }
