@@ -128,3 +128,63 @@ func TestAConflictingDeviceMoveWritesNoHistory(t *testing.T) {
 		}
 	})
 }
+
+// What an inspection or a return sets on a device is what is stored, read
+// back from the database: a condition only when one is given, the time of
+// a wipe only when the device was wiped (an inspection that keeps the
+// device available included).
+func TestInspectionsStoreWhatTheySet(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		co, sw := f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
+		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		at := func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
+		f.clock.Set(at(0))
+		device := f.laptop(co)
+		client := f.client(sw, "Ana", clients.SMS, "en")
+		loan, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: client, DeviceID: device,
+			DueOn: calendar.In(at(0), time.UTC).AddDays(14), WalkInJustification: "walked in at the desk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at(1))
+		if _, err := f.svc.Inventory.ReturnLoan(ctx, co, loan.ID, inventory.ReturnInput{Condition: "fair"}); err != nil {
+			t.Fatal(err)
+		}
+		yes, no := true, false
+		check := func(step string, status inventory.Status, condition string, wiped *time.Time) {
+			t.Helper()
+			d, err := f.svc.Inventory.Device(ctx, device)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != status || d.Condition != condition || (d.LastWipedAt == nil) != (wiped == nil) ||
+				(wiped != nil && !d.LastWipedAt.Equal(*wiped)) {
+				t.Fatalf("%s: %s, %q, wiped %v; want %s, %q, wiped %v", step, d.Status, d.Condition, d.LastWipedAt, status, condition, wiped)
+			}
+		}
+		check("returned in fair condition", inventory.Inspection, "fair", nil)
+		steps := []struct {
+			name  string
+			in    inventory.InspectionInput
+			state inventory.Status
+			cond  string
+			wiped *time.Time
+		}{
+			{"wiped, ready, no condition given", inventory.InspectionInput{Wiped: &yes, Outcome: inventory.Ready}, inventory.Available, "fair", ptr(at(2))},
+			{"checked again on the shelf, condition given", inventory.InspectionInput{Wiped: &yes, Outcome: inventory.Ready, Condition: "good"}, inventory.Available, "good", ptr(at(3))},
+			{"sent to repair, not wiped, no condition given", inventory.InspectionInput{Wiped: &no, Outcome: inventory.NeedsRepair}, inventory.Repair, "good", ptr(at(3))},
+			{"repaired, wiped, condition given", inventory.InspectionInput{Wiped: &yes, Outcome: inventory.Ready, Condition: "fair"}, inventory.Available, "fair", ptr(at(5))},
+		}
+		for i, s := range steps {
+			f.clock.Set(at(2 + i))
+			if _, err := f.svc.Inventory.InspectDevice(ctx, co, device, s.in); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			check(s.name, s.state, s.cond, s.wiped)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

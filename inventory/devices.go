@@ -676,20 +676,26 @@ func (s *Service) InspectDevice(ctx context.Context, actor *accounts.Actor, id i
 			}
 			d.ReservedForRequestID = nil
 		}
-		q := tx.NewUpdate().Model(d).Set("status = ?", next).Set("updated_at = ?", now).
-			WherePK().Where("status = ?", from)
+		// One statement whatever was inspected, kept prepared: a wipe and a
+		// condition are set when given.
+		update := func(p storage.Param) *bun.UpdateQuery {
+			return tx.NewUpdate().Model((*Device)(nil)).Set("status = ?", p(0)).Set("updated_at = ?", p(1)).
+				Set("last_wiped_at = CASE WHEN ? THEN ? ELSE last_wiped_at END", p(2), p(1)).
+				Set("condition = COALESCE(NULLIF(?, ''), condition)", p(3)).
+				Where("d.id = ?", p(4)).Where("status = ?", p(5))
+		}
+		args := []any{next, now, *in.Wiped, in.Condition, d.ID, from}
 		if *in.Wiped {
-			q.Set("last_wiped_at = ?", now)
 			d.LastWipedAt = &now
 		}
 		if in.Condition != "" {
-			q.Set("condition = ?", in.Condition)
 			d.Condition = in.Condition
 		}
 		if next != from {
-			err = moveDevice(ctx, tx, q, d.ID, next, now, d.AssetTag)
+			err = moveDevice(ctx, tx, &inspectMove, update, args, d.ID, next, now, d.AssetTag)
 		} else {
-			err = transition(ctx, q, "device", d.AssetTag)
+			res, err2 := inspectInPlace.Exec(ctx, tx, func(p storage.Param) storage.Query { return update(p) }, args...)
+			err = changedOne(res, err2, "device", d.AssetTag)
 		}
 		if err != nil {
 			return err
@@ -732,23 +738,33 @@ func recordStatus(ctx context.Context, tx bun.Tx, deviceID int64, status Status,
 	return storage.Err(err, "device status history")
 }
 
-// moveDevice runs q, the conditional update of one device (its status to
-// status, among other columns), as transition does, and records the new
-// status in the device's history at at. On PostgreSQL the two are one
-// statement, the update in a WITH of the history's insert: a round trip
-// less in every issue, return and inspection, each of which holds its
-// kind's lock until it commits.
-func moveDevice(ctx context.Context, tx bun.Tx, q *bun.UpdateQuery, deviceID int64, status Status, at time.Time, name string) error {
+// moveDevice runs update, the conditional update of one device (its
+// status to status, among other columns) with args, as transition does,
+// and records the new status in the device's history at at. On PostgreSQL
+// the two are one statement, the update in a WITH of the history's insert:
+// a round trip less in every issue, return and inspection, each of which
+// holds its kind's lock until it commits. h keeps the statement prepared
+// (one HotQuery per update).
+func moveDevice(ctx context.Context, tx bun.Tx, h *storage.HotQuery, update func(p storage.Param) *bun.UpdateQuery, args []any,
+	deviceID int64, status Status, at time.Time, name string) error {
 	if tx.Dialect().Name() != dialect.PG {
-		if err := transition(ctx, q, "device", name); err != nil {
+		res, err := h.Exec(ctx, tx, func(p storage.Param) storage.Query { return update(p) }, args...)
+		if err := changedOne(res, err, "device", name); err != nil {
 			return err
 		}
 		return recordStatus(ctx, tx, deviceID, status, at)
 	}
-	res, err := tx.NewRaw("WITH moved AS (?) INSERT INTO device_status_changes (device_id, status, changed_at) SELECT id, ?, ? FROM moved",
-		q.Returning("id"), status, at).Exec(ctx)
+	n := len(args)
+	res, err := h.Exec(ctx, tx, func(p storage.Param) storage.Query {
+		return tx.NewRaw("WITH moved AS (?) INSERT INTO device_status_changes (device_id, status, changed_at) SELECT id, ?, ? FROM moved",
+			update(p).Returning("id"), p(n), p(n+1))
+	}, slices.Concat(args, []any{status, at})...)
 	return changedOne(res, err, "device", name)
 }
+
+// The device moves of every loan's way, kept prepared (moveDevice), and an
+// inspection that leaves the status as it was.
+var lendMove, loanMove, inspectMove, inspectInPlace storage.HotQuery
 
 // transition runs a conditional update and reports a Conflict when it
 // changed nothing: another request moved the record first.

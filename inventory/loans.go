@@ -251,14 +251,14 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		// the device changed and updates nothing; on SQLite the transaction
 		// already holds the write lock. A held device is taken only by its
 		// own request, and lent it is held no more.
-		q := tx.NewUpdate().Model(device).Set("status = ?", OnLoan).Set("reserved_for_request_id = NULL").Set("updated_at = ?", now).
-			WherePK().Where("status = ?", Available)
-		if in.RequestID == nil {
-			q.Where("reserved_for_request_id IS NULL")
-		} else {
-			q.Where("(reserved_for_request_id IS NULL OR reserved_for_request_id = ?)", *in.RequestID)
+		// (Without a request, the request id is NULL, which equals nothing.)
+		lend := func(p storage.Param) *bun.UpdateQuery {
+			return tx.NewUpdate().Model((*Device)(nil)).Set("status = ?", p(0)).Set("reserved_for_request_id = NULL").Set("updated_at = ?", p(1)).
+				Where("d.id = ?", p(2)).Where("status = ?", p(3)).
+				Where("(reserved_for_request_id IS NULL OR reserved_for_request_id = ?)", p(4))
 		}
-		if err := moveDevice(ctx, tx, q, device.ID, OnLoan, now, device.AssetTag); err != nil {
+		err = moveDevice(ctx, tx, &lendMove, lend, []any{OnLoan, now, device.ID, Available, in.RequestID}, device.ID, OnLoan, now, device.AssetTag)
+		if err != nil {
 			return err
 		}
 		device.Status, device.ReservedForRequestID = OnLoan, nil
@@ -467,12 +467,15 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 		}
 		l.UpdatedAt = now
 		if move.From != move.To {
-			dq := tx.NewUpdate().Table("devices").Set("status = ?", move.To).Set("updated_at = ?", now).
-				Where("id = ? AND status = ?", l.DeviceID, move.From)
-			if move.Condition != "" {
-				dq.Set("condition = ?", move.Condition)
+			// A condition is set when the move has one.
+			update := func(p storage.Param) *bun.UpdateQuery {
+				return tx.NewUpdate().Table("devices").Set("status = ?", p(0)).Set("updated_at = ?", p(1)).
+					Set("condition = COALESCE(NULLIF(?, ''), condition)", p(2)).
+					Where("id = ? AND status = ?", p(3), p(4))
 			}
-			if err := moveDevice(ctx, tx, dq, l.DeviceID, move.To, now, "#"+itoa(l.DeviceID)); err != nil {
+			err := moveDevice(ctx, tx, &loanMove, update, []any{move.To, now, move.Condition, l.DeviceID, move.From},
+				l.DeviceID, move.To, now, "#"+itoa(l.DeviceID))
+			if err != nil {
 				return err
 			}
 			details["device_status"] = audit.Change{From: move.From, To: move.To}
