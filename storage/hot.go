@@ -132,8 +132,9 @@ func (h *HotQuery) prepared(ctx context.Context, idb bun.IDB, build func(param P
 // migration, say), and if so forgets the statement, to be prepared anew.
 // Outside a transaction the caller then runs the query as an ordinary one;
 // inside one, PostgreSQL has aborted the transaction, so nothing more can
-// run in it: stale reports false and the error ends the request, once
-// (docs/operations.md, "Upgrading").
+// run in it: stale reports false and the error ends the request, once, as
+// one to send again (Err; docs/operations.md, "Connections to the
+// database").
 func (r hotRun) stale(h *HotQuery, err error) bool {
 	if !isStalePlan(err) {
 		return false
@@ -188,10 +189,13 @@ func hotArgs(args []any) []any {
 // isStalePlan reports PostgreSQL's "cached plan must not change result
 // type" (SQLSTATE 0A000), its answer to a prepared statement whose result
 // columns changed since it was prepared. SQLite prepares such a statement
-// again by itself.
+// again by itself. 0A000 is any feature not supported (FOR UPDATE with an
+// aggregate, say: a fault of the query, not a plan to forget and a request
+// to send again), so the routine that raised it tells this one apart; its
+// name, unlike the message, is never translated.
 func isStalePlan(err error) bool {
 	var pgErr pgdriver.Error
-	return errors.As(err, &pgErr) && pgErr.Field('C') == "0A000"
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "0A000" && pgErr.Field('R') == "RevalidateCachedQuery"
 }
 
 // stmt is the query prepared on db, kept by db (DB.hot). A failed
