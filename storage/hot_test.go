@@ -343,3 +343,26 @@ func TestHotQueryInATransactionAfterAColumnChangesType(t *testing.T) {
 		}
 	})
 }
+
+// A string holding a NUL is refused as bun refuses it in a query: kept
+// prepared, PostgreSQL's driver would drop the NUL and find the row of the
+// string without it, where SQLite would look for the NUL.
+func TestHotQueryRefusesAStringWithANUL(t *testing.T) {
+	var byEmail storage.HotQuery
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('admin@example.org', 'A', 'admin', 'x', TRUE, ?, ?)", time.Now(), time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		type email string // a named string type is a string to the driver too
+		for _, arg := range []any{"admin@example.org\x00", email("admin@example.org\x00")} {
+			var id int64
+			err := byEmail.ScanOne(ctx, db, func(p storage.Param) storage.Query {
+				return db.NewSelect().Table("users").Column("id").Where("email = ?", p(0))
+			}, []any{arg}, &id)
+			if err == nil || errors.Is(err, sql.ErrNoRows) {
+				t.Errorf("%T %q: id %d, %v; want refused", arg, arg, id, err)
+			}
+		}
+	})
+}
