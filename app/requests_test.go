@@ -3,9 +3,12 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/calendar"
@@ -418,6 +421,56 @@ func TestReservationsHoldUnderConcurrentChanges(t *testing.T) {
 		free := count("free", `SELECT COUNT(*) FROM devices WHERE status = 'available' AND reserved_for_request_id IS NULL`)
 		if waiting > 0 && free > 0 {
 			t.Errorf("%d laptops are free while %d requests wait", free, waiting)
+		}
+	})
+}
+
+// The waitlist's head, kept prepared, is read through the waitlist's
+// partial index (status = 'waitlisted') even with the plan PostgreSQL
+// keeps for any argument: a plan that took the status as an argument could
+// not use it, and scanned the table.
+func TestWaitlistHeadKeepsItsIndex(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		if db.Engine != storage.Postgres {
+			t.Skip("PostgreSQL only: SQLite plans a prepared statement anew for the arguments bound")
+		}
+		// One connection: the statement prepared in the background is on
+		// the connection the test then asks.
+		db.SetPool(storage.Pool{MaxOpen: 1, MaxIdle: 1})
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		if _, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: f.person(sw, cents(20000)), DeviceKind: "laptop"}); err != nil {
+			t.Fatal(err)
+		}
+		f.laptop(co) // the head of the line is served
+		var name string
+		var params int
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := db.NewRaw("SELECT name, cardinality(parameter_types) FROM pg_prepared_statements WHERE statement LIKE '%ORDER BY r.priority DESC, r.waitlisted_at, r.id LIMIT 1'").Scan(ctx, &name, &params)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the waitlist's head was never prepared: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := db.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
+		args := []any{bun.Ident(name), "laptop"}
+		execute := "EXPLAIN EXECUTE ?(?)"
+		if params == 2 {
+			args, execute = append(args, eligibility.Waitlisted), "EXPLAIN EXECUTE ?(?, ?)"
+		}
+		var plan []string
+		if err := db.NewRaw(execute, args...).Scan(ctx, &plan); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(plan, "\n"), "device_requests_waitlist_idx") {
+			t.Errorf("the waitlist's head is planned without its index:\n%s", strings.Join(plan, "\n"))
 		}
 	})
 }

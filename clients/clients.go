@@ -176,9 +176,15 @@ func visibilityOf(actor *accounts.Actor) visibility {
 }
 
 // visible restricts q (over clients aliased c, within db) to what actor
-// may see.
+// may see. The actor's id is read only for a caseload: the system (a nil
+// actor) sees no one, as it did before the rule took the id as an argument.
 func (s *Service) visible(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
-	return s.visibleAs(db, q, visibilityOf(actor), actor.ID)
+	v := visibilityOf(actor)
+	var worker any
+	if v == seesCaseload {
+		worker = actor.ID
+	}
+	return s.visibleAs(db, q, v, worker)
 }
 
 // visibleAs restricts q to the clients visible in case v, to a social

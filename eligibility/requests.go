@@ -459,10 +459,14 @@ func (s *Service) passOn(ctx context.Context, tx bun.Tx, actor *accounts.Actor, 
 func (s *Service) promote(ctx context.Context, tx bun.Tx, actor *accounts.Actor, kind string) error {
 	for {
 		head := new(DeviceRequest)
+		// The status is written into the statement, not a parameter: the
+		// waitlist's index is partial (status = 'waitlisted'), and a plan
+		// kept for any status could not use it (PostgreSQL would scan the
+		// table or plan the query anew each time).
 		err := waitlistHead.ScanOne(ctx, tx, func(p storage.Param) storage.Query {
-			return tx.NewSelect().Model((*DeviceRequest)(nil)).Where("r.device_kind = ? AND r.status = ?", p(0), p(1)).
+			return tx.NewSelect().Model((*DeviceRequest)(nil)).Where("r.device_kind = ? AND r.status = ?", p(0), Waitlisted).
 				OrderExpr("r.priority DESC, r.waitlisted_at, r.id").Limit(1)
-		}, []any{kind, Waitlisted}, head)
+		}, []any{kind}, head)
 		if apperr.Is(storage.Err(err, "request"), apperr.NotFound) {
 			return nil
 		}

@@ -283,7 +283,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 // scope restricts a loan query to what the actor may see: a social worker
 // sees only their own clients' loans.
 func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *bun.SelectQuery {
-	if actor.Can(accounts.ManageLoans) {
+	if seesEveryLoan(actor) {
 		return q
 	}
 	if actor.Can(accounts.ReadLoans) && actor.Role == accounts.SocialWorker {
@@ -292,15 +292,18 @@ func (s *Service) scope(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor) *
 	return q.Where("1 = 0")
 }
 
+// seesEveryLoan reports whether scope leaves the actor's loan queries as
+// they are: those who manage loans see every one.
+func seesEveryLoan(actor *accounts.Actor) bool { return actor.Can(accounts.ManageLoans) }
+
 // loadLoan reads a loan the actor may see; with lock, its row stays locked
 // for the caller's transaction.
 func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64, lock bool) (*Loan, error) {
 	l := new(Loan)
 	var err error
-	if actor.Can(accounts.ManageLoans) {
-		// Those who manage loans see every one (scope adds nothing): the
-		// same query each time, kept prepared, as every change of a loan
-		// reads it first.
+	if seesEveryLoan(actor) {
+		// scope adds nothing: the same query each time, kept prepared, as
+		// every change of a loan reads it first.
 		hot := &loanRead
 		if lock {
 			hot = &loanReadLocked

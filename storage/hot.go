@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -62,7 +64,11 @@ func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Pa
 	if run.stmt == nil {
 		return build(values(args)).Scan(ctx, dest...)
 	}
-	err = scanOne(ctx, run, hotArgs(args), dest)
+	bound, err := hotArgs(args)
+	if err != nil {
+		return err
+	}
+	err = scanOne(ctx, run, bound, dest)
 	if run.stale(h, err) {
 		return build(values(args)).Scan(ctx, dest...)
 	}
@@ -79,7 +85,11 @@ func (h *HotQuery) Exec(ctx context.Context, idb bun.IDB, build func(param Param
 	if run.stmt == nil {
 		return build(values(args)).Exec(ctx)
 	}
-	res, err := run.stmt.ExecContext(ctx, hotArgs(args)...)
+	bound, err := hotArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	res, err := run.stmt.ExecContext(ctx, bound...)
 	if run.stale(h, err) {
 		return build(values(args)).Exec(ctx)
 	}
@@ -132,8 +142,9 @@ func (h *HotQuery) prepared(ctx context.Context, idb bun.IDB, build func(param P
 // migration, say), and if so forgets the statement, to be prepared anew.
 // Outside a transaction the caller then runs the query as an ordinary one;
 // inside one, PostgreSQL has aborted the transaction, so nothing more can
-// run in it: stale reports false and the error ends the request, once
-// (docs/operations.md, "Upgrading").
+// run in it: stale reports false and the error ends the request, once, as
+// one to send again (Err; docs/operations.md, "Connections to the
+// database").
 func (r hotRun) stale(h *HotQuery, err error) bool {
 	if !isStalePlan(err) {
 		return false
@@ -169,10 +180,16 @@ func values(args []any) Param { return func(i int) any { return args[i] } }
 // written as bun writes it into a query (UTC, to the microsecond), which
 // both databases read back the same way: SQLite stores times as that text,
 // and its driver would otherwise write its own layout, with a local offset,
-// which neither sorts nor compares with the rest.
-func hotArgs(args []any) []any {
+// which neither sorts nor compares with the rest. A string holding a NUL
+// is refused, as bun refuses to write one into a query: pgdriver would
+// drop the NUL silently ("admin\x00" would find "admin") where SQLite keeps
+// it, so the same argument would mean a different value on each database.
+func hotArgs(args []any) ([]any, error) {
 	out, copied := args, false
 	for i, a := range args {
+		if s, ok := stringOf(a); ok && strings.IndexByte(s, 0) >= 0 {
+			return nil, errStringNUL
+		}
 		t, ok := a.(time.Time)
 		if !ok {
 			continue
@@ -182,16 +199,34 @@ func hotArgs(args []any) []any {
 		}
 		out[i] = t.UTC().Format("2006-01-02 15:04:05.999999-07:00")
 	}
-	return out
+	return out, nil
+}
+
+var errStringNUL = errors.New("storage: a string argument contains a NUL byte (0x00)")
+
+// stringOf is a's text when it is a string, of a named string type or a
+// pointer to one: what database/sql passes to the driver as a string.
+func stringOf(a any) (string, bool) {
+	v := reflect.ValueOf(a)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.String {
+		return "", false
+	}
+	return v.String(), true
 }
 
 // isStalePlan reports PostgreSQL's "cached plan must not change result
 // type" (SQLSTATE 0A000), its answer to a prepared statement whose result
 // columns changed since it was prepared. SQLite prepares such a statement
-// again by itself.
+// again by itself. 0A000 is any feature not supported (FOR UPDATE with an
+// aggregate, say: a fault of the query, not a plan to forget and a request
+// to send again), so the routine that raised it tells this one apart; its
+// name, unlike the message, is never translated.
 func isStalePlan(err error) bool {
 	var pgErr pgdriver.Error
-	return errors.As(err, &pgErr) && pgErr.Field('C') == "0A000"
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "0A000" && pgErr.Field('R') == "RevalidateCachedQuery"
 }
 
 // stmt is the query prepared on db, kept by db (DB.hot). A failed

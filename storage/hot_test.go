@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -317,8 +318,16 @@ func TestHotQueryInATransactionAfterAColumnChangesType(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "ALTER TABLE users ALTER COLUMN name TYPE varchar(300)"); err != nil {
 			t.Fatal(err)
 		}
-		if err := inTx(); err == nil {
-			t.Fatal("the stale statement ran in the transaction")
+		// The request that ran it is told to send it again (503), not
+		// that the service failed (500).
+		if err := storage.Err(inTx(), "user"); !apperr.Is(err, apperr.Unavailable) {
+			t.Fatalf("the stale statement in the transaction: %v, want unavailable", err)
+		}
+		// Another feature PostgreSQL does not support (the same SQLSTATE)
+		// is a fault of the query: sending it again would not help.
+		var n int
+		if err := storage.Err(db.NewRaw("SELECT COUNT(*) FROM users FOR UPDATE").Scan(ctx, &n), "user"); !apperr.Is(err, apperr.Internal) {
+			t.Errorf("FOR UPDATE with an aggregate: %v, want internal", err)
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -331,6 +340,29 @@ func TestHotQueryInATransactionAfterAColumnChangesType(t *testing.T) {
 				t.Fatalf("after the change: %q, %v", name, err)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// A string holding a NUL is refused as bun refuses it in a query: kept
+// prepared, PostgreSQL's driver would drop the NUL and find the row of the
+// string without it, where SQLite would look for the NUL.
+func TestHotQueryRefusesAStringWithANUL(t *testing.T) {
+	var byEmail storage.HotQuery
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('admin@example.org', 'A', 'admin', 'x', TRUE, ?, ?)", time.Now(), time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		type email string // a named string type is a string to the driver too
+		for _, arg := range []any{"admin@example.org\x00", email("admin@example.org\x00")} {
+			var id int64
+			err := byEmail.ScanOne(ctx, db, func(p storage.Param) storage.Query {
+				return db.NewSelect().Table("users").Column("id").Where("email = ?", p(0))
+			}, []any{arg}, &id)
+			if err == nil || errors.Is(err, sql.ErrNoRows) {
+				t.Errorf("%T %q: id %d, %v; want refused", arg, arg, id, err)
+			}
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -191,8 +192,9 @@ func WithFence(ctx context.Context, f Fence) context.Context {
 }
 
 // Err translates a database error into an apperr: no rows becomes NotFound
-// (naming what), a unique or foreign-key violation becomes Conflict, and
-// anything else is Internal.
+// (naming what), a unique or foreign-key violation becomes Conflict, a hot
+// query gone stale in a transaction Unavailable, and anything else is
+// Internal.
 func Err(err error, what string) error {
 	if err == nil {
 		return nil
@@ -203,6 +205,13 @@ func Err(err error, what string) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	if isStalePlan(err) {
+		// Only a transaction sees it (HotQuery.stale): the statement is
+		// prepared anew for the next one, so the request, sent again,
+		// succeeds. It is no fault of the service's, but an upgrade's.
+		return &apperr.Error{Code: apperr.Unavailable, RetryAfter: time.Second, Err: err,
+			Message: "the database changed while this request ran (an upgrade); send it again"}
 	}
 	if IsUniqueViolation(err) {
 		return &apperr.Error{Code: apperr.Conflict, Message: what + " already exists", Err: err}
