@@ -21,11 +21,7 @@ import (
 func TestEveryStatusChangeIsInTheHistory(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
-		co, sw := f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
-		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-		at := func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
-		f.clock.Set(at(0))
+		f, co, sw, at := newDayFixture(t, db)
 		device := f.laptop(co)
 		client := f.client(sw, "Ana", clients.SMS, "en")
 		other := f.client(sw, "Ben", clients.SMS, "en")
@@ -136,11 +132,7 @@ func TestAConflictingDeviceMoveWritesNoHistory(t *testing.T) {
 func TestInspectionsStoreWhatTheySet(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
-		co, sw := f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
-		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-		at := func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
-		f.clock.Set(at(0))
+		f, co, sw, at := newDayFixture(t, db)
 		device := f.laptop(co)
 		client := f.client(sw, "Ana", clients.SMS, "en")
 		loan, err := f.svc.Inventory.IssueLoan(ctx, co, inventory.IssueInput{ClientID: client, DeviceID: device,
@@ -188,3 +180,14 @@ func TestInspectionsStoreWhatTheySet(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// newDayFixture is a fixture with a coordinator and a social worker, and
+// at(m), m minutes into the test's day, where its clock is set.
+func newDayFixture(t *testing.T, db *storage.DB) (f *fixture, co, sw *accounts.Actor, at func(minutes int) time.Time) {
+	f = newFixture(t, db)
+	co, sw = f.actor(accounts.Coordinator), f.actor(accounts.SocialWorker)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	at = func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
+	f.clock.Set(at(0))
+	return f, co, sw, at
+}
