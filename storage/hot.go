@@ -69,7 +69,7 @@ func (h *HotQuery) ScanOne(ctx context.Context, idb bun.IDB, build func(param Pa
 		return err
 	}
 	err = scanOne(ctx, run, bound, dest)
-	if run.stale(h, err) {
+	if run.rerun(h, err) {
 		return build(values(args)).Scan(ctx, dest...)
 	}
 	return err
@@ -90,7 +90,7 @@ func (h *HotQuery) Exec(ctx context.Context, idb bun.IDB, build func(param Param
 		return nil, err
 	}
 	res, err := run.stmt.ExecContext(ctx, bound...)
-	if run.stale(h, err) {
+	if run.rerun(h, err) {
 		return build(values(args)).Exec(ctx)
 	}
 	return res, err
@@ -137,15 +137,20 @@ func (h *HotQuery) prepared(ctx context.Context, idb bun.IDB, build func(param P
 	return hotRun{}, nil
 }
 
-// stale reports whether err is PostgreSQL refusing a statement prepared
-// before a column the query returns changed its type (another instance's
-// migration, say), and if so forgets the statement, to be prepared anew.
-// Outside a transaction the caller then runs the query as an ordinary one;
-// inside one, PostgreSQL has aborted the transaction, so nothing more can
-// run in it: stale reports false and the error ends the request, once, as
-// one to send again (Err; docs/operations.md, "Connections to the
-// database").
-func (r hotRun) stale(h *HotQuery, err error) bool {
+// rerun reports whether the query is to run again as an ordinary one after
+// err. Either the statement was closed, by another goroutine that found it
+// stale after this one took it: nothing was sent, in a transaction or out
+// of one. Or err is PostgreSQL refusing a statement prepared before a
+// column the query returns changed its type (another instance's
+// migration, say): the statement is forgotten, to be prepared anew, and
+// outside a transaction the query runs again; inside one, PostgreSQL has
+// aborted the transaction, so nothing more can run in it: rerun reports
+// false and the error ends the request, once, as one to send again (Err;
+// docs/operations.md, "Connections to the database").
+func (r hotRun) rerun(h *HotQuery, err error) bool {
+	if isClosedStmt(err) {
+		return true
+	}
 	if !isStalePlan(err) {
 		return false
 	}
@@ -153,6 +158,12 @@ func (r hotRun) stale(h *HotQuery, err error) bool {
 		r.parent.Close()
 	}
 	return !r.inTx
+}
+
+// isClosedStmt reports database/sql's refusal of a closed statement (its
+// error is not exported), given before anything is sent.
+func isClosedStmt(err error) bool {
+	return err != nil && err.Error() == "sql: statement is closed"
 }
 
 func scanOne(ctx context.Context, run hotRun, args, dest []any) error {

@@ -366,3 +366,40 @@ func TestHotQueryRefusesAStringWithANUL(t *testing.T) {
 		}
 	})
 }
+
+// A kept statement closed between a caller's taking it and its use (by
+// another goroutine that found it stale) is a query run as an ordinary one,
+// in a transaction or out of one: nothing had been sent.
+func TestHotQueryWhoseStatementWasClosedMeanwhile(t *testing.T) {
+	var byEmail storage.HotQuery
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.NewRaw("INSERT INTO users (email, name, role, password_hash, active, created_at, updated_at) VALUES ('a@example.org', 'A', 'admin', 'x', TRUE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		read := func(idb bun.IDB) (string, error) {
+			var name string
+			err := byEmail.ScanOne(ctx, idb, func(p storage.Param) storage.Query {
+				return idb.NewSelect().Table("users").Column("name").Where("email = ?", p(0))
+			}, []any{"a@example.org"}, &name)
+			return name, err
+		}
+		if name, err := read(db); err != nil || name != "A" { // kept from now on
+			t.Fatalf("first read: %q, %v", name, err)
+		}
+		byEmail.CloseKept(db)
+		if name, err := read(db); err != nil || name != "A" {
+			t.Errorf("outside a transaction: %q, %v", name, err)
+		}
+		err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+			name, err := read(tx)
+			if err == nil && name != "A" {
+				err = fmt.Errorf("read %q", name)
+			}
+			return err
+		})
+		if err != nil {
+			t.Errorf("in a transaction: %v", err)
+		}
+	})
+}
