@@ -739,12 +739,12 @@ func recordStatus(ctx context.Context, tx bun.Tx, deviceID int64, status Status,
 }
 
 // moveDevice runs update, the conditional update of one device (its
-// status to status, among other columns) with args, as transition does,
-// and records the new status in the device's history at at. On PostgreSQL
-// the two are one statement, the update in a WITH of the history's insert:
-// a round trip less in every issue, return and inspection, each of which
-// holds its kind's lock until it commits. h keeps the statement prepared
-// (one HotQuery per update).
+// status to status, among other columns) with args, a Conflict when it
+// changes nothing, and records the new status in the device's history at
+// at. On PostgreSQL the two are one statement, the update in a WITH of the
+// history's insert: a round trip less in every issue, return and
+// inspection, each of which holds its kind's lock until it commits. h
+// keeps the statement prepared (one HotQuery per update).
 func moveDevice(ctx context.Context, tx bun.Tx, h *storage.HotQuery, update func(p storage.Param) *bun.UpdateQuery, args []any,
 	deviceID int64, status Status, at time.Time, name string) error {
 	if tx.Dialect().Name() != dialect.PG {
@@ -766,14 +766,8 @@ func moveDevice(ctx context.Context, tx bun.Tx, h *storage.HotQuery, update func
 // inspection that leaves the status as it was.
 var lendMove, loanMove, inspectMove, inspectInPlace storage.HotQuery
 
-// transition runs a conditional update and reports a Conflict when it
-// changed nothing: another request moved the record first.
-func transition(ctx context.Context, q *bun.UpdateQuery, what, name string) error {
-	res, err := q.Exec(ctx)
-	return changedOne(res, err, what, name)
-}
-
-// changedOne reports a Conflict when a conditional update changed no row.
+// changedOne reports a Conflict when a conditional update changed no row:
+// another request moved the record first.
 func changedOne(res sql.Result, err error, what, name string) error {
 	if err != nil {
 		return storage.Err(err, what)

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,7 +202,13 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		now := s.now()
 		loan = &Loan{ClientID: in.ClientID, DeviceID: in.DeviceID, DeviceKind: device.Kind, DataPlanID: in.DataPlanID, Status: LoanOpen,
 			DueOn: in.DueOn, Notes: strings.TrimSpace(in.Notes), IssuedAt: now, IssuedBy: actor.ID, UpdatedAt: now}
-		if _, err := tx.NewInsert().Model(loan).Exec(ctx); err != nil {
+		err = loanInsert.ScanOne(ctx, tx, func(p storage.Param) storage.Query {
+			return tx.NewRaw("INSERT INTO loans (client_id, device_id, device_kind, data_plan_id, status, due_on, renewals, notes, issued_at, issued_by, "+
+				"return_condition, return_notes, lost_notes, recovered_condition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?) RETURNING id",
+				p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10))
+		}, []any{loan.ClientID, loan.DeviceID, loan.DeviceKind, loan.DataPlanID, loan.Status, loan.DueOn, loan.Renewals, loan.Notes,
+			loan.IssuedAt, loan.IssuedBy, loan.UpdatedAt}, &loan.ID)
+		if err != nil {
 			switch {
 			case storage.UniqueOn(err, "device_id"):
 				return apperr.New(apperr.Conflict, "device %s is already on an open loan", device.AssetTag)
@@ -321,7 +328,7 @@ func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Acto
 }
 
 // Statements of every loan's way, kept prepared.
-var loanRead, loanReadLocked, firstLoan storage.HotQuery
+var loanRead, loanReadLocked, loanInsert, firstLoan storage.HotQuery
 
 // Loan returns one loan the actor may see.
 func (s *Service) Loan(ctx context.Context, actor *accounts.Actor, id int64) (*Loan, error) {
@@ -448,7 +455,7 @@ func (s *Service) filterLoans(q *bun.SelectQuery, actor *accounts.Actor, f LoanF
 // goes with it, and records the event, all in one transaction.
 func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, action string,
 	allowed func(tx bun.Tx, l *Loan) error,
-	update func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any),
+	update func(l *Loan, now time.Time) loanChange,
 ) (*Loan, error) {
 	var loan *Loan
 	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
@@ -463,9 +470,13 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 		}
 		now := s.now()
 		prev := l.Status
-		q := tx.NewUpdate().Model(l).Set("updated_at = ?", now).WherePK().Where("status = ?", prev)
-		move, details := update(l, q, now)
-		if err := transition(ctx, q, "loan", "#"+itoa(l.ID)); err != nil {
+		c := update(l, now)
+		move, details := c.move, c.details
+		res, err := c.hot.Exec(ctx, tx, func(p storage.Param) storage.Query {
+			q := tx.NewUpdate().Model((*Loan)(nil)).Set("updated_at = ?", p(0)).Where("l.id = ?", p(1)).Where("status = ?", p(2))
+			return c.set(q, func(i int) any { return p(3 + i) })
+		}, slices.Concat([]any{now, l.ID, prev}, c.args)...)
+		if err := changedOne(res, err, "loan", "#"+itoa(l.ID)); err != nil {
 			return err
 		}
 		l.UpdatedAt = now
@@ -508,6 +519,22 @@ type deviceMove struct {
 	Condition string
 }
 
+// loanChange is what one kind of change does to a loan (change): set adds
+// its columns and conditions to the loan's conditional update, taking its
+// arguments (args) from param; hot keeps that statement prepared, one per
+// kind of change. The device moves as move says; details go to the audit
+// event.
+type loanChange struct {
+	hot     *storage.HotQuery
+	set     func(q *bun.UpdateQuery, param storage.Param) *bun.UpdateQuery
+	args    []any
+	move    deviceMove
+	details map[string]any
+}
+
+// The loan updates of each kind of change, kept prepared.
+var returnUpdate, renewUpdate, lostUpdate, recoveredUpdate storage.HotQuery
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func mustBeOpen(_ bun.Tx, l *Loan) error {
@@ -534,11 +561,14 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 		return nil, err
 	}
 	return s.change(ctx, actor, id, "loan.returned", mustBeOpen,
-		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+		func(l *Loan, now time.Time) loanChange {
 			l.Status, l.ReturnedAt, l.ReturnCondition, l.ReturnNotes = LoanReturned, &now, in.Condition, in.Notes
-			q.Set("status = ?", l.Status).Set("returned_at = ?", now).Set("return_condition = ?", in.Condition).
-				Set("return_notes = ?", in.Notes)
-			return deviceMove{OnLoan, Inspection, in.Condition}, map[string]any{"condition": in.Condition, "notes": in.Notes}
+			return loanChange{hot: &returnUpdate,
+				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+					return q.Set("status = ?", p(0)).Set("returned_at = ?", p(1)).Set("return_condition = ?", p(2)).Set("return_notes = ?", p(3))
+				},
+				args: []any{l.Status, now, in.Condition, in.Notes},
+				move: deviceMove{OnLoan, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition, "notes": in.Notes}}
 		})
 }
 
@@ -574,15 +604,20 @@ func (s *Service) RenewLoan(ctx context.Context, actor *accounts.Actor, id int64
 			}
 			return bad.Err()
 		},
-		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+		func(l *Loan, now time.Time) loanChange {
 			details := map[string]any{"due_on": audit.Change{From: l.DueOn, To: in.DueOn}}
 			if in.DueAfterPlanEnds {
 				details["due_after_plan_ends"] = true
 			}
+			was := l.DueOn
 			l.DueOn = in.DueOn
 			l.Renewals++
-			q.Set("due_on = ?", l.DueOn).Set("renewals = renewals + 1").Where("due_on = ?", details["due_on"].(audit.Change).From)
-			return deviceMove{From: OnLoan, To: OnLoan}, details
+			return loanChange{hot: &renewUpdate,
+				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+					return q.Set("due_on = ?", p(0)).Set("renewals = renewals + 1").Where("due_on = ?", p(1))
+				},
+				args: []any{l.DueOn, was},
+				move: deviceMove{From: OnLoan, To: OnLoan}, details: details}
 		})
 }
 
@@ -600,10 +635,14 @@ func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64,
 		return nil, err
 	}
 	return s.change(ctx, actor, id, "loan.lost", mustBeOpen,
-		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+		func(l *Loan, now time.Time) loanChange {
 			l.Status, l.LostAt, l.LostNotes = LoanLost, &now, in.Notes
-			q.Set("status = ?", l.Status).Set("lost_at = ?", now).Set("lost_notes = ?", in.Notes)
-			return deviceMove{From: OnLoan, To: Lost}, map[string]any{"notes": in.Notes}
+			return loanChange{hot: &lostUpdate,
+				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+					return q.Set("status = ?", p(0)).Set("lost_at = ?", p(1)).Set("lost_notes = ?", p(2))
+				},
+				args: []any{l.Status, now, in.Notes},
+				move: deviceMove{From: OnLoan, To: Lost}, details: map[string]any{"notes": in.Notes}}
 		})
 }
 
@@ -629,9 +668,13 @@ func (s *Service) RecordRecovered(ctx context.Context, actor *accounts.Actor, id
 			}
 			return nil
 		},
-		func(l *Loan, q *bun.UpdateQuery, now time.Time) (deviceMove, map[string]any) {
+		func(l *Loan, now time.Time) loanChange {
 			l.RecoveredAt, l.RecoveredCondition = &now, in.Condition
-			q.Set("recovered_at = ?", now).Set("recovered_condition = ?", in.Condition).Where("recovered_at IS NULL")
-			return deviceMove{Lost, Inspection, in.Condition}, map[string]any{"condition": in.Condition}
+			return loanChange{hot: &recoveredUpdate,
+				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
+					return q.Set("recovered_at = ?", p(0)).Set("recovered_condition = ?", p(1)).Where("recovered_at IS NULL")
+				},
+				args: []any{now, in.Condition},
+				move: deviceMove{Lost, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition}}
 		})
 }
