@@ -474,7 +474,7 @@ func (s *Service) change(ctx context.Context, actor *accounts.Actor, id int64, a
 		move, details := c.move, c.details
 		res, err := c.hot.Exec(ctx, tx, func(p storage.Param) storage.Query {
 			q := tx.NewUpdate().Model((*Loan)(nil)).Set("updated_at = ?", p(0)).Where("l.id = ?", p(1)).Where("status = ?", p(2))
-			return c.set(q, func(i int) any { return p(3 + i) })
+			return c.set(q, p.From(3))
 		}, slices.Concat([]any{now, l.ID, prev}, c.args)...)
 		if err := changedOne(res, err, "loan", "#"+itoa(l.ID)); err != nil {
 			return err

@@ -182,7 +182,7 @@ func (s *Service) cancelPending(ctx context.Context, db bun.IDB, h *storage.HotQ
 	_, err := h.Exec(ctx, db, func(p storage.Param) storage.Query {
 		q := db.NewUpdate().Model((*Notification)(nil)).Set("status = ?", p(0)).Set("last_error = ?", p(1)).
 			Set("updated_at = ?", p(2)).Where("status = ?", p(3))
-		return where(q, func(i int) any { return p(4 + i) })
+		return where(q, p.From(4))
 	}, append([]any{Cancelled, why, s.Now().UTC(), Pending}, args...)...)
 	return storage.Err(err, "notifications")
 }

@@ -41,6 +41,10 @@ type HotQuery struct {
 // Param is how a hot query's builder refers to its i-th argument (from 0).
 type Param func(i int) any
 
+// From is p for the arguments from the n-th on: for a part of a builder
+// written apart, given its own arguments after the builder's.
+func (p Param) From(n int) Param { return func(i int) any { return p(n + i) } }
+
 // Query is a query bun built (select, insert, update or raw) that a hot
 // query's builder returns.
 type Query interface {
