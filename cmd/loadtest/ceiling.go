@@ -78,17 +78,22 @@ func (p *pgAdmin) close() {
 	p.db.Close()
 }
 
-// pgbenchCeilings initialises a pgbench database (dropped afterwards) and
-// runs pgbench's select-only script (-S) and its default tpcb-like one,
-// each with -clients clients and threads for -duration.
-func pgbenchCeilings(ctx context.Context, pg *pgAdmin, o *options) ([]ceiling, error) {
+// initPgbench creates a pgbench database (dropped at pg.close) and
+// initialises it at -pgbench-scale; it returns its URL.
+func initPgbench(ctx context.Context, pg *pgAdmin, o *options) (string, error) {
 	dbURL, err := pg.create(ctx, "pgbench")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if _, err := pgbench(ctx, "-i", "-q", "-s", strconv.Itoa(o.scale()), dbURL); err != nil {
-		return nil, err
+		return "", err
 	}
+	return dbURL, nil
+}
+
+// pgbenchCeilings runs, on the pgbench database at dbURL, pgbench's
+// select-only script (-S) and its default tpcb-like one, each with -clients clients and threads for -duration.
+func pgbenchCeilings(ctx context.Context, dbURL string, o *options) ([]ceiling, error) {
 	var out []ceiling
 	for _, c := range []struct{ name, kind, script string }{
 		{"pgbench -S (select-only)", "read", "-S"},

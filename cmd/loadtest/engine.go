@@ -9,80 +9,112 @@ import (
 	"time"
 )
 
-// measureEngine measures one database: a fresh database seeded, the server
-// started on it, each workload run against it, then the database's own
-// ceiling with the same number of clients.
+// measureEngine measures one database: a fresh database seeded, then
+// -rounds rounds of: the server started on it, each workload run against
+// it, the server stopped, the database's own ceiling measured with the same
+// number of clients.
 func measureEngine(ctx context.Context, o *options, engine, bin, dir string, progress io.Writer) (*result, error) {
 	r := &result{Engine: engine, Clients: o.clients, Duration: o.duration.String(), Warmup: o.warmup.String()}
-	var pg *pgAdmin
-	dbURL := "sqlite:" + filepath.Join(dir, "devicebank.db")
+	e := &engineRun{o: o, name: engine, bin: bin, dir: dir, progress: progress, dbURL: "sqlite:" + filepath.Join(dir, "devicebank.db")}
 	if engine == "postgres" {
-		var err error
-		if pg, err = openPGAdmin(ctx, o.pgURL, o.pgPrefix, o.keep); err != nil {
+		pg, err := openPGAdmin(ctx, o.pgURL, o.pgPrefix, o.keep)
+		if err != nil {
 			return nil, err
 		}
 		defer pg.close()
-		if dbURL, err = pg.create(ctx, "app"); err != nil {
+		if e.dbURL, err = pg.create(ctx, "app"); err != nil {
+			return nil, err
+		}
+		if e.pgbenchURL, err = initPgbench(ctx, pg, o); err != nil {
 			return nil, err
 		}
 	}
 
 	fmt.Fprintf(progress, "%s: seeding %d devices, %d clients, %d overdue loans\n", engine, o.sizes.Devices, o.sizes.Clients, o.sizes.Overdue)
 	start := time.Now()
-	fx, err := seed(ctx, dbURL, o.sizes, o.clients)
-	if err != nil {
+	var err error
+	if e.fx, err = seed(ctx, e.dbURL, o.sizes, o.clients); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	r.SeedSeconds = time.Since(start).Seconds()
 
-	srv, err := startServer(ctx, bin, dbURL, filepath.Join(dir, engine+"-server.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
-	// Idle: started, migrations checked, the first request (healthz)
-	// answered, nothing else yet.
-	idle, err := srv.memory()
-	if err != nil {
-		return nil, err
-	}
-	r.Memory.IdleMiB = idle.rssMiB
-
 	r.LoadBefore, _ = loadAverage() // only informative: 0 if unknown
-	c := newAPIClient(srv.base, o.clients)
-	if err := c.checkOverdue(ctx, fx.Coordinator, o.sizes.Overdue); err != nil {
-		return nil, err
-	}
-	for _, w := range workloads(c, fx) {
-		if o.only != nil && !slices.Contains(o.only, w.key) {
-			continue
+	for i := range o.rounds {
+		if o.rounds > 1 {
+			fmt.Fprintf(progress, "%s: round %d of %d\n", engine, i+1, o.rounds)
 		}
-		fmt.Fprintf(progress, "%s: %s\n", engine, w.name)
-		s, err := measure(ctx, w, o.clients, o.warmup, o.duration)
+		rd, err := e.round(ctx, r)
 		if err != nil {
 			return nil, err
 		}
-		r.Workloads = append(r.Workloads, s)
+		r.Rounds = append(r.Rounds, rd)
+	}
+	r.LoadAfter, _ = loadAverage()
+	r.summarize()
+	return r, nil
+}
+
+// engineRun is what each round on one database needs.
+type engineRun struct {
+	o                 *options
+	name, bin, dir    string
+	dbURL, pgbenchURL string // pgbenchURL: "" on SQLite
+	fx                *fixture
+	progress          io.Writer
+}
+
+// round starts the server, runs the workloads against it, stops it and
+// measures the database's ceiling. The first round also records the
+// server's idle memory; each round updates r's peak and end memory.
+func (e *engineRun) round(ctx context.Context, r *result) (round, error) {
+	var rd round
+	srv, err := startServer(ctx, e.bin, e.dbURL, filepath.Join(e.dir, e.name+"-server.log"))
+	if err != nil {
+		return rd, err
+	}
+	defer srv.stop()
+	c := newAPIClient(srv.base, e.o.clients)
+	if len(r.Rounds) == 0 {
+		// Idle: started, migrations checked, the first request (healthz)
+		// answered, nothing else yet.
+		idle, err := srv.memory()
+		if err != nil {
+			return rd, err
+		}
+		r.Memory.IdleMiB, r.Memory.IdleAnonMiB, r.Memory.IdleFileMiB = idle.rssMiB, idle.anonMiB, idle.fileMiB
+		if err := c.checkOverdue(ctx, e.fx.Coordinator, e.o.sizes.Overdue); err != nil {
+			return rd, err
+		}
+	}
+	for _, w := range workloads(c, e.fx) {
+		if e.o.only != nil && !slices.Contains(e.o.only, w.key) {
+			continue
+		}
+		fmt.Fprintf(e.progress, "%s: %s\n", e.name, w.name)
+		s, err := measure(ctx, w, e.o.clients, e.o.warmup, e.o.duration)
+		if err != nil {
+			return rd, err
+		}
+		rd.Workloads = append(rd.Workloads, s)
 	}
 	end, err := srv.memory()
 	if err != nil {
-		return nil, err
+		return rd, err
 	}
-	r.Memory.PeakMiB, r.Memory.EndMiB = end.hwmMiB, end.rssMiB
-	r.LoadAfter, _ = loadAverage()
+	r.Memory.PeakMiB, r.Memory.EndMiB = max(r.Memory.PeakMiB, end.hwmMiB), end.rssMiB
 	// The server stops before the ceiling is measured, so as not to
 	// share the machine with it.
 	srv.stop()
 
-	fmt.Fprintf(progress, "%s: the database's own ceiling\n", engine)
-	if pg != nil {
-		r.Ceilings, err = pgbenchCeilings(ctx, pg, o)
+	fmt.Fprintf(e.progress, "%s: the database's own ceiling\n", e.name)
+	if e.pgbenchURL != "" {
+		rd.Ceilings, err = pgbenchCeilings(ctx, e.pgbenchURL, e.o)
 	} else {
-		r.Ceilings, err = sqliteCeilings(ctx, dbURL, fx, o)
+		rd.Ceilings, err = sqliteCeilings(ctx, e.dbURL, e.fx, e.o)
 	}
 	if err != nil {
-		return nil, err
+		return rd, err
 	}
-	r.computeRatios()
-	return r, nil
+	rd.computeRatios()
+	return rd, nil
 }

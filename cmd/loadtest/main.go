@@ -39,6 +39,7 @@ func main() {
 type options struct {
 	engines   []string
 	clients   int
+	rounds    int
 	duration  time.Duration
 	warmup    time.Duration
 	pgURL     string
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	db := fs.String("db", "both", "the database to measure: sqlite, postgres or both")
 	fs.IntVar(&o.clients, "clients", 8, "concurrent HTTP clients (and pgbench clients), 1 to 256")
+	fs.IntVar(&o.rounds, "rounds", 1, "how many times to measure the workloads and the ceiling, one after the other, 1 to 20; the report gives the medians and each round's ratios")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each measurement runs (pgbench: rounded up to whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long each workload runs, unmeasured, before its measurement; 0: none")
 	fs.StringVar(&o.pgURL, "pg-url", envOr("DEVICEBANK_LOAD_PG_URL", defaultPGURL),
@@ -121,6 +123,8 @@ func (o *options) check() error {
 	switch {
 	case o.clients < 1 || o.clients > 256:
 		return fmt.Errorf("-clients must be 1 to 256 (got %d)", o.clients)
+	case o.rounds < 1 || o.rounds > 20:
+		return fmt.Errorf("-rounds must be 1 to 20 (got %d)", o.rounds)
 	case o.duration <= 0:
 		return fmt.Errorf("-duration must be positive, such as 10s (got %s)", o.duration)
 	case o.warmup < 0:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -63,12 +64,43 @@ tps = 1745.654321 (excluding connections establishing)
 }
 
 func TestParseProcStatusReadsRSSAndPeakInMiB(t *testing.T) {
-	m, err := parseProcStatus("Name:\tdevicebank\nVmPeak:\t 1262000 kB\nVmHWM:\t   61440 kB\nVmRSS:\t   30720 kB\nThreads:\t9\n")
-	if err != nil || m.rssMiB != 30 || m.hwmMiB != 60 {
-		t.Errorf("parseProcStatus = %+v, %v; want RSS 30 MiB, peak 60 MiB", m, err)
+	m, err := parseProcStatus("Name:\tdevicebank\nVmPeak:\t 1262000 kB\nVmHWM:\t   61440 kB\nVmRSS:\t   30720 kB\n" +
+		"RssAnon:\t   10240 kB\nRssFile:\t   20480 kB\nRssShmem:\t       0 kB\nThreads:\t9\n")
+	if err != nil || m != (memory{rssMiB: 30, anonMiB: 10, fileMiB: 20, hwmMiB: 60}) {
+		t.Errorf("parseProcStatus = %+v, %v; want RSS 30 MiB (10 allocated, 20 file), peak 60 MiB", m, err)
 	}
 	if _, err := parseProcStatus("Name:\tkthreadd\n"); err == nil {
 		t.Error("parseProcStatus accepted a status without VmRSS")
+	}
+}
+
+func TestSummaryIsTheMedianRound(t *testing.T) {
+	rd := func(device, pgbench float64, errors int) round {
+		r := round{Workloads: []stats{{Name: "device", TxPerS: device, P99ms: device / 100, Errors: errors}},
+			Ceilings: []ceiling{{Name: "pgbench -S", Kind: "read", TPS: pgbench}}}
+		r.computeRatios()
+		return r
+	}
+	r := &result{Rounds: []round{rd(900, 1000, 0), rd(500, 2000, 2), rd(700, 1000, 1)}}
+	r.summarize()
+	// Workload: the round with the median tx/s (700), whole; ceiling: 1000;
+	// ratio: the median of 0.9, 0.25 and 0.7, not 700/1000 by chance.
+	if len(r.Workloads) != 1 || r.Workloads[0].TxPerS != 700 || r.Workloads[0].P99ms != 7 || r.Workloads[0].Errors != 3 {
+		t.Errorf("workloads %+v, want the 700 tx/s round with every round's 3 errors", r.Workloads)
+	}
+	if len(r.Ceilings) != 1 || r.Ceilings[0].TPS != 1000 {
+		t.Errorf("ceilings %+v, want 1000", r.Ceilings)
+	}
+	if len(r.Ratios) != 1 || r.Ratios[0].Value != 0.7 {
+		t.Errorf("ratios %+v, want 0.7", r.Ratios)
+	}
+	if r.errors() != 3 {
+		t.Errorf("errors() = %d, want 3", r.errors())
+	}
+	r.Rounds = r.Rounds[:2] // even: the lower middle
+	r.summarize()
+	if r.Workloads[0].TxPerS != 500 || r.Ratios[0].Value != 0.25 {
+		t.Errorf("of two rounds: workload %v, ratio %v; want 500 and 0.25", r.Workloads[0].TxPerS, r.Ratios[0].Value)
 	}
 }
 
@@ -79,6 +111,7 @@ func TestBadFlagsAreNamedAndNothingRuns(t *testing.T) {
 	}{
 		{[]string{"-db", "mysql"}, "-db must be sqlite, postgres or both"},
 		{[]string{"-clients", "0"}, "-clients must be 1 to 256"},
+		{[]string{"-rounds", "0"}, "-rounds must be 1 to 20"},
 		{[]string{"-duration", "-1s"}, "-duration must be positive"},
 		{[]string{"-warmup", "-1s"}, "-warmup must be 0 or positive"},
 		{[]string{"-pg-prefix", "Load; DROP"}, "-pg-prefix must be"},
@@ -163,7 +196,7 @@ func TestLoadtestRunsOnEachDatabase(t *testing.T) {
 	if err := buildServer(context.Background(), bin); err != nil {
 		t.Fatal(err)
 	}
-	engines := [][]string{{"-db", "sqlite"}}
+	engines := [][]string{{"-db", "sqlite", "-rounds", "2"}}
 	if pgURL, prefix := testPG(t); pgURL != "" {
 		engines = append(engines, []string{"-db", "postgres", "-pg-url", pgURL, "-pg-prefix", prefix, "-pgbench-scale", "1"})
 	}
@@ -177,7 +210,11 @@ func TestLoadtestRunsOnEachDatabase(t *testing.T) {
 			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 			}
-			checkResults(t, out, engine[1], stdout.String())
+			rounds := 1
+			if slices.Contains(engine, "-rounds") {
+				rounds = 2
+			}
+			checkResults(t, out, engine[1], rounds, stdout.String())
 		})
 	}
 }
@@ -185,7 +222,7 @@ func TestLoadtestRunsOnEachDatabase(t *testing.T) {
 // checkResults checks the JSON the command wrote: each workload made
 // requests without error, the ceilings and memory were measured, and the
 // table was printed.
-func checkResults(t *testing.T, path, engine, table string) {
+func checkResults(t *testing.T, path, engine string, rounds int, table string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -196,6 +233,14 @@ func checkResults(t *testing.T, path, engine, table string) {
 		t.Fatalf("-json wrote %s (%v), want the results of %s", b, err, engine)
 	}
 	r := results[0]
+	if len(r.Rounds) != rounds {
+		t.Fatalf("%d rounds measured, want %d", len(r.Rounds), rounds)
+	}
+	for _, rd := range r.Rounds {
+		if len(rd.Workloads) != 4 || len(rd.Ratios) != len(r.Ratios) {
+			t.Errorf("a round measured %d workloads and %d ratios, want 4 and %d", len(rd.Workloads), len(rd.Ratios), len(r.Ratios))
+		}
+	}
 	if len(r.Workloads) != 4 {
 		t.Fatalf("%d workloads measured, want 4", len(r.Workloads))
 	}
@@ -222,7 +267,8 @@ func checkResults(t *testing.T, path, engine, table string) {
 			t.Errorf("ceiling %+v", c)
 		}
 	}
-	if m := r.Memory; m.IdleMiB <= 0 || m.PeakMiB < m.EndMiB || m.EndMiB <= 0 {
+	if m := r.Memory; m.IdleMiB <= 0 || m.IdleAnonMiB <= 0 || m.IdleFileMiB <= 0 || m.IdleAnonMiB+m.IdleFileMiB > m.IdleMiB+0.01 ||
+		m.PeakMiB < m.EndMiB || m.EndMiB <= 0 {
 		t.Errorf("memory %+v", m)
 	}
 }

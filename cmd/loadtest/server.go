@@ -149,35 +149,33 @@ func (s *server) logTail() string {
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
-// memory is a process's resident set size now and its high-water mark,
-// in MiB.
+// memory is a process's resident set size now (of it, anonymous and
+// file-backed pages) and its high-water mark, in MiB.
 type memory struct {
-	rssMiB, hwmMiB float64
+	rssMiB, anonMiB, fileMiB, hwmMiB float64
 }
 
-// parseProcStatus reads VmRSS and VmHWM from the text of /proc/PID/status.
+// parseProcStatus reads VmRSS, RssAnon, RssFile and VmHWM from the text of
+// /proc/PID/status.
 func parseProcStatus(status string) (memory, error) {
 	var m memory
+	fields := map[string]*float64{"VmRSS:": &m.rssMiB, "RssAnon:": &m.anonMiB, "RssFile:": &m.fileMiB, "VmHWM:": &m.hwmMiB}
 	found := 0
 	for _, line := range strings.Split(status, "\n") {
-		var dst *float64
-		switch {
-		case strings.HasPrefix(line, "VmRSS:"):
-			dst = &m.rssMiB
-		case strings.HasPrefix(line, "VmHWM:"):
-			dst = &m.hwmMiB
-		default:
+		name, value, ok := strings.Cut(line, "\t")
+		dst := fields[name]
+		if !ok || dst == nil {
 			continue
 		}
 		var kB float64
-		if _, err := fmt.Sscanf(strings.TrimSpace(line[6:]), "%f kB", &kB); err != nil {
+		if _, err := fmt.Sscanf(strings.TrimSpace(value), "%f kB", &kB); err != nil {
 			return m, fmt.Errorf("read %q: %w", line, err)
 		}
 		*dst = kB / 1024
 		found++
 	}
-	if found != 2 {
-		return m, errors.New("no VmRSS and VmHWM in the process status")
+	if found != len(fields) {
+		return m, errors.New("no VmRSS, RssAnon, RssFile and VmHWM in the process status")
 	}
 	return m, nil
 }
