@@ -171,13 +171,19 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level must be debug, info, warn or error")
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch c.LogFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json")
 	}
-	return nil, fmt.Errorf("--log-format must be text or json")
+	if b, ok := w.(*logBuffer); ok {
+		h = flushAtWarnings{h, b}
+	}
+	return slog.New(h), nil
 }
 
 // tokenConfig is how long API tokens work.

@@ -264,7 +264,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	opts, log, err := nc.setup(&cfg, stderr)
+	logOut := newLogBuffer(stderr)
+	defer logOut.Close()
+	opts, log, err := nc.setup(&cfg, logOut)
 	if err != nil {
 		return err
 	}
