@@ -54,13 +54,10 @@ func (b *logBuffer) flushPeriodically() {
 }
 
 // Write keeps p (one log record: handlers write each in one call) for the
-// next flush. It never fails: a logger has nowhere to report it.
+// next flush. It never fails: a logger has nowhere to report a failure.
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.err != nil {
-		return len(p), nil
-	}
 	b.buf = append(b.buf, p...)
 	if b.closed || len(b.buf) >= logBufferLimit {
 		b.flushLocked()
@@ -75,11 +72,13 @@ func (b *logBuffer) Flush() {
 	b.flushLocked()
 }
 
+// flushLocked writes out what waits. A batch the writer refuses is lost,
+// as a line would be that slog could not write; the next is tried anew.
 func (b *logBuffer) flushLocked() {
-	if len(b.buf) == 0 || b.err != nil {
+	if len(b.buf) == 0 {
 		return
 	}
-	_, b.err = b.out.Write(b.buf)
+	b.out.Write(b.buf)
 	b.buf = b.buf[:0]
 }
 
