@@ -37,6 +37,9 @@ type config struct {
 	// Pool sizes the connections to the database; empty settings take the
 	// engine's defaults (storage.DefaultPool).
 	Pool storage.PoolSettings
+	// DataKey is the key-encryption key (DEVICEBANK_DATA_KEY: no flag, so
+	// it is never on a command line), else DataKeyFile holds it.
+	DataKey, DataKeyFile string
 }
 
 // envErr is the first NAME_FILE that could not be read; parse reports it,
@@ -101,6 +104,9 @@ func (c *config) register(fs *flag.FlagSet) {
 		"the agency's time zone, such as America/Chicago, which decides when a loan is overdue and when reminders go; empty: UTC, with a warning at start (env DEVICEBANK_TIMEZONE)")
 	fs.StringVar(&c.DefaultCountry, "default-country", env("DEVICEBANK_DEFAULT_COUNTRY", phone.DefaultRegion),
 		"the country (ISO code such as US, CA, MX) in which a client phone number written without its country code is read; numbers are stored in E.164 (env DEVICEBANK_DEFAULT_COUNTRY)")
+	c.DataKey = os.Getenv("DEVICEBANK_DATA_KEY")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", os.Getenv("DEVICEBANK_DATA_KEY_FILE"),
+		"the file holding the data key that protects client data (mode 0600; or the key itself in env DEVICEBANK_DATA_KEY); empty, on SQLite: DATABASE.key beside the database, made on a new one (env DEVICEBANK_DATA_KEY_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("DEVICEBANK_LOG_LEVEL", "info"), "debug, info, warn or error (env DEVICEBANK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("DEVICEBANK_LOG_FORMAT", "text"), "text or json (env DEVICEBANK_LOG_FORMAT)")
 	fs.StringVar(&c.Pool.MaxOpen, "db-max-open-conns", env("DEVICEBANK_DB_MAX_OPEN_CONNS", ""),

@@ -57,6 +57,8 @@ Commands:
   notify reports   queue last month's report to each funder, once
   report           write the utilization report to a file (JSON, CSV or PDF)
   backup           copy the SQLite database to a file while the service runs
+  keys generate    print a new data key, which protects client data
+  keys rotate      wrap the database's data keys under a new data key
   version          print the version of this build
 
 Run "devicebank COMMAND --help" for a command's flags.
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "users" || cmd == "tokens" || cmd == "notify" {
+	if cmd == "users" || cmd == "tokens" || cmd == "notify" || cmd == "keys" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			// A group alone: its commands, on stdout with exit 0 when asked for.
 			help := len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help")
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"notify reports":       notifyCommand("reports"),
 		"report":               report,
 		"backup":               backup,
+		"keys generate":        keysGenerate,
+		"keys rotate":          keysRotate,
 		"version":              version,
 	}
 	fn, ok := commands[cmd]
@@ -314,6 +318,13 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 			log.Warn(msg)
 		}
 	}
+	_, madeKey, err := cfg.openKeyring(ctx, db)
+	if err != nil {
+		return err
+	}
+	if madeKey != "" {
+		log.Warn(madeKeyFileNotice(madeKey))
+	}
 	svc := app.New(db, opts)
 	stopTokenCache := func() {}
 	if svc.Accounts.Tokens != nil {
@@ -433,6 +444,13 @@ func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	applied, phones, err := upgrade(ctx, db, &cfg)
 	if err != nil {
 		return err
+	}
+	_, madeKey, err := cfg.openKeyring(ctx, db)
+	if err != nil {
+		return err
+	}
+	if madeKey != "" {
+		fmt.Fprintln(stderr, madeKeyFileNotice(madeKey))
 	}
 	if len(applied) == 0 && phones.Converted == 0 {
 		fmt.Fprintln(stdout, "The database is up to date.")

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/devicebank/devicebank/keyring"
 )
 
 // measureEngine measures one database: a fresh database seeded, then
@@ -16,6 +19,11 @@ import (
 func measureEngine(ctx context.Context, o *options, engine, bin, dir string, progress io.Writer) (*result, error) {
 	r := &result{Engine: engine, Clients: o.clients, Duration: o.duration.String(), Warmup: o.warmup.String()}
 	e := &engineRun{o: o, name: engine, bin: bin, dir: dir, progress: progress, dbURL: "sqlite:" + filepath.Join(dir, "devicebank.db")}
+	if os.Getenv("DEVICEBANK_DATA_KEY") == "" && os.Getenv("DEVICEBANK_DATA_KEY_FILE") == "" {
+		// The server's data key, for every round alike (on SQLite it would
+		// make one beside the database; PostgreSQL needs one given).
+		e.dataKey = keyring.Generate()
+	}
 	if engine == "postgres" {
 		pg, err := openPGAdmin(ctx, o.pgURL, o.pgPrefix, o.keep)
 		if err != nil {
@@ -59,6 +67,7 @@ type engineRun struct {
 	o                 *options
 	name, bin, dir    string
 	dbURL, pgbenchURL string // pgbenchURL: "" on SQLite
+	dataKey           string // DEVICEBANK_DATA_KEY for the server, unless set already
 	fx                *fixture
 	progress          io.Writer
 }
@@ -68,7 +77,7 @@ type engineRun struct {
 // server's idle memory; each round updates r's peak and end memory.
 func (e *engineRun) round(ctx context.Context, r *result) (round, error) {
 	var rd round
-	srv, err := startServer(ctx, e.bin, e.dbURL, filepath.Join(e.dir, e.name+"-server.log"))
+	srv, err := startServer(ctx, e.bin, e.dbURL, e.dataKey, filepath.Join(e.dir, e.name+"-server.log"))
 	if err != nil {
 		return rd, err
 	}

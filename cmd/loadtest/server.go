@@ -32,8 +32,8 @@ var listeningRe = regexp.MustCompile(`DeviceBank is listening on (\S+) `)
 // every schedule off (so that no sweep or dispatch runs during a
 // measurement), and returns once /healthz answers. Its output goes to
 // logPath. The server inherits the environment, so DEVICEBANK_* settings
-// apply to it.
-func startServer(ctx context.Context, bin, dbURL, logPath string) (*server, error) {
+// apply to it; dataKey, unless "", is its DEVICEBANK_DATA_KEY.
+func startServer(ctx context.Context, bin, dbURL, dataKey, logPath string) (*server, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -41,6 +41,9 @@ func startServer(ctx context.Context, bin, dbURL, logPath string) (*server, erro
 	cmd := exec.Command(bin, "serve", "--database-url", dbURL, "--addr", "127.0.0.1:0",
 		"--sweep-schedule", "off", "--dispatch-schedule", "off", "--digest-schedule", "off", "--report-schedule", "off")
 	cmd.Stderr = logFile
+	if dataKey != "" {
+		cmd.Env = append(os.Environ(), "DEVICEBANK_DATA_KEY="+dataKey)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		logFile.Close()

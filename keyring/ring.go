@@ -1,0 +1,203 @@
+package keyring
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/devicebank/devicebank/storage"
+)
+
+// storedKey is a row of data_keys: a key wrapped under a key-encryption
+// key. At most one key of each purpose is current (not retired).
+type storedKey struct {
+	bun.BaseModel `bun:"table:data_keys"`
+
+	ID        int64      `bun:"id,pk,autoincrement"`
+	Purpose   Purpose    `bun:"purpose"`
+	Wrapped   string     `bun:"wrapped"`
+	KEKID     string     `bun:"kek_id"`
+	CreatedAt time.Time  `bun:"created_at"`
+	RetiredAt *time.Time `bun:"retired_at"`
+}
+
+// Ring holds the database's keys, unwrapped: every data key (values sealed
+// under a retired one still open), the current one to seal with, and the
+// index key.
+type Ring struct {
+	data    map[int64]cipher.AEAD
+	current int64
+	index   []byte
+}
+
+// ErrWrongKey is Open's error when the key-encryption key given is not the
+// one that wrapped the database's keys.
+var ErrWrongKey = errors.New("the data key given is not the one this database's keys were made with")
+
+// Open unwraps the database's keys with kek, first creating a data key and
+// an index key if the database has none (two instances starting at once
+// create one each way: the second finds the first's). It fails with
+// ErrWrongKey when kek did not wrap them.
+func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, error) {
+	for _, p := range []Purpose{ForData, ForIndex} {
+		if err := ensureCurrent(ctx, db, kek, p, now); err != nil {
+			return nil, err
+		}
+	}
+	var rows []storedKey
+	if err := db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "data key")
+	}
+	r := &Ring{data: map[int64]cipher.AEAD{}}
+	for _, k := range rows {
+		raw, err := kek.unwrap(k.Wrapped, k.Purpose)
+		if errors.Is(err, errWrongKEK) {
+			if k.KEKID != kek.ID() {
+				return nil, fmt.Errorf("%w: its keys were wrapped by the key with id %s, and the one given has id %s", ErrWrongKey, k.KEKID, kek.ID())
+			}
+			return nil, fmt.Errorf("%w (data key %d does not open with it: damaged?)", ErrWrongKey, k.ID)
+		} else if err != nil {
+			return nil, fmt.Errorf("data key %d: %w", k.ID, err)
+		}
+		switch k.Purpose {
+		case ForData:
+			aead, err := chacha20poly1305.NewX(raw)
+			if err != nil {
+				return nil, err
+			}
+			r.data[k.ID] = aead
+			if k.RetiredAt == nil {
+				r.current = k.ID
+			}
+		case ForIndex:
+			if k.RetiredAt == nil {
+				r.index = raw
+			}
+		}
+	}
+	if r.current == 0 || r.index == nil {
+		return nil, errors.New("the database has no current data key or index key")
+	}
+	return r, nil
+}
+
+// ensureCurrent creates a current key of purpose p unless there is one. A
+// unique index allows one current key of each purpose: an insert that
+// loses a race to another instance's is no error.
+func ensureCurrent(ctx context.Context, db bun.IDB, kek *KEK, p Purpose, now time.Time) error {
+	n, err := db.NewSelect().Model((*storedKey)(nil)).Where("purpose = ? AND retired_at IS NULL", p).Count(ctx)
+	if err != nil || n > 0 {
+		return storage.Err(err, "data key")
+	}
+	k := &storedKey{Purpose: p, Wrapped: kek.wrap(randomBytes(KeySize), p), KEKID: kek.ID(), CreatedAt: now.UTC()}
+	_, err = db.NewInsert().Model(k).On("CONFLICT DO NOTHING").Exec(ctx)
+	return storage.Err(err, "data key")
+}
+
+// Seal seals plain for place under the current data key. An empty value
+// stays empty: that a field is blank is not hidden.
+func (r *Ring) Seal(plain string, at Place) string {
+	if plain == "" {
+		return ""
+	}
+	aead := r.data[r.current]
+	head := make([]byte, 4+chacha20poly1305.NonceSizeX, 4+chacha20poly1305.NonceSizeX+len(plain)+padBlock+aead.Overhead())
+	binary.BigEndian.PutUint32(head, uint32(r.current))
+	nonce := head[4:]
+	rand.Read(nonce) // never fails: crypto/rand ends the program first
+	out := aead.Seal(head, nonce, pad([]byte(plain)), at.ad())
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(out)
+}
+
+// ErrCannotOpen is Unseal's error for a value that is damaged, sealed for
+// another place, or sealed under a key the ring does not hold.
+var ErrCannotOpen = errors.New("a sealed value does not open")
+
+// Unseal opens a value Seal made for place. An empty value is empty.
+func (r *Ring) Unseal(sealed string, at Place) (string, error) {
+	if sealed == "" {
+		return "", nil
+	}
+	if !IsSealed(sealed) {
+		return "", fmt.Errorf("%w: %s.%s of row %d is not sealed", ErrCannotOpen, at.Table, at.Column, at.Row)
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(sealed[len(sealedPrefix):])
+	if err != nil || len(raw) < 4+chacha20poly1305.NonceSizeX {
+		return "", fmt.Errorf("%w: %s.%s of row %d is damaged", ErrCannotOpen, at.Table, at.Column, at.Row)
+	}
+	id := int64(binary.BigEndian.Uint32(raw))
+	aead, ok := r.data[id]
+	if !ok {
+		return "", fmt.Errorf("%w: %s.%s of row %d is sealed under data key %d, which this database does not hold", ErrCannotOpen, at.Table, at.Column, at.Row, id)
+	}
+	nonce, body := raw[4:4+chacha20poly1305.NonceSizeX], raw[4+chacha20poly1305.NonceSizeX:]
+	padded, err := aead.Open(nil, nonce, body, at.ad())
+	if err != nil {
+		return "", fmt.Errorf("%w: %s.%s of row %d was sealed for another place, or is damaged", ErrCannotOpen, at.Table, at.Column, at.Row)
+	}
+	plain, err := unpad(padded)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s.%s of row %d: %v", ErrCannotOpen, at.Table, at.Column, at.Row, err)
+	}
+	return string(plain), nil
+}
+
+// BlindIndex is the keyed digest of value for equality lookups in domain
+// (such as "clients.phone"): the same value in the same domain gives the
+// same digest; digests of different domains are unrelated. It reveals
+// which rows hold equal values, and nothing of the value without the key.
+func (r *Ring) BlindIndex(domain, value string) string {
+	mac := hmac.New(sha256.New, r.index)
+	mac.Write([]byte(domain))
+	mac.Write([]byte{0})
+	mac.Write([]byte(value))
+	return base64.RawStdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// CurrentDataKey is the id of the data key new values are sealed under.
+func (r *Ring) CurrentDataKey() int64 { return r.current }
+
+// Rewrap wraps every key in the database under next instead of current,
+// in one transaction, and returns how many it rewrapped. Keys already
+// wrapped under next are left (a second run after a first that ended
+// after its commit does nothing). Values sealed under the data keys are
+// not touched: the data keys themselves do not change.
+func Rewrap(ctx context.Context, db bun.IDB, current, next *KEK) (int, error) {
+	n := 0
+	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+		var rows []storedKey
+		if err := storage.Locked(tx.NewSelect().Model(&rows).Order("id")).Scan(ctx); err != nil {
+			return storage.Err(err, "data key")
+		}
+		for _, k := range rows {
+			if k.KEKID == next.ID() {
+				if _, err := next.unwrap(k.Wrapped, k.Purpose); err == nil {
+					continue
+				}
+			}
+			raw, err := current.unwrap(k.Wrapped, k.Purpose)
+			if errors.Is(err, errWrongKEK) {
+				return fmt.Errorf("%w: data key %d was wrapped by the key with id %s, and the current one given has id %s", ErrWrongKey, k.ID, k.KEKID, current.ID())
+			} else if err != nil {
+				return fmt.Errorf("data key %d: %w", k.ID, err)
+			}
+			if _, err := tx.NewUpdate().Model((*storedKey)(nil)).Set("wrapped = ?", next.wrap(raw, k.Purpose)).Set("kek_id = ?", next.ID()).
+				Where("id = ?", k.ID).Exec(ctx); err != nil {
+				return storage.Err(err, "data key")
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
