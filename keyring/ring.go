@@ -157,10 +157,17 @@ func (r *Ring) Unseal(sealed string, at Place) (string, error) {
 // same digest; digests of different domains are unrelated. It reveals
 // which rows hold equal values, and nothing of the value without the key.
 func (r *Ring) BlindIndex(domain, value string) string {
+	return r.Digest(domain, []byte(value))
+}
+
+// Digest is the keyed digest (HMAC-SHA-256 under the index key) of data in
+// domain, as base64: what blind indexes and the audit trail's chain are
+// made of. Digests of different domains are unrelated.
+func (r *Ring) Digest(domain string, data []byte) string {
 	mac := hmac.New(sha256.New, r.index)
 	mac.Write([]byte(domain))
 	mac.Write([]byte{0})
-	mac.Write([]byte(value))
+	mac.Write(data)
 	return base64.RawStdEncoding.EncodeToString(mac.Sum(nil))
 }
 

@@ -59,6 +59,7 @@ Commands:
   backup           copy the SQLite database to a file while the service runs
   keys generate    print a new data key, which protects client data
   keys rotate      wrap the database's data keys under a new data key
+  audit verify     check that no audit event was changed or removed
   version          print the version of this build
 
 Run "devicebank COMMAND --help" for a command's flags.
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "users" || cmd == "tokens" || cmd == "notify" || cmd == "keys" {
+	if cmd == "users" || cmd == "tokens" || cmd == "notify" || cmd == "keys" || cmd == "audit" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			// A group alone: its commands, on stdout with exit 0 when asked for.
 			help := len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help")
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"backup":               backup,
 		"keys generate":        keysGenerate,
 		"keys rotate":          keysRotate,
+		"audit verify":         auditVerify,
 		"version":              version,
 	}
 	fn, ok := commands[cmd]
@@ -251,6 +253,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the dispatcher that sends pending reminders; off: none (env DEVICEBANK_DISPATCH_SCHEDULE)")
 	fs.StringVar(&specs.Digest, "digest-schedule", env("DEVICEBANK_DIGEST_SCHEDULE", notifications.DefaultSchedules.Digest),
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
+	auditChainSpec := fs.String("audit-chain-schedule", env("DEVICEBANK_AUDIT_CHAIN_SCHEDULE", defaultAuditChainSchedule),
+		"cron spec of the job that links new audit events into the tamper-evident chain (see docs/privacy.md); off: none (env DEVICEBANK_AUDIT_CHAIN_SCHEDULE)")
 	fs.StringVar(&specs.Reports, "report-schedule", env("DEVICEBANK_REPORT_SCHEDULE", notifications.DefaultSchedules.Reports),
 		"cron spec of the monthly email of last month's utilization report (PDF) to each funder; off: none (env DEVICEBANK_REPORT_SCHEDULE)")
 	var tc tokenConfig
@@ -318,7 +322,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 			log.Warn(msg)
 		}
 	}
-	_, madeKey, err := cfg.openKeyring(ctx, db)
+	ring, madeKey, err := cfg.openKeyring(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -341,6 +345,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	defer cancelJobs()
 	scheduler, err := svc.Notifications.NewScheduler(jobCtx, specs, log)
 	if err != nil {
+		return err
+	}
+	if err := scheduleAuditChain(jobCtx, scheduler, *auditChainSpec, db, ring, log); err != nil {
 		return err
 	}
 

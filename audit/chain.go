@@ -1,0 +1,203 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/storage"
+)
+
+// The audit trail is a chain: Link gives each new event the next place in
+// it (chain_seq, from 1 without gaps) and a MAC over the previous event's
+// MAC and its own content, under a key the database does not hold (the
+// index key of package keyring, unwrapped with the data key). Whoever can
+// write to the database but does not hold that key cannot change, remove
+// or insert a linked event without Verify finding the first broken link.
+// Events are linked after they are written, by a job (every minute in
+// serve), so writing one stays a single insert; until then an event can be
+// removed unnoticed (docs/privacy.md).
+
+// Keyed makes the chain's MACs: a keyed digest of data in a domain
+// (keyring.Ring's Digest).
+type Keyed interface {
+	Digest(domain string, data []byte) string
+}
+
+// chainDomain separates the chain's MACs from every other digest made
+// under the same key.
+const chainDomain = "audit_events.chain"
+
+// linkBatch is how many events one transaction links.
+const linkBatch = 500
+
+// chainHead is the row of audit_chain: the last linked event's place and
+// MAC.
+type chainHead struct {
+	bun.BaseModel `bun:"table:audit_chain"`
+
+	ID        int64     `bun:"id,pk"`
+	LastSeq   int64     `bun:"last_seq"`
+	LastMAC   string    `bun:"last_mac"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+// chained is an event as the chain covers it.
+type chained struct {
+	bun.BaseModel `bun:"table:audit_events,alias:ev"`
+
+	ID          int64     `bun:"id"`
+	OccurredAt  time.Time `bun:"occurred_at"`
+	ActorID     *int64    `bun:"actor_id"`
+	Action      string    `bun:"action"`
+	SubjectType string    `bun:"subject_type"`
+	SubjectID   int64     `bun:"subject_id"`
+	ClientID    *int64    `bun:"client_id"`
+	DeviceID    *int64    `bun:"device_id"`
+	LoanID      *int64    `bun:"loan_id"`
+	Changes     string    `bun:"changes"`
+	ChainSeq    *int64    `bun:"chain_seq"`
+	ChainMAC    *string   `bun:"chain_mac"`
+}
+
+// mac is the event's MAC at place seq after the event whose MAC is prev.
+// Every column the event has is covered, in a fixed order.
+func (e *chained) mac(k Keyed, seq int64, prev string) string {
+	content, _ := json.Marshal([]any{seq, prev, e.ID, e.OccurredAt.UTC().Format(time.RFC3339Nano), e.ActorID, e.Action,
+		e.SubjectType, e.SubjectID, e.ClientID, e.DeviceID, e.LoanID, e.Changes})
+	return k.Digest(chainDomain, content)
+}
+
+// Link links the events not linked yet, in the order of their ids, and
+// returns how many it linked. Several instances may run it at once: each
+// transaction holds the chain's head (its row lock on PostgreSQL, the
+// write lock on SQLite), so they take turns.
+func Link(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := linkSome(ctx, db, k, now)
+		total += n
+		if err != nil || n < linkBatch {
+			return total, err
+		}
+	}
+}
+
+func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) {
+	n := 0
+	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(&chainHead{ID: 1, UpdatedAt: now.UTC()}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+			return storage.Err(err, "audit chain")
+		}
+		var head chainHead
+		if err := storage.Locked(tx.NewSelect().Model(&head).Where("id = 1")).Scan(ctx); err != nil {
+			return storage.Err(err, "audit chain")
+		}
+		var events []chained
+		if err := tx.NewSelect().Model(&events).Where("chain_seq IS NULL").Order("id").Limit(linkBatch).Scan(ctx); err != nil {
+			return storage.Err(err, "audit event")
+		}
+		for i := range events {
+			e := &events[i]
+			seq := head.LastSeq + 1
+			mac := e.mac(k, seq, head.LastMAC)
+			res, err := tx.NewUpdate().Model((*chained)(nil)).Set("chain_seq = ?", seq).Set("chain_mac = ?", mac).
+				Where("id = ? AND chain_seq IS NULL", e.ID).Exec(ctx)
+			if err != nil {
+				return storage.Err(err, "audit event")
+			}
+			if changed, _ := res.RowsAffected(); changed != 1 {
+				return fmt.Errorf("audit event %d was linked meanwhile: the chain's head was not held", e.ID)
+			}
+			head.LastSeq, head.LastMAC = seq, mac
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		_, err := tx.NewUpdate().Model(&head).Set("last_seq = ?", head.LastSeq).Set("last_mac = ?", head.LastMAC).
+			Set("updated_at = ?", now.UTC()).Where("id = 1").Exec(ctx)
+		return storage.Err(err, "audit chain")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Verification is what Verify found.
+type Verification struct {
+	// Linked is how many events are linked and verified (up to the first
+	// broken link, if any); Unlinked how many wait to be linked.
+	Linked, Unlinked int64
+	// LastSeq and LastMAC are the chain's head as verified: an operator
+	// who keeps them elsewhere can tell later that no event was removed
+	// from the end.
+	LastSeq int64
+	LastMAC string
+	// Broken, when not "", says where the chain first breaks and how.
+	Broken string
+	// BrokenSeq and BrokenEvent are that place and event (0: none).
+	BrokenSeq, BrokenEvent int64
+}
+
+// verifyPage is how many events Verify reads at a time.
+const verifyPage = 1000
+
+// Verify walks the chain from its start and reports its first broken link:
+// an event changed (its MAC does not match), a place missing (an event
+// removed or unlinked), or a head that does not match the last event (an
+// event removed from the end, or the head changed).
+func Verify(ctx context.Context, db bun.IDB, k Keyed) (Verification, error) {
+	var v Verification
+	prev, after := "", int64(0)
+	for {
+		var events []chained
+		if err := db.NewSelect().Model(&events).Where("chain_seq > ?", after).Order("chain_seq").Limit(verifyPage).Scan(ctx); err != nil {
+			return v, storage.Err(err, "audit event")
+		}
+		for i := range events {
+			e := &events[i]
+			seq := *e.ChainSeq
+			switch {
+			case seq != v.LastSeq+1:
+				return v.broken(v.LastSeq+1, 0, "place "+strconv.FormatInt(v.LastSeq+1, 10)+" is missing: an event was removed or unlinked after it was linked"), nil
+			case e.ChainMAC == nil || *e.ChainMAC != e.mac(k, seq, prev):
+				return v.broken(seq, e.ID, "event "+strconv.FormatInt(e.ID, 10)+" was changed after it was linked (or its MAC was)"), nil
+			}
+			prev = *e.ChainMAC
+			v.Linked, v.LastSeq, v.LastMAC = v.Linked+1, seq, prev
+		}
+		if len(events) < verifyPage {
+			break
+		}
+		after = v.LastSeq
+	}
+	var head chainHead
+	err := db.NewSelect().Model(&head).Where("id = 1").Scan(ctx)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if v.Linked > 0 {
+			return v.broken(v.LastSeq, 0, "the chain's head is missing"), nil
+		}
+	case err != nil:
+		return v, storage.Err(err, "audit chain")
+	case head.LastSeq != v.LastSeq || head.LastMAC != v.LastMAC:
+		return v.broken(v.LastSeq+1, 0, fmt.Sprintf("the chain ends at place %d, and its head says %d: events were removed from the end, or the head was changed",
+			v.LastSeq, head.LastSeq)), nil
+	}
+	n, err := db.NewSelect().Model((*chained)(nil)).Where("chain_seq IS NULL").Count(ctx)
+	v.Unlinked = int64(n)
+	return v, storage.Err(err, "audit event")
+}
+
+func (v Verification) broken(seq, event int64, why string) Verification {
+	v.Broken, v.BrokenSeq, v.BrokenEvent = why, seq, event
+	return v
+}

@@ -1,0 +1,187 @@
+package audit_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/storage"
+	"github.com/devicebank/devicebank/storage/dbtest"
+)
+
+var t0 = time.Date(2026, 12, 2, 9, 0, 0, 123456000, time.UTC)
+
+func ring(t *testing.T, db *storage.DB) *keyring.Ring {
+	t.Helper()
+	kek, err := keyring.ParseKEK(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := keyring.Open(context.Background(), db, kek, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func record(t *testing.T, db *storage.DB, n int) {
+	t.Helper()
+	for i := range n {
+		client := int64(i + 1)
+		ev := audit.Event{OccurredAt: t0.Add(time.Duration(i) * time.Second), Action: "client.read", SubjectType: "client", SubjectID: client, ClientID: &client}
+		if err := audit.Record(context.Background(), db, ev, map[string]any{"fields": []string{"phone"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustVerify(t *testing.T, db *storage.DB, k audit.Keyed) audit.Verification {
+	t.Helper()
+	v, err := audit.Verify(context.Background(), db, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func exec(t *testing.T, db *storage.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func TestTheChainLinksEveryEventAndVerifies(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		if v := mustVerify(t, db, k); v.Broken != "" || v.Linked != 0 {
+			t.Fatalf("an empty trail: %+v", v)
+		}
+		record(t, db, 7)
+		if v := mustVerify(t, db, k); v.Broken != "" || v.Linked != 0 || v.Unlinked != 7 {
+			t.Fatalf("before linking: %+v, want 7 unlinked and nothing broken", v)
+		}
+		if n, err := audit.Link(ctx, db, k, t0); n != 7 || err != nil {
+			t.Fatalf("Link = %d, %v; want 7", n, err)
+		}
+		if n, err := audit.Link(ctx, db, k, t0); n != 0 || err != nil {
+			t.Fatalf("a second Link = %d, %v; want 0", n, err)
+		}
+		record(t, db, 3)
+		if n, err := audit.Link(ctx, db, k, t0); n != 3 || err != nil {
+			t.Fatalf("Link after three more = %d, %v", n, err)
+		}
+		v := mustVerify(t, db, k)
+		if v.Broken != "" || v.Linked != 10 || v.Unlinked != 0 || v.LastSeq != 10 || v.LastMAC == "" {
+			t.Fatalf("%+v, want 10 linked and intact", v)
+		}
+		// Another key cannot vouch for the chain: the first link fails.
+		if v := mustVerify(t, db, ring(t, dbtest.Open(t, db.Engine))); v.BrokenSeq != 1 || v.Linked != 0 {
+			t.Errorf("verified under another key: %+v", v)
+		}
+	})
+}
+
+func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		tamper  string
+		seq     int64
+		event   int64
+		saysWhy string
+	}{
+		{"an event's changes edited", "UPDATE audit_events SET changes = '{\"fields\":[\"email\"]}' WHERE id = 4", 4, 4, "event 4 was changed"},
+		{"an event's time edited", "UPDATE audit_events SET occurred_at = occurred_at + INTERVAL '1 hour' WHERE id = 2", 2, 2, "event 2 was changed"},
+		{"an event given to another actor", "UPDATE audit_events SET actor_id = 99 WHERE id = 6", 6, 6, "event 6 was changed"},
+		{"an event removed", "DELETE FROM audit_events WHERE id = 3", 3, 0, "place 3 is missing"},
+		{"an event unlinked", "UPDATE audit_events SET chain_seq = NULL, chain_mac = NULL WHERE id = 5", 5, 0, "place 5 is missing"},
+		{"the last event removed", "DELETE FROM audit_events WHERE id = 8", 8, 0, "the chain ends at place 7, and its head says 8"},
+		{"two events swapped in the chain", "UPDATE audit_events SET chain_seq = 100 + chain_seq WHERE id IN (2, 3)", 2, 0, "place 2 is missing"},
+		{"a MAC copied from another event", "UPDATE audit_events SET chain_mac = (SELECT chain_mac FROM audit_events WHERE id = 1) WHERE id = 2", 2, 2, "event 2 was changed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+				k := ring(t, db)
+				record(t, db, 8)
+				if _, err := audit.Link(context.Background(), db, k, t0); err != nil {
+					t.Fatal(err)
+				}
+				tamper := c.tamper
+				if db.Engine == storage.SQLite {
+					tamper = strings.Replace(tamper, "occurred_at + INTERVAL '1 hour'", "datetime(occurred_at, '+1 hour')", 1)
+				}
+				exec(t, db, tamper)
+				v := mustVerify(t, db, k)
+				if v.BrokenSeq != c.seq || v.BrokenEvent != c.event || !strings.Contains(v.Broken, c.saysWhy) || v.Linked != c.seq-1 {
+					t.Errorf("%+v; want broken at place %d (event %d), saying %q, after %d good links", v, c.seq, c.event, c.saysWhy, c.seq-1)
+				}
+			})
+		})
+	}
+}
+
+func TestInstancesLinkingWhileEventsAreWrittenKeepOneChain(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		const writers, each = 4, 40
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		errs := make(chan error, 16)
+		for range 3 { // three instances' linking jobs
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := audit.Link(ctx, db, k, t0); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		var writing sync.WaitGroup
+		for w := range writers {
+			writing.Add(1)
+			go func() {
+				defer writing.Done()
+				for i := range each {
+					id := int64(w*1000 + i)
+					err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+						return audit.Record(ctx, tx, audit.Event{OccurredAt: t0, Action: "device.read", SubjectType: "device", SubjectID: id}, nil)
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		writing.Wait()
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		v := mustVerify(t, db, k)
+		if v.Broken != "" || v.Linked != writers*each || v.Unlinked != 0 || v.LastSeq != writers*each {
+			t.Fatalf("%+v; want all %d events in one unbroken chain", v, writers*each)
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/notifications"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// defaultAuditChainSchedule links new audit events every minute: until it
+// is linked, an event could be removed unnoticed.
+const defaultAuditChainSchedule = "* * * * *"
+
+// scheduleAuditChain adds the job that links new audit events to the
+// chain (audit.Link), unless spec is empty or off.
+func scheduleAuditChain(ctx context.Context, c *cron.Cron, spec string, db *storage.DB, ring *keyring.Ring, log *slog.Logger) error {
+	if spec == "" || spec == notifications.Off {
+		return nil
+	}
+	_, err := c.AddFunc(spec, func() {
+		jobCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		n, err := audit.Link(jobCtx, db, ring, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("scheduled audit chain failed", "error", err.Error())
+		case n > 0:
+			log.Debug("audit events linked", "count", n)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("--audit-chain-schedule %q: %w", spec, err)
+	}
+	return nil
+}
+
+// errAuditBroken is audit verify's failure: the trail was tampered with.
+var errAuditBroken = errors.New("the audit trail is broken")
+
+// auditVerify walks the audit trail's chain and reports its first broken
+// link.
+func auditVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("audit verify", "Check the audit trail's chain from its first event: report the first event changed,\n"+
+		"removed or unlinked since it was linked (exit 1), or that it is intact (exit 0). Needs the data key.", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ring, _, err := cfg.openKeyring(ctx, db)
+	if err != nil {
+		return err
+	}
+	v, err := audit.Verify(ctx, db, ring)
+	if err != nil {
+		return err
+	}
+	if v.Broken != "" {
+		return fmt.Errorf("%w at place %d: %s (the %d events before it are intact)", errAuditBroken, v.BrokenSeq, v.Broken, v.Linked)
+	}
+	fmt.Fprintf(stdout, "The audit trail is intact. Linked events: %d", v.Linked)
+	if v.Linked > 0 {
+		fmt.Fprintf(stdout, "; the last, at place %d, has the MAC %s (keep it elsewhere to tell later that nothing was removed from the end)", v.LastSeq, v.LastMAC)
+	}
+	fmt.Fprintf(stdout, ".\nNot linked yet: %d (serve links new events every minute).\n", v.Unlinked)
+	return nil
+}
