@@ -7,6 +7,8 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -72,7 +74,7 @@ type Filter struct {
 func List(ctx context.Context, db bun.IDB, f Filter, page storage.Page) ([]Event, int, error) {
 	events := []Event{}
 	q := db.NewSelect().Model(&events).
-		ColumnExpr("ev.*").
+		Column("id", "occurred_at", "actor_id", "action", "subject_type", "subject_id", "client_id", "device_id", "loan_id", "changes").
 		ColumnExpr("COALESCE(u.name, 'system') AS actor_name").
 		Join("LEFT JOIN users AS u ON u.id = ev.actor_id").
 		OrderExpr("ev.id ASC")
@@ -87,6 +89,29 @@ func List(ctx context.Context, db bun.IDB, f Filter, page storage.Page) ([]Event
 		return nil, 0, storage.Err(err, "history")
 	}
 	return events, int(total), nil
+}
+
+// FieldsChanged names the fields whose values differ between before and
+// after, sorted: what an event about a record of personal data keeps of a
+// change (the values stay out of the trail: docs/privacy.md).
+func FieldsChanged(before, after map[string]any) []string {
+	return slices.Sorted(maps.Keys(Diff(before, after)))
+}
+
+// FieldsGiven names the fields of values that hold something (not null,
+// "", [] or false), sorted: what the creation of a record of personal data
+// keeps.
+func FieldsGiven(values map[string]any) []string {
+	out := []string{}
+	for k, v := range values {
+		switch b, _ := json.Marshal(v); string(b) {
+		case "null", `""`, "[]", "false", "0":
+		default:
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Diff returns the fields whose values differ between before and after, as

@@ -185,3 +185,17 @@ func TestInstancesLinkingWhileEventsAreWrittenKeepOneChain(t *testing.T) {
 		}
 	})
 }
+
+func TestFieldsNameWhatChangedAndNeverTheValues(t *testing.T) {
+	income := int64(2500000)
+	given := audit.FieldsGiven(map[string]any{"first_name": "Ana", "email": "", "programs": []string{}, "needs": []string{"disability"},
+		"annual_income_cents": &income, "household_id": (*int64)(nil), "sms_opted_out": false, "household_size": 3})
+	if strings.Join(given, ",") != "annual_income_cents,first_name,household_size,needs" {
+		t.Errorf("FieldsGiven = %v", given)
+	}
+	changed := audit.FieldsChanged(map[string]any{"phone": "+13125550101", "last_name": "Ruiz", "programs": []string{"snap"}},
+		map[string]any{"phone": "+13125550102", "last_name": "Ruiz", "programs": []string{"snap"}, "email": "a@b.example"})
+	if strings.Join(changed, ",") != "email,phone" {
+		t.Errorf("FieldsChanged = %v", changed)
+	}
+}

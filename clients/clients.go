@@ -407,7 +407,8 @@ func checkCodes(bad *apperr.Fields, field string, codes Codes) {
 	}
 }
 
-// fields is the client's editable fields, by API name, for audit diffs.
+// fields is the client's editable fields, by API name: their names, never
+// their values, go into the audit trail.
 func (c *Client) fields() map[string]any {
 	return map[string]any{
 		"case_number": c.CaseNumber, "first_name": c.FirstName, "last_name": c.LastName,
@@ -477,7 +478,7 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 			return caseNumberTaken(err)
 		}
 		out = c
-		return audit.Record(ctx, tx, event(actor, c.CreatedAt, "client.created", c), c.fields())
+		return audit.Record(ctx, tx, event(actor, c.CreatedAt, "client.created", c), map[string]any{"fields": audit.FieldsGiven(c.fields())})
 	})
 	return out, err
 }
@@ -568,7 +569,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	}
 	err = audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
 		SubjectType: "client_list"}, map[string]any{"client_ids": ids, "total": total,
-		"q": f.Q, "caseworker_id": f.CaseworkerID, "offset": page.Offset, "limit": page.Limit})
+		"searched": f.Q != "", "caseworker_id": f.CaseworkerID, "offset": page.Offset, "limit": page.Limit})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -594,15 +595,15 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 			return err
 		}
 		c.CaseworkerID, c.HouseholdID = worker, household
-		changes := audit.Diff(before, c.fields())
-		if len(changes) == 0 {
+		changed := audit.FieldsChanged(before, c.fields())
+		if len(changed) == 0 {
 			return nil
 		}
 		c.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(c).ExcludeColumn("id", "created_at").WherePK().Exec(ctx); err != nil {
 			return caseNumberTaken(err)
 		}
-		return audit.Record(ctx, tx, event(actor, c.UpdatedAt, "client.updated", c), changes)
+		return audit.Record(ctx, tx, event(actor, c.UpdatedAt, "client.updated", c), map[string]any{"fields": changed})
 	})
 	return c, err
 }

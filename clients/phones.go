@@ -61,7 +61,7 @@ func NormalizeStoredPhones(ctx context.Context, db bun.IDB, region string, now t
 			}
 			id := r.ID
 			if err := audit.Record(ctx, tx, audit.Event{OccurredAt: now.UTC(), Action: "client.updated", SubjectType: "client",
-				SubjectID: id, ClientID: &id}, map[string]any{"phone": audit.Change{From: r.Phone, To: e164}, "source": "phone_e164"}); err != nil {
+				SubjectID: id, ClientID: &id}, map[string]any{"fields": []string{"phone"}, "source": "phone_e164"}); err != nil {
 				return err
 			}
 			out.Converted++

@@ -141,8 +141,10 @@ func TestEligibilityClientFields(t *testing.T) {
 			}
 		}
 		created := oneEvent(t, e.historyAt(sw, path(clientsURL+"/%d/history", id)), "client.created")
-		if ch, _ := created["changes"].(map[string]any); asJSON(t, ch["programs"]) != `["snap","wic"]` || ch["annual_income_cents"] != float64(2500000) {
-			t.Errorf("client.created records %v", created["changes"])
+		// It names the fields given, never their values.
+		if ch := asJSON(t, created["changes"]); !strings.Contains(ch, `"annual_income_cents"`) || !strings.Contains(ch, `"programs"`) ||
+			strings.Contains(ch, "snap") || strings.Contains(ch, "2500000") {
+			t.Errorf("client.created records %s", ch)
 		}
 
 		// A client with nothing disclosed has empty lists and nulls.
@@ -160,9 +162,8 @@ func TestEligibilityClientFields(t *testing.T) {
 			t.Errorf("after PATCH: programs %s, needs %s", asJSON(t, after["programs"]), asJSON(t, after["needs"]))
 		}
 		sameExcept(t, before, after, "programs", "needs", "updated_at")
-		expectChanges(t, oneEvent(t, e.historyAt(sw, path(clientsURL+"/%d/history", id)), "client.updated"), map[string][2]any{
-			"programs": {[]any{"snap", "wic"}, []any{"medicaid", "tanf"}},
-			"needs":    {[]any{"disability", "no_home_internet"}, []any{"age_60_plus"}}})
+		expectFields(t, oneEvent(t, e.historyAt(sw, path(clientsURL+"/%d/history", id)), "client.updated"),
+			[]string{"needs", "programs"}, "snap", "medicaid", "disability", "age_60_plus")
 
 		// The same set in another order with repeats is no change at all.
 		e.must(200, sw, "PATCH", path(clientsURL+"/%d", id), map[string]any{"programs": []string{"tanf", "medicaid", "medicaid"}})
@@ -183,7 +184,7 @@ func TestEligibilityClientFields(t *testing.T) {
 			t.Errorf("income read back as %v after it was cleared", inc)
 		}
 		events := e.historyAt(sw, path(clientsURL+"/%d/history", id))
-		expectChanges(t, events[len(events)-1], map[string][2]any{"annual_income_cents": {float64(2500000), nil}})
+		expectFields(t, events[len(events)-1], []string{"annual_income_cents"}, "2500000")
 		// 0 is a disclosed income, not "not disclosed".
 		if inc := e.must(200, sw, "PATCH", path(clientsURL+"/%d", id), map[string]any{"annual_income_cents": 0}).JSON(t)["annual_income_cents"]; inc != float64(0) {
 			t.Errorf("income 0 stored as %v", inc)
@@ -265,8 +266,8 @@ func TestHouseholds(t *testing.T) {
 		if h := e.must(200, a, "PATCH", path(clientsURL+"/%d", second), map[string]any{"household_id": h1}).JSON(t)["household_id"]; h != float64(h1) {
 			t.Errorf("after joining household %d the client is in %v", h1, h)
 		}
-		expectChanges(t, oneEvent(t, e.historyAt(a, path(clientsURL+"/%d/history", second)), "client.updated"),
-			map[string][2]any{"household_id": {float64(h2), float64(h1)}})
+		expectFields(t, oneEvent(t, e.historyAt(a, path(clientsURL+"/%d/history", second)), "client.updated"),
+			[]string{"household_id"})
 
 		// A household holding only another worker's clients cannot be joined,
 		// nor one that does not exist.
