@@ -72,8 +72,11 @@ type Notification struct {
 	Attempts      int           `bun:"attempts" json:"attempts"`
 	LastError     string        `bun:"last_error" json:"last_error"`
 	SentAt        *time.Time    `bun:"sent_at" json:"sent_at"`
-	CreatedAt     time.Time     `bun:"created_at" json:"created_at"`
-	UpdatedAt     time.Time     `bun:"updated_at" json:"updated_at"`
+	// ErasedAt is when retention erased the body, address, note and last
+	// error (package retention).
+	ErasedAt  *time.Time `bun:"erased_at" json:"erased_at,omitempty"`
+	CreatedAt time.Time  `bun:"created_at" json:"created_at"`
+	UpdatedAt time.Time  `bun:"updated_at" json:"updated_at"`
 
 	// Subject is an email's subject line, set with the body.
 	Subject string `bun:"-" json:"-"`

@@ -20,27 +20,35 @@ import (
 // is linked, an event could be removed unnoticed.
 const defaultAuditChainSchedule = "* * * * *"
 
-// scheduleAuditChain adds the job that links new audit events to the
-// chain (audit.Link), unless spec is empty or off.
-func scheduleAuditChain(ctx context.Context, c *cron.Cron, spec string, db *storage.DB, ring *keyring.Ring, log *slog.Logger) error {
+// scheduleJob adds a job of serve's own to c, unless spec is empty or off:
+// each run gets at most five minutes, and a failure is logged (a run
+// stopped because serve is stopping is none).
+func scheduleJob(ctx context.Context, c *cron.Cron, flagName, spec string, log *slog.Logger, run func(ctx context.Context) error) error {
 	if spec == "" || spec == notifications.Off {
 		return nil
 	}
 	_, err := c.AddFunc(spec, func() {
 		jobCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		n, err := audit.Link(jobCtx, db, ring, time.Now())
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("scheduled audit chain failed", "error", err.Error())
-		case n > 0:
-			log.Debug("audit events linked", "count", n)
+		if err := run(jobCtx); err != nil && ctx.Err() == nil {
+			log.Error("scheduled "+flagName+" failed", "error", err.Error())
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("--audit-chain-schedule %q: %w", spec, err)
+		return fmt.Errorf("--%s-schedule %q: %w", flagName, spec, err)
 	}
 	return nil
+}
+
+// linkAuditTrail is the audit-chain job: it links new audit events.
+func linkAuditTrail(db *storage.DB, ring *keyring.Ring, log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := audit.Link(ctx, db, ring, time.Now())
+		if n > 0 {
+			log.Debug("audit events linked", "count", n)
+		}
+		return err
+	}
 }
 
 // errAuditBroken is audit verify's failure: the trail was tampered with.

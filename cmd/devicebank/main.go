@@ -60,6 +60,7 @@ Commands:
   keys generate    print a new data key, which protects client data
   keys rotate      wrap the database's data keys under a new data key
   audit verify     check that no audit event was changed or removed
+  retention run    erase what is kept no longer, once (--dry-run: only count)
   version          print the version of this build
 
 Run "devicebank COMMAND --help" for a command's flags.
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "users" || cmd == "tokens" || cmd == "notify" || cmd == "keys" || cmd == "audit" {
+	if cmd == "users" || cmd == "tokens" || cmd == "notify" || cmd == "keys" || cmd == "audit" || cmd == "retention" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			// A group alone: its commands, on stdout with exit 0 when asked for.
 			help := len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help")
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"keys generate":        keysGenerate,
 		"keys rotate":          keysRotate,
 		"audit verify":         auditVerify,
+		"retention run":        retentionRun,
 		"version":              version,
 	}
 	fn, ok := commands[cmd]
@@ -255,6 +257,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
 	auditChainSpec := fs.String("audit-chain-schedule", env("DEVICEBANK_AUDIT_CHAIN_SCHEDULE", defaultAuditChainSchedule),
 		"cron spec of the job that links new audit events into the tamper-evident chain (see docs/privacy.md); off: none (env DEVICEBANK_AUDIT_CHAIN_SCHEDULE)")
+	retentionSpec := fs.String("retention-schedule", env("DEVICEBANK_RETENTION_SCHEDULE", defaultRetentionSchedule),
+		"cron spec (agency time) of the job that erases what is kept no longer (see docs/privacy.md); off: none (env DEVICEBANK_RETENTION_SCHEDULE)")
 	fs.StringVar(&specs.Reports, "report-schedule", env("DEVICEBANK_REPORT_SCHEDULE", notifications.DefaultSchedules.Reports),
 		"cron spec of the monthly email of last month's utilization report (PDF) to each funder; off: none (env DEVICEBANK_REPORT_SCHEDULE)")
 	var tc tokenConfig
@@ -347,7 +351,10 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if err := scheduleAuditChain(jobCtx, scheduler, *auditChainSpec, db, ring, log); err != nil {
+	if err := scheduleJob(jobCtx, scheduler, "audit-chain", *auditChainSpec, log, linkAuditTrail(db, ring, log)); err != nil {
+		return err
+	}
+	if err := scheduleJob(jobCtx, scheduler, "retention", *retentionSpec, log, applyRetention(db, log)); err != nil {
 		return err
 	}
 
