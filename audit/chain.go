@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -103,25 +104,32 @@ func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, err
 		if err := tx.NewSelect().Model(&events).Where("chain_seq IS NULL").Order("id").Limit(linkBatch).Scan(ctx); err != nil {
 			return storage.Err(err, "audit event")
 		}
+		if len(events) == 0 {
+			return nil
+		}
+		// One statement for the batch: a place and a MAC per event.
+		rows := make([]string, len(events))
+		args := make([]any, 0, 3*len(events))
 		for i := range events {
 			e := &events[i]
 			seq := head.LastSeq + 1
 			mac := e.mac(k, seq, head.LastMAC)
-			res, err := tx.NewUpdate().Model((*chained)(nil)).Set("chain_seq = ?", seq).Set("chain_mac = ?", mac).
-				Where("id = ? AND chain_seq IS NULL", e.ID).Exec(ctx)
-			if err != nil {
-				return storage.Err(err, "audit event")
-			}
-			if changed, _ := res.RowsAffected(); changed != 1 {
-				return fmt.Errorf("audit event %d was linked meanwhile: the chain's head was not held", e.ID)
-			}
+			rows[i] = "(?, ?, ?)"
+			args = append(args, e.ID, seq, mac)
 			head.LastSeq, head.LastMAC = seq, mac
-			n++
 		}
-		if n == 0 {
-			return nil
+		res, err := tx.NewRaw("WITH linked (id, seq, mac) AS (VALUES "+strings.Join(rows, ", ")+") "+
+			"UPDATE audit_events SET chain_seq = (SELECT seq FROM linked WHERE linked.id = audit_events.id), "+
+			"chain_mac = (SELECT mac FROM linked WHERE linked.id = audit_events.id) "+
+			"WHERE id IN (SELECT id FROM linked) AND chain_seq IS NULL", args...).Exec(ctx)
+		if err != nil {
+			return storage.Err(err, "audit event")
 		}
-		_, err := tx.NewUpdate().Model(&head).Set("last_seq = ?", head.LastSeq).Set("last_mac = ?", head.LastMAC).
+		if changed, _ := res.RowsAffected(); changed != int64(len(events)) {
+			return fmt.Errorf("%d of %d audit events were linked meanwhile: the chain's head was not held", int64(len(events))-changed, len(events))
+		}
+		n = len(events)
+		_, err = tx.NewUpdate().Model(&head).Set("last_seq = ?", head.LastSeq).Set("last_mac = ?", head.LastMAC).
 			Set("updated_at = ?", now.UTC()).Where("id = 1").Exec(ctx)
 		return storage.Err(err, "audit chain")
 	})
