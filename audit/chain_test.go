@@ -199,3 +199,34 @@ func TestFieldsNameWhatChangedAndNeverTheValues(t *testing.T) {
 		t.Errorf("FieldsChanged = %v", changed)
 	}
 }
+
+// BenchmarkLink links b.N events written beforehand (reported per event).
+func BenchmarkLink(b *testing.B) {
+	for _, engine := range dbtest.Engines(b) {
+		b.Run(string(engine), func(b *testing.B) {
+			db := dbtest.Open(b, engine)
+			kek, _ := keyring.ParseKEK(keyring.Generate())
+			k, err := keyring.Open(context.Background(), db, kek, t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			err = storage.InTx(ctx, db, func(tx bun.Tx) error {
+				for i := range b.N {
+					client := int64(i)
+					if err := audit.Record(ctx, tx, audit.Event{OccurredAt: t0, Action: "client.viewed", SubjectType: "client", SubjectID: client, ClientID: &client}, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			if n, err := audit.Link(ctx, db, k, t0); err != nil || n != b.N {
+				b.Fatalf("linked %d of %d: %v", n, b.N, err)
+			}
+		})
+	}
+}
