@@ -99,13 +99,13 @@ func FieldsChanged(before, after map[string]any) []string {
 }
 
 // FieldsGiven names the fields of values that hold something (not null,
-// "", [] or false), sorted: what the creation of a record of personal data
-// keeps.
+// "", [] or false; 0 is a value given, such as a disclosed income of
+// nothing), sorted: what the creation of a record of personal data keeps.
 func FieldsGiven(values map[string]any) []string {
 	out := []string{}
 	for k, v := range values {
 		switch b, _ := json.Marshal(v); string(b) {
-		case "null", `""`, "[]", "false", "0":
+		case "null", `""`, "[]", "false":
 		default:
 			out = append(out, k)
 		}

@@ -187,9 +187,9 @@ func TestInstancesLinkingWhileEventsAreWrittenKeepOneChain(t *testing.T) {
 }
 
 func TestFieldsNameWhatChangedAndNeverTheValues(t *testing.T) {
-	income := int64(2500000)
+	nothing := int64(0) // a disclosed income of nothing is given
 	given := audit.FieldsGiven(map[string]any{"first_name": "Ana", "email": "", "programs": []string{}, "needs": []string{"disability"},
-		"annual_income_cents": &income, "household_id": (*int64)(nil), "sms_opted_out": false, "household_size": 3})
+		"annual_income_cents": &nothing, "household_id": (*int64)(nil), "sms_opted_out": false, "household_size": 3})
 	if strings.Join(given, ",") != "annual_income_cents,first_name,household_size,needs" {
 		t.Errorf("FieldsGiven = %v", given)
 	}

@@ -201,3 +201,50 @@ func TestBlindIndexesAreKeyedAndSeparatedByDomain(t *testing.T) {
 		}
 	})
 }
+
+// Instances started at once on a new database with different keys (a
+// mistake): the first to create the keys wins, every other is refused, and
+// no key is left wrapped under a loser's key.
+func TestInstancesGivenDifferentKeysDoNotSplitTheKeys(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		keks := []*keyring.KEK{newKEK(t), newKEK(t)}
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = keyring.Open(ctx, db, keks[i%2], now)
+			}()
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && (won == -1 || won == i%2):
+				won = i % 2
+			case err == nil:
+				t.Fatalf("both keys were accepted: %v", errs)
+			case !errors.Is(err, keyring.ErrWrongKey):
+				t.Fatalf("instance %d: %v", i, err)
+			}
+		}
+		if won == -1 {
+			t.Fatalf("no key was accepted: %v", errs)
+		}
+		for i, err := range errs {
+			if (i%2 == won) != (err == nil) {
+				t.Errorf("instance %d (key %d, winner %d): %v", i, i%2, won, err)
+			}
+		}
+		if _, err := keyring.Open(ctx, db, keks[won], now); err != nil {
+			t.Errorf("the winning key no longer opens the database: %v", err)
+		}
+		var ids []string
+		if err := db.NewRaw("SELECT kek_id FROM data_keys").Scan(ctx, &ids); err != nil || len(ids) != 2 || ids[0] != keks[won].ID() || ids[1] != keks[won].ID() {
+			t.Errorf("keys wrapped by %v (%v), want two, both by %s", ids, err, keks[won].ID())
+		}
+	})
+}

@@ -45,14 +45,14 @@ type Ring struct {
 var ErrWrongKey = errors.New("the data key given is not the one this database's keys were made with")
 
 // Open unwraps the database's keys with kek, first creating a data key and
-// an index key if the database has none (two instances starting at once
-// create one each way: the second finds the first's). It fails with
-// ErrWrongKey when kek did not wrap them.
+// an index key if the database has none. Creation is one transaction that
+// holds a lock and first checks any key there against kek, so two
+// instances starting at once share one key of each purpose, and one given
+// another key is refused without leaving a key behind. It fails with
+// ErrWrongKey when kek did not wrap the keys there.
 func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, error) {
-	for _, p := range []Purpose{ForData, ForIndex} {
-		if err := ensureCurrent(ctx, db, kek, p, now); err != nil {
-			return nil, err
-		}
+	if err := ensureKeys(ctx, db, kek, now); err != nil {
+		return nil, err
 	}
 	var rows []storedKey
 	if err := db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
@@ -61,13 +61,8 @@ func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, erro
 	r := &Ring{data: map[int64]cipher.AEAD{}}
 	for _, k := range rows {
 		raw, err := kek.unwrap(k.Wrapped, k.Purpose)
-		if errors.Is(err, errWrongKEK) {
-			if k.KEKID != kek.ID() {
-				return nil, fmt.Errorf("%w: its keys were wrapped by the key with id %s, and the one given has id %s", ErrWrongKey, k.KEKID, kek.ID())
-			}
-			return nil, fmt.Errorf("%w (data key %d does not open with it: damaged?)", ErrWrongKey, k.ID)
-		} else if err != nil {
-			return nil, fmt.Errorf("data key %d: %w", k.ID, err)
+		if err != nil {
+			return nil, wrongKey(k, kek, err)
 		}
 		switch k.Purpose {
 		case ForData:
@@ -91,17 +86,46 @@ func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, erro
 	return r, nil
 }
 
-// ensureCurrent creates a current key of purpose p unless there is one. A
-// unique index allows one current key of each purpose: an insert that
-// loses a race to another instance's is no error.
-func ensureCurrent(ctx context.Context, db bun.IDB, kek *KEK, p Purpose, now time.Time) error {
-	n, err := db.NewSelect().Model((*storedKey)(nil)).Where("purpose = ? AND retired_at IS NULL", p).Count(ctx)
-	if err != nil || n > 0 {
-		return storage.Err(err, "data key")
+// ensureKeys creates the current keys the database lacks, under kek, once
+// any key already there is known to be kek's.
+func ensureKeys(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) error {
+	return storage.InTx(ctx, db, func(tx bun.Tx) error {
+		if err := storage.LockName(ctx, tx, "data_keys"); err != nil {
+			return err
+		}
+		var rows []storedKey
+		if err := tx.NewSelect().Model(&rows).Where("retired_at IS NULL").Order("id").Scan(ctx); err != nil {
+			return storage.Err(err, "data key")
+		}
+		have := map[Purpose]bool{}
+		for _, k := range rows {
+			if _, err := kek.unwrap(k.Wrapped, k.Purpose); err != nil {
+				return wrongKey(k, kek, err)
+			}
+			have[k.Purpose] = true
+		}
+		for _, p := range []Purpose{ForData, ForIndex} {
+			if have[p] {
+				continue
+			}
+			k := &storedKey{Purpose: p, Wrapped: kek.wrap(randomBytes(KeySize), p), KEKID: kek.ID(), CreatedAt: now.UTC()}
+			if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
+				return storage.Err(err, "data key")
+			}
+		}
+		return nil
+	})
+}
+
+// wrongKey explains why key k did not unwrap with kek.
+func wrongKey(k storedKey, kek *KEK, err error) error {
+	switch {
+	case !errors.Is(err, errWrongKEK):
+		return fmt.Errorf("data key %d: %w", k.ID, err)
+	case k.KEKID != kek.ID():
+		return fmt.Errorf("%w: its keys were wrapped by the key with id %s, and the one given has id %s", ErrWrongKey, k.KEKID, kek.ID())
 	}
-	k := &storedKey{Purpose: p, Wrapped: kek.wrap(randomBytes(KeySize), p), KEKID: kek.ID(), CreatedAt: now.UTC()}
-	_, err = db.NewInsert().Model(k).On("CONFLICT DO NOTHING").Exec(ctx)
-	return storage.Err(err, "data key")
+	return fmt.Errorf("%w (data key %d does not open with it: damaged?)", ErrWrongKey, k.ID)
 }
 
 // Seal seals plain for place under the current data key. An empty value

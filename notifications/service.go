@@ -603,7 +603,7 @@ func (s *Service) setSMSOptOut(ctx context.Context, tx bun.Tx, out bool, source 
 	}
 	for _, id := range ids {
 		if err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, Action: "client.updated", SubjectType: "client",
-			SubjectID: id, ClientID: &id}, map[string]any{"sms_opted_out": audit.Change{From: !out, To: out}, "source": source}); err != nil {
+			SubjectID: id, ClientID: &id}, map[string]any{"fields": []string{"sms_opted_out"}, "source": source}); err != nil {
 			return 0, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/devicebank/devicebank/keyring"
@@ -51,15 +52,17 @@ func (c *config) kekText() (text, besideFile string, err error) {
 	return string(b), beside, nil
 }
 
-// readKeyFile reads a key file, refusing one that others than its owner
-// may read.
+// readKeyFile reads a key file, refusing one that anyone on the machine
+// may read or write. Group bits are let be: a systemd credential handed to
+// a service's own user is a root-owned file of mode 0400 with an access
+// list entry for that user, which stat shows as 0440.
 func readKeyFile(path string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s may be read by others than its owner (mode %04o): chmod 600 %s", path, info.Mode().Perm(), path)
+	if info.Mode().Perm()&0o007 != 0 {
+		return nil, fmt.Errorf("%s may be read by anyone on the machine (mode %04o): chmod 600 %s", path, info.Mode().Perm(), path)
 	}
 	return os.ReadFile(path)
 }
@@ -81,15 +84,25 @@ func (c *config) openKeyring(ctx context.Context, db *storage.DB) (ring *keyring
 			return nil, "", err
 		}
 		switch {
-		case n > 0:
+		case beside == "" && n > 0:
 			return nil, "", fmt.Errorf("this database's client data is sealed with a data key and none is set: %s", dataKeyHelp)
 		case beside == "":
 			return nil, "", fmt.Errorf("no data key is set, which protects client data in the database: %s", dataKeyHelp)
+		case n > 0:
+			// Keys, and no key file when it was looked for: another
+			// command starting at once may have made both since.
+			b, err := readKeyFile(beside)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, "", fmt.Errorf("this database's client data is sealed with a data key and none is set (%s is missing): %s", beside, dataKeyHelp)
+			} else if err != nil {
+				return nil, "", err
+			}
+			text = string(b)
+		default:
+			if text, madeFile, err = makeKeyFile(beside); err != nil {
+				return nil, "", err
+			}
 		}
-		if text, err = makeKeyFile(beside); err != nil {
-			return nil, "", err
-		}
-		madeFile = beside
 	}
 	kek, err := keyring.ParseKEK(text)
 	if err != nil {
@@ -104,27 +117,62 @@ func (c *config) openKeyring(ctx context.Context, db *storage.DB) (ring *keyring
 
 // madeKeyFileNotice is what a command says after openKeyring made a key file.
 func madeKeyFileNotice(path string) string {
-	return fmt.Sprintf("Made a new data key in %s (mode 0600): it protects the client data in the database. "+
-		"Keep a copy apart from the database and its backups: without it they cannot be read.", path)
+	return fmt.Sprintf("Made a new data key in %s (mode 0600): it wraps the keys the database keeps for client data "+
+		"and the audit trail's chain (docs/privacy.md). Keep a copy apart from the database and its backups.", path)
 }
 
-// makeKeyFile writes a new key to path, which must not exist, readable by
-// its owner alone.
-func makeKeyFile(path string) (string, error) {
-	key := keyring.Generate()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// makeKeyFile writes a new key to path, readable by its owner alone, and
+// returns it and path; if another process made the file first (two commands
+// started at once on a new database), it returns the key that process
+// wrote, and "" for path. The file appears whole or not at all: it is
+// written aside and then linked.
+func makeKeyFile(path string) (key, made string, err error) {
+	key = keyring.Generate()
+	tmp, err := writeAside(path, []byte(key+"\n"))
 	if err != nil {
-		return "", fmt.Errorf("make the data key file: %w", err)
+		return "", "", fmt.Errorf("make the data key file: %w", err)
 	}
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		b, err := readKeyFile(path)
+		if err != nil || strings.TrimSpace(string(b)) != "" {
+			return string(b), "", err
+		}
+		// Empty, on a database with no keys: made by hand, or by a start
+		// that stopped before it wrote (not this code, which links a
+		// whole file). The new key takes its place.
+		if err := os.Rename(tmp, path); err != nil {
+			return "", "", fmt.Errorf("make the data key file: %w", err)
+		}
+		return key, path, nil
+	} else if err != nil {
+		return "", "", fmt.Errorf("make the data key file: %w", err)
+	}
+	return key, path, nil
+}
+
+// writeAside writes b to a new file (mode 0600) in path's folder, synced,
+// and returns its name.
+func writeAside(path string, b []byte) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
 		return "", err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(b)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return "", err
 	}
-	return key, f.Close()
+	return tmp.Name(), nil
 }
 
 // keysGenerate prints a new random key-encryption key.
@@ -196,25 +244,10 @@ func keysRotate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 // replaceFile replaces path's content with b atomically (a new file,
 // mode 0600, renamed over it).
 func replaceFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	tmp, err := writeAside(path, b)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // gone after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	defer os.Remove(tmp) // gone after the rename
+	return os.Rename(tmp, path)
 }

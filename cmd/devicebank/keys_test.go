@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/devicebank/devicebank/keyring"
@@ -88,7 +91,7 @@ func TestAKeyFileOthersMayReadIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut := runCmd(t, "migrate", "--data-key-file", file)
-	if code != 1 || !strings.Contains(errOut, "may be read by others") || !strings.Contains(errOut, "chmod 600") {
+	if code != 1 || !strings.Contains(errOut, "may be read by anyone on the machine") || !strings.Contains(errOut, "chmod 600") {
 		t.Errorf("a key file of mode 0644: exit %d, %s", code, errOut)
 	}
 	for text, want := range map[string]string{"short": "not base64", "c2hvcnQ=": "is 5 bytes, want 32"} {
@@ -153,7 +156,7 @@ func rotateOn(t *testing.T, engine storage.Dialect) {
 	}
 	open := filepath.Join(dir, "open.key")
 	os.WriteFile(open, []byte(newKey), 0o644)
-	if code, _, errOut := runCmd(t, "keys", "rotate", "--new-key-file", open); code != 1 || !strings.Contains(errOut, "may be read by others") {
+	if code, _, errOut := runCmd(t, "keys", "rotate", "--new-key-file", open); code != 1 || !strings.Contains(errOut, "may be read by anyone on the machine") {
 		t.Errorf("a readable new key: exit %d, %s", code, errOut)
 	}
 	// A wrong current key: refused, nothing changed.
@@ -199,5 +202,106 @@ func TestKeysRotateReplacesTheQuickStartKeyFile(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "migrate"); code != 0 {
 		t.Errorf("after rotation: exit %d, %s", code, errOut)
+	}
+}
+
+// Commands started at once on a new database (serve and migrate, say)
+// share the one key the first of them made.
+func TestCommandsStartedAtOnceOnANewDatabaseShareOneKey(t *testing.T) {
+	bin := buildBinary(t)
+	dbPath := quickStart(t)
+	const n = 4
+	errs := make(chan error, n)
+	outs := make([]bytes.Buffer, n)
+	for i := range n {
+		go func() {
+			cmd := exec.Command(bin, "migrate")
+			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+			errs <- cmd.Run()
+		}()
+	}
+	for i := range n {
+		if err := <-errs; err != nil {
+			t.Errorf("migrate %d of %d failed: %v", i+1, n, err)
+		}
+	}
+	if t.Failed() {
+		for i := range outs {
+			t.Log(outs[i].String())
+		}
+		t.FailNow()
+	}
+	made := 0
+	for i := range outs {
+		if strings.Contains(outs[i].String(), "Made a new data key") {
+			made++
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d commands said they made the key, want 1", made)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dbPath))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".key.new-") {
+			t.Errorf("a temporary key file was left: %s", e.Name())
+		}
+	}
+	if code, _, errOut := runCmd(t, "migrate"); code != 0 {
+		t.Errorf("after them: exit %d, %s", code, errOut)
+	}
+}
+
+// addUserReadACL gives uid read access by a POSIX ACL entry, as systemd's
+// write_credential does for LoadCredential= when the service's User= is
+// not root (fchmod 0400, then fd_add_uid_acl_permission(fd, uid, ACL_READ)).
+func addUserReadACL(t *testing.T, path string, uid uint32) {
+	t.Helper()
+	const undefined = 0xFFFFFFFF
+	b := binary.LittleEndian.AppendUint32(nil, 2) // POSIX_ACL_XATTR_VERSION
+	for _, e := range []struct {
+		tag, perm uint16
+		id        uint32
+	}{{0x01, 4, undefined}, {0x02, 4, uid}, {0x04, 0, undefined}, {0x10, 4, undefined}, {0x20, 0, undefined}} {
+		b = binary.LittleEndian.AppendUint16(b, e.tag)
+		b = binary.LittleEndian.AppendUint16(b, e.perm)
+		b = binary.LittleEndian.AppendUint32(b, e.id)
+	}
+	if err := syscall.Setxattr(path, "system.posix_acl_access", b, 0); err != nil {
+		t.Skipf("no POSIX ACLs here: %v", err)
+	}
+}
+
+// The key as docs/deploy/devicebank.service hands it over (LoadCredential=,
+// User=devicebank): a root-owned file of mode 0400 with an ACL entry for
+// the service's user, which stat shows as mode 0440. Readable by the
+// service's user alone; it must be accepted.
+func TestASystemdCredentialKeyFileIsAccepted(t *testing.T) {
+	quickStart(t)
+	file := filepath.Join(t.TempDir(), "data-key")
+	if err := os.WriteFile(file, []byte(keyring.Generate()+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	addUserReadACL(t, file, 65534)
+	info, _ := os.Stat(file)
+	t.Logf("mode as stat shows it: %04o", info.Mode().Perm())
+	if code, _, errOut := runCmd(t, "migrate", "--data-key-file", file); code != 0 {
+		t.Errorf("a systemd credential (0400 + ACL user:devicebank:r): exit %d, %s", code, errOut)
+	}
+}
+
+// A quick start stopped between making its key file and writing the key
+// (power cut, disk full) leaves an empty key file and a database with no
+// keys. Every later start must not be refused for good with "file exists".
+func TestAnEmptyKeyFileOfANewDatabaseIsReplaced(t *testing.T) {
+	dbPath := quickStart(t)
+	if err := os.WriteFile(dbPath+".key", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, "migrate")
+	if code != 0 || !strings.Contains(errOut, "Made a new data key") {
+		t.Fatalf("exit %d, %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(dbPath + ".key"); !strings.HasSuffix(string(b), "\n") || len(b) < 40 {
+		t.Errorf("the key file holds %q", b)
 	}
 }
