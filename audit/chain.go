@@ -43,11 +43,27 @@ const linkBatch = 500
 type chainHead struct {
 	bun.BaseModel `bun:"table:audit_chain"`
 
-	ID        int64     `bun:"id,pk"`
-	LastSeq   int64     `bun:"last_seq"`
-	LastMAC   string    `bun:"last_mac"`
+	ID      int64  `bun:"id,pk"`
+	LastSeq int64  `bun:"last_seq"`
+	LastMAC string `bun:"last_mac"`
+	// HeadMAC is the head's own keyed MAC: a head moved back to an earlier
+	// event without the key does not match it.
+	HeadMAC   string    `bun:"head_mac"`
 	UpdatedAt time.Time `bun:"updated_at"`
 }
+
+// headDomain separates the head's MAC from the events'.
+const headDomain = "audit_chain.head"
+
+func (h *chainHead) mac(k Keyed) string {
+	b, _ := json.Marshal([]any{h.LastSeq, h.LastMAC})
+	return k.Digest(headDomain, b)
+}
+
+// ErrHeadChanged is Link's error when the chain's head does not match its
+// MAC: changed without the key. Nothing is linked until it is looked into
+// (devicebank audit verify), so forged events are not sealed into the chain.
+var ErrHeadChanged = errors.New("the audit chain's head was changed without the key; nothing is linked until it is looked into (devicebank audit verify)")
 
 // chained is an event as the chain covers it.
 type chained struct {
@@ -93,12 +109,17 @@ func Link(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) 
 func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) {
 	n := 0
 	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(&chainHead{ID: 1, UpdatedAt: now.UTC()}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		start := &chainHead{ID: 1, UpdatedAt: now.UTC()}
+		start.HeadMAC = start.mac(k)
+		if _, err := tx.NewInsert().Model(start).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
 			return storage.Err(err, "audit chain")
 		}
 		var head chainHead
 		if err := storage.Locked(tx.NewSelect().Model(&head).Where("id = 1")).Scan(ctx); err != nil {
 			return storage.Err(err, "audit chain")
+		}
+		if head.HeadMAC != head.mac(k) {
+			return ErrHeadChanged
 		}
 		var events []chained
 		if err := tx.NewSelect().Model(&events).Where("chain_seq IS NULL").Order("id").Limit(linkBatch).Scan(ctx); err != nil {
@@ -130,7 +151,7 @@ func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, err
 		}
 		n = len(events)
 		_, err = tx.NewUpdate().Model(&head).Set("last_seq = ?", head.LastSeq).Set("last_mac = ?", head.LastMAC).
-			Set("updated_at = ?", now.UTC()).Where("id = 1").Exec(ctx)
+			Set("head_mac = ?", head.mac(k)).Set("updated_at = ?", now.UTC()).Where("id = 1").Exec(ctx)
 		return storage.Err(err, "audit chain")
 	})
 	if err != nil {
@@ -144,9 +165,10 @@ type Verification struct {
 	// Linked is how many events are linked and verified (up to the first
 	// broken link, if any); Unlinked how many wait to be linked.
 	Linked, Unlinked int64
-	// LastSeq and LastMAC are the chain's head as verified: an operator
-	// who keeps them elsewhere can tell later that no event was removed
-	// from the end.
+	// LastSeq and LastMAC are the chain's end as verified: a checkpoint
+	// to keep elsewhere and give Verify later (a copy of an old database
+	// restored over the trail, or the trail emptied, is noticed only
+	// against one).
 	LastSeq int64
 	LastMAC string
 	// Broken, when not "", says where the chain first breaks and how.
@@ -155,19 +177,38 @@ type Verification struct {
 	BrokenSeq, BrokenEvent int64
 }
 
+// Checkpoint is a place in the chain and the MAC of the event there, as an
+// earlier Verify reported them.
+type Checkpoint struct {
+	Seq int64
+	MAC string
+}
+
 // verifyPage is how many events Verify reads at a time.
 const verifyPage = 1000
 
-// Verify walks the chain from its start and reports its first broken link:
-// an event changed (its MAC does not match), a place missing (an event
-// removed or unlinked), or a head that does not match the last event (an
-// event removed from the end, or the head changed).
-func Verify(ctx context.Context, db bun.IDB, k Keyed) (Verification, error) {
+// Verify walks the chain from its start to its head and reports its first
+// broken link: an event changed (its MAC does not match), a place missing
+// (an event removed or unlinked), a head changed without the key, a chain
+// that ends before its head (events removed from the end), or, given a
+// checkpoint, a chain that does not hold it. The head is read first, so
+// events linked while Verify runs are left for the next one.
+func Verify(ctx context.Context, db bun.IDB, k Keyed, expect *Checkpoint) (Verification, error) {
 	var v Verification
+	var head chainHead
+	err := db.NewSelect().Model(&head).Where("id = 1").Scan(ctx)
+	noHead := errors.Is(err, sql.ErrNoRows)
+	switch {
+	case err != nil && !noHead:
+		return v, storage.Err(err, "audit chain")
+	case !noHead && head.HeadMAC != head.mac(k):
+		return v.broken(head.LastSeq, 0, fmt.Sprintf("the chain's head was changed without the key (it says the chain ends at place %d)", head.LastSeq)), nil
+	}
 	prev, after := "", int64(0)
-	for {
+	for after < head.LastSeq {
 		var events []chained
-		if err := db.NewSelect().Model(&events).Where("chain_seq > ?", after).Order("chain_seq").Limit(verifyPage).Scan(ctx); err != nil {
+		if err := db.NewSelect().Model(&events).Where("chain_seq > ? AND chain_seq <= ?", after, head.LastSeq).
+			Order("chain_seq").Limit(verifyPage).Scan(ctx); err != nil {
 			return v, storage.Err(err, "audit event")
 		}
 		for i := range events {
@@ -178,6 +219,8 @@ func Verify(ctx context.Context, db bun.IDB, k Keyed) (Verification, error) {
 				return v.broken(v.LastSeq+1, 0, "place "+strconv.FormatInt(v.LastSeq+1, 10)+" is missing: an event was removed or unlinked after it was linked"), nil
 			case e.ChainMAC == nil || *e.ChainMAC != e.mac(k, seq, prev):
 				return v.broken(seq, e.ID, "event "+strconv.FormatInt(e.ID, 10)+" was changed after it was linked (or its MAC was)"), nil
+			case expect != nil && seq == expect.Seq && *e.ChainMAC != expect.MAC:
+				return v.broken(seq, e.ID, fmt.Sprintf("the event at place %d is not the one the checkpoint names: the trail was replaced", seq)), nil
 			}
 			prev = *e.ChainMAC
 			v.Linked, v.LastSeq, v.LastMAC = v.Linked+1, seq, prev
@@ -187,18 +230,22 @@ func Verify(ctx context.Context, db bun.IDB, k Keyed) (Verification, error) {
 		}
 		after = v.LastSeq
 	}
-	var head chainHead
-	err := db.NewSelect().Model(&head).Where("id = 1").Scan(ctx)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if v.Linked > 0 {
-			return v.broken(v.LastSeq, 0, "the chain's head is missing"), nil
+	case v.LastSeq != head.LastSeq:
+		return v.broken(v.LastSeq+1, 0, fmt.Sprintf("the chain ends at place %d, and its head says %d: events were removed from the end", v.LastSeq, head.LastSeq)), nil
+	case v.LastMAC != head.LastMAC:
+		return v.broken(v.LastSeq, 0, "the chain's head does not name its last event"), nil
+	case expect != nil && expect.Seq > v.LastSeq:
+		return v.broken(v.LastSeq+1, 0, fmt.Sprintf("the chain ends at place %d, before the checkpoint's place %d: events were removed from the end, or an older copy of the trail was put back", v.LastSeq, expect.Seq)), nil
+	}
+	if noHead {
+		linked, err := db.NewSelect().Model((*chained)(nil)).Where("chain_seq IS NOT NULL").Count(ctx)
+		if err != nil {
+			return v, storage.Err(err, "audit event")
 		}
-	case err != nil:
-		return v, storage.Err(err, "audit chain")
-	case head.LastSeq != v.LastSeq || head.LastMAC != v.LastMAC:
-		return v.broken(v.LastSeq+1, 0, fmt.Sprintf("the chain ends at place %d, and its head says %d: events were removed from the end, or the head was changed",
-			v.LastSeq, head.LastSeq)), nil
+		if linked > 0 {
+			return v.broken(1, 0, "the chain's head is missing"), nil
+		}
 	}
 	n, err := db.NewSelect().Model((*chained)(nil)).Where("chain_seq IS NULL").Count(ctx)
 	v.Unlinked = int64(n)

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +44,12 @@ func record(t *testing.T, db *storage.DB, n int) {
 
 func mustVerify(t *testing.T, db *storage.DB, k audit.Keyed) audit.Verification {
 	t.Helper()
-	v, err := audit.Verify(context.Background(), db, k)
+	return verifyAgainst(t, db, k, nil)
+}
+
+func verifyAgainst(t *testing.T, db *storage.DB, k audit.Keyed, expect *audit.Checkpoint) audit.Verification {
+	t.Helper()
+	v, err := audit.Verify(context.Background(), db, k, expect)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func TestTheChainLinksEveryEventAndVerifies(t *testing.T) {
 			t.Fatalf("%+v, want 10 linked and intact", v)
 		}
 		// Another key cannot vouch for the chain: the first link fails.
-		if v := mustVerify(t, db, ring(t, dbtest.Open(t, db.Engine))); v.BrokenSeq != 1 || v.Linked != 0 {
+		if v := mustVerify(t, db, ring(t, dbtest.Open(t, db.Engine))); v.Broken == "" || v.Linked != 0 {
 			t.Errorf("verified under another key: %+v", v)
 		}
 	})
@@ -229,4 +235,120 @@ func BenchmarkLink(b *testing.B) {
 			}
 		})
 	}
+}
+
+// rewindHead points the chain's head at the linked event at place seq,
+// using only what the database holds (no key).
+func rewindHead(t *testing.T, db *storage.DB, seq int) {
+	exec(t, db, "UPDATE audit_chain SET last_seq = ?, last_mac = (SELECT chain_mac FROM audit_events WHERE chain_seq = ?) WHERE id = 1", seq, seq)
+}
+
+func TestAHeadMovedBackWithoutTheKeyIsFoundAndNothingIsRelinked(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		record(t, db, 8)
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		// The last two events changed and unlinked, the head moved back to
+		// place 6: the next Link must not seal the forgery.
+		exec(t, db, "UPDATE audit_events SET actor_id = 99, changes = '{\"forged\":true}', chain_seq = NULL, chain_mac = NULL WHERE chain_seq > 6")
+		rewindHead(t, db, 6)
+		if n, err := audit.Link(ctx, db, k, t0); !errors.Is(err, audit.ErrHeadChanged) || n != 0 {
+			t.Errorf("Link after the head was moved back: %d, %v; want ErrHeadChanged and nothing linked", n, err)
+		}
+		if v := mustVerify(t, db, k); !strings.Contains(v.Broken, "head was changed without the key") || v.BrokenSeq != 6 {
+			t.Errorf("%+v", v)
+		}
+	})
+}
+
+func TestACheckpointNoticesAnEmptiedOrOlderTrail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		record(t, db, 3)
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		// An old copy of the database: the head as it was after three events.
+		var old struct {
+			LastSeq int64  `bun:"last_seq"`
+			LastMAC string `bun:"last_mac"`
+			HeadMAC string `bun:"head_mac"`
+		}
+		if err := db.NewRaw("SELECT last_seq, last_mac, head_mac FROM audit_chain").Scan(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+		record(t, db, 2)
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		v := mustVerify(t, db, k)
+		checkpoint := &audit.Checkpoint{Seq: v.LastSeq, MAC: v.LastMAC}
+		if v.Broken != "" || v.LastSeq != 5 {
+			t.Fatalf("%+v", v)
+		}
+		if v := verifyAgainst(t, db, k, checkpoint); v.Broken != "" {
+			t.Fatalf("against its own checkpoint: %+v", v)
+		}
+		if v := verifyAgainst(t, db, k, &audit.Checkpoint{Seq: 5, MAC: "forged"}); !strings.Contains(v.Broken, "not the one the checkpoint names") {
+			t.Errorf("against a checkpoint that does not match: %+v", v)
+		}
+
+		// The older copy put back: the last two events gone, the old head.
+		exec(t, db, "DELETE FROM audit_events WHERE chain_seq > 3")
+		exec(t, db, "UPDATE audit_chain SET last_seq = ?, last_mac = ?, head_mac = ?", old.LastSeq, old.LastMAC, old.HeadMAC)
+		if v := mustVerify(t, db, k); v.Broken != "" {
+			t.Errorf("without a checkpoint an older copy looks intact (as docs/privacy.md says): %+v", v)
+		}
+		if v := verifyAgainst(t, db, k, checkpoint); v.BrokenSeq != 4 || !strings.Contains(v.Broken, "before the checkpoint's place 5") {
+			t.Errorf("an older copy against the checkpoint: %+v", v)
+		}
+		// The trail emptied, head and all.
+		exec(t, db, "DELETE FROM audit_events")
+		exec(t, db, "DELETE FROM audit_chain")
+		if v := verifyAgainst(t, db, k, checkpoint); v.BrokenSeq != 1 || !strings.Contains(v.Broken, "before the checkpoint's place 5") {
+			t.Errorf("an emptied trail against the checkpoint: %+v", v)
+		}
+	})
+}
+
+// linkingMidway is a key that, the first time Verify uses it, lets serve's
+// job link the events written meanwhile, as it does every minute.
+type linkingMidway struct {
+	audit.Keyed
+	once sync.Once
+	run  func()
+}
+
+func (l *linkingMidway) Digest(domain string, data []byte) string {
+	d := l.Keyed.Digest(domain, data)
+	l.once.Do(l.run)
+	return d
+}
+
+// audit verify run while serve links is no false alarm.
+func TestVerifyWhileLinkRunsIsNoFalseAlarm(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		record(t, db, 5)
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		record(t, db, 3) // written since, linked by the next run
+		mid := &linkingMidway{Keyed: k, run: func() {
+			if n, err := audit.Link(ctx, db, k, t0); err != nil || n != 3 {
+				t.Errorf("Link midway: %d, %v", n, err)
+			}
+		}}
+		if v := mustVerify(t, db, mid); v.Broken != "" || v.Linked != 5 {
+			t.Errorf("nothing was tampered with: %+v", v)
+		}
+		if v := mustVerify(t, db, k); v.Broken != "" || v.Linked != 8 {
+			t.Fatalf("afterwards: %+v", v)
+		}
+	})
 }

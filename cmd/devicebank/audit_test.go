@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,17 @@ func TestServeLinksTheAuditTrailAndAuditVerifyChecksIt(t *testing.T) {
 			}
 			if !strings.Contains(out, "The audit trail is intact. Linked events: 1; the last, at place 1, has the MAC") {
 				t.Errorf("audit verify said %q", out)
+			}
+			// The checkpoint it printed holds; a half one is refused.
+			mac := regexp.MustCompile(`--expect-mac (\S+):`).FindStringSubmatch(out)
+			if mac == nil {
+				t.Fatalf("no checkpoint in %q", out)
+			}
+			if code, o, errOut := runCmd(t, "audit", "verify", "--expect-place", "1", "--expect-mac", mac[1]); code != 0 {
+				t.Errorf("against its checkpoint: exit %d, %s%s", code, o, errOut)
+			}
+			if code, _, errOut := runCmd(t, "audit", "verify", "--expect-place", "1"); code != 1 || !strings.Contains(errOut, "go together") {
+				t.Errorf("--expect-place alone: exit %d, %s", code, errOut)
 			}
 
 			// Edited behind the service's back: found, exit 1.

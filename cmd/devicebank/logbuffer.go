@@ -79,7 +79,11 @@ func (b *logBuffer) flushLocked() {
 		return
 	}
 	b.out.Write(b.buf)
-	b.buf = b.buf[:0]
+	if cap(b.buf) > 4*logBufferLimit { // one huge line: not kept for ever
+		b.buf = make([]byte, 0, logBufferLimit)
+	} else {
+		b.buf = b.buf[:0]
+	}
 }
 
 // Close stops the periodic flush and writes out what waits; lines written
