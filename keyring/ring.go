@@ -93,16 +93,15 @@ func ensureKeys(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) error 
 		if err := storage.LockName(ctx, tx, "data_keys"); err != nil {
 			return err
 		}
-		var rows []storedKey
-		if err := tx.NewSelect().Model(&rows).Where("retired_at IS NULL").Order("id").Scan(ctx); err != nil {
-			return storage.Err(err, "data key")
+		rows, err := checked(ctx, tx, kek)
+		if err != nil {
+			return err
 		}
 		have := map[Purpose]bool{}
 		for _, k := range rows {
-			if _, err := kek.unwrap(k.Wrapped, k.Purpose); err != nil {
-				return wrongKey(k, kek, err)
+			if k.RetiredAt == nil {
+				have[k.Purpose] = true
 			}
-			have[k.Purpose] = true
 		}
 		for _, p := range []Purpose{ForData, ForIndex} {
 			if have[p] {
@@ -115,6 +114,27 @@ func ensureKeys(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) error 
 		}
 		return nil
 	})
+}
+
+// Check reports whether kek wrapped the keys db holds (ErrWrongKey if not),
+// creating none: what a command checks before it changes anything.
+func Check(ctx context.Context, db bun.IDB, kek *KEK) error {
+	_, err := checked(ctx, db, kek)
+	return err
+}
+
+// checked reads the keys db holds, each unwrapped with kek to check it.
+func checked(ctx context.Context, db bun.IDB, kek *KEK) ([]storedKey, error) {
+	var rows []storedKey
+	if err := db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "data key")
+	}
+	for _, k := range rows {
+		if _, err := kek.unwrap(k.Wrapped, k.Purpose); err != nil {
+			return nil, wrongKey(k, kek, err)
+		}
+	}
+	return rows, nil
 }
 
 // wrongKey explains why key k did not unwrap with kek.

@@ -73,6 +73,14 @@ func Apply(ctx context.Context, db *storage.DB) ([]string, error) {
 	return ApplyBefore(ctx, db, math.MaxInt)
 }
 
+// Applied reports whether migration version has been applied to db; false
+// too when db has no migrations at all, or cannot tell.
+func Applied(ctx context.Context, db *storage.DB, version int) bool {
+	var n int
+	err := db.NewSelect().Table("schema_migrations").ColumnExpr("count(*)").Where("version = ?", version).Scan(ctx, &n)
+	return err == nil && n > 0
+}
+
 // ApplyBefore applies the pending migrations numbered below version. Tests
 // of an upgrade use it to build a database as an older release left it.
 func ApplyBefore(ctx context.Context, db *storage.DB, version int) ([]string, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -114,6 +115,27 @@ func (c *config) openKeyring(ctx context.Context, db *storage.DB) (ring *keyring
 	}
 	return ring, madeFile, err
 }
+
+// checkKeyBeforeUpgrade refuses a configured key that did not wrap the
+// database's keys before anything is migrated or converted, so a wrong key
+// changes nothing. (With no key configured, openKeyring decides after.)
+func (c *config) checkKeyBeforeUpgrade(ctx context.Context, db *storage.DB) error {
+	text, _, err := c.kekText()
+	if err != nil || text == "" || !migrations.Applied(ctx, db, dataKeysMigration) {
+		return err
+	}
+	kek, err := keyring.ParseKEK(text)
+	if err != nil {
+		return err
+	}
+	if err := keyring.Check(ctx, db, kek); err != nil {
+		return fmt.Errorf("%w; give the key this database was set up with (nothing was changed)", err)
+	}
+	return nil
+}
+
+// dataKeysMigration is the migration that made the data_keys table.
+const dataKeysMigration = 24
 
 // madeKeyFileNotice is what a command says after openKeyring made a key file.
 func madeKeyFileNotice(path string) string {
@@ -219,7 +241,10 @@ func keysRotate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	db, err := open(ctx, &cfg, true)
+	// Not migrated here: the key check before migrations would refuse the
+	// current key once a first run has rewrapped (Rewrap passes by keys
+	// already under the new one).
+	db, err := open(ctx, &cfg, false)
 	if err != nil {
 		return err
 	}

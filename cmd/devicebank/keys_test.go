@@ -11,8 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -303,5 +305,38 @@ func TestAnEmptyKeyFileOfANewDatabaseIsReplaced(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dbPath + ".key"); !strings.HasSuffix(string(b), "\n") || len(b) < 40 {
 		t.Errorf("the key file holds %q", b)
+	}
+}
+
+// A wrong key is refused before anything is migrated or converted.
+func TestAWrongKeyChangesNothing(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			url := dbtest.FreshURL(t, engine)
+			db := dbtest.OpenURL(t, url)
+			// A database an older release left: keys made, migration 26 not yet applied.
+			if _, err := migrations.ApplyBefore(ctx, db, 26); err != nil {
+				t.Fatal(err)
+			}
+			right := keyring.Generate()
+			kek, _ := keyring.ParseKEK(right)
+			if _, err := keyring.Open(ctx, db, kek, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("DATABASE_URL", url)
+			t.Setenv("DEVICEBANK_DATA_KEY", keyring.Generate())
+			code, _, errOut := runCmd(t, "migrate")
+			if code != 1 || !strings.Contains(errOut, "not the one this database's keys were made with") || !strings.Contains(errOut, "nothing was changed") {
+				t.Fatalf("a wrong key: exit %d, %s", code, errOut)
+			}
+			if migrations.Applied(ctx, db, 26) {
+				t.Fatal("a migration was applied with a wrong key")
+			}
+			t.Setenv("DEVICEBANK_DATA_KEY", right)
+			if code, _, errOut := runCmd(t, "migrate"); code != 0 || !migrations.Applied(ctx, db, 26) {
+				t.Fatalf("the right key: exit %d, %s", code, errOut)
+			}
+		})
 	}
 }

@@ -190,13 +190,17 @@ func open(ctx context.Context, cfg *config, migrate bool) (*storage.DB, error) {
 	return db, nil
 }
 
-// upgrade applies the migrations db has not seen, then converts what SQL
-// cannot: client phone numbers stored before numbers were kept in E.164.
-// Both are idempotent and safe with several instances starting at once.
+// upgrade checks a configured data key against the database's keys, then
+// applies the migrations db has not seen, then converts what SQL cannot:
+// client phone numbers stored before numbers were kept in E.164. Both are
+// idempotent and safe with several instances starting at once.
 // It returns the migrations applied and what the conversion did.
 func upgrade(ctx context.Context, db *storage.DB, cfg *config) ([]string, clients.PhoneBackfill, error) {
 	region, err := cfg.region()
 	if err != nil {
+		return nil, clients.PhoneBackfill{}, err
+	}
+	if err := cfg.checkKeyBeforeUpgrade(ctx, db); err != nil {
 		return nil, clients.PhoneBackfill{}, err
 	}
 	applied, err := migrations.Apply(ctx, db)
