@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -385,23 +384,7 @@ func TestUnreadableSecretFileStops(t *testing.T) {
 // what it wrote to standard error.
 func serveUntilListening(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, w := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), nil, w, &stderr)
-		w.Close()
-		done <- code
-	}()
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() && !strings.Contains(lines.Text(), "listening on") {
-	}
-	cancel()
-	go io.Copy(io.Discard, stdout)
-	code := <-done
-	return code, stderr.String()
+	return startServe(t, args...)()
 }
 
 // Left at the UTC default, the time zone is warned about at start: a
