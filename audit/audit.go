@@ -73,7 +73,25 @@ type Filter struct {
 // List returns the events matching f, oldest first, with the actor's name.
 func List(ctx context.Context, db bun.IDB, f Filter, page storage.Page) ([]Event, int, error) {
 	events := []Event{}
-	q := db.NewSelect().Model(&events).
+	total, err := page.Apply(selectEvents(db, &events, f)).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, storage.Err(err, "history")
+	}
+	return events, int(total), nil
+}
+
+// All returns every event matching f, oldest first, with the actor's name:
+// List without pages, for a client's export.
+func All(ctx context.Context, db bun.IDB, f Filter) ([]Event, error) {
+	events := []Event{}
+	if err := selectEvents(db, &events, f).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "history")
+	}
+	return events, nil
+}
+
+func selectEvents(db bun.IDB, events *[]Event, f Filter) *bun.SelectQuery {
+	q := db.NewSelect().Model(events).
 		Column("id", "occurred_at", "actor_id", "action", "subject_type", "subject_id", "client_id", "device_id", "loan_id", "changes").
 		ColumnExpr("COALESCE(u.name, 'system') AS actor_name").
 		Join("LEFT JOIN users AS u ON u.id = ev.actor_id").
@@ -84,11 +102,7 @@ func List(ctx context.Context, db bun.IDB, f Filter, page storage.Page) ([]Event
 	if f.ClientID != 0 {
 		q.Where("ev.client_id = ?", f.ClientID)
 	}
-	total, err := page.Apply(q).ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, storage.Err(err, "history")
-	}
-	return events, int(total), nil
+	return q
 }
 
 // FieldsChanged names the fields whose values differ between before and

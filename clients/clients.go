@@ -687,3 +687,23 @@ func (s *Service) Name(ctx context.Context, actor *accounts.Actor, id int64) (st
 	}
 	return c.FirstName + " " + c.LastName, nil
 }
+
+// ForExport returns a client whose whole record the actor may have (an
+// access request: app.ExportClient): their caseworker's, or an admin's. A
+// client the actor may not see is not found; one they see without being
+// their caseworker (a coordinator, another worker's referral) is forbidden.
+func (s *Service) ForExport(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (*Client, error) {
+	c, err := s.load(ctx, db, actor, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if actor.Role != accounts.Admin && c.CaseworkerID != actor.ID {
+		return nil, apperr.New(apperr.Forbidden, "only the client's caseworker or an admin may export everything held about a client")
+	}
+	return c, nil
+}
+
+// Exported records that everything held about c was given to the actor.
+func (s *Service) Exported(ctx context.Context, db bun.IDB, actor *accounts.Actor, c *Client, counts map[string]any) error {
+	return audit.Record(ctx, db, event(actor, s.now(), "client.exported", c), counts)
+}

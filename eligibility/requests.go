@@ -650,3 +650,19 @@ func (s *Service) CountRequests(ctx context.Context, actor *accounts.Actor, stat
 	n, err := s.scope(s.DB, s.DB.NewSelect().Model((*DeviceRequest)(nil)), actor).Where("r.status = ?", status).Count(ctx)
 	return int(n), storage.Err(err, "requests")
 }
+
+// RequestsOfClient returns every device request filed for a client, oldest
+// first, for a caller that has already checked the actor may see everything
+// about the client (a client's export).
+func (s *Service) RequestsOfClient(ctx context.Context, db bun.IDB, clientID int64) ([]DeviceRequest, error) {
+	out := []DeviceRequest{}
+	if err := s.selectRequests(db, &out).Where("r.client_id = ?", clientID).OrderExpr("r.id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "requests")
+	}
+	for i := range out {
+		if err := out[i].decode(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -678,3 +678,17 @@ func (s *Service) RecordRecovered(ctx context.Context, actor *accounts.Actor, id
 				move: deviceMove{Lost, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition}}
 		})
 }
+
+// LoansOfClient returns every loan made to a client, oldest first, for a
+// caller that has already checked the actor may see everything about the
+// client (a client's export: app.ExportClient).
+func (s *Service) LoansOfClient(ctx context.Context, db bun.IDB, clientID int64) ([]Loan, error) {
+	out := []Loan{}
+	if err := db.NewSelect().Model(&out).Where("l.client_id = ?", clientID).OrderExpr("l.id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "loans")
+	}
+	for i := range out {
+		s.finish(&out[i])
+	}
+	return out, nil
+}

@@ -609,3 +609,15 @@ func (s *Service) setSMSOptOut(ctx context.Context, tx bun.Tx, out bool, source 
 	}
 	return len(ids), nil
 }
+
+// OfClient returns every notification about a client (to them, or to staff
+// about them), oldest first, with its text unless erased, for a caller that
+// has already checked the actor may see everything about the client (a
+// client's export). Addresses stay out, as in every list.
+func (s *Service) OfClient(ctx context.Context, db bun.IDB, clientID int64) ([]Notification, error) {
+	out := []Notification{}
+	if err := db.NewSelect().Model(&out).Where("n.client_id = ?", clientID).OrderExpr("n.id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "notifications")
+	}
+	return out, nil
+}

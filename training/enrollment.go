@@ -434,3 +434,17 @@ func (s *Service) CertificateFor(ctx context.Context, actor *accounts.Actor, cli
 func (s *Service) Referrals(db bun.IDB, clientID bun.Ident) *bun.SelectQuery {
 	return db.NewSelect().Table("training_enrollments").ColumnExpr("1").Where("client_id = ?", clientID).Where("referral AND status <> 'withdrawn'")
 }
+
+// EnrollmentsOfClient returns every training place booked for a client,
+// oldest first, for a caller that has already checked the actor may see
+// everything about the client (a client's export).
+func (s *Service) EnrollmentsOfClient(ctx context.Context, db bun.IDB, clientID int64) ([]Enrollment, error) {
+	out := []Enrollment{}
+	if err := db.NewSelect().Model(&out).Where("te.client_id = ?", clientID).OrderExpr("te.id").Scan(ctx); err != nil {
+		return nil, storage.Err(err, "enrollments")
+	}
+	for i := range out {
+		out[i].finish()
+	}
+	return out, nil
+}

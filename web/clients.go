@@ -79,3 +79,18 @@ func (s *Server) clientHistory(c *fiber.Ctx) error {
 	}
 	return sendList(c, events, total, p)
 }
+
+// exportClient answers an access request: everything held about a client,
+// for their caseworker or an admin, as one JSON document to keep.
+func (s *Server) exportClient(c *fiber.Ctx) error {
+	id, err := pathID(c, "client")
+	if err != nil {
+		return err
+	}
+	out, err := s.svc.ExportClient(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="client-`+strconv.FormatInt(id, 10)+`.json"`)
+	return c.JSON(out)
+}

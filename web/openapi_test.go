@@ -849,6 +849,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"LostLoan", inventory.LostInput{}, false},
 		{"RecoveredLoan", inventory.RecoveredInput{}, false},
 		{"Client", clients.Client{}, true},
+		{"ClientExport", app.ClientExport{}, true},
 		{"ClientSummary", clients.Summary{}, true},
 		{"ClientInput", clients.Input{}, false},
 		{"User", accounts.User{}, true},
@@ -2176,6 +2177,11 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		}
 		c.call(403, sw, "GET", path("/api/v1/devices/%d/history", devID), nil)
 		c.call(200, sw, "GET", path("/api/v1/clients/%d/history?limit=100&offset=0", rosaID), nil)
+		export := c.call(200, sw, "GET", path("/api/v1/clients/%d/export", rosaID), nil)
+		if docInt(export["client"].(map[string]any)["id"]) != rosaID || len(export["history"].([]any)) == 0 {
+			t.Errorf("Rosa's export: %v", export)
+		}
+		c.call(403, co, "GET", path("/api/v1/clients/%d/export", rosaID), nil)
 		c.call(404, co, "GET", "/api/v1/clients/999999/history", nil)
 
 		// Eligibility. Rosa was referred, so a coordinator may check her

@@ -299,6 +299,11 @@ var matrix = []routeCase{
 	{"GET", v1 + "/clients/:id/history", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: path(v1+"/clients/%d/history", f.referred())}
 	}},
+	// The export is for the client's caseworker and admins: a coordinator
+	// who sees the referred client may not have everything about them.
+	{"GET", v1 + "/clients/:id/export", caseWriter, func(f *roleFixtures, c caller) request {
+		return request{path: path(v1+"/clients/%d/export", f.referred())}
+	}},
 
 	{"GET", v1 + "/loans", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/loans"}

@@ -187,6 +187,7 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/clients/:id", accounts.ReadClients, s.getClient},
 		{"PATCH", v1 + "/clients/:id", accounts.WriteClients, s.updateClient},
 		{"GET", v1 + "/clients/:id/history", accounts.ReadClients, s.clientHistory},
+		{"GET", v1 + "/clients/:id/export", accounts.ReadClients, s.exportClient},
 
 		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
 		{"GET", v1 + "/reports/utilization", accounts.ReadReports, s.utilizationReport},
