@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/devicebank/devicebank/storage"
 )
@@ -141,4 +142,25 @@ func Diff(before, after map[string]any) map[string]Change {
 		}
 	}
 	return out
+}
+
+// listActions are the events of list reads: each names the clients it
+// showed in client_ids, and no one client (client_id is null), so that a
+// list of 500 costs one row.
+var listActions = []string{"client.listed", "request.listed", "waitlist.viewed"}
+
+// ListedWith returns every list read that showed the client, oldest first,
+// with the actor's name: for a client's export (who saw them in a list).
+func ListedWith(ctx context.Context, db bun.IDB, clientID int64) ([]Event, error) {
+	events := []Event{}
+	q := selectEvents(db, &events, Filter{}).Where("ev.client_id IS NULL AND ev.action IN (?)", bun.In(listActions))
+	if db.Dialect().Name() == dialect.PG {
+		q.Where("ev.changes::jsonb -> 'client_ids' @> to_jsonb(?::bigint)", clientID)
+	} else {
+		q.Where("EXISTS (SELECT 1 FROM json_each(ev.changes, '$.client_ids') WHERE value = ?)", clientID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, storage.Err(err, "history")
+	}
+	return events, nil
 }

@@ -63,7 +63,7 @@ func (h *chainHead) mac(k Keyed) string {
 // ErrHeadChanged is Link's error when the chain's head does not match its
 // MAC: changed without the key. Nothing is linked until it is looked into
 // (devicebank audit verify), so forged events are not sealed into the chain.
-var ErrHeadChanged = errors.New("the audit chain's head was changed without the key; nothing is linked until it is looked into (devicebank audit verify)")
+var ErrHeadChanged = errors.New("the audit chain's head was changed or removed without the key; nothing is linked until it is looked into (devicebank audit verify)")
 
 // chained is an event as the chain covers it.
 type chained struct {
@@ -109,14 +109,9 @@ func Link(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) 
 func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, error) {
 	n := 0
 	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
-		start := &chainHead{ID: 1, UpdatedAt: now.UTC()}
-		start.HeadMAC = start.mac(k)
-		if _, err := tx.NewInsert().Model(start).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-			return storage.Err(err, "audit chain")
-		}
-		var head chainHead
-		if err := storage.Locked(tx.NewSelect().Model(&head).Where("id = 1")).Scan(ctx); err != nil {
-			return storage.Err(err, "audit chain")
+		head, err := lockHead(ctx, tx, k, now)
+		if err != nil {
+			return err
 		}
 		if head.HeadMAC != head.mac(k) {
 			return ErrHeadChanged
@@ -158,6 +153,37 @@ func linkSome(ctx context.Context, db bun.IDB, k Keyed, now time.Time) (int, err
 		return 0, err
 	}
 	return n, nil
+}
+
+// lockHead reads the chain's head and holds it for tx. A chain with no head
+// gets one, at place 0, only while no event is linked: a head removed from
+// a chain is not made anew, or whoever removed it could have events they
+// unlinked and forged sealed again.
+func lockHead(ctx context.Context, tx bun.Tx, k Keyed, now time.Time) (chainHead, error) {
+	var head chainHead
+	// Linkers take turns from here: one making the head must not be taken
+	// by another for a head removed.
+	if err := storage.LockName(ctx, tx, "audit_chain"); err != nil {
+		return head, err
+	}
+	err := storage.Locked(tx.NewSelect().Model(&head).Where("id = 1")).Scan(ctx)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return head, storage.Err(err, "audit chain")
+	}
+	linked, err := tx.NewSelect().Model((*chained)(nil)).Where("chain_seq IS NOT NULL").Limit(1).Count(ctx)
+	if err != nil {
+		return head, storage.Err(err, "audit event")
+	}
+	if linked > 0 {
+		return head, ErrHeadChanged
+	}
+	start := &chainHead{ID: 1, UpdatedAt: now.UTC()}
+	start.HeadMAC = start.mac(k)
+	if _, err := tx.NewInsert().Model(start).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return head, storage.Err(err, "audit chain")
+	}
+	err = storage.Locked(tx.NewSelect().Model(&head).Where("id = 1")).Scan(ctx)
+	return head, storage.Err(err, "audit chain")
 }
 
 // Verification is what Verify found.
@@ -244,6 +270,10 @@ func Verify(ctx context.Context, db bun.IDB, k Keyed, expect *Checkpoint) (Verif
 			return v, storage.Err(err, "audit event")
 		}
 		if linked > 0 {
+			// The first link ever may have made the head since it was read.
+			if n, err := db.NewSelect().Model((*chainHead)(nil)).Where("id = 1").Count(ctx); err == nil && n > 0 {
+				return Verify(ctx, db, k, expect)
+			}
 			return v.broken(1, 0, "the chain's head is missing"), nil
 		}
 	}

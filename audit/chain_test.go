@@ -352,3 +352,38 @@ func TestVerifyWhileLinkRunsIsNoFalseAlarm(t *testing.T) {
 		}
 	})
 }
+
+// The head removed (no key needed) is named, and Link does not make a new
+// one over linked events: that would let unlinked forgeries be sealed.
+func TestAHeadRemovedIsNamedAndNotMadeAnew(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		k := ring(t, db)
+		record(t, db, 5)
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		v := mustVerify(t, db, k)
+		checkpoint := audit.Checkpoint{Seq: v.LastSeq, MAC: v.LastMAC}
+		exec(t, db, "DELETE FROM audit_chain")
+		exec(t, db, "UPDATE audit_events SET changes = '{\"forged\":true}', chain_seq = NULL, chain_mac = NULL WHERE id = 5")
+		if n, err := audit.Link(ctx, db, k, t0); !errors.Is(err, audit.ErrHeadChanged) || n != 0 {
+			t.Errorf("Link without a head: %d, %v; want ErrHeadChanged", n, err)
+		}
+		if v := mustVerify(t, db, k); !strings.Contains(v.Broken, "head is missing") {
+			t.Errorf("%+v", v)
+		}
+		// Everything unlinked as well: the chain looks new, and only a
+		// checkpoint tells (docs/privacy.md).
+		exec(t, db, "UPDATE audit_events SET chain_seq = NULL, chain_mac = NULL")
+		if _, err := audit.Link(ctx, db, k, t0); err != nil {
+			t.Fatal(err)
+		}
+		if v := mustVerify(t, db, k); v.Broken != "" {
+			t.Errorf("without a checkpoint a relinked trail looks intact (as docs/privacy.md says): %+v", v)
+		}
+		if v := verifyAgainst(t, db, k, &checkpoint); v.BrokenSeq != 5 || !strings.Contains(v.Broken, "not the one the checkpoint names") {
+			t.Errorf("a relinked trail against a checkpoint: %+v", v)
+		}
+	})
+}

@@ -28,6 +28,12 @@ func TestOldClientEventsKeepOnlyTheFieldNames(t *testing.T) {
 					`{"fields":["phone"],"source":"phone_e164"}`},
 				{"client.updated", "client", `{"postal_code":{"from":"60601","to":""}}`, `{"fields":["postal_code"]}`},
 				{"client.updated", "client", `{}`, `{"fields":[]}`},
+				// Shapes the service never wrote (a row edited by hand): no
+				// value survives, and the upgrade goes through.
+				{"client.updated", "client", `null`, `{"fields":[]}`},
+				{"client.updated", "client", `["Ana","Silva"]`, `{"fields":[]}`},
+				{"client.created", "client", `"Ana Silva"`, `{"fields":[]}`},
+				{"client.updated", "client", `{"phone":{"from":"1","to":"2"},"source":null}`, `{"fields":["phone","source"]}`},
 				{"client.listed", "client_list", `{"client_ids":[1],"q":"silva","total":1}`, `{"client_ids":[1],"searched":true,"total":1}`},
 				{"client.listed", "client_list", `{"client_ids":[],"q":"","total":0}`, `{"client_ids":[],"searched":false,"total":0}`},
 				{"client.listed", "client_list", `{"client_ids":[1],"names_only":true,"total":1}`, `{"client_ids":[1],"names_only":true,"total":1}`},

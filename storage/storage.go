@@ -167,7 +167,23 @@ func redact(raw string) string {
 // carries a fence (WithFence), it runs first in the transaction, and an
 // error from it ends the transaction before fn runs.
 func InTx(ctx context.Context, db bun.IDB, fn func(tx bun.Tx) error) error {
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return inTx(ctx, db, nil, fn)
+}
+
+// InSnapshot is InTx where every read sees the database as it was at the
+// transaction's first statement (REPEATABLE READ on PostgreSQL; SQLite's
+// transactions are serialized already): for reads that must agree with
+// each other, such as a client's export.
+func InSnapshot(ctx context.Context, db bun.IDB, fn func(tx bun.Tx) error) error {
+	var opts *sql.TxOptions
+	if db.Dialect().Name() == dialect.PG {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	}
+	return inTx(ctx, db, opts, fn)
+}
+
+func inTx(ctx context.Context, db bun.IDB, opts *sql.TxOptions, fn func(tx bun.Tx) error) error {
+	return db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
 		if fence, ok := ctx.Value(fenceKey{}).(Fence); ok {
 			if err := fence(ctx, tx); err != nil {
 				return err

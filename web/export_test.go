@@ -27,6 +27,12 @@ func TestAClientsExportHoldsEverythingAboutThem(t *testing.T) {
 		e.must(201, co, "POST", v1+"/loans", map[string]any{"client_id": someoneElse, "device_id": e.device(co, "phone"),
 			"due_on": "2026-04-10", "walk_in_justification": walkIn})
 
+		// Seen in lists: the worker's client list, the coordinator's
+		// request list. A list that did not show them is not theirs.
+		e.must(200, sw, "GET", v1+"/clients?limit=500", nil)
+		e.must(200, co, "GET", v1+"/requests?limit=500", nil)
+		e.must(200, sw, "GET", v1+"/clients?q=nobody-at-all", nil)
+
 		r := e.must(200, sw, "GET", path(v1+"/clients/%d/export", id), nil)
 		if got := r.Header.Get("Content-Disposition"); got != path(`attachment; filename="client-%d.json"`, id) {
 			t.Errorf("Content-Disposition %q", got)
@@ -52,6 +58,13 @@ func TestAClientsExportHoldsEverythingAboutThem(t *testing.T) {
 		}
 		if strings.Contains(string(r.Body), "+13125550100") && !strings.Contains(string(r.Body), `"phone":"+13125550100"`) {
 			t.Error("the phone number appears outside the client's record")
+		}
+		listed := map[string]int{}
+		for _, ev := range x["listed"].([]any) {
+			listed[ev.(map[string]any)["action"].(string)]++
+		}
+		if listed["client.listed"] != 1 || listed["request.listed"] != 1 || len(listed) != 2 {
+			t.Errorf("the lists that showed the client: %v, want one client list and one request list", listed)
 		}
 		actions := map[string]bool{}
 		for _, ev := range x["history"].([]any) {

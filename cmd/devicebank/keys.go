@@ -50,7 +50,18 @@ func (c *config) kekText() (text, besideFile string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", "", errBlankKeyFile(beside)
+	}
 	return string(b), beside, nil
+}
+
+// errBlankKeyFile explains a key file beside the database that holds no
+// key (made by hand: serve writes a whole file or none). It is not
+// replaced: two starts at once could each put their own key in it.
+func errBlankKeyFile(path string) error {
+	return fmt.Errorf("%s holds no key: if the database is new (no client data yet), delete the file and start again, "+
+		"and a new key is made; otherwise put the database's key in it", path)
 }
 
 // readKeyFile reads a key file, refusing one that anyone on the machine
@@ -147,7 +158,7 @@ func madeKeyFileNotice(path string) string {
 // returns it and path; if another process made the file first (two commands
 // started at once on a new database), it returns the key that process
 // wrote, and "" for path. The file appears whole or not at all: it is
-// written aside and then linked.
+// written aside and then linked, never renamed over another.
 func makeKeyFile(path string) (key, made string, err error) {
 	key = keyring.Generate()
 	tmp, err := writeAside(path, []byte(key+"\n"))
@@ -156,17 +167,12 @@ func makeKeyFile(path string) (key, made string, err error) {
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		// Another command starting at once made it first: its key.
 		b, err := readKeyFile(path)
-		if err != nil || strings.TrimSpace(string(b)) != "" {
-			return string(b), "", err
+		if err == nil && strings.TrimSpace(string(b)) == "" {
+			err = errBlankKeyFile(path)
 		}
-		// Empty, on a database with no keys: made by hand, or by a start
-		// that stopped before it wrote (not this code, which links a
-		// whole file). The new key takes its place.
-		if err := os.Rename(tmp, path); err != nil {
-			return "", "", fmt.Errorf("make the data key file: %w", err)
-		}
-		return key, path, nil
+		return string(b), "", err
 	} else if err != nil {
 		return "", "", fmt.Errorf("make the data key file: %w", err)
 	}

@@ -294,17 +294,24 @@ func TestASystemdCredentialKeyFileIsAccepted(t *testing.T) {
 // A quick start stopped between making its key file and writing the key
 // (power cut, disk full) leaves an empty key file and a database with no
 // keys. Every later start must not be refused for good with "file exists".
-func TestAnEmptyKeyFileOfANewDatabaseIsReplaced(t *testing.T) {
-	dbPath := quickStart(t)
-	if err := os.WriteFile(dbPath+".key", nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut := runCmd(t, "migrate")
-	if code != 0 || !strings.Contains(errOut, "Made a new data key") {
-		t.Fatalf("exit %d, %s", code, errOut)
-	}
-	if b, _ := os.ReadFile(dbPath + ".key"); !strings.HasSuffix(string(b), "\n") || len(b) < 40 {
-		t.Errorf("the key file holds %q", b)
+func TestABlankKeyFileIsExplainedNotReplaced(t *testing.T) {
+	for _, blank := range []string{"", "\n", "  \t\n"} {
+		dbPath := quickStart(t)
+		if err := os.WriteFile(dbPath+".key", []byte(blank), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := runCmd(t, "migrate")
+		if code != 1 || !strings.Contains(errOut, dbPath+".key holds no key") || !strings.Contains(errOut, "delete the file and start again") {
+			t.Errorf("a key file holding %q: exit %d, %s", blank, code, errOut)
+		}
+		if b, _ := os.ReadFile(dbPath + ".key"); string(b) != blank {
+			t.Errorf("the blank key file was changed to %q", b)
+		}
+		// Deleted, as the message says: the next start makes a key.
+		os.Remove(dbPath + ".key")
+		if code, _, errOut := runCmd(t, "migrate"); code != 0 || !strings.Contains(errOut, "Made a new data key") {
+			t.Errorf("after deleting it: exit %d, %s", code, errOut)
+		}
 	}
 }
 

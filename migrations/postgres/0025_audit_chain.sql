@@ -3,16 +3,18 @@
 -- was searched for (docs/privacy.md). Events written before keep only
 -- that, before the chain below seals them as they are.
 UPDATE audit_events SET changes = CASE
-        WHEN changes::jsonb ? 'source' THEN jsonb_build_object(
+        WHEN jsonb_typeof(changes::jsonb) <> 'object' THEN '{"fields":[]}'
+        WHEN jsonb_typeof(changes::jsonb -> 'source') = 'string' THEN jsonb_build_object(
             'fields', (SELECT COALESCE(jsonb_agg(k ORDER BY k), '[]'::jsonb) FROM jsonb_object_keys(changes::jsonb) AS k WHERE k <> 'source'),
             'source', changes::jsonb -> 'source')::text
         ELSE jsonb_build_object(
             'fields', (SELECT COALESCE(jsonb_agg(k ORDER BY k), '[]'::jsonb) FROM jsonb_object_keys(changes::jsonb) AS k))::text
     END
-WHERE subject_type = 'client' AND action IN ('client.created', 'client.updated') AND NOT (changes::jsonb ? 'fields');
+WHERE subject_type = 'client' AND action IN ('client.created', 'client.updated')
+    AND NOT (jsonb_typeof(changes::jsonb) = 'object' AND changes::jsonb ? 'fields');
 UPDATE audit_events
 SET changes = ((changes::jsonb - 'q') || jsonb_build_object('searched', COALESCE(changes::jsonb ->> 'q', '') <> ''))::text
-WHERE action = 'client.listed' AND changes::jsonb ? 'q';
+WHERE action = 'client.listed' AND jsonb_typeof(changes::jsonb) = 'object' AND changes::jsonb ? 'q';
 
 -- The audit trail made tamper-evident (package audit, Link and Verify):
 -- each event, once linked, carries its place in the chain (chain_seq, from

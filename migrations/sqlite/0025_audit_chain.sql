@@ -3,16 +3,18 @@
 -- was searched for (docs/privacy.md). Events written before keep only
 -- that, before the chain below seals them as they are.
 UPDATE audit_events SET changes = CASE
-        WHEN json_extract(changes, '$.source') IS NOT NULL THEN json_object(
+        WHEN json_type(changes) <> 'object' THEN '{"fields":[]}'
+        WHEN json_type(changes, '$.source') = 'text' THEN json_object(
             'fields', json((SELECT json_group_array(key) FROM (SELECT key FROM json_each(audit_events.changes) WHERE key <> 'source' ORDER BY key))),
             'source', json_extract(changes, '$.source'))
         ELSE json_object(
             'fields', json((SELECT json_group_array(key) FROM (SELECT key FROM json_each(audit_events.changes) ORDER BY key))))
     END
-WHERE subject_type = 'client' AND action IN ('client.created', 'client.updated') AND json_type(changes, '$.fields') IS NULL;
+WHERE subject_type = 'client' AND action IN ('client.created', 'client.updated')
+    AND NOT (json_type(changes) = 'object' AND json_type(changes, '$.fields') IS NOT NULL);
 UPDATE audit_events
 SET changes = json_set(json_remove(changes, '$.q'), '$.searched', json(CASE WHEN COALESCE(json_extract(changes, '$.q'), '') <> '' THEN 'true' ELSE 'false' END))
-WHERE action = 'client.listed' AND json_type(changes, '$.q') IS NOT NULL;
+WHERE action = 'client.listed' AND json_type(changes) = 'object' AND json_type(changes, '$.q') IS NOT NULL;
 
 -- The audit trail made tamper-evident (package audit, Link and Verify):
 -- each event, once linked, carries its place in the chain (chain_seq, from
