@@ -226,6 +226,9 @@ func (r *Ring) CurrentDataKey() int64 { return r.current }
 func Rewrap(ctx context.Context, db bun.IDB, current, next *KEK) (int, error) {
 	n := 0
 	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+		if err := storage.LockName(ctx, tx, "data_keys"); err != nil { // as ensureKeys
+			return err
+		}
 		var rows []storedKey
 		if err := storage.Locked(tx.NewSelect().Model(&rows).Order("id")).Scan(ctx); err != nil {
 			return storage.Err(err, "data key")

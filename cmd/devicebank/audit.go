@@ -74,10 +74,10 @@ func auditVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	var expect *audit.Checkpoint
 	switch {
-	case (*place == 0) != (*mac == ""):
-		return errors.New("--expect-place and --expect-mac go together: give both, as an earlier audit verify printed them, or neither")
 	case *place < 0:
 		return errors.New("--expect-place must be a place in the chain, 1 or more")
+	case (*place == 0) != (*mac == ""):
+		return errors.New("--expect-place and --expect-mac go together: give both, as an earlier audit verify printed them, or neither")
 	case *place > 0:
 		expect = &audit.Checkpoint{Seq: *place, MAC: *mac}
 	}

@@ -65,18 +65,24 @@ func errBlankKeyFile(path string) error {
 }
 
 // readKeyFile reads a key file, refusing one that anyone on the machine
-// may read or write. Group bits are let be: a systemd credential handed to
-// a service's own user is a root-owned file of mode 0400 with an access
-// list entry for that user, which stat shows as 0440.
+// may read or write, or its group may write. Group read is let be: a
+// systemd credential handed to a service's own user is a root-owned file of
+// mode 0400 with an access list entry for that user, which stat shows as
+// 0440. The mode is checked on the file opened, not on the name.
 func readKeyFile(path string) ([]byte, error) {
-	info, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if info.Mode().Perm()&0o007 != 0 {
-		return nil, fmt.Errorf("%s may be read by anyone on the machine (mode %04o): chmod 600 %s", path, info.Mode().Perm(), path)
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return os.ReadFile(path)
+	if info.Mode().Perm()&0o027 != 0 {
+		return nil, fmt.Errorf("%s may be read or changed by others than its owner (mode %04o): chmod 600 %s", path, info.Mode().Perm(), path)
+	}
+	return io.ReadAll(io.LimitReader(f, 4096))
 }
 
 // openKeyring unwraps the database's keys with the configured

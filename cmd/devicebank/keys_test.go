@@ -93,8 +93,15 @@ func TestAKeyFileOthersMayReadIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut := runCmd(t, "migrate", "--data-key-file", file)
-	if code != 1 || !strings.Contains(errOut, "may be read by anyone on the machine") || !strings.Contains(errOut, "chmod 600") {
+	if code != 1 || !strings.Contains(errOut, "may be read or changed by others than its owner") || !strings.Contains(errOut, "chmod 600") {
 		t.Errorf("a key file of mode 0644: exit %d, %s", code, errOut)
+	}
+	// Writable by its group: refused too (a group member could put in a key).
+	groupWritable := filepath.Join(t.TempDir(), "data.key")
+	os.WriteFile(groupWritable, []byte(keyring.Generate()+"\n"), 0o600)
+	os.Chmod(groupWritable, 0o620)
+	if code, _, errOut := runCmd(t, "migrate", "--data-key-file", groupWritable); code != 1 || !strings.Contains(errOut, "mode 0620") {
+		t.Errorf("a key file of mode 0620: exit %d, %s", code, errOut)
 	}
 	for text, want := range map[string]string{"short": "not base64", "c2hvcnQ=": "is 5 bytes, want 32"} {
 		file := filepath.Join(t.TempDir(), "data.key")
@@ -158,7 +165,7 @@ func rotateOn(t *testing.T, engine storage.Dialect) {
 	}
 	open := filepath.Join(dir, "open.key")
 	os.WriteFile(open, []byte(newKey), 0o644)
-	if code, _, errOut := runCmd(t, "keys", "rotate", "--new-key-file", open); code != 1 || !strings.Contains(errOut, "may be read by anyone on the machine") {
+	if code, _, errOut := runCmd(t, "keys", "rotate", "--new-key-file", open); code != 1 || !strings.Contains(errOut, "may be read or changed by others than its owner") {
 		t.Errorf("a readable new key: exit %d, %s", code, errOut)
 	}
 	// A wrong current key: refused, nothing changed.
