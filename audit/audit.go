@@ -150,7 +150,9 @@ func Diff(before, after map[string]any) map[string]Change {
 var listActions = []string{"client.listed", "request.listed", "waitlist.viewed"}
 
 // ListedWith returns every list read that showed the client, oldest first,
-// with the actor's name: for a client's export (who saw them in a list).
+// with the actor's name: for a client's export (who saw them in a list,
+// and when). Each event's changes are left out ({}): they name the other
+// records the list showed, which the client's export must not carry.
 func ListedWith(ctx context.Context, db bun.IDB, clientID int64) ([]Event, error) {
 	events := []Event{}
 	q := selectEvents(db, &events, Filter{}).Where("ev.client_id IS NULL AND ev.action IN (?)", bun.In(listActions))
@@ -161,6 +163,9 @@ func ListedWith(ctx context.Context, db bun.IDB, clientID int64) ([]Event, error
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "history")
+	}
+	for i := range events {
+		events[i].Changes = json.RawMessage("{}")
 	}
 	return events, nil
 }
