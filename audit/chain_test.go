@@ -42,6 +42,15 @@ func record(t *testing.T, db *storage.DB, n int) {
 	}
 }
 
+// recordAndLink writes n events and links them, as serve's job would.
+func recordAndLink(t *testing.T, db *storage.DB, k audit.Keyed, n int) {
+	t.Helper()
+	record(t, db, n)
+	if _, err := audit.Link(context.Background(), db, k, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustVerify(t *testing.T, db *storage.DB, k audit.Keyed) audit.Verification {
 	t.Helper()
 	return verifyAgainst(t, db, k, nil)
@@ -115,10 +124,7 @@ func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 				k := ring(t, db)
-				record(t, db, 8)
-				if _, err := audit.Link(context.Background(), db, k, t0); err != nil {
-					t.Fatal(err)
-				}
+				recordAndLink(t, db, k, 8)
 				tamper := c.tamper
 				if db.Engine == storage.SQLite {
 					tamper = strings.Replace(tamper, "occurred_at + INTERVAL '1 hour'", "datetime(occurred_at, '+1 hour')", 1)
@@ -247,10 +253,7 @@ func TestAHeadMovedBackWithoutTheKeyIsFoundAndNothingIsRelinked(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		k := ring(t, db)
-		record(t, db, 8)
-		if _, err := audit.Link(ctx, db, k, t0); err != nil {
-			t.Fatal(err)
-		}
+		recordAndLink(t, db, k, 8)
 		// The last two events changed and unlinked, the head moved back to
 		// place 6: the next Link must not seal the forgery.
 		exec(t, db, "UPDATE audit_events SET actor_id = 99, changes = '{\"forged\":true}', chain_seq = NULL, chain_mac = NULL WHERE chain_seq > 6")
@@ -268,10 +271,7 @@ func TestACheckpointNoticesAnEmptiedOrOlderTrail(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		k := ring(t, db)
-		record(t, db, 3)
-		if _, err := audit.Link(ctx, db, k, t0); err != nil {
-			t.Fatal(err)
-		}
+		recordAndLink(t, db, k, 3)
 		// An old copy of the database: the head as it was after three events.
 		var old struct {
 			LastSeq int64  `bun:"last_seq"`
@@ -281,10 +281,7 @@ func TestACheckpointNoticesAnEmptiedOrOlderTrail(t *testing.T) {
 		if err := db.NewRaw("SELECT last_seq, last_mac, head_mac FROM audit_chain").Scan(ctx, &old); err != nil {
 			t.Fatal(err)
 		}
-		record(t, db, 2)
-		if _, err := audit.Link(ctx, db, k, t0); err != nil {
-			t.Fatal(err)
-		}
+		recordAndLink(t, db, k, 2)
 		v := mustVerify(t, db, k)
 		checkpoint := &audit.Checkpoint{Seq: v.LastSeq, MAC: v.LastMAC}
 		if v.Broken != "" || v.LastSeq != 5 {
@@ -334,10 +331,7 @@ func TestVerifyWhileLinkRunsIsNoFalseAlarm(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		k := ring(t, db)
-		record(t, db, 5)
-		if _, err := audit.Link(ctx, db, k, t0); err != nil {
-			t.Fatal(err)
-		}
+		recordAndLink(t, db, k, 5)
 		record(t, db, 3) // written since, linked by the next run
 		mid := &linkingMidway{Keyed: k, run: func() {
 			if n, err := audit.Link(ctx, db, k, t0); err != nil || n != 3 {
@@ -359,10 +353,7 @@ func TestAHeadRemovedIsNamedAndNotMadeAnew(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		k := ring(t, db)
-		record(t, db, 5)
-		if _, err := audit.Link(ctx, db, k, t0); err != nil {
-			t.Fatal(err)
-		}
+		recordAndLink(t, db, k, 5)
 		v := mustVerify(t, db, k)
 		checkpoint := audit.Checkpoint{Seq: v.LastSeq, MAC: v.LastMAC}
 		exec(t, db, "DELETE FROM audit_chain")
