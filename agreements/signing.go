@@ -368,12 +368,9 @@ func (s *Service) event(actor *accounts.Actor, at time.Time, action string, l *i
 // document gathers what loan's agreement prints, in langCode or the
 // client's preferred language.
 func (s *Service) document(ctx context.Context, loan *inventory.Loan, langCode string) (*Document, error) {
-	var client struct {
-		FirstName, LastName, CaseNumber, PreferredLanguage string
-	}
-	if err := s.DB.NewSelect().Table("clients").Column("first_name", "last_name", "case_number", "preferred_language").
-		Where("id = ?", loan.ClientID).Scan(ctx, &client.FirstName, &client.LastName, &client.CaseNumber, &client.PreferredLanguage); err != nil {
-		return nil, storage.Err(err, "client")
+	client, err := s.Clients.Record(ctx, s.DB, loan.ClientID)
+	if err != nil {
+		return nil, err
 	}
 	if langCode == "" {
 		langCode = client.PreferredLanguage

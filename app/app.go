@@ -19,6 +19,7 @@ import (
 	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/idempotency"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/reports"
 	"github.com/devicebank/devicebank/storage"
@@ -97,10 +98,15 @@ type Options struct {
 	// SQLite, keeps none. The cache is bypassed until its listener is
 	// started: Accounts.Tokens.Start.
 	TokenCacheTTL time.Duration
+	// Keys seal client records (keyring.Open); required.
+	Keys *keyring.Ring
 }
 
 // New builds the services on db.
 func New(db *storage.DB, opts Options) *Services {
+	if opts.Keys == nil {
+		panic("app.New: Options.Keys is required: client records cannot be read or written without them")
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -127,7 +133,7 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	fund := &funding.Service{DB: db, Now: now}
 	acc.Funding = fund
-	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry}
+	cl := &clients.Service{DB: db, Now: now, Location: loc, Region: opts.DefaultCountry, Keys: opts.Keys}
 	ag := &agency.Service{DB: db, Now: now, Defaults: agency.Details{Name: opts.AgencyName, Address: opts.AgencyAddress,
 		Phone: opts.AgencyPhone, Email: opts.AgencyEmail, Currency: opts.Currency, Logo: opts.AgencyLogo}}
 	agencyName := func(ctx context.Context) string { return ag.Get(ctx).Name }

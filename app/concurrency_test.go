@@ -48,7 +48,7 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 func newFixture(t testing.TB, db *storage.DB) *fixture {
 	clk := &clock{t: time.Now().UTC()}
 	locks := dbtest.WatchLocks(db)
-	svc := app.New(db, app.Options{Now: clk.Now})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: clk.Now})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc, clock: clk, locks: locks}
 }

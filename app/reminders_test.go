@@ -67,7 +67,7 @@ func reminderFixture(t *testing.T, db *storage.DB, start time.Time, channels ...
 	for _, ch := range channels {
 		configured[ch] = sent
 	}
-	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: clk.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
 		Channels: configured, DatabaseNow: storage.FollowClock(clk.Now)})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return &fixture{t: t, db: db, svc: svc, clock: clk}, sent
@@ -516,7 +516,7 @@ func TestTwoSchedulersNeverSendTwice(t *testing.T) {
 				date("2026-04-10").AddDays(i%5), nil)
 		}
 		// A second instance: its own services on the same database and clock.
-		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
+		other := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
 			Channels: map[string]notifications.Channel{"sms": sent, "email": sent}, DatabaseNow: storage.FollowClock(f.clock.Now)})
 		instances := []*notifications.Service{f.svc.Notifications, other.Notifications}
 		for _, day := range []int{7, 9, 10, 11, 13, 17} {
@@ -634,7 +634,7 @@ func TestOneSweepAtATime(t *testing.T) {
 		for i := range 6 {
 			f.lend(co, f.client(sw, "Client", clients.SMS, "en"), date("2026-04-10").AddDays(i%2), nil)
 		}
-		other := app.New(db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
+		other := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: f.clock.Now, Location: chicago, AgencyName: "Northside",
 			Channels: map[string]notifications.Channel{"sms": &outbox{}}}).Notifications
 		f.clock.Set(local(4, 7, 10, 0))
 		count := func() int {

@@ -85,7 +85,7 @@ func BenchmarkSweepMillionOpenLoans(b *testing.B) {
 	hook := &sweepCapture{}
 	db.AddQueryHook(hook)
 	clk := &clock{t: sweepBenchAt}
-	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Bench"})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(b, db), Now: clk.Now, Location: chicago, AgencyName: "Bench"})
 	sweep := func(b *testing.B) int {
 		res, err := svc.Notifications.Sweep(ctx)
 		if err != nil {

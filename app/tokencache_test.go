@@ -20,11 +20,11 @@ import (
 func TestTokenCacheOnPostgreSQLOnly(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		svc := app.New(db, app.Options{TokenCacheTTL: 10 * time.Second})
+		svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db), TokenCacheTTL: 10 * time.Second})
 		if (svc.Accounts.Tokens != nil) != (db.Engine == storage.Postgres) {
 			t.Fatalf("on %s: token cache %v", db.Engine, svc.Accounts.Tokens)
 		}
-		if off := app.New(db, app.Options{}); off.Accounts.Tokens != nil {
+		if off := app.New(db, app.Options{Keys: dbtest.Keys(t, db)}); off.Accounts.Tokens != nil {
 			t.Fatal("a token cache without a TTL")
 		}
 		if db.Engine != storage.SQLite {

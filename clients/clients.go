@@ -14,6 +14,7 @@ package clients
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
@@ -43,47 +45,45 @@ const (
 type Client struct {
 	bun.BaseModel `bun:"table:clients,alias:c"`
 
-	ID                int64   `bun:"id,pk,autoincrement" json:"id"`
-	CaseNumber        string  `bun:"case_number" json:"case_number"`
-	FirstName         string  `bun:"first_name" json:"first_name"`
-	LastName          string  `bun:"last_name" json:"last_name"`
-	Phone             string  `bun:"phone" json:"phone"`
-	Email             string  `bun:"email" json:"email"`
+	ID int64 `bun:"id,pk,autoincrement" json:"id"`
+	// Personal fields: sealed in the column personal, never stored plain
+	// (sealed.go).
+	CaseNumber        string  `bun:"-" json:"case_number"`
+	FirstName         string  `bun:"-" json:"first_name"`
+	LastName          string  `bun:"-" json:"last_name"`
+	Phone             string  `bun:"-" json:"phone"`
+	Email             string  `bun:"-" json:"email"`
 	PreferredLanguage string  `bun:"preferred_language" json:"preferred_language"`
 	PreferredChannel  Channel `bun:"preferred_channel" json:"preferred_channel"`
 	HouseholdSize     int     `bun:"household_size" json:"household_size"`
-	PostalCode        string  `bun:"postal_code" json:"postal_code"`
+	PostalCode        string  `bun:"-" json:"postal_code"`
 	CaseworkerID      int64   `bun:"caseworker_id" json:"caseworker_id"`
 	// Opted out: the client gets no reminders on that channel (a STOP
 	// reply sets SMSOptedOut); their social worker is told instead.
 	SMSOptedOut   bool `bun:"sms_opted_out" json:"sms_opted_out"`
 	EmailOptedOut bool `bun:"email_opted_out" json:"email_opted_out"`
 
-	// The situation eligibility rules look at. Confidential like the rest.
+	// The situation eligibility rules look at. Confidential like the rest;
+	// needs are kept plain, as the flags reports count.
 	HouseholdID       *int64        `bun:"household_id" json:"household_id"`
-	AnnualIncomeCents *int64        `bun:"annual_income_cents" json:"annual_income_cents"` // nil: not disclosed
-	Programs          Codes         `bun:"programs,type:text" json:"programs"`
-	ProofVerifiedOn   calendar.Date `bun:"proof_verified_on,type:date,nullzero" json:"proof_verified_on"`
-	DateOfBirth       calendar.Date `bun:"date_of_birth,type:date,nullzero" json:"date_of_birth"`
+	AnnualIncomeCents *int64        `bun:"-" json:"annual_income_cents"` // nil: not disclosed
+	Programs          Codes         `bun:"-" json:"programs"`
+	ProofVerifiedOn   calendar.Date `bun:"-" json:"proof_verified_on"`
+	DateOfBirth       calendar.Date `bun:"-" json:"date_of_birth"`
 	Needs             Codes         `bun:"needs,type:text" json:"needs"`
 
 	CreatedAt time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
-	// SortKey orders clients by last name, then first name, alike on every
-	// database; it is set whenever the row is written (BeforeAppendModel).
-	SortKey []byte `bun:"sort_key" json:"-"`
-}
 
-var _ bun.BeforeAppendModelHook = (*Client)(nil)
-
-// BeforeAppendModel keeps the sort key in step with the names on every
-// insert and update.
-func (c *Client) BeforeAppendModel(_ context.Context, q bun.Query) error {
-	switch q.(type) {
-	case *bun.InsertQuery, *bun.UpdateQuery:
-		c.SortKey = storage.SortKey(c.LastName, c.FirstName)
-	}
-	return nil
+	// What the database holds of the fields above (sealed.go): the sealed
+	// record, keyed digests to find a client by case number, phone or
+	// email, and the plain attributes reports count by.
+	Personal        string  `bun:"personal" json:"-"`
+	CaseNumberIndex string  `bun:"case_number_index" json:"-"`
+	PhoneIndex      *string `bun:"phone_index" json:"-"`
+	EmailIndex      *string `bun:"email_index" json:"-"`
+	BirthYear       *int    `bun:"birth_year" json:"-"`
+	PostalPrefix    string  `bun:"postal_prefix" json:"-"`
 }
 
 // Referrals is what this package needs to know of the records that refer
@@ -110,6 +110,8 @@ type Service struct {
 	// number written without its country code is read; "" means
 	// phone.DefaultRegion.
 	Region string
+	// Keys seal the personal fields and make the digests kept beside them.
+	Keys *keyring.Ring
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -474,13 +476,32 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 		c.CaseworkerID, c.HouseholdID = worker, household
 		c.CreatedAt = s.now()
 		c.UpdatedAt = c.CreatedAt
-		if _, err := tx.NewInsert().Model(c).Exec(ctx); err != nil {
-			return caseNumberTaken(err)
+		if err := s.insert(ctx, tx, c); err != nil {
+			return err
 		}
 		out = c
 		return audit.Record(ctx, tx, event(actor, c.CreatedAt, "client.created", c), map[string]any{"fields": audit.FieldsGiven(c.fields())})
 	})
 	return out, err
+}
+
+// insert writes the new client c within tx: the row first (the plain
+// columns that once held the personal fields left blank), then, its id
+// known, the record sealed for it and the search digests.
+func (s *Service) insert(ctx context.Context, tx bun.Tx, c *Client) error {
+	s.index(c)
+	_, err := tx.NewInsert().Model(c).Value("case_number", "''").Value("first_name", "''").Value("last_name", "''").
+		Returning("id").Exec(ctx)
+	if err != nil {
+		return caseNumberTaken(err)
+	}
+	if err := s.seal(c); err != nil {
+		return err
+	}
+	if _, err := tx.NewUpdate().Model(c).Column("personal").WherePK().Exec(ctx); err != nil {
+		return storage.Err(err, "client")
+	}
+	return s.writeSearch(ctx, tx, c)
 }
 
 // Validate checks an input as Create checks it, reporting every bad field,
@@ -499,6 +520,9 @@ func (s *Service) load(ctx context.Context, db bun.IDB, actor *accounts.Actor, i
 	q = storage.LockedIf(q, lock)
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "client")
+	}
+	if err := s.open(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -531,49 +555,72 @@ type Summary struct {
 	bun.BaseModel `bun:"table:clients,alias:c"`
 
 	ID                int64     `bun:"id,pk" json:"id"`
-	CaseNumber        string    `bun:"case_number" json:"case_number"`
-	FirstName         string    `bun:"first_name" json:"first_name"`
-	LastName          string    `bun:"last_name" json:"last_name"`
+	CaseNumber        string    `bun:"-" json:"case_number"`
+	FirstName         string    `bun:"-" json:"first_name"`
+	LastName          string    `bun:"-" json:"last_name"`
 	PreferredLanguage string    `bun:"preferred_language" json:"preferred_language"`
 	PreferredChannel  Channel   `bun:"preferred_channel" json:"preferred_channel"`
 	CaseworkerID      int64     `bun:"caseworker_id" json:"caseworker_id"`
 	HouseholdID       *int64    `bun:"household_id" json:"household_id"`
 	CreatedAt         time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time `bun:"updated_at" json:"updated_at"`
+	Personal          string    `bun:"personal" json:"-"`
 }
 
 // List returns summaries of the clients the actor may see, by name. The
 // read is recorded before the answer is given: one client.listed event
 // naming the clients returned and the filter that found them.
+//
+// Names are sealed, so the database can neither search nor order by them:
+// it gives the visible clients (with a search of SearchMinLength
+// characters or more, only those holding its keyed prefix digest), whose
+// records are opened, matched and ordered here.
 func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Summary, int, error) {
-	out := []Summary{}
-	q := s.visible(s.DB, s.DB.NewSelect().Model(&out), actor)
-	if f.Q != "" {
-		like := strings.ToLower(storage.EscapeLike(strings.TrimSpace(f.Q))) + "%"
-		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("LOWER(c.case_number) LIKE ? ESCAPE '\\'", like).
-				WhereOr("LOWER(c.first_name) LIKE ? ESCAPE '\\'", like).
-				WhereOr("LOWER(c.last_name) LIKE ? ESCAPE '\\'", like)
-		})
+	var all []Summary
+	q := s.visible(s.DB, s.DB.NewSelect().Model(&all), actor)
+	search := searchText(f.Q)
+	if d := s.searchDigest(search); d != "" {
+		q.Where("c.id IN (SELECT cs.client_id FROM client_search cs WHERE cs.digest = ?)", d)
 	}
 	if f.CaseworkerID != 0 {
 		q.Where("c.caseworker_id = ?", f.CaseworkerID)
 	}
-	total, err := page.Apply(q.OrderExpr("c.sort_key, c.id")).ScanAndCount(ctx)
-	if err != nil {
+	if err := q.Scan(ctx); err != nil {
 		return nil, 0, storage.Err(err, "clients")
 	}
-	ids := make([]int64, len(out))
-	for i, c := range out {
-		ids[i] = c.ID
+	type found struct {
+		byName
+		summary Summary
 	}
-	err = audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
+	matched := make([]found, 0, len(all))
+	for _, c := range all {
+		p, err := s.opened(c.ID, c.Personal)
+		if err != nil {
+			return nil, 0, err
+		}
+		if search != "" && !strings.HasPrefix(searchText(p.CaseNumber), search) &&
+			!strings.HasPrefix(searchText(p.FirstName), search) && !strings.HasPrefix(searchText(p.LastName), search) {
+			continue
+		}
+		c.CaseNumber, c.FirstName, c.LastName = p.CaseNumber, p.FirstName, p.LastName
+		matched = append(matched, found{byName{storage.SortKey(p.LastName, p.FirstName), c.ID}, c})
+	}
+	slices.SortFunc(matched, func(a, b found) int { return a.compare(b.byName) })
+	total := len(matched)
+	from, to := page.Window(total)
+	out := make([]Summary, 0, to-from)
+	ids := make([]int64, 0, to-from)
+	for _, m := range matched[from:to] {
+		out = append(out, m.summary)
+		ids = append(ids, m.summary.ID)
+	}
+	err := audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
 		SubjectType: "client_list"}, map[string]any{"client_ids": ids, "total": total,
 		"searched": f.Q != "", "caseworker_id": f.CaseworkerID, "offset": page.Offset, "limit": page.Limit})
 	if err != nil {
 		return nil, 0, err
 	}
-	return out, int(total), nil
+	return out, total, nil
 }
 
 // Update changes the given fields of a client the actor may edit.
@@ -600,8 +647,17 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 			return nil
 		}
 		c.UpdatedAt = s.now()
+		s.index(c)
+		if err := s.seal(c); err != nil {
+			return err
+		}
 		if _, err := tx.NewUpdate().Model(c).ExcludeColumn("id", "created_at").WherePK().Exec(ctx); err != nil {
 			return caseNumberTaken(err)
+		}
+		if searchChanged(before, c.fields()) {
+			if err := s.writeSearch(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		return audit.Record(ctx, tx, event(actor, c.UpdatedAt, "client.updated", c), map[string]any{"fields": changed})
 	})

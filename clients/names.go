@@ -22,11 +22,10 @@ func (s *Service) Names(ctx context.Context, actor *accounts.Actor, ids []int64)
 		return out, nil
 	}
 	var rows []struct {
-		ID        int64  `bun:"id"`
-		FirstName string `bun:"first_name"`
-		LastName  string `bun:"last_name"`
+		ID       int64  `bun:"id"`
+		Personal string `bun:"personal"`
 	}
-	q := s.visible(s.DB, s.DB.NewSelect().Model((*Client)(nil)).Column("c.id", "c.first_name", "c.last_name").
+	q := s.visible(s.DB, s.DB.NewSelect().Model((*Client)(nil)).Column("c.id", "c.personal").
 		Where("c.id IN (?)", bun.In(ids)).OrderExpr("c.id"), actor)
 	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, storage.Err(err, "clients")
@@ -36,7 +35,11 @@ func (s *Service) Names(ctx context.Context, actor *accounts.Actor, ids []int64)
 	}
 	shown := make([]int64, len(rows))
 	for i, r := range rows {
-		out[r.ID] = strings.TrimSpace(r.FirstName + " " + r.LastName)
+		p, err := s.opened(r.ID, r.Personal)
+		if err != nil {
+			return nil, err
+		}
+		out[r.ID] = strings.TrimSpace(p.FirstName + " " + p.LastName)
 		shown[i] = r.ID
 	}
 	err := audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",

@@ -23,7 +23,8 @@ func BenchmarkIssueAndReturn(b *testing.B) {
 	for _, engine := range dbtest.Engines(b) {
 		b.Run(string(engine), func(b *testing.B) {
 			ctx := context.Background()
-			svc := app.New(dbtest.Open(b, engine), app.Options{})
+			db := dbtest.Open(b, engine)
+			svc := app.New(db, app.Options{Keys: dbtest.Keys(b, db)})
 			svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 			mk := func(role accounts.Role) *accounts.Actor {
 				u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: string(role) + "@bench.test",

@@ -18,16 +18,28 @@ import (
 // written before the column existed, or by an older version during a
 // rolling upgrade, and recomputes them all when storage.SortKeyVersion
 // changes.
-var sortKeyed = []struct {
+type sortKeyedTable struct {
 	table   string
 	columns []string
 	// since is the migration that made the table or its sort_key.
 	since int
-}{
-	{"clients", []string{"last_name", "first_name"}, sortKeysMigration},
-	{"users", []string{"name"}, sortKeysMigration},
-	{"devices", []string{"asset_tag"}, sortKeysMigration},
-	{"funding_sources", []string{"name"}, 15},
+	// until, when not 0, is the migration after which the table keeps
+	// no sort keys: clients' names are sealed from 27 on, and a key of
+	// them would tell their order.
+	until int
+}
+
+var sortKeyed = []sortKeyedTable{
+	{"clients", []string{"last_name", "first_name"}, sortKeysMigration, 27},
+	{"users", []string{"name"}, sortKeysMigration, 0},
+	{"devices", []string{"asset_tag"}, sortKeysMigration, 0},
+	{"funding_sources", []string{"name"}, 15, 0},
+}
+
+// keeps reports whether t's rows carry sort keys when the migrations
+// numbered below before have been applied.
+func (t sortKeyedTable) keeps(before int) bool {
+	return t.since < before && (t.until == 0 || before <= t.until)
 }
 
 // sortKeyBatch is how many rows one statement updates.
@@ -50,7 +62,7 @@ func refreshSortKeys(ctx context.Context, tx bun.Tx, before int) error {
 	}
 	if version != storage.SortKeyVersion {
 		for _, t := range sortKeyed {
-			if t.since >= before {
+			if !t.keeps(before) {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE "+t.table+" SET sort_key = NULL WHERE sort_key IS NOT NULL"); err != nil {
@@ -63,7 +75,7 @@ func refreshSortKeys(ctx context.Context, tx bun.Tx, before int) error {
 		}
 	}
 	for _, t := range sortKeyed {
-		if t.since >= before {
+		if !t.keeps(before) {
 			continue
 		}
 		if err := fillSortKeys(ctx, tx, t.table, t.columns); err != nil {

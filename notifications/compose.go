@@ -41,13 +41,11 @@ func (s *Service) facts(ctx context.Context, n *Notification) (*facts, error) {
 	f := &facts{}
 	db := s.DB
 	if n.ClientID != nil {
-		if err := db.NewSelect().TableExpr("clients AS c").
-			ColumnExpr("c.first_name, c.preferred_channel, c.phone, c.email, c.sms_opted_out, c.email_opted_out, c.caseworker_id").
-			Where("c.id = ?", *n.ClientID).
-			Scan(ctx, &f.FirstName, &f.Contact.Channel, &f.Contact.Phone, &f.Contact.Email, &f.Contact.SMSOptedOut,
-				&f.Contact.EmailOptedOut, &f.CaseworkerID); err != nil {
-			return nil, storage.Err(err, "client")
+		c, err := s.Clients.Record(ctx, db, *n.ClientID)
+		if err != nil {
+			return nil, err
 		}
+		f.FirstName, f.Contact, f.CaseworkerID = c.FirstName, contactOf(c), c.CaseworkerID
 	}
 	if n.LoanID != nil {
 		if err := db.NewSelect().TableExpr("loans AS l").Join("JOIN devices AS d ON d.id = l.device_id").

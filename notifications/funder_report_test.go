@@ -98,7 +98,7 @@ func (f *funders) services() *app.Services {
 	f.t.Helper()
 	email, err := notifications.NewEmailChannel(f.mail.Config())
 	f.must(err)
-	svc := app.New(f.db, app.Options{Now: f.clock.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
+	svc := app.New(f.db, app.Options{Keys: dbtest.Keys(f.t, f.db), Now: f.clock.Now, Location: chicago, AgencyName: "Northside", AgencyPhone: "312-555-0199",
 		Channels: map[string]notifications.Channel{"email": email}, DatabaseNow: storage.FollowClock(f.clock.Now)})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	return svc

@@ -392,7 +392,11 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	}
 	if verdict == (Verdict{}) {
 		// Prepare may have followed the client to a new channel or address.
-		q.Set("channel = ?", n.Channel).Set("address = ?", n.Address)
+		// A client's address is not kept: it is sealed in their record.
+		q.Set("channel = ?", n.Channel)
+		if n.Recipient != ClientRecipient {
+			q.Set("address = ?", n.Address)
+		}
 	}
 	r, err = q.Exec(ctx)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/phone"
 	"github.com/devicebank/devicebank/storage"
@@ -36,6 +37,11 @@ type Clients interface {
 	VisibleAmong(ctx context.Context, actor *accounts.Actor, ids []int64) (map[int64]bool, error)
 	// VisibleIDs selects the ids of the clients actor may see.
 	VisibleIDs(db bun.IDB, actor *accounts.Actor) *bun.SelectQuery
+	// Record returns a client's record, opened, checking and recording
+	// nothing: what a reminder is addressed and written with.
+	Record(ctx context.Context, db bun.IDB, id int64) (*clients.Client, error)
+	// PhoneIndex is the digest a client's phone number (E.164) is found by.
+	PhoneIndex(e164 string) string
 }
 
 // Loans finds a loan the actor may see.
@@ -91,6 +97,11 @@ func (s *Service) delivers(channel string) bool {
 type contact struct {
 	Channel, Phone, Email      string
 	SMSOptedOut, EmailOptedOut bool
+}
+
+func contactOf(c *clients.Client) contact {
+	return contact{Channel: string(c.PreferredChannel), Phone: c.Phone, Email: c.Email,
+		SMSOptedOut: c.SMSOptedOut, EmailOptedOut: c.EmailOptedOut}
 }
 
 // channelFor is the channel and address to reach a client on, or "" when
@@ -280,22 +291,20 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 		if err := s.takeRemindSlot(ctx, tx, loan.ID); err != nil {
 			return err
 		}
-		var c struct {
-			Channel, Phone, Email, Language, WorkerEmail string
-			SMSOut, EmailOut                             bool
-			WorkerID                                     int64
+		c, err := s.Clients.Record(ctx, tx, loan.ClientID)
+		if err != nil {
+			return err
 		}
-		if err := tx.NewSelect().TableExpr("clients AS c").Join("JOIN users AS u ON u.id = c.caseworker_id").
-			ColumnExpr("c.preferred_channel, c.phone, c.email, c.preferred_language, u.email, c.sms_opted_out, c.email_opted_out, u.id").
-			Where("c.id = ?", loan.ClientID).
-			Scan(ctx, &c.Channel, &c.Phone, &c.Email, &c.Language, &c.WorkerEmail, &c.SMSOut, &c.EmailOut, &c.WorkerID); err != nil {
-			return storage.Err(err, "client")
+		var workerEmail string
+		if err := tx.NewSelect().Table("users").Column("email").Where("id = ?", c.CaseworkerID).Scan(ctx, &workerEmail); err != nil {
+			return storage.Err(err, "social worker")
 		}
 		n := &Notification{Kind: Manual, Recipient: ClientRecipient, ClientID: &loan.ClientID, LoanID: &loan.ID,
-			Language: LanguageFor(c.Language), Note: in.Note, CreatedBy: actor.IDPtr(), ScheduledAt: now, AboutDate: loan.DueOn}
-		reach := contact{Channel: c.Channel, Phone: c.Phone, Email: c.Email, SMSOptedOut: c.SMSOut, EmailOptedOut: c.EmailOut}
-		if n.Channel, n.Address = s.channelFor(reach); n.Channel == "" {
-			n.Recipient, n.UserID, n.Channel, n.Address, n.Language = SocialWorkerRecipient, &c.WorkerID, "email", c.WorkerEmail, "en"
+			Language: LanguageFor(c.PreferredLanguage), Note: in.Note, CreatedBy: actor.IDPtr(), ScheduledAt: now, AboutDate: loan.DueOn}
+		// The client's address is not kept on the reminder: the outbox
+		// reads it from their sealed record just before sending.
+		if n.Channel, _ = s.channelFor(contactOf(c)); n.Channel == "" {
+			n.Recipient, n.UserID, n.Channel, n.Address, n.Language = SocialWorkerRecipient, &c.CaseworkerID, "email", workerEmail, "en"
 		}
 		n.DedupKey = fmt.Sprintf("manual:loan:%d:%s:%s", loan.ID, randomHex(), n.Recipient)
 		if _, err := s.Outbox.Enqueue(ctx, tx, n); err != nil {
@@ -552,7 +561,7 @@ func (s *Service) RecordReply(ctx context.Context, in InboundSMS) (ReplyOutcome,
 			return nil
 		}
 		out.Changed, err = s.setSMSOptOut(ctx, tx, out.Reply == ReplyStop, "sms_reply", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("c.phone = ?", in.From)
+			return q.Where("c.phone_index = ?", s.Clients.PhoneIndex(in.From))
 		})
 		return err
 	})

@@ -57,10 +57,10 @@ type target struct {
 func (s *Service) reachableSQL() string {
 	var ways []string
 	if s.delivers("sms") {
-		ways = append(ways, "(c.preferred_channel = 'sms' AND c.phone <> '' AND NOT c.sms_opted_out)")
+		ways = append(ways, "(c.preferred_channel = 'sms' AND c.phone_index IS NOT NULL AND NOT c.sms_opted_out)")
 	}
 	if s.delivers("email") {
-		ways = append(ways, "(c.preferred_channel = 'email' AND c.email <> '' AND NOT c.email_opted_out)")
+		ways = append(ways, "(c.preferred_channel = 'email' AND c.email_index IS NOT NULL AND NOT c.email_opted_out)")
 	}
 	if len(ways) == 0 {
 		return "(1 = 0)"
@@ -110,7 +110,6 @@ func (w *sweeper) reach(ctx context.Context, t target, audience []Audience) erro
 	window := fmt.Sprintf(`WITH w AS MATERIALIZED (SELECT %s AS k, c.id AS client_id, %s AS loan_id, %s AS session_id,
 		%s AS data_plan_id, %s AS about_date, %s AS about_time, %s AS expires_at,
 		CASE WHEN c.preferred_channel = 'sms' THEN 'sms' ELSE 'email' END AS channel,
-		CASE WHEN c.preferred_channel = 'sms' THEN c.phone ELSE c.email END AS address,
 		%s AS language, %s AS reachable, c.caseworker_id
 		%s WHERE %s) `,
 		t.key, w.typed(t.loanID, "BIGINT"), w.typed(t.sessionID, "BIGINT"), w.typed(t.dataPlanID, "BIGINT"),
@@ -129,7 +128,9 @@ func (w *sweeper) reach(ctx context.Context, t target, audience []Audience) erro
 		args = append(args, t.kind, t.scheduled.UTC(), t.scheduled.UTC(), w.now, w.now)
 	}
 	if slices.Contains(audience, ToClient) {
-		arm("client", "':client'", w.typed("NULL", "BIGINT"), "w.channel", "w.address", "w.language", "", "w.reachable")
+		// No address: the client's is sealed; the outbox reads it just
+		// before sending.
+		arm("client", "':client'", w.typed("NULL", "BIGINT"), "w.channel", "''", "w.language", "", "w.reachable")
 	}
 	// The worker's id is in the key: a client reassigned to another worker
 	// gets that worker a copy of their own.

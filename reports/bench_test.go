@@ -101,7 +101,7 @@ func BenchmarkUtilizationReport(b *testing.B) {
 	db := dbtest.OpenURL(b, dbURL)
 	hook := &statementCapture{}
 	db.AddQueryHook(hook)
-	svc := app.New(db, app.Options{Now: func() time.Time { return benchNow }, Location: chicago, AgencyName: "Bench"})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(b, db), Now: func() time.Time { return benchNow }, Location: chicago, AgencyName: "Bench"})
 	coordinator := &accounts.Actor{ID: 1, Name: "Coordinator 1", Role: accounts.Coordinator}
 	params := reports.Params{From: benchFrom, To: benchTo}
 	report := func(b *testing.B) []byte {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -24,10 +26,17 @@ type scope struct {
 	sources []int64 // nil: every source
 	kind    string
 	postal  string
+	// postalWhere and postalArgs are the condition on clients c for the
+	// prefix (clients.Service.PostalMatch: postal codes are sealed).
+	postalWhere string
+	postalArgs  []any
 }
 
-func newScope(sources []FundingSource, kind, postal string) scope {
+func newScope(sources []FundingSource, kind, postal string, cl *clients.Service) scope {
 	sc := scope{kind: kind, postal: postal}
+	if postal != "" {
+		sc.postalWhere, sc.postalArgs = cl.PostalMatch(postal)
+	}
 	if sources != nil {
 		sc.sources = make([]int64, len(sources))
 		for i, f := range sources {
@@ -54,9 +63,7 @@ func (sc scope) clients() (string, []any) {
 	if sc.postal == "" {
 		return "1 = 1", nil
 	}
-	// The prefix holds letters, digits, spaces and hyphens only: no LIKE
-	// wildcard.
-	return "UPPER(c.postal_code) LIKE ?", []any{sc.postal + "%"}
+	return sc.postalWhere, sc.postalArgs
 }
 
 // loans is the condition on loans l joined to their device d and client c.
@@ -750,14 +757,14 @@ func (c *computation) people(ctx context.Context) error {
 	// in the period) and by household (one's own when in none); then by
 	// each distinct list of needs and date of birth, which are few, rather
 	// than client by client.
-	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.date_of_birth, c.needs, c.first_loan_at AS first_issued
+	err := c.scan(ctx, "clients", `WITH s AS MATERIALIZED (SELECT c.id, c.household_id, c.birth_year, c.needs, c.first_loan_at AS first_issued
 			FROM clients c
 			WHERE `+cw+` AND c.id IN (SELECT l.client_id FROM loans l`+c.scope.deviceJoin("l.device_id")+`
 				WHERE `+dw+` AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)))
 		SELECT 'all', NULL, COUNT(*), SUM(CASE WHEN s.first_issued >= ? AND s.first_issued < ? THEN 1 ELSE 0 END),
 			COUNT(DISTINCT COALESCE(s.household_id, -s.id)) FROM s
 		UNION ALL SELECT 'needs', s.needs, COUNT(*), 0, 0 FROM s GROUP BY s.needs
-		UNION ALL SELECT 'born', CAST(s.date_of_birth AS TEXT), COUNT(*), 0, 0 FROM s GROUP BY s.date_of_birth`,
+		UNION ALL SELECT 'born', CAST(s.birth_year AS TEXT), COUNT(*), 0, 0 FROM s GROUP BY s.birth_year`,
 		append(append(ca, da...), c.end, c.start, c.start, c.end), func(rows *sql.Rows) error {
 			var row string
 			var value sql.NullString
@@ -781,11 +788,11 @@ func (c *computation) people(ctx context.Context) error {
 					needs[code] += n
 				}
 			case "born":
-				var born calendar.Date
+				born := 0
 				if value.Valid {
 					var err error
-					if born, err = calendar.Parse(value.String[:min(len(value.String), 10)]); err != nil {
-						return fmt.Errorf("client date of birth: %w", err)
+					if born, err = strconv.Atoi(value.String); err != nil {
+						return fmt.Errorf("client birth year: %w", err)
 					}
 				}
 				bands[ageBand(born, c.to)] += n
@@ -806,12 +813,15 @@ func (c *computation) people(ctx context.Context) error {
 	return nil
 }
 
-// ageBand is the band of someone born on born, on day on.
-func ageBand(born, on calendar.Date) string {
-	if born.IsZero() || on.Before(born) {
+// ageBand is the age band, on day on, of someone born in the year bornIn
+// (0: not known).
+func ageBand(bornIn int, on calendar.Date) string {
+	if bornIn == 0 || bornIn > on.Time().Year() {
 		return "unknown"
 	}
-	switch age := born.YearsSince(on); {
+	// The age reached in the year of on: a birth date is sealed, and only
+	// its year is kept for counting.
+	switch age := on.Time().Year() - bornIn; {
 	case age < 18:
 		return "under 18"
 	case age < 25:

@@ -35,7 +35,7 @@ var Definitions = []Definition{
 	{"people", "returning_clients", "Of the clients served, those who had a loan before the period."},
 	{"people", "households", "The households the clients served belong to; a client without a household counts as a household of one."},
 	{"people", "by_need", "Clients served with each recorded need. A client may have several needs, so the rows do not add up to the clients served."},
-	{"people", "by_age_band", "Clients served by their age at the end of the period: under 18, 18-24, 25-44, 45-64, 65 and over, or unknown (no birth date)."},
+	{"people", "by_age_band", "Clients served by the age they reach in the year the period ends (only the year of birth is kept in plain text): under 18, 18-24, 25-44, 45-64, 65 and over, or unknown (no birth date)."},
 
 	{"access", "", "Agency-wide: requests cannot be told apart by who paid for a device, so a funding source filter does not narrow this section."},
 	{"access", "requests_received", "Device requests filed during the period."},

@@ -63,7 +63,7 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 	// coordinator, the clients referred to them. The export carries no more
 	// than reading the client would show.
 	visible := s.Clients.VisibleIDs(s.DB, actor)
-	c := &computation{db: s.DB, scope: newScope(sources, p.Kind, ""), start: dayStart(p.From, loc),
+	c := &computation{db: s.DB, scope: newScope(sources, p.Kind, "", s.Clients), start: dayStart(p.From, loc),
 		end: dayStart(p.To.AddDays(1), loc), to: p.To, loc: loc}
 	out := csv.NewWriter(w)
 	rows := 0
@@ -92,7 +92,7 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 			d.purchase_cost_cents, d.created_at,
 			CASE WHEN `+statusAt("?")+` IN ('retired', 'lost') THEN (SELECT MAX(h.changed_at) FROM device_status_changes h
 				WHERE h.device_id = d.id AND h.status IN ('retired', 'lost') AND h.changed_at < ?) END,
-			l.issued_at, l.returned_at, l.lost_at, COALESCE(cl.case_number, '')
+			l.issued_at, l.returned_at, l.lost_at, cl.id, COALESCE(cl.personal, '')
 		FROM devices d
 		LEFT JOIN funding_sources fs ON fs.id = d.funding_source_id
 		LEFT JOIN loans l ON l.device_id = d.id AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)
@@ -100,11 +100,16 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		WHERE `+dw+` AND d.created_at < ? AND COALESCE(`+statusAt("?")+`, 'available') NOT IN ('retired', 'lost')
 		ORDER BY d.sort_key, d.id, l.issued_at, l.id`,
 		append(append([]any{c.end, c.end, c.end, c.start, visible}, da...), c.end, c.start), func(r *sql.Rows) error {
-			var kind, make_, model, serial, imei, tag, source, caseNumber string
+			var kind, make_, model, serial, imei, tag, source, sealed string
 			var cost int64
 			var created, out, issued, returned, lost instant
+			var clientID sql.NullInt64
 			if err := r.Scan(&kind, &make_, &model, &serial, &imei, &tag, &source, &cost, &created, &out,
-				&issued, &returned, &lost, &caseNumber); err != nil {
+				&issued, &returned, &lost, &clientID, &sealed); err != nil {
+				return err
+			}
+			caseNumber, err := s.caseNumber(clientID, sealed)
+			if err != nil {
 				return err
 			}
 			write("device", kind, make_, model, serial, imei, tag, "", "", "", "", source, strconv.FormatInt(cost, 10),
@@ -119,7 +124,7 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		pw, pa = "dp.funding_source_id IN (?)", []any{bun.In(c.scope.sources)}
 	}
 	err = c.scan(ctx, "data plans", `SELECT dp.carrier, dp.line_number, dp.iccid, dp.data_cap_mb, COALESCE(fs.name, ''),
-			dp.monthly_cost_cents, dp.starts_on, dp.ends_on, l.issued_at, l.returned_at, l.lost_at, COALESCE(cl.case_number, '')
+			dp.monthly_cost_cents, dp.starts_on, dp.ends_on, l.issued_at, l.returned_at, l.lost_at, cl.id, COALESCE(cl.personal, '')
 		FROM data_plans dp
 		LEFT JOIN funding_sources fs ON fs.id = dp.funding_source_id
 		LEFT JOIN loans l ON l.data_plan_id = dp.id AND l.issued_at < ? AND (`+closedAt+` IS NULL OR `+closedAt+` >= ?)
@@ -127,12 +132,17 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 		WHERE `+pw+` AND dp.starts_on <= `+c.date("?")+` AND (dp.ends_on IS NULL OR dp.ends_on >= `+c.date("?")+`)
 		ORDER BY dp.id, l.issued_at, l.id`,
 		append(append([]any{c.end, c.start, visible}, pa...), p.To, p.From), func(r *sql.Rows) error {
-			var carrier, line, iccid, source, caseNumber string
-			var capMB sql.NullInt64
+			var carrier, line, iccid, source, sealed string
+			var capMB, clientID sql.NullInt64
 			var cost int64
 			var starts, ends calendar.Date
 			var issued, returned, lost instant
-			if err := r.Scan(&carrier, &line, &iccid, &capMB, &source, &cost, &starts, &ends, &issued, &returned, &lost, &caseNumber); err != nil {
+			if err := r.Scan(&carrier, &line, &iccid, &capMB, &source, &cost, &starts, &ends, &issued, &returned, &lost,
+				&clientID, &sealed); err != nil {
+				return err
+			}
+			caseNumber, err := s.caseNumber(clientID, sealed)
+			if err != nil {
 				return err
 			}
 			dataCap := ""
@@ -156,4 +166,14 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 	}
 	return audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.Now().UTC(), ActorID: actor.IDPtr(), Action: "report.records_exported",
 		SubjectType: "report", SubjectID: 0}, map[string]any{"from": p.From, "to": p.To, "rows": rows - 1, "funding_sources": sources, "kind": p.Kind})
+}
+
+// caseNumber is the case number of a loan's client as the export shows it:
+// "" for no loan, or a client the actor may not see (the query reads no
+// client row then).
+func (s *Service) caseNumber(id sql.NullInt64, sealed string) (string, error) {
+	if !id.Valid {
+		return "", nil
+	}
+	return s.Clients.CaseNumber(id.Int64, sealed)
 }

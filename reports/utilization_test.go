@@ -69,7 +69,7 @@ type world struct {
 
 func newWorld(t *testing.T, db *storage.DB) *world {
 	clk := &clock{t: at(2025, 11, 1, 8)}
-	svc := app.New(db, app.Options{Now: clk.Now, Location: chicago, AgencyName: "Northside", DatabaseNow: storage.FollowClock(clk.Now)})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: clk.Now, Location: chicago, AgencyName: "Northside", DatabaseNow: storage.FollowClock(clk.Now)})
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	w := &world{t: t, ctx: context.Background(), svc: svc, clock: clk,
 		clients: map[string]int64{}, devices: map[string]int64{}, loans: map[string]int64{}, requests: map[string]int64{},

@@ -49,3 +49,14 @@ func (p Page) Apply(q *bun.SelectQuery) *bun.SelectQuery {
 	}
 	return q.Limit(int64(limit)).Offset(int64(p.Offset))
 }
+
+// Window is the part of a list of n items held in memory that the page
+// shows: items[from:to]. A zero Limit means the default.
+func (p Page) Window(n int) (from, to int) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultPageLimit
+	}
+	from = min(max(p.Offset, 0), n)
+	return from, min(from+limit, n)
+}

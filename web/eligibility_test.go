@@ -742,7 +742,7 @@ func TestEligibilityGuidelines(t *testing.T) {
 func inZone(t *testing.T, db *storage.DB, loc *time.Location) *env {
 	t.Helper()
 	e := newEnv(t, db)
-	svc := testServices(db, app.Options{Now: e.clock.Now, Location: loc})
+	svc := testServices(t, db, app.Options{Now: e.clock.Now, Location: loc})
 	return &env{t: t, db: db, svc: svc, clock: e.clock, httpc: e.httpc, base: serve(t, svc, web.Config{SignInPerMinute: 1000})}
 }
 

@@ -81,7 +81,7 @@ func newEnvWith(t *testing.T, db *storage.DB, opts app.Options) *env {
 	t.Helper()
 	clk := &clock{t: testNow}
 	opts.Now, opts.DatabaseNow = clk.Now, storage.FollowClock(clk.Now)
-	svc := testServices(db, opts)
+	svc := testServices(t, db, opts)
 	e := &env{t: t, db: db, svc: svc, clock: clk, httpc: &http.Client{Timeout: 30 * time.Second}}
 	e.base = serve(t, svc, web.Config{SignInPerMinute: 1000})
 	return e
@@ -91,8 +91,9 @@ func newEnvWith(t *testing.T, db *storage.DB, opts app.Options) *env {
 // hashes (production uses argon2id's defaults) that wait as long as they
 // need for a slot, and tokens that outlive the months tests move the clock
 // by. The tests of those limits set their own.
-func testServices(db *storage.DB, opts app.Options) *app.Services {
+func testServices(t testing.TB, db *storage.DB, opts app.Options) *app.Services {
 	opts.TokenLifetime, opts.TokenIdleTimeout = 100*365*24*time.Hour, 100*365*24*time.Hour
+	opts.Keys = dbtest.Keys(t, db)
 	svc := app.New(db, opts)
 	svc.Accounts.HashParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	svc.Accounts.Hashing = accounts.NewHashLimit(runtime.GOMAXPROCS(0), time.Minute)

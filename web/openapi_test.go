@@ -274,7 +274,7 @@ func openAPITestLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.D
 func newOpenAPITestServer(t *testing.T) *web.Server {
 	t.Helper()
 	db := dbtest.Open(t, storage.SQLite)
-	return web.New(app.New(db, app.Options{}), web.Config{Logger: openAPITestLogger()})
+	return web.New(app.New(db, app.Options{Keys: dbtest.Keys(t, db)}), web.Config{Logger: openAPITestLogger()})
 }
 
 func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
@@ -3024,7 +3024,7 @@ func TestOpenAPILimitErrorsMatchDocument(t *testing.T) {
 
 func checkLimitErrors(t *testing.T, db *storage.DB) {
 	doc := loadOpenAPIDoc(t)
-	svc := app.New(db, app.Options{})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
 	srv := web.New(svc, web.Config{Logger: openAPITestLogger(), BodyLimit: 256, SignInPerMinute: 2})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -86,11 +86,11 @@ func auditVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return err
 	}
 	defer db.Close()
-	ring, _, err := cfg.openKeyring(ctx, db)
+	data, err := cfg.openData(ctx, db)
 	if err != nil {
 		return err
 	}
-	v, err := audit.Verify(ctx, db, ring, expect)
+	v, err := audit.Verify(ctx, db, data.ring, expect)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := app.New(live, app.Options{})
+	svc := app.New(live, app.Options{Keys: dbtest.Keys(t, live)})
 	u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "ada@agency.test", Name: "Ada", Role: accounts.Admin, Password: "a long test password"})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,8 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 	if code := run(ctx, []string{"migrate"}, nil, &stdout, &errOut); code != 0 || !strings.Contains(stdout.String(), "up to date") {
 		t.Fatalf("migrate on the restored database: exit %d, %q %q", code, stdout.String(), errOut.String())
 	}
-	restored := app.New(dbtest.OpenURL(t, url), app.Options{})
+	restoredDB := dbtest.OpenURL(t, url)
+	restored := app.New(restoredDB, app.Options{Keys: dbtest.Keys(t, restoredDB)})
 	for _, id := range before {
 		if l, err := restored.Inventory.Loan(ctx, admin, id); err != nil || l.Status != inventory.LoanOpen {
 			t.Errorf("loan %d in the restored database: %+v %v", id, l, err)

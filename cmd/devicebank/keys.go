@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -287,4 +289,51 @@ func replaceFile(path string, b []byte) error {
 	}
 	defer os.Remove(tmp) // gone after the rename
 	return os.Rename(tmp, path)
+}
+
+// unlocked is what openData gives a command: the database's keys, the key
+// file it made (or ""), and how many client rows it sealed.
+type unlocked struct {
+	ring     *keyring.Ring
+	madeFile string
+	sealed   int
+	// vacuumErr is why the database could not be vacuumed after sealing
+	// (nil when it was, or needed not be): the plain values sealed may
+	// linger in its free pages.
+	vacuumErr error
+}
+
+// openData opens the database's keys (openKeyring), then seals the client
+// rows written before records were sealed, which SQL cannot. On SQLite a
+// VACUUM follows a first sealing, so the plain values leave the file's
+// free pages too (PostgreSQL's are reclaimed by its vacuum: privacy.md).
+func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error) {
+	var u unlocked
+	var err error
+	if u.ring, u.madeFile, err = c.openKeyring(ctx, db); err != nil {
+		return u, err
+	}
+	if u.sealed, err = (&clients.Service{DB: db, Keys: u.ring}).SealStored(ctx); err != nil {
+		return u, fmt.Errorf("seal client records stored before they were sealed: %w", err)
+	}
+	if u.sealed > 0 && db.Engine == storage.SQLite {
+		if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
+			u.vacuumErr = err
+		}
+	}
+	return u, nil
+}
+
+// report tells of what openData did that an operator should know.
+func (u unlocked) report(say func(level slog.Level, msg string)) {
+	if u.madeFile != "" {
+		say(slog.LevelWarn, madeKeyFileNotice(u.madeFile))
+	}
+	if u.sealed > 0 {
+		say(slog.LevelInfo, fmt.Sprintf("client records sealed: %d (stored before records were sealed)", u.sealed))
+	}
+	if u.vacuumErr != nil {
+		say(slog.LevelWarn, "the database could not be vacuumed after sealing client records, so their plain values may "+
+			"remain in its free pages until it is: run VACUUM on it when no other command uses it ("+u.vacuumErr.Error()+")")
+	}
 }

@@ -237,6 +237,12 @@ func withServices(ctx context.Context, cfg *config, opts app.Options, fn func(sv
 		return err
 	}
 	defer db.Close()
+	data, err := cfg.openData(ctx, db)
+	if err != nil {
+		return err
+	}
+	data.report(func(level slog.Level, msg string) { slog.Log(ctx, level, msg) })
+	opts.Keys = data.ring
 	if err := fn(app.New(db, opts)); err != nil {
 		return describe(err)
 	}
@@ -330,13 +336,13 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 			log.Warn(msg)
 		}
 	}
-	ring, madeKey, err := cfg.openKeyring(ctx, db)
+	data, err := cfg.openData(ctx, db)
 	if err != nil {
 		return err
 	}
-	if madeKey != "" {
-		log.Warn(madeKeyFileNotice(madeKey))
-	}
+	data.report(func(level slog.Level, msg string) { log.Log(ctx, level, msg) })
+	ring := data.ring
+	opts.Keys = ring
 	svc := app.New(db, opts)
 	stopTokenCache := func() {}
 	if svc.Accounts.Tokens != nil {
@@ -463,14 +469,18 @@ func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	_, madeKey, err := cfg.openKeyring(ctx, db)
+	data, err := cfg.openData(ctx, db)
 	if err != nil {
 		return err
 	}
-	if madeKey != "" {
-		fmt.Fprintln(stderr, madeKeyFileNotice(madeKey))
-	}
-	if len(applied) == 0 && phones.Converted == 0 {
+	data.report(func(level slog.Level, msg string) {
+		if level >= slog.LevelWarn {
+			fmt.Fprintln(stderr, msg)
+		} else {
+			fmt.Fprintln(stdout, msg)
+		}
+	})
+	if len(applied) == 0 && phones.Converted == 0 && data.sealed == 0 {
 		fmt.Fprintln(stdout, "The database is up to date.")
 	}
 	for _, name := range applied {

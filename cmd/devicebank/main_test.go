@@ -336,7 +336,7 @@ func TestTokensCreateAndRevoke(t *testing.T) {
 	}
 
 	db := dbtest.OpenURL(t, os.Getenv("DATABASE_URL"))
-	acc := app.New(db, app.Options{}).Accounts
+	acc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)}).Accounts
 	if _, err := acc.Authenticate(ctx, token); err != nil {
 		t.Fatalf("the new token does not work: %v", err)
 	}
@@ -431,7 +431,7 @@ func TestMigrateConvertsStoredPhoneNumbers(t *testing.T) {
 			}
 			migrate()
 			db := dbtest.OpenURL(t, url)
-			svc := app.New(db, app.Options{})
+			svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
 			u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "sam@agency.test", Name: "Sam", Role: accounts.SocialWorker,
 				Password: "a long test password"})
 			if err != nil {
@@ -541,7 +541,8 @@ func TestUsersResetPassword(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no one-time password printed: %q", out.String())
 			}
-			acc := app.New(dbtest.OpenURL(t, os.Getenv("DATABASE_URL")), app.Options{}).Accounts
+			db := dbtest.OpenURL(t, os.Getenv("DATABASE_URL"))
+			acc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)}).Accounts
 			if _, err := acc.Authenticate(ctx, token); err == nil {
 				t.Fatal("a token made before the reset still works")
 			}

@@ -35,7 +35,7 @@ func seedDueLoan(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	yesterday := time.Now().Add(-24 * time.Hour)
-	svc := app.New(db, app.Options{Now: func() time.Time { return yesterday }})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: func() time.Time { return yesterday }})
 	mk := func(role accounts.Role) *accounts.Actor {
 		u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: string(role) + "@agency.test", Name: string(role), Role: role, Password: "a long test password"})
 		if err != nil {

@@ -36,7 +36,7 @@ func seedFunding(t *testing.T, url string) int64 {
 	if _, err := migrations.Apply(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	svc := app.New(db, app.Options{})
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
 	mk := func(role accounts.Role) *accounts.Actor {
 		u, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: string(role) + "@agency.test", Name: string(role), Role: role, Password: "a long test password"})
 		if err != nil {

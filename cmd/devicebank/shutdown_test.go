@@ -264,7 +264,8 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 			logs.stepsInOrder(t)
 
 			// Its change was committed: the new password is the admin's.
-			acc := app.New(dbtest.OpenURL(t, dbURL), app.Options{}).Accounts
+			db := dbtest.OpenURL(t, dbURL)
+			acc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)}).Accounts
 			if _, _, err := acc.SignIn(context.Background(), accounts.SignIn{Email: "it@agency.test", Password: "a passphrase set during shutdown"}, ""); err != nil {
 				t.Errorf("the password set by the request in flight: %v", err)
 			}
@@ -408,7 +409,7 @@ func TestShutdownDeadlineReleasesUnsentReminders(t *testing.T) {
 			}
 			second := first
 			second.ID, second.DedupKey = 0, first.DedupKey+":again"
-			outbox := app.New(db, app.Options{}).Notifications.Outbox
+			outbox := app.New(db, app.Options{Keys: dbtest.Keys(t, db)}).Notifications.Outbox
 			if ok, err := outbox.Enqueue(ctx, db, &second); err != nil || !ok {
 				t.Fatalf("enqueue a second reminder: %v %v", ok, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"slices"
 	"time"
 
@@ -19,9 +20,17 @@ import (
 func measureEngine(ctx context.Context, o *options, engine, bin, dir string, progress io.Writer) (*result, error) {
 	r := &result{Engine: engine, Clients: o.clients, Duration: o.duration.String(), Warmup: o.warmup.String()}
 	e := &engineRun{o: o, name: engine, bin: bin, dir: dir, progress: progress, dbURL: "sqlite:" + filepath.Join(dir, "devicebank.db")}
-	if os.Getenv("DEVICEBANK_DATA_KEY") == "" && os.Getenv("DEVICEBANK_DATA_KEY_FILE") == "" {
-		// The server's data key, for every round alike (on SQLite it would
-		// make one beside the database; PostgreSQL needs one given).
+	// The data key the database is seeded with and the server given, for
+	// every round alike: the one set for this run, else a new one.
+	e.dataKey = os.Getenv("DEVICEBANK_DATA_KEY")
+	if path := os.Getenv("DEVICEBANK_DATA_KEY_FILE"); e.dataKey == "" && path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("DEVICEBANK_DATA_KEY_FILE: %w", err)
+		}
+		e.dataKey = strings.TrimSpace(string(b))
+	}
+	if e.dataKey == "" {
 		e.dataKey = keyring.Generate()
 	}
 	if engine == "postgres" {
@@ -41,7 +50,7 @@ func measureEngine(ctx context.Context, o *options, engine, bin, dir string, pro
 	fmt.Fprintf(progress, "%s: seeding %d devices, %d clients, %d overdue loans\n", engine, o.sizes.Devices, o.sizes.Clients, o.sizes.Overdue)
 	start := time.Now()
 	var err error
-	if e.fx, err = seed(ctx, e.dbURL, o.sizes, o.clients); err != nil {
+	if e.fx, err = seed(ctx, e.dbURL, e.dataKey, o.sizes, o.clients); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	r.SeedSeconds = time.Since(start).Seconds()
@@ -67,7 +76,7 @@ type engineRun struct {
 	o                 *options
 	name, bin, dir    string
 	dbURL, pgbenchURL string // pgbenchURL: "" on SQLite
-	dataKey           string // DEVICEBANK_DATA_KEY for the server, unless set already
+	dataKey           string // DEVICEBANK_DATA_KEY the database is seeded with and the server given
 	fx                *fixture
 	progress          io.Writer
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -76,7 +77,7 @@ const overdueBy = 30 * 24 * time.Hour
 // events and status history. The overdue loans are issued on a clock set
 // back two months; the tokens are made on the real clock, so that they
 // work now.
-func seed(ctx context.Context, dbURL string, sz sizes, writers int) (*fixture, error) {
+func seed(ctx context.Context, dbURL, dataKey string, sz sizes, writers int) (*fixture, error) {
 	db, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		return nil, err
@@ -85,8 +86,16 @@ func seed(ctx context.Context, dbURL string, sz sizes, writers int) (*fixture, e
 	if _, err := migrations.Apply(ctx, db); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	kek, err := keyring.ParseKEK(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keyring.Open(ctx, db, kek, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	clk := &clock{t: time.Now().Add(-2 * overdueBy)}
-	s := &seeder{ctx: ctx, svc: app.New(db, app.Options{Now: clk.Now}), fx: &fixture{}}
+	s := &seeder{ctx: ctx, svc: app.New(db, app.Options{Now: clk.Now, Keys: keys}), fx: &fixture{}}
 	co := s.user(accounts.Coordinator, "coordinator")
 	sw := s.user(accounts.SocialWorker, "worker")
 	writerActors := make([]*accounts.Actor, writers)

@@ -1,0 +1,380 @@
+package clients
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// personal is the part of a client record that is sealed in the database
+// (the column personal), bound to the row: who the client is, how to reach
+// them, and their situation. Only this package writes and opens it.
+type personal struct {
+	CaseNumber        string        `json:"case_number"`
+	FirstName         string        `json:"first_name"`
+	LastName          string        `json:"last_name"`
+	Phone             string        `json:"phone,omitempty"`
+	Email             string        `json:"email,omitempty"`
+	PostalCode        string        `json:"postal_code,omitempty"`
+	AnnualIncomeCents *int64        `json:"annual_income_cents,omitempty"`
+	Programs          Codes         `json:"programs,omitempty"`
+	ProofVerifiedOn   calendar.Date `json:"proof_verified_on,omitzero"`
+	DateOfBirth       calendar.Date `json:"date_of_birth,omitzero"`
+}
+
+// The domains of the keyed digests kept beside a sealed record. Digests of
+// one domain are comparable with each other only.
+const (
+	caseNumberDomain = "clients.case_number"
+	phoneDomain      = "clients.phone"
+	emailDomain      = "clients.email"
+	searchDomain     = "clients.search"
+	postalDomain     = "clients.postal"
+)
+
+// Search digests cover the prefixes of a name or case number from
+// SearchMinLength to searchMaxLength characters (lowercased); a search as
+// long as SearchMinLength or longer narrows to the clients holding its
+// digest, then matches the opened names. Postal codes keep their first
+// PostalPrefixLength characters in plain text (for reports) and digests of
+// longer prefixes up to postalMaxLength (reports narrowed further).
+const (
+	SearchMinLength    = 3
+	searchMaxLength    = 10
+	PostalPrefixLength = 3
+	postalMaxLength    = 10
+	// digestLength is how much of a search digest is kept (base64
+	// characters: 96 bits). Matches are checked against the opened
+	// record, so a rare collision costs a record opened, never a wrong
+	// answer; a shorter digest is less to store.
+	digestLength = 16
+)
+
+func place(id int64) keyring.Place {
+	return keyring.Place{Table: "clients", Column: "personal", Row: id}
+}
+
+// keys is the service's key ring, which it cannot work without.
+func (s *Service) keys() *keyring.Ring {
+	if s.Keys == nil {
+		panic("clients: Service.Keys is not set")
+	}
+	return s.Keys
+}
+
+// index sets what is kept beside the sealed record, from c's fields:
+// the digests for equality lookups and the plain attributes reports read.
+// It needs no id, so it can be done before the row is inserted.
+func (s *Service) index(c *Client) {
+	k := s.keys()
+	c.CaseNumberIndex = k.BlindIndex(caseNumberDomain, c.CaseNumber)
+	c.PhoneIndex, c.EmailIndex = nil, nil
+	if c.Phone != "" {
+		v := k.BlindIndex(phoneDomain, c.Phone)
+		c.PhoneIndex = &v
+	}
+	if c.Email != "" {
+		v := k.BlindIndex(emailDomain, c.Email)
+		c.EmailIndex = &v
+	}
+	c.BirthYear = nil
+	if !c.DateOfBirth.IsZero() {
+		y := c.DateOfBirth.Year
+		c.BirthYear = &y
+	}
+	c.PostalPrefix = postalPrefix(c.PostalCode)
+}
+
+// seal seals c's personal fields into c.Personal, for its row (c.ID).
+func (s *Service) seal(c *Client) error {
+	b, err := json.Marshal(personal{CaseNumber: c.CaseNumber, FirstName: c.FirstName, LastName: c.LastName,
+		Phone: c.Phone, Email: c.Email, PostalCode: c.PostalCode, AnnualIncomeCents: c.AnnualIncomeCents,
+		Programs: c.Programs, ProofVerifiedOn: c.ProofVerifiedOn, DateOfBirth: c.DateOfBirth})
+	if err != nil {
+		return fmt.Errorf("seal client %d: %w", c.ID, err)
+	}
+	c.Personal = s.keys().Seal(string(b), place(c.ID))
+	return nil
+}
+
+// open fills c's personal fields from c.Personal.
+func (s *Service) open(c *Client) error {
+	p, err := s.opened(c.ID, c.Personal)
+	if err != nil {
+		return err
+	}
+	c.CaseNumber, c.FirstName, c.LastName, c.Phone, c.Email = p.CaseNumber, p.FirstName, p.LastName, p.Phone, p.Email
+	c.PostalCode, c.AnnualIncomeCents, c.Programs = p.PostalCode, p.AnnualIncomeCents, p.Programs
+	c.ProofVerifiedOn, c.DateOfBirth = p.ProofVerifiedOn, p.DateOfBirth
+	if c.Programs == nil {
+		c.Programs = Codes{}
+	}
+	return nil
+}
+
+// opened opens the sealed record of client id.
+func (s *Service) opened(id int64, sealed string) (personal, error) {
+	var p personal
+	plain, err := s.keys().Unseal(sealed, place(id))
+	if err != nil {
+		return p, fmt.Errorf("client %d: %w", id, err)
+	}
+	if plain == "" {
+		return p, nil // anonymised: nothing personal is kept
+	}
+	if err := json.Unmarshal([]byte(plain), &p); err != nil {
+		return p, fmt.Errorf("client %d: the sealed record does not read: %w", id, err)
+	}
+	return p, nil
+}
+
+// postalPrefix is the start of a postal code kept in plain text for
+// reports: its first PostalPrefixLength characters, in capitals.
+func postalPrefix(code string) string {
+	return firstRunes(strings.ToUpper(strings.TrimSpace(code)), PostalPrefixLength)
+}
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// searchText is how names, case numbers and searches are compared.
+func searchText(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// searchDigests are the digests client_search keeps for c: of each prefix
+// of their case number and names from SearchMinLength to searchMaxLength
+// characters (a shorter value: itself), and of their postal code's
+// prefixes longer than the plain one. One value's digests cannot be told
+// from another's: they share a domain.
+func (s *Service) searchDigests(c *Client) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(domain, prefix string) {
+		d := s.keys().Digest(domain, []byte(prefix))[:digestLength]
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, v := range []string{c.CaseNumber, c.FirstName, c.LastName} {
+		v = searchText(v)
+		if v == "" {
+			continue
+		}
+		if utf8.RuneCountInString(v) < SearchMinLength {
+			add(searchDomain, v)
+			continue
+		}
+		for n := SearchMinLength; n <= searchMaxLength; n++ {
+			p := firstRunes(v, n)
+			add(searchDomain, p)
+			if p == v {
+				break
+			}
+		}
+	}
+	code := strings.ToUpper(strings.TrimSpace(c.PostalCode))
+	for n := PostalPrefixLength + 1; n <= postalMaxLength; n++ {
+		p := firstRunes(code, n)
+		if utf8.RuneCountInString(p) < n {
+			break
+		}
+		add(postalDomain, p)
+	}
+	return out
+}
+
+// searchDigest is the digest that narrows a search for q (already
+// searchText), or "" when q is too short to have one.
+func (s *Service) searchDigest(q string) string {
+	if utf8.RuneCountInString(q) < SearchMinLength {
+		return ""
+	}
+	return s.keys().Digest(searchDomain, []byte(firstRunes(q, searchMaxLength)))[:digestLength]
+}
+
+// PostalMatch is the condition on clients c that their postal code starts
+// with prefix (capitals, at most postalMaxLength characters, no LIKE
+// wildcard): the plain prefix for a short one, the keyed digest for a
+// longer one. An anonymised client keeps only the plain prefix.
+func (s *Service) PostalMatch(prefix string) (string, []any) {
+	if utf8.RuneCountInString(prefix) <= PostalPrefixLength {
+		return "c.postal_prefix LIKE ? ESCAPE '\\'", []any{storage.EscapeLike(prefix) + "%"}
+	}
+	d := s.keys().Digest(postalDomain, []byte(firstRunes(prefix, postalMaxLength)))[:digestLength]
+	return "c.postal_prefix = ? AND c.id IN (SELECT cs.client_id FROM client_search cs WHERE cs.digest = ?)",
+		[]any{firstRunes(prefix, PostalPrefixLength), d}
+}
+
+// PhoneIndex is the digest under which a client's phone number (E.164) is
+// found: what an SMS reply's sender is looked up by.
+func (s *Service) PhoneIndex(e164 string) string {
+	return s.keys().BlindIndex(phoneDomain, e164)
+}
+
+// searchRow is a row of client_search: a client holds this digest.
+type searchRow struct {
+	bun.BaseModel `bun:"table:client_search"`
+
+	Digest   string `bun:"digest,pk"`
+	ClientID int64  `bun:"client_id,pk"`
+}
+
+// writeSearch replaces c's search digests, within tx.
+func (s *Service) writeSearch(ctx context.Context, tx bun.IDB, c *Client) error {
+	if _, err := tx.NewDelete().Table("client_search").Where("client_id = ?", c.ID).Exec(ctx); err != nil {
+		return storage.Err(err, "client")
+	}
+	digests := s.searchDigests(c)
+	if len(digests) == 0 {
+		return nil
+	}
+	rows := make([]searchRow, len(digests))
+	for i, d := range digests {
+		rows[i] = searchRow{Digest: d, ClientID: c.ID}
+	}
+	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return storage.Err(err, "client")
+	}
+	return nil
+}
+
+// searchChanged reports whether what the search digests are made of differs.
+func searchChanged(a, b map[string]any) bool {
+	for _, f := range []string{"case_number", "first_name", "last_name", "postal_code"} {
+		if a[f] != b[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// byName orders clients by last name, then first name, then id, as the
+// collation of storage.SortKey has it.
+type byName struct {
+	key []byte
+	id  int64
+}
+
+func (a byName) compare(b byName) int {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	switch {
+	case a.id < b.id:
+		return -1
+	case a.id > b.id:
+		return 1
+	}
+	return 0
+}
+
+// Record returns client id whole, opened, for the service's own use (the
+// reminder a client is sent, the agreement they sign): it checks nothing
+// and records nothing, so callers check the actor first where there is one.
+func (s *Service) Record(ctx context.Context, db bun.IDB, id int64) (*Client, error) {
+	c := new(Client)
+	if err := db.NewSelect().Model(c).Where("c.id = ?", id).Scan(ctx); err != nil {
+		return nil, storage.Err(err, "client")
+	}
+	if err := s.open(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// storedPlain is a client row written before personal fields were sealed:
+// what its plain columns hold.
+type storedPlain struct {
+	bun.BaseModel `bun:"table:clients,alias:c"`
+
+	ID                int64         `bun:"id"`
+	CaseNumber        string        `bun:"case_number"`
+	FirstName         string        `bun:"first_name"`
+	LastName          string        `bun:"last_name"`
+	Phone             string        `bun:"phone"`
+	Email             string        `bun:"email"`
+	PostalCode        string        `bun:"postal_code"`
+	AnnualIncomeCents *int64        `bun:"annual_income_cents"`
+	Programs          Codes         `bun:"programs,type:text"`
+	ProofVerifiedOn   calendar.Date `bun:"proof_verified_on,type:date,nullzero"`
+	DateOfBirth       calendar.Date `bun:"date_of_birth,type:date,nullzero"`
+}
+
+// sealBatch is how many stored rows SealStored seals in one transaction.
+const sealBatch = 500
+
+// SealStored seals the client rows written before personal fields were
+// sealed (migration 0027), blanking their plain columns, and returns how
+// many it sealed. SQL cannot seal, so the service runs it after its
+// migrations (serve, migrate). It is idempotent and safe with several
+// instances: each row's write is conditional on its still being unsealed.
+// The plain values may linger in the database's free pages until it is
+// vacuumed (docs/privacy.md).
+func (s *Service) SealStored(ctx context.Context) (int, error) {
+	sealed := 0
+	for {
+		n := 0
+		err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+			var rows []storedPlain
+			if err := tx.NewSelect().Model(&rows).Where("c.personal = ''").OrderExpr("c.id").Limit(sealBatch).Scan(ctx); err != nil {
+				return storage.Err(err, "clients")
+			}
+			n = len(rows)
+			for _, r := range rows {
+				c := &Client{ID: r.ID, CaseNumber: r.CaseNumber, FirstName: r.FirstName, LastName: r.LastName, Phone: r.Phone,
+					Email: r.Email, PostalCode: r.PostalCode, AnnualIncomeCents: r.AnnualIncomeCents, Programs: r.Programs,
+					ProofVerifiedOn: r.ProofVerifiedOn, DateOfBirth: r.DateOfBirth}
+				s.index(c)
+				if err := s.seal(c); err != nil {
+					return err
+				}
+				res, err := tx.NewUpdate().Model(c).Column("personal", "case_number_index", "phone_index", "email_index",
+					"birth_year", "postal_prefix").
+					Set("case_number = '', first_name = '', last_name = '', phone = '', email = '', postal_code = ''").
+					Set("annual_income_cents = NULL, programs = '[]', proof_verified_on = NULL, date_of_birth = NULL, sort_key = NULL").
+					WherePK().Where("personal = ''").Exec(ctx)
+				if err != nil {
+					return storage.Err(err, "client")
+				}
+				if k, _ := res.RowsAffected(); k != 1 {
+					continue // another instance sealed it
+				}
+				if err := s.writeSearch(ctx, tx, c); err != nil {
+					return err
+				}
+				sealed++
+			}
+			return nil
+		})
+		if err != nil {
+			return sealed, err
+		}
+		if n < sealBatch {
+			return sealed, nil
+		}
+	}
+}
+
+// CaseNumber opens the case number from client id's sealed record (its
+// column personal), for a report that reads client rows itself; "" for a
+// client anonymised.
+func (s *Service) CaseNumber(id int64, sealed string) (string, error) {
+	p, err := s.opened(id, sealed)
+	return p.CaseNumber, err
+}
