@@ -564,7 +564,6 @@ type Summary struct {
 	HouseholdID       *int64    `bun:"household_id" json:"household_id"`
 	CreatedAt         time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt         time.Time `bun:"updated_at" json:"updated_at"`
-	Personal          string    `bun:"personal" json:"-"`
 }
 
 // List returns summaries of the clients the actor may see, by name. The
@@ -576,8 +575,13 @@ type Summary struct {
 // characters or more, only those holding its keyed prefix digest), whose
 // records are opened, matched and ordered here.
 func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, page storage.Page) ([]Summary, int, error) {
-	var all []Summary
-	q := s.visible(s.DB, s.DB.NewSelect().Model(&all), actor)
+	// First the sealed records of every client that may match, to match
+	// and order them; then the page's summaries.
+	var sealed []struct {
+		ID       int64  `bun:"id"`
+		Personal string `bun:"personal"`
+	}
+	q := s.visible(s.DB, s.DB.NewSelect().Model((*Client)(nil)).Column("c.id", "c.personal"), actor)
 	search := searchText(f.Q)
 	if d := s.searchDigest(search); d != "" {
 		q.Where("c.id IN (SELECT cs.client_id FROM client_search cs WHERE cs.digest = ?)", d)
@@ -585,15 +589,15 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if f.CaseworkerID != 0 {
 		q.Where("c.caseworker_id = ?", f.CaseworkerID)
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := q.Scan(ctx, &sealed); err != nil {
 		return nil, 0, storage.Err(err, "clients")
 	}
 	type found struct {
 		byName
-		summary Summary
+		p *personal
 	}
-	matched := make([]found, 0, len(all))
-	for _, c := range all {
+	matched := make([]found, 0, len(sealed))
+	for _, c := range sealed {
 		p, err := s.opened(c.ID, c.Personal)
 		if err != nil {
 			return nil, 0, err
@@ -602,17 +606,37 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 			!strings.HasPrefix(searchText(p.FirstName), search) && !strings.HasPrefix(searchText(p.LastName), search) {
 			continue
 		}
-		c.CaseNumber, c.FirstName, c.LastName = p.CaseNumber, p.FirstName, p.LastName
-		matched = append(matched, found{byName{storage.SortKey(p.LastName, p.FirstName), c.ID}, c})
+		matched = append(matched, found{byName{storage.SortKey(p.LastName, p.FirstName), c.ID}, &p})
 	}
 	slices.SortFunc(matched, func(a, b found) int { return a.compare(b.byName) })
 	total := len(matched)
 	from, to := page.Window(total)
-	out := make([]Summary, 0, to-from)
-	ids := make([]int64, 0, to-from)
-	for _, m := range matched[from:to] {
-		out = append(out, m.summary)
-		ids = append(ids, m.summary.ID)
+	shown := matched[from:to]
+	ids := make([]int64, len(shown))
+	for i, m := range shown {
+		ids[i] = m.id
+	}
+	out := []Summary{}
+	if len(ids) > 0 {
+		var rows []Summary
+		q := s.visible(s.DB, s.DB.NewSelect().Model(&rows).Where("c.id IN (?)", bun.In(ids)), actor)
+		if err := q.Scan(ctx); err != nil {
+			return nil, 0, storage.Err(err, "clients")
+		}
+		byID := make(map[int64]Summary, len(rows))
+		for _, r := range rows {
+			byID[r.ID] = r
+		}
+		ids = ids[:0]
+		for _, m := range shown {
+			r, ok := byID[m.id]
+			if !ok {
+				continue // no longer visible since the first read
+			}
+			r.CaseNumber, r.FirstName, r.LastName = m.p.CaseNumber, m.p.FirstName, m.p.LastName
+			out = append(out, r)
+			ids = append(ids, r.ID)
+		}
 	}
 	err := audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",
 		SubjectType: "client_list"}, map[string]any{"client_ids": ids, "total": total,
