@@ -74,6 +74,9 @@ type Client struct {
 
 	CreatedAt time.Time `bun:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at" json:"updated_at"`
+	// AnonymisedAt is when the client was erased (erase.go): no one sees
+	// them since, and reports still count them.
+	AnonymisedAt *time.Time `bun:"anonymised_at" json:"-"`
 
 	// What the database holds of the fields above (sealed.go): the sealed
 	// record, keyed digests to find a client by case number, phone or
@@ -191,9 +194,11 @@ func (s *Service) visible(db bun.IDB, q *bun.SelectQuery, actor *accounts.Actor)
 
 // visibleAs restricts q to the clients visible in case v, to a social
 // worker whose id is worker. This is the one place the rule is written.
+// A client erased is visible to no one.
 // Each referral is looked up for the client at hand (EXISTS), where a list
 // of every referred client would be read whole for each client checked.
 func (s *Service) visibleAs(db bun.IDB, q *bun.SelectQuery, v visibility, worker any) *bun.SelectQuery {
+	q.Where("c.anonymised_at IS NULL") // erased: seen by no one
 	switch v {
 	case seesAll:
 		return q

@@ -332,7 +332,7 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 		n := 0
 		err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
 			var rows []storedPlain
-			if err := tx.NewSelect().Model(&rows).Where("c.personal = ''").OrderExpr("c.id").Limit(sealBatch).Scan(ctx); err != nil {
+			if err := tx.NewSelect().Model(&rows).Where("c.personal = '' AND c.anonymised_at IS NULL").OrderExpr("c.id").Limit(sealBatch).Scan(ctx); err != nil {
 				return storage.Err(err, "clients")
 			}
 			n = len(rows)
@@ -348,7 +348,7 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 					"birth_year", "postal_prefix").
 					Set("case_number = '', first_name = '', last_name = '', phone = '', email = '', postal_code = ''").
 					Set("annual_income_cents = NULL, programs = '[]', proof_verified_on = NULL, date_of_birth = NULL, sort_key = NULL").
-					WherePK().Where("personal = ''").Exec(ctx)
+					WherePK().Where("personal = '' AND anonymised_at IS NULL").Exec(ctx)
 				if err != nil {
 					return storage.Err(err, "client")
 				}

@@ -71,7 +71,7 @@ func TestRetentionErasesWhatIsDueAndNothingElse(t *testing.T) {
 				fmt.Sprintf("hash%d", i), daysAgo(5), s.expires, daysAgo(5), s.revoked)
 		}
 
-		want := map[string]int64{"notification_texts": 2, "sms_replies": 2, "browser_sessions": 2}
+		want := map[string]int64{"notification_texts": 2, "sms_replies": 2, "browser_sessions": 2, "clients": 0}
 		dry, err := retention.Run(ctx, db, now, retention.DefaultPolicy, true)
 		if err != nil || fmt.Sprint(counts(dry)) != fmt.Sprint(want) {
 			t.Fatalf("dry run: %v, %v; want %v", counts(dry), err, want)
@@ -87,7 +87,7 @@ func TestRetentionErasesWhatIsDueAndNothingElse(t *testing.T) {
 			}
 		}
 		again, err := retention.Run(ctx, db, now, retention.DefaultPolicy, false)
-		if err != nil || fmt.Sprint(counts(again)) != fmt.Sprint(map[string]int64{"notification_texts": 0, "sms_replies": 0, "browser_sessions": 0}) {
+		if err != nil || fmt.Sprint(counts(again)) != fmt.Sprint(map[string]int64{"notification_texts": 0, "sms_replies": 0, "browser_sessions": 0, "clients": 0}) {
 			t.Errorf("a second run: %v, %v; want nothing left", counts(again), err)
 		}
 

@@ -94,3 +94,22 @@ func (s *Server) exportClient(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="client-`+strconv.FormatInt(id, 10)+`.json"`)
 	return c.JSON(out)
 }
+
+// eraseClient erases a client at an admin's request (the client asked):
+// 204, and the client is seen by no one since.
+func (s *Server) eraseClient(c *fiber.Ctx) error {
+	id, err := pathID(c, "client")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := s.svc.Clients.Erase(c.UserContext(), actor(c), id, in.Reason); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -89,6 +89,8 @@ var replays = map[string]replay{
 
 	"POST /api/v1/clients":      atLocation,
 	"PATCH /api/v1/clients/:id": atPath,
+	// An erasure answers nothing but its status (204).
+	"POST /api/v1/clients/:id/erase": noBody,
 
 	"POST /api/v1/loans":               atLocation,
 	"POST /api/v1/loans/:id/return":    at("/api/v1/loans/:id"),
@@ -125,6 +127,7 @@ var replays = map[string]replay{
 	}},
 
 	"PUT /api/v1/notifications/policy": atPath,
+	"PUT /api/v1/retention/policy":     atPath,
 
 	// The version made, at its own path (the language is in the query).
 	"PUT /api/v1/agreement/terms": atLocation,

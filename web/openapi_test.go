@@ -46,6 +46,7 @@ import (
 	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/reports"
+	"github.com/devicebank/devicebank/retention"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 	"github.com/devicebank/devicebank/training"
@@ -889,6 +890,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"LoanAgreement", agreements.Acceptance{}, true},
 		{"AgreementAcceptanceInput", agreements.AcceptanceInput{}, false},
 		{"UtilizationReport", reports.Report{}, true},
+		{"RetentionPolicy", retention.Settings{}, true},
 	}
 	// Output pointers the code never leaves nil, by schema, so the schema
 	// need not allow null for them; the answers checked in
@@ -2878,6 +2880,63 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		c.bad(415, admin, "PUT", "/api/v1/notifications/policy", policy, "Content-Encoding", "gzip")
 		c.call(403, co, "PUT", "/api/v1/notifications/policy", policy)
 		c.call(403, sw, "PUT", "/api/v1/notifications/policy", policy)
+
+		// The retention policy: admins only.
+		keep := c.call(200, admin, "GET", "/api/v1/retention/policy", nil)
+		if docInt(keep["inactive_client_years"]) != 7 || docInt(keep["notification_texts_days"]) != 90 {
+			t.Errorf("the default retention policy: %v", keep)
+		}
+		c.call(403, co, "GET", "/api/v1/retention/policy", nil)
+		c.call(401, "", "GET", "/api/v1/retention/policy", nil)
+		shorter := maps.Clone(keep)
+		shorter["inactive_client_years"] = 6
+		if got := c.call(200, admin, "PUT", "/api/v1/retention/policy", shorter, "Idempotency-Key", "keep-6"); docInt(got["inactive_client_years"]) != 6 {
+			t.Errorf("a replaced retention policy: %v", got)
+		}
+		if again := c.send(true, 200, admin, "PUT", "/api/v1/retention/policy", shorter, "Idempotency-Key", "keep-6"); again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("a replayed retention policy: %v", again.Header)
+		}
+		refused = c.bad(422, admin, "PUT", "/api/v1/retention/policy", map[string]any{"notification_texts_days": 0, "sms_replies_days": 90,
+			"ended_sessions_days": 400})
+		if fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any); len(fields) != 3 || fields["inactive_client_years"] == nil {
+			t.Errorf("a retention policy with three bad settings: %v", refused)
+		}
+		if got := c.call(200, admin, "GET", "/api/v1/retention/policy", nil); docInt(got["inactive_client_years"]) != 6 || docInt(got["ended_sessions_days"]) != 1 {
+			t.Errorf("the retention policy after a refused change: %v", got)
+		}
+		c.bad(400, admin, "PUT", "/api/v1/retention/policy", "[]")
+		c.bad(415, admin, "PUT", "/api/v1/retention/policy", "{}", "Content-Type", "text/plain")
+		small.bad(413, admin, "PUT", "/api/v1/retention/policy", tooLarge)
+		c.call(403, sw, "PUT", "/api/v1/retention/policy", keep)
+		c.call(401, "", "PUT", "/api/v1/retention/policy", keep)
+		slowKeep, err := json.Marshal(keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claim, prev, err := e.svc.Idempotency.Begin(context.Background(), idempotency.Request{UserID: adminID, Key: "keep-slow",
+			Method: "PUT", Path: "/api/v1/retention/policy", Body: slowKeep}); err != nil || claim == nil || prev != nil {
+			t.Fatalf("claim an Idempotency-Key: %v %v", prev, err)
+		}
+		c.call(409, admin, "PUT", "/api/v1/retention/policy", string(slowKeep), "Idempotency-Key", "keep-slow")
+
+		// Erasure: admins only; refused while something is open.
+		erin := c.call(201, admin, "POST", "/api/v1/clients", map[string]any{"case_number": "2026-0099", "first_name": "Erin",
+			"last_name": "Vale", "email": "erin@example.org", "preferred_channel": "email", "household_size": 2, "caseworker_id": swID})
+		erinID := docInt(erin["id"])
+		c.call(403, sw, "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": "asked"})
+		c.call(401, "", "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": "asked"})
+		c.call(422, admin, "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": " "})
+		c.bad(400, admin, "POST", path("/api/v1/clients/%d/erase", erinID), "[]")
+		c.bad(415, admin, "POST", path("/api/v1/clients/%d/erase", erinID), "{}", "Content-Type", "text/plain")
+		small.bad(413, admin, "POST", path("/api/v1/clients/%d/erase", erinID), tooLarge)
+		c.call(409, admin, "POST", path("/api/v1/clients/%d/erase", rosaID), map[string]any{"reason": "the client asked"})
+		c.call(204, admin, "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": "the client asked"}, "Idempotency-Key", "erase-erin")
+		if again := c.send(true, 204, admin, "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": "the client asked"},
+			"Idempotency-Key", "erase-erin"); again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("a replayed erasure: %v", again.Header)
+		}
+		c.call(404, admin, "GET", path("/api/v1/clients/%d", erinID), nil)
+		c.call(404, admin, "POST", path("/api/v1/clients/%d/erase", erinID), map[string]any{"reason": "again"})
 		c.call(401, "", "PUT", "/api/v1/notifications/policy", policy)
 		if now := c.call(200, co, "GET", "/api/v1/notifications/policy", nil); fmt.Sprint(now["due_soon_days"]) != "[2 1]" {
 			t.Errorf("the policy after refused changes: %v", now)
@@ -3012,6 +3071,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		c.answeredEvery("GET /api/v1/notifications", "GET /api/v1/notifications/policy", "PUT /api/v1/notifications/policy",
 			"POST /api/v1/loans/{id}/reminders", "POST /api/v1/sms/inbound")
+		c.answeredEvery("GET /api/v1/retention/policy", "PUT /api/v1/retention/policy", "POST /api/v1/clients/{id}/erase")
 		c.covered(400, 401, 403, 404, 409, 415, 422)
 	})
 }
@@ -3178,6 +3238,13 @@ func checkInputLimits(t *testing.T, e *env) {
 			return map[string]any{}
 		}, nil},
 		"PUT /api/v1/notifications/policy": {admin, "/api/v1/notifications/policy", policy, nil},
+		"PUT /api/v1/retention/policy": {admin, "/api/v1/retention/policy", func() map[string]any {
+			return map[string]any{"notification_texts_days": 90, "sms_replies_days": 90, "ended_sessions_days": 1, "inactive_client_years": 7}
+		}, nil},
+		// Each erasure erases a new client.
+		"POST /api/v1/clients/{id}/erase": {admin, "", func() map[string]any { return map[string]any{} }, func() string {
+			return path("/api/v1/clients/%d/erase", e.client(sw))
+		}},
 		// One signing per loan: each request signs a new loan.
 		"POST /api/v1/loans/{id}/agreement/acceptance": {co, "", func() map[string]any {
 			return map[string]any{"method": "typed", "typed_name": "Ana Ruiz"}

@@ -304,6 +304,18 @@ var matrix = []routeCase{
 	{"GET", v1 + "/clients/:id/export", caseWriter, func(f *roleFixtures, c caller) request {
 		return request{path: path(v1+"/clients/%d/export", f.referred())}
 	}},
+	// Erasure is for admins; the client has nothing open, so an admin's
+	// request succeeds, and the client is still there after a refusal.
+	{"POST", v1 + "/clients/:id/erase", adminOnly, func(f *roleFixtures, c caller) request {
+		id := f.e.client(f.workerA)
+		return request{path: path(v1+"/clients/%d/erase", id), body: map[string]any{"reason": "the client asked"},
+			unchanged: func() string {
+				if got := f.clientField(id, "case_number"); got == "" || got == nil {
+					return fmt.Sprintf("client %d was erased", id)
+				}
+				return ""
+			}}
+	}},
 
 	{"GET", v1 + "/loans", staffRead, func(f *roleFixtures, c caller) request {
 		return request{path: v1 + "/loans"}
@@ -583,6 +595,21 @@ var matrix = []routeCase{
 			unchanged: func() string {
 				if after := f.policy(); !reflect.DeepEqual(after, before) {
 					return fmt.Sprintf("the reminder policy is %v, was %v", after, before)
+				}
+				return ""
+			}}
+	}},
+	{"GET", v1 + "/retention/policy", adminOnly, func(f *roleFixtures, c caller) request {
+		return request{path: v1 + "/retention/policy"}
+	}},
+	{"PUT", v1 + "/retention/policy", adminOnly, func(f *roleFixtures, c caller) request {
+		before := f.get(v1 + "/retention/policy")
+		body := maps.Clone(before)
+		body["sms_replies_days"] = before["sms_replies_days"].(float64) + 1
+		return request{path: v1 + "/retention/policy", body: body,
+			unchanged: func() string {
+				if after := f.get(v1 + "/retention/policy"); !reflect.DeepEqual(after, before) {
+					return fmt.Sprintf("the retention policy is %v, was %v", after, before)
 				}
 				return ""
 			}}

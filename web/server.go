@@ -188,6 +188,7 @@ func (s *Server) Routes() []Route {
 		{"PATCH", v1 + "/clients/:id", accounts.WriteClients, s.updateClient},
 		{"GET", v1 + "/clients/:id/history", accounts.ReadClients, s.clientHistory},
 		{"GET", v1 + "/clients/:id/export", accounts.ReadClients, s.exportClient},
+		{"POST", v1 + "/clients/:id/erase", accounts.ManageUsers, s.eraseClient},
 
 		{"GET", v1 + "/loans", accounts.ReadLoans, s.listLoans},
 		{"GET", v1 + "/reports/utilization", accounts.ReadReports, s.utilizationReport},
@@ -237,6 +238,8 @@ func (s *Server) Routes() []Route {
 		{"GET", v1 + "/notifications", accounts.ReadNotifications, s.listNotifications},
 		{"GET", v1 + "/notifications/policy", accounts.ReadNotifications, s.reminderPolicy},
 		{"PUT", v1 + "/notifications/policy", accounts.ManageReminders, s.setReminderPolicy},
+		{"GET", v1 + "/retention/policy", accounts.ManageUsers, s.retentionPolicy},
+		{"PUT", v1 + "/retention/policy", accounts.ManageUsers, s.setRetentionPolicy},
 		// After /notifications/policy, which would otherwise match :id.
 		{"GET", v1 + "/notifications/:id", accounts.ReadNotifications, s.getNotification},
 		{"POST", v1 + "/loans/:id/reminders", accounts.SendReminders, s.remindNow},

@@ -14,11 +14,15 @@ import (
 // defaultRetentionSchedule runs retention nightly, at 03:30 agency time.
 const defaultRetentionSchedule = "30 3 * * *"
 
-// applyRetention is the retention job: it erases what is due and logs the
-// counts (never what was erased).
+// applyRetention is the retention job: it erases what is due by the policy
+// in force (retention.Current) and logs the counts (never what was erased).
 func applyRetention(db *storage.DB, log *slog.Logger) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		cats, err := retention.Run(ctx, db, time.Now(), retention.DefaultPolicy, false)
+		policy, err := retention.Current(ctx, db)
+		if err != nil {
+			return err
+		}
+		cats, err := retention.Run(ctx, db, time.Now(), policy, false)
 		for _, c := range cats {
 			if c.Count > 0 {
 				log.Info("retention", "category", c.Name, "count", c.Count)
@@ -44,7 +48,11 @@ func retentionRun(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		return err
 	}
 	defer db.Close()
-	cats, err := retention.Run(ctx, db, time.Now(), retention.DefaultPolicy, *dryRun)
+	policy, err := retention.Current(ctx, db)
+	if err != nil {
+		return err
+	}
+	cats, err := retention.Run(ctx, db, time.Now(), policy, *dryRun)
 	verb := "Erased"
 	if *dryRun {
 		verb = "Would erase"

@@ -1,0 +1,112 @@
+package clients
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/audit"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// MaxEraseReason bounds the reason an erasure is recorded with.
+const MaxEraseReason = 500
+
+// OpenRequestStatuses are the device requests that still wait for
+// something: a client with one is not erased (eligibility's open statuses).
+var OpenRequestStatuses = []string{"submitted", "approved", "needs_review", "waitlisted", "ready"}
+
+// Erase erases a client now, at an admin's request (the client asked for
+// it): as Anonymise does, recorded with who did it and why. It is refused
+// while a device is out to the client or a request of theirs is open, whose
+// handling needs to know who they are.
+func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, reason string) error {
+	if !actor.Can(accounts.ManageUsers) {
+		return apperr.New(apperr.Forbidden, "only an admin can erase a client")
+	}
+	reason = strings.TrimSpace(reason)
+	var bad apperr.Fields
+	bad.Check(reason == "", "reason", "is required: say why the client is erased (such as: the client asked on 2026-12-01)")
+	bad.MaxLength("reason", reason, MaxEraseReason)
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	return storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		c, err := s.load(ctx, tx, actor, id, true)
+		if err != nil {
+			return err
+		}
+		loans, err := tx.NewSelect().Table("loans").Where("client_id = ? AND status = 'open'", id).Count(ctx)
+		if err != nil {
+			return storage.Err(err, "loans")
+		}
+		requests, err := tx.NewSelect().Table("device_requests").Where("client_id = ? AND status IN (?)", id, bun.In(OpenRequestStatuses)).Count(ctx)
+		if err != nil {
+			return storage.Err(err, "requests")
+		}
+		switch {
+		case loans > 0:
+			return apperr.New(apperr.Conflict, "client %d has %d device(s) out: erase them once the loans are closed (returned or lost)", id, loans)
+		case requests > 0:
+			return apperr.New(apperr.Conflict, "client %d has %d open device request(s): cancel them first", id, requests)
+		}
+		now := s.now()
+		if _, err := Anonymise(ctx, tx, []int64{id}, now); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, event(actor, now, "client.erased", c), map[string]any{"reason": reason})
+	})
+}
+
+// Anonymise erases the clients ids within tx, at now, and returns those it
+// erased (a client erased already is passed by): their sealed record,
+// lookup digests and search digests go, their channel becomes none; what
+// reports count stays (birth year, postal prefix, household, needs, loans,
+// requests, training). With them go the texts about them: their
+// reminders' texts, addresses and notes (pending ones are cancelled), the
+// notes on their loans, and their requests' free-text reason and
+// justification. Their audit events, which name fields and never values,
+// stay; signed loan agreements, which are never changed, stay too
+// (docs/privacy.md).
+func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now = now.UTC()
+	var erased []int64
+	err := tx.NewUpdate().Table("clients").
+		Set("personal = ''").Set("case_number_index = NULL").Set("phone_index = NULL").Set("email_index = NULL").
+		Set("preferred_channel = 'none'").Set("anonymised_at = ?", now).Set("updated_at = ?", now).
+		Where("id IN (?) AND anonymised_at IS NULL", bun.In(ids)).Returning("id").Scan(ctx, &erased)
+	if err != nil {
+		return nil, storage.Err(err, "clients")
+	}
+	if len(erased) == 0 {
+		return nil, nil
+	}
+	in := bun.In(erased)
+	steps := []*bun.UpdateQuery{
+		tx.NewUpdate().Table("notifications").Set("status = 'cancelled'").Set("updated_at = ?", now).
+			Where("client_id IN (?) AND status = 'pending'", in),
+		tx.NewUpdate().Table("notifications").
+			Set("body = ''").Set("address = ''").Set("note = ''").Set("last_error = ''").Set("erased_at = ?", now).
+			Where("client_id IN (?) AND status <> 'sending'", in),
+		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").
+			Where("client_id IN (?)", in),
+		tx.NewUpdate().Table("device_requests").Set("reason = ''").Set("justification = ''").
+			Where("client_id IN (?)", in),
+	}
+	for _, q := range steps {
+		if _, err := q.Exec(ctx); err != nil {
+			return nil, storage.Err(err, "client")
+		}
+	}
+	if _, err := tx.NewDelete().Table("client_search").Where("client_id IN (?)", in).Exec(ctx); err != nil {
+		return nil, storage.Err(err, "client")
+	}
+	return erased, nil
+}

@@ -1,0 +1,14 @@
+-- Erasure (clients.Anonymise): a client erased on request or after years
+-- without activity keeps only what reports count (birth year, postal
+-- prefix, household, needs); anonymised_at marks them, and hides them from
+-- everyone's view.
+ALTER TABLE clients ADD COLUMN anonymised_at TIMESTAMP;
+
+-- The retention policy an admin set (retention.Policy as JSON); without a
+-- row the documented defaults apply.
+CREATE TABLE retention_policy (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    policy     TEXT      NOT NULL,
+    updated_by BIGINT REFERENCES users (id),
+    updated_at TIMESTAMP NOT NULL
+);
