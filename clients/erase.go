@@ -55,15 +55,19 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 			return apperr.New(apperr.Conflict, "client %d has %d open device request(s): cancel them first", id, requests)
 		}
 		now := s.now()
-		if _, err := Anonymise(ctx, tx, []int64{id}, now); err != nil {
+		erased, err := Anonymise(ctx, tx, []int64{id}, now)
+		if err != nil {
 			return err
+		}
+		if len(erased) == 0 {
+			return apperr.New(apperr.Conflict, "client %d was lent a device meanwhile: erase them once the loan is closed", id)
 		}
 		return audit.Record(ctx, tx, event(actor, now, "client.erased", c), map[string]any{"reason": reason})
 	})
 }
 
 // Anonymise erases the clients ids within tx, at now, and returns those it
-// erased (a client erased already is passed by): their sealed record,
+// erased (a client erased already, or with a device out, is passed by): their sealed record,
 // lookup digests and search digests go, their channel becomes none; what
 // reports count stays (birth year, postal prefix, household, needs, loans,
 // requests, training). With them go the texts about them: their
@@ -81,7 +85,11 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 	err := tx.NewUpdate().Table("clients").
 		Set("personal = ''").Set("case_number_index = NULL").Set("phone_index = NULL").Set("email_index = NULL").
 		Set("preferred_channel = 'none'").Set("anonymised_at = ?", now).Set("updated_at = ?", now).
-		Where("id IN (?) AND anonymised_at IS NULL", bun.In(ids)).Returning("id").Scan(ctx, &erased)
+		Where("id IN (?) AND anonymised_at IS NULL", bun.In(ids)).
+		// Checked again in the statement: a loan issued since the caller
+		// looked keeps its client.
+		Where("NOT EXISTS (SELECT 1 FROM loans l WHERE l.client_id = clients.id AND l.status = 'open')").
+		Returning("id").Scan(ctx, &erased)
 	if err != nil {
 		return nil, storage.Err(err, "clients")
 	}
