@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/keyring"
@@ -322,6 +323,74 @@ func TestStoredClientsAreSealedOnce(t *testing.T) {
 		}
 		if prefix != "K1A" || year != 1950 {
 			t.Fatalf("kept for reports: %q, %d; want K1A, 1950", prefix, year)
+		}
+	})
+}
+
+// A new data key (keyring.RotateData) keeps every record readable: the
+// records are sealed again under it (Reseal) while another instance, whose
+// ring still knows only the old key, reads them (it learns the new key on
+// meeting it) and edits one (sealing it under the old key, found and
+// resealed by a later pass); at the end every record is under the new key
+// and reads as written.
+func TestANewDataKeyKeepsEveryRecordReadable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		worker := f.actor(accounts.SocialWorker)
+		var ids []int64
+		for _, p := range sealedPeople {
+			ids = append(ids, f.createSealed(worker, p).ID)
+		}
+		other := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: f.clock.Now}) // a second instance
+		old := f.svc.Clients.Keys.CurrentDataKey()
+		kek, err := keyring.ParseKEK(dbtest.DataKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newKey, err := keyring.RotateData(ctx, db, kek, f.clock.Now())
+		if err != nil || newKey == old {
+			t.Fatalf("rotate: %d, %v (old %d)", newKey, err, old)
+		}
+		if err := f.svc.Clients.Keys.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.Clients.Reseal(ctx); err != nil || n != len(ids) {
+			t.Fatalf("resealed %d (%v), want %d", n, err, len(ids))
+		}
+		// The other instance has not refreshed: it opens what is sealed
+		// under the new key, and seals its edit under the old one.
+		if got, err := other.Clients.Get(ctx, worker, ids[0]); err != nil || got.FirstName != sealedPeople[0].first {
+			t.Fatalf("the other instance reads %+v, %v", got, err)
+		}
+		if _, err := other.Clients.Update(ctx, worker, ids[1], clients.Input{LastName: str("Oyelaran-Diop")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Clients.Keys.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.Clients.Reseal(ctx); err != nil || n > 1 {
+			t.Fatalf("the second pass resealed %d (%v), want at most the one edited", n, err)
+		}
+		if n, err := f.svc.Clients.Reseal(ctx); err != nil || n != 0 {
+			t.Fatalf("a pass with nothing left resealed %d (%v)", n, err)
+		}
+		var under []int64
+		if err := db.NewRaw("SELECT DISTINCT personal_key FROM clients WHERE personal <> ''").Scan(ctx, &under); err != nil {
+			t.Fatal(err)
+		}
+		if len(under) != 1 || under[0] != newKey {
+			t.Fatalf("records are under keys %v, want only %d", under, newKey)
+		}
+		for i, p := range sealedPeople {
+			got, err := f.svc.Clients.Get(ctx, worker, ids[i])
+			want := p.last
+			if i == 1 {
+				want = "Oyelaran-Diop"
+			}
+			if err != nil || got.CaseNumber != p.caseNumber || got.LastName != want || got.Email != p.email {
+				t.Fatalf("client %d after the rotation: %+v, %v", ids[i], got, err)
+			}
 		}
 	})
 }

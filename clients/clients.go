@@ -82,6 +82,7 @@ type Client struct {
 	// record, keyed digests to find a client by case number, phone or
 	// email, and the plain attributes reports count by.
 	Personal        string  `bun:"personal" json:"-"`
+	PersonalKey     *int64  `bun:"personal_key" json:"-"` // the data key Personal is sealed under
 	CaseNumberIndex string  `bun:"case_number_index" json:"-"`
 	PhoneIndex      *string `bun:"phone_index" json:"-"`
 	EmailIndex      *string `bun:"email_index" json:"-"`
@@ -503,7 +504,7 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, c *Client) error {
 	if err := s.seal(c); err != nil {
 		return err
 	}
-	if _, err := tx.NewUpdate().Model(c).Column("personal").WherePK().Exec(ctx); err != nil {
+	if _, err := tx.NewUpdate().Model(c).Column("personal", "personal_key").WherePK().Exec(ctx); err != nil {
 		return storage.Err(err, "client")
 	}
 	return s.writeSearch(ctx, tx, c)

@@ -102,8 +102,16 @@ func (s *Service) seal(c *Client) error {
 	if err != nil {
 		return fmt.Errorf("seal client %d: %w", c.ID, err)
 	}
-	c.Personal = s.keys().Seal(string(b), place(c.ID))
+	c.setPersonal(s.keys().Seal(string(b), place(c.ID)))
 	return nil
+}
+
+// setPersonal sets c's sealed record, and the key it is sealed under.
+func (c *Client) setPersonal(sealed string) {
+	c.Personal, c.PersonalKey = sealed, nil
+	if id := keyring.SealedUnder(sealed); id != 0 {
+		c.PersonalKey = &id
+	}
 }
 
 // open fills c's personal fields from c.Personal.
@@ -344,7 +352,7 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 				if err := s.seal(c); err != nil {
 					return err
 				}
-				res, err := tx.NewUpdate().Model(c).Column("personal", "case_number_index", "phone_index", "email_index",
+				res, err := tx.NewUpdate().Model(c).Column("personal", "personal_key", "case_number_index", "phone_index", "email_index",
 					"birth_year", "postal_prefix").
 					Set("case_number = '', first_name = '', last_name = '', phone = '', email = '', postal_code = ''").
 					Set("annual_income_cents = NULL, programs = '[]', proof_verified_on = NULL, date_of_birth = NULL, sort_key = NULL").
@@ -377,4 +385,44 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 func (s *Service) CaseNumber(id int64, sealed string) (string, error) {
 	p, err := s.opened(id, sealed)
 	return p.CaseNumber, err
+}
+
+// Reseal seals again, under the current data key, the client records
+// sealed under an older one (after keyring.RotateData), up to sealBatch of
+// them in one transaction, and returns how many it resealed: 0 when none
+// is left, or when every one read was changed meanwhile (each write is
+// conditional on the record being unchanged since it was read, so an edit
+// or another instance's reseal is kept; a later call finds what is left).
+func (s *Service) Reseal(ctx context.Context) (int, error) {
+	current := s.keys().CurrentDataKey()
+	n := 0
+	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+		var rows []struct {
+			ID       int64  `bun:"id"`
+			Personal string `bun:"personal"`
+		}
+		if err := tx.NewSelect().Table("clients").Column("id", "personal").
+			Where("personal <> '' AND (personal_key IS NULL OR personal_key <> ?)", current).
+			OrderExpr("id").Limit(sealBatch).Scan(ctx, &rows); err != nil {
+			return storage.Err(err, "clients")
+		}
+		for _, r := range rows {
+			plain, err := s.keys().Unseal(r.Personal, place(r.ID))
+			if err != nil {
+				return fmt.Errorf("client %d: %w", r.ID, err)
+			}
+			c := &Client{ID: r.ID}
+			c.setPersonal(s.keys().Seal(plain, place(r.ID)))
+			res, err := tx.NewUpdate().Model(c).Column("personal", "personal_key").WherePK().
+				Where("personal = ?", r.Personal).Exec(ctx)
+			if err != nil {
+				return storage.Err(err, "client")
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

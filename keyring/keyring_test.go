@@ -248,3 +248,53 @@ func TestInstancesGivenDifferentKeysDoNotSplitTheKeys(t *testing.T) {
 		}
 	})
 }
+
+// A new data key becomes the one sealed under; values under the old one
+// still open; a ring opened before (another instance) opens values under
+// the new key once it meets one, and seals under the new key after its
+// Refresh. SealedUnder names the key of a value.
+func TestANewDataKeyIsSealedUnderAndTheOldStillOpens(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		kek := newKEK(t)
+		ring, err := keyring.Open(ctx, db, kek, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := keyring.Open(ctx, db, kek, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := keyring.Place{Table: "clients", Column: "personal", Row: 1}
+		old := ring.Seal("before", at)
+		if keyring.SealedUnder(old) != ring.CurrentDataKey() || keyring.SealedUnder("") != 0 || keyring.SealedUnder("plain") != 0 {
+			t.Fatalf("SealedUnder: %d (current %d)", keyring.SealedUnder(old), ring.CurrentDataKey())
+		}
+		id, err := keyring.RotateData(ctx, db, kek, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keyring.RotateData(ctx, db, newKEK(t), now); !errors.Is(err, keyring.ErrWrongKey) {
+			t.Fatalf("a new data key under another KEK: %v, want %v", err, keyring.ErrWrongKey)
+		}
+		if err := ring.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fresh := ring.Seal("after", at)
+		if ring.CurrentDataKey() != id || keyring.SealedUnder(fresh) != id {
+			t.Fatalf("after the rotation: current %d, sealed under %d; want %d", ring.CurrentDataKey(), keyring.SealedUnder(fresh), id)
+		}
+		if got, err := ring.Unseal(old, at); err != nil || got != "before" {
+			t.Fatalf("a value under the old key: %q, %v", got, err)
+		}
+		if keyring.SealedUnder(other.Seal("x", at)) == id {
+			t.Fatalf("a ring that has not refreshed sealed under the new key already")
+		}
+		if got, err := other.Unseal(fresh, at); err != nil || got != "after" {
+			t.Fatalf("the other ring opening a value under the new key: %q, %v", got, err)
+		}
+		if keyring.SealedUnder(other.Seal("x", at)) != id {
+			t.Fatalf("the other ring, having met the new key, still seals under the old")
+		}
+	})
+}

@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -33,8 +35,19 @@ type storedKey struct {
 
 // Ring holds the database's keys, unwrapped: every data key (values sealed
 // under a retired one still open), the current one to seal with, and the
-// index key.
+// index key. It learns of a data key made since it was opened (RotateData,
+// by another process) when it meets a value sealed under it, or when
+// Refresh is called; until then it seals under the key it knew.
 type Ring struct {
+	keys atomic.Pointer[ringKeys]
+	// load reads and unwraps the database's keys again (Open's).
+	load func(ctx context.Context) (*ringKeys, error)
+	// reloading lets one reload run at a time.
+	reloading sync.Mutex
+}
+
+// ringKeys are the keys a Ring holds at one time.
+type ringKeys struct {
 	data    map[int64]cipher.AEAD
 	current int64
 	index   []byte
@@ -54,11 +67,22 @@ func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, erro
 	if err := ensureKeys(ctx, db, kek, now); err != nil {
 		return nil, err
 	}
+	r := &Ring{load: func(ctx context.Context) (*ringKeys, error) { return loadKeys(ctx, db, kek) }}
+	keys, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.keys.Store(keys)
+	return r, nil
+}
+
+// loadKeys reads the database's keys and unwraps them with kek.
+func loadKeys(ctx context.Context, db bun.IDB, kek *KEK) (*ringKeys, error) {
 	var rows []storedKey
 	if err := db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
 		return nil, storage.Err(err, "data key")
 	}
-	r := &Ring{data: map[int64]cipher.AEAD{}}
+	r := &ringKeys{data: map[int64]cipher.AEAD{}}
 	for _, k := range rows {
 		raw, err := kek.unwrap(k.Wrapped, k.Purpose)
 		if err != nil {
@@ -84,6 +108,63 @@ func Open(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (*Ring, erro
 		return nil, errors.New("the database has no current data key or index key")
 	}
 	return r, nil
+}
+
+// Refresh reads the database's keys again: a data key made since (by
+// RotateData in another process) becomes the one values are sealed under.
+func (r *Ring) Refresh(ctx context.Context) error {
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
+	keys, err := r.load(ctx)
+	if err != nil {
+		return err
+	}
+	r.keys.Store(keys)
+	return nil
+}
+
+// aead is data key id's cipher, reading the database's keys again once if
+// the ring does not hold it: a value may be sealed under a key another
+// process made since this one opened its ring.
+func (r *Ring) aead(id int64) (cipher.AEAD, bool) {
+	if a, ok := r.keys.Load().data[id]; ok {
+		return a, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Refresh(ctx); err != nil {
+		return nil, false
+	}
+	a, ok := r.keys.Load().data[id]
+	return a, ok
+}
+
+// RotateData makes a new data key, wrapped under kek, the current one, and
+// retires the one that was: values sealed from now on are sealed under the
+// new key (in other processes from their next Refresh), and older values
+// still open. Re-sealing them under the new key is the callers' (the
+// clients' Reseal job). It returns the new key's id.
+func RotateData(ctx context.Context, db bun.IDB, kek *KEK, now time.Time) (int64, error) {
+	var id int64
+	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+		if err := storage.LockName(ctx, tx, "data_keys"); err != nil { // as ensureKeys
+			return err
+		}
+		if _, err := checked(ctx, tx, kek); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*storedKey)(nil)).Set("retired_at = ?", now.UTC()).
+			Where("purpose = ? AND retired_at IS NULL", ForData).Exec(ctx); err != nil {
+			return storage.Err(err, "data key")
+		}
+		k := &storedKey{Purpose: ForData, Wrapped: kek.wrap(randomBytes(KeySize), ForData), KEKID: kek.ID(), CreatedAt: now.UTC()}
+		if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
+			return storage.Err(err, "data key")
+		}
+		id = k.ID
+		return nil
+	})
+	return id, err
 }
 
 // ensureKeys creates the current keys the database lacks, under kek, once
@@ -154,9 +235,10 @@ func (r *Ring) Seal(plain string, at Place) string {
 	if plain == "" {
 		return ""
 	}
-	aead := r.data[r.current]
+	keys := r.keys.Load()
+	aead := keys.data[keys.current]
 	head := make([]byte, 4+chacha20poly1305.NonceSizeX, 4+chacha20poly1305.NonceSizeX+len(plain)+padBlock+aead.Overhead())
-	binary.BigEndian.PutUint32(head, uint32(r.current))
+	binary.BigEndian.PutUint32(head, uint32(keys.current))
 	nonce := head[4:]
 	rand.Read(nonce) // never fails: crypto/rand ends the program first
 	out := aead.Seal(head, nonce, pad([]byte(plain)), at.ad())
@@ -180,7 +262,7 @@ func (r *Ring) Unseal(sealed string, at Place) (string, error) {
 		return "", fmt.Errorf("%w: %s.%s of row %d is damaged", ErrCannotOpen, at.Table, at.Column, at.Row)
 	}
 	id := int64(binary.BigEndian.Uint32(raw))
-	aead, ok := r.data[id]
+	aead, ok := r.aead(id)
 	if !ok {
 		return "", fmt.Errorf("%w: %s.%s of row %d is sealed under data key %d, which this database does not hold", ErrCannotOpen, at.Table, at.Column, at.Row, id)
 	}
@@ -208,7 +290,7 @@ func (r *Ring) BlindIndex(domain, value string) string {
 // domain, as base64: what blind indexes and the audit trail's chain are
 // made of. Digests of different domains are unrelated.
 func (r *Ring) Digest(domain string, data []byte) string {
-	mac := hmac.New(sha256.New, r.index)
+	mac := hmac.New(sha256.New, r.keys.Load().index)
 	mac.Write([]byte(domain))
 	mac.Write([]byte{0})
 	mac.Write(data)
@@ -216,7 +298,21 @@ func (r *Ring) Digest(domain string, data []byte) string {
 }
 
 // CurrentDataKey is the id of the data key new values are sealed under.
-func (r *Ring) CurrentDataKey() int64 { return r.current }
+func (r *Ring) CurrentDataKey() int64 { return r.keys.Load().current }
+
+// SealedUnder is the id of the data key sealed was sealed under, or 0 for
+// a value that is empty or not sealed.
+func SealedUnder(sealed string) int64 {
+	if !IsSealed(sealed) {
+		return 0
+	}
+	// The key id is the first 4 bytes: the first 8 base64 characters hold 6.
+	raw, err := base64.RawStdEncoding.DecodeString(sealed[len(sealedPrefix):min(len(sealed), len(sealedPrefix)+8)])
+	if err != nil || len(raw) < 4 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint32(raw))
+}
 
 // Rewrap wraps every key in the database under next instead of current,
 // in one transaction, and returns how many it rewrapped. Keys already

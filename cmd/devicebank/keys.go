@@ -337,3 +337,79 @@ func (u unlocked) report(say func(level slog.Level, msg string)) {
 			"remain in its free pages until it is: run VACUUM on it when no other command uses it ("+u.vacuumErr.Error()+")")
 	}
 }
+
+// defaultResealSchedule looks for client records to seal again every minute.
+const defaultResealSchedule = "* * * * *"
+
+// resealJob is serve's reseal job: it reads the database's keys again (a
+// data key made by keys rotate-data becomes the one sealed under), then
+// seals again the client records under an older key, batch by batch.
+func resealJob(cl *clients.Service, ring *keyring.Ring, log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := ring.Refresh(ctx); err != nil {
+			return err
+		}
+		total, err := resealAll(ctx, cl)
+		if total > 0 {
+			log.Info("client records sealed under the current data key", "count", total)
+		}
+		return err
+	}
+}
+
+// resealAll reseals client records until none is left (or the context
+// ends), and returns how many.
+func resealAll(ctx context.Context, cl *clients.Service) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := cl.Reseal(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, ctx.Err()
+}
+
+// keysRotateData makes a new data key and seals every client record under
+// it; the service keeps running (its reseal job picks the key up).
+func keysRotateData(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("keys rotate-data", "Make a new data key, the one client records are sealed under from now on, and seal\n"+
+		"every record again under it. The older keys are kept (retired) so that every record\n"+
+		"still opens; running instances pick the new key up within a minute (--reseal-schedule).", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	text, _, err := cfg.kekText()
+	if err != nil {
+		return err
+	}
+	if text == "" {
+		return fmt.Errorf("the data key is not set: %s", dataKeyHelp)
+	}
+	kek, err := keyring.ParseKEK(text)
+	if err != nil {
+		return err
+	}
+	db, err := open(ctx, &cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	data, err := cfg.openData(ctx, db)
+	if err != nil {
+		return err
+	}
+	id, err := keyring.RotateData(ctx, db, kek, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := data.ring.Refresh(ctx); err != nil {
+		return err
+	}
+	n, err := resealAll(ctx, &clients.Service{DB: db, Keys: data.ring})
+	fmt.Fprintf(stdout, "Data key %d is the current one; client records sealed under it: %d.\n", id, n)
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -352,5 +356,60 @@ func TestAWrongKeyChangesNothing(t *testing.T) {
 				t.Fatalf("the right key: exit %d, %s", code, errOut)
 			}
 		})
+	}
+}
+
+// keys rotate-data makes a new data key and seals every client record
+// under it; the records read as before, and a second run makes another.
+func TestKeysRotateDataSealsEveryRecordUnderANewKey(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) { rotateDataOn(t, engine) })
+	}
+}
+
+func rotateDataOn(t *testing.T, engine storage.Dialect) {
+	ctx := context.Background()
+	url := dbtest.FreshURL(t, engine)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("DEVICEBANK_DATA_KEY_FILE", "")
+	t.Setenv("DEVICEBANK_DATA_KEY", dbtest.DataKey)
+	if code, _, errOut := runCmd(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	live := dbtest.OpenURL(t, url)
+	svc := app.New(live, app.Options{Keys: dbtest.Keys(t, live)})
+	worker, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "w@agency.test", Name: "W",
+		Role: accounts.SocialWorker, Password: "a long test password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := &accounts.Actor{ID: worker.ID, Role: worker.Role}
+	var ids []int64
+	for i := range 3 {
+		number, first, last, none, size := fmt.Sprintf("R-%d", i), "Rana", fmt.Sprintf("Qasim%d", i), clients.None, 1
+		c, err := svc.Clients.Create(ctx, actor, clients.Input{CaseNumber: &number, FirstName: &first, LastName: &last,
+			PreferredChannel: &none, HouseholdSize: &size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	before := svc.Clients.Keys.CurrentDataKey()
+	code, out, errOut := runCmd(t, "keys", "rotate-data")
+	if code != 0 || !strings.Contains(out, "client records sealed under it: 3") {
+		t.Fatalf("rotate-data: exit %d, %s%s", code, out, errOut)
+	}
+	var under []int64
+	if err := live.NewRaw("SELECT DISTINCT personal_key FROM clients").Scan(ctx, &under); err != nil {
+		t.Fatal(err)
+	}
+	if len(under) != 1 || under[0] == before {
+		t.Fatalf("after rotate-data the records are under keys %v (before: %d)", under, before)
+	}
+	for i, id := range ids {
+		got, err := svc.Clients.Get(ctx, actor, id) // an instance that has not refreshed
+		if err != nil || got.LastName != fmt.Sprintf("Qasim%d", i) {
+			t.Fatalf("client %d: %+v, %v", id, got, err)
+		}
 	}
 }

@@ -59,6 +59,7 @@ Commands:
   backup           copy the SQLite database to a file while the service runs
   keys generate    print a new data key, which protects client data
   keys rotate      wrap the database's data keys under a new data key
+  keys rotate-data seal client records under a new data key (the service keeps running)
   audit verify     check that no audit event was changed or removed
   retention run    erase what is kept no longer, once (--dry-run: only count)
   version          print the version of this build
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"backup":               backup,
 		"keys generate":        keysGenerate,
 		"keys rotate":          keysRotate,
+		"keys rotate-data":     keysRotateData,
 		"audit verify":         auditVerify,
 		"retention run":        retentionRun,
 		"version":              version,
@@ -267,6 +269,8 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		"cron spec of the coordinators' daily digest; off: none (env DEVICEBANK_DIGEST_SCHEDULE)")
 	auditChainSpec := fs.String("audit-chain-schedule", env("DEVICEBANK_AUDIT_CHAIN_SCHEDULE", defaultAuditChainSchedule),
 		"cron spec of the job that links new audit events into the tamper-evident chain (see docs/privacy.md); off: none (env DEVICEBANK_AUDIT_CHAIN_SCHEDULE)")
+	resealSpec := fs.String("reseal-schedule", env("DEVICEBANK_RESEAL_SCHEDULE", defaultResealSchedule),
+		"cron spec of the job that picks up a new data key (keys rotate-data) and seals client records under it; off: none (env DEVICEBANK_RESEAL_SCHEDULE)")
 	retentionSpec := fs.String("retention-schedule", env("DEVICEBANK_RETENTION_SCHEDULE", defaultRetentionSchedule),
 		"cron spec (agency time) of the job that erases what is kept no longer (see docs/privacy.md); off: none (env DEVICEBANK_RETENTION_SCHEDULE)")
 	fs.StringVar(&specs.Reports, "report-schedule", env("DEVICEBANK_REPORT_SCHEDULE", notifications.DefaultSchedules.Reports),
@@ -365,6 +369,9 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	if err := scheduleJob(jobCtx, scheduler, "retention", *retentionSpec, log, applyRetention(db, log)); err != nil {
+		return err
+	}
+	if err := scheduleJob(jobCtx, scheduler, "reseal", *resealSpec, log, resealJob(svc.Clients, ring, log)); err != nil {
 		return err
 	}
 

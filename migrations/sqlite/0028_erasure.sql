@@ -12,3 +12,9 @@ CREATE TABLE retention_policy (
     updated_by BIGINT REFERENCES users (id),
     updated_at TIMESTAMP NOT NULL
 );
+
+-- The data key a client's sealed record is under (keyring.SealedUnder), so
+-- that after a new data key is made (devicebank keys rotate-data) the
+-- records under older ones are found and sealed again (clients.Reseal).
+ALTER TABLE clients ADD COLUMN personal_key BIGINT;
+CREATE INDEX clients_personal_key_idx ON clients (personal_key);
