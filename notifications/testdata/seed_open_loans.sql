@@ -50,22 +50,28 @@ SELECT i,
        'not a real hash', TRUE, p.created, p.created
 FROM generate_series(1, 203) AS s(i), seed_params p;
 
+-- Clients as the service stores them (clients/sealed.go): the personal
+-- fields sealed into personal (a stand-in of a real sealed record's size,
+-- about 320 characters: the sweep never opens it), the plain columns blank,
+-- keyed digests where the client has a phone, an email (stand-ins too).
 INSERT INTO clients (id, case_number, first_name, last_name, phone, email, preferred_language, preferred_channel,
-                     household_size, postal_code, caseworker_id, sms_opted_out, email_opted_out, created_at, updated_at)
-SELECT i,
-       'C-' || lpad(i::text, 7, '0'),
-       'First' || (i % 997),
-       'Last' || (i % 1009),
-       CASE WHEN i % 97 = 0 THEN '' ELSE '312-555-' || lpad((i % 10000)::text, 4, '0') END,
-       CASE WHEN i % 89 = 0 THEN '' ELSE 'client' || i || '@example.test' END,
+                     household_size, postal_code, caseworker_id, sms_opted_out, email_opted_out, created_at, updated_at,
+                     personal, personal_key, case_number_index, phone_index, email_index, postal_prefix)
+SELECT i, '', '', '', '', '',
        CASE WHEN i % 20 < 14 THEN 'en' WHEN i % 20 < 18 THEN 'es' WHEN i % 20 = 18 THEN 'fr' ELSE 'es-MX' END,
        CASE WHEN i * 37 % 100 < 55 THEN 'sms' WHEN i * 37 % 100 < 90 THEN 'email' ELSE 'none' END,
        1 + i % 6,
-       '606' || lpad((i % 100)::text, 2, '0'),
+       '',
        4 + i % 200,
        i % 31 = 0,
        i % 53 = 0,
-       p.created, p.created
+       p.created, p.created,
+       'dbk1:' || repeat(md5(i::text), 10),
+       1,
+       md5('case' || i),
+       CASE WHEN i % 97 = 0 THEN NULL ELSE md5('phone' || (i % 10000)) END,
+       CASE WHEN i % 89 = 0 THEN NULL ELSE md5('email' || i) END,
+       '606'
 FROM seed_params p, generate_series(1, p.n) AS s(i);
 
 INSERT INTO devices (id, kind, make, model, serial, imei, asset_tag, status, condition, funding_source,
