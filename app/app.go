@@ -184,7 +184,7 @@ func New(db *storage.DB, opts Options) *Services {
 	notes.Reports = rep
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,
 		Training:      train,
-		Idempotency:   &idempotency.Store{DB: db, Now: now},
+		Idempotency:   &idempotency.Store{DB: db, Now: now, Keys: opts.Keys},
 		Notifications: notes,
 		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,

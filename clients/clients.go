@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"golang.org/x/text/language"
 
 	"github.com/devicebank/devicebank/accounts"
@@ -155,7 +156,7 @@ func (s *Service) household(ctx context.Context, tx bun.Tx, actor *accounts.Acto
 // CaseloadIDs selects the ids of the clients whose caseworker is workerID.
 // Other packages use it to scope rows to a social worker's caseload.
 func (s *Service) CaseloadIDs(db bun.IDB, workerID int64) *bun.SelectQuery {
-	return db.NewSelect().Table("clients").Column("id").Where("caseworker_id = ?", workerID)
+	return db.NewSelect().Table("clients").Column("id").Where("caseworker_id = ? AND anonymised_at IS NULL", workerID)
 }
 
 // visibility is which case of the rule of who sees which client applies
@@ -265,12 +266,13 @@ const NoClient = "no client you can see has this id"
 
 // CheckReference reports an invalid field unless the actor may see the
 // client it names (in a request body), in the same words whether the
-// client exists or not. It reads nothing of the record and records nothing.
+// client exists or not, holding the client as VisibleHeld does. It reads
+// nothing of the record and records nothing.
 func (s *Service) CheckReference(ctx context.Context, db bun.IDB, actor *accounts.Actor, field string, id int64) error {
 	if id <= 0 {
 		return (apperr.Fields{field: "is required"}).Err()
 	}
-	ok, err := s.Visible(ctx, db, actor, id)
+	ok, err := s.VisibleHeld(ctx, db, actor, id)
 	if err != nil {
 		return err
 	}
@@ -278,6 +280,21 @@ func (s *Service) CheckReference(ctx context.Context, db bun.IDB, actor *account
 		return (apperr.Fields{field: NoClient}).Err()
 	}
 	return nil
+}
+
+// VisibleHeld is Visible for a writer that attaches a record to the
+// client (a loan, a device request, a training place), within its
+// transaction db: on PostgreSQL it also takes a share lock on the client's
+// row, so an erasure under way (which holds the row for update) is waited
+// for, and a client it erased is then not found. (On SQLite a writer holds
+// the database's write lock already.)
+func (s *Service) VisibleHeld(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error) {
+	ok, err := s.Visible(ctx, db, actor, id)
+	if err != nil || !ok || db.Dialect().Name() != dialect.PG {
+		return ok, err
+	}
+	held, err := db.NewSelect().Table("clients").Where("id = ? AND anonymised_at IS NULL", id).For("SHARE").Exists(ctx)
+	return held, storage.Err(err, "client")
 }
 
 // Input is a client as entered; for an update, nil fields stay as they are.
@@ -604,10 +621,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	}
 	matched := make([]found, 0, len(sealed))
 	for _, c := range sealed {
-		p, err := s.opened(c.ID, c.Personal)
-		if err != nil {
-			return nil, 0, err
-		}
+		p := s.listed(c.ID, c.Personal)
 		if search != "" && !strings.HasPrefix(searchText(p.CaseNumber), search) &&
 			!strings.HasPrefix(searchText(p.FirstName), search) && !strings.HasPrefix(searchText(p.LastName), search) {
 			continue

@@ -22,8 +22,9 @@ var OpenRequestStatuses = []string{"submitted", "approved", "needs_review", "wai
 
 // Erase erases a client now, at an admin's request (the client asked for
 // it): as Anonymise does, recorded with who did it and why. It is refused
-// while a device is out to the client or a request of theirs is open, whose
-// handling needs to know who they are.
+// while a device is out to the client, a request of theirs is open, or they
+// hold a place in a training session to come, whose handling needs to know
+// who they are.
 func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, reason string) error {
 	if !actor.Can(accounts.ManageUsers) {
 		return apperr.New(apperr.Forbidden, "only an admin can erase a client")
@@ -48,11 +49,19 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 		if err != nil {
 			return storage.Err(err, "requests")
 		}
+		places, err := tx.NewSelect().TableExpr("training_enrollments AS e").Join("JOIN training_sessions AS ts ON ts.id = e.session_id").
+			Where("e.client_id = ? AND e.status IN ('enrolled', 'waitlisted') AND ts.status = 'scheduled' AND ts.ends_at > ?", id, s.now()).
+			Count(ctx)
+		if err != nil {
+			return storage.Err(err, "training places")
+		}
 		switch {
 		case loans > 0:
 			return apperr.New(apperr.Conflict, "client %d has %d device(s) out: erase them once the loans are closed (returned or lost)", id, loans)
 		case requests > 0:
 			return apperr.New(apperr.Conflict, "client %d has %d open device request(s): cancel them first", id, requests)
+		case places > 0:
+			return apperr.New(apperr.Conflict, "client %d holds %d place(s) in training sessions to come: withdraw them first", id, places)
 		}
 		now := s.now()
 		erased, err := Anonymise(ctx, tx, []int64{id}, now)
@@ -60,7 +69,7 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 			return err
 		}
 		if len(erased) == 0 {
-			return apperr.New(apperr.Conflict, "client %d was lent a device meanwhile: erase them once the loan is closed", id)
+			return apperr.New(apperr.Conflict, "client %d was lent a device or asked one for meanwhile: erase them once that is closed", id)
 		}
 		return audit.Record(ctx, tx, event(actor, now, "client.erased", c), map[string]any{"reason": reason})
 	})
@@ -89,6 +98,7 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 		// Checked again in the statement: a loan issued since the caller
 		// looked keeps its client.
 		Where("NOT EXISTS (SELECT 1 FROM loans l WHERE l.client_id = clients.id AND l.status = 'open')").
+		Where("NOT EXISTS (SELECT 1 FROM device_requests r WHERE r.client_id = clients.id AND r.status IN (?))", bun.In(OpenRequestStatuses)).
 		Returning("id").Scan(ctx, &erased)
 	if err != nil {
 		return nil, storage.Err(err, "clients")
@@ -102,7 +112,7 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 			Where("client_id IN (?) AND status = 'pending'", in),
 		tx.NewUpdate().Table("notifications").
 			Set("body = ''").Set("address = ''").Set("note = ''").Set("last_error = ''").Set("erased_at = ?", now).
-			Where("client_id IN (?) AND status <> 'sending'", in),
+			Where("client_id IN (?)", in), // one being sent too: the outbox keeps no text of a row erased
 		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").
 			Where("client_id IN (?)", in),
 		tx.NewUpdate().Table("device_requests").Set("reason = ''").Set("justification = ''").

@@ -35,10 +35,7 @@ func (s *Service) Names(ctx context.Context, actor *accounts.Actor, ids []int64)
 	}
 	shown := make([]int64, len(rows))
 	for i, r := range rows {
-		p, err := s.opened(r.ID, r.Personal)
-		if err != nil {
-			return nil, err
-		}
+		p := s.listed(r.ID, r.Personal)
 		out[r.ID] = strings.TrimSpace(p.FirstName + " " + p.LastName)
 		shown[i] = r.ID
 	}

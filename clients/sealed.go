@@ -145,6 +145,22 @@ func (s *Service) opened(id int64, sealed string) (personal, error) {
 	return p, nil
 }
 
+// Unreadable stands in a list for the names of a client whose sealed
+// record does not open (damaged, or copied from another row): the list
+// still shows everyone else, and a read of that client fails.
+const Unreadable = "(record does not open)"
+
+// listed is the client's record opened for a list: what opened gives,
+// or, for a record that does not open, Unreadable as the case number and
+// names.
+func (s *Service) listed(id int64, sealed string) personal {
+	p, err := s.opened(id, sealed)
+	if err != nil {
+		return personal{CaseNumber: Unreadable, FirstName: Unreadable, LastName: Unreadable}
+	}
+	return p
+}
+
 // postalPrefix is the start of a postal code kept in plain text for
 // reports: its first PostalPrefixLength characters, in capitals.
 func postalPrefix(code string) string {
@@ -381,10 +397,9 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 
 // CaseNumber opens the case number from client id's sealed record (its
 // column personal), for a report that reads client rows itself; "" for a
-// client anonymised.
-func (s *Service) CaseNumber(id int64, sealed string) (string, error) {
-	p, err := s.opened(id, sealed)
-	return p.CaseNumber, err
+// client anonymised, Unreadable for a record that does not open.
+func (s *Service) CaseNumber(id int64, sealed string) string {
+	return s.listed(id, sealed).CaseNumber
 }
 
 // Reseal seals again, under the current data key, the client records

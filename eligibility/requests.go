@@ -225,7 +225,7 @@ func (s *Service) move(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r 
 	}
 	changes := map[string]any{"status": audit.Change{From: r.Status, To: to}}
 	if justification != "" {
-		changes["justification"] = justification
+		changes["texts"] = []string{"justification"} // written, never quoted: it may speak of the client
 	}
 	r.Status, r.UpdatedAt = to, now
 	return audit.Record(ctx, tx, requestEvent(actor, now, "request."+string(to), r), changes)

@@ -32,6 +32,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/apperr"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -69,6 +70,10 @@ type Store struct {
 	// claimed its key, before it is carried out. Tests use it to hold a
 	// request midway.
 	Claimed func(ctx context.Context, r Request)
+	// Keys, when set, key the digest kept of each request (its body may
+	// hold a client's details, which a plain hash would let anyone with
+	// the table guess back, a phone number in seconds).
+	Keys *keyring.Ring
 }
 
 // Request identifies a request made with a key.
@@ -80,9 +85,15 @@ type Request struct {
 	Body   []byte
 }
 
-func (r Request) hash() string {
+// hash is the digest kept of r, to tell a resend from another request
+// under the same key: keyed by the store's Keys when it has them.
+func (s *Store) hash(r Request) string {
+	head := []byte(r.Method + " " + r.Path + "\n")
+	if s.Keys != nil {
+		return s.Keys.Digest("idempotency.request", append(head, r.Body...))
+	}
 	h := sha256.New()
-	h.Write([]byte(r.Method + " " + r.Path + "\n"))
+	h.Write(head)
 	h.Write(r.Body)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -118,7 +129,7 @@ func (s *Store) Begin(ctx context.Context, r Request) (*Claim, *Outcome, error) 
 	}
 	now := s.Now().UTC()
 	rec := &record{UserID: r.UserID, Key: r.Key, Method: r.Method, Path: r.Path,
-		RequestHash: r.hash(), ClaimToken: newToken(), CreatedAt: now}
+		RequestHash: s.hash(r), ClaimToken: newToken(), CreatedAt: now}
 	_, err := s.DB.NewInsert().Model(rec).Exec(ctx)
 	if err == nil {
 		return s.claimed(ctx, r, rec.ID, rec.ClaimToken), nil, nil

@@ -213,6 +213,9 @@ type Caseloads interface {
 	// Visible reports whether actor may see the client (false too when
 	// there is no such client).
 	Visible(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error)
+	// VisibleHeld is Visible for a writer attaching a loan to the client,
+	// within its transaction: the client is held against an erasure.
+	VisibleHeld(ctx context.Context, db bun.IDB, actor *accounts.Actor, id int64) (bool, error)
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

@@ -145,7 +145,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		// References first, all reported together.
 		var bad apperr.Fields
 		// A client the actor may not see is answered as one that does not exist.
-		ok, err := s.Clients.Visible(ctx, tx, actor, in.ClientID)
+		ok, err := s.Clients.VisibleHeld(ctx, tx, actor, in.ClientID)
 		if err != nil {
 			return err
 		}
@@ -232,10 +232,10 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 		}
 		details := map[string]any{
 			"client_id": loan.ClientID, "device_id": loan.DeviceID, "asset_tag": device.AssetTag,
-			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "notes": loan.Notes, "request_id": in.RequestID}
-		if in.RequestID == nil {
-			details["walk_in_justification"] = in.WalkInJustification
-		}
+			"data_plan_id": loan.DataPlanID, "due_on": loan.DueOn, "request_id": in.RequestID,
+			// Free text may speak of the client: which was written, never
+			// what (the loan keeps it, until the client is erased).
+			"texts": audit.FieldsGiven(map[string]any{"notes": loan.Notes, "walk_in_justification": in.WalkInJustification})}
 		if in.DueAfterPlanEnds {
 			details["due_after_plan_ends"] = true
 		}
@@ -568,7 +568,7 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 					return q.Set("status = ?", p(0)).Set("returned_at = ?", p(1)).Set("return_condition = ?", p(2)).Set("return_notes = ?", p(3))
 				},
 				args: []any{l.Status, now, in.Condition, in.Notes},
-				move: deviceMove{OnLoan, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition, "notes": in.Notes}}
+				move: deviceMove{OnLoan, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition, "texts": audit.FieldsGiven(map[string]any{"notes": in.Notes})}}
 		})
 }
 
@@ -642,7 +642,7 @@ func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64,
 					return q.Set("status = ?", p(0)).Set("lost_at = ?", p(1)).Set("lost_notes = ?", p(2))
 				},
 				args: []any{l.Status, now, in.Notes},
-				move: deviceMove{From: OnLoan, To: Lost}, details: map[string]any{"notes": in.Notes}}
+				move: deviceMove{From: OnLoan, To: Lost}, details: map[string]any{"texts": audit.FieldsGiven(map[string]any{"notes": in.Notes})}}
 		})
 }
 

@@ -380,10 +380,10 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 		q.Set("status = ?", Pending).Set("next_attempt_at = ?", verdict.Defer.UTC())
 		count, outcome = &res.Deferred, "deferred"
 	case sendErr == nil:
-		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set("body = ?", n.Body)
+		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set(keepBody, n.Body)
 		count, outcome = &res.Sent, "sent"
 	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
-		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set("body = ?", n.Body)
+		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set(keepBody, n.Body)
 		count, outcome = &res.Failed, "failed"
 	default:
 		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
@@ -417,6 +417,10 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	}
 	return nil
 }
+
+// keepBody keeps the text sent, unless the client was erased while it was
+// being sent (clients.Anonymise marks the row erased).
+const keepBody = "body = CASE WHEN erased_at IS NULL THEN ? ELSE '' END"
 
 // claim marks up to batch due notifications as being sent by this
 // dispatcher until the lease ends, and returns them with that end. What is

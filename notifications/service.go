@@ -450,7 +450,7 @@ func (s *Service) Count(ctx context.Context, actor *accounts.Actor, f Filter) (i
 func (s *Service) filter(q *bun.SelectQuery, actor *accounts.Actor, f Filter) *bun.SelectQuery {
 	if !actor.Can(accounts.SendReminders) {
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("n.client_id IN (SELECT id FROM clients WHERE caseworker_id = ?)", actor.ID).WhereOr("n.user_id = ?", actor.ID)
+			return q.Where("n.client_id IN (SELECT id FROM clients WHERE caseworker_id = ? AND anonymised_at IS NULL)", actor.ID).WhereOr("n.user_id = ?", actor.ID)
 		})
 	}
 	if f.Status != "" {

@@ -175,5 +175,5 @@ func (s *Service) caseNumber(id sql.NullInt64, sealed string) (string, error) {
 	if !id.Valid {
 		return "", nil
 	}
-	return s.Clients.CaseNumber(id.Int64, sealed)
+	return s.Clients.CaseNumber(id.Int64, sealed), nil
 }

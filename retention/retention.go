@@ -14,6 +14,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -102,8 +103,20 @@ func Run(ctx context.Context, db bun.IDB, now time.Time, p Policy, dryRun bool) 
 						return err
 					}
 					erased, err := clients.Anonymise(ctx, tx, due, now)
+					if err != nil {
+						return err
+					}
 					n = len(erased)
-					return err
+					// Which clients went, and why, is recorded as an
+					// erasure on request is (client.erased).
+					for _, id := range erased {
+						err := audit.Record(ctx, tx, audit.Event{OccurredAt: now, Action: "client.anonymised", SubjectType: "client",
+							SubjectID: id, ClientID: &id}, map[string]any{"inactive_for": years(p.InactiveClients)})
+						if err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 				return int64(n), err
 			}},

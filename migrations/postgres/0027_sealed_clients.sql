@@ -27,3 +27,7 @@ CREATE TABLE client_search (
     PRIMARY KEY (digest, client_id)
 );
 CREATE INDEX client_search_client_id_idx ON client_search (client_id);
+
+-- Reminders no longer keep a client's address (the outbox reads it from the
+-- sealed record when it sends): the addresses copied before go.
+UPDATE notifications SET address = '' WHERE recipient = 'client';
