@@ -139,7 +139,7 @@ func TestErasureRemovesTheClientAndKeepsTheFigures(t *testing.T) {
 				Searches, Notes, Txt int
 			}
 			if err := db.NewRaw(`SELECT personal, case_number_index, anonymised_at, birth_year, postal_prefix, household_size,
-					(SELECT COUNT(*) FROM client_search WHERE client_id = c.id),
+					(CASE WHEN search_case IS NULL AND search_first IS NULL AND search_last IS NULL THEN 0 ELSE 1 END),
 					(SELECT COUNT(*) FROM loans WHERE client_id = c.id AND (notes <> '' OR return_notes <> '')),
 					(SELECT COUNT(*) FROM notifications WHERE client_id = c.id AND (body <> '' OR note <> '' OR address <> ''))
 				FROM clients c WHERE id = ?`, id).Scan(ctx, &row.Personal, &row.CaseIndex, &row.AnonymisedAt, &row.BirthYear,

@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -89,6 +90,11 @@ type Client struct {
 	EmailIndex      *string `bun:"email_index" json:"-"`
 	BirthYear       *int    `bun:"birth_year" json:"-"`
 	PostalPrefix    string  `bun:"postal_prefix" json:"-"`
+	// Keyed digests of the first characters of the case number and names,
+	// which narrow a search (sealed.go).
+	SearchCase  *string `bun:"search_case" json:"-"`
+	SearchFirst *string `bun:"search_first" json:"-"`
+	SearchLast  *string `bun:"search_last" json:"-"`
 }
 
 // Referrals is what this package needs to know of the records that refer
@@ -508,23 +514,40 @@ func (s *Service) Create(ctx context.Context, actor *accounts.Actor, in Input) (
 	return out, err
 }
 
-// insert writes the new client c within tx: the row first (the plain
-// columns that once held the personal fields left blank), then, its id
-// known, the record sealed for it and the search digests.
+// insert writes the new client c within tx: its id first, which the seal
+// binds, then the row (the plain columns that once held the personal
+// fields left blank) and the search digests.
 func (s *Service) insert(ctx context.Context, tx bun.Tx, c *Client) error {
-	s.index(c)
-	_, err := tx.NewInsert().Model(c).Value("case_number", "''").Value("first_name", "''").Value("last_name", "''").
-		Returning("id").Exec(ctx)
+	id, err := nextID(ctx, tx)
 	if err != nil {
-		return caseNumberTaken(err)
+		return err
 	}
+	c.ID = id
+	s.index(c)
 	if err := s.seal(c); err != nil {
 		return err
 	}
-	if _, err := tx.NewUpdate().Model(c).Column("personal", "personal_key").WherePK().Exec(ctx); err != nil {
-		return storage.Err(err, "client")
+	if _, err := tx.NewInsert().Model(c).Value("case_number", "''").Value("first_name", "''").Value("last_name", "''").
+		Exec(ctx); err != nil {
+		return caseNumberTaken(err)
 	}
-	return s.writeSearch(ctx, tx, c)
+	return nil
+}
+
+// nextID takes the id of a new client, within tx, before the row is
+// written: the seal binds it. PostgreSQL draws it from the column's
+// sequence; SQLite, whose write transactions run one at a time (BEGIN
+// IMMEDIATE), takes the next after the largest, as its rowids do.
+func nextID(ctx context.Context, tx bun.Tx) (int64, error) {
+	q := "SELECT COALESCE(MAX(id), 0) + 1 FROM clients"
+	if tx.Dialect().Name() == dialect.PG {
+		q = "SELECT nextval(pg_get_serial_sequence('clients', 'id'))"
+	}
+	var id int64
+	if err := tx.NewRaw(q).Scan(ctx, &id); err != nil {
+		return 0, storage.Err(err, "client")
+	}
+	return id, nil
 }
 
 // Validate checks an input as Create checks it, reporting every bad field,
@@ -606,8 +629,9 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	}
 	q := s.visible(s.DB, s.DB.NewSelect().Model((*Client)(nil)).Column("c.id", "c.personal"), actor)
 	search := searchText(f.Q)
-	if d := s.searchDigest(search); d != "" {
-		q.Where("c.id IN (SELECT cs.client_id FROM client_search cs WHERE cs.digest = ?)", d)
+	if utf8.RuneCountInString(search) >= SearchMinLength {
+		d := s.searchDigest(search)
+		q.Where("(c.search_case = ? OR c.search_first = ? OR c.search_last = ?)", d, d, d)
 	}
 	if f.CaseworkerID != 0 {
 		q.Where("c.caseworker_id = ?", f.CaseworkerID)
@@ -697,11 +721,6 @@ func (s *Service) Update(ctx context.Context, actor *accounts.Actor, id int64, i
 		}
 		if _, err := tx.NewUpdate().Model(c).ExcludeColumn("id", "created_at").WherePK().Exec(ctx); err != nil {
 			return caseNumberTaken(err)
-		}
-		if searchChanged(before, c.fields()) {
-			if err := s.writeSearch(ctx, tx, c); err != nil {
-				return err
-			}
 		}
 		return audit.Record(ctx, tx, event(actor, c.UpdatedAt, "client.updated", c), map[string]any{"fields": changed})
 	})

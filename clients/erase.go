@@ -92,7 +92,8 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 	now = now.UTC()
 	var erased []int64
 	err := tx.NewUpdate().Table("clients").
-		Set("personal = ''").Set("case_number_index = NULL").Set("phone_index = NULL").Set("email_index = NULL").
+		Set("personal = ''").Set("personal_key = NULL").Set("case_number_index = NULL").Set("phone_index = NULL").Set("email_index = NULL").
+		Set("search_case = NULL").Set("search_first = NULL").Set("search_last = NULL").
 		Set("preferred_channel = 'none'").Set("anonymised_at = ?", now).Set("updated_at = ?", now).
 		Where("id IN (?) AND anonymised_at IS NULL", bun.In(ids)).
 		// Checked again in the statement: a loan issued since the caller
@@ -122,9 +123,6 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 		if _, err := q.Exec(ctx); err != nil {
 			return nil, storage.Err(err, "client")
 		}
-	}
-	if _, err := tx.NewDelete().Table("client_search").Where("client_id IN (?)", in).Exec(ctx); err != nil {
-		return nil, storage.Err(err, "client")
 	}
 	return erased, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -38,20 +37,17 @@ const (
 	phoneDomain      = "clients.phone"
 	emailDomain      = "clients.email"
 	searchDomain     = "clients.search"
-	postalDomain     = "clients.postal"
 )
 
-// Search digests cover the prefixes of a name or case number from
-// SearchMinLength to searchMaxLength characters (lowercased); a search as
-// long as SearchMinLength or longer narrows to the clients holding its
-// digest, then matches the opened names. Postal codes keep their first
-// PostalPrefixLength characters in plain text (for reports) and digests of
-// longer prefixes up to postalMaxLength (reports narrowed further).
+// A search digest is kept of the first SearchMinLength characters of a
+// client's case number, first and last name (lowercased; of the whole
+// value when shorter); a search as long or longer narrows to the clients
+// holding the digest of its first SearchMinLength characters, then matches
+// the opened records. Postal codes keep their first PostalPrefixLength
+// characters in plain text, for reports.
 const (
 	SearchMinLength    = 3
-	searchMaxLength    = 10
 	PostalPrefixLength = 3
-	postalMaxLength    = 10
 	// digestLength is how much of a search digest is kept (base64
 	// characters: 96 bits). Matches are checked against the opened
 	// record, so a rare collision costs a record opened, never a wrong
@@ -92,6 +88,8 @@ func (s *Service) index(c *Client) {
 		c.BirthYear = &y
 	}
 	c.PostalPrefix = postalPrefix(c.PostalCode)
+	c.SearchCase, c.SearchFirst, c.SearchLast = s.searchDigest(searchText(c.CaseNumber)),
+		s.searchDigest(searchText(c.FirstName)), s.searchDigest(searchText(c.LastName))
 }
 
 // seal seals c's personal fields into c.Personal, for its row (c.ID).
@@ -180,112 +178,47 @@ func firstRunes(s string, n int) string {
 // searchText is how names, case numbers and searches are compared.
 func searchText(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// searchDigests are the digests client_search keeps for c: of each prefix
-// of their case number and names from SearchMinLength to searchMaxLength
-// characters (a shorter value: itself), and of their postal code's
-// prefixes longer than the plain one. One value's digests cannot be told
-// from another's: they share a domain.
-func (s *Service) searchDigests(c *Client) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(domain, prefix string) {
-		d := s.keys().Digest(domain, []byte(prefix))[:digestLength]
-		if !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
+// searchDigest is the digest of the first SearchMinLength characters of
+// v (already searchText), or nil for a blank v: what search_case,
+// search_first and search_last hold.
+func (s *Service) searchDigest(v string) *string {
+	if v == "" {
+		return nil
 	}
-	for _, v := range []string{c.CaseNumber, c.FirstName, c.LastName} {
-		v = searchText(v)
-		if v == "" {
-			continue
-		}
-		if utf8.RuneCountInString(v) < SearchMinLength {
-			add(searchDomain, v)
-			continue
-		}
-		for n := SearchMinLength; n <= searchMaxLength; n++ {
-			p := firstRunes(v, n)
-			add(searchDomain, p)
-			if p == v {
-				break
-			}
-		}
-	}
-	code := strings.ToUpper(strings.TrimSpace(c.PostalCode))
-	for n := PostalPrefixLength + 1; n <= postalMaxLength; n++ {
-		p := firstRunes(code, n)
-		if utf8.RuneCountInString(p) < n {
-			break
-		}
-		add(postalDomain, p)
-	}
-	return out
-}
-
-// searchDigest is the digest that narrows a search for q (already
-// searchText), or "" when q is too short to have one.
-func (s *Service) searchDigest(q string) string {
-	if utf8.RuneCountInString(q) < SearchMinLength {
-		return ""
-	}
-	return s.keys().Digest(searchDomain, []byte(firstRunes(q, searchMaxLength)))[:digestLength]
+	d := s.keys().Digest(searchDomain, []byte(firstRunes(v, SearchMinLength)))[:digestLength]
+	return &d
 }
 
 // PostalMatch is the condition on clients c that their postal code starts
-// with prefix (capitals, at most postalMaxLength characters, no LIKE
-// wildcard): the plain prefix for a short one, the keyed digest for a
-// longer one. An anonymised client keeps only the plain prefix.
-func (s *Service) PostalMatch(prefix string) (string, []any) {
-	if utf8.RuneCountInString(prefix) <= PostalPrefixLength {
-		return "c.postal_prefix LIKE ? ESCAPE '\\'", []any{storage.EscapeLike(prefix) + "%"}
+// with prefix (capitals, no LIKE wildcard): the plain prefix for a short one; for a longer one, the
+// clients of that plain prefix whose opened postal code starts with it (an
+// anonymised client keeps only the plain prefix).
+func (s *Service) PostalMatch(ctx context.Context, prefix string) (string, []any, error) {
+	short := firstRunes(prefix, PostalPrefixLength)
+	if short == prefix {
+		return "c.postal_prefix LIKE ? ESCAPE '\\'", []any{storage.EscapeLike(prefix) + "%"}, nil
 	}
-	d := s.keys().Digest(postalDomain, []byte(firstRunes(prefix, postalMaxLength)))[:digestLength]
-	return "c.postal_prefix = ? AND c.id IN (SELECT cs.client_id FROM client_search cs WHERE cs.digest = ?)",
-		[]any{firstRunes(prefix, PostalPrefixLength), d}
+	var rows []struct {
+		ID       int64  `bun:"id"`
+		Personal string `bun:"personal"`
+	}
+	if err := s.DB.NewSelect().Table("clients").Column("id", "personal").
+		Where("postal_prefix = ? AND anonymised_at IS NULL", short).Scan(ctx, &rows); err != nil {
+		return "", nil, storage.Err(err, "clients")
+	}
+	ids := []int64{0} // IN () is not SQL
+	for _, r := range rows {
+		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(s.listed(r.ID, r.Personal).PostalCode)), prefix) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return "c.id IN (?)", []any{bun.In(ids)}, nil
 }
 
 // PhoneIndex is the digest under which a client's phone number (E.164) is
 // found: what an SMS reply's sender is looked up by.
 func (s *Service) PhoneIndex(e164 string) string {
 	return s.keys().BlindIndex(phoneDomain, e164)
-}
-
-// searchRow is a row of client_search: a client holds this digest.
-type searchRow struct {
-	bun.BaseModel `bun:"table:client_search"`
-
-	Digest   string `bun:"digest,pk"`
-	ClientID int64  `bun:"client_id,pk"`
-}
-
-// writeSearch replaces c's search digests, within tx.
-func (s *Service) writeSearch(ctx context.Context, tx bun.IDB, c *Client) error {
-	if _, err := tx.NewDelete().Table("client_search").Where("client_id = ?", c.ID).Exec(ctx); err != nil {
-		return storage.Err(err, "client")
-	}
-	digests := s.searchDigests(c)
-	if len(digests) == 0 {
-		return nil
-	}
-	rows := make([]searchRow, len(digests))
-	for i, d := range digests {
-		rows[i] = searchRow{Digest: d, ClientID: c.ID}
-	}
-	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-		return storage.Err(err, "client")
-	}
-	return nil
-}
-
-// searchChanged reports whether what the search digests are made of differs.
-func searchChanged(a, b map[string]any) bool {
-	for _, f := range []string{"case_number", "first_name", "last_name", "postal_code"} {
-		if a[f] != b[f] {
-			return true
-		}
-	}
-	return false
 }
 
 // byName orders clients by last name, then first name, then id, as the
@@ -369,20 +302,16 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 					return err
 				}
 				res, err := tx.NewUpdate().Model(c).Column("personal", "personal_key", "case_number_index", "phone_index", "email_index",
-					"birth_year", "postal_prefix").
+					"birth_year", "postal_prefix", "search_case", "search_first", "search_last").
 					Set("case_number = '', first_name = '', last_name = '', phone = '', email = '', postal_code = ''").
 					Set("annual_income_cents = NULL, programs = '[]', proof_verified_on = NULL, date_of_birth = NULL, sort_key = NULL").
 					WherePK().Where("personal = '' AND anonymised_at IS NULL").Exec(ctx)
 				if err != nil {
 					return storage.Err(err, "client")
 				}
-				if k, _ := res.RowsAffected(); k != 1 {
-					continue // another instance sealed it
+				if k, _ := res.RowsAffected(); k == 1 { // else another instance sealed it
+					sealed++
 				}
-				if err := s.writeSearch(ctx, tx, c); err != nil {
-					return err
-				}
-				sealed++
 			}
 			return nil
 		})

@@ -32,10 +32,13 @@ type scope struct {
 	postalArgs  []any
 }
 
-func newScope(sources []FundingSource, kind, postal string, cl *clients.Service) scope {
+func newScope(ctx context.Context, sources []FundingSource, kind, postal string, cl *clients.Service) (scope, error) {
 	sc := scope{kind: kind, postal: postal}
 	if postal != "" {
-		sc.postalWhere, sc.postalArgs = cl.PostalMatch(postal)
+		var err error
+		if sc.postalWhere, sc.postalArgs, err = cl.PostalMatch(ctx, postal); err != nil {
+			return sc, err
+		}
 	}
 	if sources != nil {
 		sc.sources = make([]int64, len(sources))
@@ -43,7 +46,7 @@ func newScope(sources []FundingSource, kind, postal string, cl *clients.Service)
 			sc.sources[i] = f.ID
 		}
 	}
-	return sc
+	return sc, nil
 }
 
 // devices is the condition on devices d.

@@ -63,7 +63,11 @@ func (s *Service) Records(ctx context.Context, actor *accounts.Actor, p Params, 
 	// coordinator, the clients referred to them. The export carries no more
 	// than reading the client would show.
 	visible := s.Clients.VisibleIDs(s.DB, actor)
-	c := &computation{db: s.DB, scope: newScope(sources, p.Kind, "", s.Clients), start: dayStart(p.From, loc),
+	sc, err := newScope(ctx, sources, p.Kind, "", s.Clients)
+	if err != nil {
+		return err
+	}
+	c := &computation{db: s.DB, scope: sc, start: dayStart(p.From, loc),
 		end: dayStart(p.To.AddDays(1), loc), to: p.To, loc: loc}
 	out := csv.NewWriter(w)
 	rows := 0

@@ -214,7 +214,11 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 	if sources != nil {
 		r.Filters.AgencyWide = []string{"access", "training"}
 	}
-	c := &computation{db: s.DB, report: r, scope: newScope(sources, p.Kind, p.PostalPrefix, s.Clients),
+	sc, err := newScope(ctx, sources, p.Kind, p.PostalPrefix, s.Clients)
+	if err != nil {
+		return nil, err
+	}
+	c := &computation{db: s.DB, report: r, scope: sc,
 		start: dayStart(p.From, loc), end: dayStart(p.To.AddDays(1), loc), now: s.Now().UTC(), loc: loc, to: p.To}
 	// A period that has not ended is counted up to now: what is "at the
 	// end" is what is so now, and nothing is assumed of the days to come.
