@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/devicebank/devicebank/accounts"
@@ -165,4 +167,103 @@ func TestNoPlainRequestValueInTheDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Requests stored before their values were sealed are sealed once at start
+// (SealStored), and read as before; a request sealed already is left as it
+// is; a second run, or two instances at once, seal nothing twice.
+func TestStoredRequestsAreSealedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		worker, co := f.actor(accounts.SocialWorker), f.actor(accounts.Coordinator)
+		if _, err := f.svc.Eligibility.CurrentRuleSet(ctx); err != nil { // version 1
+			t.Fatal(err)
+		}
+		client := f.person(worker, cents(20_000))
+		sealedAlready, err := f.svc.Eligibility.FileRequest(ctx, worker, eligibility.RequestInput{ClientID: client, DeviceKind: "tablet", Reason: "new"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := func(id int64) string {
+			t.Helper()
+			var d, p, r, j string
+			if err := db.NewRaw("SELECT "+requestColumns+" FROM device_requests WHERE id = ?", id).Scan(ctx, &d, &p, &r, &j); err != nil {
+				t.Fatal(err)
+			}
+			return d + p + r + j
+		}
+		before := raw(sealedAlready.ID)
+
+		const n = 620 // more than one batch
+		explain := func(i int) string {
+			return fmt.Sprintf("household income $99,999.00 is above 150%% of the guideline (row %d)", i)
+		}
+		decision := `{"outcome":"ineligible","rule_set_version":1,"decided_on":"2025-03-04","rules":[{"rule":"income","passed":false,"reason":%q}]}`
+		for i := range n {
+			justification := ""
+			if i%2 == 0 {
+				justification = fmt.Sprintf("old justification %d", i)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO device_requests (client_id, device_kind, urgency, status, outcome, rule_set_version,
+					`+requestColumns+`, priority, created_by, created_at, updated_at)
+				VALUES (?, 'laptop', 'high', 'denied', 'ineligible', 1, ?, '["high urgency: +30","job search: +20"]', ?, ?, 50, ?, ?, ?)`,
+				client, fmt.Sprintf(decision, explain(i)), fmt.Sprintf("old reason %d", i), justification, worker.ID, f.clock.Now(), f.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		counts := make(chan int, 2)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k, err := f.svc.Eligibility.SealStored(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				counts <- k
+			}()
+		}
+		wg.Wait()
+		close(counts)
+		total := 0
+		for k := range counts {
+			total += k
+		}
+		if total != n {
+			t.Fatalf("sealed %d rows in all, want %d", total, n)
+		}
+		if again, err := f.svc.Eligibility.SealStored(ctx); err != nil || again != 0 {
+			t.Fatalf("a second run sealed %d (%v), want 0", again, err)
+		}
+		if rows := sealedRequestRows(t, db); rows != n+1 {
+			t.Fatalf("%d rows, want %d", rows, n+1)
+		}
+		if after := raw(sealedAlready.ID); after != before {
+			t.Fatalf("a request sealed already was sealed again")
+		}
+
+		list, total2, err := f.svc.Eligibility.Requests(ctx, co, eligibility.RequestFilter{DeviceKind: "laptop"}, storage.Page{Limit: 1000})
+		if err != nil || total2 != n {
+			t.Fatalf("list: %d, %v", total2, err)
+		}
+		for _, r := range list {
+			i := 0
+			fmt.Sscanf(r.Reason, "old reason %d", &i)
+			want := ""
+			if i%2 == 0 {
+				want = fmt.Sprintf("old justification %d", i)
+			}
+			if r.Reason != fmt.Sprintf("old reason %d", i) || r.Justification != want || r.Decision.Outcome != eligibility.Ineligible ||
+				len(r.Decision.Rules) != 1 || r.Decision.Rules[0].Reason != explain(i) ||
+				fmt.Sprint(r.PriorityReasons) != "[high urgency: +30 job search: +20]" {
+				t.Fatalf("a sealed stored request reads %+v", r)
+			}
+		}
+		got, err := f.svc.Eligibility.DeviceRequest(ctx, co, sealedAlready.ID)
+		if err != nil || got.Reason != "new" {
+			t.Fatalf("the request sealed already: %+v, %v", got, err)
+		}
+	})
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/storage"
 )
 
 // A request's decision (whose reasons quote the client's income, programs,
@@ -100,4 +102,64 @@ func (s *Service) Decision(id int64, sealed string) (Decision, error) {
 		return d, fmt.Errorf("request %d: the stored decision does not read: %w", id, err)
 	}
 	return d, nil
+}
+
+// sealBatch is how many stored rows SealStored seals in one transaction.
+const sealBatch = 500
+
+// SealStored seals the values of the device requests stored before they
+// were sealed, and returns how many requests it sealed. SQL cannot seal,
+// so the service runs it after its migrations (serve, migrate), as
+// clients.Service.SealStored. It is idempotent and safe with several
+// instances: a row's write is conditional on each value it seals being
+// still the plain one read. The plain values may linger in the database's
+// free pages until it is vacuumed (docs/privacy.md).
+func (s *Service) SealStored(ctx context.Context) (int, error) {
+	columns := []string{"r.id"}
+	var plain []string
+	var args []any
+	for _, f := range sealedFields(new(DeviceRequest)) {
+		cond, a := keyring.Plain(bun.Ident(f.column))
+		columns, plain, args = append(columns, "r."+f.column), append(plain, cond), append(args, a...)
+	}
+	anyPlain := strings.Join(plain, " OR ")
+	sealed := 0
+	var after int64
+	for {
+		n, k := 0, 0
+		err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+			var rows []DeviceRequest
+			if err := tx.NewSelect().Model(&rows).Column(columns...).
+				Where("r.id > ?", after).Where(anyPlain, args...).OrderExpr("r.id").Limit(sealBatch).Scan(ctx); err != nil {
+				return storage.Err(err, "requests")
+			}
+			n = len(rows)
+			for i := range rows {
+				r := &rows[i]
+				after = r.ID
+				q := tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID)
+				for _, f := range sealedFields(r) {
+					if *f.value == "" || keyring.IsSealed(*f.value) {
+						continue
+					}
+					q.Set("? = ?", bun.Ident(f.column), s.seal(r.ID, f.column, *f.value)).Where("? = ?", bun.Ident(f.column), *f.value)
+				}
+				res, err := q.Exec(ctx)
+				if err != nil {
+					return storage.Err(err, "request")
+				}
+				if m, _ := res.RowsAffected(); m == 1 {
+					k++
+				} // else another instance sealed it first
+			}
+			return nil
+		})
+		if err != nil {
+			return sealed, err
+		}
+		sealed += k
+		if n < sealBatch {
+			return sealed, nil
+		}
+	}
 }
