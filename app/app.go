@@ -98,7 +98,8 @@ type Options struct {
 	// SQLite, keeps none. The cache is bypassed until its listener is
 	// started: Accounts.Tokens.Start.
 	TokenCacheTTL time.Duration
-	// Keys seal client records (keyring.Open); required.
+	// Keys seal client records and what device requests say of clients
+	// (keyring.Open); required.
 	Keys *keyring.Ring
 }
 
@@ -139,7 +140,7 @@ func New(db *storage.DB, opts Options) *Services {
 	agencyName := func(ctx context.Context) string { return ag.Get(ctx).Name }
 	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName,
 		AgencyOf: agencyName, Funding: fund}
-	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv}
+	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv, Keys: opts.Keys}
 	inv.Waitlist = elig
 	train := &training.Service{DB: db, Now: now, Clients: cl, Location: loc, Agency: opts.AgencyName,
 		AgencyOf: agencyName}
@@ -179,7 +180,7 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	inv.Reminders = notes
 	train.Notices = notes
-	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund, Clients: cl,
+	rep := &reports.Service{DB: db, Now: now, Location: loc, Agency: opts.AgencyName, Currency: opts.Currency, Funding: fund, Clients: cl, Requests: elig,
 		AgencyOf: func(ctx context.Context) (string, currency.Unit) { d := ag.Get(ctx); return d.Name, d.Currency }}
 	notes.Reports = rep
 	return &Services{DB: db, Accounts: acc, Clients: cl, Inventory: inv, Eligibility: elig,

@@ -150,7 +150,7 @@ func (s *Service) FileRequest(ctx context.Context, actor *accounts.Actor, in Req
 			DecisionJSON: string(decision), Decision: *d, Priority: score, PriorityJSON: string(reasonJSON),
 			PriorityReasons: reasons, Referral: actor.Can(accounts.ReferClients), CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 		r.Status = map[Outcome]RequestStatus{Eligible: Approved, Ineligible: Denied, NeedsReview: NeedsReviewed}[d.Outcome]
-		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+		if err := s.insert(ctx, tx, r); err != nil {
 			if storage.IsUniqueViolation(err) {
 				return apperr.New(apperr.Conflict, "this client already has an open request for a %s", in.DeviceKind)
 			}
@@ -213,7 +213,7 @@ func (s *Service) move(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r 
 		r.WaitlistedAt = &at
 	}
 	if justification != "" {
-		q.Set("justification = ?", justification)
+		q.Set("justification = ?", s.seal(r.ID, "justification", justification))
 		r.Justification = justification
 	}
 	res, err := q.Exec(ctx)
@@ -264,7 +264,7 @@ func (s *Service) loadRequest(ctx context.Context, db bun.IDB, actor *accounts.A
 	if err := q.Scan(ctx); err != nil {
 		return nil, storage.Err(err, "request")
 	}
-	return r, r.decode()
+	return r, s.open(r)
 }
 
 // DeviceRequest returns one request the actor may see, and records the
@@ -325,7 +325,7 @@ func (s *Service) Requests(ctx context.Context, actor *accounts.Actor, f Request
 	}
 	requests, clients := make([]int64, len(out)), make([]int64, len(out))
 	for i := range out {
-		if err := out[i].decode(); err != nil {
+		if err := s.open(&out[i]); err != nil {
 			return nil, 0, err
 		}
 		requests[i], clients[i] = out[i].ID, out[i].ClientID
@@ -619,8 +619,12 @@ func (s *Service) Waitlist(ctx context.Context, actor *accounts.Actor, kind stri
 	requests, clients := make([]int64, len(rows)), make([]int64, len(rows))
 	for i, r := range rows {
 		requests[i], clients[i] = r.ID, r.ClientID
+		text, err := s.unseal(r.ID, "priority_reasons", r.PriorityJSON)
+		if err != nil {
+			return nil, 0, err
+		}
 		reasons := []string{}
-		json.Unmarshal([]byte(r.PriorityJSON), &reasons)
+		json.Unmarshal([]byte(text), &reasons)
 		if kind != "" {
 			r.Position = page.Offset + i + 1
 		}
@@ -660,7 +664,7 @@ func (s *Service) RequestsOfClient(ctx context.Context, db bun.IDB, clientID int
 		return nil, storage.Err(err, "requests")
 	}
 	for i := range out {
-		if err := out[i].decode(); err != nil {
+		if err := s.open(&out[i]); err != nil {
 			return nil, err
 		}
 	}

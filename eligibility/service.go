@@ -13,6 +13,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -64,6 +65,9 @@ type Service struct {
 	Lending  LendingFacts
 	// Training may be nil: then no training is on record.
 	Training TrainingFacts
+	// Keys seal what a device request says of its client (sealed.go);
+	// required to file or read requests.
+	Keys *keyring.Ring
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

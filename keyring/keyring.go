@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/uptrace/bun"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -146,6 +147,14 @@ const padBlock = 16
 // IsSealed reports whether v is a sealed value (not necessarily one that
 // opens).
 func IsSealed(v string) bool { return strings.HasPrefix(v, sealedPrefix) }
+
+// Plain is the SQL condition, on SQLite and PostgreSQL alike, that column
+// holds a value that is neither empty nor sealed: one stored before its
+// column was sealed. It compares the prefix's bytes (substr: SQLite's LIKE
+// would ignore case).
+func Plain(column bun.Ident) (string, []any) {
+	return "(? <> '' AND substr(?, 1, ?) <> ?)", []any{column, column, len(sealedPrefix), sealedPrefix}
+}
 
 // pad appends 0x80 and then zeros to a multiple of padBlock (ISO/IEC
 // 7816-4), which unpad removes.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -124,6 +125,7 @@ type computation struct {
 	conn       bun.IDB
 	report     *Report
 	scope      scope
+	requests   *eligibility.Service
 	start, end time.Time // the period, [start, end)
 	to         calendar.Date
 	now        time.Time
@@ -893,21 +895,16 @@ func (c *computation) access(ctx context.Context) error {
 	// Denied by rule: the rules that failed when a request was filed and
 	// denied in the period, and staff's denials.
 	byRule := map[string]int64{}
-	err = c.scan(ctx, "requests", `SELECT r.decision`+from+` AND r.outcome = 'ineligible' AND r.created_at >= ? AND r.created_at < ?`,
+	err = c.scan(ctx, "requests", `SELECT r.id, r.decision`+from+` AND r.outcome = 'ineligible' AND r.created_at >= ? AND r.created_at < ?`,
 		append(ra, c.start, c.end), func(rows *sql.Rows) error {
-			var text string
-			if err := rows.Scan(&text); err != nil {
+			var id int64
+			var sealed string
+			if err := rows.Scan(&id, &sealed); err != nil {
 				return err
 			}
-			var d struct {
-				Rules []struct {
-					Rule    string `json:"rule"`
-					Passed  bool   `json:"passed"`
-					Unknown bool   `json:"unknown"`
-				} `json:"rules"`
-			}
-			if err := json.Unmarshal([]byte(text), &d); err != nil {
-				return fmt.Errorf("request decision: %w", err)
+			d, err := c.requests.Decision(id, sealed)
+			if err != nil {
+				return err
 			}
 			for _, rule := range d.Rules {
 				if !rule.Passed && !rule.Unknown {

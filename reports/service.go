@@ -14,6 +14,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/funding"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -111,6 +112,9 @@ type Service struct {
 	Funding *funding.Service
 	// Clients says which clients' case numbers the record export shows.
 	Clients *clients.Service
+	// Requests opens the requests' decisions (sealed) that the denials by
+	// rule are counted from.
+	Requests *eligibility.Service
 }
 
 // scopeFor decides which funding sources a report by actor counts: all
@@ -218,7 +222,7 @@ func (s *Service) compute(ctx context.Context, actor *accounts.Actor, p Params) 
 	if err != nil {
 		return nil, err
 	}
-	c := &computation{db: s.DB, report: r, scope: sc,
+	c := &computation{db: s.DB, report: r, scope: sc, requests: s.Requests,
 		start: dayStart(p.From, loc), end: dayStart(p.To.AddDays(1), loc), now: s.Now().UTC(), loc: loc, to: p.To}
 	// A period that has not ended is counted up to now: what is "at the
 	// end" is what is so now, and nothing is assumed of the days to come.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -292,11 +293,13 @@ func replaceFile(path string, b []byte) error {
 }
 
 // unlocked is what openData gives a command: the database's keys, the key
-// file it made (or ""), and how many client rows it sealed.
+// file it made (or ""), and how many client and device request rows it
+// sealed.
 type unlocked struct {
-	ring     *keyring.Ring
-	madeFile string
-	sealed   int
+	ring           *keyring.Ring
+	madeFile       string
+	sealed         int
+	sealedRequests int
 	// vacuumErr is why the database could not be vacuumed after sealing
 	// (nil when it was, or needed not be): the plain values sealed may
 	// linger in its free pages.
@@ -304,9 +307,10 @@ type unlocked struct {
 }
 
 // openData opens the database's keys (openKeyring), then seals the client
-// rows written before records were sealed, which SQL cannot. On SQLite a
-// VACUUM follows a first sealing, so the plain values leave the file's
-// free pages too (PostgreSQL's are reclaimed by its vacuum: privacy.md).
+// and device request rows written before they were sealed, which SQL
+// cannot. On SQLite a VACUUM follows a first sealing, so the plain values
+// leave the file's free pages too (PostgreSQL's are reclaimed by its
+// vacuum: privacy.md).
 func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error) {
 	var u unlocked
 	var err error
@@ -316,7 +320,10 @@ func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error)
 	if u.sealed, err = (&clients.Service{DB: db, Keys: u.ring}).SealStored(ctx); err != nil {
 		return u, fmt.Errorf("seal client records stored before they were sealed: %w", err)
 	}
-	if u.sealed > 0 && db.Engine == storage.SQLite {
+	if u.sealedRequests, err = (&eligibility.Service{DB: db, Keys: u.ring}).SealStored(ctx); err != nil {
+		return u, fmt.Errorf("seal device requests stored before they were sealed: %w", err)
+	}
+	if u.sealed+u.sealedRequests > 0 && db.Engine == storage.SQLite {
 		if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
 			u.vacuumErr = err
 		}
@@ -332,8 +339,11 @@ func (u unlocked) report(say func(level slog.Level, msg string)) {
 	if u.sealed > 0 {
 		say(slog.LevelInfo, fmt.Sprintf("client records sealed: %d (stored before records were sealed)", u.sealed))
 	}
+	if u.sealedRequests > 0 {
+		say(slog.LevelInfo, fmt.Sprintf("device requests sealed: %d (stored before their decisions, reasons and justifications were sealed)", u.sealedRequests))
+	}
 	if u.vacuumErr != nil {
-		say(slog.LevelWarn, "the database could not be vacuumed after sealing client records, so their plain values may "+
+		say(slog.LevelWarn, "the database could not be vacuumed after sealing client records or device requests, so their plain values may "+
 			"remain in its free pages until it is: run VACUUM on it when no other command uses it ("+u.vacuumErr.Error()+")")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/clients"
+	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/storage"
@@ -411,5 +412,65 @@ func rotateDataOn(t *testing.T, engine storage.Dialect) {
 		if err != nil || got.LastName != fmt.Sprintf("Qasim%d", i) {
 			t.Fatalf("client %d: %+v, %v", id, got, err)
 		}
+	}
+}
+
+// migrate seals the device requests stored before they were sealed, says
+// how many, and finds none the second time; the request reads as stored.
+func TestMigrateSealsStoredRequests(t *testing.T) {
+	for _, engine := range dbtest.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			url := dbtest.FreshURL(t, engine)
+			t.Setenv("DATABASE_URL", url)
+			t.Setenv("DEVICEBANK_DATA_KEY_FILE", "")
+			t.Setenv("DEVICEBANK_DATA_KEY", dbtest.DataKey)
+			if code, _, errOut := runCmd(t, "migrate"); code != 0 {
+				t.Fatalf("migrate: %s", errOut)
+			}
+			db := dbtest.OpenURL(t, url)
+			svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
+			worker, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "w@agency.test", Name: "W",
+				Role: accounts.SocialWorker, Password: "a long test password"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			actor := &accounts.Actor{ID: worker.ID, Role: worker.Role}
+			number, first, last, none, size := "R-1", "Rana", "Qasim", clients.None, 1
+			c, err := svc.Clients.Create(ctx, actor, clients.Input{CaseNumber: &number, FirstName: &first, LastName: &last,
+				PreferredChannel: &none, HouseholdSize: &size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Eligibility.CurrentRuleSet(ctx); err != nil { // version 1
+				t.Fatal(err)
+			}
+			res, err := db.ExecContext(ctx, `INSERT INTO device_requests (client_id, device_kind, urgency, status, outcome,
+					rule_set_version, decision, priority_reasons, reason, created_by, created_at, updated_at)
+				VALUES (?, 'phone', 'normal', 'needs_review', 'needs_review', 1, '{"outcome":"needs_review","rules":[]}',
+					'["normal urgency: +10"]', 'to call the housing office', ?, ?, ?)`, c.ID, worker.ID, time.Now(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				t.Fatalf("inserted %d requests", n)
+			}
+			code, out, errOut := runCmd(t, "migrate")
+			if code != 0 || !strings.Contains(out, "device requests sealed: 1 ") || strings.Contains(out, "up to date") {
+				t.Fatalf("migrate over a plain request: exit %d, %s%s", code, out, errOut)
+			}
+			if code, out, errOut := runCmd(t, "migrate"); code != 0 || !strings.Contains(out, "up to date") {
+				t.Fatalf("migrate again: exit %d, %s%s", code, out, errOut)
+			}
+			var stored string
+			if err := db.NewRaw("SELECT reason FROM device_requests").Scan(ctx, &stored); err != nil || !keyring.IsSealed(stored) {
+				t.Fatalf("the stored reason: %q, %v", stored, err)
+			}
+			list, _, err := svc.Eligibility.Requests(ctx, actor, eligibility.RequestFilter{ClientID: c.ID}, storage.Page{})
+			if err != nil || len(list) != 1 || list[0].Reason != "to call the housing office" ||
+				fmt.Sprint(list[0].PriorityReasons) != "[normal urgency: +10]" || list[0].Decision.Outcome != eligibility.NeedsReview {
+				t.Fatalf("the request after migrate: %+v, %v", list, err)
+			}
+		})
 	}
 }

@@ -487,7 +487,7 @@ func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			fmt.Fprintln(stdout, msg)
 		}
 	})
-	if len(applied) == 0 && phones.Converted == 0 && data.sealed == 0 {
+	if len(applied) == 0 && phones.Converted == 0 && data.sealed == 0 && data.sealedRequests == 0 {
 		fmt.Fprintln(stdout, "The database is up to date.")
 	}
 	for _, name := range applied {

@@ -1,0 +1,165 @@
+package eligibility
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/devicebank/devicebank/keyring"
+	"github.com/devicebank/devicebank/storage"
+)
+
+// A request's decision (whose reasons quote the client's income, programs,
+// household and age), its priority reasons (the client's needs), the
+// social worker's reason and the coordinator's justification are sealed in
+// the database, each bound to its column and the request's row. The struct
+// holds them opened: sealed only on their way into the database.
+
+// sealedField is one sealed column and the field of a request holding it.
+type sealedField struct {
+	column string
+	value  *string
+}
+
+// sealedFields are r's fields held sealed in the database: the sealed
+// columns of device_requests.
+func sealedFields(r *DeviceRequest) []sealedField {
+	return []sealedField{{"decision", &r.DecisionJSON}, {"priority_reasons", &r.PriorityJSON},
+		{"reason", &r.Reason}, {"justification", &r.Justification}}
+}
+
+func requestPlace(column string, id int64) keyring.Place {
+	return keyring.Place{Table: "device_requests", Column: column, Row: id}
+}
+
+// keys is the service's key ring, which requests cannot be read or filed
+// without.
+func (s *Service) keys() *keyring.Ring {
+	if s.Keys == nil {
+		panic("eligibility: Service.Keys is not set")
+	}
+	return s.Keys
+}
+
+// seal is plain sealed for column of request id.
+func (s *Service) seal(id int64, column, plain string) string {
+	return s.keys().Seal(plain, requestPlace(column, id))
+}
+
+// unseal opens the value column of request id holds.
+func (s *Service) unseal(id int64, column, sealed string) (string, error) {
+	plain, err := s.keys().Unseal(sealed, requestPlace(column, id))
+	if err != nil {
+		return "", fmt.Errorf("request %d: %w", id, err)
+	}
+	return plain, nil
+}
+
+// open opens r's sealed fields, as read from its row, and decodes them.
+func (s *Service) open(r *DeviceRequest) error {
+	for _, f := range sealedFields(r) {
+		v, err := s.unseal(r.ID, f.column, *f.value)
+		if err != nil {
+			return err
+		}
+		*f.value = v
+	}
+	return r.decode()
+}
+
+// insert inserts r, setting its id. Its row is inserted with the sealed
+// fields empty, as the id bound into each seal is not known before, then
+// given them sealed, in the same transaction (tx).
+func (s *Service) insert(ctx context.Context, tx bun.IDB, r *DeviceRequest) error {
+	row := *r
+	for _, f := range sealedFields(&row) {
+		*f.value = ""
+	}
+	if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
+		return err
+	}
+	r.ID = row.ID
+	q := tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID)
+	for _, f := range sealedFields(r) {
+		q.Set("? = ?", bun.Ident(f.column), s.seal(r.ID, f.column, *f.value))
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// Decision opens a request's decision as its row holds it (the column
+// decision, sealed), for a report that reads request rows itself.
+func (s *Service) Decision(id int64, sealed string) (Decision, error) {
+	var d Decision
+	text, err := s.unseal(id, "decision", sealed)
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		return d, fmt.Errorf("request %d: the stored decision does not read: %w", id, err)
+	}
+	return d, nil
+}
+
+// sealBatch is how many stored rows SealStored seals in one transaction.
+const sealBatch = 500
+
+// SealStored seals the values of the device requests stored before they
+// were sealed, and returns how many requests it sealed. SQL cannot seal,
+// so the service runs it after its migrations (serve, migrate), as
+// clients.Service.SealStored. It is idempotent and safe with several
+// instances: a row's write is conditional on each value it seals being
+// still the plain one read. The plain values may linger in the database's
+// free pages until it is vacuumed (docs/privacy.md).
+func (s *Service) SealStored(ctx context.Context) (int, error) {
+	columns := []string{"r.id"}
+	var plain []string
+	var args []any
+	for _, f := range sealedFields(new(DeviceRequest)) {
+		cond, a := keyring.Plain(bun.Ident(f.column))
+		columns, plain, args = append(columns, "r."+f.column), append(plain, cond), append(args, a...)
+	}
+	anyPlain := strings.Join(plain, " OR ")
+	sealed := 0
+	var after int64
+	for {
+		n, k := 0, 0
+		err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
+			var rows []DeviceRequest
+			if err := tx.NewSelect().Model(&rows).Column(columns...).
+				Where("r.id > ?", after).Where(anyPlain, args...).OrderExpr("r.id").Limit(sealBatch).Scan(ctx); err != nil {
+				return storage.Err(err, "requests")
+			}
+			n = len(rows)
+			for i := range rows {
+				r := &rows[i]
+				after = r.ID
+				q := tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID)
+				for _, f := range sealedFields(r) {
+					if *f.value == "" || keyring.IsSealed(*f.value) {
+						continue
+					}
+					q.Set("? = ?", bun.Ident(f.column), s.seal(r.ID, f.column, *f.value)).Where("? = ?", bun.Ident(f.column), *f.value)
+				}
+				res, err := q.Exec(ctx)
+				if err != nil {
+					return storage.Err(err, "request")
+				}
+				if m, _ := res.RowsAffected(); m == 1 {
+					k++
+				} // else another instance sealed it first
+			}
+			return nil
+		})
+		if err != nil {
+			return sealed, err
+		}
+		sealed += k
+		if n < sealBatch {
+			return sealed, nil
+		}
+	}
+}
