@@ -148,6 +148,7 @@ func New(db *storage.DB, opts Options) *Services {
 	// Requests and places a social worker or an admin made refer a client
 	// to the program: coordinators see the clients they name.
 	cl.Referrals = []clients.Referrals{elig, train}
+	cl.Requests = elig
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

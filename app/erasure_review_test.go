@@ -60,6 +60,52 @@ func TestTheAuditTrailNamesNotesWithoutQuotingThem(t *testing.T) {
 	})
 }
 
+// An erased client's device requests keep no decision quoting their income,
+// programs or proof date, even opened with the keys: each rule's outcome
+// stays (reports count them), its reason goes, and so do the priority
+// reasons and the social worker's reason.
+func TestErasureLeavesNoDecisionQuotingTheClient(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		sw, admin := f.actor(accounts.SocialWorker), f.actor(accounts.Admin)
+		id := f.person(sw, cents(23456))
+		r, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: id, DeviceKind: "laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Eligibility.Cancel(ctx, admin, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Clients.Erase(ctx, admin, id, "asked"); err != nil {
+			t.Fatal(err)
+		}
+		var dec, reasons, why string
+		if err := db.NewRaw("SELECT decision, priority_reasons, reason FROM device_requests WHERE id = ?", r.ID).Scan(ctx, &dec, &reasons, &why); err != nil {
+			t.Fatal(err)
+		}
+		d, err := f.svc.Eligibility.Decision(r.ID, dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Rules) == 0 || d.Outcome != r.Decision.Outcome {
+			t.Fatalf("the decision lost its outcome or rules: %+v", d)
+		}
+		for i, rule := range d.Rules {
+			if rule.Reason != "" || rule.Rule != r.Decision.Rules[i].Rule || rule.Passed != r.Decision.Rules[i].Passed {
+				t.Errorf("rule %d after erasure: %+v (was %+v)", i, rule, r.Decision.Rules[i])
+			}
+		}
+		if why != "" {
+			t.Errorf("the request's reason is still there: %q", why)
+		}
+		if opened, err := f.svc.Clients.Keys.Unseal(reasons, keyring.Place{Table: "device_requests", Column: "priority_reasons", Row: r.ID}); err != nil || opened != "[]" {
+			t.Errorf("the priority reasons after erasure: %q, %v", opened, err)
+		}
+	})
+}
+
+
 // A loan issued while an erasure is under way waits for it, and then finds
 // no client: no open loan is left to a client no one can see (PostgreSQL:
 // the loan holds the client's row, VisibleHeld).
@@ -81,7 +127,7 @@ func TestALoanIssuedDuringAnErasureIsRefused(t *testing.T) {
 			if _, err := tx.NewRaw("SELECT id FROM clients WHERE id = ? FOR UPDATE", c.ID).Exec(ctx); err != nil && db.Engine == storage.Postgres {
 				return err
 			}
-			_, err := clients.Anonymise(ctx, tx, []int64{c.ID}, time.Now())
+			_, err := f.svc.Clients.Anonymise(ctx, tx, []int64{c.ID}, time.Now())
 			return err
 		}, func() error {
 			_, err := f.svc.Inventory.IssueLoan(ctx, admin, inventory.IssueInput{ClientID: c.ID, DeviceID: d.ID,
@@ -112,7 +158,7 @@ func TestARequestFiledDuringAnErasureIsRefused(t *testing.T) {
 					return err
 				}
 			}
-			_, err := clients.Anonymise(ctx, tx, []int64{id}, time.Now())
+			_, err := f.svc.Clients.Anonymise(ctx, tx, []int64{id}, time.Now())
 			return err
 		}, func() error {
 			_, err := f.svc.Eligibility.FileRequest(ctx, sw, eligibility.RequestInput{ClientID: id, DeviceKind: "laptop"})

@@ -114,14 +114,14 @@ func TestErasureRemovesTheClientAndKeepsTheFigures(t *testing.T) {
 		// The nightly run: the client idle since 2018 goes, the one active
 		// this year stays; a dry run counts first and changes nothing.
 		policy := retention.DefaultPolicy
-		cats, err := retention.Run(ctx, db, f.clock.Now(), policy, true)
+		cats, err := retention.Run(ctx, db, f.svc.Clients, f.clock.Now(), policy, true)
 		if err != nil || counts(cats)["clients"] != 1 {
 			t.Fatalf("a dry run: %v, %v; want 1 client", cats, err)
 		}
 		if _, err := f.svc.Clients.Get(ctx, worker, idle.ID); err != nil {
 			t.Fatalf("a dry run erased: %v", err)
 		}
-		if cats, err := retention.Run(ctx, db, f.clock.Now(), policy, false); err != nil || counts(cats)["clients"] != 1 {
+		if cats, err := retention.Run(ctx, db, f.svc.Clients, f.clock.Now(), policy, false); err != nil || counts(cats)["clients"] != 1 {
 			t.Fatalf("the run: %v, %v; want 1 client", cats, err)
 		}
 

@@ -123,6 +123,15 @@ type Service struct {
 	Region string
 	// Keys seal the personal fields and make the digests kept beside them.
 	Keys *keyring.Ring
+	// Requests erase what a client's device requests say of them, when
+	// the client is erased (Anonymise).
+	Requests Redactor
+}
+
+// Redactor erases, within db, what the records of another domain say of
+// clients being erased: the eligibility package's device requests.
+type Redactor interface {
+	Redact(ctx context.Context, db bun.IDB, clientIDs []int64) error
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

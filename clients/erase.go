@@ -64,7 +64,7 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 			return apperr.New(apperr.Conflict, "client %d holds %d place(s) in training sessions to come: withdraw them first", id, places)
 		}
 		now := s.now()
-		erased, err := Anonymise(ctx, tx, []int64{id}, now)
+		erased, err := s.Anonymise(ctx, tx, []int64{id}, now)
 		if err != nil {
 			return err
 		}
@@ -82,10 +82,11 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 // requests, training). With them go the texts about them: their
 // reminders' texts, addresses and notes (pending ones are cancelled), the
 // notes on their loans, and their requests' free-text reason and
-// justification. Their audit events, which name fields and never values,
+// justification, and their requests' decisions keep the rules' outcomes
+// without the reasons that quote them (Requests.Redact). Their audit events, which name fields and never values,
 // stay; signed loan agreements, which are never changed, stay too
 // (docs/privacy.md).
-func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]int64, error) {
+func (s *Service) Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -116,13 +117,14 @@ func Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) ([]i
 			Where("client_id IN (?)", in), // one being sent too: the outbox keeps no text of a row erased
 		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").
 			Where("client_id IN (?)", in),
-		tx.NewUpdate().Table("device_requests").Set("reason = ''").Set("justification = ''").
-			Where("client_id IN (?)", in),
 	}
 	for _, q := range steps {
 		if _, err := q.Exec(ctx); err != nil {
 			return nil, storage.Err(err, "client")
 		}
+	}
+	if err := s.Requests.Redact(ctx, tx, erased); err != nil {
+		return nil, err
 	}
 	return erased, nil
 }

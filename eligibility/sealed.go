@@ -163,3 +163,41 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// Redact erases, within db, what the device requests of the clients
+// clientIDs say of them, as those clients are erased (clients.Anonymise):
+// each decision keeps its outcome and every rule's outcome, which reports
+// count, without the reasons that quote the client; the priority reasons,
+// the social worker's reason and the justification go.
+func (s *Service) Redact(ctx context.Context, db bun.IDB, clientIDs []int64) error {
+	if len(clientIDs) == 0 {
+		return nil
+	}
+	var rows []struct {
+		ID       int64  `bun:"id"`
+		Decision string `bun:"decision"`
+	}
+	if err := db.NewSelect().Table("device_requests").Column("id", "decision").
+		Where("client_id IN (?)", bun.In(clientIDs)).Scan(ctx, &rows); err != nil {
+		return storage.Err(err, "requests")
+	}
+	for _, r := range rows {
+		d, err := s.Decision(r.ID, r.Decision)
+		if err != nil {
+			return err
+		}
+		for i := range d.Rules {
+			d.Rules[i].Reason = ""
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if _, err := db.NewUpdate().Table("device_requests").Set("decision = ?", s.seal(r.ID, "decision", string(b))).
+			Set("priority_reasons = ?", s.seal(r.ID, "priority_reasons", "[]")).Set("reason = ''").Set("justification = ''").
+			Where("id = ?", r.ID).Exec(ctx); err != nil {
+			return storage.Err(err, "request")
+		}
+	}
+	return nil
+}

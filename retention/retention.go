@@ -55,7 +55,7 @@ const batch = 5000
 
 // Run erases, by p, what is due at now; with dryRun it only counts. It
 // returns one Category per kind of record, in a fixed order.
-func Run(ctx context.Context, db bun.IDB, now time.Time, p Policy, dryRun bool) ([]Category, error) {
+func Run(ctx context.Context, db bun.IDB, cl *clients.Service, now time.Time, p Policy, dryRun bool) ([]Category, error) {
 	now = now.UTC()
 	steps := []struct {
 		name, what string
@@ -102,7 +102,7 @@ func Run(ctx context.Context, db bun.IDB, now time.Time, p Policy, dryRun bool) 
 					if err := storage.Locked(inactiveClients(tx, now.Add(-p.InactiveClients)).Limit(batch)).Scan(ctx, &due); err != nil {
 						return err
 					}
-					erased, err := clients.Anonymise(ctx, tx, due, now)
+					erased, err := cl.Anonymise(ctx, tx, due, now)
 					if err != nil {
 						return err
 					}

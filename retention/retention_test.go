@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/retention"
 	"github.com/devicebank/devicebank/storage"
@@ -72,12 +73,12 @@ func TestRetentionErasesWhatIsDueAndNothingElse(t *testing.T) {
 		}
 
 		want := map[string]int64{"notification_texts": 2, "sms_replies": 2, "browser_sessions": 2, "clients": 0}
-		dry, err := retention.Run(ctx, db, now, retention.DefaultPolicy, true)
+		dry, err := retention.Run(ctx, db, &clients.Service{DB: db}, now, retention.DefaultPolicy, true)
 		if err != nil || fmt.Sprint(counts(dry)) != fmt.Sprint(want) {
 			t.Fatalf("dry run: %v, %v; want %v", counts(dry), err, want)
 		}
 		// The dry run changed nothing: the real run finds the same.
-		done, err := retention.Run(ctx, db, now, retention.DefaultPolicy, false)
+		done, err := retention.Run(ctx, db, &clients.Service{DB: db}, now, retention.DefaultPolicy, false)
 		if err != nil || fmt.Sprint(counts(done)) != fmt.Sprint(want) {
 			t.Fatalf("run: %v, %v; want %v", counts(done), err, want)
 		}
@@ -86,7 +87,7 @@ func TestRetentionErasesWhatIsDueAndNothingElse(t *testing.T) {
 				t.Errorf("category %s does not say what it erases", c.Name)
 			}
 		}
-		again, err := retention.Run(ctx, db, now, retention.DefaultPolicy, false)
+		again, err := retention.Run(ctx, db, &clients.Service{DB: db}, now, retention.DefaultPolicy, false)
 		if err != nil || fmt.Sprint(counts(again)) != fmt.Sprint(map[string]int64{"notification_texts": 0, "sms_replies": 0, "browser_sessions": 0, "clients": 0}) {
 			t.Errorf("a second run: %v, %v; want nothing left", counts(again), err)
 		}

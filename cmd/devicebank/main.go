@@ -368,7 +368,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := scheduleJob(jobCtx, scheduler, "audit-chain", *auditChainSpec, log, linkAuditTrail(db, ring, log)); err != nil {
 		return err
 	}
-	if err := scheduleJob(jobCtx, scheduler, "retention", *retentionSpec, log, applyRetention(db, log)); err != nil {
+	if err := scheduleJob(jobCtx, scheduler, "retention", *retentionSpec, log, applyRetention(db, svc.Clients, log)); err != nil {
 		return err
 	}
 	if err := scheduleJob(jobCtx, scheduler, "reseal", *resealSpec, log, resealJob(svc.Clients, ring, log)); err != nil {
