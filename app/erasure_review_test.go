@@ -105,7 +105,6 @@ func TestErasureLeavesNoDecisionQuotingTheClient(t *testing.T) {
 	})
 }
 
-
 // A loan issued while an erasure is under way waits for it, and then finds
 // no client: no open loan is left to a client no one can see (PostgreSQL:
 // the loan holds the client's row, VisibleHeld).
