@@ -360,8 +360,30 @@ func TestAWrongKeyChangesNothing(t *testing.T) {
 	}
 }
 
+// migratedForCommands is a new database of engine, migrated by the
+// command, that the commands run below use (DATABASE_URL, the tests' data
+// key), with services on it and a social worker to act as.
+func migratedForCommands(t *testing.T, engine storage.Dialect) (*storage.DB, *app.Services, *accounts.Actor) {
+	t.Helper()
+	url := dbtest.FreshURL(t, engine)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("DEVICEBANK_DATA_KEY_FILE", "")
+	t.Setenv("DEVICEBANK_DATA_KEY", dbtest.DataKey)
+	if code, _, errOut := runCmd(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	db := dbtest.OpenURL(t, url)
+	svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
+	worker, err := svc.Accounts.CreateUser(context.Background(), nil, accounts.NewUser{Email: "w@agency.test", Name: "W",
+		Role: accounts.SocialWorker, Password: "a long test password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, svc, &accounts.Actor{ID: worker.ID, Role: worker.Role}
+}
+
 // keys rotate-data makes a new data key and seals every client record
-// under it; the records read as before, and a second run makes another.
+// under it; the records read as before.
 func TestKeysRotateDataSealsEveryRecordUnderANewKey(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) { rotateDataOn(t, engine) })
@@ -370,21 +392,7 @@ func TestKeysRotateDataSealsEveryRecordUnderANewKey(t *testing.T) {
 
 func rotateDataOn(t *testing.T, engine storage.Dialect) {
 	ctx := context.Background()
-	url := dbtest.FreshURL(t, engine)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("DEVICEBANK_DATA_KEY_FILE", "")
-	t.Setenv("DEVICEBANK_DATA_KEY", dbtest.DataKey)
-	if code, _, errOut := runCmd(t, "migrate"); code != 0 {
-		t.Fatalf("migrate: %s", errOut)
-	}
-	live := dbtest.OpenURL(t, url)
-	svc := app.New(live, app.Options{Keys: dbtest.Keys(t, live)})
-	worker, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "w@agency.test", Name: "W",
-		Role: accounts.SocialWorker, Password: "a long test password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actor := &accounts.Actor{ID: worker.ID, Role: worker.Role}
+	live, svc, actor := migratedForCommands(t, engine)
 	var ids []int64
 	for i := range 3 {
 		number, first, last, none, size := fmt.Sprintf("R-%d", i), "Rana", fmt.Sprintf("Qasim%d", i), clients.None, 1
@@ -421,21 +429,7 @@ func TestMigrateSealsStoredRequests(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
-			url := dbtest.FreshURL(t, engine)
-			t.Setenv("DATABASE_URL", url)
-			t.Setenv("DEVICEBANK_DATA_KEY_FILE", "")
-			t.Setenv("DEVICEBANK_DATA_KEY", dbtest.DataKey)
-			if code, _, errOut := runCmd(t, "migrate"); code != 0 {
-				t.Fatalf("migrate: %s", errOut)
-			}
-			db := dbtest.OpenURL(t, url)
-			svc := app.New(db, app.Options{Keys: dbtest.Keys(t, db)})
-			worker, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "w@agency.test", Name: "W",
-				Role: accounts.SocialWorker, Password: "a long test password"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			actor := &accounts.Actor{ID: worker.ID, Role: worker.Role}
+			db, svc, actor := migratedForCommands(t, engine)
 			number, first, last, none, size := "R-1", "Rana", "Qasim", clients.None, 1
 			c, err := svc.Clients.Create(ctx, actor, clients.Input{CaseNumber: &number, FirstName: &first, LastName: &last,
 				PreferredChannel: &none, HouseholdSize: &size})
@@ -448,7 +442,7 @@ func TestMigrateSealsStoredRequests(t *testing.T) {
 			res, err := db.ExecContext(ctx, `INSERT INTO device_requests (client_id, device_kind, urgency, status, outcome,
 					rule_set_version, decision, priority_reasons, reason, created_by, created_at, updated_at)
 				VALUES (?, 'phone', 'normal', 'needs_review', 'needs_review', 1, '{"outcome":"needs_review","rules":[]}',
-					'["normal urgency: +10"]', 'to call the housing office', ?, ?, ?)`, c.ID, worker.ID, time.Now(), time.Now())
+					'["normal urgency: +10"]', 'to call the housing office', ?, ?, ?)`, c.ID, actor.ID, time.Now(), time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
