@@ -173,6 +173,7 @@ func New(db *storage.DB, opts Options) *Services {
 	}
 	notes.Clients, notes.Loans, notes.Default = cl, inv, opts.ReminderPolicy
 	notes.Outbox.DatabaseNow = opts.DatabaseNow
+	notes.Outbox.Keys = opts.Keys
 	switch {
 	case opts.RemindNowInterval == 0:
 		notes.RemindNowInterval = notifications.DefaultRemindNowInterval

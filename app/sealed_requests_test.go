@@ -128,12 +128,7 @@ func TestNoPlainRequestValueInTheDatabase(t *testing.T) {
 			if n := sealedRequestRows(t, db); n != 2 {
 				t.Fatalf("%d requests stored, want 2", n)
 			}
-			var held []byte
-			if engine == storage.SQLite {
-				held = sqliteBytes(t, db, rawURL)
-			} else {
-				held = pgDump(t, rawURL)
-			}
+			held := storedBytes(t, engine, db, rawURL)
 			values := []string{reason, denied.Reason, overridden.Justification}
 			values = append(values, waiting.PriorityReasons[1:]...) // the urgency's is no secret
 			income := false

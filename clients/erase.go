@@ -20,6 +20,13 @@ const MaxEraseReason = 500
 // something: a client with one is not erased (eligibility's open statuses).
 var OpenRequestStatuses = []string{"submitted", "approved", "needs_review", "waitlisted", "ready"}
 
+// CheckEraseReason notes in bad what is wrong with the reason given for an
+// erasure (trimmed), as Erase checks it, for a form that checks more.
+func CheckEraseReason(bad *apperr.Fields, reason string) {
+	bad.Check(reason == "", "reason", "is required: say why the client is erased (such as: the client asked on 2026-12-01)")
+	bad.MaxLength("reason", reason, MaxEraseReason)
+}
+
 // Erase erases a client now, at an admin's request (the client asked for
 // it): as Anonymise does, recorded with who did it and why. It is refused
 // while a device is out to the client, a request of theirs is open, or they
@@ -31,8 +38,7 @@ func (s *Service) Erase(ctx context.Context, actor *accounts.Actor, id int64, re
 	}
 	reason = strings.TrimSpace(reason)
 	var bad apperr.Fields
-	bad.Check(reason == "", "reason", "is required: say why the client is erased (such as: the client asked on 2026-12-01)")
-	bad.MaxLength("reason", reason, MaxEraseReason)
+	CheckEraseReason(&bad, reason)
 	if err := bad.Err(); err != nil {
 		return err
 	}
@@ -113,7 +119,7 @@ func (s *Service) Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now ti
 		tx.NewUpdate().Table("notifications").Set("status = 'cancelled'").Set("updated_at = ?", now).
 			Where("client_id IN (?) AND status = 'pending'", in),
 		tx.NewUpdate().Table("notifications").
-			Set("body = ''").Set("address = ''").Set("note = ''").Set("last_error = ''").Set("erased_at = ?", now).
+			Set("body = ''").Set("address = ''").Set("note = ''").Set("sealed_key = NULL").Set("last_error = ''").Set("erased_at = ?", now).
 			Where("client_id IN (?)", in), // one being sent too: the outbox keeps no text of a row erased
 		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").
 			Where("client_id IN (?)", in),

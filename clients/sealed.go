@@ -106,10 +106,7 @@ func (s *Service) seal(c *Client) error {
 
 // setPersonal sets c's sealed record, and the key it is sealed under.
 func (c *Client) setPersonal(sealed string) {
-	c.Personal, c.PersonalKey = sealed, nil
-	if id := keyring.SealedUnder(sealed); id != 0 {
-		c.PersonalKey = &id
-	}
+	c.Personal, c.PersonalKey = sealed, keyring.KeyOf(sealed)
 }
 
 // open fills c's personal fields from c.Personal.
@@ -331,44 +328,14 @@ func (s *Service) CaseNumber(id int64, sealed string) string {
 	return s.listed(id, sealed).CaseNumber
 }
 
+// sealedClients is how a client's record is sealed: one column, personal,
+// and its key, personal_key.
+var sealedClients = keyring.SealedTable{Name: "clients", KeyColumn: "personal_key", Columns: []string{"personal"}}
+
 // Reseal seals again, under the current data key, the client records
 // sealed under an older one (after keyring.RotateData), up to sealBatch of
-// them in one transaction, and returns how many it resealed: 0 when none
-// is left, or when every one read was changed meanwhile (each write is
-// conditional on the record being unchanged since it was read, so an edit
-// or another instance's reseal is kept; a later call finds what is left).
+// them in one transaction, and returns how many it resealed
+// (keyring.Ring.Reseal).
 func (s *Service) Reseal(ctx context.Context) (int, error) {
-	current := s.keys().CurrentDataKey()
-	n := 0
-	err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-		var rows []struct {
-			ID       int64  `bun:"id"`
-			Personal string `bun:"personal"`
-		}
-		if err := tx.NewSelect().Table("clients").Column("id", "personal").
-			// Two ranges rather than <>: an index scan of personal_key, so
-			// that the job, every minute, reads nothing when nothing is left.
-			Where("personal <> '' AND (personal_key < ? OR personal_key > ?)", current, current).
-			OrderExpr("id").Limit(sealBatch).Scan(ctx, &rows); err != nil {
-			return storage.Err(err, "clients")
-		}
-		for _, r := range rows {
-			plain, err := s.keys().Unseal(r.Personal, place(r.ID))
-			if err != nil {
-				return fmt.Errorf("client %d: %w", r.ID, err)
-			}
-			c := &Client{ID: r.ID}
-			c.setPersonal(s.keys().Seal(plain, place(r.ID)))
-			res, err := tx.NewUpdate().Model(c).Column("personal", "personal_key").WherePK().
-				Where("personal = ?", r.Personal).Exec(ctx)
-			if err != nil {
-				return storage.Err(err, "client")
-			}
-			if k, _ := res.RowsAffected(); k == 1 {
-				n++
-			}
-		}
-		return nil
-	})
-	return n, err
+	return s.keys().Reseal(ctx, s.DB, sealedClients, sealBatch)
 }

@@ -70,11 +70,13 @@ type DeviceRequest struct {
 	PriorityJSON    string        `bun:"priority_reasons" json:"-"`
 	PriorityReasons []string      `bun:"-" json:"priority_reasons"`
 	Justification   string        `bun:"justification" json:"justification"`
-	LoanID          *int64        `bun:"loan_id" json:"loan_id"`
-	CreatedBy       int64         `bun:"created_by" json:"created_by"`
-	CreatedAt       time.Time     `bun:"created_at" json:"created_at"`
-	UpdatedAt       time.Time     `bun:"updated_at" json:"updated_at"`
-	WaitlistedAt    *time.Time    `bun:"waitlisted_at" json:"waitlisted_at"`
+	// SealedKey is the data key the sealed fields are under (sealed.go).
+	SealedKey    *int64     `bun:"sealed_key" json:"-"`
+	LoanID       *int64     `bun:"loan_id" json:"loan_id"`
+	CreatedBy    int64      `bun:"created_by" json:"created_by"`
+	CreatedAt    time.Time  `bun:"created_at" json:"created_at"`
+	UpdatedAt    time.Time  `bun:"updated_at" json:"updated_at"`
+	WaitlistedAt *time.Time `bun:"waitlisted_at" json:"waitlisted_at"`
 
 	// ReservedDeviceID is the device held for a ready request; null otherwise.
 	ReservedDeviceID *int64 `bun:"reserved_device_id,scanonly" json:"reserved_device_id"`
@@ -213,8 +215,8 @@ func (s *Service) move(ctx context.Context, tx bun.Tx, actor *accounts.Actor, r 
 		r.WaitlistedAt = &at
 	}
 	if justification != "" {
-		q.Set("justification = ?", s.seal(r.ID, "justification", justification))
 		r.Justification = justification
+		s.setSealed(q, r)
 	}
 	res, err := q.Exec(ctx)
 	if err != nil {

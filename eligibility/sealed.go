@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -82,11 +81,7 @@ func (s *Service) insert(ctx context.Context, tx bun.IDB, r *DeviceRequest) erro
 		return err
 	}
 	r.ID = row.ID
-	q := tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID)
-	for _, f := range sealedFields(r) {
-		q.Set("? = ?", bun.Ident(f.column), s.seal(r.ID, f.column, *f.value))
-	}
-	_, err := q.Exec(ctx)
+	_, err := s.setSealed(tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID), r).Exec(ctx)
 	return err
 }
 
@@ -104,64 +99,51 @@ func (s *Service) Decision(id int64, sealed string) (Decision, error) {
 	return d, nil
 }
 
-// sealBatch is how many stored rows SealStored seals in one transaction.
+// sealBatch is how many rows SealStored and Reseal write in one
+// transaction.
 const sealBatch = 500
+
+// sealedRequests is how device requests are sealed: the columns of
+// sealedFields, and sealed_key, the data key they are under.
+var sealedRequests = func() keyring.SealedTable {
+	t := keyring.SealedTable{Name: "device_requests", KeyColumn: "sealed_key"}
+	for _, f := range sealedFields(new(DeviceRequest)) {
+		t.Columns = append(t.Columns, f.column)
+	}
+	return t
+}()
 
 // SealStored seals the values of the device requests stored before they
 // were sealed, and returns how many requests it sealed. SQL cannot seal,
 // so the service runs it after its migrations (serve, migrate), as
-// clients.Service.SealStored. It is idempotent and safe with several
-// instances: a row's write is conditional on each value it seals being
-// still the plain one read. The plain values may linger in the database's
-// free pages until it is vacuumed (docs/privacy.md).
+// clients.Service.SealStored. It reads only the requests whose key is
+// unrecorded (keyring.SealUnrecorded), and is safe with several instances.
+// The plain values may linger in the database's free pages until it is
+// vacuumed (docs/privacy.md).
 func (s *Service) SealStored(ctx context.Context) (int, error) {
-	columns := []string{"r.id"}
-	var plain []string
-	var args []any
-	for _, f := range sealedFields(new(DeviceRequest)) {
-		cond, a := keyring.Plain(bun.Ident(f.column))
-		columns, plain, args = append(columns, "r."+f.column), append(plain, cond), append(args, a...)
+	return keyring.Until(ctx, func(ctx context.Context) (int, error) {
+		return s.keys().SealUnrecorded(ctx, s.DB, sealedRequests, sealBatch)
+	})
+}
+
+// Reseal seals again, under the current data key, up to sealBatch device
+// requests sealed under an older one (after keyring.RotateData), and
+// returns how many (keyring.Ring.Reseal).
+func (s *Service) Reseal(ctx context.Context) (int, error) {
+	return s.keys().Reseal(ctx, s.DB, sealedRequests, sealBatch)
+}
+
+// setSealed sets on q every sealed column of r, which holds them opened,
+// sealed afresh, and the data key they are sealed under: a request's
+// sealed values are written together, so that its key names them all.
+func (s *Service) setSealed(q *bun.UpdateQuery, r *DeviceRequest) *bun.UpdateQuery {
+	var sealed []string
+	for _, f := range sealedFields(r) {
+		v := s.seal(r.ID, f.column, *f.value)
+		q.Set("? = ?", bun.Ident(f.column), v)
+		sealed = append(sealed, v)
 	}
-	anyPlain := strings.Join(plain, " OR ")
-	sealed := 0
-	var after int64
-	for {
-		n, k := 0, 0
-		err := storage.InTx(ctx, s.DB, func(tx bun.Tx) error {
-			var rows []DeviceRequest
-			if err := tx.NewSelect().Model(&rows).Column(columns...).
-				Where("r.id > ?", after).Where(anyPlain, args...).OrderExpr("r.id").Limit(sealBatch).Scan(ctx); err != nil {
-				return storage.Err(err, "requests")
-			}
-			n = len(rows)
-			for i := range rows {
-				r := &rows[i]
-				after = r.ID
-				q := tx.NewUpdate().Table("device_requests").Where("id = ?", r.ID)
-				for _, f := range sealedFields(r) {
-					if *f.value == "" || keyring.IsSealed(*f.value) {
-						continue
-					}
-					q.Set("? = ?", bun.Ident(f.column), s.seal(r.ID, f.column, *f.value)).Where("? = ?", bun.Ident(f.column), *f.value)
-				}
-				res, err := q.Exec(ctx)
-				if err != nil {
-					return storage.Err(err, "request")
-				}
-				if m, _ := res.RowsAffected(); m == 1 {
-					k++
-				} // else another instance sealed it first
-			}
-			return nil
-		})
-		if err != nil {
-			return sealed, err
-		}
-		sealed += k
-		if n < sealBatch {
-			return sealed, nil
-		}
-	}
+	return q.Set("? = ?", bun.Ident(sealedRequests.KeyColumn), keyring.KeyOf(sealed...))
 }
 
 // Redact erases, within db, what the device requests of the clients
@@ -193,9 +175,8 @@ func (s *Service) Redact(ctx context.Context, db bun.IDB, clientIDs []int64) err
 		if err != nil {
 			return err
 		}
-		if _, err := db.NewUpdate().Table("device_requests").Set("decision = ?", s.seal(r.ID, "decision", string(b))).
-			Set("priority_reasons = ?", s.seal(r.ID, "priority_reasons", "[]")).Set("reason = ''").Set("justification = ''").
-			Where("id = ?", r.ID).Exec(ctx); err != nil {
+		redacted := &DeviceRequest{ID: r.ID, DecisionJSON: string(b), PriorityJSON: "[]"}
+		if _, err := s.setSealed(db.NewUpdate().Table("device_requests").Where("id = ?", r.ID), redacted).Exec(ctx); err != nil {
 			return storage.Err(err, "request")
 		}
 	}

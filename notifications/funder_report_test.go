@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	netmail "net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,8 +138,9 @@ func (f *funders) dispatch() notifications.DispatchResult {
 // rows are the outbox's funder reports, by id.
 func (f *funders) rows() []notifications.Notification {
 	f.t.Helper()
-	var out []notifications.Notification
-	f.must(f.db.NewSelect().Model(&out).Where("kind = ?", notifications.FunderReport).OrderExpr("n.id").Scan(f.ctx))
+	out, _, err := f.svc.Notifications.List(f.ctx, f.admin, notifications.Filter{Kind: notifications.FunderReport}, storage.Page{Limit: 100})
+	f.must(err)
+	slices.Reverse(out) // oldest first
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -72,6 +73,9 @@ type Notification struct {
 	Attempts      int           `bun:"attempts" json:"attempts"`
 	LastError     string        `bun:"last_error" json:"last_error"`
 	SentAt        *time.Time    `bun:"sent_at" json:"sent_at"`
+	// SealedKey is the data key the body and note are sealed under (nil:
+	// both empty).
+	SealedKey *int64 `bun:"sealed_key" json:"-"`
 	// ErasedAt is when retention erased the body, address, note and last
 	// error (package retention).
 	ErasedAt  *time.Time `bun:"erased_at" json:"erased_at,omitempty"`
@@ -155,6 +159,8 @@ func (l LogChannel) Send(ctx context.Context, n *Notification) error {
 type Outbox struct {
 	DB  bun.IDB
 	Now func() time.Time
+	// Keys seal each notification's body and note (sealed.go).
+	Keys *keyring.Ring
 	// Channels by name ("sms", "email", "log").
 	Channels map[string]Channel
 	// Lease is how long a dispatcher may hold a claimed notification; a
@@ -239,12 +245,24 @@ func (o *Outbox) Enqueue(ctx context.Context, db bun.IDB, n *Notification) (bool
 	}
 	n.ScheduledAt = n.ScheduledAt.UTC()
 	n.NextAttemptAt = n.ScheduledAt
-	res, err := db.NewInsert().Model(n).On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
+	// The row goes in with its note blank: the id bound into the note's
+	// seal is known only after the insert, which then gives it the note.
+	row := *n
+	row.Body, row.Note, row.SealedKey = "", "", nil
+	res, err := db.NewInsert().Model(&row).On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
 	if err != nil {
 		return false, storage.Err(err, "notification")
 	}
-	rows, _ := res.RowsAffected()
-	return rows == 1, nil
+	if rows, _ := res.RowsAffected(); rows != 1 {
+		return false, nil
+	}
+	n.ID = row.ID
+	if n.Body != "" || n.Note != "" {
+		if _, err := o.setTexts(db.NewUpdate().Model((*Notification)(nil)).Where("id = ?", n.ID), n).Exec(ctx); err != nil {
+			return false, storage.Err(err, "notification")
+		}
+	}
+	return true, nil
 }
 
 // DispatchResult counts one dispatch pass.
@@ -343,8 +361,13 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 		return nil // the claim lapsed and another dispatcher has the row
 	}
 	var verdict Verdict
-	var sendErr error
-	if o.Prepare != nil {
+	// A text that does not open fails the notification (permanently: it
+	// would not open on a retry either), its texts left as they are.
+	sendErr := o.open(n)
+	readable := sendErr == nil
+	if !readable {
+		sendErr = Permanent(sendErr)
+	} else if o.Prepare != nil {
 		verdict, sendErr = o.Prepare(ctx, n)
 	}
 	if ctx.Err() != nil {
@@ -380,10 +403,13 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 		q.Set("status = ?", Pending).Set("next_attempt_at = ?", verdict.Defer.UTC())
 		count, outcome = &res.Deferred, "deferred"
 	case sendErr == nil:
-		q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''").Set(keepBody, n.Body)
+		o.setTexts(q.Set("status = ?", Sent).Set("sent_at = ?", now).Set("attempts = attempts + 1").Set("last_error = ''"), n)
 		count, outcome = &res.Sent, "sent"
 	case n.Attempts+1 >= o.maxAttempts() || IsPermanent(sendErr):
-		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).Set(keepBody, n.Body)
+		q.Set("status = ?", Failed).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500))
+		if readable {
+			o.setTexts(q, n)
+		}
 		count, outcome = &res.Failed, "failed"
 	default:
 		q.Set("status = ?", Pending).Set("attempts = attempts + 1").Set("last_error = ?", truncate(sendErr.Error(), 500)).
@@ -417,10 +443,6 @@ func (o *Outbox) deliver(ctx context.Context, n *Notification, until time.Time, 
 	}
 	return nil
 }
-
-// keepBody keeps the text sent, unless the client was erased while it was
-// being sent (clients.Anonymise marks the row erased).
-const keepBody = "body = CASE WHEN erased_at IS NULL THEN ? ELSE '' END"
 
 // claim marks up to batch due notifications as being sent by this
 // dispatcher until the lease ends, and returns them with that end. What is

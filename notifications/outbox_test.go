@@ -43,9 +43,9 @@ func (r *recorder) Send(ctx context.Context, n *Notification) error {
 
 // newOutbox is an outbox (an instance) whose clock and database clock are
 // both clk; tests of clock skew give instances clocks of their own.
-func newOutbox(db *storage.DB, clk *testClock, ch Channel) *Outbox {
+func newOutbox(t testing.TB, db *storage.DB, clk *testClock, ch Channel) *Outbox {
 	return &Outbox{DB: db, Now: clk.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute, MaxAttempts: 3,
-		DatabaseNow: storage.FollowClock(clk.Now)}
+		DatabaseNow: storage.FollowClock(clk.Now), Keys: dbtest.Keys(t, db)}
 }
 
 func note(key string, at time.Time) *Notification {
@@ -65,7 +65,7 @@ func status(t *testing.T, db *storage.DB, key string) Notification {
 func TestEnqueueIsDeduplicated(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
-		o := newOutbox(db, clk, &recorder{})
+		o := newOutbox(t, db, clk, &recorder{})
 		for i, want := range []bool{true, false, false} {
 			fresh, err := o.Enqueue(context.Background(), db, note("loan:1:due_soon:3", clk.Now()))
 			if err != nil || fresh != want {
@@ -84,7 +84,7 @@ func TestDispatchSendsWhatIsDueAndRetriesFailures(t *testing.T) {
 		ctx := context.Background()
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &recorder{}
-		o := newOutbox(db, clk, ch)
+		o := newOutbox(t, db, clk, ch)
 		o.Enqueue(ctx, db, note("now", clk.Now()))
 		o.Enqueue(ctx, db, note("later", clk.Now().Add(time.Hour)))
 		res, err := o.Dispatch(ctx, 10)
@@ -130,7 +130,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &recorder{}
 		const total = 200
-		o := newOutbox(db, clk, ch)
+		o := newOutbox(t, db, clk, ch)
 		for i := 0; i < total; i++ {
 			if _, err := o.Enqueue(ctx, db, note(fmt.Sprintf("k%d", i), clk.Now())); err != nil {
 				t.Fatal(err)
@@ -142,7 +142,7 @@ func TestTwoDispatchersNeverSendTwice(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d := newOutbox(db, clk, ch)
+				d := newOutbox(t, db, clk, ch)
 				for {
 					res, err := d.Dispatch(ctx, 7)
 					if err != nil {
@@ -180,7 +180,7 @@ func TestAnExpiredClaimIsTakenOver(t *testing.T) {
 		ctx := context.Background()
 		dbClock := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &recorder{}
-		dead := newOutbox(db, dbClock, ch)
+		dead := newOutbox(t, db, dbClock, ch)
 		dead.Enqueue(ctx, db, note("orphan", dbClock.Now()))
 		if claimed, _, err := dead.claim(ctx, 10, 0); err != nil || len(claimed) != 1 {
 			t.Fatalf("claim: %d %v", len(claimed), err)
@@ -188,7 +188,7 @@ func TestAnExpiredClaimIsTakenOver(t *testing.T) {
 		// The claimant "dies". Within the lease nobody else sends it, even
 		// an instance whose clock is an hour ahead.
 		aheadClock := &testClock{t: dbClock.Now().Add(time.Hour)}
-		other := newOutbox(db, dbClock, ch)
+		other := newOutbox(t, db, dbClock, ch)
 		other.Now = aheadClock.Now
 		if res, err := other.Dispatch(ctx, 10); err != nil || res != (DispatchResult{}) {
 			t.Fatalf("a live claim was taken over: %+v %v", res, err)
@@ -214,9 +214,10 @@ func TestClockSkewDoesNotStealALiveClaim(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		ch := &recorder{}
-		behind := &Outbox{DB: db, Now: time.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute}
+		keys := dbtest.Keys(t, db)
+		behind := &Outbox{DB: db, Now: time.Now, Channels: map[string]Channel{"sms": ch}, Lease: time.Minute, Keys: keys}
 		ahead := &Outbox{DB: db, Now: func() time.Time { return time.Now().Add(time.Hour) }, Channels: map[string]Channel{"sms": ch},
-			Lease: time.Minute}
+			Lease: time.Minute, Keys: keys}
 		behind.Enqueue(ctx, db, note("skewed", time.Now().Add(-time.Minute)))
 		claimed, until, err := behind.claim(ctx, 10, 0)
 		if err != nil || len(claimed) != 1 {
@@ -266,7 +267,7 @@ func TestCancelledDispatchRecordsWhatItSent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &cancelling{}
-		first, second := newOutbox(db, clk, ch), newOutbox(db, clk, ch)
+		first, second := newOutbox(t, db, clk, ch), newOutbox(t, db, clk, ch)
 		for i := range 3 {
 			first.Enqueue(context.Background(), db, note(fmt.Sprint("batch-", i), clk.Now()))
 		}
@@ -332,7 +333,7 @@ func TestCancelledDuringTheSendLetsItFinish(t *testing.T) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ctx, cancel := context.WithCancel(context.Background())
 		ch := &midSend{cancelDispatch: cancel}
-		o := newOutbox(db, clk, ch)
+		o := newOutbox(t, db, clk, ch)
 		o.Enqueue(context.Background(), db, note("in-flight", clk.Now()))
 		o.Enqueue(context.Background(), db, note("not-reached", clk.Now()))
 		res, err := o.Dispatch(ctx, 10)
@@ -361,7 +362,7 @@ func TestCancelledBeforeTheSendSendsNothing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &recorder{}
-		o := newOutbox(db, clk, ch)
+		o := newOutbox(t, db, clk, ch)
 		o.Enqueue(context.Background(), db, note("prepared", clk.Now()))
 		ctx, cancel := context.WithCancel(context.Background())
 		o.Prepare = func(context.Context, *Notification) (Verdict, error) {
@@ -404,7 +405,7 @@ func TestASlowBatchDoesNotSendRowsTakenOver(t *testing.T) {
 		ctx := context.Background()
 		clk := &testClock{t: time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)}
 		ch := &hookChannel{}
-		slow, other := newOutbox(db, clk, ch), newOutbox(db, clk, ch)
+		slow, other := newOutbox(t, db, clk, ch), newOutbox(t, db, clk, ch)
 		for i := range 3 {
 			slow.Enqueue(ctx, db, note(fmt.Sprint("slow-", i), clk.Now()))
 		}

@@ -45,7 +45,7 @@ func (s *Service) FunderReports(ctx context.Context) (SweepResult, error) {
 	first, _ := ReportMonth(now, s.Location)
 	month := fmt.Sprintf("%04d-%02d", first.Year, first.Month)
 	res, err := s.DB.ExecContext(ctx, insertColumns+`SELECT ?, 'funder_report:' || ? || ':user:' || CAST(u.id AS TEXT),
-		'funder', NULL, NULL, u.id, NULL, NULL, 'email', u.email, 'en', '', 'pending', ?, ?, 0, '', ?, NULL, NULL, ?, ?
+		'funder', NULL, NULL, u.id, NULL, NULL, 'email', u.email, 'en', '', NULL, 'pending', ?, ?, 0, '', ?, NULL, NULL, ?, ?
 		FROM users u WHERE u.active AND u.role = 'funder' AND u.email <> ''
 		ON CONFLICT (dedup_key) DO NOTHING`, FunderReport, month, now, now, first, now, now)
 	if err != nil {

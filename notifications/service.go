@@ -328,6 +328,7 @@ func (s *Service) SendNow(ctx context.Context, actor *accounts.Actor, loanID int
 	// A coordinator reminds the borrower of any open loan, but sees what
 	// was sent only to a client they may see.
 	shown := []Notification{n}
+	s.Outbox.openAll(shown)
 	if err := s.hideBodies(ctx, actor, shown); err != nil {
 		return nil, err
 	}
@@ -427,6 +428,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	if err != nil {
 		return nil, 0, storage.Err(err, "notifications")
 	}
+	s.Outbox.openAll(out)
 	if err := s.hideBodies(ctx, actor, out); err != nil {
 		return nil, 0, err
 	}
@@ -628,5 +630,6 @@ func (s *Service) OfClient(ctx context.Context, db bun.IDB, clientID int64) ([]N
 	if err := db.NewSelect().Model(&out).Where("n.client_id = ?", clientID).OrderExpr("n.id").Scan(ctx); err != nil {
 		return nil, storage.Err(err, "notifications")
 	}
+	s.Outbox.openAll(out)
 	return out, nil
 }

@@ -120,7 +120,7 @@ func (w *sweeper) reach(ctx context.Context, t target, audience []Audience) erro
 	var arms []string
 	arm := func(recipient, key, userID, channel, address, language, join, where string) {
 		arms = append(arms, fmt.Sprintf(`SELECT %s, w.k || %s, '%s', w.client_id, w.loan_id, %s, w.session_id, w.data_plan_id,
-			%s, %s, %s, '', 'pending', %s, %s, 0, '', w.about_date, w.about_time, w.expires_at, %s, %s
+			%s, %s, %s, '', CAST(NULL AS BIGINT), 'pending', %s, %s, 0, '', w.about_date, w.about_time, w.expires_at, %s, %s
 			FROM w %s WHERE %s`,
 			w.typed("?", "TEXT"), key, recipient, userID, channel, address, language,
 			w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"), w.typed("?", "TIMESTAMPTZ"),
@@ -160,7 +160,7 @@ func (w *sweeper) reach(ctx context.Context, t target, audience []Audience) erro
 }
 
 const insertColumns = `INSERT INTO notifications (kind, dedup_key, recipient, client_id, loan_id, user_id, session_id,
-	data_plan_id, channel, address, language, body, status, scheduled_at, next_attempt_at, attempts, last_error,
+	data_plan_id, channel, address, language, body, sealed_key, status, scheduled_at, next_attempt_at, attempts, last_error,
 	about_date, about_time, expires_at, created_at, updated_at) `
 
 // newSweeper prepares statements on db at the service's clock.
@@ -327,7 +327,7 @@ func (s *Service) Digest(ctx context.Context) (SweepResult, error) {
 	now := s.Now().UTC()
 	day := calendar.Today(now, s.Location)
 	res, err := s.DB.ExecContext(ctx, insertColumns+`SELECT ?, 'coordinator_digest:' || ? || ':user:' || CAST(u.id AS TEXT),
-		'coordinator', NULL, NULL, u.id, NULL, NULL, 'email', u.email, 'en', '', 'pending', ?, ?, 0, '', ?, NULL, NULL, ?, ?
+		'coordinator', NULL, NULL, u.id, NULL, NULL, 'email', u.email, 'en', '', NULL, 'pending', ?, ?, 0, '', ?, NULL, NULL, ?, ?
 		FROM users u WHERE u.active AND u.role = 'coordinator'
 		ON CONFLICT (dedup_key) DO NOTHING`, CoordinatorDigest, day.String(), now, now, day, now, now)
 	if err != nil {

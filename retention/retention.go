@@ -72,7 +72,7 @@ func Run(ctx context.Context, db bun.IDB, cl *clients.Service, now time.Time, p 
 			},
 			func(ids *bun.SelectQuery) (int64, error) {
 				return affected(ctx, db.NewUpdate().Table("notifications").
-					Set("body = ''").Set("address = ''").Set("note = ''").Set("last_error = ''").Set("erased_at = ?", now).
+					Set("body = ''").Set("address = ''").Set("note = ''").Set("sealed_key = NULL").Set("last_error = ''").Set("erased_at = ?", now).
 					Where("id IN (?)", ids))
 			}},
 		{"sms_replies", "records of SMS replies received, deleted after " + days(p.SMSReplies),

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/devicebank/devicebank/accounts"
+	"github.com/devicebank/devicebank/retention"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -53,7 +54,8 @@ func TestAdminPagesByRole(t *testing.T) {
 		source := e.fundingSource(adminToken, "Rotary Fund")
 		subject, _ := e.staff(accounts.SocialWorker, browserPassword)
 		pages := []string{"/admin", "/users", "/users/new", path("/users/%d", subject), "/funding-sources", "/funding-sources/new",
-			path("/funding-sources/%d", source), "/eligibility/rules", "/reminders/policy", "/agreement/terms", "/agreement/terms/en/1"}
+			path("/funding-sources/%d", source), "/eligibility/rules", "/reminders/policy", "/agreement/terms", "/agreement/terms/en/1",
+			"/retention/policy"}
 		posts := map[string]url.Values{
 			"/users":                   {"email": {"someone@agency.test"}, "name": {"Someone"}, "role": {"admin"}},
 			path("/users/%d", subject): {"name": {"Renamed"}, "role": {"admin"}, "active": {"true"}},
@@ -63,6 +65,8 @@ func TestAdminPagesByRole(t *testing.T) {
 			"/eligibility/rules":                      {"name": {"x"}, "region": {"48"}, "rules": {`{"kind": "income", "percent": 100}`}},
 			"/reminders/policy":                       {"send_at": {"09:00"}, "catch_up_days": {"1"}, "training_hours_before": {"0"}},
 			"/agreement/terms":                        {"language": {"en"}, "base": {"1"}, "body": {"New terms."}},
+			"/retention/policy": {"notification_texts_days": {"30"}, "sms_replies_days": {"30"}, "ended_sessions_days": {"30"},
+				"inactive_client_years": {"3"}},
 		}
 		for _, role := range accounts.Roles {
 			p, _ := e.signedIn(role)
@@ -115,6 +119,8 @@ func TestAdminPagesCSRF(t *testing.T) {
 		admin, _ := e.signedIn(accounts.Admin)
 		subject, _ := e.staff(accounts.SocialWorker, browserPassword)
 		u, _ := e.svc.Accounts.User(context.Background(), subject)
+		_, sw := e.user(accounts.SocialWorker)
+		client := e.client(sw)
 		for page, form := range map[string]url.Values{
 			"/users":                   {"email": {"someone@agency.test"}, "name": {"Someone"}, "role": {"admin"}},
 			path("/users/%d", subject): {"name": {"Renamed"}, "role": {"social_worker"}, "active": {"true"}},
@@ -123,6 +129,9 @@ func TestAdminPagesCSRF(t *testing.T) {
 			"/eligibility/rules":                      {"name": {"x"}, "region": {"48"}, "rules": {`{"kind": "income", "percent": 100}`}},
 			"/reminders/policy":                       {"send_at": {"10:00"}, "catch_up_days": {"1"}, "training_hours_before": {"0"}},
 			"/agreement/terms":                        {"language": {"en"}, "base": {"1"}, "body": {"New terms."}},
+			"/retention/policy": {"notification_texts_days": {"30"}, "sms_replies_days": {"30"}, "ended_sessions_days": {"30"},
+				"inactive_client_years": {"3"}},
+			path("/clients/%d/erase", client): {"reason": {"asked"}, "confirm": {"true"}},
 		} {
 			if res, body := admin.send("POST", page, form); res.StatusCode != 403 || !strings.Contains(body, "Nothing was changed") {
 				t.Errorf("POST %s without its token: %d", page, res.StatusCode)
@@ -143,6 +152,10 @@ func TestAdminPagesCSRF(t *testing.T) {
 		if pol, _ := e.svc.Notifications.Policy(context.Background()); pol.SendAt != "09:00" {
 			t.Errorf("the policy changed without the token: %+v", pol)
 		}
+		if pol, _ := retention.Current(context.Background(), e.svc.DB); pol != retention.DefaultPolicy {
+			t.Errorf("the retention policy changed without the token: %+v", pol)
+		}
+		e.must(200, sw, "GET", path(v1+"/clients/%d", client), nil)
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -292,38 +293,74 @@ func replaceFile(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// sealedKind is a kind of row sealed in the database: what openData seals
+// when stored before it was sealed, and what is sealed again after a new
+// data key (keys rotate-data, serve's reseal job).
+type sealedKind struct {
+	what   string                             // "client records"
+	stored func(context.Context) (int, error) // seals rows stored plain, until none is left
+	reseal func(context.Context) (int, error) // reseals one batch under an older key
+}
+
+// sealedKinds are the kinds of sealed rows db holds, opened with ring.
+func sealedKinds(db *storage.DB, ring *keyring.Ring) []sealedKind {
+	cl := &clients.Service{DB: db, Keys: ring}
+	el := &eligibility.Service{DB: db, Keys: ring}
+	ob := &notifications.Outbox{DB: db, Keys: ring}
+	return []sealedKind{
+		{"client records", cl.SealStored, cl.Reseal},
+		{"device requests", el.SealStored, el.Reseal},
+		{"notification texts", ob.SealStored, ob.Reseal},
+	}
+}
+
+// sealedCount is how many rows of a kind a command sealed.
+type sealedCount struct {
+	what string
+	n    int
+}
+
 // unlocked is what openData gives a command: the database's keys, the key
-// file it made (or ""), and how many client and device request rows it
-// sealed.
+// file it made (or ""), and how many rows of each kind it sealed.
 type unlocked struct {
-	ring           *keyring.Ring
-	madeFile       string
-	sealed         int
-	sealedRequests int
+	ring     *keyring.Ring
+	madeFile string
+	sealed   []sealedCount
 	// vacuumErr is why the database could not be vacuumed after sealing
 	// (nil when it was, or needed not be): the plain values sealed may
 	// linger in its free pages.
 	vacuumErr error
 }
 
-// openData opens the database's keys (openKeyring), then seals the client
-// and device request rows written before they were sealed, which SQL
-// cannot. On SQLite a VACUUM follows a first sealing, so the plain values
-// leave the file's free pages too (PostgreSQL's are reclaimed by its
-// vacuum: privacy.md).
+// sealedAny reports whether openData sealed anything.
+func (u unlocked) sealedAny() bool {
+	for _, c := range u.sealed {
+		if c.n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// openData opens the database's keys (openKeyring), then seals the rows
+// (client records, device requests, notification texts) written before
+// they were sealed, which SQL cannot. On SQLite a VACUUM follows a first
+// sealing, so the plain values leave the file's free pages too
+// (PostgreSQL's are reclaimed by its vacuum: privacy.md).
 func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error) {
 	var u unlocked
 	var err error
 	if u.ring, u.madeFile, err = c.openKeyring(ctx, db); err != nil {
 		return u, err
 	}
-	if u.sealed, err = (&clients.Service{DB: db, Keys: u.ring}).SealStored(ctx); err != nil {
-		return u, fmt.Errorf("seal client records stored before they were sealed: %w", err)
+	for _, k := range sealedKinds(db, u.ring) {
+		n, err := k.stored(ctx)
+		if err != nil {
+			return u, fmt.Errorf("seal the %s stored before they were sealed: %w", k.what, err)
+		}
+		u.sealed = append(u.sealed, sealedCount{k.what, n})
 	}
-	if u.sealedRequests, err = (&eligibility.Service{DB: db, Keys: u.ring}).SealStored(ctx); err != nil {
-		return u, fmt.Errorf("seal device requests stored before they were sealed: %w", err)
-	}
-	if u.sealed+u.sealedRequests > 0 && db.Engine == storage.SQLite {
+	if u.sealedAny() && db.Engine == storage.SQLite {
 		if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
 			u.vacuumErr = err
 		}
@@ -336,58 +373,61 @@ func (u unlocked) report(say func(level slog.Level, msg string)) {
 	if u.madeFile != "" {
 		say(slog.LevelWarn, madeKeyFileNotice(u.madeFile))
 	}
-	if u.sealed > 0 {
-		say(slog.LevelInfo, fmt.Sprintf("client records sealed: %d (stored before records were sealed)", u.sealed))
-	}
-	if u.sealedRequests > 0 {
-		say(slog.LevelInfo, fmt.Sprintf("device requests sealed: %d (stored before their decisions, reasons and justifications were sealed)", u.sealedRequests))
+	for _, c := range u.sealed {
+		if c.n > 0 {
+			say(slog.LevelInfo, fmt.Sprintf("%s sealed: %d (stored before they were sealed)", c.what, c.n))
+		}
 	}
 	if u.vacuumErr != nil {
-		say(slog.LevelWarn, "the database could not be vacuumed after sealing client records or device requests, so their plain values may "+
+		say(slog.LevelWarn, "the database could not be vacuumed after sealing the values stored plain, so they may "+
 			"remain in its free pages until it is: run VACUUM on it when no other command uses it ("+u.vacuumErr.Error()+")")
 	}
 }
 
-// defaultResealSchedule looks for client records to seal again every minute.
+// defaultResealSchedule looks for rows to seal again every minute.
 const defaultResealSchedule = "* * * * *"
 
 // resealJob is serve's reseal job: it reads the database's keys again (a
 // data key made by keys rotate-data becomes the one sealed under), then
-// seals again the client records under an older key, batch by batch.
-func resealJob(cl *clients.Service, ring *keyring.Ring, log *slog.Logger) func(ctx context.Context) error {
+// seals again the rows under an older key, batch by batch.
+func resealJob(db *storage.DB, ring *keyring.Ring, log *slog.Logger) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := ring.Refresh(ctx); err != nil {
 			return err
 		}
-		total, err := resealAll(ctx, cl)
-		if total > 0 {
-			log.Info("client records sealed under the current data key", "count", total)
-		}
+		_, err := resealAll(ctx, db, ring, func(what string, n int) {
+			log.Info(what+" sealed under the current data key", "count", n)
+		})
 		return err
 	}
 }
 
-// resealAll reseals client records until none is left (or the context
-// ends), and returns how many.
-func resealAll(ctx context.Context, cl *clients.Service) (int, error) {
+// resealAll reseals every kind of sealed row until none is left under an
+// older key (or ctx ends), telling done of each kind it resealed, and
+// returns how many rows in all.
+func resealAll(ctx context.Context, db *storage.DB, ring *keyring.Ring, done func(what string, n int)) (int, error) {
 	total := 0
-	for ctx.Err() == nil {
-		n, err := cl.Reseal(ctx)
+	for _, k := range sealedKinds(db, ring) {
+		n, err := keyring.Until(ctx, k.reseal)
 		total += n
-		if err != nil || n == 0 {
-			return total, err
+		if n > 0 {
+			done(k.what, n)
+		}
+		if err != nil {
+			return total, fmt.Errorf("%s: %w", k.what, err)
 		}
 	}
-	return total, ctx.Err()
+	return total, nil
 }
 
-// keysRotateData makes a new data key and seals every client record under
-// it; the service keeps running (its reseal job picks the key up).
+// keysRotateData makes a new data key and seals every sealed row under it;
+// the service keeps running (its reseal job picks the key up).
 func keysRotateData(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("keys rotate-data", "Make a new data key, the one client records are sealed under from now on, and seal\n"+
-		"every record again under it. The older keys are kept (retired) so that every record\n"+
-		"still opens; running instances pick the new key up within a minute (--reseal-schedule).", stderr)
+	fs := newFlagSet("keys rotate-data", "Make a new data key, the one client data is sealed under from now on, and seal again\n"+
+		"under it every client record, device request and reminder text. The older keys are kept\n"+
+		"(retired) so that every value still opens; running instances pick the new key up within\n"+
+		"a minute (--reseal-schedule).", stderr)
 	cfg.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -419,7 +459,9 @@ func keysRotateData(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if err := data.ring.Refresh(ctx); err != nil {
 		return err
 	}
-	n, err := resealAll(ctx, &clients.Service{DB: db, Keys: data.ring})
-	fmt.Fprintf(stdout, "Data key %d is the current one; client records sealed under it: %d.\n", id, n)
+	fmt.Fprintf(stdout, "Data key %d is the current one.\n", id)
+	_, err = resealAll(ctx, db, data.ring, func(what string, n int) {
+		fmt.Fprintf(stdout, "%s sealed under it: %d\n", what, n)
+	})
 	return err
 }

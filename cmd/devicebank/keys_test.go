@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
+	"github.com/devicebank/devicebank/notifications"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -403,29 +406,52 @@ func rotateDataOn(t *testing.T, engine storage.Dialect) {
 		}
 		ids = append(ids, c.ID)
 	}
-	before := svc.Clients.Keys.CurrentDataKey()
-	code, out, errOut := runCmd(t, "keys", "rotate-data")
-	if code != 0 || !strings.Contains(out, "client records sealed under it: 3") {
-		t.Fatalf("rotate-data: exit %d, %s%s", code, out, errOut)
-	}
-	var under []int64
-	if err := live.NewRaw("SELECT DISTINCT personal_key FROM clients").Scan(ctx, &under); err != nil {
+	request, err := svc.Eligibility.FileRequest(ctx, actor, eligibility.RequestInput{ClientID: ids[0], DeviceKind: "phone",
+		Reason: "to reach the housing office"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(under) != 1 || under[0] == before {
-		t.Fatalf("after rotate-data the records are under keys %v (before: %d)", under, before)
+	reminder := &notifications.Notification{Kind: notifications.Manual, DedupKey: "rotate-data", ClientID: &ids[0], Channel: "sms",
+		Language: "en", Body: "Hi Rana", Note: "the charger", ScheduledAt: time.Now()}
+	if _, err := svc.Notifications.Outbox.Enqueue(ctx, live, reminder); err != nil {
+		t.Fatal(err)
 	}
+	before := svc.Clients.Keys.CurrentDataKey()
+	code, out, errOut := runCmd(t, "keys", "rotate-data")
+	if code != 0 || !strings.Contains(out, "client records sealed under it: 3\n") ||
+		!strings.Contains(out, "device requests sealed under it: 1\n") || !strings.Contains(out, "notification texts sealed under it: 1\n") {
+		t.Fatalf("rotate-data: exit %d, %s%s", code, out, errOut)
+	}
+	for _, table := range []string{"clients.personal_key", "device_requests.sealed_key", "notifications.sealed_key"} {
+		name, column, _ := strings.Cut(table, ".")
+		var under []int64
+		if err := live.NewRaw("SELECT DISTINCT ? FROM ?", bun.Ident(column), bun.Ident(name)).Scan(ctx, &under); err != nil {
+			t.Fatal(err)
+		}
+		if len(under) != 1 || under[0] == before {
+			t.Fatalf("after rotate-data the rows of %s are under keys %v (before: %d)", name, under, before)
+		}
+	}
+	// An instance that has not refreshed reads every kind of row.
 	for i, id := range ids {
-		got, err := svc.Clients.Get(ctx, actor, id) // an instance that has not refreshed
+		got, err := svc.Clients.Get(ctx, actor, id)
 		if err != nil || got.LastName != fmt.Sprintf("Qasim%d", i) {
 			t.Fatalf("client %d: %+v, %v", id, got, err)
 		}
 	}
+	if got, err := svc.Eligibility.DeviceRequest(ctx, actor, request.ID); err != nil || got.Reason != request.Reason {
+		t.Fatalf("the request after rotate-data: %+v, %v", got, err)
+	}
+	listed, err := svc.Notifications.Notification(ctx, actor, reminder.ID)
+	if err != nil || listed.Body != "Hi Rana" {
+		t.Fatalf("the reminder after rotate-data: %+v, %v", listed, err)
+	}
 }
 
-// migrate seals the device requests stored before they were sealed, says
-// how many, and finds none the second time; the request reads as stored.
-func TestMigrateSealsStoredRequests(t *testing.T) {
+// migrate seals the device requests and reminder texts stored before they
+// were sealed, says how many, and finds none the second time; they read as
+// stored.
+func TestMigrateSealsStoredRequestsAndReminders(t *testing.T) {
 	for _, engine := range dbtest.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
@@ -449,8 +475,16 @@ func TestMigrateSealsStoredRequests(t *testing.T) {
 			if n, _ := res.RowsAffected(); n != 1 {
 				t.Fatalf("inserted %d requests", n)
 			}
+			// A reminder sent before texts were sealed.
+			if _, err := db.ExecContext(ctx, `INSERT INTO notifications (kind, dedup_key, recipient, client_id, channel, address,
+					language, body, note, status, scheduled_at, next_attempt_at, attempts, last_error, created_at, updated_at)
+				VALUES ('manual', 'sent-plain', 'client', ?, 'sms', '', 'en', 'Hi Rana, bring the charger', 'the charger', 'sent',
+					?, ?, 1, '', ?, ?)`, c.ID, time.Now(), time.Now(), time.Now(), time.Now()); err != nil {
+				t.Fatal(err)
+			}
 			code, out, errOut := runCmd(t, "migrate")
-			if code != 0 || !strings.Contains(out, "device requests sealed: 1 ") || strings.Contains(out, "up to date") {
+			if code != 0 || !strings.Contains(out, "device requests sealed: 1 ") || !strings.Contains(out, "notification texts sealed: 1 ") ||
+				strings.Contains(out, "up to date") {
 				t.Fatalf("migrate over a plain request: exit %d, %s%s", code, out, errOut)
 			}
 			if code, out, errOut := runCmd(t, "migrate"); code != 0 || !strings.Contains(out, "up to date") {
@@ -459,6 +493,13 @@ func TestMigrateSealsStoredRequests(t *testing.T) {
 			var stored string
 			if err := db.NewRaw("SELECT reason FROM device_requests").Scan(ctx, &stored); err != nil || !keyring.IsSealed(stored) {
 				t.Fatalf("the stored reason: %q, %v", stored, err)
+			}
+			if err := db.NewRaw("SELECT body FROM notifications").Scan(ctx, &stored); err != nil || !keyring.IsSealed(stored) {
+				t.Fatalf("the stored body: %q, %v", stored, err)
+			}
+			sent, _, err := svc.Notifications.List(ctx, actor, notifications.Filter{ClientID: c.ID}, storage.Page{})
+			if err != nil || len(sent) != 1 || sent[0].Body != "Hi Rana, bring the charger" {
+				t.Fatalf("the reminder after migrate: %+v, %v", sent, err)
 			}
 			list, _, err := svc.Eligibility.Requests(ctx, actor, eligibility.RequestFilter{ClientID: c.ID}, storage.Page{})
 			if err != nil || len(list) != 1 || list[0].Reason != "to call the housing office" ||

@@ -371,7 +371,7 @@ func serve(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := scheduleJob(jobCtx, scheduler, "retention", *retentionSpec, log, applyRetention(db, svc.Clients, log)); err != nil {
 		return err
 	}
-	if err := scheduleJob(jobCtx, scheduler, "reseal", *resealSpec, log, resealJob(svc.Clients, ring, log)); err != nil {
+	if err := scheduleJob(jobCtx, scheduler, "reseal", *resealSpec, log, resealJob(db, ring, log)); err != nil {
 		return err
 	}
 
@@ -487,7 +487,7 @@ func migrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			fmt.Fprintln(stdout, msg)
 		}
 	})
-	if len(applied) == 0 && phones.Converted == 0 && data.sealed == 0 && data.sealedRequests == 0 {
+	if len(applied) == 0 && phones.Converted == 0 && !data.sealedAny() {
 		fmt.Fprintln(stdout, "The database is up to date.")
 	}
 	for _, name := range applied {

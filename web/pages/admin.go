@@ -42,6 +42,10 @@ func (p *Pages) adminRoutes() []Route {
 		{"POST", "/agreement/terms", accounts.ManageAgreements, p.saveTerms},
 		{"GET", "/agreement/terms/:language/:version", accounts.ManageAgreements, p.termsVersionPage},
 		{"POST", "/agreement/agency", accounts.ManageAgreements, p.saveAgency},
+		{"GET", "/retention/policy", accounts.ManageUsers, p.retentionPage},
+		{"POST", "/retention/policy", accounts.ManageUsers, p.saveRetention},
+		{"GET", "/clients/:id/erase", accounts.ManageUsers, p.eraseClientForm},
+		{"POST", "/clients/:id/erase", accounts.ManageUsers, p.eraseClient},
 	}
 }
 
@@ -53,6 +57,7 @@ var adminPages = []NavItem{
 	{Path: "/eligibility/rules", Label: "Eligibility rules", Permission: accounts.ManageEligibility, About: "who qualifies for a device, and how the waitlist is ordered"},
 	{Path: "/reminders/policy", Label: "Reminder policy", Permission: accounts.ManageReminders, About: "which reminders go out, to whom and when"},
 	{Path: "/agreement/terms", Label: "Agreement terms and agency details", Permission: accounts.ManageAgreements, About: "the loan agreement's terms in each language, and what it prints of the agency"},
+	{Path: "/retention/policy", Label: "Retention policy", Permission: accounts.ManageUsers, About: "how long reminder texts, sign-in sessions and inactive clients' details are kept, and what the next run erases (a client is erased from their own page)"},
 }
 
 func (p *Pages) adminIndex(c *fiber.Ctx) error {

@@ -139,6 +139,7 @@ type clientPageData struct {
 	Income     string
 	CanEdit    bool
 	CanRequest bool
+	CanErase   bool // an admin: a link to erase the client
 	// The eligibility check, for a device of Kind (the page's ?kind=, a
 	// device kind, which names no one).
 	Kind     string
@@ -193,7 +194,7 @@ func (p *Pages) clientPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := clientPageData{Client: cl, Income: undisclosedDollars(cl.AnnualIncomeCents), CanEdit: a.Can(accounts.WriteClients),
+	d := clientPageData{Client: cl, Income: undisclosedDollars(cl.AnnualIncomeCents), CanEdit: a.Can(accounts.WriteClients), CanErase: a.Can(accounts.ManageUsers),
 		CanRequest: a.Can(accounts.FileRequests), Kind: "tablet", Kinds: kindOptions("")}
 	if k := c.Query("kind"); contains(eligibility.DeviceKinds, k) {
 		d.Kind = k
