@@ -134,6 +134,39 @@ func TestBrowserAdminPages(t *testing.T) {
 			t.Errorf("version 2: %q", b.text("main"))
 		}
 		b.check("agreement-terms-version")
+
+		// The retention policy, with a mistake first.
+		b.open("/retention/policy")
+		b.check("retention-policy")
+		b.fill("inactive_client_years", "0")
+		if status := b.submit(`main form[action="/retention/policy"] button[type="submit"]`); status != 422 ||
+			!strings.Contains(b.text("#f-inactive_client_years-error"), "from 1 to 50") {
+			t.Errorf("a bad retention policy: %d, %q", status, b.text("main"))
+		}
+		b.check("retention-policy-errors")
+		b.fill("inactive_client_years", "6")
+		if status := b.submit(`main form[action="/retention/policy"] button[type="submit"]`); status != 200 || !strings.Contains(b.text(".notice"), "saved") {
+			t.Errorf("a good retention policy: %d, %q", status, b.text("main"))
+		}
+
+		// A client erased from their page.
+		_, sw := e.user(accounts.SocialWorker)
+		client := e.client(sw)
+		b.open(path("/clients/%d", client))
+		if status := b.submit(path(`main a[href="/clients/%d/erase"]`, client)); status != 200 || !strings.HasPrefix(b.text("h1"), "Erase Ana") {
+			t.Fatalf("the erasure page: %d, %q", status, b.text("main"))
+		}
+		b.check("client-erase")
+		b.fill("reason", "the client asked on 2026-12-01")
+		erase := path(`main form[action="/clients/%d/erase"] button[type="submit"]`, client)
+		if status := b.submit(erase); status != 422 || !strings.Contains(b.text("#f-confirm-error"), "tick the box") {
+			t.Errorf("an erasure not confirmed: %d, %q", status, b.text("main"))
+		}
+		b.eval(`document.getElementById("f-confirm").checked = true`)
+		if status := b.submit(erase); status != 200 || b.text("h1") != "Client erased" {
+			t.Errorf("the erasure: %d, %q", status, b.text("main"))
+		}
+		b.check("client-erased")
 	})
 }
 
