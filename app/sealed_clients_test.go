@@ -386,3 +386,32 @@ func TestANewDataKeyKeepsEveryRecordReadable(t *testing.T) {
 		}
 	})
 }
+
+// A list shows each client as their record now reads, though an instance
+// keeps the names it opened: a renamed client is listed by the new name,
+// by this instance and by another that listed them before the change.
+func TestAListShowsTheRecordAsLastSealed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		worker := f.actor(accounts.SocialWorker)
+		other := app.New(db, app.Options{Keys: dbtest.Keys(t, db), Now: f.clock.Now}) // a second instance
+		id := f.createSealed(worker, sealedPeople[0]).ID
+		names := func(svc *app.Services) string {
+			list, _, err := svc.Clients.List(ctx, worker, clients.Filter{}, storage.Page{})
+			if err != nil || len(list) != 1 || list[0].ID != id {
+				t.Fatalf("the list: %+v, %v", list, err)
+			}
+			return list[0].FirstName + " " + list[0].LastName
+		}
+		if a, b := names(f.svc), names(other); a != "Zephyrine Quillabamba" || b != a {
+			t.Fatalf("listed as %q and %q", a, b)
+		}
+		if _, err := other.Clients.Update(ctx, worker, id, clients.Input{LastName: str("Quillabamba-Ruiz")}); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := names(f.svc), names(other); a != "Zephyrine Quillabamba-Ruiz" || b != a {
+			t.Fatalf("after the change, listed as %q and %q", a, b)
+		}
+	})
+}

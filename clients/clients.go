@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"golang.org/x/text/language"
@@ -128,7 +129,9 @@ type Service struct {
 	// the client is erased (Anonymise).
 	Requests Redactor
 
-	ids idPool
+	ids           idPool
+	listingsOnce  sync.Once
+	listingsCache *lru.Cache[int64, listing]
 }
 
 // Redactor erases, within db, what the records of another domain say of

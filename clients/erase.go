@@ -132,5 +132,8 @@ func (s *Service) Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now ti
 	if err := s.Requests.Redact(ctx, tx, erased); err != nil {
 		return nil, err
 	}
+	// Their names leave this instance's memory now; another instance's
+	// never match the erased record again, and age out.
+	s.forget(erased)
 	return erased, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 
 	"github.com/devicebank/devicebank/calendar"
@@ -145,15 +146,63 @@ func (s *Service) opened(id int64, sealed string) (personal, error) {
 // still shows everyone else, and a read of that client fails.
 const Unreadable = "(record does not open)"
 
-// listed is the client's record opened for a list: what opened gives,
-// or, for a record that does not open, Unreadable as the case number and
-// names.
+// listed is what a list shows of client id, whose sealed record is
+// sealed: the case number and names (the rest of personal left empty), or
+// Unreadable for a record that does not open. The names of the records
+// listed recently are kept opened in memory (listings), so that a list of
+// thousands opens only the records changed since.
 func (s *Service) listed(id int64, sealed string) personal {
+	version := sealedVersion(sealed)
+	if l, ok := s.listings().Get(id); ok && l.version == version {
+		return personal{CaseNumber: l.caseNumber, FirstName: l.firstName, LastName: l.lastName}
+	}
 	p, err := s.opened(id, sealed)
 	if err != nil {
 		return personal{CaseNumber: Unreadable, FirstName: Unreadable, LastName: Unreadable}
 	}
-	return p
+	s.listings().Add(id, listing{version: version, caseNumber: p.CaseNumber, firstName: p.FirstName, lastName: p.LastName})
+	return personal{CaseNumber: p.CaseNumber, FirstName: p.FirstName, LastName: p.LastName}
+}
+
+// listing is a client's case number and names as opened from one version
+// of their sealed record.
+type listing struct {
+	version                         string // sealedVersion of the record opened
+	caseNumber, firstName, lastName string
+}
+
+// listingsSize bounds how many clients' listings an instance keeps: some
+// 100 bytes each.
+const listingsSize = 20_000
+
+// sealedVersion names one sealing of a record: the start of the sealed
+// value, which holds the data key's id and the nonce, random for every
+// seal. A record copied from another row brings that row's nonce, so it
+// is never taken for this row's version (and then does not open).
+func sealedVersion(sealed string) string {
+	const n = len("dbk1:") + 40 // 30 bytes in base64: the key id (4), the nonce (24), 2 more
+	if len(sealed) > n {
+		return sealed[:n]
+	}
+	return sealed
+}
+
+func (s *Service) listings() *lru.Cache[int64, listing] {
+	s.listingsOnce.Do(func() {
+		c, err := lru.New[int64, listing](listingsSize)
+		if err != nil {
+			panic(err) // only for a size below 1
+		}
+		s.listingsCache = c
+	})
+	return s.listingsCache
+}
+
+// forget drops what the instance keeps opened of clients ids (erased).
+func (s *Service) forget(ids []int64) {
+	for _, id := range ids {
+		s.listings().Remove(id)
+	}
 }
 
 // postalPrefix is the start of a postal code kept in plain text for
@@ -205,7 +254,8 @@ func (s *Service) PostalMatch(ctx context.Context, prefix string) (string, []any
 	}
 	ids := []int64{0} // IN () is not SQL
 	for _, r := range rows {
-		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(s.listed(r.ID, r.Personal).PostalCode)), prefix) {
+		p, err := s.opened(r.ID, r.Personal)
+		if err == nil && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(p.PostalCode)), prefix) {
 			ids = append(ids, r.ID)
 		}
 	}
