@@ -138,7 +138,7 @@ func New(db *storage.DB, opts Options) *Services {
 	ag := &agency.Service{DB: db, Now: now, Defaults: agency.Details{Name: opts.AgencyName, Address: opts.AgencyAddress,
 		Phone: opts.AgencyPhone, Email: opts.AgencyEmail, Currency: opts.Currency, Logo: opts.AgencyLogo}}
 	agencyName := func(ctx context.Context) string { return ag.Get(ctx).Name }
-	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName,
+	inv := &inventory.Service{DB: db, Now: now, Location: loc, Clients: cl, Agency: opts.AgencyName, Keys: opts.Keys,
 		AgencyOf: agencyName, Funding: fund}
 	elig := &eligibility.Service{DB: db, Now: now, Location: loc, Clients: cl, Lending: inv, Keys: opts.Keys}
 	inv.Waitlist = elig

@@ -121,7 +121,7 @@ func (s *Service) Anonymise(ctx context.Context, tx bun.IDB, ids []int64, now ti
 		tx.NewUpdate().Table("notifications").
 			Set("body = ''").Set("address = ''").Set("note = ''").Set("sealed_key = NULL").Set("last_error = ''").Set("erased_at = ?", now).
 			Where("client_id IN (?)", in), // one being sent too: the outbox keeps no text of a row erased
-		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").
+		tx.NewUpdate().Table("loans").Set("notes = ''").Set("return_notes = ''").Set("lost_notes = ''").Set("sealed_key = NULL").
 			Where("client_id IN (?)", in),
 	}
 	for _, q := range steps {

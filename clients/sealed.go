@@ -382,10 +382,9 @@ func (s *Service) CaseNumber(id int64, sealed string) string {
 // and its key, personal_key.
 var sealedClients = keyring.SealedTable{Name: "clients", KeyColumn: "personal_key", Columns: []string{"personal"}}
 
-// Reseal seals again, under the current data key, the client records
-// sealed under an older one (after keyring.RotateData), up to sealBatch of
-// them in one transaction, and returns how many it resealed
-// (keyring.Ring.Reseal).
+// Reseal seals again, under the current data key, every client record
+// sealed under an older one (after keyring.RotateData), sealBatch per
+// transaction, and returns how many it resealed (keyring.Ring.Reseal).
 func (s *Service) Reseal(ctx context.Context) (int, error) {
 	return s.keys().Reseal(ctx, s.DB, sealedClients, sealBatch)
 }

@@ -121,14 +121,12 @@ var sealedRequests = func() keyring.SealedTable {
 // The plain values may linger in the database's free pages until it is
 // vacuumed (docs/privacy.md).
 func (s *Service) SealStored(ctx context.Context) (int, error) {
-	return keyring.Until(ctx, func(ctx context.Context) (int, error) {
-		return s.keys().SealUnrecorded(ctx, s.DB, sealedRequests, sealBatch)
-	})
+	return s.keys().SealUnrecorded(ctx, s.DB, sealedRequests, sealBatch)
 }
 
-// Reseal seals again, under the current data key, up to sealBatch device
-// requests sealed under an older one (after keyring.RotateData), and
-// returns how many (keyring.Ring.Reseal).
+// Reseal seals again, under the current data key, every device request
+// sealed under an older one (after keyring.RotateData), sealBatch per
+// transaction, and returns how many (keyring.Ring.Reseal).
 func (s *Service) Reseal(ctx context.Context) (int, error) {
 	return s.keys().Reseal(ctx, s.DB, sealedRequests, sealBatch)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/devicebank/devicebank/apperr"
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/calendar"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 )
@@ -160,6 +161,8 @@ type Service struct {
 	AgencyOf func(context.Context) string
 	// Funding checks the funding source a device or a data plan names.
 	Funding FundingSources
+	// Keys seal a loan's notes (sealed.go).
+	Keys *keyring.Ring
 }
 
 // FundingSources is what inventory needs to know about funding sources.

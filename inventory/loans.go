@@ -41,25 +41,27 @@ const MaxNotesLength = 2000
 type Loan struct {
 	bun.BaseModel `bun:"table:loans,alias:l"`
 
-	ID                 int64         `bun:"id,pk,autoincrement" json:"id"`
-	ClientID           int64         `bun:"client_id" json:"client_id"`
-	DeviceID           int64         `bun:"device_id" json:"device_id"`
-	DeviceKind         Kind          `bun:"device_kind" json:"device_kind"` // one open loan of each kind per client
-	DataPlanID         *int64        `bun:"data_plan_id" json:"data_plan_id"`
-	Status             LoanStatus    `bun:"status" json:"status"`
-	DueOn              calendar.Date `bun:"due_on,type:date" json:"due_on"`
-	Renewals           int           `bun:"renewals" json:"renewals"`
-	Notes              string        `bun:"notes" json:"notes"`
-	IssuedAt           time.Time     `bun:"issued_at" json:"issued_at"`
-	IssuedBy           int64         `bun:"issued_by" json:"issued_by"`
-	ReturnedAt         *time.Time    `bun:"returned_at" json:"returned_at"`
-	ReturnCondition    string        `bun:"return_condition" json:"return_condition"`
-	ReturnNotes        string        `bun:"return_notes" json:"return_notes"`
-	LostAt             *time.Time    `bun:"lost_at" json:"lost_at"`
-	LostNotes          string        `bun:"lost_notes" json:"lost_notes"`
-	RecoveredAt        *time.Time    `bun:"recovered_at" json:"recovered_at"`
-	RecoveredCondition string        `bun:"recovered_condition" json:"recovered_condition"`
-	UpdatedAt          time.Time     `bun:"updated_at" json:"updated_at"`
+	ID              int64         `bun:"id,pk,autoincrement" json:"id"`
+	ClientID        int64         `bun:"client_id" json:"client_id"`
+	DeviceID        int64         `bun:"device_id" json:"device_id"`
+	DeviceKind      Kind          `bun:"device_kind" json:"device_kind"` // one open loan of each kind per client
+	DataPlanID      *int64        `bun:"data_plan_id" json:"data_plan_id"`
+	Status          LoanStatus    `bun:"status" json:"status"`
+	DueOn           calendar.Date `bun:"due_on,type:date" json:"due_on"`
+	Renewals        int           `bun:"renewals" json:"renewals"`
+	Notes           string        `bun:"notes" json:"notes"`
+	IssuedAt        time.Time     `bun:"issued_at" json:"issued_at"`
+	IssuedBy        int64         `bun:"issued_by" json:"issued_by"`
+	ReturnedAt      *time.Time    `bun:"returned_at" json:"returned_at"`
+	ReturnCondition string        `bun:"return_condition" json:"return_condition"`
+	ReturnNotes     string        `bun:"return_notes" json:"return_notes"`
+	LostAt          *time.Time    `bun:"lost_at" json:"lost_at"`
+	LostNotes       string        `bun:"lost_notes" json:"lost_notes"`
+	// SealedKey is the data key the notes are sealed under (sealed.go).
+	SealedKey          *int64     `bun:"sealed_key" json:"-"`
+	RecoveredAt        *time.Time `bun:"recovered_at" json:"recovered_at"`
+	RecoveredCondition string     `bun:"recovered_condition" json:"recovered_condition"`
+	UpdatedAt          time.Time  `bun:"updated_at" json:"updated_at"`
 	// Overdue is computed: open and past its due date.
 	Overdue bool `bun:"-" json:"overdue"`
 }
@@ -206,7 +208,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			return tx.NewRaw("INSERT INTO loans (client_id, device_id, device_kind, data_plan_id, status, due_on, renewals, notes, issued_at, issued_by, "+
 				"return_condition, return_notes, lost_notes, recovered_condition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?) RETURNING id",
 				p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10))
-		}, []any{loan.ClientID, loan.DeviceID, loan.DeviceKind, loan.DataPlanID, loan.Status, loan.DueOn, loan.Renewals, loan.Notes,
+		}, []any{loan.ClientID, loan.DeviceID, loan.DeviceKind, loan.DataPlanID, loan.Status, loan.DueOn, loan.Renewals, "",
 			loan.IssuedAt, loan.IssuedBy, loan.UpdatedAt}, &loan.ID)
 		if err != nil {
 			switch {
@@ -219,6 +221,14 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 					in.ClientID, device.Kind)
 			}
 			return storage.Err(err, "loan")
+		}
+		// The notes go in once the loan has its id, which their seal binds.
+		if loan.Notes != "" {
+			sealed := s.sealedNotes(loan)
+			if _, err := setNotes(tx.NewUpdate().Table("loans").Where("id = ?", loan.ID), func(i int) any { return sealed[i] }).
+				Exec(ctx); err != nil {
+				return storage.Err(err, "loan")
+			}
 		}
 		// The client's first loan, which the utilization report counts new
 		// clients by (migration 0021), rather than looking through every
@@ -324,7 +334,7 @@ func (s *Service) loadLoan(ctx context.Context, db bun.IDB, actor *accounts.Acto
 	if err != nil {
 		return nil, storage.Err(err, "loan")
 	}
-	return l, nil
+	return l, s.openNotes(l)
 }
 
 // Statements of every loan's way, kept prepared.
@@ -395,6 +405,7 @@ func (s *Service) ListLoans(ctx context.Context, actor *accounts.Actor, f LoanFi
 	if err != nil {
 		return nil, 0, storage.Err(err, "loans")
 	}
+	s.openListed(out)
 	for i := range out {
 		s.finish(&out[i])
 	}
@@ -565,9 +576,9 @@ func (s *Service) ReturnLoan(ctx context.Context, actor *accounts.Actor, id int6
 			l.Status, l.ReturnedAt, l.ReturnCondition, l.ReturnNotes = LoanReturned, &now, in.Condition, in.Notes
 			return loanChange{hot: &returnUpdate,
 				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
-					return q.Set("status = ?", p(0)).Set("returned_at = ?", p(1)).Set("return_condition = ?", p(2)).Set("return_notes = ?", p(3))
+					return setNotes(q.Set("status = ?", p(0)).Set("returned_at = ?", p(1)).Set("return_condition = ?", p(2)), p.From(3))
 				},
-				args: []any{l.Status, now, in.Condition, in.Notes},
+				args: append([]any{l.Status, now, in.Condition}, s.sealedNotes(l)...),
 				move: deviceMove{OnLoan, Inspection, in.Condition}, details: map[string]any{"condition": in.Condition, "texts": audit.FieldsGiven(map[string]any{"notes": in.Notes})}}
 		})
 }
@@ -639,9 +650,9 @@ func (s *Service) MarkLost(ctx context.Context, actor *accounts.Actor, id int64,
 			l.Status, l.LostAt, l.LostNotes = LoanLost, &now, in.Notes
 			return loanChange{hot: &lostUpdate,
 				set: func(q *bun.UpdateQuery, p storage.Param) *bun.UpdateQuery {
-					return q.Set("status = ?", p(0)).Set("lost_at = ?", p(1)).Set("lost_notes = ?", p(2))
+					return setNotes(q.Set("status = ?", p(0)).Set("lost_at = ?", p(1)), p.From(2))
 				},
-				args: []any{l.Status, now, in.Notes},
+				args: append([]any{l.Status, now}, s.sealedNotes(l)...),
 				move: deviceMove{From: OnLoan, To: Lost}, details: map[string]any{"texts": audit.FieldsGiven(map[string]any{"notes": in.Notes})}}
 		})
 }
@@ -687,6 +698,7 @@ func (s *Service) LoansOfClient(ctx context.Context, db bun.IDB, clientID int64)
 	if err := db.NewSelect().Model(&out).Where("l.client_id = ?", clientID).OrderExpr("l.id").Scan(ctx); err != nil {
 		return nil, storage.Err(err, "loans")
 	}
+	s.openListed(out)
 	for i := range out {
 		s.finish(&out[i])
 	}

@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,11 +28,31 @@ type SealedTable struct {
 // are sealed under any key, or plain, written before they were sealed.
 const Unrecorded = 0
 
-// SealUnrecorded seals, under the current data key, up to batch rows of t
-// whose key is Unrecorded and that hold a plain value (Plain), and returns
-// how many rows it wrote. The service runs it until none is left after its
-// migrations, before such a row is read; the Unrecorded rows whose values
-// are all sealed already are left to Reseal, in the background.
+// UnopenedError is what a pass of SealUnrecorded or Reseal reports when
+// some sealed values did not open (damaged, or moved from another row):
+// they were left as they are, every other value of their rows was sealed,
+// and the pass went on. It names the rows, never a value.
+type UnopenedError struct {
+	Table string
+	IDs   []int64
+}
+
+func (e *UnopenedError) Error() string {
+	ids := e.IDs
+	more := ""
+	if len(ids) > 10 {
+		ids, more = ids[:10], fmt.Sprintf(" and %d more", len(e.IDs)-10)
+	}
+	return fmt.Sprintf("%s: values of %d rows do not open (damaged, or copied from another row) and were left as they are: ids %v%s",
+		e.Table, len(e.IDs), ids, more)
+}
+
+// SealUnrecorded seals, under the current data key, every row of t whose
+// key is Unrecorded and that holds a plain value (Plain), batch rows per
+// transaction, and returns how many rows it wrote. The service runs it
+// after its migrations, before such a row is read; the Unrecorded rows
+// whose values are all sealed already are left to Reseal, in the
+// background.
 func (r *Ring) SealUnrecorded(ctx context.Context, db bun.IDB, t SealedTable, batch int) (int, error) {
 	var plain []string
 	args := []any{bun.Ident(t.KeyColumn), Unrecorded}
@@ -42,26 +63,12 @@ func (r *Ring) SealUnrecorded(ctx context.Context, db bun.IDB, t SealedTable, ba
 	return r.reseal(ctx, db, t, batch, "? = ? AND ("+strings.Join(plain, " OR ")+")", args...)
 }
 
-// Until runs step (SealUnrecorded or Reseal) until it writes nothing, or
-// ctx ends, and returns how many rows it wrote in all.
-func Until(ctx context.Context, step func(context.Context) (int, error)) (int, error) {
-	total := 0
-	for ctx.Err() == nil {
-		n, err := step(ctx)
-		total += n
-		if err != nil || n == 0 {
-			return total, err
-		}
-	}
-	return total, ctx.Err()
-}
-
-// Reseal seals again, under the current data key, up to batch rows of t
-// sealed under another one (after RotateData, or Unrecorded), and returns
-// how many it wrote: 0 when none is left, or when every row read was
-// changed meanwhile (each write is conditional on the row's values being
-// those read, so an edit or another instance's reseal is kept; a later
-// call finds what is left).
+// Reseal seals again, under the current data key, every row of t sealed
+// under another one (after RotateData, or Unrecorded), batch rows per
+// transaction, and returns how many rows it wrote. Each write is
+// conditional on the row's values being those read, so an edit or another
+// instance's reseal meanwhile is kept (and a row an instance that has not
+// learnt of the new key writes is found by the next pass).
 func (r *Ring) Reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int) (int, error) {
 	// Two ranges rather than <>: an index scan of the key column, so that
 	// a job run every minute reads nothing when nothing is left.
@@ -69,73 +76,126 @@ func (r *Ring) Reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int)
 	return r.reseal(ctx, db, t, batch, "(? < ? OR ? > ?)", key, current, key, current)
 }
 
+// reseal is one pass over the rows of t matching where, in order of id,
+// batch rows per transaction.
 func (r *Ring) reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int, where string, args ...any) (int, error) {
-	written := 0
-	err := storage.InTx(ctx, db, func(tx bun.Tx) error {
-		columns := append([]string{"id"}, t.Columns...)
-		rows, err := tx.NewSelect().Table(t.Name).Column(columns...).Where(where, args...).OrderExpr("id").Limit(int64(batch)).Rows(ctx)
+	written, after := 0, int64(0)
+	var unopened []int64
+	for {
+		var rows []sealedRow
+		n, bad := 0, []int64(nil)
+		err := storage.InTx(ctx, db, func(tx bun.Tx) error {
+			var err error
+			if rows, err = readSealed(ctx, tx, t, batch, after, where, args); err != nil {
+				return err
+			}
+			n, bad = 0, nil
+			for _, rw := range rows {
+				ok, opened, err := r.resealRow(ctx, tx, t, rw)
+				if err != nil {
+					return err
+				}
+				if ok {
+					n++
+				}
+				if !opened {
+					bad = append(bad, rw.id)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return storage.Err(err, t.Name)
+			return written, fmt.Errorf("seal %s under the current data key: %w", t.Name, err)
 		}
-		type row struct {
-			id     int64
-			values []sql.NullString
+		written, unopened = written+n, append(unopened, bad...)
+		if len(rows) < batch {
+			break
 		}
-		var read []row
-		for rows.Next() {
-			rw := row{values: make([]sql.NullString, len(t.Columns))}
-			dest := []any{&rw.id}
-			for i := range rw.values {
-				dest = append(dest, &rw.values[i])
-			}
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return storage.Err(err, t.Name)
-			}
-			read = append(read, rw)
-		}
-		if err := rows.Close(); err != nil {
-			return storage.Err(err, t.Name)
-		}
-		if err := rows.Err(); err != nil {
-			return storage.Err(err, t.Name)
-		}
-		for _, rw := range read {
-			q := tx.NewUpdate().Table(t.Name).Where("id = ?", rw.id)
-			var key any // NULL: nothing sealed
-			for i, column := range t.Columns {
-				old := rw.values[i].String
-				plain := old
-				if IsSealed(old) {
-					if plain, err = r.Unseal(old, Place{Table: t.Name, Column: column, Row: rw.id}); err != nil {
-						return err
-					}
-				}
-				sealed := r.Seal(plain, Place{Table: t.Name, Column: column, Row: rw.id})
-				if sealed != "" {
-					key = SealedUnder(sealed)
-				}
-				q.Set("? = ?", bun.Ident(column), sealed)
-				if rw.values[i].Valid {
-					q.Where("? = ?", bun.Ident(column), old)
-				} else {
-					q.Where("? IS NULL", bun.Ident(column))
-				}
-			}
-			res, err := q.Set("? = ?", bun.Ident(t.KeyColumn), key).Exec(ctx)
-			if err != nil {
-				return storage.Err(err, t.Name)
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				written++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("seal %s under the current data key: %w", t.Name, err)
+		after = rows[len(rows)-1].id
+	}
+	if len(unopened) > 0 {
+		return written, &UnopenedError{Table: t.Name, IDs: unopened}
 	}
 	return written, nil
+}
+
+// sealedRow is a row's id and its sealed columns as read.
+type sealedRow struct {
+	id     int64
+	values []sql.NullString
+}
+
+// readSealed reads, within tx, up to batch rows of t matching where with
+// an id above after, in order of id.
+func readSealed(ctx context.Context, tx bun.Tx, t SealedTable, batch int, after int64, where string, args []any) ([]sealedRow, error) {
+	columns := append([]string{"id"}, t.Columns...)
+	rows, err := tx.NewSelect().Table(t.Name).Column(columns...).Where(where, args...).Where("id > ?", after).
+		OrderExpr("id").Limit(int64(batch)).Rows(ctx)
+	if err != nil {
+		return nil, storage.Err(err, t.Name)
+	}
+	defer rows.Close()
+	var out []sealedRow
+	for rows.Next() {
+		rw := sealedRow{values: make([]sql.NullString, len(t.Columns))}
+		dest := []any{&rw.id}
+		for i := range rw.values {
+			dest = append(dest, &rw.values[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, storage.Err(err, t.Name)
+		}
+		out = append(out, rw)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storage.Err(err, t.Name)
+	}
+	return out, rows.Close()
+}
+
+// resealRow seals rw's values again under the current data key, within
+// tx, if the row still holds them, and reports whether it wrote the row
+// and whether every value opened. A value that does not open is left as
+// it is; the key column then names the key of the others, or, when none
+// was sealed again, the row is left untouched (a later pass reports it
+// again: it needs someone to look at it).
+func (r *Ring) resealRow(ctx context.Context, tx bun.Tx, t SealedTable, rw sealedRow) (wrote, opened bool, err error) {
+	q := tx.NewUpdate().Table(t.Name).Where("id = ?", rw.id)
+	var sealed []string
+	opened = true
+	for i, column := range t.Columns {
+		at := Place{Table: t.Name, Column: column, Row: rw.id}
+		old := rw.values[i].String
+		plain := old
+		if IsSealed(old) {
+			var err error
+			if plain, err = r.Unseal(old, at); err != nil {
+				if !errors.Is(err, ErrCannotOpen) {
+					return false, false, err
+				}
+				opened = false
+				continue
+			}
+		}
+		v := r.Seal(plain, at)
+		sealed = append(sealed, v)
+		q.Set("? = ?", bun.Ident(column), v)
+		if rw.values[i].Valid {
+			q.Where("? = ?", bun.Ident(column), old)
+		} else {
+			q.Where("? IS NULL", bun.Ident(column))
+		}
+	}
+	key := KeyOf(sealed...)
+	if !opened && key == nil {
+		return false, false, nil
+	}
+	res, err := q.Set("? = ?", bun.Ident(t.KeyColumn), key).Exec(ctx)
+	if err != nil {
+		return false, opened, storage.Err(err, t.Name)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, opened, nil
 }
 
 // KeyOf is the key column's value for a row holding sealed: the data key

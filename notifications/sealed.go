@@ -39,12 +39,20 @@ func (o *Outbox) keys() *keyring.Ring {
 	return o.Keys
 }
 
-// open opens n's body and note, as read from its row.
-func (o *Outbox) open(n *Notification) error {
-	for _, f := range []struct {
+// texts are n's body and note, with their columns.
+func texts(n *Notification) []struct {
+	column string
+	value  *string
+} {
+	return []struct {
 		column string
 		value  *string
-	}{{"body", &n.Body}, {"note", &n.Note}} {
+	}{{"body", &n.Body}, {"note", &n.Note}}
+}
+
+// open opens n's body and note, as read from its row.
+func (o *Outbox) open(n *Notification) error {
+	for _, f := range texts(n) {
 		plain, err := o.keys().Unseal(*f.value, textPlace(f.column, n.ID))
 		if err != nil {
 			return fmt.Errorf("notification %d: %w", n.ID, err)
@@ -55,22 +63,17 @@ func (o *Outbox) open(n *Notification) error {
 }
 
 // openAll opens the body and note of each of ns, for a list: a text that
-// does not open is shown as UnreadableText.
+// does not open is shown as UnreadableText, the other as it is.
 func (o *Outbox) openAll(ns []Notification) {
 	for i := range ns {
-		n := &ns[i]
-		body, note := n.Body, n.Note
-		if o.open(n) != nil {
-			n.Body, n.Note = unreadable(body), unreadable(note)
+		for _, f := range texts(&ns[i]) {
+			plain, err := o.keys().Unseal(*f.value, textPlace(f.column, ns[i].ID))
+			if err != nil {
+				plain = UnreadableText
+			}
+			*f.value = plain
 		}
 	}
-}
-
-func unreadable(v string) string {
-	if v == "" {
-		return ""
-	}
-	return UnreadableText
 }
 
 // setTexts sets on q n's body and note (opened) sealed afresh, and the key
@@ -88,14 +91,12 @@ func (o *Outbox) setTexts(q *bun.UpdateQuery, n *Notification) *bun.UpdateQuery 
 // cannot seal, so the service runs it after its migrations, as
 // clients.Service.SealStored.
 func (o *Outbox) SealStored(ctx context.Context) (int, error) {
-	return keyring.Until(ctx, func(ctx context.Context) (int, error) {
-		return o.keys().SealUnrecorded(ctx, o.DB, sealedNotifications, sealBatch)
-	})
+	return o.keys().SealUnrecorded(ctx, o.DB, sealedNotifications, sealBatch)
 }
 
-// Reseal seals again, under the current data key, up to sealBatch
-// notifications whose texts are under an older one (after
-// keyring.RotateData), and returns how many (keyring.Ring.Reseal).
+// Reseal seals again, under the current data key, every notification
+// whose texts are under an older one (after keyring.RotateData), sealBatch
+// per transaction, and returns how many (keyring.Ring.Reseal).
 func (o *Outbox) Reseal(ctx context.Context) (int, error) {
 	return o.keys().Reseal(ctx, o.DB, sealedNotifications, sealBatch)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/notifications"
@@ -298,8 +299,8 @@ func replaceFile(path string, b []byte) error {
 // data key (keys rotate-data, serve's reseal job).
 type sealedKind struct {
 	what   string                             // "client records"
-	stored func(context.Context) (int, error) // seals rows stored plain, until none is left
-	reseal func(context.Context) (int, error) // reseals one batch under an older key
+	stored func(context.Context) (int, error) // seals the rows stored plain
+	reseal func(context.Context) (int, error) // reseals the rows under an older key
 }
 
 // sealedKinds are the kinds of sealed rows db holds, opened with ring.
@@ -307,10 +308,12 @@ func sealedKinds(db *storage.DB, ring *keyring.Ring) []sealedKind {
 	cl := &clients.Service{DB: db, Keys: ring}
 	el := &eligibility.Service{DB: db, Keys: ring}
 	ob := &notifications.Outbox{DB: db, Keys: ring}
+	inv := &inventory.Service{DB: db, Keys: ring}
 	return []sealedKind{
 		{"client records", cl.SealStored, cl.Reseal},
 		{"device requests", el.SealStored, el.Reseal},
 		{"notification texts", ob.SealStored, ob.Reseal},
+		{"loan notes", inv.SealStored, inv.Reseal},
 	}
 }
 
@@ -326,6 +329,9 @@ type unlocked struct {
 	ring     *keyring.Ring
 	madeFile string
 	sealed   []sealedCount
+	// unopened are the rows whose sealed values did not open while the
+	// others were sealed (keyring.UnopenedError): left as they are.
+	unopened []error
 	// vacuumErr is why the database could not be vacuumed after sealing
 	// (nil when it was, or needed not be): the plain values sealed may
 	// linger in its free pages.
@@ -343,8 +349,9 @@ func (u unlocked) sealedAny() bool {
 }
 
 // openData opens the database's keys (openKeyring), then seals the rows
-// (client records, device requests, notification texts) written before
-// they were sealed, which SQL cannot. On SQLite a VACUUM follows a first
+// (client records, device requests, notification texts, loan notes)
+// written before they were sealed, which SQL cannot. A value that does
+// not open (damaged) is left as it is and reported, not a reason to stop. On SQLite a VACUUM follows a first
 // sealing, so the plain values leave the file's free pages too
 // (PostgreSQL's are reclaimed by its vacuum: privacy.md).
 func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error) {
@@ -355,7 +362,11 @@ func (c *config) openData(ctx context.Context, db *storage.DB) (unlocked, error)
 	}
 	for _, k := range sealedKinds(db, u.ring) {
 		n, err := k.stored(ctx)
-		if err != nil {
+		var unopened *keyring.UnopenedError
+		switch {
+		case errors.As(err, &unopened):
+			u.unopened = append(u.unopened, err)
+		case err != nil:
 			return u, fmt.Errorf("seal the %s stored before they were sealed: %w", k.what, err)
 		}
 		u.sealed = append(u.sealed, sealedCount{k.what, n})
@@ -377,6 +388,9 @@ func (u unlocked) report(say func(level slog.Level, msg string)) {
 		if c.n > 0 {
 			say(slog.LevelInfo, fmt.Sprintf("%s sealed: %d (stored before they were sealed)", c.what, c.n))
 		}
+	}
+	for _, err := range u.unopened {
+		say(slog.LevelWarn, err.Error())
 	}
 	if u.vacuumErr != nil {
 		say(slog.LevelWarn, "the database could not be vacuumed after sealing the values stored plain, so they may "+
@@ -402,22 +416,28 @@ func resealJob(db *storage.DB, ring *keyring.Ring, log *slog.Logger) func(ctx co
 	}
 }
 
-// resealAll reseals every kind of sealed row until none is left under an
-// older key (or ctx ends), telling done of each kind it resealed, and
-// returns how many rows in all.
+// resealAll reseals every kind of sealed row under an older key, telling
+// done of each kind it resealed, and returns how many rows in all. Values
+// that do not open (keyring.UnopenedError) are reported with the rest
+// done; another failure stops it.
 func resealAll(ctx context.Context, db *storage.DB, ring *keyring.Ring, done func(what string, n int)) (int, error) {
 	total := 0
+	var unopened []error
 	for _, k := range sealedKinds(db, ring) {
-		n, err := keyring.Until(ctx, k.reseal)
+		n, err := k.reseal(ctx)
 		total += n
 		if n > 0 {
 			done(k.what, n)
 		}
-		if err != nil {
+		var u *keyring.UnopenedError
+		switch {
+		case errors.As(err, &u):
+			unopened = append(unopened, err)
+		case err != nil:
 			return total, fmt.Errorf("%s: %w", k.what, err)
 		}
 	}
-	return total, nil
+	return total, errors.Join(unopened...)
 }
 
 // keysRotateData makes a new data key and seals every sealed row under it;

@@ -18,8 +18,10 @@ import (
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
+	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
+	"github.com/devicebank/devicebank/inventory"
 	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/notifications"
@@ -416,13 +418,30 @@ func rotateDataOn(t *testing.T, engine storage.Dialect) {
 	if _, err := svc.Notifications.Outbox.Enqueue(ctx, live, reminder); err != nil {
 		t.Fatal(err)
 	}
+	co, err := svc.Accounts.CreateUser(ctx, nil, accounts.NewUser{Email: "co@agency.test", Name: "Coordinator", Role: accounts.Coordinator,
+		Password: "a long test password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coordinator := &accounts.Actor{ID: co.ID, Role: co.Role}
+	kind, make_, model := inventory.Kind("tablet"), "Acme", "T1"
+	device, err := svc.Inventory.CreateDevice(ctx, coordinator, inventory.DeviceInput{Kind: &kind, Make: &make_, Model: &model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loan, err := svc.Inventory.IssueLoan(ctx, coordinator, inventory.IssueInput{ClientID: ids[0], DeviceID: device.ID,
+		DueOn: calendar.Of(time.Now().AddDate(0, 1, 0)), Notes: "with a blue case", WalkInJustification: "walked in at the front desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := svc.Clients.Keys.CurrentDataKey()
 	code, out, errOut := runCmd(t, "keys", "rotate-data")
 	if code != 0 || !strings.Contains(out, "client records sealed under it: 3\n") ||
-		!strings.Contains(out, "device requests sealed under it: 1\n") || !strings.Contains(out, "notification texts sealed under it: 1\n") {
+		!strings.Contains(out, "device requests sealed under it: 1\n") || !strings.Contains(out, "notification texts sealed under it: 1\n") ||
+		!strings.Contains(out, "loan notes sealed under it: 1\n") {
 		t.Fatalf("rotate-data: exit %d, %s%s", code, out, errOut)
 	}
-	for _, table := range []string{"clients.personal_key", "device_requests.sealed_key", "notifications.sealed_key"} {
+	for _, table := range []string{"clients.personal_key", "device_requests.sealed_key", "notifications.sealed_key", "loans.sealed_key"} {
 		name, column, _ := strings.Cut(table, ".")
 		var under []int64
 		if err := live.NewRaw("SELECT DISTINCT ? FROM ?", bun.Ident(column), bun.Ident(name)).Scan(ctx, &under); err != nil {
@@ -441,6 +460,9 @@ func rotateDataOn(t *testing.T, engine storage.Dialect) {
 	}
 	if got, err := svc.Eligibility.DeviceRequest(ctx, actor, request.ID); err != nil || got.Reason != request.Reason {
 		t.Fatalf("the request after rotate-data: %+v, %v", got, err)
+	}
+	if got, err := svc.Inventory.Loan(ctx, coordinator, loan.ID); err != nil || got.Notes != "with a blue case" {
+		t.Fatalf("the loan after rotate-data: %+v, %v", got, err)
 	}
 	listed, err := svc.Notifications.Notification(ctx, actor, reminder.ID)
 	if err != nil || listed.Body != "Hi Rana" {
