@@ -445,9 +445,9 @@ func resealAll(ctx context.Context, db *storage.DB, ring *keyring.Ring, done fun
 func keysRotateData(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlagSet("keys rotate-data", "Make a new data key, the one client data is sealed under from now on, and seal again\n"+
-		"under it every client record, device request and reminder text. The older keys are kept\n"+
-		"(retired) so that every value still opens; running instances pick the new key up within\n"+
-		"a minute (--reseal-schedule).", stderr)
+		"under it every client record, device request, reminder text and loan note. The older keys\n"+
+		"are kept (retired) so that every value still opens; running instances pick the new key up\n"+
+		"within a minute (--reseal-schedule).", stderr)
 	cfg.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
