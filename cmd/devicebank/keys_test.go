@@ -528,6 +528,21 @@ func TestMigrateSealsStoredRequestsAndReminders(t *testing.T) {
 				fmt.Sprint(list[0].PriorityReasons) != "[normal urgency: +10]" || list[0].Decision.Outcome != eligibility.NeedsReview {
 				t.Fatalf("the request after migrate: %+v, %v", list, err)
 			}
+
+			// Another plain request, whose reason is the first's sealed
+			// value copied over (it does not open there): migrate seals
+			// what it can, names the row in a warning, and succeeds.
+			if _, err := db.ExecContext(ctx, `INSERT INTO device_requests (client_id, device_kind, urgency, status, outcome,
+					rule_set_version, decision, priority_reasons, reason, created_by, created_at, updated_at)
+				SELECT client_id, 'laptop', urgency, status, outcome, rule_set_version, '{"outcome":"needs_review","rules":[]}',
+					'[]', reason, created_by, created_at, updated_at FROM device_requests`); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut = runCmd(t, "migrate")
+			if code != 0 || !strings.Contains(out, "device requests sealed: 1 ") ||
+				!strings.Contains(errOut, "device_requests: values of 1 rows do not open") {
+				t.Fatalf("migrate over a request with a value that does not open: exit %d, %s%s", code, out, errOut)
+			}
 		})
 	}
 }
