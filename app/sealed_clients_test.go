@@ -18,7 +18,6 @@ import (
 	"github.com/devicebank/devicebank/calendar"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/keyring"
-	"github.com/devicebank/devicebank/migrations"
 	"github.com/devicebank/devicebank/optional"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
@@ -57,55 +56,48 @@ func (f *fixture) createSealed(worker *accounts.Actor, p sealedPerson) *clients.
 // emails, case numbers or postal codes written, created and edited
 // through the service, which reads them all back.
 func TestNoPlainClientValueInTheDatabase(t *testing.T) {
-	for _, engine := range dbtest.Engines(t) {
-		t.Run(string(engine), func(t *testing.T) {
-			rawURL := dbtest.FreshURL(t, engine)
-			db := dbtest.OpenURL(t, rawURL)
-			if _, err := migrations.Apply(context.Background(), db); err != nil {
+	onFreshDatabases(t, func(t *testing.T, engine storage.Dialect, db *storage.DB, rawURL string) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		worker, admin := f.actor(accounts.SocialWorker), f.actor(accounts.Admin)
+		var ids []int64
+		for _, p := range sealedPeople {
+			ids = append(ids, f.createSealed(worker, p).ID)
+		}
+		if _, err := f.svc.Clients.Update(ctx, worker, ids[2], clients.Input{LastName: str("Vanderkloot-Pemberton")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.Clients.List(ctx, admin, clients.Filter{Q: "Quilla"}, storage.Page{}); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range sealedPeople {
+			got, err := f.svc.Clients.Get(ctx, worker, ids[i])
+			if err != nil {
 				t.Fatal(err)
 			}
-			f := newFixture(t, db)
-			ctx := context.Background()
-			worker, admin := f.actor(accounts.SocialWorker), f.actor(accounts.Admin)
-			var ids []int64
-			for _, p := range sealedPeople {
-				ids = append(ids, f.createSealed(worker, p).ID)
+			if got.CaseNumber != p.caseNumber || got.FirstName != p.first || got.Phone != p.e164 || got.Email != p.email ||
+				got.PostalCode != p.postal || got.AnnualIncomeCents == nil || *got.AnnualIncomeCents != 2_345_678 ||
+				got.DateOfBirth.String() != "1987-06-05" || len(got.Programs) != 1 {
+				t.Fatalf("client %d reads back as %+v", ids[i], got)
 			}
-			if _, err := f.svc.Clients.Update(ctx, worker, ids[2], clients.Input{LastName: str("Vanderkloot-Pemberton")}); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := f.svc.Clients.List(ctx, admin, clients.Filter{Q: "Quilla"}, storage.Page{}); err != nil {
-				t.Fatal(err)
-			}
-			for i, p := range sealedPeople {
-				got, err := f.svc.Clients.Get(ctx, worker, ids[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.CaseNumber != p.caseNumber || got.FirstName != p.first || got.Phone != p.e164 || got.Email != p.email ||
-					got.PostalCode != p.postal || got.AnnualIncomeCents == nil || *got.AnnualIncomeCents != 2_345_678 ||
-					got.DateOfBirth.String() != "1987-06-05" || len(got.Programs) != 1 {
-					t.Fatalf("client %d reads back as %+v", ids[i], got)
-				}
-			}
+		}
 
-			held := storedBytes(t, engine, db, rawURL)
-			var values []string
-			for _, p := range sealedPeople {
-				values = append(values, p.caseNumber, p.first, p.last, p.e164, p.email, p.postal)
+		held := storedBytes(t, engine, db, rawURL)
+		var values []string
+		for _, p := range sealedPeople {
+			values = append(values, p.caseNumber, p.first, p.last, p.e164, p.email, p.postal)
+		}
+		values = append(values, "Vanderkloot-Pemberton", "snap_quokka", "1987-06-05", "2345678")
+		for _, v := range values {
+			if v != "" && bytes.Contains(held, []byte(v)) {
+				t.Errorf("%q is in the database in plain text", v)
 			}
-			values = append(values, "Vanderkloot-Pemberton", "snap_quokka", "1987-06-05", "2345678")
-			for _, v := range values {
-				if v != "" && bytes.Contains(held, []byte(v)) {
-					t.Errorf("%q is in the database in plain text", v)
-				}
-			}
-			// The check can fail: a value of a column kept plain is found.
-			if !bytes.Contains(held, []byte(worker.Name+"@")) && !bytes.Contains(held, []byte("@agency.test")) {
-				t.Errorf("a staff email (kept plain) is not found in the database's bytes: the search reads nothing")
-			}
-		})
-	}
+		}
+		// The check can fail: a value of a column kept plain is found.
+		if !bytes.Contains(held, []byte(worker.Name+"@")) && !bytes.Contains(held, []byte("@agency.test")) {
+			t.Errorf("a staff email (kept plain) is not found in the database's bytes: the search reads nothing")
+		}
+	})
 }
 
 // sqliteBytes is everything the SQLite database at rawURL holds on disk:

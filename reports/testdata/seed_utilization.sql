@@ -46,10 +46,10 @@
 -- The benchmark sends the whole file as one statement string, so it runs
 -- in one transaction and must not contain a question mark (bun reads it as
 -- a placeholder). Afterwards it runs VACUUM ANALYZE on the tables, as
--- autovacuum would have; do the same after psql. The requests' decisions
--- and reasons are written plain, as before they were sealed: the benchmark
--- seals them (eligibility.Service.SealStored), as `devicebank migrate`
--- does.
+-- autovacuum would have; do the same after psql. The clients' details and
+-- the requests' decisions and reasons are written plain, as before they
+-- were sealed: the benchmark seals them (clients.Service.SealStored and
+-- eligibility.Service.SealStored), as `devicebank migrate` does.
 
 DO $$
 BEGIN
