@@ -699,16 +699,16 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 	}
 	type found struct {
 		byName
-		p *personal
+		l listing
 	}
 	matched := make([]found, 0, len(sealed))
 	for _, c := range sealed {
-		p := s.listed(c.ID, c.Personal)
-		if search != "" && !strings.HasPrefix(searchText(p.CaseNumber), search) &&
-			!strings.HasPrefix(searchText(p.FirstName), search) && !strings.HasPrefix(searchText(p.LastName), search) {
+		l := s.listed(c.ID, c.Personal)
+		if search != "" && !strings.HasPrefix(searchText(l.caseNumber), search) &&
+			!strings.HasPrefix(searchText(l.firstName), search) && !strings.HasPrefix(searchText(l.lastName), search) {
 			continue
 		}
-		matched = append(matched, found{byName{storage.SortKey(p.LastName, p.FirstName), c.ID}, &p})
+		matched = append(matched, found{byName{l.sortKey, c.ID}, l})
 	}
 	slices.SortFunc(matched, func(a, b found) int { return a.compare(b.byName) })
 	total := len(matched)
@@ -735,7 +735,7 @@ func (s *Service) List(ctx context.Context, actor *accounts.Actor, f Filter, pag
 			if !ok {
 				continue // no longer visible since the first read
 			}
-			r.CaseNumber, r.FirstName, r.LastName = m.p.CaseNumber, m.p.FirstName, m.p.LastName
+			r.CaseNumber, r.FirstName, r.LastName = m.l.caseNumber, m.l.firstName, m.l.lastName
 			out = append(out, r)
 			ids = append(ids, r.ID)
 		}

@@ -36,7 +36,7 @@ func (s *Service) Names(ctx context.Context, actor *accounts.Actor, ids []int64)
 	shown := make([]int64, len(rows))
 	for i, r := range rows {
 		p := s.listed(r.ID, r.Personal)
-		out[r.ID] = strings.TrimSpace(p.FirstName + " " + p.LastName)
+		out[r.ID] = strings.TrimSpace(p.firstName + " " + p.lastName)
 		shown[i] = r.ID
 	}
 	err := audit.Record(ctx, s.DB, audit.Event{OccurredAt: s.now(), ActorID: actor.IDPtr(), Action: "client.listed",

@@ -147,32 +147,37 @@ func (s *Service) opened(id int64, sealed string) (personal, error) {
 const Unreadable = "(record does not open)"
 
 // listed is what a list shows of client id, whose sealed record is
-// sealed: the case number and names (the rest of personal left empty), or
-// Unreadable for a record that does not open. The names of the records
-// listed recently are kept opened in memory (listings), so that a list of
-// thousands opens only the records changed since.
-func (s *Service) listed(id int64, sealed string) personal {
+// sealed: the case number and names, with the key they sort by, or
+// Unreadable for a record that does not open. The listings of the records
+// listed recently are kept in memory, so that a list of thousands opens
+// (and makes sort keys for) only the records changed since.
+func (s *Service) listed(id int64, sealed string) listing {
 	version := sealedVersion(sealed)
 	if l, ok := s.listings().Get(id); ok && l.version == version {
-		return personal{CaseNumber: l.caseNumber, FirstName: l.firstName, LastName: l.lastName}
+		return l
 	}
+	l := listing{version: version, caseNumber: Unreadable, firstName: Unreadable, lastName: Unreadable}
 	p, err := s.opened(id, sealed)
-	if err != nil {
-		return personal{CaseNumber: Unreadable, FirstName: Unreadable, LastName: Unreadable}
+	if err == nil {
+		l.caseNumber, l.firstName, l.lastName = p.CaseNumber, p.FirstName, p.LastName
 	}
-	s.listings().Add(id, listing{version: version, caseNumber: p.CaseNumber, firstName: p.FirstName, lastName: p.LastName})
-	return personal{CaseNumber: p.CaseNumber, FirstName: p.FirstName, LastName: p.LastName}
+	l.sortKey = storage.SortKey(l.lastName, l.firstName)
+	if err == nil {
+		s.listings().Add(id, l)
+	}
+	return l
 }
 
 // listing is a client's case number and names as opened from one version
-// of their sealed record.
+// of their sealed record, and the key they sort by.
 type listing struct {
 	version                         string // sealedVersion of the record opened
 	caseNumber, firstName, lastName string
+	sortKey                         []byte // storage.SortKey(lastName, firstName)
 }
 
 // listingsSize bounds how many clients' listings an instance keeps: some
-// 100 bytes each.
+// 150 bytes each (names, their sort key, the version).
 const listingsSize = 20_000
 
 // sealedVersion names one sealing of a record: the start of the sealed
@@ -375,7 +380,7 @@ func (s *Service) SealStored(ctx context.Context) (int, error) {
 // column personal), for a report that reads client rows itself; "" for a
 // client anonymised, Unreadable for a record that does not open.
 func (s *Service) CaseNumber(id int64, sealed string) string {
-	return s.listed(id, sealed).CaseNumber
+	return s.listed(id, sealed).caseNumber
 }
 
 // sealedClients is how a client's record is sealed: one column, personal,
