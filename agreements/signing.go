@@ -67,6 +67,8 @@ type Acceptance struct {
 	WitnessID    int64     `bun:"witness_id" json:"witness_id"`
 	PDF          []byte    `bun:"pdf" json:"-"`
 	SHA256       string    `bun:"sha256" json:"sha256"`
+	// SealedKey is the data key the PDF is sealed under (sealed.go).
+	SealedKey *int64 `bun:"sealed_key" json:"-"`
 }
 
 // AcceptanceInput records a signing.
@@ -237,7 +239,7 @@ func (s *Service) Accept(ctx context.Context, actor *accounts.Actor, id int64, i
 		if status != inventory.LoanOpen {
 			return apperr.New(apperr.Conflict, "this loan is %s: an agreement is signed while the loan is open", status)
 		}
-		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+		if _, err := tx.NewInsert().Model(s.sealed(a)).Exec(ctx); err != nil {
 			if apperr.Is(storage.Err(err, "agreement"), apperr.Conflict) {
 				return alreadySigned()
 			}
@@ -340,7 +342,10 @@ func (s *Service) Agreement(ctx context.Context, actor *accounts.Actor, id int64
 	details := map[string]any{}
 	switch {
 	case err == nil:
-		f.PDF, f.Signed = signed.PDF, true
+		if f.PDF, err = s.openPDF(&signed); err != nil {
+			return nil, err
+		}
+		f.Signed = true
 		details = map[string]any{"signed": true, "language": signed.Language, "terms_version": signed.TermsVersion, "sha256": signed.SHA256}
 	case apperr.Is(storage.Err(err, "agreement"), apperr.NotFound):
 		doc, err := s.document(ctx, loan, langCode)

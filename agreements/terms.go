@@ -21,6 +21,7 @@ import (
 	"github.com/devicebank/devicebank/audit"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/inventory"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/storage"
 )
 
@@ -75,6 +76,8 @@ func (t *Terms) Paragraphs() []string { return strings.Split(t.Body, "\n\n") }
 type Service struct {
 	DB  *storage.DB
 	Now func() time.Time
+	// Keys seal the signed agreements' PDFs (sealed.go).
+	Keys *keyring.Ring
 	// Location is the agency's time zone, in which dates are printed; nil
 	// means UTC.
 	Location *time.Location

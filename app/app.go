@@ -189,7 +189,7 @@ func New(db *storage.DB, opts Options) *Services {
 		Training:      train,
 		Idempotency:   &idempotency.Store{DB: db, Now: now, Keys: opts.Keys},
 		Notifications: notes,
-		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl,
+		Agreements: &agreements.Service{DB: db, Now: now, Location: loc, Loans: inv, Clients: cl, Keys: opts.Keys,
 			Agency: agreements.Agency{Name: opts.AgencyName, Address: opts.AgencyAddress, Phone: opts.AgencyPhone,
 				Email: opts.AgencyEmail, Logo: opts.AgencyLogo, Currency: opts.Currency},
 			AgencyOf: func(ctx context.Context) agreements.Agency {

@@ -21,6 +21,20 @@ type SealedTable struct {
 	Name      string
 	KeyColumn string
 	Columns   []string
+	// IDColumn is the row's id, which every seal binds: "" means "id".
+	IDColumn string
+	// MatchKey makes a write conditional on the key column being the one
+	// read, rather than on the values: for a table whose rows change only
+	// by being sealed again (signed agreements), whose values (a PDF) are
+	// too large, or too binary, to compare in SQL.
+	MatchKey bool
+}
+
+func (t SealedTable) id() string {
+	if t.IDColumn == "" {
+		return "id"
+	}
+	return t.IDColumn
 }
 
 // Unrecorded is the key column of a row stored before its table recorded
@@ -119,18 +133,20 @@ func (r *Ring) reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int,
 	return written, nil
 }
 
-// sealedRow is a row's id and its sealed columns as read.
+// sealedRow is a row's id, its key column and its sealed columns as
+// read.
 type sealedRow struct {
 	id     int64
+	key    sql.NullInt64
 	values []sql.NullString
 }
 
 // readSealed reads, within tx, up to batch rows of t matching where with
 // an id above after, in order of id.
 func readSealed(ctx context.Context, tx bun.Tx, t SealedTable, batch int, after int64, where string, args []any) ([]sealedRow, error) {
-	columns := append([]string{"id"}, t.Columns...)
-	rows, err := tx.NewSelect().Table(t.Name).Column(columns...).Where(where, args...).Where("id > ?", after).
-		OrderExpr("id").Limit(int64(batch)).Rows(ctx)
+	columns := append([]string{t.id(), t.KeyColumn}, t.Columns...)
+	rows, err := tx.NewSelect().Table(t.Name).Column(columns...).Where(where, args...).Where("? > ?", bun.Ident(t.id()), after).
+		OrderExpr("?", bun.Ident(t.id())).Limit(int64(batch)).Rows(ctx)
 	if err != nil {
 		return nil, storage.Err(err, t.Name)
 	}
@@ -138,7 +154,7 @@ func readSealed(ctx context.Context, tx bun.Tx, t SealedTable, batch int, after 
 	var out []sealedRow
 	for rows.Next() {
 		rw := sealedRow{values: make([]sql.NullString, len(t.Columns))}
-		dest := []any{&rw.id}
+		dest := []any{&rw.id, &rw.key}
 		for i := range rw.values {
 			dest = append(dest, &rw.values[i])
 		}
@@ -160,7 +176,14 @@ func readSealed(ctx context.Context, tx bun.Tx, t SealedTable, batch int, after 
 // was sealed again, the row is left untouched (a later pass reports it
 // again: it needs someone to look at it).
 func (r *Ring) resealRow(ctx context.Context, tx bun.Tx, t SealedTable, rw sealedRow) (wrote, opened bool, err error) {
-	q := tx.NewUpdate().Table(t.Name).Where("id = ?", rw.id)
+	q := tx.NewUpdate().Table(t.Name).Where("? = ?", bun.Ident(t.id()), rw.id)
+	switch {
+	case !t.MatchKey:
+	case rw.key.Valid:
+		q.Where("? = ?", bun.Ident(t.KeyColumn), rw.key.Int64)
+	default:
+		q.Where("? IS NULL", bun.Ident(t.KeyColumn))
+	}
 	var sealed []string
 	opened = true
 	for i, column := range t.Columns {
@@ -180,9 +203,11 @@ func (r *Ring) resealRow(ctx context.Context, tx bun.Tx, t SealedTable, rw seale
 		v := r.Seal(plain, at)
 		sealed = append(sealed, v)
 		q.Set("? = ?", bun.Ident(column), v)
-		if rw.values[i].Valid {
+		switch {
+		case t.MatchKey:
+		case rw.values[i].Valid:
 			q.Where("? = ?", bun.Ident(column), old)
-		} else {
+		default:
 			q.Where("? IS NULL", bun.Ident(column))
 		}
 	}

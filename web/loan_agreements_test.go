@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,11 +15,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/app"
 	"github.com/devicebank/devicebank/documents"
 	"github.com/devicebank/devicebank/documents/doctest"
+	"github.com/devicebank/devicebank/keyring"
 	"github.com/devicebank/devicebank/storage"
 	"github.com/devicebank/devicebank/storage/dbtest"
 )
@@ -508,6 +511,98 @@ func TestLoanAgreementSignedWhileReturned(t *testing.T) {
 			if signed == 409 && signedAt >= 0 {
 				t.Errorf("round %d: a refused signing is in the history: %s", round, order)
 			}
+		}
+	})
+}
+
+// A signed agreement's PDF is sealed in the database (it names the client
+// and carries their signature): every download is the PDF signed, whose
+// SHA-256 is the one recorded. One signed before PDFs were sealed is
+// sealed at the next start, once, and downloads as before; a PDF swapped
+// for another agreement's does not download; a new data key seals every
+// agreement again, and the trigger lets nothing else of it change.
+func TestLoanAgreementPDFSealed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		e := agreementEnv(t, db)
+		_, co := e.user(accounts.Coordinator)
+		_, sw := e.user(accounts.SocialWorker)
+		first, second := e.agreementLoan(sw, co, "Zephyrine", "Quillabamba", "en"), e.agreementLoan(sw, co, "Rosa", "Diaz", "en")
+		for _, loan := range []int64{first, second} {
+			e.must(201, co, "POST", acceptanceOf(loan), map[string]any{"method": "typed", "typed_name": "Zephyrine Quillabamba"})
+		}
+		download := func(loan int64) []byte {
+			t.Helper()
+			body := e.must(200, sw, "GET", agreementOf(loan), nil).Body
+			var recorded string
+			if err := db.NewRaw("SELECT sha256 FROM loan_agreements WHERE loan_id = ?", loan).Scan(ctx, &recorded); err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != recorded || !bytes.HasPrefix(body, []byte("%PDF")) {
+				t.Fatalf("loan %d's agreement downloads as %d bytes not matching its SHA-256", loan, len(body))
+			}
+			return body
+		}
+		stored := func(loan int64) []byte {
+			t.Helper()
+			var pdf []byte
+			if err := db.NewRaw("SELECT pdf FROM loan_agreements WHERE loan_id = ?", loan).Scan(ctx, &pdf); err != nil {
+				t.Fatal(err)
+			}
+			return pdf
+		}
+		plain := download(first)
+		if !keyring.IsSealed(string(stored(first))) {
+			t.Fatalf("the stored PDF is not sealed: %.20q", stored(first))
+		}
+
+		// Stored plain, as before sealing: sealed once, downloads the same.
+		if _, err := db.ExecContext(ctx, "UPDATE loan_agreements SET pdf = ?, sealed_key = 0 WHERE loan_id = ?", plain, first); err != nil {
+			t.Fatal(err)
+		}
+		agreements := e.svc.Agreements
+		if n, err := agreements.SealStored(ctx); err != nil || n != 1 {
+			t.Fatalf("sealed %d stored agreements, %v; want 1", n, err)
+		}
+		if n, err := agreements.SealStored(ctx); err != nil || n != 0 {
+			t.Fatalf("the second time, sealed %d, %v", n, err)
+		}
+		if got := download(first); !bytes.Equal(got, plain) || !keyring.IsSealed(string(stored(first))) {
+			t.Fatalf("after sealing at start, the download differs or the PDF is not sealed")
+		}
+
+		// A new data key: every agreement sealed again, the same PDFs.
+		kek, err := keyring.ParseKEK(dbtest.DataKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keyring.RotateData(ctx, db, kek, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := agreements.Keys.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := agreements.Reseal(ctx); err != nil || n != 2 {
+			t.Fatalf("resealed %d agreements, %v; want 2", n, err)
+		}
+		if got := download(first); !bytes.Equal(got, plain) {
+			t.Fatalf("after a new data key, the download differs")
+		}
+
+		// Another agreement's sealed PDF, moved onto this one: refused.
+		if _, err := db.ExecContext(ctx, "UPDATE loan_agreements SET pdf = (SELECT pdf FROM loan_agreements WHERE loan_id = ?) WHERE loan_id = ?",
+			second, first); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do(sw, "GET", agreementOf(first), nil); r.Status != 500 {
+			t.Fatalf("a swapped PDF downloads: %d", r.Status)
+		}
+		// Nothing else of a signed agreement changes.
+		if _, err := db.ExecContext(ctx, "UPDATE loan_agreements SET sha256 = ? WHERE loan_id = ?", strings.Repeat("0", 64), second); err == nil {
+			t.Fatal("a signed agreement's SHA-256 was changed")
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM loan_agreements WHERE loan_id = ?", second); err == nil {
+			t.Fatal("a signed agreement was removed")
 		}
 	})
 }

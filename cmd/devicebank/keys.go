@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicebank/devicebank/agreements"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/eligibility"
 	"github.com/devicebank/devicebank/inventory"
@@ -309,11 +310,13 @@ func sealedKinds(db *storage.DB, ring *keyring.Ring) []sealedKind {
 	el := &eligibility.Service{DB: db, Keys: ring}
 	ob := &notifications.Outbox{DB: db, Keys: ring}
 	inv := &inventory.Service{DB: db, Keys: ring}
+	ag := &agreements.Service{DB: db, Keys: ring}
 	return []sealedKind{
 		{"client records", cl.SealStored, cl.Reseal},
 		{"device requests", el.SealStored, el.Reseal},
 		{"notification texts", ob.SealStored, ob.Reseal},
 		{"loan notes", inv.SealStored, inv.Reseal},
+		{"signed agreements", ag.SealStored, ag.Reseal},
 	}
 }
 
