@@ -352,8 +352,8 @@ func (u unlocked) sealedAny() bool {
 }
 
 // openData opens the database's keys (openKeyring), then seals the rows
-// (client records, device requests, notification texts, loan notes)
-// written before they were sealed, which SQL cannot. A value that does
+// (client records, device requests, notification texts, loan notes,
+// signed agreements) written before they were sealed, which SQL cannot. A value that does
 // not open (damaged) is left as it is and reported, not a reason to stop. On SQLite a VACUUM follows a first
 // sealing, so the plain values leave the file's free pages too
 // (PostgreSQL's are reclaimed by its vacuum: privacy.md).
@@ -448,9 +448,9 @@ func resealAll(ctx context.Context, db *storage.DB, ring *keyring.Ring, done fun
 func keysRotateData(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlagSet("keys rotate-data", "Make a new data key, the one client data is sealed under from now on, and seal again\n"+
-		"under it every client record, device request, reminder text and loan note. The older keys\n"+
-		"are kept (retired) so that every value still opens; running instances pick the new key up\n"+
-		"within a minute (--reseal-schedule).", stderr)
+		"under it every client record, device request, reminder text, loan note and signed\n"+
+		"agreement. The older keys are kept (retired) so that every value still opens; running\n"+
+		"instances pick the new key up within a minute (--reseal-schedule).", stderr)
 	cfg.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
