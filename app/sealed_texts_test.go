@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uptrace/bun"
+
 	"github.com/devicebank/devicebank/accounts"
 	"github.com/devicebank/devicebank/clients"
 	"github.com/devicebank/devicebank/inventory"
@@ -142,6 +144,23 @@ func TestLoanNotesAreSealed(t *testing.T) {
 			t.Fatal(err)
 		}
 		lost := issue("")
+		// Nothing sealed, and the key says so: NULL, not the column's
+		// default (0: stored before notes were sealed, to seal), on both
+		// databases; so is a reminder queued without a text.
+		reminder := &notifications.Notification{Kind: notifications.Manual, DedupKey: "no-text", ClientID: &client, Channel: "sms",
+			Language: "en", ScheduledAt: f.clock.Now()}
+		if _, err := f.svc.Notifications.Outbox.Enqueue(ctx, db, reminder); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range []struct {
+			table string
+			id    int64
+		}{{"loans", lost.ID}, {"notifications", reminder.ID}} {
+			var key *int64
+			if err := db.NewRaw("SELECT sealed_key FROM ? WHERE id = ?", bun.Ident(row.table), row.id).Scan(ctx, &key); err != nil || key != nil {
+				t.Fatalf("%s %d without a text has sealed_key %v (%v), want NULL", row.table, row.id, key, err)
+			}
+		}
 		if _, err := f.svc.Inventory.MarkLost(ctx, co, lost.ID, inventory.LostInput{Notes: "left on the Xylophant bus"}); err != nil {
 			t.Fatal(err)
 		}

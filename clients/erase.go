@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/uptrace/bun"
 
@@ -25,6 +26,7 @@ var OpenRequestStatuses = []string{"submitted", "approved", "needs_review", "wai
 func CheckEraseReason(bad *apperr.Fields, reason string) {
 	bad.Check(reason == "", "reason", "is required: say why the client is erased (such as: the client asked on 2026-12-01)")
 	bad.MaxLength("reason", reason, MaxEraseReason)
+	bad.Check(strings.ContainsFunc(reason, unicode.IsControl), "reason", "must be one line of text, without control characters")
 }
 
 // Erase erases a client now, at an admin's request (the client asked for

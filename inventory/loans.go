@@ -206,7 +206,7 @@ func (s *Service) IssueLoan(ctx context.Context, actor *accounts.Actor, in Issue
 			DueOn: in.DueOn, Notes: strings.TrimSpace(in.Notes), IssuedAt: now, IssuedBy: actor.ID, UpdatedAt: now}
 		err = loanInsert.ScanOne(ctx, tx, func(p storage.Param) storage.Query {
 			return tx.NewRaw("INSERT INTO loans (client_id, device_id, device_kind, data_plan_id, status, due_on, renewals, notes, issued_at, issued_by, "+
-				"return_condition, return_notes, lost_notes, recovered_condition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?) RETURNING id",
+				"return_condition, return_notes, lost_notes, recovered_condition, updated_at, sealed_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, NULL) RETURNING id",
 				p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10))
 		}, []any{loan.ClientID, loan.DeviceID, loan.DeviceKind, loan.DataPlanID, loan.Status, loan.DueOn, loan.Renewals, "",
 			loan.IssuedAt, loan.IssuedBy, loan.UpdatedAt}, &loan.ID)

@@ -68,13 +68,19 @@ func (e *UnopenedError) Error() string {
 // whose values are all sealed already are left to Reseal, in the
 // background.
 func (r *Ring) SealUnrecorded(ctx context.Context, db bun.IDB, t SealedTable, batch int) (int, error) {
+	where, args := unrecorded(t)
+	return r.reseal(ctx, db, t, batch, where, args...)
+}
+
+// unrecorded is the condition of SealUnrecorded's rows.
+func unrecorded(t SealedTable) (string, []any) {
 	var plain []string
 	args := []any{bun.Ident(t.KeyColumn), Unrecorded}
 	for _, column := range t.Columns {
 		cond, a := Plain(bun.Ident(column))
 		plain, args = append(plain, cond), append(args, a...)
 	}
-	return r.reseal(ctx, db, t, batch, "? = ? AND ("+strings.Join(plain, " OR ")+")", args...)
+	return "? = ? AND (" + strings.Join(plain, " OR ") + ")", args
 }
 
 // Reseal seals again, under the current data key, every row of t sealed
@@ -84,15 +90,31 @@ func (r *Ring) SealUnrecorded(ctx context.Context, db bun.IDB, t SealedTable, ba
 // instance's reseal meanwhile is kept (and a row an instance that has not
 // learnt of the new key writes is found by the next pass).
 func (r *Ring) Reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int) (int, error) {
-	// Two ranges rather than <>: an index scan of the key column, so that
-	// a job run every minute reads nothing when nothing is left.
-	key, current := bun.Ident(t.KeyColumn), r.CurrentDataKey()
-	return r.reseal(ctx, db, t, batch, "(? < ? OR ? > ?)", key, current, key, current)
+	where, args := underOlder(t, r.CurrentDataKey())
+	return r.reseal(ctx, db, t, batch, where, args...)
+}
+
+// underOlder is the condition of Reseal's rows: two ranges rather than <>,
+// which the key column's index answers.
+func underOlder(t SealedTable, current int64) (string, []any) {
+	key := bun.Ident(t.KeyColumn)
+	return "(? < ? OR ? > ?)", []any{key, current, key, current}
+}
+
+// due asks whether any row of t matches where, without an order: the key
+// column's index answers it, where SQLite would take a pass's ORDER BY id
+// as a scan of the table. A job run every minute then reads nothing, and
+// takes no write lock, when nothing is left.
+func due(db bun.IDB, t SealedTable, where string, args []any) *bun.SelectQuery {
+	return db.NewSelect().Table(t.Name).ColumnExpr("1").Where(where, args...).Limit(1)
 }
 
 // reseal is one pass over the rows of t matching where, in order of id,
 // batch rows per transaction.
 func (r *Ring) reseal(ctx context.Context, db bun.IDB, t SealedTable, batch int, where string, args ...any) (int, error) {
+	if found, err := due(db, t, where, args).Exists(ctx); err != nil || !found {
+		return 0, storage.Err(err, t.Name)
+	}
 	written, after := 0, int64(0)
 	var unopened []int64
 	for {

@@ -249,7 +249,9 @@ func (o *Outbox) Enqueue(ctx context.Context, db bun.IDB, n *Notification) (bool
 	// seal is known only after the insert, which then gives it the note.
 	row := *n
 	row.Body, row.Note, row.SealedKey = "", "", nil
-	res, err := db.NewInsert().Model(&row).On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
+	// The key is written NULL (nothing sealed yet), not left to the
+	// column's default (0: stored before texts were sealed).
+	res, err := db.NewInsert().Model(&row).Value("sealed_key", "NULL").On("CONFLICT (dedup_key) DO NOTHING").Exec(ctx)
 	if err != nil {
 		return false, storage.Err(err, "notification")
 	}

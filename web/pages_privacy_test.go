@@ -95,6 +95,12 @@ func TestEraseClientPage(t *testing.T) {
 			t.Fatalf("unconfirmed, without a reason: %d\n%s", status, body)
 		}
 		e.must(200, sw, "GET", path(v1+"/clients/%d", client), nil)
+		// A reason is one line of text: the audit trail keeps it as given.
+		status, _, body = admin.postPage(erase, "reason", "asked\x1b[31m by phone", "confirm", "true")
+		if status != 422 || !strings.Contains(body, "without control characters") {
+			t.Fatalf("a reason with a terminal escape: %d\n%s", status, body)
+		}
+		e.must(200, sw, "GET", path(v1+"/clients/%d", client), nil)
 
 		status, _, body = admin.postPage(path("/clients/%d/erase", lent), "reason", "the client asked", "confirm", "true")
 		if status != 409 || !strings.Contains(body, "device") {
